@@ -1,0 +1,1 @@
+"""Front ends of longtail: the Qt desktop app and the ``longtail`` command line."""

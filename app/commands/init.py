@@ -1,0 +1,43 @@
+"""``longtail init PROJECT --images DIR --vocabulary {coco,lvis,PATH}``"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pipeline.images import add_image_folder
+from pipeline.store import Project
+from pipeline.vocabulary import add_categories, load_vocabulary
+
+from ..progress import progress_bar
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("init", help="create a project from a folder of images and a vocabulary")
+    p.add_argument("project", help="folder to create the project in")
+    p.add_argument("--images", required=True, help="folder of images (searched recursively)")
+    p.add_argument(
+        "--vocabulary",
+        default="coco",
+        help="coco, lvis, or a COCO/LVIS JSON or text file (default: coco)",
+    )
+    p.add_argument("--split", default=None, help="split the images join (default: train)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    vocabulary = load_vocabulary(args.vocabulary)  # fail before creating anything
+    images = Path(args.images)
+    if not images.is_dir():
+        from pipeline.errors import LongtailError
+
+        raise LongtailError(f"image folder {images} does not exist or is not a folder")
+    project = Project.create(args.project)
+    with project:
+        added, _ = add_categories(project, vocabulary)
+        with progress_bar("reading images", unit="img") as progress:
+            report = add_image_folder(project, images, split=args.split, progress=progress)
+    for line in report.lines():
+        print(f"  {line}")
+    print(f"created {args.project}: {report.summary()}; {added} categories ({vocabulary.name})")
+    return 0

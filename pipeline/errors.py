@@ -1,0 +1,35 @@
+"""Errors a user can cause. Front ends show their message as is; no traceback."""
+
+from __future__ import annotations
+
+
+class LongtailError(Exception):
+    """Base of every error whose message a user can act on."""
+
+
+class NotAProjectError(LongtailError):
+    """The path or URL names no longtail project."""
+
+
+class SchemaVersionError(LongtailError):
+    """The project was written by a newer longtail than this one."""
+
+
+class GeometryError(LongtailError):
+    """A polygon, RLE or bitmap that cannot be a mask of the given image."""
+
+
+class VocabularyError(LongtailError):
+    """A vocabulary file that cannot be read, or an unknown category."""
+
+
+class ImageError(LongtailError):
+    """An image that cannot be read or found."""
+
+
+class NotFoundError(LongtailError):
+    """A record (image, category, instance, work item...) that does not exist."""
+
+
+class ConflictError(LongtailError):
+    """An action that contradicts the project's state (a lease held by someone else...)."""

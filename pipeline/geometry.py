@@ -1,0 +1,552 @@
+"""Mask geometry: one value type for polygons (holes allowed) and RLE.
+
+A :class:`Mask` belongs to an image of ``height`` x ``width`` pixels and holds either
+polygon parts (an exterior ring and its holes each) or a COCO run-length encoding.
+Both convert to each other and to a bitmap; area, bbox and IoU follow pycocotools'
+conventions so that exported numbers agree with the tools that read them:
+
+- ``area`` is the number of mask pixels after pycocotools' rasterisation;
+- ``bbox`` is ``[x, y, w, h]``: the extent of the exterior rings for polygons,
+  pycocotools' ``toBbox`` for RLE.
+
+Coordinates are continuous: pixel ``(col, row)`` covers ``[col, col+1] x [row, row+1]``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import cv2
+import numpy as np
+import shapely
+from pycocotools import mask as mask_utils
+from shapely.geometry import MultiPolygon
+from shapely.geometry import Polygon as ShapelyPolygon
+
+from .errors import GeometryError
+
+Box = tuple[float, float, float, float]
+"""A box as COCO writes it: x, y, width, height."""
+
+POLYGON = "polygon"
+RLE = "rle"
+
+
+def as_ring(coords: Any) -> np.ndarray:
+    """A ring as an ``(N, 2)`` float64 array, from flat ``[x0, y0, x1, y1, ...]`` or pairs."""
+    ring = np.asarray(coords, dtype=np.float64)
+    if ring.ndim == 1:
+        if ring.size % 2:
+            raise GeometryError(f"a ring has an odd number of coordinates ({ring.size})")
+        ring = ring.reshape(-1, 2)
+    if ring.ndim != 2 or ring.shape[1] != 2:
+        raise GeometryError(f"a ring must be a list of (x, y) points, got shape {ring.shape}")
+    return np.ascontiguousarray(ring)
+
+
+@dataclass(frozen=True, eq=False)
+class PolygonPart:
+    """One connected polygon: an exterior ring and the holes cut out of it."""
+
+    exterior: np.ndarray
+    holes: tuple[np.ndarray, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "exterior", as_ring(self.exterior))
+        object.__setattr__(self, "holes", tuple(as_ring(h) for h in self.holes))
+
+    @property
+    def rings(self) -> tuple[np.ndarray, ...]:
+        return (self.exterior, *self.holes)
+
+
+def polygon_problems(coords: Any, width: int, height: int, *, tolerance: float = 0.0) -> list[str]:
+    """Why a flat COCO polygon part cannot be a mask of a ``width`` x ``height`` image.
+
+    Returns an empty list for a good part. Checks: a list of numbers, at least 6
+    coordinates (3 points), an even count, finite values, every point inside the image
+    (``[0, width] x [0, height]``, widened by ``tolerance``) and a non-zero area.
+    """
+    if not isinstance(coords, (list, tuple, np.ndarray)):
+        return [f"a polygon part must be a list of numbers, got {type(coords).__name__}"]
+    try:
+        values = np.asarray(coords, dtype=np.float64)
+    except (TypeError, ValueError):
+        return ["a polygon part holds something that is not a number"]
+    if values.ndim != 1:
+        return ["a polygon part must be a flat list [x0, y0, x1, y1, ...]"]
+    problems = []
+    if values.size < 6:
+        problems.append(
+            f"a polygon part has {values.size} coordinates; it needs at least 6 (3 points)"
+        )
+    if values.size % 2:
+        problems.append(f"a polygon part has an odd number of coordinates ({values.size})")
+    if problems:
+        return problems
+    if not np.all(np.isfinite(values)):
+        return ["a polygon part has a coordinate that is not a finite number"]
+    ring = values.reshape(-1, 2)
+    outside = (
+        (ring[:, 0] < -tolerance)
+        | (ring[:, 0] > width + tolerance)
+        | (ring[:, 1] < -tolerance)
+        | (ring[:, 1] > height + tolerance)
+    )
+    if outside.any():
+        x, y = ring[int(np.argmax(outside))]
+        problems.append(
+            f"point ({x:g}, {y:g}) lies outside the {width}x{height} image"
+            + (f" ({int(outside.sum())} points outside)" if outside.sum() > 1 else "")
+        )
+    if _ring_area(ring) == 0.0:
+        problems.append("a polygon part has zero area (its points lie on one line)")
+    return problems
+
+
+def _ring_area(ring: np.ndarray) -> float:
+    x, y = ring[:, 0], ring[:, 1]
+    return abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))) / 2.0
+
+
+def _shapely_parts(geometry: Any) -> list[PolygonPart]:
+    """The polygonal pieces of a shapely geometry (lines and points are dropped)."""
+    if isinstance(geometry, ShapelyPolygon):
+        if geometry.is_empty:
+            return []
+        return [
+            PolygonPart(
+                np.asarray(geometry.exterior.coords)[:-1],
+                tuple(np.asarray(h.coords)[:-1] for h in geometry.interiors),
+            )
+        ]
+    if hasattr(geometry, "geoms"):
+        return [part for g in geometry.geoms for part in _shapely_parts(g)]
+    return []
+
+
+def repair_part(part: PolygonPart) -> list[PolygonPart]:
+    """A self-intersecting polygon made valid with shapely's ``make_valid``.
+
+    A valid part comes back unchanged; a bow-tie comes back as its two triangles.
+    An empty list means nothing of area was left.
+    """
+    polygon = ShapelyPolygon(part.exterior, [h for h in part.holes])
+    if polygon.is_valid:
+        return [part]
+    return _shapely_parts(shapely.make_valid(polygon))
+
+
+def self_intersection_problem(part: PolygonPart) -> str | None:
+    """Shapely's reason why the part is not a valid polygon, or None."""
+    polygon = ShapelyPolygon(part.exterior, [h for h in part.holes])
+    if polygon.is_valid:
+        return None
+    return f"the polygon is not simple: {shapely.is_valid_reason(polygon)}"
+
+
+@dataclass(frozen=True, eq=False)
+class Mask:
+    """An instance mask of one image: polygon parts or a compressed COCO RLE."""
+
+    height: int
+    width: int
+    parts: tuple[PolygonPart, ...] | None = None
+    counts: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if (self.parts is None) == (self.counts is None):
+            raise GeometryError("a mask holds either polygon parts or an RLE, not both")
+        if int(self.height) <= 0 or int(self.width) <= 0:
+            raise GeometryError(f"a mask needs a positive size, got {self.width}x{self.height}")
+        object.__setattr__(self, "height", int(self.height))
+        object.__setattr__(self, "width", int(self.width))
+        if self.parts is not None:
+            object.__setattr__(self, "parts", tuple(self.parts))
+        if isinstance(self.counts, str):
+            object.__setattr__(self, "counts", self.counts.encode("ascii"))
+
+    # ----------------------------------------------------------------- constructors
+
+    @classmethod
+    def from_polygons(cls, parts: Iterable[PolygonPart | Any], height: int, width: int) -> Mask:
+        """A polygon mask from parts, or from bare rings (each its own part, no holes)."""
+        made = tuple(p if isinstance(p, PolygonPart) else PolygonPart(p) for p in parts)
+        if not made:
+            raise GeometryError("a polygon mask needs at least one part")
+        for part in made:
+            for ring in part.rings:
+                if len(ring) < 3:
+                    raise GeometryError(f"a ring has {len(ring)} points; it needs at least 3")
+        return cls(height, width, parts=made)
+
+    @classmethod
+    def from_coco(cls, segmentation: Any, height: int, width: int) -> Mask:
+        """A mask from a COCO ``segmentation``: a list of flat polygons, or an RLE dict
+        (``counts`` as a compressed string or an uncompressed list of run lengths)."""
+        if isinstance(segmentation, dict):
+            return cls.from_rle(segmentation, height, width)
+        if isinstance(segmentation, (list, tuple)):
+            return cls.from_polygons([as_ring(p) for p in segmentation], height, width)
+        raise GeometryError(
+            f"a segmentation must be a list of polygons or an RLE dict, got {type(segmentation).__name__}"
+        )
+
+    @classmethod
+    def from_rle(
+        cls, rle: dict[str, Any], height: int | None = None, width: int | None = None
+    ) -> Mask:
+        """A mask from a COCO RLE dict; its ``size`` must equal ``[height, width]`` when given."""
+        try:
+            size = [int(v) for v in rle["size"]]
+            counts = rle["counts"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GeometryError("an RLE needs 'size' [height, width] and 'counts'") from exc
+        if len(size) != 2:
+            raise GeometryError(f"an RLE size must be [height, width], got {rle['size']}")
+        h, w = size
+        if height is not None and width is not None and (h, w) != (int(height), int(width)):
+            raise GeometryError(
+                f"the RLE is {w}x{h} (size [{h}, {w}]) but the image is {width}x{height}"
+            )
+        if isinstance(counts, list):
+            if any((not isinstance(c, (int, np.integer))) or c < 0 for c in counts):
+                raise GeometryError("uncompressed RLE counts must be non-negative integers")
+            if sum(counts) != h * w:
+                raise GeometryError(
+                    f"uncompressed RLE counts sum to {sum(counts)}, not {h}x{w} = {h * w}"
+                )
+            counts = mask_utils.frPyObjects({"size": [h, w], "counts": counts}, h, w)["counts"]
+        elif isinstance(counts, str):
+            counts = counts.encode("ascii")
+        elif not isinstance(counts, bytes):
+            raise GeometryError(
+                f"RLE counts must be a string or a list, got {type(counts).__name__}"
+            )
+        mask = cls(h, w, counts=counts)
+        mask._check_rle()
+        return mask
+
+    @classmethod
+    def from_bitmap(cls, bitmap: np.ndarray) -> Mask:
+        """An RLE mask from a 2-D array (non-zero = inside)."""
+        bitmap = np.asarray(bitmap)
+        if bitmap.ndim != 2:
+            raise GeometryError(f"a bitmap must be 2-D, got shape {bitmap.shape}")
+        rle = mask_utils.encode(np.asfortranarray(bitmap.astype(np.uint8) != 0, dtype=np.uint8))
+        return cls(bitmap.shape[0], bitmap.shape[1], counts=rle["counts"])
+
+    @classmethod
+    def from_box(cls, box: Box, height: int, width: int) -> Mask:
+        """A rectangle as a polygon mask."""
+        x, y, w, h = (float(v) for v in box)
+        ring = [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
+        return cls.from_polygons([ring], height, width)
+
+    # ----------------------------------------------------------------- properties
+
+    @property
+    def kind(self) -> str:
+        return POLYGON if self.parts is not None else RLE
+
+    @property
+    def has_holes(self) -> bool:
+        """True when a polygon part has holes, or when an RLE mask has any."""
+        if self.parts is not None:
+            return any(part.holes for part in self.parts)
+        return any(part.holes for part in self.to_polygons().parts or ())
+
+    @cached_property
+    def rle(self) -> dict[str, Any]:
+        """The mask as a pycocotools RLE dict (``counts`` as bytes)."""
+        if self.counts is not None:
+            return {"size": [self.height, self.width], "counts": self.counts}
+        h, w = self.height, self.width
+        exteriors = [_flat(part.exterior) for part in self.parts]
+        merged = mask_utils.merge(mask_utils.frPyObjects(exteriors, h, w))
+        if not self.has_holes:
+            return merged
+        # pycocotools has no difference operator: cut each part's holes on a bitmap,
+        # then unite the parts (a part may sit inside another part's hole).
+        bitmap = np.zeros((h, w), dtype=np.uint8)
+        for part in self.parts:
+            fill = mask_utils.decode(mask_utils.frPyObjects([_flat(part.exterior)], h, w)[0])
+            if part.holes:
+                cut = mask_utils.merge(mask_utils.frPyObjects([_flat(x) for x in part.holes], h, w))
+                fill &= 1 - mask_utils.decode(cut)
+            bitmap |= fill
+        return mask_utils.encode(np.asfortranarray(bitmap))
+
+    def coco_rle(self) -> dict[str, Any]:
+        """The RLE as COCO JSON writes it: ``{"size": [h, w], "counts": str}``."""
+        return {"size": [self.height, self.width], "counts": self.rle["counts"].decode("ascii")}
+
+    def to_bitmap(self) -> np.ndarray:
+        """The mask as a ``(height, width)`` uint8 array of 0 and 1."""
+        return np.ascontiguousarray(mask_utils.decode(self.rle))
+
+    @cached_property
+    def area(self) -> int:
+        """Number of mask pixels."""
+        return int(mask_utils.area(self.rle))
+
+    @cached_property
+    def bbox(self) -> Box:
+        """``(x, y, w, h)``: the extent of the exterior rings, or the RLE's toBbox."""
+        if self.parts is not None:
+            points = np.concatenate([part.exterior for part in self.parts])
+            x0, y0 = points.min(axis=0)
+            x1, y1 = points.max(axis=0)
+            return (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
+        x, y, w, h = mask_utils.toBbox(self.rle)
+        return (float(x), float(y), float(w), float(h))
+
+    def iou(self, other: Mask) -> float:
+        """Intersection over union of the two masks' pixels (0 when both are empty)."""
+        if (self.height, self.width) != (other.height, other.width):
+            raise GeometryError(
+                f"cannot compare masks of {self.width}x{self.height} and {other.width}x{other.height}"
+            )
+        if self.area == 0 and other.area == 0:
+            return 0.0
+        return float(mask_utils.iou([self.rle], [other.rle], [0])[0][0])
+
+    # ----------------------------------------------------------------- conversions
+
+    def to_rle_mask(self) -> Mask:
+        """The same pixels as an RLE mask."""
+        if self.counts is not None:
+            return self
+        return Mask(self.height, self.width, counts=self.rle["counts"])
+
+    def to_polygons(self, epsilon: float = 0.0) -> Mask:
+        """The same region as a polygon mask (holes kept).
+
+        RLE masks are traced with OpenCV; ``epsilon`` > 0 simplifies the rings
+        (Douglas-Peucker, in pixels). Raises GeometryError for an empty mask.
+        """
+        if self.parts is not None and epsilon == 0.0:
+            return self
+        parts = bitmap_to_parts(self.to_bitmap(), epsilon)
+        if not parts:
+            raise GeometryError("an empty mask has no polygon")
+        return Mask(self.height, self.width, parts=tuple(parts))
+
+    def coco_polygons(self) -> tuple[list[list[float]], int]:
+        """Exterior rings as COCO flat polygons, and the pixels this form cannot hold.
+
+        COCO polygons cannot express holes: the second value is the number of pixels
+        the polygon form adds (0 when the mask has no holes).
+        """
+        source = self if self.parts is not None else self.to_polygons()
+        flat = [[float(v) for v in _flat(part.exterior)] for part in source.parts]
+        if not source.has_holes and source is self:
+            return flat, 0
+        filled = Mask.from_polygons(
+            [part.exterior for part in source.parts], self.height, self.width
+        )
+        lost = int(filled.area - self.area) if filled.area > self.area else 0
+        return flat, lost
+
+    def to_coco(self, form: str = "auto") -> tuple[Any, int]:
+        """The COCO ``segmentation`` in ``form`` ('polygon', 'rle' or 'auto') and the pixels
+        it loses. 'auto' keeps polygons unless they have holes, and keeps RLE as RLE."""
+        if form == RLE or (form == "auto" and (self.kind == RLE or self.has_holes)):
+            return self.coco_rle(), 0
+        if form not in (POLYGON, "auto"):
+            raise GeometryError(f"unknown mask form {form!r}; use polygon, rle or auto")
+        return self.coco_polygons()
+
+    # ----------------------------------------------------------------- storage
+
+    def to_bytes(self) -> tuple[str, bytes]:
+        """``(kind, data)`` for the store: float64 rings with a uint32 header, or RLE counts."""
+        if self.counts is not None:
+            return RLE, bytes(self.counts)
+        header = [len(self.parts)]
+        for part in self.parts:
+            header.append(len(part.rings))
+            header.extend(len(ring) for ring in part.rings)
+        head = np.asarray([len(header) + 1, *header], dtype="<u4").tobytes()
+        coords = np.concatenate([ring for part in self.parts for ring in part.rings])
+        return POLYGON, head + np.ascontiguousarray(coords, dtype="<f8").tobytes()
+
+    @classmethod
+    def from_bytes(cls, kind: str, data: bytes, height: int, width: int) -> Mask:
+        """The inverse of :meth:`to_bytes`."""
+        if kind == RLE:
+            return cls(height, width, counts=bytes(data))
+        if kind != POLYGON:
+            raise GeometryError(f"unknown stored mask kind {kind!r}")
+        n_words = int(np.frombuffer(data, dtype="<u4", count=1)[0])
+        header = np.frombuffer(data, dtype="<u4", count=n_words)[1:].tolist()
+        coords = np.frombuffer(data, dtype="<f8", offset=4 * n_words).reshape(-1, 2)
+        parts, at, start = [], 1, 0
+        for _ in range(header[0]):
+            n_rings = header[at]
+            lengths = header[at + 1 : at + 1 + n_rings]
+            at += 1 + n_rings
+            rings = []
+            for n in lengths:
+                rings.append(coords[start : start + n])
+                start += n
+            parts.append(PolygonPart(rings[0], tuple(rings[1:])))
+        return cls(height, width, parts=tuple(parts))
+
+    # ----------------------------------------------------------------- checks
+
+    def _check_rle(self) -> None:
+        try:
+            total = int(mask_utils.area(self.rle))
+        except Exception as exc:  # pycocotools raises bare exceptions on garbage
+            raise GeometryError(f"the RLE counts cannot be decoded: {exc}") from exc
+        if total < 0 or total > self.height * self.width:
+            raise GeometryError("the RLE counts do not fit the mask size")
+        # A compressed string must cover exactly h*w pixels; decode to be sure.
+        try:
+            decoded = mask_utils.decode(self.rle)
+        except Exception as exc:
+            raise GeometryError(f"the RLE counts cannot be decoded: {exc}") from exc
+        if decoded.shape[:2] != (self.height, self.width):
+            raise GeometryError("the RLE counts do not fit the mask size")
+
+
+def _flat(ring: np.ndarray) -> list[float]:
+    return ring.reshape(-1).tolist()
+
+
+def bitmap_to_parts(bitmap: np.ndarray, epsilon: float = 0.0) -> list[PolygonPart]:
+    """Trace a bitmap into polygon parts with holes (OpenCV, two-level hierarchy).
+
+    Rings run along pixel corners, so a traced region rasterises back to nearly the
+    same pixels. Components thinner than a ring become their bounding rectangle.
+    """
+    binary = (np.asarray(bitmap) != 0).astype(np.uint8)
+    if not binary.any():
+        return []
+    # Trace on a 2x grid so that ring vertices land on pixel corners, not centres.
+    up = cv2.resize(binary, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+    up = np.pad(up, 1)
+    contours, hierarchy = cv2.findContours(up, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return []
+    hierarchy = hierarchy[0]
+    rings: list[np.ndarray] = []
+    for contour in contours:
+        points = contour.reshape(-1, 2).astype(np.float64) - 1.0  # undo the pad
+        # On the 2x grid a pixel's corner c maps to 2c; boundary pixels sit at 2c or 2c+1.
+        points = np.floor((points + 1.0) / 2.0)
+        if epsilon > 0 and len(points) > 3:
+            simplified = cv2.approxPolyDP(points.astype(np.float32), epsilon, True)
+            points = simplified.reshape(-1, 2).astype(np.float64)
+        rings.append(_dedupe(points))
+    parts: list[PolygonPart] = []
+    for i, (_next, _prev, _child, parent) in enumerate(hierarchy):
+        if parent != -1:
+            continue
+        holes = tuple(
+            rings[j]
+            for j, row in enumerate(hierarchy)
+            if row[3] == i and len(rings[j]) >= 3 and _ring_area(rings[j]) > 0
+        )
+        exterior = rings[i]
+        if len(exterior) < 3 or _ring_area(exterior) == 0:
+            x, y, w, h = cv2.boundingRect((contours[i].reshape(-1, 2) - 1) // 2)
+            exterior = np.array([(x, y), (x + w, y), (x + w, y + h), (x, y + h)], dtype=np.float64)
+        parts.append(PolygonPart(exterior, holes))
+    return parts
+
+
+def _dedupe(points: np.ndarray) -> np.ndarray:
+    if len(points) < 2:
+        return points
+    keep = np.any(points != np.roll(points, 1, axis=0), axis=1)
+    kept = points[keep]
+    return kept if len(kept) else points[:1]
+
+
+def validate_polygons(
+    segmentation: Sequence[Any],
+    height: int,
+    width: int,
+    *,
+    repair: bool = True,
+    tolerance: float = 0.0,
+) -> tuple[Mask, list[str]]:
+    """A polygon mask from COCO flat polygons, checked part by part.
+
+    Raises GeometryError listing every problem. Self-intersecting parts are repaired
+    with shapely's ``make_valid`` when ``repair`` is true (the second value says what
+    was repaired), else rejected.
+    """
+    if not isinstance(segmentation, (list, tuple)) or not segmentation:
+        raise GeometryError("a polygon segmentation must be a non-empty list of parts")
+    problems: list[str] = []
+    notes: list[str] = []
+    parts: list[PolygonPart] = []
+    for index, coords in enumerate(segmentation):
+        found = polygon_problems(coords, width, height, tolerance=tolerance)
+        if found:
+            problems.extend(f"part {index}: {p}" for p in found)
+            continue
+        part = PolygonPart(as_ring(coords))
+        reason = self_intersection_problem(part)
+        if reason is None:
+            parts.append(part)
+        elif repair:
+            repaired = repair_part(part)
+            if not repaired:
+                problems.append(f"part {index}: {reason}; nothing is left after repair")
+            else:
+                parts.extend(repaired)
+                notes.append(f"part {index}: repaired ({reason})")
+        else:
+            problems.append(f"part {index}: {reason}")
+    if problems:
+        raise GeometryError("; ".join(problems))
+    return Mask.from_polygons(parts, height, width), notes
+
+
+def box_iou(a: Box, b: Box) -> float:
+    """IoU of two ``(x, y, w, h)`` boxes."""
+    ax1, ay1 = a[0] + a[2], a[1] + a[3]
+    bx1, by1 = b[0] + b[2], b[1] + b[3]
+    iw = max(0.0, min(ax1, bx1) - max(a[0], b[0]))
+    ih = max(0.0, min(ay1, by1) - max(a[1], b[1]))
+    inter = iw * ih
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def boxes_agree(a: Box, b: Box, *, tolerance: float = 1.0) -> bool:
+    """True when each side of the two boxes is within ``tolerance`` pixels."""
+    return all(
+        math.isclose(u, v, abs_tol=tolerance)
+        for u, v in zip(
+            (a[0], a[1], a[0] + a[2], a[1] + a[3]),
+            (b[0], b[1], b[0] + b[2], b[1] + b[3]),
+            strict=True,
+        )
+    )
+
+
+__all__ = [
+    "POLYGON",
+    "RLE",
+    "Box",
+    "Mask",
+    "MultiPolygon",
+    "PolygonPart",
+    "as_ring",
+    "bitmap_to_parts",
+    "box_iou",
+    "boxes_agree",
+    "polygon_problems",
+    "repair_part",
+    "self_intersection_problem",
+    "validate_polygons",
+]

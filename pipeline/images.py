@@ -1,0 +1,322 @@
+"""Images: added by reference, with size (as displayed) and content hash recorded.
+
+Adding a folder reads every file once: it is decoded (so a truncated or corrupt file
+is caught now, not in the middle of a labelling session), its EXIF orientation is
+applied to the recorded width and height, and its SHA-256 is taken. Files that are
+corrupt, duplicates of another image, or not images are listed in the report; the
+good ones are added in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy import select
+
+from . import schema as s
+from .errors import ImageError, LongtailError, NotFoundError
+from .store import Project, now
+
+SUPPORTED_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"})
+# EXIF orientations 5-8 turn the picture by 90 degrees: width and height swap.
+_TRANSPOSED = frozenset({5, 6, 7, 8})
+_ORIENTATION_TAG = 0x0112
+
+Progress = Callable[[int, int], None]
+"""Called with (done, total); may raise to cancel."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What reading one file tells: its displayed size, hash and file stamp."""
+
+    path: Path
+    width: int
+    height: int
+    sha256: str
+    file_size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """An image of the project."""
+
+    id: int
+    path: str
+    file_name: str
+    width: int
+    height: int
+    sha256: str | None
+    split: str
+    coco_url: str | None = None
+    extra: dict[str, Any] | None = None
+
+
+@dataclass
+class ImageImportReport:
+    """What adding images did, file by file."""
+
+    added: list[str] = field(default_factory=list)
+    corrupt: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file, same as)
+    unsupported: list[str] = field(default_factory=list)
+    already_present: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> int:
+        return len(self.corrupt) + len(self.duplicates) + len(self.unsupported)
+
+    def summary(self) -> str:
+        parts = [f"{len(self.added)} images added"]
+        if self.already_present:
+            parts.append(f"{len(self.already_present)} already in the project")
+        if self.duplicates:
+            parts.append(f"{len(self.duplicates)} duplicates skipped")
+        if self.corrupt:
+            parts.append(f"{len(self.corrupt)} unreadable")
+        if self.unsupported:
+            parts.append(f"{len(self.unsupported)} not images")
+        return ", ".join(parts)
+
+    def lines(self) -> list[str]:
+        """One line a problem, for a report file or the terminal."""
+        out = [f"unreadable: {f}: {why}" for f, why in self.corrupt]
+        out += [f"duplicate: {f} (same content as {other})" for f, other in self.duplicates]
+        out += [f"not an image: {f}" for f in self.unsupported]
+        return out
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def probe_image(path: Path) -> ImageInfo:
+    """Decode ``path`` once; its displayed size, hash and stamp. ImageError if unreadable."""
+    try:
+        stat = path.stat()
+        with Image.open(path) as img:
+            width, height = img.size
+            orientation = img.getexif().get(_ORIENTATION_TAG, 1)
+            if img.format == "JPEG":
+                # Decoding at 1/8 scale still reads every byte of the stream.
+                img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+            img.load()
+    except FileNotFoundError as exc:
+        raise ImageError(f"{path}: file not found") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{path}: cannot be read as an image ({exc})") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{path}: {exc}") from exc
+    if orientation in _TRANSPOSED:
+        width, height = height, width
+    return ImageInfo(path, width, height, file_sha256(path), stat.st_size, stat.st_mtime_ns)
+
+
+def scan_folder(folder: Path) -> Iterator[Path]:
+    """Every file under ``folder``, recursively, in a stable order; hidden ones skipped."""
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield Path(root) / name
+
+
+def add_image_folder(
+    project: Project,
+    folder: str | os.PathLike[str],
+    *,
+    split: str | None = None,
+    progress: Progress | None = None,
+) -> ImageImportReport:
+    """Add every image under ``folder`` by reference (see the module docstring)."""
+    folder = Path(folder).expanduser().resolve()
+    if not folder.is_dir():
+        raise LongtailError(f"image folder {folder} does not exist or is not a folder")
+    report = ImageImportReport()
+    candidates = []
+    for path in scan_folder(folder):
+        if path.suffix.lower() in SUPPORTED_SUFFIXES:
+            candidates.append(path)
+        else:
+            report.unsupported.append(path.relative_to(folder).as_posix())
+    infos = _probe_all(candidates, folder, report, progress)
+    add_images(
+        project,
+        [(info, info.path.relative_to(folder).as_posix()) for info in infos],
+        split=split,
+        report=report,
+    )
+    return report
+
+
+def _probe_all(
+    paths: list[Path], folder: Path, report: ImageImportReport, progress: Progress | None
+) -> list[ImageInfo]:
+    infos = []
+    workers = min(8, (os.cpu_count() or 2) * 2)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        # map keeps the order; decoding releases the GIL so threads overlap.
+        for done, (path, result) in enumerate(
+            zip(paths, pool.map(_try_probe, paths), strict=True), 1
+        ):
+            if isinstance(result, ImageInfo):
+                infos.append(result)
+            else:
+                report.corrupt.append((path.relative_to(folder).as_posix(), result))
+            if progress is not None:
+                progress(done, len(paths))
+    return infos
+
+
+def _try_probe(path: Path) -> ImageInfo | str:
+    try:
+        return probe_image(path)
+    except ImageError as exc:
+        return str(exc).split(": ", 1)[-1]
+
+
+def add_images(
+    project: Project,
+    items: Iterable[tuple[ImageInfo, str]],
+    *,
+    split: str | None = None,
+    report: ImageImportReport | None = None,
+) -> ImageImportReport:
+    """Add probed images, each with the name it is exported under, in one transaction.
+
+    Duplicates (same hash as an image already added) and paths already in the project
+    are skipped and listed in the report.
+    """
+    report = report if report is not None else ImageImportReport()
+    split = split or project.settings().default_split
+    with project.write() as conn:
+        known_paths = set(conn.execute(select(s.images.c.path)).scalars())
+        known_hashes = dict(
+            conn.execute(select(s.images.c.sha256, s.images.c.file_name)).tuples().all()
+        )
+        rows = []
+        for info, file_name in items:
+            stored = project.relative(info.path)
+            if stored in known_paths:
+                report.already_present.append(file_name)
+                continue
+            if info.sha256 in known_hashes:
+                report.duplicates.append((file_name, known_hashes[info.sha256]))
+                continue
+            known_hashes[info.sha256] = file_name
+            known_paths.add(stored)
+            rows.append(
+                {
+                    "path": stored,
+                    "file_name": file_name,
+                    "width": info.width,
+                    "height": info.height,
+                    "sha256": info.sha256,
+                    "file_size": info.file_size,
+                    "mtime_ns": info.mtime_ns,
+                    "split": split,
+                    "created_at": now(),
+                }
+            )
+            report.added.append(file_name)
+        if rows:
+            conn.execute(s.images.insert(), rows)
+    return report
+
+
+# ---------------------------------------------------------------- reading
+
+
+def image_from_row(row: Any) -> ImageRecord:
+    return ImageRecord(
+        id=row.id,
+        path=row.path,
+        file_name=row.file_name,
+        width=row.width,
+        height=row.height,
+        sha256=row.sha256,
+        split=row.split,
+        coco_url=row.coco_url,
+        extra=row.extra,
+    )
+
+
+def list_images(project: Project, *, split: str | None = None) -> list[ImageRecord]:
+    query = select(s.images).order_by(s.images.c.id)
+    if split is not None:
+        query = query.where(s.images.c.split == split)
+    with project.read() as conn:
+        return [image_from_row(r) for r in conn.execute(query)]
+
+
+def get_image(project: Project, image_id: int) -> ImageRecord:
+    with project.read() as conn:
+        row = conn.execute(select(s.images).where(s.images.c.id == image_id)).first()
+    if row is None:
+        raise NotFoundError(f"image {image_id} is not in the project")
+    return image_from_row(row)
+
+
+def find_image(project: Project, key: str | int) -> ImageRecord:
+    """An image by id, exported file name, or stored path."""
+    if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
+        return get_image(project, int(key))
+    with project.read() as conn:
+        row = conn.execute(
+            select(s.images).where((s.images.c.file_name == key) | (s.images.c.path == key))
+        ).first()
+        if row is None:
+            stored = project.relative(Path(key))
+            row = conn.execute(select(s.images).where(s.images.c.path == stored)).first()
+    if row is None:
+        raise NotFoundError(f"image {key!r} is not in the project")
+    return image_from_row(row)
+
+
+# ---------------------------------------------------------------- checking files
+
+
+@dataclass
+class ImageCheck:
+    """Images whose file is gone, or whose content is no longer what was recorded."""
+
+    checked: int = 0
+    missing: list[ImageRecord] = field(default_factory=list)
+    changed: list[ImageRecord] = field(default_factory=list)
+
+
+def check_image_files(project: Project, *, progress: Progress | None = None) -> ImageCheck:
+    """Compare each image's file with what was recorded at import.
+
+    Size and modification time are compared first; only a file whose stamp moved is
+    hashed again, so a check of an unchanged project reads no image data.
+    """
+    with project.read() as conn:
+        rows = conn.execute(select(s.images).order_by(s.images.c.id)).all()
+    result = ImageCheck()
+    for done, row in enumerate(rows, 1):
+        path = project.resolve(row.path)
+        try:
+            stat = path.stat()
+        except OSError:
+            result.missing.append(image_from_row(row))
+        else:
+            moved = stat.st_size != row.file_size or stat.st_mtime_ns != row.mtime_ns
+            if moved and row.sha256 is not None and file_sha256(path) != row.sha256:
+                result.changed.append(image_from_row(row))
+        result.checked += 1
+        if progress is not None:
+            progress(done, len(rows))
+    return result

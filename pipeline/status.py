@@ -1,0 +1,71 @@
+"""A project's status at a glance: images, categories, work per stage, federated labels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from . import schema as s
+from .images import ImageCheck
+from .store import Project
+from .workqueue import stage_counts
+
+
+def project_status(project: Project, *, files: ImageCheck | None = None) -> dict[str, Any]:
+    """A JSON-ready summary. ``files`` adds the result of an image file check."""
+    with project.read() as conn:
+        n_images = conn.execute(select(func.count()).select_from(s.images)).scalar_one()
+        splits = dict(
+            conn.execute(select(s.images.c.split, func.count()).group_by(s.images.c.split))
+            .tuples()
+            .all()
+        )
+        n_categories = conn.execute(select(func.count()).select_from(s.categories)).scalar_one()
+        queues = stage_counts(conn)
+        pairs = dict(
+            conn.execute(
+                select(s.image_categories.c.state, func.count()).group_by(
+                    s.image_categories.c.state
+                )
+            )
+            .tuples()
+            .all()
+        )
+        not_exhaustive = conn.execute(
+            select(func.count())
+            .select_from(s.image_categories)
+            .where(s.image_categories.c.exhaustive.is_(False))
+        ).scalar_one()
+        segments = dict(
+            conn.execute(select(s.segments.c.status, func.count()).group_by(s.segments.c.status))
+            .tuples()
+            .all()
+        )
+        n_instances = conn.execute(select(func.count()).select_from(s.instances)).scalar_one()
+    status: dict[str, Any] = {
+        "project": str(project.folder) if project.folder else project.url,
+        "schema_version": project.schema_version(),
+        "images": int(n_images),
+        "splits": {k: int(v) for k, v in sorted(splits.items())},
+        "categories": int(n_categories),
+        "instances": int(n_instances),
+        "segments": {k: int(segments.get(k, 0)) for k in s.SEGMENT_STATES},
+        "stages": {
+            str(stage): {"name": s.STAGES[stage], **queues[stage]} for stage in sorted(s.STAGES)
+        },
+        "labels": {
+            "positive_pairs": int(pairs.get(s.CONFIRMED, 0)),
+            "spotted_pairs": int(pairs.get(s.SPOTTED, 0)),
+            "rejected_pairs": int(pairs.get(s.REJECTED, 0)),
+            "negative_pairs": int(pairs.get(s.NEGATIVE, 0)),
+            "not_exhaustive_pairs": int(not_exhaustive),
+        },
+    }
+    if files is not None:
+        status["files"] = {
+            "checked": files.checked,
+            "missing": [r.file_name for r in files.missing],
+            "changed": [r.file_name for r in files.changed],
+        }
+    return status

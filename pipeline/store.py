@@ -1,0 +1,337 @@
+"""The project store: one project, one database.
+
+A project is a folder holding ``longtail.db`` (SQLite, WAL, foreign keys on) or a
+PostgreSQL URL; the same SQLAlchemy Core code serves both. Every user action is one
+committed transaction: use :meth:`Project.write` for changes (on SQLite it takes the
+write lock at ``BEGIN IMMEDIATE``, so read-then-write code cannot race another
+process) and :meth:`Project.read` for consistent reads.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import NullPool
+
+from . import __version__
+from . import schema as s
+from .errors import LongtailError, NotAProjectError, SchemaVersionError
+from .settings import ProjectSettings
+
+DB_NAME = "longtail.db"
+PROJECT_MARK = "longtail-project"
+
+Migration = Callable[[Connection], None]
+
+
+def _create_v1(conn: Connection) -> None:
+    s.metadata.create_all(conn)
+
+
+# Ordered migrations: entry i brings a project from version i to version i + 1.
+# Version 1 is the first schema; append, never edit, once a version has shipped.
+MIGRATIONS: list[Migration] = [_create_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def now() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True)
+class Annotator:
+    id: int
+    name: str
+    is_bot: bool = False
+
+
+class Project:
+    """An open project. Thread-safe: connections come from the engine's pool."""
+
+    def __init__(self, engine: Engine, folder: Path | None, url: str) -> None:
+        self.engine = engine
+        self.folder = folder
+        self.url = url
+
+    # ------------------------------------------------------------ opening, creating
+
+    @classmethod
+    def create(
+        cls,
+        target: str | os.PathLike[str],
+        *,
+        settings: ProjectSettings | None = None,
+        exist_ok: bool = False,
+    ) -> Project:
+        """A new, empty project in folder ``target`` (created) or at a database URL."""
+        url, folder = _locate(target)
+        if folder is not None:
+            db = folder / DB_NAME
+            if db.exists() and not exist_ok:
+                raise LongtailError(f"{folder} already holds a longtail project")
+            if folder.exists() and not folder.is_dir():
+                raise LongtailError(f"{folder} is a file, not a folder")
+            folder.mkdir(parents=True, exist_ok=True)
+        project = cls(_engine(url), folder, url)
+        with project.write() as conn:
+            if _read_version(conn) is None:
+                _migrate(conn, 0, MIGRATIONS)
+                conn.execute(
+                    s.meta.insert(),
+                    [
+                        {"key": "application", "value": PROJECT_MARK},
+                        {"key": "created_at", "value": repr(now())},
+                        {"key": "created_by", "value": __version__},
+                    ],
+                )
+                values = (settings or ProjectSettings()).as_dict()
+                conn.execute(
+                    s.settings.insert(), [{"key": k, "value": v} for k, v in values.items()]
+                )
+        return project
+
+    @classmethod
+    def open(
+        cls, target: str | os.PathLike[str], *, migrations: Sequence[Migration] | None = None
+    ) -> Project:
+        """Open an existing project; an older schema is migrated, a newer one refused."""
+        url, folder = _locate(target)
+        if folder is not None:
+            if not folder.exists():
+                raise NotAProjectError(f"{folder} does not exist")
+            if not (folder / DB_NAME).is_file():
+                raise NotAProjectError(f"{folder} is not a longtail project (no {DB_NAME} in it)")
+            _check_sqlite_file(folder / DB_NAME)
+        migrations = list(MIGRATIONS if migrations is None else migrations)
+        project = cls(_engine(url), folder, url)
+        try:
+            with project.write() as conn:
+                version = _read_version(conn)
+                if version is None or _read_meta(conn, "application") != PROJECT_MARK:
+                    raise NotAProjectError(f"{target} is not a longtail project")
+                if version > len(migrations):
+                    raise SchemaVersionError(
+                        f"{target} was written by a newer longtail (schema version {version}; "
+                        f"this longtail {__version__} reads up to {len(migrations)}); "
+                        "upgrade longtail to open it"
+                    )
+                _migrate(conn, version, migrations)
+        except sa_exc.DatabaseError as exc:
+            project.close()
+            raise NotAProjectError(f"{target} is not a longtail project ({exc.orig})") from exc
+        except LongtailError:
+            project.close()
+            raise
+        return project
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    # ------------------------------------------------------------ transactions
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One committed transaction holding the write lock from its start."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(longtail_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """One read transaction: a consistent snapshot, no write lock."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    # ------------------------------------------------------------ identity and settings
+
+    def schema_version(self) -> int:
+        with self.read() as conn:
+            return int(_read_version(conn) or 0)
+
+    def settings(self) -> ProjectSettings:
+        with self.read() as conn:
+            rows = conn.execute(select(s.settings.c.key, s.settings.c.value)).all()
+        return ProjectSettings.from_mapping(dict(rows))
+
+    def update_settings(self, **changes: Any) -> ProjectSettings:
+        """Change settings (checked); returns the new settings."""
+        with self.write() as conn:
+            rows = conn.execute(select(s.settings.c.key, s.settings.c.value)).all()
+            new = ProjectSettings.from_mapping(dict(rows)).updated(**changes)
+            for key, value in new.as_dict().items():
+                if key in changes:
+                    conn.execute(s.settings.delete().where(s.settings.c.key == key))
+                    conn.execute(s.settings.insert().values(key=key, value=value))
+        return new
+
+    def get_meta(self, key: str) -> str | None:
+        with self.read() as conn:
+            return _read_meta(conn, key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.write() as conn:
+            conn.execute(s.meta.delete().where(s.meta.c.key == key))
+            conn.execute(s.meta.insert().values(key=key, value=value))
+
+    # ------------------------------------------------------------ paths
+
+    def resolve(self, path: str) -> Path:
+        """An image path as stored (relative to the project folder, or absolute)."""
+        p = Path(path)
+        if p.is_absolute() or self.folder is None:
+            return p
+        return self.folder / p
+
+    def relative(self, path: Path) -> str:
+        """How to store ``path``: relative to the project folder where possible."""
+        path = path.resolve()
+        if self.folder is None:
+            return str(path)
+        try:
+            return os.path.relpath(path, self.folder.resolve())
+        except ValueError:  # another drive on Windows
+            return str(path)
+
+    # ------------------------------------------------------------ annotators
+
+    def annotator(self, name: str, *, is_bot: bool = False) -> Annotator:
+        """The annotator called ``name``, created on first use."""
+        name = name.strip()
+        if not name:
+            raise LongtailError("an annotator needs a name")
+        with self.write() as conn:
+            row = conn.execute(select(s.annotators).where(s.annotators.c.name == name)).first()
+            if row is None:
+                new_id = conn.execute(
+                    s.annotators.insert().values(name=name, is_bot=is_bot, created_at=now())
+                ).inserted_primary_key[0]
+                return Annotator(int(new_id), name, is_bot)
+        return Annotator(int(row.id), row.name, bool(row.is_bot))
+
+    # ------------------------------------------------------------ counts
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the main tables."""
+        tables = {
+            "images": s.images,
+            "categories": s.categories,
+            "annotators": s.annotators,
+            "spots": s.spots,
+            "instances": s.instances,
+            "segments": s.segments,
+            "verdicts": s.verdicts,
+            "negative_checks": s.negative_checks,
+            "work_items": s.work_items,
+            "events": s.events,
+            "models": s.models,
+        }
+        with self.read() as conn:
+            return {
+                name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+                for name, t in tables.items()
+            }
+
+
+# ---------------------------------------------------------------- engine set-up
+
+
+def _locate(target: str | os.PathLike[str]) -> tuple[str, Path | None]:
+    """The database URL and the project folder (None for a server database)."""
+    text = os.fspath(target)
+    if "://" in text:
+        if text.startswith("sqlite:"):
+            raise LongtailError("name a SQLite project by its folder, not a sqlite:// URL")
+        return text, None
+    path = Path(text).expanduser()
+    if path.name == DB_NAME:
+        path = path.parent
+    folder = path.resolve()
+    return f"sqlite:///{folder / DB_NAME}", folder
+
+
+def _engine(url: str) -> Engine:
+    if not url.startswith("sqlite:"):
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
+        try:
+            return create_engine(url, pool_pre_ping=True)
+        except (ImportError, sa_exc.ArgumentError) as exc:
+            raise LongtailError(f"cannot use database URL {url}: {exc}") from exc
+    # NullPool: each use opens its own connection, so no connection crosses a fork or
+    # thread, and a closed project leaves no file handle behind. SQLite opens fast.
+    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # FULL: a commit is on disk before the call returns, even across power loss.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get("longtail_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def _check_sqlite_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head and head != b"SQLite format 3\x00":
+        raise NotAProjectError(f"{path} is not a longtail project (not a SQLite database)")
+
+
+def _read_meta(conn: Connection, key: str) -> str | None:
+    try:
+        return conn.execute(select(s.meta.c.value).where(s.meta.c.key == key)).scalar()
+    except sa_exc.OperationalError:
+        return None
+    except sa_exc.ProgrammingError:
+        return None
+
+
+def _read_version(conn: Connection) -> int | None:
+    """The schema version, or None for a database without longtail's meta table."""
+    if not conn.dialect.has_table(conn, "meta"):
+        return None
+    value = _read_meta(conn, "schema_version")
+    return int(value) if value is not None else None
+
+
+def _migrate(conn: Connection, version: int, migrations: Sequence[Migration]) -> None:
+    """Apply migrations ``version`` .. end in this transaction; record the new version."""
+    if version == len(migrations):
+        return
+    for step in migrations[version:]:
+        step(conn)
+    conn.execute(s.meta.delete().where(s.meta.c.key == "schema_version"))
+    conn.execute(s.meta.insert().values(key="schema_version", value=str(len(migrations))))

@@ -1,0 +1,366 @@
+"""Vocabularies: the categories a project labels, where they come from, and search.
+
+A vocabulary is loaded from the shipped COCO-80 or LVIS v1 lists, the ``categories``
+of a COCO/LVIS JSON file, or a text file (one category a line, synonyms after commas).
+Names are matched without regard to case, underscores or repeated spaces, so that
+LVIS's ``baseball_bat`` and COCO's ``baseball bat`` are one category.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from . import schema as s
+from .errors import VocabularyError
+from .store import Project, now
+
+SHIPPED = {"coco": "coco80.json", "lvis": "lvis_v1.json"}
+FREQUENCIES = ("r", "c", "f")
+
+
+def normalize(name: str) -> str:
+    """The form names are compared in: lower case, underscores as spaces, single spaces."""
+    return " ".join(name.replace("_", " ").lower().split())
+
+
+_QUALIFIER = re.compile(r"\s*\([^)]*\)")
+
+
+def _search_forms(name: str) -> list[str]:
+    """A normalised name and its bare form: ``car (automobile)`` is also ``car``."""
+    norm = normalize(name)
+    bare = _QUALIFIER.sub("", norm).strip()
+    return [norm, bare] if bare and bare != norm else [norm]
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text)
+
+
+@dataclass(frozen=True)
+class Category:
+    """One category: its name, other names, definition and WordNet synset."""
+
+    name: str
+    synonyms: tuple[str, ...] = ()
+    definition: str = ""
+    synset: str | None = None
+    source_id: int | None = None  # its id in the vocabulary it came from
+    frequency: str | None = None  # r / c / f as that vocabulary gave it
+    id: int | None = None  # its id in a project, once stored
+
+    @property
+    def key(self) -> str:
+        return normalize(self.name)
+
+    @property
+    def display_name(self) -> str:
+        return self.name.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    name: str
+    categories: tuple[Category, ...] = field(default_factory=tuple)
+
+    def __len__(self) -> int:
+        return len(self.categories)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_vocabulary(spec: str | Path) -> Vocabulary:
+    """``coco``, ``lvis``, or the path of a COCO/LVIS JSON or a text file."""
+    text = str(spec)
+    if text.lower() in SHIPPED:
+        return shipped_vocabulary(text.lower())
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise VocabularyError(f"vocabulary {text!r} is neither 'coco', 'lvis' nor an existing file")
+    if path.is_dir():
+        raise VocabularyError(f"vocabulary {path} is a folder, not a file")
+    raw = path.read_bytes()
+    if path.suffix.lower() == ".json" or raw.lstrip()[:1] in (b"{", b"["):
+        try:
+            document = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise VocabularyError(f"{path}: not valid JSON ({exc})") from exc
+        return vocabulary_from_json(document, source=str(path))
+    try:
+        return vocabulary_from_text(raw.decode("utf-8"), source=str(path))
+    except UnicodeDecodeError as exc:
+        raise VocabularyError(f"{path}: not UTF-8 text ({exc})") from exc
+
+
+def shipped_vocabulary(name: str) -> Vocabulary:
+    """The COCO-80 (``coco``) or LVIS v1 (``lvis``) list shipped in ``resources/``."""
+    file = resources.files("resources").joinpath("vocabularies").joinpath(SHIPPED[name])
+    document = json.loads(file.read_text(encoding="utf-8"))
+    vocabulary = vocabulary_from_json(document, source=SHIPPED[name])
+    return replace(vocabulary, name=document.get("name", name))
+
+
+def vocabulary_from_json(document: Any, *, source: str) -> Vocabulary:
+    """The categories of a COCO or LVIS JSON document (or a bare list of categories)."""
+    items = document.get("categories") if isinstance(document, Mapping) else document
+    if not isinstance(items, list):
+        raise VocabularyError(f"{source}: no 'categories' list")
+    categories = []
+    for index, item in enumerate(items):
+        where = f"{source}: categories[{index}]"
+        if not isinstance(item, Mapping):
+            raise VocabularyError(f"{where} is not an object")
+        name = item.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise VocabularyError(f"{where} has no 'name'")
+        synonyms = item.get("synonyms") or []
+        if not isinstance(synonyms, list) or not all(isinstance(x, str) for x in synonyms):
+            raise VocabularyError(f"{where} ({name}): 'synonyms' must be a list of strings")
+        definition = item.get("def", item.get("definition", "")) or ""
+        frequency = item.get("frequency")
+        if frequency is not None and frequency not in FREQUENCIES:
+            raise VocabularyError(
+                f"{where} ({name}): frequency must be r, c or f, got {frequency!r}"
+            )
+        source_id = item.get("id")
+        if source_id is not None and not isinstance(source_id, int):
+            raise VocabularyError(f"{where} ({name}): 'id' must be an integer")
+        categories.append(
+            Category(
+                name=name.strip(),
+                synonyms=tuple(x.strip() for x in synonyms if x.strip()),
+                definition=str(definition).strip(),
+                synset=item.get("synset") or None,
+                source_id=source_id,
+                frequency=frequency,
+            )
+        )
+    return Vocabulary(Path(source).stem, _unique(categories, source))
+
+
+def vocabulary_from_text(text: str, *, source: str) -> Vocabulary:
+    """One category a line: ``name[, synonym, ...]``; blank lines and ``#`` comments skipped."""
+    categories = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        names = [part.strip() for part in line.split(",")]
+        if not names[0]:
+            raise VocabularyError(f"{source}:{number}: the line starts with a comma, no name")
+        categories.append(
+            Category(name=names[0], synonyms=tuple(n for n in names if n), source_id=None)
+        )
+    if not categories:
+        raise VocabularyError(f"{source}: no categories in the file")
+    return Vocabulary(Path(source).stem, _unique(categories, source))
+
+
+def _unique(categories: list[Category], source: str) -> tuple[Category, ...]:
+    seen: dict[str, str] = {}
+    for category in categories:
+        if category.key in seen:
+            raise VocabularyError(
+                f"{source}: category {category.name!r} appears twice (as {seen[category.key]!r})"
+            )
+        seen[category.key] = category.name
+    return tuple(categories)
+
+
+# ---------------------------------------------------------------- the project's categories
+
+
+def add_categories(
+    project: Project, vocabulary: Vocabulary | Iterable[Category]
+) -> tuple[int, int]:
+    """Merge categories into the project by name; returns (added, already there).
+
+    A category already in the project keeps its id; missing synonyms, definition and
+    synset are filled in from the new one.
+    """
+    incoming = vocabulary.categories if isinstance(vocabulary, Vocabulary) else tuple(vocabulary)
+    with project.write() as conn:
+        added, kept = merge_categories(conn, incoming)
+    return added, kept
+
+
+def merge_categories(conn: Any, incoming: Iterable[Category]) -> tuple[int, int]:
+    """:func:`add_categories` inside the caller's transaction."""
+    rows = conn.execute(select(s.categories)).all()
+    existing = {normalize(r.name): r for r in rows}
+    added = kept = 0
+    new_rows = []
+    for category in incoming:
+        row = existing.get(category.key)
+        if row is None:
+            new_rows.append(
+                {
+                    "name": category.name,
+                    "synonyms": list(category.synonyms),
+                    "definition": category.definition,
+                    "synset": category.synset,
+                    "source_id": category.source_id,
+                    "frequency": category.frequency,
+                    "created_at": now(),
+                }
+            )
+            existing[category.key] = category  # a later duplicate counts as kept
+            added += 1
+            continue
+        kept += 1
+        if isinstance(row, Category):
+            continue
+        synonyms = list(row.synonyms or [])
+        merged = synonyms + [x for x in category.synonyms if x not in synonyms]
+        changes = {}
+        if merged != synonyms:
+            changes["synonyms"] = merged
+        if not row.definition and category.definition:
+            changes["definition"] = category.definition
+        if not row.synset and category.synset:
+            changes["synset"] = category.synset
+        if row.frequency is None and category.frequency:
+            changes["frequency"] = category.frequency
+        if changes:
+            conn.execute(s.categories.update().where(s.categories.c.id == row.id).values(**changes))
+    if new_rows:
+        conn.execute(s.categories.insert(), new_rows)
+    return added, kept
+
+
+def project_categories(project: Project) -> list[Category]:
+    """The project's categories in id order."""
+    with project.read() as conn:
+        rows = conn.execute(select(s.categories).order_by(s.categories.c.id)).all()
+    return [category_from_row(r) for r in rows]
+
+
+def category_from_row(row: Any) -> Category:
+    return Category(
+        name=row.name,
+        synonyms=tuple(row.synonyms or ()),
+        definition=row.definition or "",
+        synset=row.synset,
+        source_id=row.source_id,
+        frequency=row.frequency,
+        id=row.id,
+    )
+
+
+# ---------------------------------------------------------------- search
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    category: Category
+    names: tuple[str, ...]  # the name, normalised, and its bare form
+    synonyms: tuple[str, ...]
+    compact: frozenset[str]  # every label without spaces or punctuation
+    labels: tuple[str, ...]  # names and synonyms, normalised
+    label_words: frozenset[str]
+    definition: str
+    definition_words: frozenset[str]
+
+
+class CategoryIndex:
+    """Instant search over names, synonyms and definitions.
+
+    Ranking, best first: exact name; exact synonym; name prefix; synonym prefix; a
+    whole word of a name or synonym; a word prefix there; a substring there; a whole
+    word of the definition; a word prefix there; a substring there. Within a rank,
+    categories used more often come first (``usage``), then shorter names.
+    Multi-word queries also match when every word matches somewhere.
+    """
+
+    def __init__(self, categories: Iterable[Category]) -> None:
+        self._entries = []
+        for c in categories:
+            forms = _search_forms(c.name)
+            labels = tuple(
+                dict.fromkeys([*forms, *(f for x in c.synonyms for f in _search_forms(x))])
+            )
+            definition = c.definition.lower()
+            self._entries.append(
+                _Entry(
+                    category=c,
+                    names=tuple(forms),
+                    synonyms=labels[len(forms) :],
+                    compact=frozenset(_compact(label) for label in labels),
+                    labels=labels,
+                    label_words=frozenset(w for label in labels for w in _WORD.findall(label)),
+                    definition=definition,
+                    definition_words=frozenset(_WORD.findall(definition)),
+                )
+            )
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def search(
+        self, query: str, *, limit: int | None = 50, usage: Mapping[Any, int] | None = None
+    ) -> list[Category]:
+        """Categories matching ``query``, best first. An empty query lists all (by usage)."""
+        q = normalize(query)
+        usage = usage or {}
+        matcher = _Matcher(q)
+        scored = []
+        for order, entry in enumerate(self._entries):
+            rank = matcher.rank(entry) if q else 0
+            if rank is None:
+                continue
+            key = entry.category.id if entry.category.id is not None else entry.category.name
+            scored.append((rank, -usage.get(key, 0), len(entry.names[0]), order, entry.category))
+        scored.sort(key=lambda t: t[:4])
+        found = [t[4] for t in scored]
+        return found if limit is None else found[:limit]
+
+
+class _Matcher:
+    """One query, compiled once, ranked against every entry."""
+
+    def __init__(self, q: str) -> None:
+        self.q = q
+        self.words = _WORD.findall(q)
+        self.phrase = re.compile(r"\b" + re.escape(q) + r"\b")
+        self.word_prefix = re.compile(r"\b" + re.escape(q))
+        self.compact = _compact(q)
+
+    def rank(self, entry: _Entry) -> int | None:
+        q = self.q
+        if q in entry.names:
+            return 0
+        if q in entry.synonyms or (self.compact and self.compact in entry.compact):
+            return 1
+        if any(name.startswith(q) for name in entry.names):
+            return 2
+        if any(x.startswith(q) for x in entry.synonyms):
+            return 3
+        in_labels = [label for label in entry.labels if q in label]
+        if in_labels:
+            if any(self.phrase.search(label) for label in in_labels):
+                return 4
+            if any(self.word_prefix.search(label) for label in in_labels):
+                return 5
+            return 6
+        if q in entry.definition:
+            if self.phrase.search(entry.definition):
+                return 7
+            if self.word_prefix.search(entry.definition):
+                return 8
+            return 9
+        if len(self.words) > 1:
+            pool = entry.label_words | entry.definition_words
+            if all(any(w.startswith(word) for w in pool) for word in self.words):
+                return 10
+        return None

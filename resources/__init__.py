@@ -1,0 +1,1 @@
+"""Data shipped with longtail: vocabularies, demo images, icons."""
