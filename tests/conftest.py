@@ -1,0 +1,67 @@
+"""Shared fixtures. Qt runs offscreen; real data comes from ../shared/data when present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``; tests that need it are skipped where it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_coco(shared_data: Path) -> Path:
+    """The tiny COCO subset: annotations/instances_{train,val}2017.json, train2017/, val2017/."""
+    path = shared_data / "tiny_coco"
+    if not path.is_dir():
+        pytest.skip("tiny_coco is not present")
+    return path
+
+
+@pytest.fixture
+def empty_project(tmp_path: Path):
+    """A new project with no images and no categories."""
+    from pipeline.store import Project
+
+    with Project.create(tmp_path / "project") as project:
+        yield project
+
+
+@pytest.fixture
+def coco_project(tmp_path: Path):
+    """A new project with the COCO-80 vocabulary and no images."""
+    from pipeline.store import Project
+    from pipeline.vocabulary import add_categories, shipped_vocabulary
+
+    with Project.create(tmp_path / "project") as project:
+        add_categories(project, shipped_vocabulary("coco"))
+        yield project
+
+
+def make_image(
+    path: Path, width: int = 64, height: int = 48, *, color=(120, 40, 200), exif_orientation=None
+) -> Path:
+    """Write a small real image file (format from the suffix)."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = Image.new("RGB", (width, height), color)
+    kwargs = {}
+    if exif_orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = exif_orientation
+        kwargs["exif"] = exif
+    img.save(path, **kwargs)
+    return path
