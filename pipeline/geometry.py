@@ -103,9 +103,17 @@ def polygon_problems(coords: Any, width: int, height: int, *, tolerance: float =
             f"point ({x:g}, {y:g}) lies outside the {width}x{height} image"
             + (f" ({int(outside.sum())} points outside)" if outside.sum() > 1 else "")
         )
-    if _ring_area(ring) == 0.0:
+    if _collinear(ring):
         problems.append("a polygon part has zero area (its points lie on one line)")
     return problems
+
+
+def _collinear(ring: np.ndarray) -> bool:
+    """True when every point lies on one line (or on one spot)."""
+    offsets = ring - ring[0]
+    direction = offsets[int(np.argmax(np.abs(offsets).sum(axis=1)))]
+    cross = offsets[:, 0] * direction[1] - offsets[:, 1] * direction[0]
+    return bool(np.all(np.abs(cross) <= 1e-9 * max(1.0, float(np.abs(direction).sum()))))
 
 
 def _ring_area(ring: np.ndarray) -> float:
