@@ -203,9 +203,7 @@ def add_images(
     split = split or project.settings().default_split
     with project.write() as conn:
         known_paths = set(conn.execute(select(s.images.c.path)).scalars())
-        known_hashes = dict(
-            conn.execute(select(s.images.c.sha256, s.images.c.file_name)).tuples().all()
-        )
+        known_hashes = dict(conn.execute(select(s.images.c.sha256, s.images.c.file_name)).all())
         rows = []
         for info, file_name in items:
             stored = project.relative(info.path)

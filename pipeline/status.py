@@ -17,9 +17,7 @@ def project_status(project: Project, *, files: ImageCheck | None = None) -> dict
     with project.read() as conn:
         n_images = conn.execute(select(func.count()).select_from(s.images)).scalar_one()
         splits = dict(
-            conn.execute(select(s.images.c.split, func.count()).group_by(s.images.c.split))
-            .tuples()
-            .all()
+            conn.execute(select(s.images.c.split, func.count()).group_by(s.images.c.split)).all()
         )
         n_categories = conn.execute(select(func.count()).select_from(s.categories)).scalar_one()
         queues = stage_counts(conn)
@@ -28,9 +26,7 @@ def project_status(project: Project, *, files: ImageCheck | None = None) -> dict
                 select(s.image_categories.c.state, func.count()).group_by(
                     s.image_categories.c.state
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         not_exhaustive = conn.execute(
             select(func.count())
@@ -38,9 +34,9 @@ def project_status(project: Project, *, files: ImageCheck | None = None) -> dict
             .where(s.image_categories.c.exhaustive.is_(False))
         ).scalar_one()
         segments = dict(
-            conn.execute(select(s.segments.c.status, func.count()).group_by(s.segments.c.status))
-            .tuples()
-            .all()
+            conn.execute(
+                select(s.segments.c.status, func.count()).group_by(s.segments.c.status)
+            ).all()
         )
         n_instances = conn.execute(select(func.count()).select_from(s.instances)).scalar_one()
     status: dict[str, Any] = {

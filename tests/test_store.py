@@ -1,0 +1,193 @@
+"""The project store: create/open, schema versions, settings, WAL, refusal of non-projects."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from pipeline import schema as s
+from pipeline.annotations import add_instance, add_segment, image_annotations
+from pipeline.errors import LongtailError, NotAProjectError, SchemaVersionError
+from pipeline.geometry import Mask
+from pipeline.settings import ProjectSettings
+from pipeline.store import DB_NAME, MIGRATIONS, Project
+
+
+def test_create_then_open(tmp_path: Path):
+    with Project.create(tmp_path / "p") as project:
+        assert (tmp_path / "p" / DB_NAME).is_file()
+        assert project.schema_version() == len(MIGRATIONS)
+    with Project.open(tmp_path / "p") as project:
+        assert project.counts()["images"] == 0
+    # the database file itself names the project too
+    with Project.open(tmp_path / "p" / DB_NAME) as project:
+        assert project.folder == (tmp_path / "p").resolve()
+
+
+def test_sqlite_is_wal_with_foreign_keys(empty_project: Project):
+    with empty_project.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    with pytest.raises(Exception, match="FOREIGN KEY"), empty_project.write() as conn:
+        conn.execute(
+            s.instances.insert().values(
+                image_id=999,
+                category_id=999,
+                status="marked",
+                source="pipeline",
+                is_crowd=False,
+                created_at=0.0,
+            )
+        )
+
+
+def test_create_refuses_an_existing_project(tmp_path: Path):
+    Project.create(tmp_path / "p").close()
+    with pytest.raises(LongtailError, match="already holds"):
+        Project.create(tmp_path / "p")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: None, "does not exist"),
+        (lambda p: p.mkdir(), "no longtail.db"),
+        (
+            lambda p: (p.mkdir(), (p / DB_NAME).write_text("hello, not a database")),
+            "not a SQLite database",
+        ),
+        (
+            lambda p: (
+                p.mkdir(),
+                sqlite3.connect(p / DB_NAME).execute("CREATE TABLE t (x)").connection.commit(),
+            ),
+            "not a longtail project",
+        ),
+    ],
+)
+def test_open_says_what_is_not_a_project(tmp_path: Path, make, message):
+    target = tmp_path / "thing"
+    make(target)
+    with pytest.raises(NotAProjectError, match=message):
+        Project.open(target)
+
+
+def test_newer_schema_is_refused(tmp_path: Path):
+    Project.create(tmp_path / "p").close()
+    db = sqlite3.connect(tmp_path / "p" / DB_NAME)
+    db.execute(
+        "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(len(MIGRATIONS) + 1),)
+    )
+    db.commit()
+    db.close()
+    with pytest.raises(SchemaVersionError, match="newer longtail"):
+        Project.open(tmp_path / "p")
+
+
+def test_older_schema_is_migrated_in_order(tmp_path: Path):
+    Project.create(tmp_path / "p").close()
+    applied = []
+
+    def add_column(conn):
+        applied.append("v2")
+        conn.execute(text("ALTER TABLE images ADD COLUMN note TEXT"))
+
+    def add_table(conn):
+        applied.append("v3")
+        conn.execute(text("CREATE TABLE extra (id INTEGER PRIMARY KEY)"))
+
+    migrations = [*MIGRATIONS, add_column, add_table]
+    with Project.open(tmp_path / "p", migrations=migrations) as project:
+        assert project.schema_version() == 3
+    assert applied == ["v2", "v3"]
+    with Project.open(tmp_path / "p", migrations=migrations):
+        pass
+    assert applied == ["v2", "v3"]  # nothing applied twice
+    with pytest.raises(SchemaVersionError):
+        Project.open(tmp_path / "p")  # this longtail knows only version 1
+
+
+def test_failed_migration_changes_nothing(tmp_path: Path):
+    Project.create(tmp_path / "p").close()
+
+    def broken(conn):
+        conn.execute(text("ALTER TABLE images ADD COLUMN note TEXT"))
+        raise RuntimeError("migration bug")
+
+    with pytest.raises(RuntimeError):
+        Project.open(tmp_path / "p", migrations=[*MIGRATIONS, broken])
+    with Project.open(tmp_path / "p") as project:
+        assert project.schema_version() == 1
+        with project.read() as conn:
+            columns = [r[1] for r in conn.exec_driver_sql("PRAGMA table_info(images)")]
+        assert "note" not in columns
+
+
+def test_settings_round_trip_and_checks(empty_project: Project):
+    assert empty_project.settings() == ProjectSettings()
+    new = empty_project.update_settings(spot_done_after=3, verifiers_per_segment="5")
+    assert new.spot_done_after == 3 and new.verifiers_per_segment == 5
+    assert empty_project.settings() == new
+    with pytest.raises(LongtailError, match="unknown setting"):
+        empty_project.update_settings(spot_done_afterr=3)
+    with pytest.raises(LongtailError, match="must be a int"):
+        empty_project.update_settings(spot_done_after="many")
+    with pytest.raises(LongtailError, match="cannot exceed"):
+        empty_project.update_settings(reject_votes_to_redo=9)
+    assert empty_project.settings() == new  # a refused change leaves nothing behind
+
+
+def test_annotator_is_created_once(empty_project: Project):
+    a = empty_project.annotator("ada")
+    b = empty_project.annotator(" ada ")
+    assert a == b
+    assert empty_project.counts()["annotators"] == 1
+    with pytest.raises(LongtailError):
+        empty_project.annotator("  ")
+
+
+def _one_image(project: Project) -> tuple[int, int]:
+    with project.write() as conn:
+        image_id = conn.execute(
+            s.images.insert().values(
+                path="a.jpg", file_name="a.jpg", width=40, height=30, split="train", created_at=0.0
+            )
+        ).inserted_primary_key[0]
+        category_id = conn.execute(
+            s.categories.insert().values(name="cat", synonyms=[], definition="", created_at=0.0)
+        ).inserted_primary_key[0]
+    return image_id, category_id
+
+
+def test_segments_are_versioned_and_annotations_load(empty_project: Project):
+    image_id, category_id = _one_image(empty_project)
+    instance = add_instance(empty_project, image_id, category_id, point=(5, 5), box=(1, 1, 10, 10))
+    first = add_segment(empty_project, instance, Mask.from_box((1, 1, 10, 10), 30, 40))
+    second = add_segment(empty_project, instance, Mask.from_box((1, 1, 8, 8), 30, 40))
+    (annotation,) = image_annotations(empty_project, image_id)
+    assert annotation.instance.box == (1, 1, 10, 10)
+    assert annotation.segment.id == second and annotation.segment.version == 2
+    assert annotation.segment.mask.area == 64
+    with empty_project.read() as conn:
+        status = conn.execute(select(s.segments.c.status).where(s.segments.c.id == first)).scalar()
+    assert status == s.SUPERSEDED
+
+
+def test_two_processes_share_a_project(tmp_path: Path):
+    """WAL: a second process opens and writes while this one holds the project open."""
+    with Project.create(tmp_path / "p") as project:
+        with project.read() as conn:  # an open read transaction does not block the writer
+            conn.execute(select(s.meta)).all()
+            code = (
+                "import sys; from pipeline.store import Project;"
+                "p = Project.open(sys.argv[1]); p.annotator('from-child'); p.close()"
+            )
+            subprocess.run(
+                [sys.executable, "-c", code, str(tmp_path / "p")], check=True, timeout=120
+            )
+        assert project.counts()["annotators"] == 1
