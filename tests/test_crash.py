@@ -20,6 +20,10 @@ WRITER = Path(__file__).parent / "scripts" / "crash_writer.py"
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _collect(stream, lines: list[bytes]) -> None:
+    lines.extend(iter(stream.readline, b""))
+
+
 def test_sigkill_at_random_moments_loses_no_committed_write(tmp_path: Path):
     with Project.create(tmp_path / "p") as project, project.write() as conn:
         image_id = conn.execute(
@@ -42,7 +46,7 @@ def test_sigkill_at_random_moments_loses_no_committed_write(tmp_path: Path):
         )
         assert writer.stdout.readline().strip() == b"ready"
         lines: list[bytes] = []
-        reader = threading.Thread(target=lambda: lines.extend(iter(writer.stdout.readline, b"")))
+        reader = threading.Thread(target=_collect, args=(writer.stdout, lines))
         reader.start()
         time.sleep(rng.uniform(0.02, 0.4))
         writer.send_signal(signal.SIGKILL)
