@@ -2,16 +2,16 @@
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PIP     := $(PY) -m pip
-STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | cksum | cut -d" " -f1)
 
 .PHONY: run test lint bench clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(VENV)/bin/python
+$(STAMP): pyproject.toml Makefile | $(VENV)/bin/python
 	$(PIP) install --upgrade pip
-	$(PIP) install -e '.[test,bench]'
+	$(PIP) install -e '.[test,bench,postgres]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -1,0 +1,99 @@
+"""The same store code on PostgreSQL (runs when LONGTAIL_TEST_POSTGRES_URL names a server).
+
+`.ci/run` starts a local PostgreSQL and sets the variable where the machine has one.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from pipeline import schema as s
+from pipeline.annotations import add_instance, add_segment, image_annotations
+from pipeline.geometry import Mask
+from pipeline.store import Project
+from pipeline.vocabulary import add_categories, project_categories, shipped_vocabulary
+from pipeline.workqueue import add_items, claim_next, complete_in
+
+BASE_URL = os.environ.get("LONGTAIL_TEST_POSTGRES_URL")
+pytestmark = pytest.mark.skipif(not BASE_URL, reason="LONGTAIL_TEST_POSTGRES_URL is not set")
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh database on the server, dropped afterwards."""
+    pytest.importorskip("psycopg")
+    name = f"longtail_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(
+        BASE_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield BASE_URL.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_project_on_postgresql(pg_url: str):
+    with Project.create(pg_url) as project:
+        add_categories(project, shipped_vocabulary("coco"))
+        assert project.update_settings(spot_done_after=3).spot_done_after == 3
+        with project.write() as conn:
+            image_id = conn.execute(
+                s.images.insert().values(
+                    path="/data/a.jpg",
+                    file_name="a.jpg",
+                    width=40,
+                    height=30,
+                    split="train",
+                    created_at=0.0,
+                )
+            ).inserted_primary_key[0]
+        category = project_categories(project)[0]
+        instance = add_instance(project, image_id, category.id, point=(3, 3), box=(1, 1, 5, 5))
+        add_segment(project, instance, Mask.from_box((1, 1, 5, 5), 30, 40))
+        (annotation,) = image_annotations(project, image_id)
+        assert annotation.segment.mask.area == 25
+    with Project.open(pg_url) as project:
+        assert project.settings().spot_done_after == 3
+        assert project.schema_version() == 1
+
+
+def test_concurrent_claims_skip_locked_rows(pg_url: str):
+    with Project.create(pg_url) as project:
+        with project.write() as conn:
+            image_id = conn.execute(
+                s.images.insert().values(
+                    path="/data/a.jpg",
+                    file_name="a.jpg",
+                    width=4,
+                    height=3,
+                    split="train",
+                    created_at=0.0,
+                )
+            ).inserted_primary_key[0]
+            add_items(conn, [{"stage": s.SPOTTING, "image_id": image_id} for _ in range(40)])
+        workers = [project.annotator(f"w{i}") for i in range(4)]
+        claimed: list[int] = []
+        lock = threading.Lock()
+
+        def work(annotator_id: int) -> None:
+            while (
+                item := claim_next(project, s.SPOTTING, annotator_id, lease_seconds=60)
+            ) is not None:
+                with project.write() as conn:
+                    complete_in(conn, item.id, annotator_id)
+                with lock:
+                    claimed.append(item.id)
+
+        threads = [threading.Thread(target=work, args=(w.id,)) for w in workers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 40
