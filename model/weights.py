@@ -1,0 +1,440 @@
+"""Weights without a network: a file the user names, or torchvision's cache.
+
+Where a model's starting weights come from, best first:
+
+1. a file the user names (``--weights FILE``): a longtail checkpoint (``{"model":
+   state_dict, "categories": [...], "architecture": ...}``), a whole torchvision
+   Mask R-CNN state dict (e.g. the COCO one), or a backbone classifier's state dict;
+2. torchvision's cache, ``$TORCH_HOME/hub/checkpoints/`` (``~/.cache/torch`` by
+   default): the COCO Mask R-CNN for ``r50-fpn-v2``, else the ImageNet classifier
+   of the backbone (ResNet-50, Swin-T);
+3. nothing: the model keeps its random initialisation, and the report says so.
+
+Files are read with ``torch.load(weights_only=True)``. A checkpoint trained on another
+vocabulary initialises everything but the class-specific predictors (class scores,
+box regression, mask logits); their rows are copied for the project's categories whose
+name (or a synonym) matches one of the checkpoint's, the rest stay random.
+
+:func:`fetch` lets torchvision download a known checkpoint into its cache, which
+needs a network.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torchvision.models import ResNet50_Weights, Swin_T_Weights
+from torchvision.models.detection import MaskRCNN, MaskRCNN_ResNet50_FPN_V2_Weights
+
+from pipeline.errors import LongtailError
+from pipeline.vocabulary import normalize
+
+from .zoo import ClassAgnosticMaskPredictor, architecture
+
+COCO = "coco"  # a whole Mask R-CNN trained on COCO (91 torchvision classes)
+BACKBONE = "backbone"  # an ImageNet classifier whose trunk is the backbone
+LONGTAIL = "longtail"  # a checkpoint written by longtail's training
+
+
+class WeightsError(LongtailError):
+    """A weights file that cannot be read, or does not fit the model."""
+
+
+@dataclass(frozen=True)
+class KnownCheckpoint:
+    """A checkpoint torchvision publishes, by the file name its cache uses."""
+
+    key: str
+    kind: str  # COCO or BACKBONE
+    architecture: str
+    weights: Any  # the torchvision Weights enum member (its url names the file)
+    alternatives: tuple[Any, ...] = ()  # other files of the same kind that fit too
+
+    @property
+    def file_name(self) -> str:
+        return _file_name(self.weights)
+
+    @property
+    def file_names(self) -> tuple[str, ...]:
+        return (self.file_name, *(_file_name(w) for w in self.alternatives))
+
+
+def _file_name(weights: Any) -> str:
+    return weights.url.rsplit("/", 1)[-1]
+
+
+KNOWN: dict[str, KnownCheckpoint] = {
+    c.key: c
+    for c in (
+        KnownCheckpoint(
+            "maskrcnn_resnet50_fpn_v2_coco",
+            COCO,
+            "r50-fpn-v2",
+            MaskRCNN_ResNet50_FPN_V2_Weights.COCO_V1,
+        ),
+        KnownCheckpoint(
+            "resnet50_imagenet",
+            BACKBONE,
+            "r50-fpn-v2",
+            ResNet50_Weights.IMAGENET1K_V1,
+            (ResNet50_Weights.IMAGENET1K_V2,),
+        ),
+        KnownCheckpoint("swin_t_imagenet", BACKBONE, "swin-t", Swin_T_Weights.IMAGENET1K_V1),
+    )
+}
+COCO_CLASSES: tuple[str, ...] = tuple(MaskRCNN_ResNet50_FPN_V2_Weights.COCO_V1.meta["categories"])
+"""torchvision's 91 COCO classes: background, the 80 categories, and "N/A" gaps."""
+
+
+def cache_dir() -> Path:
+    """torchvision's checkpoint cache: ``$TORCH_HOME/hub/checkpoints`` (read at each call)."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+# ---------------------------------------------------------------- what is where
+
+
+@dataclass(frozen=True)
+class Found:
+    checkpoint: KnownCheckpoint
+    path: Path | None  # None: not in the cache
+
+
+def survey() -> list[Found]:
+    """Each known checkpoint and the cache file holding it (or None)."""
+    folder = cache_dir()
+    found = []
+    for checkpoint in KNOWN.values():
+        path = next((folder / n for n in checkpoint.file_names if (folder / n).is_file()), None)
+        found.append(Found(checkpoint, path))
+    return found
+
+
+def find_cached(key: str) -> Path | None:
+    return next(f.path for f in survey() if f.checkpoint.key == key)
+
+
+# ---------------------------------------------------------------- the report
+
+
+@dataclass
+class WeightsReport:
+    """What initialised a model: where it came from and which parts it filled."""
+
+    architecture: str
+    source: str = "none"  # "file", "torchvision cache" or "none"
+    path: Path | None = None
+    kind: str | None = None  # COCO, BACKBONE or LONGTAIL
+    parts: list[str] = field(default_factory=list)
+    matched_categories: int = 0
+    total_categories: int = 0
+
+    @property
+    def has_weights(self) -> bool:
+        return self.kind is not None
+
+    @property
+    def trained_masks(self) -> bool:
+        """Was the mask head trained (so a box prompt can trust it)?"""
+        return self.kind in (COCO, LONGTAIL)
+
+    def summary(self) -> str:
+        if not self.has_weights:
+            return (
+                f"{self.architecture}: no weights found (no --weights file, nothing usable in "
+                f"{cache_dir()}); random initialisation"
+            )
+        text = f"{self.architecture}: {self.kind} weights from {self.path} ({self.source})"
+        if self.parts:
+            text += ": " + ", ".join(self.parts)
+        return text
+
+
+# ---------------------------------------------------------------- reading files
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A checkpoint file as a dict of tensors (and plain values), safely loaded."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise WeightsError(f"weights file {path} does not exist")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    # torch.save writes a zip archive; very old files are a bare pickle (protocol 2+).
+    if not (zipfile.is_zipfile(path) or head[:1] == b"\x80"):
+        raise WeightsError(
+            f"weights file {path} is not a PyTorch checkpoint (damaged or another format)"
+        )
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "Weights only load failed" in str(exc):
+            raise WeightsError(
+                f"weights file {path} holds objects other than tensors and plain values; "
+                "it cannot be read safely (torch.load weights_only=True)"
+            ) from None
+        raise WeightsError(f"cannot read weights file {path}: {_first_line(exc)}") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError) as exc:
+        raise WeightsError(
+            f"cannot read weights file {path}: damaged or truncated ({_first_line(exc)})"
+        ) from None
+    if not isinstance(data, Mapping):
+        raise WeightsError(f"weights file {path} holds a {type(data).__name__}, not a state dict")
+    return dict(data)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:160] if text else type(exc).__name__
+
+
+def checkpoint_kind(state: Mapping[str, Any], source: str = "the file") -> str:
+    """COCO (a whole Mask R-CNN), BACKBONE (a classifier) or LONGTAIL, from the keys."""
+    if "model" in state and isinstance(state["model"], Mapping):
+        return LONGTAIL
+    if "roi_heads.box_predictor.cls_score.weight" in state:
+        return COCO
+    if "conv1.weight" in state or "features.0.0.weight" in state:
+        return BACKBONE
+    raise WeightsError(
+        f"{source} is neither a Mask R-CNN, a ResNet-50 / Swin-T classifier, nor a longtail checkpoint"
+    )
+
+
+# ---------------------------------------------------------------- loading
+
+
+CLASS_SPECIFIC = (
+    "roi_heads.box_predictor.cls_score.",
+    "roi_heads.box_predictor.bbox_pred.",
+    "roi_heads.mask_predictor.mask_fcn_logits.",
+)
+
+
+def load_weights(
+    model: MaskRCNN,
+    architecture_name: str,
+    categories: Sequence[Any],
+    weights: str | os.PathLike[str] | None = None,
+    *,
+    use_cache: bool = True,
+) -> WeightsReport:
+    """Initialise ``model`` from ``weights`` or the torchvision cache; what happened.
+
+    ``categories`` are the project's, in class order (category ``i`` is class
+    ``i + 1``): names, or objects with ``name`` and ``synonyms``.
+    """
+    report = WeightsReport(architecture_name, total_categories=len(categories))
+    arch = architecture(architecture_name)
+    if weights is not None:
+        path = Path(weights).expanduser()
+        report.source = "file"
+    else:
+        if not use_cache:
+            return report
+        path = None
+        for key in (arch.coco_checkpoint, arch.backbone_checkpoint):
+            if key is not None and (path := find_cached(key)) is not None:
+                break
+        if path is None:
+            return report
+        report.source = "torchvision cache"
+    state = read_checkpoint(path)
+    kind = checkpoint_kind(state, f"weights file {path}")
+    report.path, report.kind = path, kind
+    where = f"weights file {path}"
+    if kind == LONGTAIL:
+        saved = state.get("architecture")
+        if saved and saved != architecture_name:
+            raise WeightsError(f"{where} is a {saved} model, not {architecture_name}")
+        names = [str(n) for n in state.get("categories") or []]
+        _load_detector(model, state["model"], names, categories, report, where)
+    elif kind == COCO:
+        _load_detector(model, state, list(COCO_CLASSES[1:]), categories, report, where)
+    else:
+        _load_backbone(model, state, architecture_name, report, where)
+    return report
+
+
+def _load_detector(
+    model: MaskRCNN,
+    state: Mapping[str, Tensor],
+    source_names: Sequence[str],
+    categories: Sequence[Any],
+    report: WeightsReport,
+    where: str,
+) -> None:
+    """All but the class-specific predictors strictly; those row by matched category."""
+    target = model.state_dict()
+    shared = {k: v for k, v in state.items() if not k.startswith(CLASS_SPECIFIC)}
+    _check_fit(target, shared, where, ignore=CLASS_SPECIFIC)
+    mapping = match_categories(source_names, categories)
+    report.matched_categories = sum(1 for m in mapping if m is not None)
+    merged = dict(shared)
+    # Class 0 (background) is class 0 in both; category i is class i + 1.
+    rows = [0, *[None if m is None else m + 1 for m in mapping]]
+    for prefix, per_class in (
+        ("roi_heads.box_predictor.cls_score.", 1),
+        ("roi_heads.box_predictor.bbox_pred.", 4),
+    ):
+        for suffix in ("weight", "bias"):
+            key = prefix + suffix
+            if key in state:
+                merged[key] = _take_rows(state[key], target[key], rows, per_class, where, key)
+    mask_key = "roi_heads.mask_predictor.mask_fcn_logits."
+    agnostic = isinstance(model.roi_heads.mask_predictor, ClassAgnosticMaskPredictor)
+    for suffix in ("weight", "bias"):
+        key = mask_key + suffix
+        source = state.get(key)
+        if source is None:
+            continue
+        if agnostic:
+            # A shared channel from a class-specific one: the mean over the real classes
+            # (mask logits are linear in these weights, so this averages the classes' logits).
+            real = [i + 1 for i, n in enumerate(source_names) if normalize(n) != "n/a"]
+            real = source[real] if source.shape[0] > max(real, default=0) else source
+            merged[key] = real.mean(dim=0, keepdim=True).to(target[key].dtype)
+        elif source.shape[0] == 1:  # an agnostic checkpoint into a class-specific head
+            merged[key] = source.expand_as(target[key]).clone()
+        else:
+            merged[key] = _take_rows(source, target[key], rows, 1, where, key)
+    missing, unexpected = model.load_state_dict(merged, strict=False)
+    if unexpected:
+        raise WeightsError(f"{where} has keys the model lacks: {', '.join(unexpected[:3])}")
+    report.parts = ["backbone", "rpn", "box head", "mask head"]
+    report.parts.append(
+        f"class predictors for {report.matched_categories} of {len(categories)} categories"
+        " (the rest random)"
+        if report.matched_categories < len(categories)
+        else "class predictors for all categories"
+    )
+    if missing and any(not k.startswith(CLASS_SPECIFIC) for k in missing):  # pragma: no cover
+        raise WeightsError(f"{where} lacks {', '.join(missing[:3])}")
+
+
+def _take_rows(
+    source: Tensor, target: Tensor, rows: list[int | None], per_class: int, where: str, key: str
+) -> Tensor:
+    """``target`` with the class rows of ``source`` copied where ``rows`` maps them."""
+    if source.shape[1:] != target.shape[1:]:
+        raise WeightsError(
+            f"{where} does not fit: {key} is {tuple(source.shape)}, the model wants {tuple(target.shape)}"
+        )
+    out = target.clone()
+    classes = source.shape[0] // per_class
+    for new, old in enumerate(rows):
+        if old is not None and old < classes:
+            out[new * per_class : (new + 1) * per_class] = source[
+                old * per_class : (old + 1) * per_class
+            ]
+    return out
+
+
+def _check_fit(
+    target: Mapping[str, Tensor], state: Mapping[str, Tensor], where: str, ignore=()
+) -> None:
+    """Raise a WeightsError naming what is missing, extra or of the wrong shape."""
+    missing = [k for k in target if k not in state and not k.startswith(ignore)]
+    unexpected = [k for k in state if k not in target and not k.startswith(ignore)]
+    wrong = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(target[k].shape)}"
+        for k in state
+        if k in target and hasattr(state[k], "shape") and state[k].shape != target[k].shape
+    ]
+    if missing or unexpected or wrong:
+        problems = []
+        if missing:
+            problems.append(f"{len(missing)} missing keys (e.g. {missing[0]})")
+        if unexpected:
+            problems.append(f"{len(unexpected)} unexpected keys (e.g. {unexpected[0]})")
+        if wrong:
+            problems.append(f"{len(wrong)} tensors of the wrong shape (e.g. {wrong[0]})")
+        raise WeightsError(f"{where} does not fit this model: " + "; ".join(problems))
+
+
+def _load_backbone(
+    model: MaskRCNN, state: Mapping[str, Tensor], name: str, report: WeightsReport, where: str
+) -> None:
+    """An ImageNet classifier's trunk into the backbone body (its head is dropped)."""
+    body: nn.Module = model.backbone.body
+    if name == "swin-t":
+        trunk = {k: v for k, v in state.items() if k.startswith("features.")}
+    else:
+        trunk = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    target = {k: v for k, v in body.state_dict().items() if not k.startswith("norms.")}
+    _check_fit(target, trunk, where)
+    body.load_state_dict(trunk, strict=False)
+    report.parts = [f"backbone trunk ({len(trunk)} tensors); FPN, RPN and heads random"]
+
+
+# ---------------------------------------------------------------- categories
+
+
+def _names_of(category: Any) -> list[str]:
+    if isinstance(category, str):
+        return [normalize(category)]
+    names = [normalize(category.name)]
+    names += [normalize(s) for s in getattr(category, "synonyms", ()) or ()]
+    return names
+
+
+def match_categories(source_names: Sequence[str], categories: Sequence[Any]) -> list[int | None]:
+    """For each project category, the index of the checkpoint category it is (or None).
+
+    A match is the same name, or one of the project category's synonyms, compared in
+    :func:`pipeline.vocabulary.normalize` form. "N/A" placeholders never match, and
+    each checkpoint category is used at most once (names win over synonyms).
+    """
+    index = {}
+    for i, name in enumerate(source_names):
+        key = normalize(name)
+        if key and key != "n/a" and key not in index:
+            index[key] = i
+    result: list[int | None] = [None] * len(categories)
+    used: set[int] = set()
+    for pass_ in (0, 1):  # first exact names, then synonyms
+        for j, category in enumerate(categories):
+            if result[j] is not None:
+                continue
+            names = _names_of(category)
+            for name in names[:1] if pass_ == 0 else names[1:]:
+                i = index.get(name)
+                if i is not None and i not in used:
+                    result[j] = i
+                    used.add(i)
+                    break
+    return result
+
+
+# ---------------------------------------------------------------- downloading
+
+
+def fetch(key: str) -> Path:
+    """Let torchvision download a known checkpoint into its cache (needs a network)."""
+    if key not in KNOWN:
+        aliases = {c.file_name: c.key for c in KNOWN.values()}
+        if key not in aliases:
+            raise LongtailError(f"unknown checkpoint {key!r}; known: {', '.join(KNOWN)}")
+        key = aliases[key]
+    checkpoint = KNOWN[key]
+    try:
+        checkpoint.weights.get_state_dict(progress=True, check_hash=True)
+    except Exception as exc:  # urllib, socket and hash errors all end the same way for a user
+        raise LongtailError(
+            f"cannot download {checkpoint.file_name} ({_first_line(exc)}); on a machine without a network, "
+            f"copy the file into {cache_dir()} or pass it with --weights"
+        ) from None
+    path = find_cached(key)
+    if path is None:  # pragma: no cover - torchvision wrote it elsewhere
+        raise LongtailError(
+            f"torchvision downloaded {checkpoint.file_name} but not into {cache_dir()}"
+        )
+    return path
