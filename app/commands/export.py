@@ -1,0 +1,41 @@
+"""``longtail export PROJECT OUT.json --format {coco,lvis} [--split NAME]
+[--masks {polygon,rle,auto}]``"""
+
+from __future__ import annotations
+
+import argparse
+
+from pipeline.formats import export_project
+from pipeline.store import Project
+
+from ..progress import progress_bar
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="export a project as COCO or LVIS v1 JSON",
+        description="Write the project's accepted annotations as COCO or LVIS v1 JSON "
+        "(atomically; the same project always gives the same bytes).",
+    )
+    p.add_argument("project", help="project folder or database URL")
+    p.add_argument("out", metavar="OUT.json", help="file to write")
+    p.add_argument("--format", required=True, choices=("coco", "lvis"))
+    p.add_argument("--split", default=None, help="export only this split (default: all images)")
+    p.add_argument(
+        "--masks",
+        default="auto",
+        choices=("polygon", "rle", "auto"),
+        help="mask form: auto writes polygons, and RLE for masks with holes or painted "
+        "with a brush (default: auto)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    with Project.open(args.project) as project, progress_bar("exporting", unit="ann") as bar:
+        _, summary = export_project(
+            project, args.format, args.out, split=args.split, masks=args.masks, progress=bar
+        )
+    print(summary.summary())
+    return 0

@@ -1,0 +1,64 @@
+"""COCO instance files: import (polygons, RLE, crowd regions) and export."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..store import Project
+from .exporting import COCO, Progress, export_project
+from .importing import import_cocolike
+from .report import ImportReport
+
+
+def import_coco(
+    project: Project,
+    path: str | os.PathLike[str],
+    *,
+    images_root: str | os.PathLike[str] | None = None,
+    split: str | None = None,
+    lenient: bool = False,
+    progress: Progress | None = None,
+    reference_only: bool = False,
+    repair_boxes: bool = False,
+) -> ImportReport:
+    """Import a COCO instances file into ``project`` in one transaction.
+
+    Images are found under ``images_root`` by ``file_name`` (or ``coco_url``); without
+    a root, next to the file and in its parent folder. ``split`` defaults to the one
+    the file's name says (``instances_val2017.json`` -> val), else the project's
+    default. Any problem refuses the whole import with a :class:`FormatError` holding
+    the report, unless ``lenient``: then the good part is imported and the report is
+    written next to the project. ``reference_only`` records images without reading
+    them (sizes from the file; a missing file is allowed). ``repair_boxes`` takes a box
+    that disagrees with its mask from the mask (a note) instead of refusing it.
+    """
+    return import_cocolike(
+        project,
+        path,
+        lvis=False,
+        images_root=images_root,
+        split=split,
+        lenient=lenient,
+        progress=progress,
+        reference_only=reference_only,
+        repair_boxes=repair_boxes,
+    )
+
+
+def export_coco(
+    project: Project,
+    out_path: str | os.PathLike[str] | None = None,
+    *,
+    split: str | None = None,
+    masks: str = "auto",
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """The project as a COCO instances document; written atomically to ``out_path`` if given.
+
+    ``masks``: 'auto' writes polygons, and RLE for masks with holes or painted with a
+    brush; 'polygon' and 'rle' force one form (see :class:`ExportSummary` for what the
+    polygon form loses).
+    """
+    doc, _ = export_project(project, COCO, out_path, split=split, masks=masks, progress=progress)
+    return doc

@@ -1,0 +1,489 @@
+"""Reading COCO and LVIS documents: their shape checked record by record.
+
+COCO and LVIS share one layout (``images``, ``annotations``, ``categories``); LVIS
+adds per-image ``neg_category_ids`` and ``not_exhaustive_category_ids`` and richer
+categories. Every check adds a located problem to the report and drops the record,
+so that one pass lists everything that is wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import GeometryError
+from ..geometry import Mask
+from ..images import ImageInfo
+from ..vocabulary import FREQUENCIES, Category, normalize
+from .locate import find_file, probe_files, relative_names
+from .masks import encode_mask, encode_polygons
+from .report import FormatError, ImportReport
+from .source import Encoded, SourceCategory, SourceImage
+
+# Image fields with a column of their own; any other field is kept in images.extra.
+IMAGE_FIELDS = frozenset(
+    {"id", "file_name", "width", "height", "coco_url", "neg_category_ids",
+     "not_exhaustive_category_ids"}
+)  # fmt: skip
+# A box and the extent of its mask may differ by this much on each side (pixels):
+# COCO's own boxes are within 1 pixel of their polygons.
+BOX_TOLERANCE = 1.0 + 1e-6
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Document:
+    """A COCO/LVIS document's records that passed their checks."""
+
+    categories: list[SourceCategory] = field(default_factory=list)
+    images: list[SourceImage] = field(default_factory=list)
+    licenses: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+def check_top(doc: Any, report: ImportReport, file: str, *, lvis: bool) -> None:
+    """The document is an object with lists of images, annotations and categories."""
+    if not isinstance(doc, dict):
+        report.problem(f"the file holds a {type(doc).__name__}, not a JSON object", file=file)
+        raise FormatError(report)
+    for key in ("images", "annotations", "categories"):
+        if key not in doc:
+            report.problem(f"missing key '{key}'", file=file)
+        elif not isinstance(doc[key], list):
+            report.problem(f"'{key}' must be a list, not {type(doc[key]).__name__}", file=file)
+    if not report.ok:
+        raise FormatError(report)
+    if not lvis and any(isinstance(i, dict) and "neg_category_ids" in i for i in doc["images"]):
+        report.note(
+            "the images carry LVIS neg_category_ids; import with --format lvis to keep "
+            "the negative and not-exhaustive labels",
+            file=file,
+        )
+
+
+def read_categories(
+    doc: dict, report: ImportReport, file: str, *, lvis: bool
+) -> list[SourceCategory]:
+    """The categories, each with an integer id and a name, both unique."""
+    found: list[SourceCategory] = []
+    ids: set[int] = set()
+    names: dict[str, int] = {}
+    for index, item in enumerate(doc["categories"]):
+        if not isinstance(item, dict):
+            report.problem(f"categories[{index}] is not an object", file=file)
+            continue
+        cid = item.get("id")
+        where = {"file": file, "category_id": cid if _is_int(cid) else f"[{index}]"}
+        if "id" not in item:
+            report.problem("missing key 'id'", **where)
+            continue
+        if not _is_int(cid):
+            report.problem(f"the id {cid!r} is not an integer", **where)
+            continue
+        if cid in ids:
+            report.problem("the id appears twice", **where)
+            continue
+        ids.add(cid)
+        name = item.get("name")
+        if not isinstance(name, str) or not name.strip():
+            report.problem("missing key 'name'" if name is None else "the name is empty", **where)
+            continue
+        key = normalize(name)
+        if key in names:
+            report.problem(f"the name {name!r} is also category {names[key]}'s", **where)
+            continue
+        names[key] = cid
+        synonyms = item.get("synonyms") or []
+        if not isinstance(synonyms, list) or not all(isinstance(x, str) for x in synonyms):
+            report.problem("'synonyms' must be a list of strings", **where)
+            continue
+        frequency = item.get("frequency")
+        if frequency is not None and frequency not in FREQUENCIES:
+            report.problem(f"frequency must be r, c or f, got {frequency!r}", **where)
+            continue
+        definition = item.get("def", item.get("definition", "")) or ""
+        supercategory = item.get("supercategory")
+        category = Category(
+            name=name.strip(),
+            synonyms=tuple(x.strip() for x in synonyms if x.strip()),
+            definition=str(definition).strip(),
+            synset=item.get("synset") or None,
+            source_id=cid,
+            frequency=frequency,
+        )
+        found.append(
+            SourceCategory(cid, category, supercategory if isinstance(supercategory, str) else None)
+        )
+    return found
+
+
+def read_images(
+    doc: dict,
+    report: ImportReport,
+    file: str,
+    *,
+    lvis: bool,
+    roots: list[Path],
+    category_keys: set[int],
+    reference_only: bool,
+    progress: Progress | None,
+) -> tuple[list[SourceImage], set[int]]:
+    """The images whose records are sound and whose files are found (and read, unless
+    by reference). Also returns the ids of every image record with an integer id, so
+    that annotations of a refused image are told from annotations of no image."""
+    listed: set[int] = set()
+    candidates: list[SourceImage] = []
+    for index, item in enumerate(doc["images"]):
+        if not isinstance(item, dict):
+            report.problem(f"images[{index}] is not an object", file=file)
+            continue
+        iid = item.get("id")
+        where = {"file": file, "image_id": iid if _is_int(iid) else f"[{index}]"}
+        if not _is_int(iid):
+            report.problem(
+                "missing key 'id'" if iid is None else f"the id {iid!r} is not an integer", **where
+            )
+            continue
+        if iid in listed:
+            report.problem("the id appears twice", **where)
+            continue
+        listed.add(iid)
+        image = _image_record(item, iid, where, report, lvis=lvis, category_keys=category_keys)
+        if image is None:
+            report.images_skipped += 1
+            continue
+        candidates.append(image)
+
+    # Find each file under the roots; read those found (unless by reference).
+    located: list[SourceImage] = []
+    for image in candidates:
+        names = relative_names(image.file_name or None, image.coco_url)
+        hit = find_file(roots, names)
+        if hit is None:
+            if not reference_only:
+                tried = ", ".join(str(r / n) for r in roots for n in names)
+                report.problem(
+                    f"image file not found (looked for {tried})", file=file, image_id=image.key
+                )
+                report.images_skipped += 1
+                continue
+            hit = (roots[0] / names[0], names[0])
+        image.path = hit[0]
+        image.file_name = image.file_name or hit[1]
+        located.append(image)
+    if reference_only:
+        return located, listed
+    infos = probe_files([image.path for image in located], progress)
+    good = []
+    for image, info in zip(located, infos, strict=True):
+        if not isinstance(info, ImageInfo):
+            report.problem(
+                f"the image file {image.path} cannot be read: {info}", file=file, image_id=image.key
+            )
+        elif (info.width, info.height) != (image.width, image.height):
+            report.problem(
+                f"the file says the image is {image.width}x{image.height}, but "
+                f"{image.path} is {info.width}x{info.height}",
+                file=file,
+                image_id=image.key,
+            )
+        else:
+            image.info = info
+            good.append(image)
+            continue
+        report.images_skipped += 1
+    return good, listed
+
+
+def _image_record(
+    item: dict, iid: int, where: dict, report: ImportReport, *, lvis: bool, category_keys: set[int]
+) -> SourceImage | None:
+    before = len(report.problems)
+    for key in ("width", "height"):
+        value = item.get(key)
+        if value is None:
+            report.problem(f"missing key '{key}'", **where)
+        elif not _is_int(value) or value <= 0:
+            report.problem(f"'{key}' must be a positive integer, got {value!r}", **where)
+    file_name = item.get("file_name")
+    coco_url = item.get("coco_url")
+    if file_name is not None and (not isinstance(file_name, str) or not file_name.strip()):
+        report.problem(f"'file_name' must be a file name, got {file_name!r}", **where)
+    if coco_url is not None and not isinstance(coco_url, str):
+        report.problem(f"'coco_url' must be a string, got {coco_url!r}", **where)
+    if lvis:
+        if not file_name and not coco_url:
+            report.problem(
+                "missing key 'coco_url' (or 'file_name'): the image cannot be found", **where
+            )
+    elif file_name is None:
+        report.problem("missing key 'file_name'", **where)
+    lists = {}
+    if lvis:
+        for key in ("neg_category_ids", "not_exhaustive_category_ids"):
+            value = item.get(key)
+            if value is None:
+                report.problem(f"missing key '{key}'", **where)
+            elif not isinstance(value, list) or not all(_is_int(v) for v in value):
+                report.problem(f"'{key}' must be a list of category ids", **where)
+            else:
+                unknown = sorted({v for v in value if v not in category_keys})
+                if unknown:
+                    report.problem(f"'{key}' names unknown categories {unknown}", **where)
+                lists[key] = [v for v in dict.fromkeys(value) if v in category_keys]
+        both = set(lists.get("neg_category_ids", ())) & set(
+            lists.get("not_exhaustive_category_ids", ())
+        )
+        if both:
+            report.problem(
+                f"categories {sorted(both)} are both negative and not exhaustive", **where
+            )
+    if len(report.problems) > before:
+        return None
+    extra = {"source_id": iid}
+    extra.update((k, v) for k, v in item.items() if k not in IMAGE_FIELDS)
+    return SourceImage(
+        key=iid,
+        file=where["file"],
+        file_name=file_name or "",
+        path=Path(),
+        width=item["width"],
+        height=item["height"],
+        coco_url=coco_url or None,
+        extra=extra,
+        negative_keys=lists.get("neg_category_ids", []),
+        not_exhaustive_keys=lists.get("not_exhaustive_category_ids", []),
+    )
+
+
+def attach_annotations(
+    doc: dict,
+    images: list[SourceImage],
+    listed_images: set[int],
+    category_keys: set[int],
+    listed_categories: set[Any],
+    report: ImportReport,
+    file: str,
+) -> None:
+    """Give each image its annotation records; refuse those that name no known image or
+    category, or repeat an id. Annotations of a refused image or category are counted
+    as skipped (the image's or category's own problem says why)."""
+    by_id = {image.key: image for image in images}
+    seen: set[int] = set()
+    for index, ann in enumerate(doc["annotations"]):
+        if type(ann) is not dict:
+            report.problem(f"annotations[{index}] is not an object", file=file)
+            continue
+        aid = ann.get("id")
+        iid = ann.get("image_id")
+        cid = ann.get("category_id")
+        if type(aid) is not int:
+            where_id = f"[{index}]"
+            message = "missing key 'id'" if aid is None else f"the id {aid!r} is not an integer"
+            report.problem(message, file=file, image_id=iid, annotation_id=where_id)
+            continue
+        if aid in seen:
+            report.problem("the id appears twice", file=file, image_id=iid, annotation_id=aid)
+            continue
+        seen.add(aid)
+        image = by_id.get(iid)
+        if image is None:
+            if type(iid) is int and iid in listed_images:
+                report.annotations_skipped += 1
+            else:
+                message = (
+                    "missing key 'image_id'"
+                    if iid is None
+                    else f"names image {iid!r}, which is not in the file"
+                )
+                report.problem(message, file=file, annotation_id=aid)
+            continue
+        if type(cid) is not int or cid not in category_keys:
+            if type(cid) is int and cid in listed_categories:
+                report.annotations_skipped += 1
+            else:
+                message = (
+                    "missing key 'category_id'"
+                    if cid is None
+                    else f"names category {cid!r}, which is not in the file"
+                )
+                report.problem(message, file=file, image_id=iid, annotation_id=aid)
+            continue
+        image.annotations.append(ann)
+
+
+def check_negatives(image: SourceImage, report: ImportReport) -> None:
+    """A negative category of an image has no annotation on it (crowd regions aside)."""
+    if not image.negative_keys:
+        return
+    present = {a["category_id"] for a in image.annotations if not a.get("iscrowd")}
+    wrong = sorted(present.intersection(image.negative_keys))
+    if wrong:
+        report.problem(
+            f"categories {wrong} are in neg_category_ids but have annotations on the image",
+            file=image.file,
+            image_id=image.key,
+        )
+        image.negative_keys = [k for k in image.negative_keys if k not in present]
+
+
+def encode_annotations(
+    image: SourceImage, report: ImportReport, *, repair_boxes: bool = False
+) -> list[Encoded]:
+    """Check and encode an image's COCO annotations: polygons in bulk, RLEs one by one."""
+    height, width, file, iid = image.height, image.width, image.file, image.key
+    out: list[Encoded] = []
+    poly_anns: list[dict] = []
+    poly_segs: list[Any] = []
+    poly_boxes: list[Any] = []
+    for ann in image.annotations:
+        aid = ann["id"]
+        crowd = ann.get("iscrowd", 0)
+        bbox = ann.get("bbox")
+        seg = ann.get("segmentation")
+        ok = True
+        if crowd not in (0, 1) or type(crowd) is float:
+            report.problem(
+                f"'iscrowd' must be 0 or 1, got {crowd!r}",
+                file=file,
+                image_id=iid,
+                annotation_id=aid,
+            )
+            ok = False
+        box_ok = type(bbox) is list and len(bbox) == 4 and all(_is_number(v) for v in bbox)
+        if not box_ok:
+            message = (
+                "missing key 'bbox'"
+                if bbox is None
+                else f"'bbox' must be 4 numbers [x, y, width, height], got {bbox!r}"
+            )
+            report.problem(message, file=file, image_id=iid, annotation_id=aid)
+            ok = False
+        elif bbox[2] < 0 or bbox[3] < 0:
+            report.problem(
+                f"the bbox {bbox} has a negative width or height",
+                file=file,
+                image_id=iid,
+                annotation_id=aid,
+            )
+            ok = False
+        if type(seg) is list:
+            if ok:
+                poly_anns.append(ann)
+                poly_segs.append(seg)
+                poly_boxes.append(bbox)
+            else:
+                # Still report what is wrong with the polygon itself.
+                encoded = encode_polygons([seg], height, width)
+                for message in encoded.problems.get(0, []):
+                    report.problem(message, file=file, image_id=iid, annotation_id=aid)
+                report.annotations_skipped += 1
+            continue
+        if type(seg) is dict:
+            try:
+                mask = Mask.from_rle(seg, height, width)
+                kind, data, area, mask_box = encode_mask(mask)
+            except GeometryError as exc:
+                report.problem(str(exc), file=file, image_id=iid, annotation_id=aid)
+                ok = False
+            if not ok:
+                report.annotations_skipped += 1
+                continue
+            box = _box(bbox, mask_box, "RLE", report, file, iid, aid, repair_boxes)
+            if box is None:
+                report.annotations_skipped += 1
+                continue
+            out.append(
+                Encoded(aid, ann["category_id"], bool(crowd), box, kind, data, area, mask_box)
+            )
+            continue
+        message = (
+            "missing key 'segmentation'"
+            if seg is None
+            else f"'segmentation' must be a list of polygons or an RLE object, got {type(seg).__name__}"
+        )
+        report.problem(message, file=file, image_id=iid, annotation_id=aid)
+        report.annotations_skipped += 1
+
+    if not poly_segs:
+        return out
+    encoded = encode_polygons(poly_segs, height, width)
+    given = np.asarray(poly_boxes, dtype=np.float64)
+    given[:, 2:] += given[:, :2]
+    extent = encoded.boxes.copy()
+    extent[:, 2:] += extent[:, :2]
+    agree = np.all(np.abs(given - extent) <= BOX_TOLERANCE, axis=1).tolist()
+    for i, ann in enumerate(poly_anns):
+        aid = ann["id"]
+        if not encoded.ok(i):
+            for message in encoded.problems[i]:
+                report.problem(message, file=file, image_id=iid, annotation_id=aid)
+            report.annotations_skipped += 1
+            continue
+        mask_box = tuple(encoded.boxes[i].tolist())
+        bbox = poly_boxes[i]
+        if agree[i]:
+            box = (float(bbox[0]), float(bbox[1]), float(bbox[2]), float(bbox[3]))
+        else:
+            box = _box(bbox, mask_box, "polygon", report, file, iid, aid, repair_boxes)
+            if box is None:
+                report.annotations_skipped += 1
+                continue
+        out.append(
+            Encoded(
+                aid,
+                ann["category_id"],
+                bool(ann.get("iscrowd", 0)),
+                box,
+                encoded.kinds[i],
+                encoded.data[i],
+                encoded.areas[i],
+                mask_box,
+            )
+        )
+    return out
+
+
+def _box(
+    bbox: list,
+    mask_box: tuple,
+    what: str,
+    report: ImportReport,
+    file: str,
+    iid: Any,
+    aid: Any,
+    repair: bool,
+) -> tuple[float, float, float, float] | None:
+    """The instance's box: the given one when it agrees with the mask's extent; else
+    a problem, or (``repair``) the mask's extent and a note."""
+    x, y, w, h = (float(v) for v in bbox)
+    mx, my, mw, mh = mask_box
+    if all(
+        abs(a - b) <= BOX_TOLERANCE
+        for a, b in zip((x, y, x + w, y + h), (mx, my, mx + mw, my + mh), strict=True)
+    ):
+        return (x, y, w, h)
+    message = (
+        f"the bbox [{x:g}, {y:g}, {w:g}, {h:g}] disagrees with its {what}, which spans "
+        f"[{mx:g}, {my:g}, {mw:g}, {mh:g}]"
+    )
+    if repair:
+        report.note(
+            message + "; the mask's extent is kept", file=file, image_id=iid, annotation_id=aid
+        )
+        return (mx, my, mw, mh)
+    report.problem(message, file=file, image_id=iid, annotation_id=aid)
+    return None

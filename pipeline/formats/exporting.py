@@ -1,0 +1,459 @@
+"""Exporting a project as COCO or LVIS v1 JSON: what goes out, under which ids.
+
+What goes out: the images (of one split, or all), every category of the project, and
+every accepted instance with its latest accepted segment (COCO also writes crowd
+regions, as ``iscrowd: 1``; LVIS never does). Ids: a record keeps the id it had in
+the file it was imported from when that id is free; the others are numbered after
+the largest kept id, in project order. The same project always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import and_, exists, false, func, not_, select
+from sqlalchemy.engine import Connection
+
+from .. import __version__
+from .. import schema as s
+from ..errors import GeometryError, LongtailError
+from ..geometry import POLYGON, RLE, Mask
+from ..store import Project
+from .jsonio import atomic_write_bytes, dump_json
+from .writer import META_LICENSES, META_SUPERCATEGORIES
+
+Progress = Callable[[int, int], None]
+
+COCO = "coco"
+LVIS = "lvis"
+MASK_FORMS = ("auto", POLYGON, RLE)
+# Images a category needs in the train split to be common (c) or frequent (f) in LVIS.
+COMMON_FROM, FREQUENT_FROM = 11, 101
+
+
+@dataclass
+class ExportSummary:
+    """What an export wrote, and what the chosen mask form lost."""
+
+    format: str
+    path: Path | None = None
+    split: str | None = None
+    images: int = 0
+    annotations: int = 0
+    crowd: int = 0
+    categories: int = 0
+    lossy: list[tuple[int, int]] = field(default_factory=list)  # (annotation id, pixels)
+    kept_as_rle: list[int] = field(default_factory=list)  # empty masks a polygon cannot hold
+
+    def summary(self) -> str:
+        what = f"{self.images} images, {self.annotations} annotations"
+        if self.crowd:
+            what += f" ({self.crowd} crowd)"
+        line = f"{self.format.upper()}: {what}, {self.categories} categories"
+        if self.split:
+            line += f", split {self.split}"
+        if self.path is not None:
+            line = f"wrote {self.path}: {line}"
+        if self.lossy:
+            pixels = sum(p for _, p in self.lossy)
+            line += (
+                f"; the polygon form lost {pixels} pixels (holes) in {len(self.lossy)} masks "
+                f"(first: annotation {self.lossy[0][0]})"
+            )
+        if self.kept_as_rle:
+            line += f"; {len(self.kept_as_rle)} empty masks stay RLE"
+        return line
+
+
+def export_project(
+    project: Project,
+    fmt: str,
+    out_path: str | os.PathLike[str] | None = None,
+    *,
+    split: str | None = None,
+    masks: str = "auto",
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any], ExportSummary]:
+    """The export document and its summary; written atomically to ``out_path`` if given."""
+    if fmt not in (COCO, LVIS):
+        raise LongtailError(f"unknown export format {fmt!r}; use coco or lvis")
+    if masks not in MASK_FORMS:
+        raise LongtailError(f"unknown mask form {masks!r}; use {', '.join(MASK_FORMS)}")
+    summary = ExportSummary(format=fmt, split=split)
+    with project.read() as conn:
+        if (
+            split is not None
+            and not conn.execute(select(exists().where(s.images.c.split == split))).scalar()
+        ):
+            known = sorted(conn.execute(select(s.images.c.split).distinct()).scalars())
+            raise LongtailError(
+                f"the project has no images in split {split!r} (splits: {', '.join(known) or 'none'})"
+            )
+        doc = _build(conn, project, fmt, split, masks, summary, progress)
+    if out_path is not None:
+        path = Path(out_path).expanduser()
+        atomic_write_bytes(path, dump_json(doc))
+        summary.path = path
+    return doc, summary
+
+
+# ---------------------------------------------------------------- the document
+
+
+def _build(
+    conn: Connection,
+    project: Project,
+    fmt: str,
+    split: str | None,
+    masks: str,
+    summary: ExportSummary,
+    progress: Progress | None,
+) -> dict[str, Any]:
+    image_query = select(s.images).order_by(s.images.c.id)
+    if split is not None:
+        image_query = image_query.where(s.images.c.split == split)
+    image_rows = conn.execute(image_query).all()
+    image_ids = _keep_ids([(r.id, (r.extra or {}).get("source_id")) for r in image_rows])
+    category_rows = conn.execute(select(s.categories).order_by(s.categories.c.id)).all()
+    category_ids = _keep_ids([(r.id, r.source_id) for r in category_rows])
+    sizes = {r.id: (r.height, r.width) for r in image_rows}
+
+    exported = _exported_instances(split, lvis=fmt == LVIS)
+    total, annotation_id = _annotation_ids(conn, exported)
+    annotations = []
+    image_count: dict[int, set[int]] = {}
+    instance_count: Counter[int] = Counter()
+    rows = conn.execution_options(yield_per=20_000).execute(
+        select(
+            exported.c.id,
+            exported.c.image_id,
+            exported.c.category_id,
+            exported.c.is_crowd,
+            exported.c.source_id,
+            s.segments.c.mask_kind,
+            s.segments.c.mask,
+            s.segments.c.area,
+            s.segments.c.bbox_x,
+            s.segments.c.bbox_y,
+            s.segments.c.bbox_w,
+            s.segments.c.bbox_h,
+        )
+        .join(s.segments, s.segments.c.id == exported.c.segment_id)
+        .order_by(exported.c.id)
+    )
+    for done, row in enumerate(rows, 1):
+        aid = annotation_id(row.id, row.source_id)
+        height, width = sizes[row.image_id]
+        segmentation = _segmentation(row.mask_kind, row.mask, height, width, masks, aid, summary)
+        category = category_ids[row.category_id]
+        annotation = {
+            "id": aid,
+            "image_id": image_ids[row.image_id],
+            "category_id": category,
+            "segmentation": segmentation,
+            "area": int(row.area),
+            "bbox": [
+                round(row.bbox_x, 6),
+                round(row.bbox_y, 6),
+                round(row.bbox_w, 6),
+                round(row.bbox_h, 6),
+            ],
+        }
+        if fmt == COCO:
+            annotation["iscrowd"] = 1 if row.is_crowd else 0
+        if row.is_crowd:
+            summary.crowd += 1
+        else:
+            image_count.setdefault(category, set()).add(row.image_id)
+            instance_count[category] += 1
+        annotations.append(annotation)
+        if progress is not None and (done % 20_000 == 0 or done == total):
+            progress(done, total)
+    summary.annotations = len(annotations)
+
+    images = [_image(project, r, image_ids[r.id], fmt) for r in image_rows]
+    if fmt == LVIS:
+        _federated_lists(conn, images, image_rows, category_ids, split)
+        categories = _lvis_categories(
+            conn, category_rows, category_ids, image_count, instance_count
+        )
+    else:
+        supercategories = _meta_json(conn, META_SUPERCATEGORIES, {})
+        categories = _coco_categories(category_rows, category_ids, supercategories)
+    summary.images = len(images)
+    summary.categories = len(categories)
+    info = {
+        "description": f"exported by longtail {__version__} as {'LVIS v1' if fmt == LVIS else 'COCO'}",
+        "version": __version__,
+    }
+    return {
+        "info": info,
+        "licenses": _meta_json(conn, META_LICENSES, []),
+        "images": images,
+        "annotations": annotations,
+        "categories": categories,
+    }
+
+
+def _keep_ids(pairs: Iterable[tuple[int, Any]]) -> dict[int, int]:
+    """Project id -> exported id: the wanted (file) id where free, else numbers after the
+    largest kept one, in project order."""
+    pairs = list(pairs)
+    taken: set[int] = set()
+    out: dict[int, int] = {}
+    for pid, wanted in pairs:
+        if type(wanted) is int and wanted > 0 and wanted not in taken:
+            out[pid] = wanted
+            taken.add(wanted)
+    fresh = max(taken, default=0) + 1
+    for pid, _ in pairs:
+        if pid not in out:
+            out[pid] = fresh
+            fresh += 1
+    return out
+
+
+def _exported_instances(split: str | None, *, lvis: bool) -> Any:
+    """Accepted instances (of the split; no crowd for LVIS) with their latest accepted segment."""
+    i, g = s.instances, s.segments
+    later = s.segments.alias("later")
+    conditions = [
+        i.c.status == s.ACCEPTED,
+        g.c.status == s.SEGMENT_ACCEPTED,
+        not_(
+            exists().where(
+                later.c.instance_id == g.c.instance_id,
+                later.c.status == s.SEGMENT_ACCEPTED,
+                later.c.version > g.c.version,
+            )
+        ),
+    ]
+    if lvis:
+        conditions.append(i.c.is_crowd == false())
+    if split is not None:
+        conditions.append(i.c.image_id.in_(select(s.images.c.id).where(s.images.c.split == split)))
+    return (
+        select(
+            i.c.id,
+            i.c.image_id,
+            i.c.category_id,
+            i.c.is_crowd,
+            i.c.source_id,
+            g.c.id.label("segment_id"),
+        )
+        .join(g, g.c.instance_id == i.c.id)
+        .where(and_(*conditions))
+        .subquery("exported")
+    )
+
+
+def _annotation_ids(conn: Connection, exported: Any) -> tuple[int, Callable[[int, Any], int]]:
+    """How many annotations go out, and the id each gets (see the module docstring)."""
+    total, largest = conn.execute(
+        select(
+            func.count(),
+            func.max(exported.c.source_id).filter(exported.c.source_id > 0),
+        )
+    ).one()
+    holders = dict(
+        conn.execute(
+            select(exported.c.source_id, func.min(exported.c.id))
+            .where(exported.c.source_id > 0)
+            .group_by(exported.c.source_id)
+            .having(func.count() > 1)
+        ).all()
+    )
+    fresh = [int(largest or 0)]
+
+    def annotation_id(instance_id: int, source_id: Any) -> int:
+        if source_id is not None and source_id > 0:
+            holder = holders.get(source_id)
+            if holder is None or holder == instance_id:
+                return int(source_id)
+        fresh[0] += 1
+        return fresh[0]
+
+    return int(total), annotation_id
+
+
+def _segmentation(
+    kind: str, data: bytes, height: int, width: int, form: str, aid: int, summary: ExportSummary
+) -> Any:
+    """The COCO segmentation of a stored mask in ``form``; what it loses goes in the summary."""
+    if kind == POLYGON and form != RLE:
+        n_words = int.from_bytes(data[:4], "little")
+        header = struct.unpack_from(f"<{n_words - 1}I", data, 4)
+        n_parts = header[0]
+        if n_words == 2 * n_parts + 2:  # every part a single ring: no holes
+            coords = np.frombuffer(data, "<f8", offset=4 * n_words).tolist()
+            if n_parts == 1:
+                return [coords]
+            parts, at = [], 0
+            for points in header[2::2]:
+                parts.append(coords[at : at + 2 * points])
+                at += 2 * points
+            return parts
+    if kind == RLE and form != POLYGON:
+        return {"size": [height, width], "counts": bytes(data).decode("ascii")}
+    mask = Mask.from_bytes(kind, data, height, width)
+    try:
+        segmentation, lost = mask.to_coco(form)
+    except GeometryError:
+        # An empty mask has no polygon: it stays an (empty) RLE.
+        summary.kept_as_rle.append(aid)
+        return mask.coco_rle()
+    if lost:
+        summary.lossy.append((aid, lost))
+    return segmentation
+
+
+def _image(project: Project, row: Any, image_id: int, fmt: str) -> dict[str, Any]:
+    extra = {k: v for k, v in (row.extra or {}).items() if k != "source_id"}
+    image: dict[str, Any] = {"id": image_id, "file_name": row.file_name}
+    image["width"], image["height"] = row.width, row.height
+    coco_url = row.coco_url
+    if fmt == LVIS and not coco_url:
+        # lvis-api and detectron2 take the last two parts of coco_url (folder and file
+        # name): give them the image's own folder and name on disk.
+        coco_url = "/".join(Path(project.resolve(row.path)).parts[-2:])
+    if coco_url:
+        image["coco_url"] = coco_url
+    for key in sorted(extra):
+        image.setdefault(key, extra[key])
+    return image
+
+
+def _federated_lists(
+    conn: Connection,
+    images: list[dict[str, Any]],
+    image_rows: list[Any],
+    category_ids: dict[int, int],
+    split: str | None,
+) -> None:
+    """Each LVIS image's neg_category_ids and not_exhaustive_category_ids (sorted ids).
+
+    Not exhaustive: pairs answered so in stage 5 (or imported so), and positive pairs
+    with an instance that has no accepted mask yet: the file would otherwise claim
+    that the missing instance is not there.
+    """
+    pairs = s.image_categories
+    in_split = (
+        [pairs.c.image_id.in_(select(s.images.c.id).where(s.images.c.split == split))]
+        if split is not None
+        else []
+    )
+    negatives: dict[int, set[int]] = {}
+    for image_id, category_id in conn.execute(
+        select(pairs.c.image_id, pairs.c.category_id).where(pairs.c.state == s.NEGATIVE, *in_split)
+    ):
+        negatives.setdefault(image_id, set()).add(category_id)
+    partial: dict[int, set[int]] = {}
+    for image_id, category_id in conn.execute(
+        select(pairs.c.image_id, pairs.c.category_id).where(
+            pairs.c.exhaustive == false(),
+            pairs.c.state.in_((s.SPOTTED, s.CONFIRMED)),
+            *in_split,
+        )
+    ):
+        partial.setdefault(image_id, set()).add(category_id)
+    i = s.instances
+    unfinished = select(i.c.image_id, i.c.category_id).where(
+        i.c.status != s.ACCEPTED, i.c.is_crowd == false()
+    )
+    if split is not None:
+        unfinished = unfinished.where(
+            i.c.image_id.in_(select(s.images.c.id).where(s.images.c.split == split))
+        )
+    for image_id, category_id in conn.execute(unfinished.distinct()):
+        if category_id not in negatives.get(image_id, ()):
+            partial.setdefault(image_id, set()).add(category_id)
+    for image, row in zip(images, image_rows, strict=True):
+        image["neg_category_ids"] = sorted(category_ids[c] for c in negatives.get(row.id, ()))
+        image["not_exhaustive_category_ids"] = sorted(
+            category_ids[c] for c in partial.get(row.id, ())
+        )
+
+
+def _train_image_counts(conn: Connection) -> dict[int, int]:
+    """Category id -> images of the train split with an accepted instance of it."""
+    i = s.instances
+    query = (
+        select(i.c.category_id, func.count(i.c.image_id.distinct()))
+        .where(
+            i.c.status == s.ACCEPTED,
+            i.c.is_crowd == false(),
+            i.c.image_id.in_(select(s.images.c.id).where(s.images.c.split == "train")),
+        )
+        .group_by(i.c.category_id)
+    )
+    return {category_id: int(n) for category_id, n in conn.execute(query)}
+
+
+def frequency_group(train_images: int) -> str:
+    """LVIS's frequency group for a category seen in this many train images."""
+    if train_images >= FREQUENT_FROM:
+        return "f"
+    if train_images >= COMMON_FROM:
+        return "c"
+    return "r"
+
+
+def _lvis_categories(
+    conn: Connection,
+    rows: list[Any],
+    category_ids: dict[int, int],
+    image_count: dict[int, set[int]],
+    instance_count: Counter[int],
+) -> list[dict[str, Any]]:
+    train = _train_image_counts(conn)
+    out = []
+    for row in rows:
+        cid = category_ids[row.id]
+        if train:
+            frequency = frequency_group(train.get(row.id, 0))
+        else:
+            # No training data in the project at all: keep the vocabulary's groups.
+            frequency = row.frequency or "r"
+        out.append(
+            {
+                "id": cid,
+                "name": row.name,
+                "synonyms": list(row.synonyms or [row.name]),
+                "def": row.definition or "",
+                "synset": row.synset or "",
+                "frequency": frequency,
+                "image_count": len(image_count.get(cid, ())),
+                "instance_count": int(instance_count.get(cid, 0)),
+            }
+        )
+    out.sort(key=lambda c: c["id"])
+    return out
+
+
+def _coco_categories(
+    rows: list[Any], category_ids: dict[int, int], supercategories: dict[str, str]
+) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        category: dict[str, Any] = {"id": category_ids[row.id], "name": row.name}
+        if str(row.id) in supercategories:
+            category["supercategory"] = supercategories[str(row.id)]
+        out.append(category)
+    out.sort(key=lambda c: c["id"])
+    return out
+
+
+def _meta_json(conn: Connection, key: str, default: Any) -> Any:
+    value = conn.execute(select(s.meta.c.value).where(s.meta.c.key == key)).scalar()
+    return json.loads(value) if value else default
+
+
+__all__ = ["COCO", "LVIS", "MASK_FORMS", "ExportSummary", "export_project", "frequency_group"]

@@ -1,0 +1,73 @@
+"""JSON in and out: orjson for speed, atomic writes so a crash never leaves half a file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+
+class JSONReadError(ValueError):
+    """A file that cannot be read as JSON; the message says where and why."""
+
+
+def load_json(path: Path) -> Any:
+    """The document in ``path``. JSONReadError for a missing, unreadable or malformed file."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise JSONReadError("file not found") from exc
+    except IsADirectoryError as exc:
+        raise JSONReadError("is a folder, not a JSON file") from exc
+    except OSError as exc:
+        raise JSONReadError(f"cannot be read ({exc.strerror or exc})") from exc
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise JSONReadError(f"not valid JSON: {_describe(exc, data)}") from exc
+
+
+def _describe(exc: orjson.JSONDecodeError, data: bytes) -> str:
+    """orjson's reason with the line and column it gives (or can be worked out)."""
+    line, column = getattr(exc, "lineno", None), getattr(exc, "colno", None)
+    if line is None and getattr(exc, "pos", None) is not None:
+        before = data[: exc.pos]
+        line = before.count(b"\n") + 1
+        column = exc.pos - (before.rfind(b"\n") + 1) + 1
+    reason = getattr(exc, "msg", None) or str(exc)
+    return f"{reason} (line {line}, column {column})" if line is not None else reason
+
+
+def dump_json(document: Any) -> bytes:
+    """Compact JSON bytes; the same document always gives the same bytes."""
+    return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename.
+
+    Readers see the old file or the new one, never a part; the old one stays if
+    anything fails on the way.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes it private; a JSON file is not
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,429 @@
+"""labelme files: polygons, rectangles, circles and masks as instances.
+
+One labelme JSON describes one image: its ``shapes`` (``label``, ``points``,
+``shape_type``, ``group_id``), the image's path (``imagePath``, relative to the JSON
+file) and often the image itself, base64-encoded in ``imageData``. Shapes that share
+a ``group_id`` and a label are the parts of one instance. The image file is used
+where it exists; otherwise the embedded copy is written into the project's
+``images/`` folder. Points, lines and line strips are not regions: they are skipped
+with a note.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import GeometryError
+from ..geometry import Mask, polygon_problems
+from ..images import ImageInfo
+from ..store import Project
+from ..vocabulary import Category, normalize
+from .importing import Steps, run_import
+from .jsonio import JSONReadError, atomic_write_bytes, load_json
+from .locate import probe_files
+from .masks import encode_mask, encode_polygons
+from .report import FormatError, ImportReport, display_path
+from .source import Encoded, SourceCategory, SourceImage
+
+Progress = Callable[[int, int], None]
+
+REGION_TYPES = ("polygon", "rectangle", "circle", "mask")
+NOT_REGIONS = ("point", "points", "line", "linestrip")
+CIRCLE_POINTS = 64  # vertices of the polygon that stands for a circle
+IMAGES_FOLDER = "images"  # in the project folder: where embedded images are written
+
+_SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "TIFF": ".tif", "WEBP": ".webp"}
+
+
+@dataclass
+class _Embedded:
+    """An image that exists only inside its labelme file, to be written on import."""
+
+    data: bytes
+    target: Path
+    created: bool = False
+
+
+@dataclass
+class _Parsed:
+    images: list[SourceImage] = field(default_factory=list)
+    embedded: dict[int, _Embedded] = field(default_factory=dict)  # by index in images
+    labels: dict[str, str] = field(default_factory=dict)  # normalised -> first spelling
+
+
+def import_labelme(
+    project: Project,
+    path_or_folder: str | os.PathLike[str],
+    *,
+    split: str | None = None,
+    lenient: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import one labelme JSON file, or every ``*.json`` under a folder, in one transaction.
+
+    Labels become categories (merged by name with the vocabulary). Strict by default:
+    any problem refuses everything (FormatError with the report); ``lenient`` imports
+    the good part and writes the report next to the project.
+    """
+    source = Path(path_or_folder).expanduser()
+    split = split or project.settings().default_split
+    report = ImportReport(source=str(source), format="labelme", split=split, lenient=lenient)
+    if source.is_dir():
+        root = source
+        files = sorted(
+            p for p in source.rglob("*.json") if not any(x.startswith(".") for x in p.parts)
+        )
+        if not files:
+            report.problem("the folder holds no labelme .json files", file=display_path(source))
+            raise FormatError(report)
+    elif source.exists():
+        root, files = source.parent, [source]
+    else:
+        report.problem("file not found", file=display_path(source))
+        raise FormatError(report)
+
+    steps = Steps(progress, 3 * len(files))
+    parsed = _parse_files(project, files, root, report, steps.phase(len(files)))
+    categories = [
+        SourceCategory(key, Category(name=name)) for key, name in sorted(parsed.labels.items())
+    ]
+
+    def encode(image: SourceImage) -> list[Encoded]:
+        return _encode_shapes(image, report)
+
+    if report.problems and not lenient:
+        for image in parsed.images:
+            encode(image)
+        raise FormatError(report)
+    try:
+        _write_embedded(parsed, report)
+        images = _probe(parsed.images, report, steps.phase(len(files)))
+        run_import(
+            project,
+            report,
+            categories=categories,
+            images=images,
+            encode=encode,
+            exhaustive=None,
+            progress=steps.phase(len(files)),
+        )
+    except BaseException:
+        for embedded in parsed.embedded.values():
+            if embedded.created:
+                embedded.target.unlink(missing_ok=True)
+        raise
+    steps.finish()
+    return report
+
+
+# ---------------------------------------------------------------- reading the files
+
+
+def _parse_files(
+    project: Project, files: list[Path], root: Path, report: ImportReport, progress: Progress | None
+) -> _Parsed:
+    parsed = _Parsed()
+    for done, path in enumerate(files, 1):
+        _parse_file(project, path, root, report, parsed)
+        if progress is not None:
+            progress(done, len(files))
+    return parsed
+
+
+def _parse_file(
+    project: Project, path: Path, root: Path, report: ImportReport, parsed: _Parsed
+) -> None:
+    file = display_path(path)
+    try:
+        doc = load_json(path)
+    except JSONReadError as exc:
+        report.problem(str(exc), file=file)
+        return
+    if not isinstance(doc, dict):
+        report.problem(f"the file holds a {type(doc).__name__}, not a labelme object", file=file)
+        return
+    before = len(report.problems)
+    shapes = doc.get("shapes")
+    if not isinstance(shapes, list):
+        report.problem(
+            "missing key 'shapes'" if shapes is None else "'shapes' must be a list", file=file
+        )
+    size = []
+    for key in ("imageWidth", "imageHeight"):
+        value = doc.get(key)
+        if type(value) is not int or value <= 0:
+            report.problem(
+                f"missing key '{key}'" if value is None else f"'{key}' must be a positive integer",
+                file=file,
+            )
+        size.append(value)
+    image_path = doc.get("imagePath")
+    image_data = doc.get("imageData")
+    if image_path is not None and not isinstance(image_path, str):
+        report.problem("'imagePath' must be a string", file=file)
+        image_path = None
+    name = (image_path or "").replace("\\", "/")
+    found = (path.parent / name) if name else None
+    embedded = None
+    if found is None or not found.is_file():
+        if isinstance(image_data, str) and image_data:
+            try:
+                data = base64.b64decode(image_data, validate=True)
+            except (binascii.Error, ValueError):
+                report.problem("'imageData' is not valid base64", file=file)
+                data = b""
+            if data:
+                embedded = _embedded_target(project, path, name, data, report, file)
+        else:
+            looked = f" (looked for {found})" if found is not None else ""
+            report.problem(f"image file not found{looked} and no embedded imageData", file=file)
+    if len(report.problems) > before:
+        report.images_skipped += 1
+        return
+    for shape in shapes:
+        label = shape.get("label") if isinstance(shape, dict) else None
+        if isinstance(label, str) and label.strip():
+            parsed.labels.setdefault(normalize(label), label.strip())
+    file_name = _file_name(path, root, name, embedded)
+    image = SourceImage(
+        key=file,
+        file=file,
+        file_name=file_name,
+        path=embedded.target if embedded else found,  # type: ignore[arg-type]
+        width=size[0],
+        height=size[1],
+        annotations=list(enumerate(shapes)),
+    )
+    if embedded is not None:
+        parsed.embedded[len(parsed.images)] = embedded
+    parsed.images.append(image)
+
+
+def _file_name(path: Path, root: Path, name: str, embedded: _Embedded | None) -> str:
+    """The image's name relative to the imported folder (its export name)."""
+    if embedded is not None and not name:
+        return embedded.target.name
+    full = os.path.normpath(path.parent / name)
+    try:
+        return PurePosixPath(Path(os.path.relpath(full, root))).as_posix()
+    except ValueError:
+        return PurePosixPath(name).name
+
+
+def _embedded_target(
+    project: Project, path: Path, name: str, data: bytes, report: ImportReport, file: str
+) -> _Embedded | None:
+    """Where an embedded image goes: ``<project>/images/<name>``, renamed on a clash."""
+    if project.folder is None:
+        report.problem(
+            "the image exists only as embedded imageData, and a database-server project "
+            "has no folder to write it to",
+            file=file,
+        )
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            kind = img.format
+    except (UnidentifiedImageError, OSError) as exc:
+        report.problem(f"'imageData' is not an image ({exc})", file=file)
+        return None
+    stem = PurePosixPath(name).stem if name else path.stem
+    suffix = PurePosixPath(name).suffix if name else _SUFFIXES.get(kind or "", ".img")
+    folder = project.folder / IMAGES_FOLDER
+    target = folder / f"{stem}{suffix}"
+    if target.exists() and target.read_bytes() != data:
+        target = folder / f"{stem}-{hashlib.sha256(data).hexdigest()[:8]}{suffix}"
+    return _Embedded(data, target)
+
+
+def _write_embedded(parsed: _Parsed, report: ImportReport) -> None:
+    for embedded in parsed.embedded.values():
+        if embedded.target.exists():
+            continue  # the same image, written by an earlier import
+        atomic_write_bytes(embedded.target, embedded.data)
+        embedded.created = True
+        report.note(f"wrote the embedded image to {embedded.target}")
+
+
+def _probe(
+    images: list[SourceImage], report: ImportReport, progress: Progress | None
+) -> list[SourceImage]:
+    good = []
+    for image, info in zip(images, probe_files([i.path for i in images], progress), strict=True):
+        if not isinstance(info, ImageInfo):
+            report.problem(f"the image {image.path} cannot be read: {info}", file=image.file)
+        elif (info.width, info.height) != (image.width, image.height):
+            report.problem(
+                f"the file says the image is {image.width}x{image.height}, but "
+                f"{image.path} is {info.width}x{info.height}",
+                file=image.file,
+            )
+        else:
+            image.info = info
+            good.append(image)
+            continue
+        report.images_skipped += 1
+    return good
+
+
+# ---------------------------------------------------------------- shapes to masks
+
+
+def _encode_shapes(image: SourceImage, report: ImportReport) -> list[Encoded]:
+    """Group the shapes into instances and encode them (polygons in bulk)."""
+    file, height, width = image.file, image.height, image.width
+    groups: dict[Any, list[tuple[int, str, list[Any] | np.ndarray]]] = {}
+    labels: dict[Any, str] = {}
+    for index, shape in image.annotations:
+        part = _shape_part(index, shape, width, height, report, file)
+        if part is None:
+            continue
+        label = normalize(shape["label"])
+        group = shape.get("group_id")
+        key = (label, group) if group is not None else ("shape", index)
+        groups.setdefault(key, []).append((index, *part))
+        labels[key] = label
+    keys = list(groups)
+    polygon_keys = [k for k in keys if all(kind == "polygon" for _, kind, _ in groups[k])]
+    encoded = encode_polygons(
+        [[coords for _, _, coords in groups[k]] for k in polygon_keys], height, width
+    )
+    out: list[Encoded] = []
+    by_key = {k: i for i, k in enumerate(polygon_keys)}
+    for key in keys:
+        first = groups[key][0][0]
+        where = {"file": file, "shape": first}
+        if key in by_key:
+            i = by_key[key]
+            if not encoded.ok(i):
+                for message in encoded.problems[i]:
+                    report.problem(_shape_message(message, groups[key]), **where)
+                report.annotations_skipped += 1
+                continue
+            kind, data, area = encoded.kinds[i], encoded.data[i], encoded.areas[i]
+            bbox = tuple(encoded.boxes[i].tolist())
+        else:
+            problems = [
+                f"shape {i}: {p}"
+                for i, kind, value in groups[key]
+                if kind == "polygon"
+                for p in polygon_problems(value, width, height)
+            ]
+            for message in problems:
+                report.problem(message, **where)
+            if problems:
+                report.annotations_skipped += 1
+                continue
+            try:
+                kind, data, area, bbox = encode_mask(_union(groups[key], height, width))
+            except GeometryError as exc:
+                report.problem(str(exc), **where)
+                report.annotations_skipped += 1
+                continue
+        out.append(Encoded(first, labels[key], False, bbox, kind, data, area, bbox))  # type: ignore[arg-type]
+    return out
+
+
+def _shape_message(message: str, parts: list[tuple[int, str, Any]]) -> str:
+    """geometry's 'part N: ...' said as the labelme shape it is."""
+    if message.startswith("part "):
+        head, _, rest = message.partition(": ")
+        n = int(head.split()[1])
+        if len(parts) > 1 and n < len(parts):
+            return f"shape {parts[n][0]} of the group: {rest}"
+        return rest
+    return message
+
+
+def _shape_part(
+    index: int, shape: Any, width: int, height: int, report: ImportReport, file: str
+) -> tuple[str, list[float] | np.ndarray] | None:
+    """('polygon', flat coordinates) or ('bitmap', full-size array) for a region shape."""
+    where = {"file": file, "shape": index}
+    if not isinstance(shape, dict):
+        report.problem("the shape is not an object", **where)
+        return None
+    label = shape.get("label")
+    if not isinstance(label, str) or not label.strip():
+        report.problem("missing key 'label'" if label is None else "the label is empty", **where)
+        return None
+    kind = shape.get("shape_type") or "polygon"
+    if kind in NOT_REGIONS:
+        report.note(f"skipped: a {kind} shape ({label}) is not a region", **where)
+        return None
+    if kind not in REGION_TYPES:
+        report.problem(f"unknown shape_type {kind!r}", **where)
+        return None
+    points = shape.get("points")
+    try:
+        ring = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError):
+        ring = np.zeros((0, 0))
+    if ring.ndim != 2 or ring.shape[1:] != (2,):
+        report.problem("'points' must be a list of [x, y] pairs", **where)
+        return None
+    if kind == "polygon":
+        return "polygon", ring.reshape(-1).tolist()
+    if len(ring) != 2:
+        report.problem(f"a {kind} needs 2 points, got {len(ring)}", **where)
+        return None
+    if kind == "rectangle":
+        (x0, y0), (x1, y1) = ring.min(axis=0), ring.max(axis=0)
+        return "polygon", [x0, y0, x1, y0, x1, y1, x0, y1]
+    if kind == "circle":
+        (cx, cy), edge = ring
+        radius = math.dist((cx, cy), edge)
+        angles = np.linspace(0, 2 * np.pi, CIRCLE_POINTS, endpoint=False)
+        circle = np.stack([cx + radius * np.cos(angles), cy + radius * np.sin(angles)], axis=1)
+        # The polygon stands for a circle that may run off the image: keep what is inside.
+        return "polygon", np.clip(circle, 0, [width, height]).reshape(-1).tolist()
+    return _mask_part(shape, ring, width, height, report, where)
+
+
+def _mask_part(
+    shape: dict, ring: np.ndarray, width: int, height: int, report: ImportReport, where: dict
+) -> tuple[str, np.ndarray] | None:
+    """labelme's mask shape: a PNG of the box between its two points."""
+    try:
+        data = base64.b64decode(shape.get("mask") or "", validate=True)
+        with Image.open(io.BytesIO(data)) as img:
+            patch = np.asarray(img.convert("L")) > 0
+    except (binascii.Error, ValueError, UnidentifiedImageError, OSError):
+        report.problem("'mask' is not a base64 PNG", **where)
+        return None
+    x0, y0 = (int(round(v)) for v in ring.min(axis=0))
+    h, w = patch.shape
+    if x0 < 0 or y0 < 0 or x0 + w > width or y0 + h > height:
+        report.problem(
+            f"the {w}x{h} mask at ({x0}, {y0}) runs outside the {width}x{height} image", **where
+        )
+        return None
+    bitmap = np.zeros((height, width), dtype=np.uint8)
+    bitmap[y0 : y0 + h, x0 : x0 + w] = patch
+    return "bitmap", bitmap
+
+
+def _union(parts: list[tuple[int, str, Any]], height: int, width: int) -> Mask:
+    """One RLE mask from the parts of a group holding a bitmap."""
+    bitmap = np.zeros((height, width), dtype=np.uint8)
+    for _, kind, value in parts:
+        if kind == "bitmap":
+            bitmap |= value
+        else:
+            bitmap |= Mask.from_polygons([value], height, width).to_bitmap()
+    return Mask.from_bitmap(bitmap)
+
+
+__all__ = ["import_labelme"]

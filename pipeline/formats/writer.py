@@ -1,0 +1,392 @@
+"""Storing an import: categories, images, instances, segments and federated labels.
+
+Everything happens in the caller's transaction (one import, one transaction). Imported
+annotations are stored as :func:`annotations.insert_instance` and
+:func:`annotations.insert_segment` would store them (accepted instance, accepted
+segment version 1, ``source='imported'``, ``tool='imported'``), but in bulk: rows are
+written with ``executemany`` and ids are handed out here, under the write lock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Table, bindparam, func, select, text
+from sqlalchemy.engine import Connection
+
+from .. import schema as s
+from ..store import Project, now
+from ..vocabulary import merge_categories, normalize
+from .report import ImportReport
+from .source import Encoded, Key, SourceCategory, SourceImage
+
+# Rows buffered before they are sent to the database.
+FLUSH_ROWS = 20_000
+
+# Project meta keys: what COCO/LVIS files carry that the schema has no column for.
+META_SUPERCATEGORIES = "formats.supercategories"  # {category id: supercategory}
+META_LICENSES = "formats.licenses"  # [{"id", "name", "url"}, ...]
+
+INSTANCE_COLUMNS = (
+    "id", "image_id", "category_id", "annotator_id", "x", "y",
+    "box_x", "box_y", "box_w", "box_h", "status", "is_crowd", "source", "source_id",
+    "created_at",
+)  # fmt: skip
+SEGMENT_COLUMNS = (
+    "id", "instance_id", "version", "annotator_id", "mask_kind", "mask", "area",
+    "bbox_x", "bbox_y", "bbox_w", "bbox_h", "status", "tool", "source", "created_at",
+)  # fmt: skip
+PAIR_COLUMNS = ("image_id", "category_id", "state", "exhaustive", "source", "updated_at")
+
+
+class ImportWriter:
+    """Writes one import into an open write transaction."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        project: Project,
+        report: ImportReport,
+        *,
+        split: str,
+        exhaustive: bool | None,
+    ) -> None:
+        self.conn = conn
+        self.project = project
+        self.report = report
+        self.split = split
+        # What the input says about an imported positive pair's exhaustiveness when it
+        # does not list it as not exhaustive: LVIS asserts True, COCO and labelme nothing.
+        self.exhaustive = exhaustive
+        self.created = now()
+        self.sqlite = conn.dialect.name == "sqlite"
+        if conn.dialect.name == "postgresql":
+            # Ids are handed out here: keep other writers out of these tables meanwhile.
+            conn.execute(
+                text(
+                    "LOCK TABLE images, instances, segments, image_categories "
+                    "IN SHARE ROW EXCLUSIVE MODE"
+                )
+            )
+        self.next_image = self._next_id(s.images)
+        self.next_instance = self._next_id(s.instances)
+        self.next_segment = self._next_id(s.segments)
+        self.instances: list[tuple] = []
+        self.segments: list[tuple] = []
+        self.pairs: list[tuple] = []
+        self.reused: set[int] = set()
+        self.existing_pairs: dict[tuple[int, int], tuple[str, bool | None]] = {}
+        self.imported_ids: dict[int, set[int]] = {}
+
+    # ------------------------------------------------------------ categories
+
+    def categories(self, sources: Sequence[SourceCategory]) -> dict[Key, int]:
+        """Merge the input's categories into the vocabulary by name; input key -> category id."""
+        added, kept = merge_categories(self.conn, [c.category for c in sources])
+        self.report.categories_added += added
+        self.report.categories_matched += kept
+        rows = self.conn.execute(
+            select(s.categories.c.id, s.categories.c.name, s.categories.c.source_id)
+        ).all()
+        by_name = {normalize(r.name): r for r in rows}
+        used = {r.source_id for r in rows if r.source_id is not None}
+        ids: dict[Key, int] = {}
+        supercategories = self._meta_json(META_SUPERCATEGORIES, {})
+        for source in sources:
+            row = by_name[source.category.key]
+            ids[source.key] = row.id
+            wanted = source.category.source_id
+            # A category the project had without an id takes the file's, so that an
+            # export gives it back under the same id (unless another category has it).
+            if row.source_id is None and wanted is not None and wanted not in used:
+                self.conn.execute(
+                    s.categories.update()
+                    .where(s.categories.c.id == row.id)
+                    .values(source_id=wanted)
+                )
+                used.add(wanted)
+            if source.supercategory and str(row.id) not in supercategories:
+                supercategories[str(row.id)] = source.supercategory
+        self._set_meta_json(META_SUPERCATEGORIES, supercategories)
+        return ids
+
+    def licenses(self, licenses: Iterable[dict[str, Any]]) -> None:
+        """Keep the input's license list (merged by id, the first one seen wins)."""
+        known = self._meta_json(META_LICENSES, [])
+        ids = {item.get("id") for item in known}
+        for item in licenses:
+            if item.get("id") not in ids:
+                known.append(item)
+                ids.add(item.get("id"))
+        known.sort(key=lambda item: (str(type(item.get("id"))), item.get("id")))
+        self._set_meta_json(META_LICENSES, known)
+
+    # ------------------------------------------------------------ images
+
+    def images(self, images: Sequence[SourceImage]) -> dict[Key, int]:
+        """Store new images, reuse those already in the project (same file); key -> image id.
+
+        An image whose file is already in the project with another size, or that names
+        the same file as another image of the input, is a problem and gets no id.
+        """
+        known = {
+            r.path: r
+            for r in self.conn.execute(
+                select(s.images.c.id, s.images.c.path, s.images.c.width, s.images.c.height)
+            )
+        }
+        seen: dict[str, Key] = {}
+        ids: dict[Key, int] = {}
+        rows = []
+        updates: list[dict[str, Any]] = []
+        for image in images:
+            stored = self.project.relative(image.path)
+            if stored in seen:
+                self.report.problem(
+                    f"names the same image file as image {seen[stored]} ({stored})",
+                    file=image.file,
+                    image_id=image.key,
+                )
+                self.report.images_skipped += 1
+                continue
+            seen[stored] = image.key
+            row = known.get(stored)
+            if row is not None:
+                if (row.width, row.height) != (image.width, image.height):
+                    self.report.problem(
+                        f"the project already has this file ({stored}) as a "
+                        f"{row.width}x{row.height} image, the input says "
+                        f"{image.width}x{image.height}",
+                        file=image.file,
+                        image_id=image.key,
+                    )
+                    self.report.images_skipped += 1
+                    continue
+                ids[image.key] = row.id
+                self.reused.add(row.id)
+                self.report.images_reused += 1
+                updates.append(
+                    {
+                        "b_id": row.id,
+                        "b_split": self.split,
+                        "b_coco_url": image.coco_url,
+                        "b_extra": image.extra or None,
+                    }
+                )
+                continue
+            image_id = self.next_image
+            self.next_image += 1
+            ids[image.key] = image_id
+            info = image.info
+            rows.append(
+                {
+                    "id": image_id,
+                    "path": stored,
+                    "file_name": image.file_name,
+                    "width": image.width,
+                    "height": image.height,
+                    "sha256": info.sha256 if info else None,
+                    "file_size": info.file_size if info else None,
+                    "mtime_ns": info.mtime_ns if info else None,
+                    "split": self.split,
+                    "coco_url": image.coco_url,
+                    "extra": image.extra or None,
+                    "created_at": self.created,
+                }
+            )
+        for start in range(0, len(rows), FLUSH_ROWS):
+            self.conn.execute(s.images.insert(), rows[start : start + FLUSH_ROWS])
+        self.report.images_added += len(rows)
+        if updates:
+            # A reused image joins the import's split and gains what it lacked.
+            images = s.images
+            self.conn.execute(
+                images.update()
+                .where(images.c.id == bindparam("b_id"))
+                .values(
+                    split=bindparam("b_split"),
+                    coco_url=func.coalesce(images.c.coco_url, bindparam("b_coco_url")),
+                    extra=func.coalesce(
+                        images.c.extra, bindparam("b_extra", type_=images.c.extra.type)
+                    ),
+                ),
+                updates,
+            )
+        if self.reused:
+            self._load_reused()
+        return ids
+
+    def _load_reused(self) -> None:
+        """Pairs and imported annotation ids of the images this import adds to."""
+        reused = sorted(self.reused)
+        for start in range(0, len(reused), 500):
+            chunk = reused[start : start + 500]
+            for r in self.conn.execute(
+                select(
+                    s.image_categories.c.image_id,
+                    s.image_categories.c.category_id,
+                    s.image_categories.c.state,
+                    s.image_categories.c.exhaustive,
+                ).where(s.image_categories.c.image_id.in_(chunk))
+            ):
+                self.existing_pairs[(r.image_id, r.category_id)] = (r.state, r.exhaustive)
+            for r in self.conn.execute(
+                select(s.instances.c.image_id, s.instances.c.source_id).where(
+                    s.instances.c.image_id.in_(chunk),
+                    s.instances.c.source == s.SOURCE_IMPORTED,
+                    s.instances.c.source_id.is_not(None),
+                )
+            ):
+                self.imported_ids.setdefault(r.image_id, set()).add(r.source_id)
+
+    # ------------------------------------------------------------ annotations and labels
+
+    def annotations(
+        self,
+        image: SourceImage,
+        image_id: int,
+        rows: Sequence[Encoded],
+        category_ids: dict[Key, int],
+    ) -> None:
+        """Buffer the image's annotations and its federated labels."""
+        reused = image_id in self.reused
+        before = self.imported_ids.get(image_id, set()) if reused else set()
+        negatives = {category_ids[k] for k in image.negative_keys if k in category_ids}
+        not_exhaustive = {category_ids[k] for k in image.not_exhaustive_keys if k in category_ids}
+        positives: set[int] = set()
+        created = self.created
+        for row in rows:
+            category_id = category_ids[row.category_key]
+            where = {"file": image.file, "image_id": image.key, "annotation_id": row.source_id}
+            if row.source_id is not None and row.source_id in before:
+                self.report.problem("was already imported into this image", **where)
+                self.report.annotations_skipped += 1
+                continue
+            if reused and not row.is_crowd:
+                state = self.existing_pairs.get((image_id, category_id), (None, None))[0]
+                if state in (s.NEGATIVE, s.REJECTED):
+                    self.report.problem(
+                        f"the project holds this category as {state} on this image",
+                        **where,
+                    )
+                    self.report.annotations_skipped += 1
+                    continue
+            instance_id = self.next_instance
+            segment_id = self.next_segment
+            self.next_instance += 1
+            self.next_segment += 1
+            box = row.box or (None, None, None, None)
+            self.instances.append(
+                (instance_id, image_id, category_id, None, None, None, *box, s.ACCEPTED,
+                 bool(row.is_crowd), s.SOURCE_IMPORTED, row.source_id, created)
+            )  # fmt: skip
+            self.segments.append(
+                (segment_id, instance_id, 1, None, row.mask_kind, row.mask, row.area, *row.bbox,
+                 s.SEGMENT_ACCEPTED, "imported", s.SOURCE_IMPORTED, created)
+            )  # fmt: skip
+            if row.is_crowd:
+                self.report.crowd += 1
+            else:
+                self.report.instances += 1
+                positives.add(category_id)
+        for category_id in sorted(positives | not_exhaustive):
+            flag = False if category_id in not_exhaustive else self.exhaustive
+            self._pair(image_id, category_id, s.CONFIRMED, flag, image)
+        for category_id in sorted(negatives):
+            self._pair(image_id, category_id, s.NEGATIVE, None, image)
+        if len(self.instances) >= FLUSH_ROWS:
+            self.flush()
+
+    def _pair(
+        self, image_id: int, category_id: int, state: str, flag: bool | None, image: SourceImage
+    ) -> None:
+        old = self.existing_pairs.get((image_id, category_id))
+        if old is None:
+            self.pairs.append((image_id, category_id, state, flag, s.SOURCE_IMPORTED, self.created))
+        else:
+            old_state, old_flag = old
+            said = "a verified negative" if state == s.NEGATIVE else "present"
+            if (state == s.NEGATIVE) != (old_state in (s.NEGATIVE, s.REJECTED)):
+                self.report.problem(
+                    f"the input says category {category_id} is {said} on this image; "
+                    f"the project has it as {old_state}",
+                    file=image.file,
+                    image_id=image.key,
+                )
+                return
+            new_flag = old_flag if flag is None else flag
+            if state == s.CONFIRMED and (old_state, old_flag) != (state, new_flag):
+                self.conn.execute(
+                    s.image_categories.update()
+                    .where(
+                        s.image_categories.c.image_id == image_id,
+                        s.image_categories.c.category_id == category_id,
+                    )
+                    .values(state=state, exhaustive=new_flag, updated_at=now())
+                )
+        if state == s.NEGATIVE:
+            self.report.negative_pairs += 1
+        elif flag is False:
+            self.report.not_exhaustive_pairs += 1
+
+    def flush(self) -> None:
+        """Send the buffered rows to the database."""
+        self._insert(s.instances, INSTANCE_COLUMNS, self.instances)
+        self._insert(s.segments, SEGMENT_COLUMNS, self.segments)
+        self._insert(s.image_categories, PAIR_COLUMNS, self.pairs)
+        self.instances, self.segments, self.pairs = [], [], []
+
+    def finish(self) -> None:
+        """Flush, and on PostgreSQL move the id sequences past the ids handed out here."""
+        self.flush()
+        if self.conn.dialect.name == "postgresql":
+            for table in ("images", "instances", "segments"):
+                self.conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"
+                    )
+                )
+
+    # ------------------------------------------------------------ helpers
+
+    def _next_id(self, table: Table) -> int:
+        return (
+            int(self.conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()) + 1
+        )
+
+    def _insert(self, table: Table, columns: Sequence[str], rows: list[tuple]) -> None:
+        if not rows:
+            return
+        # Columns added to the schema later get their scalar defaults, as Core would.
+        extra = [
+            (c.name, c.default.arg)
+            for c in table.columns
+            if c.name not in columns and c.default is not None and c.default.is_scalar
+        ]
+        names = [*columns, *(name for name, _ in extra)]
+        tail = tuple(value for _, value in extra)
+        if self.sqlite:
+            sql = (
+                f"INSERT INTO {table.name} ({', '.join(names)}) "
+                f"VALUES ({', '.join('?' * len(names))})"
+            )
+            cursor = self.conn.connection.driver_connection.cursor()
+            try:
+                cursor.executemany(sql, (row + tail for row in rows) if tail else rows)
+            finally:
+                cursor.close()
+        else:
+            self.conn.execute(
+                table.insert(), [dict(zip(names, row + tail, strict=True)) for row in rows]
+            )
+
+    def _meta_json(self, key: str, default: Any) -> Any:
+        value = self.conn.execute(select(s.meta.c.value).where(s.meta.c.key == key)).scalar()
+        return json.loads(value) if value else default
+
+    def _set_meta_json(self, key: str, value: Any) -> None:
+        self.conn.execute(s.meta.delete().where(s.meta.c.key == key))
+        self.conn.execute(s.meta.insert().values(key=key, value=json.dumps(value, sort_keys=True)))
