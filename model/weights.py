@@ -21,6 +21,8 @@ needs a network.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import pickle
 import zipfile
@@ -426,7 +428,10 @@ def fetch(key: str) -> Path:
         key = aliases[key]
     checkpoint = KNOWN[key]
     try:
-        checkpoint.weights.get_state_dict(progress=True, check_hash=True)
+        # torch.hub announces the download even when it then fails: keep a failure to
+        # the one line below.
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            checkpoint.weights.get_state_dict(progress=False, check_hash=True)
     except Exception as exc:  # urllib, socket and hash errors all end the same way for a user
         raise LongtailError(
             f"cannot download {checkpoint.file_name} ({_first_line(exc)}); on a machine without a network, "
