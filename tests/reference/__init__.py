@@ -1,0 +1,1 @@
+"""Test-only reference code: detection generators and a vendored lvis-api evaluator."""
