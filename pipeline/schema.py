@@ -167,6 +167,16 @@ spot_visits = Table(
 )
 Index("ix_spot_visits_image", spot_visits.c.image_id)
 
+spotting_finished = Table(
+    "spotting_finished",
+    metadata,
+    # An image that has left stage 1: after spot_done_after "nothing new" answers in a
+    # row ('visits'), or declared spotted without visits (imported data: 'declared').
+    Column("image_id", ForeignKey("images.id", ondelete="CASCADE"), primary_key=True),
+    Column("reason", String(16), nullable=False),
+    Column("finished_at", Float, nullable=False),
+)
+
 spots = Table(
     "spots",
     metadata,
@@ -342,6 +352,8 @@ Index("ix_work_items_lease", work_items.c.status, work_items.c.lease_expires)
 Index("ix_work_items_image", work_items.c.image_id, work_items.c.stage)
 Index("ix_work_items_instance", work_items.c.instance_id)
 Index("ix_work_items_segment", work_items.c.segment_id)
+# Stage 6 sampling counts the pending candidates of each category.
+Index("ix_work_items_category", work_items.c.category_id, work_items.c.stage, work_items.c.status)
 
 # --- the event log ----------------------------------------------------------------------
 
@@ -359,9 +371,14 @@ events = Table(
     Column("duration_s", Float, nullable=True),
     Column("clicks", Integer, nullable=True),
     Column("payload", JSON, nullable=True),
+    # An "undo" event names the answer event it took back; the log itself is append-only.
+    Column("undoes", ForeignKey("events.id"), nullable=True),
 )
 Index("ix_events_annotator", events.c.annotator_id, events.c.at)
 Index("ix_events_stage", events.c.stage, events.c.at)
+# Undo asks "has anyone answered on this image since?" and "was this answer undone?".
+Index("ix_events_image", events.c.image_id, events.c.id)
+Index("ix_events_undoes", events.c.undoes)
 
 # --- trained models ---------------------------------------------------------------------
 

@@ -23,6 +23,9 @@ class ProjectSettings:
     negatives_per_category: int = 50
     # stage 6: candidate categories offered per image per round
     negative_candidates_per_image: int = 5
+    # stage 4: the quality bar a mask must reach (IoU with what the object really covers);
+    # shown to verifiers as guidance, applied by the scripted verifiers of `simulate`
+    verify_min_iou: float = 0.85
     # work items: seconds a claim is held before it returns to the queue
     lease_seconds: float = 600.0
     # the split that newly added images join
@@ -63,6 +66,8 @@ class ProjectSettings:
             raise LongtailError("setting reject_votes_to_redo cannot exceed verifiers_per_segment")
         if self.negatives_per_category < 0 or self.negative_candidates_per_image < 0:
             raise LongtailError("negative-label settings cannot be negative")
+        if not 0.0 < self.verify_min_iou <= 1.0:
+            raise LongtailError("setting verify_min_iou must be in (0, 1]")
         if self.lease_seconds <= 0:
             raise LongtailError("setting lease_seconds must be positive")
 

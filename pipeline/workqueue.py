@@ -89,19 +89,22 @@ def claim_in(
     lease_seconds: float,
     where: ColumnElement[bool] | None = None,
     at: float | None = None,
+    honour_exclusion: bool = True,
 ) -> WorkItem | None:
     """Claim the next open item of ``stage`` inside the caller's write transaction.
 
     Items go in priority order (lower first), then by id. An item that excludes the
-    annotator is skipped; ``where`` adds a stage's own condition on ``work_items``.
+    annotator is skipped (unless ``honour_exclusion`` is false: a stage whose exclusion
+    is only a preference asks again without it); ``where`` adds a stage's own condition
+    on ``work_items``.
     """
     at = now() if at is None else at
     expire_leases(conn, at)
-    conditions = [
-        wi.c.stage == stage,
-        wi.c.status == s.OPEN,
-        or_(wi.c.excluded_annotator.is_(None), wi.c.excluded_annotator != annotator_id),
-    ]
+    conditions = [wi.c.stage == stage, wi.c.status == s.OPEN]
+    if honour_exclusion:
+        conditions.append(
+            or_(wi.c.excluded_annotator.is_(None), wi.c.excluded_annotator != annotator_id)
+        )
     if where is not None:
         conditions.append(where)
     candidate = conn.execute(
@@ -178,12 +181,35 @@ def renew(
 def release(project: Project, item_id: int, annotator_id: int) -> None:
     """Give an item back to the queue unanswered (skip)."""
     with project.write() as conn:
-        _held(conn, item_id, annotator_id)
-        conn.execute(
-            wi.update()
-            .where(wi.c.id == item_id)
-            .values(status=s.OPEN, lease_owner=None, lease_expires=None)
+        release_in(conn, item_id, annotator_id)
+
+
+def release_in(conn: Connection, item_id: int, annotator_id: int, *, to_back: bool = False) -> None:
+    """:func:`release` inside the caller's transaction. ``to_back`` also moves the item
+    behind every other item of its stage (a skipped item should not come straight back)."""
+    row = _held(conn, item_id, annotator_id)
+    values: dict[str, Any] = {"status": s.OPEN, "lease_owner": None, "lease_expires": None}
+    if to_back:
+        last = conn.execute(
+            select(func.max(wi.c.priority)).where(wi.c.stage == row.stage, wi.c.status == s.OPEN)
         )
+        values["priority"] = max(float(last.scalar() or 0.0), row.priority) + 1.0
+    conn.execute(wi.update().where(wi.c.id == item_id).values(**values))
+
+
+def cancel_in(conn: Connection, item_ids: Iterable[int]) -> list[int]:
+    """Cancel items that are no longer needed (open or leased); returns those cancelled.
+    A holder who answers one later is told it is no longer needed."""
+    ids = list(item_ids)
+    if not ids:
+        return []
+    rows = conn.execute(
+        wi.update()
+        .where(wi.c.id.in_(ids), wi.c.status.in_((s.OPEN, s.LEASED)))
+        .values(status=s.CANCELLED, lease_expires=None)
+        .returning(wi.c.id)
+    ).all()
+    return sorted(int(r.id) for r in rows)
 
 
 def complete_in(conn: Connection, item_id: int, annotator_id: int) -> WorkItem:

@@ -1,0 +1,297 @@
+"""Federated labels: each image's positives, verified negatives and not-exhaustive set.
+
+Derived from the answers (DESIGN section 3), never stored twice:
+
+- positive (P_c): the pair is ``confirmed`` and has at least one accepted instance
+  (crowd regions never count) with an accepted segment;
+- negative (N_c): the pair is ``negative`` (verified absent in stage 6, or imported so);
+- not exhaustive: a positive pair whose exhaustiveness was answered "some are missing"
+  (``exhaustive`` False);
+- every other pair (spotted, confirmed but not yet accepted, rejected) and every
+  pair without a row is unverified: neither positive nor negative.
+
+:func:`check_invariants` checks that the stored states allow this reading: negatives
+and positives disjoint, not-exhaustive a subset of positives, accepted instances only
+on confirmed pairs with exactly one accepted segment, and no work item twice in a queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Select
+
+from . import schema as s
+from .store import Project
+
+ic = s.image_categories
+inst = s.instances
+seg = s.segments
+wi = s.work_items
+
+
+@dataclass(frozen=True)
+class FederatedLabels:
+    """The federated label sets of one image (category ids)."""
+
+    image_id: int
+    positive_category_ids: frozenset[int]
+    negative_category_ids: frozenset[int]
+    not_exhaustive_category_ids: frozenset[int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "image_id": self.image_id,
+            "positive_category_ids": sorted(self.positive_category_ids),
+            "neg_category_ids": sorted(self.negative_category_ids),
+            "not_exhaustive_category_ids": sorted(self.not_exhaustive_category_ids),
+        }
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One place where the stored states break an invariant."""
+
+    rule: str
+    image_id: int | None
+    category_id: int | None
+    detail: str
+
+    def __str__(self) -> str:
+        where = f"image {self.image_id}" if self.image_id is not None else "project"
+        if self.category_id is not None:
+            where += f", category {self.category_id}"
+        return f"{self.rule}: {where}: {self.detail}"
+
+
+def _accepted_instance(image_col: Any, category_col: Any) -> Any:
+    """EXISTS an accepted, non-crowd instance of the pair with an accepted segment."""
+    return exists().where(
+        inst.c.image_id == image_col,
+        inst.c.category_id == category_col,
+        inst.c.is_crowd.is_(False),
+        inst.c.status == s.ACCEPTED,
+        exists().where(seg.c.instance_id == inst.c.id, seg.c.status == s.SEGMENT_ACCEPTED),
+    )
+
+
+def positive_pairs() -> Select:
+    """(image_id, category_id, exhaustive) of every positive pair."""
+    return select(ic.c.image_id, ic.c.category_id, ic.c.exhaustive).where(
+        ic.c.state == s.CONFIRMED, _accepted_instance(ic.c.image_id, ic.c.category_id)
+    )
+
+
+def federated_labels(
+    conn: Connection, image_ids: Iterable[int] | None = None
+) -> dict[int, FederatedLabels]:
+    """The labels of the given images (every image when None), by image id."""
+    ids = None if image_ids is None else sorted(set(image_ids))
+    image_query = select(s.images.c.id)
+    positive_query = positive_pairs()
+    negative_query = select(ic.c.image_id, ic.c.category_id).where(ic.c.state == s.NEGATIVE)
+    if ids is not None:
+        image_query = image_query.where(s.images.c.id.in_(ids))
+        positive_query = positive_query.where(ic.c.image_id.in_(ids))
+        negative_query = negative_query.where(ic.c.image_id.in_(ids))
+    positives: dict[int, set[int]] = {}
+    not_exhaustive: dict[int, set[int]] = {}
+    negatives: dict[int, set[int]] = {}
+    for image_id, category_id, exhaustive in conn.execute(positive_query):
+        positives.setdefault(image_id, set()).add(category_id)
+        if exhaustive is False:
+            not_exhaustive.setdefault(image_id, set()).add(category_id)
+    for image_id, category_id in conn.execute(negative_query):
+        negatives.setdefault(image_id, set()).add(category_id)
+    return {
+        image_id: FederatedLabels(
+            image_id,
+            frozenset(positives.get(image_id, ())),
+            frozenset(negatives.get(image_id, ())),
+            frozenset(not_exhaustive.get(image_id, ())),
+        )
+        for image_id in conn.execute(image_query.order_by(s.images.c.id)).scalars()
+    }
+
+
+def project_labels(project: Project, image_ids: Iterable[int] | None = None):
+    """:func:`federated_labels` in a read transaction of its own."""
+    with project.read() as conn:
+        return federated_labels(conn, image_ids)
+
+
+@dataclass(frozen=True)
+class LabelCounts:
+    positive_pairs: int
+    negative_pairs: int
+    not_exhaustive_pairs: int
+    exhaustive_pairs: int
+    unverified_pairs: int  # spotted, or confirmed without an accepted instance yet
+    rejected_pairs: int
+    positive_images: int
+    categories_with_positives: int
+    categories_with_negatives: int
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def label_counts(conn: Connection) -> LabelCounts:
+    """How many pairs of each federated kind the project holds."""
+    positive = positive_pairs().subquery()
+    pos = conn.execute(
+        select(
+            func.count(),
+            func.count(func.distinct(positive.c.image_id)),
+            func.count(func.distinct(positive.c.category_id)),
+        ).select_from(positive)
+    ).one()
+    flags = dict(
+        conn.execute(
+            select(positive.c.exhaustive, func.count()).group_by(positive.c.exhaustive)
+        ).all()
+    )
+    states = dict(conn.execute(select(ic.c.state, func.count()).group_by(ic.c.state)).all())
+    negative_categories = conn.execute(
+        select(func.count(func.distinct(ic.c.category_id))).where(ic.c.state == s.NEGATIVE)
+    ).scalar_one()
+    present = int(states.get(s.SPOTTED, 0)) + int(states.get(s.CONFIRMED, 0))
+    return LabelCounts(
+        positive_pairs=int(pos[0]),
+        negative_pairs=int(states.get(s.NEGATIVE, 0)),
+        not_exhaustive_pairs=int(flags.get(False, 0)),
+        exhaustive_pairs=int(flags.get(True, 0)),
+        unverified_pairs=present - int(pos[0]),
+        rejected_pairs=int(states.get(s.REJECTED, 0)),
+        positive_images=int(pos[1]),
+        categories_with_positives=int(pos[2]),
+        categories_with_negatives=int(negative_categories),
+    )
+
+
+def check_invariants(conn: Connection) -> list[Violation]:
+    """Every violation of the federated invariants and the pipeline's bookkeeping."""
+    found: list[Violation] = []
+
+    def add(rule: str, rows: Iterable[Any], detail: str) -> None:
+        for row in rows:
+            found.append(Violation(rule, row[0], row[1] if len(row) > 1 else None, detail))
+
+    # negatives and positives are disjoint
+    add(
+        "negative-and-positive",
+        conn.execute(
+            select(ic.c.image_id, ic.c.category_id).where(
+                ic.c.state == s.NEGATIVE, _accepted_instance(ic.c.image_id, ic.c.category_id)
+            )
+        ),
+        "verified absent, yet it has an accepted instance",
+    )
+    # not-exhaustive is a subset of positives
+    add(
+        "not-exhaustive-not-positive",
+        conn.execute(
+            select(ic.c.image_id, ic.c.category_id).where(
+                ic.c.exhaustive.is_(False),
+                ~and_(
+                    ic.c.state == s.CONFIRMED,
+                    _accepted_instance(ic.c.image_id, ic.c.category_id),
+                ),
+            )
+        ),
+        "marked not exhaustive but it is no positive",
+    )
+    # instances belong to confirmed pairs
+    pair_state = (
+        select(ic.c.state)
+        .where(ic.c.image_id == inst.c.image_id, ic.c.category_id == inst.c.category_id)
+        .scalar_subquery()
+    )
+    add(
+        "instance-without-confirmed-pair",
+        conn.execute(
+            select(inst.c.image_id, inst.c.category_id)
+            .where(inst.c.is_crowd.is_(False))
+            .where(func.coalesce(pair_state, "none") != s.CONFIRMED)
+            .distinct()
+        ),
+        "an instance of a category that is not confirmed in the image",
+    )
+    # accepted instances have exactly one accepted segment, and it is the latest version
+    accepted_segments = (
+        select(func.count())
+        .where(seg.c.instance_id == inst.c.id, seg.c.status == s.SEGMENT_ACCEPTED)
+        .scalar_subquery()
+    )
+    latest_status = (
+        select(seg.c.status)
+        .where(seg.c.instance_id == inst.c.id)
+        .order_by(seg.c.version.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    add(
+        "accepted-instance-segments",
+        conn.execute(
+            select(inst.c.image_id, inst.c.category_id).where(
+                inst.c.status == s.ACCEPTED,
+                (accepted_segments != 1) | (latest_status != s.SEGMENT_ACCEPTED),
+            )
+        ),
+        "an accepted instance needs exactly one accepted segment, its latest version",
+    )
+    add(
+        "accepted-segment-of-unaccepted-instance",
+        conn.execute(
+            select(inst.c.image_id, inst.c.category_id).where(
+                inst.c.status != s.ACCEPTED, accepted_segments > 0
+            )
+        ),
+        "an instance that is not accepted has an accepted segment",
+    )
+    # an exhaustiveness answer needs every instance accepted
+    add(
+        "exhaustive-with-unaccepted-instances",
+        conn.execute(
+            select(ic.c.image_id, ic.c.category_id).where(
+                ic.c.exhaustive.is_not(None),
+                exists().where(
+                    inst.c.image_id == ic.c.image_id,
+                    inst.c.category_id == ic.c.category_id,
+                    inst.c.is_crowd.is_(False),
+                    inst.c.status != s.ACCEPTED,
+                ),
+            )
+        ),
+        "exhaustiveness was answered while instances are still being segmented",
+    )
+    # no work twice in a queue (stage 4 has several items per segment by design)
+    pending = wi.c.status.in_((s.OPEN, s.LEASED))
+    for stage, keys in (
+        (s.SPOTTING, (wi.c.image_id,)),
+        (s.MARKING, (wi.c.image_id, wi.c.category_id)),
+        (s.SEGMENTATION, (wi.c.image_id, wi.c.instance_id)),
+        (s.EXHAUSTIVE, (wi.c.image_id, wi.c.category_id)),
+        (s.NEGATIVES, (wi.c.image_id, wi.c.category_id)),
+    ):
+        add(
+            f"duplicate-stage-{stage}-item",
+            conn.execute(
+                select(*keys)
+                .where(wi.c.stage == stage, pending)
+                .group_by(*keys)
+                .having(func.count() > 1)
+            ),
+            f"more than one pending stage-{stage} item for the same work",
+        )
+    return found
+
+
+def project_violations(project: Project) -> list[Violation]:
+    """:func:`check_invariants` in a read transaction of its own."""
+    with project.read() as conn:
+        return check_invariants(conn)

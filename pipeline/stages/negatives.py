@@ -1,0 +1,204 @@
+"""Stage 6, negative labels: is a candidate category absent from the image?
+
+Candidates are sampled per image, in rounds of ``negative_candidates_per_image``:
+the first round when the image finishes spotting, the next when the image's last
+pending candidate is answered, and by :func:`pipeline.stages.seeding.seed` for
+finished images with none pending. A category is a candidate for an image when
+
+- the image has no (image, category) pair yet (not spotted, rejected or checked), and
+- the category still needs negatives: its verified negatives plus its pending
+  candidates are fewer than ``negatives_per_category``.
+
+Rarer categories go first: rarity is the number of images where the category is
+known present so far (pairs spotted or confirmed), fewest first; ties are broken by
+a fixed pseudo-random order per image, so that images sample different categories.
+The work item's priority is that count, so stage 6 is also answered rarest first.
+
+"Absent" makes a verified negative (state ``negative``); "present" turns the category
+into a spotted one (a spot without a point) that enters stage 2.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from .. import schema as s
+from ..errors import ConflictError
+from ..settings import ProjectSettings
+from ..store import now
+from ..vocabulary import Category, category_from_row
+from .answers import NegativeAnswer
+from .common import (
+    PENDING_WORK,
+    Answering,
+    add_item,
+    category_row,
+    has_pending,
+    pair_row,
+    set_pair,
+)
+from .journal import Journal
+from .views import StageItem
+
+STAGE = s.NEGATIVES
+ic = s.image_categories
+wi = s.work_items
+
+
+@dataclass(frozen=True)
+class NegativeItem(StageItem):
+    category: Category
+
+
+def build_view(conn: Connection, base: dict[str, Any], settings: ProjectSettings) -> NegativeItem:
+    del settings
+    category = category_from_row(category_row(conn, base["work_item"].category_id))
+    return NegativeItem(**base, category=category)
+
+
+def apply(ctx: Answering, answer: NegativeAnswer) -> None:
+    image_id, category_id = ctx.image.id, ctx.item.category_id
+    pair = pair_row(ctx.conn, image_id, category_id)
+    if pair is not None:
+        raise ConflictError(f"the category is already known in this image ({pair.state})")
+    ctx.journal.insert(
+        s.negative_checks,
+        image_id=image_id,
+        category_id=category_id,
+        annotator_id=ctx.annotator.id,
+        present=bool(answer.present),
+        created_at=now(),
+    )
+    if answer.present:
+        ctx.journal.insert(
+            s.spots,
+            image_id=image_id,
+            category_id=category_id,
+            annotator_id=ctx.annotator.id,
+            created_at=now(),
+        )
+        set_pair(ctx.journal, image_id, category_id, state=s.SPOTTED)
+        ctx.add_item(s.MARKING, category_id=category_id)
+        ctx.notes.append("the category is present: it goes to instance marking")
+    else:
+        set_pair(ctx.journal, image_id, category_id, state=s.NEGATIVE)
+    ctx.summary["present"] = bool(answer.present)
+    if not has_pending(ctx.conn, STAGE, image_id=image_id):
+        sampled = sample_round(ctx.journal, ctx.settings, [image_id])
+        if sampled:
+            ctx.notes.append(f"{sampled} more negative candidates sampled for this image")
+
+
+# ---------------------------------------------------------------- sampling
+
+
+def _mix(a: int, b: int = 0) -> int:
+    """A fixed pseudo-random 32-bit number from two integers (no global random state)."""
+    x = (a * 0x9E3779B1 + b * 0x85EBCA77 + 0x27D4EB2F) & 0xFFFFFFFF
+    x ^= x >> 15
+    x = (x * 0x2C1B3C6D) & 0xFFFFFFFF
+    x ^= x >> 12
+    return x
+
+
+class CandidateSampler:
+    """Category counts loaded once, kept current while sampling many images."""
+
+    def __init__(self, conn: Connection, settings: ProjectSettings) -> None:
+        self.conn = conn
+        self.quota = settings.negatives_per_category
+        self.per_image = settings.negative_candidates_per_image
+        category_ids = conn.execute(select(s.categories.c.id).order_by(s.categories.c.id))
+        negatives = self._count_pairs((s.NEGATIVE,))
+        present = self._count_pairs((s.SPOTTED, s.CONFIRMED))
+        pending = dict(
+            conn.execute(
+                select(wi.c.category_id, func.count())
+                .where(wi.c.stage == STAGE, wi.c.status.in_(PENDING_WORK))
+                .group_by(wi.c.category_id)
+            )
+            .tuples()
+            .all()
+        )
+        self.present = present
+        self.need: dict[int, int] = {}
+        buckets: dict[int, list[int]] = defaultdict(list)
+        for (cid,) in category_ids:
+            need = self.quota - negatives.get(cid, 0) - pending.get(cid, 0)
+            if need > 0:
+                self.need[cid] = need
+                buckets[present.get(cid, 0)].append(cid)
+        # Rarest first: buckets of equal known-present counts, in ascending order.
+        self.buckets = [buckets[k] for k in sorted(buckets)]
+
+    def _count_pairs(self, states: tuple[str, ...]) -> dict[int, int]:
+        return dict(
+            self.conn.execute(
+                select(ic.c.category_id, func.count())
+                .where(ic.c.state.in_(states))
+                .group_by(ic.c.category_id)
+            )
+            .tuples()
+            .all()
+        )
+
+    def taken(self, image_id: int) -> set[int]:
+        """Categories the image already has a pair or a pending candidate for."""
+        pairs = self.conn.execute(select(ic.c.category_id).where(ic.c.image_id == image_id))
+        items = self.conn.execute(
+            select(wi.c.category_id).where(
+                wi.c.image_id == image_id, wi.c.stage == STAGE, wi.c.status.in_(PENDING_WORK)
+            )
+        )
+        return set(pairs.scalars()) | set(items.scalars())
+
+    def sample(self, image_id: int) -> list[tuple[int, float]]:
+        """Up to ``per_image`` candidates for the image: (category id, priority)."""
+        if self.per_image <= 0 or not self.need:
+            return []
+        taken = self.taken(image_id)
+        chosen: list[tuple[int, float]] = []
+        for bucket in self.buckets:
+            if not bucket:
+                continue
+            start = _mix(image_id, len(bucket)) % len(bucket)
+            for offset in range(len(bucket)):
+                cid = bucket[(start + offset) % len(bucket)]
+                if self.need.get(cid, 0) <= 0 or cid in taken:
+                    continue
+                chosen.append((cid, float(self.present.get(cid, 0))))
+                if len(chosen) == self.per_image:
+                    break
+            if len(chosen) == self.per_image:
+                break
+        for cid, _ in chosen:
+            self.need[cid] -= 1
+            if self.need[cid] == 0:
+                del self.need[cid]
+                for bucket in self.buckets:
+                    if cid in bucket:
+                        bucket.remove(cid)
+                        break
+        return chosen
+
+
+def sample_round(journal: Journal, settings: ProjectSettings, image_ids: Iterable[int]) -> int:
+    """One round of candidates for each image; returns how many work items were opened."""
+    image_ids = list(image_ids)
+    if not image_ids or settings.negatives_per_category <= 0:
+        return 0
+    sampler = CandidateSampler(journal.conn, settings)
+    opened = 0
+    for image_id in image_ids:
+        for category_id, priority in sampler.sample(image_id):
+            add_item(journal, STAGE, image_id=image_id, category_id=category_id, priority=priority)
+            opened += 1
+        if not sampler.need:
+            break
+    return opened
