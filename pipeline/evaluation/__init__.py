@@ -16,7 +16,9 @@ from .data import (
     load_detections,
     load_ground_truth,
 )
+from .lvis import evaluate_lvis
 from .result import CategoryScore, EvalResult
+from .voc import evaluate_voc
 
 __all__ = [
     "CategoryScore",
@@ -25,6 +27,8 @@ __all__ = [
     "EvaluationError",
     "GroundTruth",
     "evaluate_coco",
+    "evaluate_lvis",
+    "evaluate_voc",
     "load_detections",
     "load_ground_truth",
 ]

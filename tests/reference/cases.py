@@ -62,6 +62,7 @@ def make_detections(
     score_decimals: int = 2,
     crowd_hits: bool = True,
     categories: list[int] | None = None,
+    federated: bool = False,
 ) -> list[dict]:
     """A COCO results list made from ``gt`` (which is not modified)."""
     rng = np.random.default_rng(seed)
@@ -95,12 +96,23 @@ def make_detections(
             cat = ann["category_id"] if rng.random() > 0.1 else int(rng.choice(cat_ids))
             score = round(float(rng.uniform(0.05, 1.0)), score_decimals)
             add(ann["image_id"], cat, score, box, m)
+    present: dict[int, list[int]] = {}
+    for ann in gt["annotations"]:
+        present.setdefault(ann["image_id"], []).append(ann["category_id"])
     for im in gt["images"]:
         h, w = im["height"], im["width"]
+        # LVIS: aim false positives at categories the image says something about
+        pools = [
+            present.get(im["id"], []),
+            im.get("neg_category_ids", []),
+            im.get("not_exhaustive_category_ids", []),
+        ]
         for _ in range(int(rng.integers(0, n_fp + 1))):
             rle, box = _random_blob(rng, h, w)
             score = round(float(rng.uniform(0.0, 0.8)), score_decimals)
-            add(im["id"], int(rng.choice(cat_ids)), score, box, rle)
+            pool = pools[int(rng.integers(0, 3))] if federated else []
+            cat = int(rng.choice(pool)) if len(pool) else int(rng.choice(cat_ids))
+            add(im["id"], cat, score, box, rle)
     rng.shuffle(out)
     return out
 
@@ -138,4 +150,33 @@ COCO_STAT_NAMES = (
     "ARs",
     "ARm",
     "ARl",
+)
+
+
+def run_lvis_reference(gt: dict, results: list[dict], iou_type: str):
+    """The vendored lvis-api LVISEval on copies of the inputs; returns the evaluator."""
+    import logging
+
+    from .lvis_eval import LVISEval
+
+    logging.getLogger("tests.reference.lvis_eval").setLevel(logging.ERROR)
+    ev = LVISEval(copy.deepcopy(gt), copy.deepcopy(results), iou_type)
+    ev.run()
+    return ev
+
+
+LVIS_STAT_NAMES = (
+    "AP",
+    "AP50",
+    "AP75",
+    "APs",
+    "APm",
+    "APl",
+    "APr",
+    "APc",
+    "APf",
+    "AR@300",
+    "ARs@300",
+    "ARm@300",
+    "ARl@300",
 )

@@ -1,0 +1,49 @@
+"""``longtail evaluate GT.json RESULTS.json [--type segm|bbox] [--metric coco|voc|lvis] [--json]``"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from pipeline.evaluation import evaluate_coco, evaluate_lvis, evaluate_voc
+from pipeline.evaluation.report import format_per_category, format_summary
+
+METRICS = {"coco": evaluate_coco, "lvis": evaluate_lvis, "voc": evaluate_voc}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="COCO, VOC or LVIS federated AP of detections against ground truth",
+        description="Evaluate COCO-format detections (bbox and/or RLE segmentation) against "
+        "a COCO or LVIS ground-truth file. The numbers equal pycocotools' COCOeval and "
+        "lvis-api's LVISEval.",
+    )
+    p.add_argument("gt", help="ground truth: COCO or LVIS JSON")
+    p.add_argument("results", help="detections: COCO results JSON (a list)")
+    p.add_argument("--type", choices=("segm", "bbox"), default="segm", help="IoU of masks or boxes")
+    p.add_argument("--metric", choices=tuple(METRICS), default="coco", help="which AP")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--per-category", action="store_true", help="also print the per-category AP table"
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    result = METRICS[args.metric](args.gt, args.results, iou_type=args.type)
+    seconds = time.perf_counter() - start
+    if args.json:
+        out = result.to_dict()
+        out["seconds"] = round(seconds, 3)
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"{args.metric} {args.type} evaluation of {args.results}")
+    print(format_summary(result))
+    if args.per_category:
+        print()
+        print(format_per_category(result))
+    print(f"evaluated in {seconds:.2f}s")
+    return 0
