@@ -270,7 +270,9 @@ class Predictor:
             token.raise_if_cancelled()
         pixels = self._pixels(image)
         height, width = pixels.shape[:2]
-        tensor = torch.from_numpy(np.ascontiguousarray(pixels)).to(self.device)
+        if not (pixels.flags.writeable and pixels.flags.c_contiguous):
+            pixels = np.array(pixels, order="C")  # torch wants writable memory
+        tensor = torch.from_numpy(pixels).to(self.device)
         tensor = tensor.permute(2, 0, 1).float().div_(255.0)
         self._local.token = token
         try:
