@@ -1,4 +1,8 @@
-"""A project's status at a glance: images, categories, work per stage, federated labels."""
+"""A project's status at a glance: images, categories, work per stage, federated labels.
+
+The label counts are :func:`pipeline.federated.label_counts` (positives are pairs with
+accepted masks, not merely confirmed ones).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from . import schema as s
+from .federated import label_counts
 from .images import ImageCheck
 from .store import Project
 from .workqueue import stage_counts
@@ -28,11 +33,14 @@ def project_status(project: Project, *, files: ImageCheck | None = None) -> dict
                 )
             ).all()
         )
-        not_exhaustive = conn.execute(
-            select(func.count())
-            .select_from(s.image_categories)
-            .where(s.image_categories.c.exhaustive.is_(False))
-        ).scalar_one()
+        labels = label_counts(conn)
+        spotted = dict(
+            conn.execute(
+                select(s.spotting_finished.c.reason, func.count()).group_by(
+                    s.spotting_finished.c.reason
+                )
+            ).all()
+        )
         segments = dict(
             conn.execute(
                 select(s.segments.c.status, func.count()).group_by(s.segments.c.status)
@@ -50,12 +58,15 @@ def project_status(project: Project, *, files: ImageCheck | None = None) -> dict
         "stages": {
             str(stage): {"name": s.STAGES[stage], **queues[stage]} for stage in sorted(s.STAGES)
         },
+        # Federated labels as pipeline.federated derives them; pair states as stored.
         "labels": {
-            "positive_pairs": int(pairs.get(s.CONFIRMED, 0)),
+            **labels.as_dict(),
             "spotted_pairs": int(pairs.get(s.SPOTTED, 0)),
-            "rejected_pairs": int(pairs.get(s.REJECTED, 0)),
-            "negative_pairs": int(pairs.get(s.NEGATIVE, 0)),
-            "not_exhaustive_pairs": int(not_exhaustive),
+            "confirmed_pairs": int(pairs.get(s.CONFIRMED, 0)),
+        },
+        "spotting": {
+            "finished_images": int(sum(spotted.values())),
+            "declared_spotted": int(spotted.get("declared", 0)),
         },
     }
     if files is not None:

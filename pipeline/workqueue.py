@@ -197,21 +197,6 @@ def release_in(conn: Connection, item_id: int, annotator_id: int, *, to_back: bo
     conn.execute(wi.update().where(wi.c.id == item_id).values(**values))
 
 
-def cancel_in(conn: Connection, item_ids: Iterable[int]) -> list[int]:
-    """Cancel items that are no longer needed (open or leased); returns those cancelled.
-    A holder who answers one later is told it is no longer needed."""
-    ids = list(item_ids)
-    if not ids:
-        return []
-    rows = conn.execute(
-        wi.update()
-        .where(wi.c.id.in_(ids), wi.c.status.in_((s.OPEN, s.LEASED)))
-        .values(status=s.CANCELLED, lease_expires=None)
-        .returning(wi.c.id)
-    ).all()
-    return sorted(int(r.id) for r in rows)
-
-
 def complete_in(conn: Connection, item_id: int, annotator_id: int) -> WorkItem:
     """Mark an item the annotator holds as done, inside the answer's transaction."""
     _held(conn, item_id, annotator_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from pipeline.activity import project_activity
 from pipeline.images import check_image_files
 from pipeline.status import project_status
 from pipeline.store import Project
@@ -19,6 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-file-check", action="store_true", help="skip checking the image files on disk"
     )
+    p.add_argument(
+        "--activity",
+        action="store_true",
+        help="add throughput and agreement per stage and per annotator (from the event log)",
+    )
     p.set_defaults(func=run)
 
 
@@ -29,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
             with progress_bar("checking image files", unit="img") as progress:
                 files = check_image_files(project, progress=progress)
         status = project_status(project, files=files)
+        if args.activity:
+            status["activity"] = project_activity(project).as_dict()
     if args.json:
         print(json.dumps(status, indent=2))
     else:
@@ -57,9 +65,17 @@ def format_status(status: dict) -> str:
     labels = status["labels"]
     lines += [
         "",
-        f"positive pairs {labels['positive_pairs']}, verified negatives {labels['negative_pairs']}, "
-        f"not exhaustive {labels['not_exhaustive_pairs']}",
+        f"federated labels: {labels['positive_pairs']} positive pairs "
+        f"({labels['positive_images']} images, {labels['categories_with_positives']} categories), "
+        f"{labels['negative_pairs']} verified negatives "
+        f"({labels['categories_with_negatives']} categories), "
+        f"{labels['not_exhaustive_pairs']} not exhaustive",
+        f"not yet verified: {labels['unverified_pairs']} pairs; rejected: "
+        f"{labels['rejected_pairs']}; images done spotting: "
+        f"{status['spotting']['finished_images']}",
     ]
+    if "activity" in status:
+        lines += ["", *format_activity(status["activity"])]
     files = status.get("files")
     if files is not None:
         if files["missing"] or files["changed"]:
@@ -70,3 +86,37 @@ def format_status(status: dict) -> str:
         else:
             lines.append(f"all {files['checked']} image files present and unchanged")
     return "\n".join(lines)
+
+
+def format_activity(activity: dict) -> list[str]:
+    """Throughput per stage and per annotator, and the agreement figures, as text."""
+
+    def num(value: float | None, spec: str = ".1f") -> str:
+        return "-" if value is None else format(value, spec)
+
+    lines = [f"{'stage':<42}{'answers':>8}{'median s':>9}{'per hour':>9}{'skips':>6}{'undos':>6}"]
+    for stage in activity["stages"]:
+        lines.append(
+            f"{stage['stage']} {stage['name']:<40}{stage['answers']:>8}"
+            f"{num(stage['median_s']):>9}{num(stage['answers_per_hour'], '.0f'):>9}"
+            f"{stage['skips']:>6}{stage['undos']:>6}"
+        )
+    lines += [
+        "",
+        f"{'annotator':<20}{'answers':>8}{'hours':>7}{'accepts':>8}{'agrees':>7}{'own ok':>7}",
+    ]
+    for person in activity["annotators"]:
+        lines.append(
+            f"{person['name'][:19]:<20}{sum(person['answers'].values()):>8}"
+            f"{person['total_s'] / 3600:>7.2f}{num(person['accept_rate'], '.2f'):>8}"
+            f"{num(person['agreement'], '.2f'):>7}{num(person['segments_accepted_rate'], '.2f'):>7}"
+        )
+    a = activity["agreement"]
+    lines += [
+        "",
+        f"verification accept rate {num(a['verification_accept_rate'], '.2f')}, verifier pair "
+        f"agreement {num(a['verifier_pair_agreement'], '.2f')}, category fits "
+        f"{num(a['category_fit_rate'], '.2f')}, all segmented {num(a['all_segmented_rate'], '.2f')}, "
+        f"candidates present {num(a['present_rate'], '.2f')}",
+    ]
+    return lines

@@ -122,9 +122,7 @@ class CandidateSampler:
                 select(wi.c.category_id, func.count())
                 .where(wi.c.stage == STAGE, wi.c.status.in_(PENDING_WORK))
                 .group_by(wi.c.category_id)
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         self.present = present
         self.need: dict[int, int] = {}
@@ -143,9 +141,7 @@ class CandidateSampler:
                 select(ic.c.category_id, func.count())
                 .where(ic.c.state.in_(states))
                 .group_by(ic.c.category_id)
-            )
-            .tuples()
-            .all()
+            ).all()
         )
 
     def taken(self, image_id: int) -> set[int]:

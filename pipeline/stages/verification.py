@@ -116,9 +116,7 @@ def apply(ctx: Answering, answer: VerifyAnswer) -> None:
             select(s.verdicts.c.accept, func.count())
             .where(s.verdicts.c.segment_id == segment.id)
             .group_by(s.verdicts.c.accept)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     accepts, rejects = int(votes.get(True, 0)), int(votes.get(False, 0))
     k, r = settings.verifiers_per_segment, settings.reject_votes_to_redo
