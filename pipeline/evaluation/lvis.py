@@ -32,7 +32,6 @@ from .coco import (
     PerImage,
     Prepared,
     category_table,
-    pair_ious,
     rank_in_pair,
 )
 from .coco import evaluate_images as coco_evaluate_images

@@ -93,30 +93,32 @@ def _summarize_chunk(part: Sequence[str | bytes]) -> tuple[np.ndarray, np.ndarra
     if overlong.any():
         ok[np.searchsorted(ends_at, number_end[overlong], side="right")] = False
         chunks = np.minimum(chunks, MAX_CHUNKS)
-    data = (v & 31).astype(np.int64)
-    x = data[number_start]
+    x = (v[number_start] & 31).astype(np.int64)
     for k in range(1, MAX_CHUNKS):
         more = np.flatnonzero(chunks > k)
         if not len(more):
             break
-        x[more] += data[number_start[more] + k] << (5 * k)
-    negative = (v[number_end] & 16) != 0
+        x[more] += (v[number_start[more] + k] & 31).astype(np.int64) << (5 * k)
+    negative = np.flatnonzero(v[number_end] & 16)
     x[negative] -= np.left_shift(np.int64(1), 5 * chunks[negative])
-    # Numbers per string and each number's place in its string.
+    # Numbers per string; number j of a string of m numbers is stored as the
+    # difference to count j-2 (j > 2), so it adds to counts j, j+2, ... < m: that is
+    # (m - 1 - j) // 2 + 1 times; number 0 only to count 0.
     per_string = np.diff(np.searchsorted(number_end, ends_at, side="left"), prepend=0)
     first = np.cumsum(per_string) - per_string
-    m = np.repeat(per_string, per_string)
-    local = np.arange(len(x), dtype=np.int64) - np.repeat(first, per_string)
-    # Count i (i > 2) is stored as the difference to count i-2, so number j adds to
-    # counts j, j+2, ... up to the string's last count; number 0 only to count 0.
-    weight = (m - 1 - local) // 2 + 1
-    weight[local == 0] = 1
-    weighted = (x * weight).astype(np.float64)
-    owner = np.repeat(np.arange(n), per_string)
-    total = np.bincount(owner, weights=weighted, minlength=n)
-    odd = (local & 1) == 1
-    area = np.bincount(owner[odd], weights=weighted[odd], minlength=n)
-    return area.astype(np.int64), total.astype(np.int64), ok
+    idx = np.arange(len(x), dtype=np.int64)
+    end_rep = np.repeat(first + per_string, per_string)
+    weight = (end_rep - 1 - idx) // 2 + 1
+    has = per_string > 0
+    weight[first[has]] = 1
+    y = x * weight
+    odd = (idx - np.repeat(first, per_string)) & 1
+    total = np.zeros(n, dtype=np.int64)
+    area = np.zeros(n, dtype=np.int64)
+    if has.any():
+        total[has] = np.add.reduceat(y, first[has])
+        area[has] = np.add.reduceat(y * odd, first[has])
+    return area, total, ok
 
 
 def structurally_valid(counts: Sequence[str | bytes]) -> np.ndarray:
