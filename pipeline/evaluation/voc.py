@@ -107,9 +107,7 @@ def evaluate_voc(
     npos = np.bincount(truth.ann_category[~difficult], minlength=K)
     n_det = np.bincount(dets.category, minlength=K)
     counted = np.flatnonzero(~ignored)
-    order = counted[
-        np.lexsort((counted, dets.image[counted], -dets.score[counted], dets.category[counted]))
-    ]
+    order = counted[np.lexsort((counted, -dets.score[counted], dets.category[counted]))]
     bounds = np.searchsorted(dets.category[order], np.arange(K + 1))
     table: dict[int, CategoryScore] = {}
     curves: dict[int, tuple[np.ndarray, np.ndarray]] = {}
