@@ -754,3 +754,74 @@ def summarize(
         violations=violations,
         effort_hours=round(effort_s / 3600.0, 2),
     )
+
+
+@dataclass
+class WorkerReport:
+    """What one scripted annotator process did (see :func:`run_worker`)."""
+
+    name: str
+    answered: list[int]  # work item ids, in the order answered
+    claim_s: list[float]  # seconds each successful claim took
+    conflicts: int  # answers refused because the item was no longer needed
+
+
+def run_worker(
+    project_target: str | os.PathLike[str],
+    truth_source: str | os.PathLike[str] | dict[str, Any],
+    name: str,
+    *,
+    noise: str | NoiseProfile = "none",
+    seed: int = 0,
+    idle_timeout_s: float = 10.0,
+    poll_s: float = 0.02,
+) -> WorkerReport:
+    """One scripted annotator working on its own (in its own process, say) beside others,
+    until no stage has open or leased work left; for concurrency tests and benchmarks.
+    Seed the queues first (:meth:`Pipeline.seed`).
+
+    A ConflictError (the item was decided meanwhile, e.g. a verification item cancelled
+    by another verifier's decision) is counted and the worker goes on.
+    """
+    from .errors import ConflictError
+
+    with Project.open(project_target) as project:
+        truth = load_truth(truth_source, project)
+        service = Pipeline(project)
+        settings = project.settings()
+        with project.read() as conn:
+            category_ids = list(conn.execute(select(s.categories.c.id)).scalars())
+        scripted = ScriptedAnnotator(
+            truth,
+            noise_profile(noise),
+            random.Random(f"{seed}-{name}"),
+            category_ids,
+            settings.verify_min_iou,
+        )
+        bot = service.annotator(name, is_bot=True)
+        report = WorkerReport(name, [], [], 0)
+        idle_since = time.monotonic()
+        while True:
+            worked = False
+            for stage in STAGE_ORDER:
+                started = time.perf_counter()
+                item = service.next_item(stage, bot)
+                if item is None:
+                    continue
+                report.claim_s.append(time.perf_counter() - started)
+                answer, effort = scripted.answer(item)
+                try:
+                    service.answer(item, answer, effort=effort)
+                    report.answered.append(item.id)
+                except ConflictError:
+                    report.conflicts += 1
+                worked = True
+                break
+            if worked:
+                idle_since = time.monotonic()
+                continue
+            if not any(p.remaining for p in service.progress().values()):
+                return report
+            if time.monotonic() - idle_since > idle_timeout_s:
+                return report  # what is left, nobody here may take
+            time.sleep(poll_s)

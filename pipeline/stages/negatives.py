@@ -1,9 +1,13 @@
 """Stage 6, negative labels: is a candidate category absent from the image?
 
-Candidates are sampled per image, in rounds of ``negative_candidates_per_image``:
-the first round when the image finishes spotting, the next when the image's last
-pending candidate is answered, and by :func:`pipeline.stages.seeding.seed` for
-finished images with none pending. A category is a candidate for an image when
+Candidates are sampled per image, in rounds of ``negative_candidates_per_image``.
+The first round comes when the image finishes spotting. Further rounds (:func:`refill`)
+come when the stage-6 queue runs empty while categories still lack negatives, or from
+:func:`pipeline.stages.seeding.seed`, and only once no image waits for spotting: until
+then a further round would pile candidates onto the few images that finished first,
+while LVIS spreads each category's negatives over the whole set. (Images that never
+had a round, such as imported ones declared spotted, get theirs at any time.)
+A category is a candidate for an image when
 
 - the image has no (image, category) pair yet (not spotted, rejected or checked), and
 - the category still needs negatives: its verified negatives plus its pending
@@ -25,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.engine import Connection
 
 from .. import schema as s
@@ -39,7 +43,6 @@ from .common import (
     Answering,
     add_item,
     category_row,
-    has_pending,
     pair_row,
     set_pair,
 )
@@ -89,10 +92,6 @@ def apply(ctx: Answering, answer: NegativeAnswer) -> None:
     else:
         set_pair(ctx.journal, image_id, category_id, state=s.NEGATIVE)
     ctx.summary["present"] = bool(answer.present)
-    if not has_pending(ctx.conn, STAGE, image_id=image_id):
-        sampled = sample_round(ctx.journal, ctx.settings, [image_id])
-        if sampled:
-            ctx.notes.append(f"{sampled} more negative candidates sampled for this image")
 
 
 # ---------------------------------------------------------------- sampling
@@ -198,3 +197,26 @@ def sample_round(journal: Journal, settings: ProjectSettings, image_ids: Iterabl
         if not sampler.need:
             break
     return opened
+
+
+def refill(
+    journal: Journal, settings: ProjectSettings, image_ids: Iterable[int] | None = None
+) -> int:
+    """A further round for every image (of ``image_ids``) that finished spotting and has
+    no pending candidate (see the module docstring); returns how many items were opened."""
+    conn = journal.conn
+    if settings.negatives_per_category <= 0 or settings.negative_candidates_per_image <= 0:
+        return 0
+    finished = s.spotting_finished.c.image_id
+    no_pending = ~exists().where(
+        wi.c.image_id == finished, wi.c.stage == STAGE, wi.c.status.in_(PENDING_WORK)
+    )
+    query = select(finished).where(no_pending)
+    if image_ids is not None:
+        query = query.where(finished.in_(sorted(set(image_ids))))
+    spotting_open = conn.execute(
+        select(exists().where(wi.c.stage == s.SPOTTING, wi.c.status.in_(PENDING_WORK)))
+    ).scalar()
+    if spotting_open:
+        query = query.where(~exists().where(wi.c.image_id == finished, wi.c.stage == STAGE))
+    return sample_round(journal, settings, conn.execute(query.order_by(finished)).scalars())

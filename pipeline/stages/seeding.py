@@ -12,7 +12,9 @@ transaction. Per stage it opens an item for
 4. every pending segment with no pending verification item;
 5. every ``confirmed`` pair whose exhaustiveness is unknown and whose instances are
    all accepted (imported pairs included, unless ``verify_imported`` is false);
-6. every image that finished spotting with no pending candidate: one sampling round.
+6. every image that finished spotting with no pending candidate: one sampling round
+   (:func:`pipeline.stages.negatives.refill`: only images without any round yet while
+   other images still wait for spotting).
 
 Imported images take part in spotting like any other (the spotter sees the imported
 categories as already known). ``spot_imported=False`` declares images that carry
@@ -224,13 +226,5 @@ def seed(
     report.opened[s.EXHAUSTIVE] += len(due)
 
     # -- stage 6
-    ready = conn.execute(
-        select(s.spotting_finished.c.image_id)
-        .where(
-            ~_pending(s.NEGATIVES, wi.c.image_id == s.spotting_finished.c.image_id),
-            *only(s.spotting_finished.c.image_id),
-        )
-        .order_by(s.spotting_finished.c.image_id)
-    ).scalars()
-    report.opened[s.NEGATIVES] += negatives.sample_round(journal, settings, list(ready))
+    report.opened[s.NEGATIVES] += negatives.refill(journal, settings, ids)
     return report

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from .. import schema as s
@@ -108,6 +108,7 @@ class Pipeline:
     def __init__(self, project: Project) -> None:
         self.project = project
         self._annotators: dict[str, Annotator] = {}
+        self._empty_refill: tuple[Any, ...] | None = None
 
     # ------------------------------------------------------------ annotators
 
@@ -154,6 +155,8 @@ class Pipeline:
             item = claim_in(conn, stage, who.id, **claim)
             if item is None and rules.soft_exclusion:
                 item = claim_in(conn, stage, who.id, honour_exclusion=False, **claim)
+            if item is None and stage == s.NEGATIVES and self._refill(conn, settings):
+                item = claim_in(conn, stage, who.id, **claim)
         if item is None:
             return None
         with self.project.read() as conn:
@@ -289,6 +292,20 @@ class Pipeline:
             return self._view(conn, item_from_row(row), who)
 
     # ------------------------------------------------------------ helpers
+
+    def _refill(self, conn: Connection, settings: Any) -> int:
+        """An empty negatives queue samples its next round (:func:`negatives.refill`).
+        A refill that found nothing is not repeated until spotting or stage 6 moved on."""
+        mark = (
+            conn.execute(select(func.count()).select_from(s.spotting_finished)).scalar_one(),
+            conn.execute(select(func.count()).select_from(s.negative_checks)).scalar_one(),
+            settings,
+        )
+        if mark == self._empty_refill:
+            return 0
+        opened = negatives.refill(Journal(conn, record=False), settings)
+        self._empty_refill = None if opened else mark
+        return opened
 
     def _view(self, conn: Connection, item: WorkItem, who: Annotator) -> StageItem:
         settings = read_settings(conn)

@@ -1,0 +1,104 @@
+"""Four processes claim and answer items of one SQLite project at the same time."""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+
+from conftest import make_image
+from sqlalchemy import select
+
+from pipeline import schema as s
+from pipeline.federated import project_labels, project_violations
+from pipeline.images import add_image_folder
+from pipeline.settings import ProjectSettings
+from pipeline.simulate import run_worker
+from pipeline.stages import Pipeline
+from pipeline.store import Project
+from pipeline.vocabulary import Category, add_categories
+
+NAMES = ("cat", "dog", "bird", "cup", "car", "tree")
+W, H = 100, 80
+
+
+def synthetic_truth(files: list[str], rng: random.Random) -> dict:
+    """A COCO document: each image has 1-3 categories with 1-2 box-shaped instances."""
+    images, annotations = [], []
+    for image_id, name in enumerate(files, 1):
+        images.append({"id": image_id, "file_name": name, "width": W, "height": H})
+        for category_id in rng.sample(range(1, len(NAMES) + 1), rng.randint(1, 3)):
+            for _ in range(rng.randint(1, 2)):
+                x, y = rng.uniform(0, W - 30), rng.uniform(0, H - 30)
+                w, h = rng.uniform(8, 28), rng.uniform(8, 28)
+                annotations.append(
+                    {
+                        "id": len(annotations) + 1,
+                        "image_id": image_id,
+                        "category_id": category_id,
+                        "segmentation": [[x, y, x + w, y, x + w, y + h, x, y + h]],
+                        "bbox": [x, y, w, h],
+                        "area": w * h,
+                        "iscrowd": 0,
+                    }
+                )
+    categories = [{"id": i, "name": n} for i, n in enumerate(NAMES, 1)]
+    return {"images": images, "annotations": annotations, "categories": categories}
+
+
+def test_four_processes_answer_every_item_exactly_once(tmp_path):
+    files = [f"im{i:02d}.png" for i in range(12)]
+    for i, name in enumerate(files):
+        make_image(tmp_path / "images" / name, W, H, color=(i * 20, 80, 120))
+    settings = ProjectSettings(
+        verifiers_per_segment=2,
+        reject_votes_to_redo=1,
+        negatives_per_category=3,
+        negative_candidates_per_image=2,
+    )
+    truth = synthetic_truth(files, random.Random(7))
+    with Project.create(tmp_path / "project", settings=settings) as project:
+        add_categories(project, [Category(n) for n in NAMES])
+        add_image_folder(project, tmp_path / "images")
+        Pipeline(project).seed()
+        folder = str(project.folder)
+
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=4, mp_context=context) as pool:
+            futures = [
+                pool.submit(run_worker, folder, truth, f"worker-{k}", noise="sloppy", seed=k)
+                for k in range(4)
+            ]
+            reports = [f.result(timeout=240) for f in futures]
+
+        answered = [i for r in reports for i in r.answered]
+        assert len(answered) == len(set(answered)), "an item was answered twice"
+        assert all(r.answered for r in reports), "every worker got work"
+        with project.read() as conn:
+            wi, ev = s.work_items, s.events
+            statuses = Counter(conn.execute(select(wi.c.status)).scalars())
+            done = dict(
+                conn.execute(select(wi.c.id, wi.c.done_by).where(wi.c.status == s.DONE)).all()
+            )
+            events = conn.execute(
+                select(ev.c.work_item_id, ev.c.annotator_id).where(ev.c.action == "answer")
+            ).all()
+            names = dict(conn.execute(select(s.annotators.c.id, s.annotators.c.name)).all())
+        # none lost: nothing is left open or leased, and every answer made a done item
+        assert statuses[s.OPEN] == statuses[s.LEASED] == 0
+        assert set(done) == set(answered)
+        # the event log is complete: one answer event per done item, by whoever did it
+        assert len(events) == len(done)
+        assert {e.work_item_id: e.annotator_id for e in events} == done
+        by_worker = Counter(names[a] for a in done.values())
+        assert by_worker == Counter({r.name: len(r.answered) for r in reports})
+        # the result is still right
+        assert not project_violations(project)
+        labels = project_labels(project)
+        truth_cats = {}
+        for a in truth["annotations"]:
+            truth_cats.setdefault(a["image_id"], set()).add(a["category_id"])
+        assert {i: got.positive_category_ids for i, got in labels.items()} == truth_cats
+        for image_id, label in labels.items():
+            assert not label.negative_category_ids & truth_cats[image_id]
