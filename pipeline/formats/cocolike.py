@@ -347,85 +347,85 @@ def encode_annotations(
     height, width, file, iid = image.height, image.width, image.file, image.key
     out: list[Encoded] = []
     poly_anns: list[dict] = []
-    poly_segs: list[Any] = []
     poly_boxes: list[Any] = []
+    checked: list[dict] = []  # annotations whose fields need a check one by one
     for ann in image.annotations:
+        # The common case, cheaply: a polygon list, a 4-item bbox list, iscrowd 0 or 1.
+        seg, bbox, crowd = ann.get("segmentation"), ann.get("bbox"), ann.get("iscrowd", 0)
+        if (
+            type(seg) is list
+            and type(bbox) is list
+            and len(bbox) == 4
+            and type(crowd) in (int, bool)
+            and crowd in (0, 1)
+        ):
+            poly_anns.append(ann)
+            poly_boxes.append(bbox)
+        else:
+            checked.append(ann)
+    boxes = np.zeros((0, 4))
+    if poly_anns:
+        boxes = np.array(poly_boxes)
+        if boxes.dtype.kind in "biuf" and boxes.shape == (len(poly_anns), 4):
+            boxes = boxes.astype(np.float64)
+            sound = np.isfinite(boxes).all(axis=1) & (boxes[:, 2] >= 0) & (boxes[:, 3] >= 0)
+            if not sound.all():
+                checked += [a for a, ok in zip(poly_anns, sound.tolist(), strict=True) if not ok]
+                poly_anns = [a for a, ok in zip(poly_anns, sound.tolist(), strict=True) if ok]
+                boxes = boxes[sound]
+        else:  # some bbox holds something that is not a number: sort them one by one
+            checked += poly_anns
+            poly_anns, boxes = [], np.zeros((0, 4))
+
+    for ann in checked:
         aid = ann["id"]
-        crowd = ann.get("iscrowd", 0)
-        bbox = ann.get("bbox")
+        where = {"file": file, "image_id": iid, "annotation_id": aid}
+        problems = _field_problems(ann)
+        for message in problems:
+            report.problem(message, **where)
         seg = ann.get("segmentation")
-        ok = True
-        if crowd not in (0, 1) or type(crowd) is float:
-            report.problem(
-                f"'iscrowd' must be 0 or 1, got {crowd!r}",
-                file=file,
-                image_id=iid,
-                annotation_id=aid,
-            )
-            ok = False
-        box_ok = type(bbox) is list and len(bbox) == 4 and all(_is_number(v) for v in bbox)
-        if not box_ok:
-            message = (
-                "missing key 'bbox'"
-                if bbox is None
-                else f"'bbox' must be 4 numbers [x, y, width, height], got {bbox!r}"
-            )
-            report.problem(message, file=file, image_id=iid, annotation_id=aid)
-            ok = False
-        elif bbox[2] < 0 or bbox[3] < 0:
-            report.problem(
-                f"the bbox {bbox} has a negative width or height",
-                file=file,
-                image_id=iid,
-                annotation_id=aid,
-            )
-            ok = False
         if type(seg) is list:
-            if ok:
+            if not problems:
                 poly_anns.append(ann)
-                poly_segs.append(seg)
-                poly_boxes.append(bbox)
-            else:
-                # Still report what is wrong with the polygon itself.
-                encoded = encode_polygons([seg], height, width)
-                for message in encoded.problems.get(0, []):
-                    report.problem(message, file=file, image_id=iid, annotation_id=aid)
-                report.annotations_skipped += 1
-            continue
-        if type(seg) is dict:
+                boxes = np.vstack([boxes, np.asarray(ann["bbox"], dtype=np.float64)])
+                continue
+            # Still report what is wrong with the polygon itself.
+            for message in encode_polygons([seg], height, width).problems.get(0, []):
+                report.problem(message, **where)
+        elif type(seg) is dict:
             try:
-                mask = Mask.from_rle(seg, height, width)
-                kind, data, area, mask_box = encode_mask(mask)
+                kind, data, area, mask_box = encode_mask(Mask.from_rle(seg, height, width))
             except GeometryError as exc:
-                report.problem(str(exc), file=file, image_id=iid, annotation_id=aid)
-                ok = False
-            if not ok:
-                report.annotations_skipped += 1
-                continue
-            box = _box(bbox, mask_box, "RLE", report, file, iid, aid, repair_boxes)
-            if box is None:
-                report.annotations_skipped += 1
-                continue
-            out.append(
-                Encoded(aid, ann["category_id"], bool(crowd), box, kind, data, area, mask_box)
+                report.problem(str(exc), **where)
+                problems.append(str(exc))
+            if not problems:
+                box = _box(ann["bbox"], mask_box, "RLE", report, file, iid, aid, repair_boxes)
+                if box is not None:
+                    crowd = bool(ann.get("iscrowd", 0))
+                    out.append(
+                        Encoded(aid, ann["category_id"], crowd, box, kind, data, area, mask_box)
+                    )
+                    continue
+        else:
+            message = (
+                "missing key 'segmentation'"
+                if seg is None
+                else "'segmentation' must be a list of polygons or an RLE object, "
+                f"got {type(seg).__name__}"
             )
-            continue
-        message = (
-            "missing key 'segmentation'"
-            if seg is None
-            else f"'segmentation' must be a list of polygons or an RLE object, got {type(seg).__name__}"
-        )
-        report.problem(message, file=file, image_id=iid, annotation_id=aid)
+            report.problem(message, **where)
         report.annotations_skipped += 1
 
-    if not poly_segs:
+    if not poly_anns:
         return out
-    encoded = encode_polygons(poly_segs, height, width)
-    given = np.asarray(poly_boxes, dtype=np.float64)
+    encoded = encode_polygons([a["segmentation"] for a in poly_anns], height, width)
+    given = boxes.copy()
     given[:, 2:] += given[:, :2]
     extent = encoded.boxes.copy()
     extent[:, 2:] += extent[:, :2]
     agree = np.all(np.abs(given - extent) <= BOX_TOLERANCE, axis=1).tolist()
+    given_boxes = boxes.tolist()
+    extents = encoded.boxes.tolist()
     for i, ann in enumerate(poly_anns):
         aid = ann["id"]
         if not encoded.ok(i):
@@ -433,12 +433,11 @@ def encode_annotations(
                 report.problem(message, file=file, image_id=iid, annotation_id=aid)
             report.annotations_skipped += 1
             continue
-        mask_box = tuple(encoded.boxes[i].tolist())
-        bbox = poly_boxes[i]
+        mask_box = tuple(extents[i])
         if agree[i]:
-            box = (float(bbox[0]), float(bbox[1]), float(bbox[2]), float(bbox[3]))
+            box = tuple(given_boxes[i])
         else:
-            box = _box(bbox, mask_box, "polygon", report, file, iid, aid, repair_boxes)
+            box = _box(given_boxes[i], mask_box, "polygon", report, file, iid, aid, repair_boxes)
             if box is None:
                 report.annotations_skipped += 1
                 continue
@@ -447,14 +446,30 @@ def encode_annotations(
                 aid,
                 ann["category_id"],
                 bool(ann.get("iscrowd", 0)),
-                box,
-                encoded.kinds[i],
-                encoded.data[i],
+                box,  # type: ignore[arg-type]
+                encoded.kinds[i],  # type: ignore[arg-type]
+                encoded.data[i],  # type: ignore[arg-type]
                 encoded.areas[i],
-                mask_box,
+                mask_box,  # type: ignore[arg-type]
             )
         )
     return out
+
+
+def _field_problems(ann: dict) -> list[str]:
+    """What is wrong with an annotation's iscrowd and bbox."""
+    problems = []
+    crowd = ann.get("iscrowd", 0)
+    if type(crowd) not in (int, bool) or crowd not in (0, 1):
+        problems.append(f"'iscrowd' must be 0 or 1, got {crowd!r}")
+    bbox = ann.get("bbox")
+    if bbox is None:
+        problems.append("missing key 'bbox'")
+    elif not (type(bbox) is list and len(bbox) == 4 and all(_is_number(v) for v in bbox)):
+        problems.append(f"'bbox' must be 4 numbers [x, y, width, height], got {bbox!r}")
+    elif bbox[2] < 0 or bbox[3] < 0:
+        problems.append(f"the bbox {bbox} has a negative width or height")
+    return problems
 
 
 def _box(

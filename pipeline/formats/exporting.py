@@ -27,7 +27,7 @@ from .. import schema as s
 from ..errors import GeometryError, LongtailError
 from ..geometry import POLYGON, RLE, Mask
 from ..store import Project
-from .jsonio import atomic_write_bytes, dump_json
+from .jsonio import atomic_write_bytes, dump_json, no_cycle_collection
 from .writer import META_LICENSES, META_SUPERCATEGORIES
 
 Progress = Callable[[int, int], None]
@@ -88,7 +88,7 @@ def export_project(
     if masks not in MASK_FORMS:
         raise LongtailError(f"unknown mask form {masks!r}; use {', '.join(MASK_FORMS)}")
     summary = ExportSummary(format=fmt, split=split)
-    with project.read() as conn:
+    with no_cycle_collection(), project.read() as conn:
         if (
             split is not None
             and not conn.execute(select(exists().where(s.images.c.split == split))).scalar()
@@ -323,7 +323,7 @@ def _image(project: Project, row: Any, image_id: int, fmt: str) -> dict[str, Any
     if fmt == LVIS and not coco_url:
         # lvis-api and detectron2 take the last two parts of coco_url (folder and file
         # name): give them the image's own folder and name on disk.
-        coco_url = "/".join(Path(project.resolve(row.path)).parts[-2:])
+        coco_url = "/".join(Path(os.path.normpath(project.resolve(row.path))).parts[-2:])
     if coco_url:
         image["coco_url"] = coco_url
     for key in sorted(extra):

@@ -22,10 +22,11 @@ from .cocolike import (
     read_categories,
     read_images,
 )
-from .jsonio import JSONReadError, load_json
+from .jsonio import JSONReadError, load_json, no_cycle_collection
 from .locate import infer_split, search_roots
 from .report import FormatError, ImportReport, display_path
 from .source import Encoded, SourceCategory, SourceImage
+from .writer import ImportWriter
 
 Progress = Callable[[int, int], None]
 
@@ -63,8 +64,6 @@ def run_import(
     progress: Progress | None = None,
 ) -> ImportReport:
     """Encode every image's annotations and store them in one transaction (see module)."""
-    from .writer import ImportWriter  # the writer needs the store; keep imports light
-
     lenient = report.lenient
     if report.problems and not lenient:
         # Already refused: still check every annotation so the report is complete.
@@ -111,7 +110,32 @@ def import_cocolike(
     repair_boxes: bool,
 ) -> ImportReport:
     """Import a COCO or LVIS file (see :func:`pipeline.formats.import_coco`)."""
-    path = Path(path).expanduser()
+    with no_cycle_collection():
+        return _import_cocolike(
+            project,
+            Path(path).expanduser(),
+            lvis=lvis,
+            images_root=images_root,
+            split=split,
+            lenient=lenient,
+            progress=progress,
+            reference_only=reference_only,
+            repair_boxes=repair_boxes,
+        )
+
+
+def _import_cocolike(
+    project: Project,
+    path: Path,
+    *,
+    lvis: bool,
+    images_root: str | os.PathLike[str] | None,
+    split: str | None,
+    lenient: bool,
+    progress: Progress | None,
+    reference_only: bool,
+    repair_boxes: bool,
+) -> ImportReport:
     file = display_path(path)
     split = split or infer_split(path) or project.settings().default_split
     report = ImportReport(

@@ -31,7 +31,7 @@ from ..images import ImageInfo
 from ..store import Project
 from ..vocabulary import Category, normalize
 from .importing import Steps, run_import
-from .jsonio import JSONReadError, atomic_write_bytes, load_json
+from .jsonio import JSONReadError, atomic_write_bytes, load_json, no_cycle_collection
 from .locate import probe_files
 from .masks import encode_mask, encode_polygons
 from .report import FormatError, ImportReport, display_path
@@ -77,7 +77,17 @@ def import_labelme(
     any problem refuses everything (FormatError with the report); ``lenient`` imports
     the good part and writes the report next to the project.
     """
-    source = Path(path_or_folder).expanduser()
+    with no_cycle_collection():
+        return _import_labelme(project, Path(path_or_folder).expanduser(), split, lenient, progress)
+
+
+def _import_labelme(
+    project: Project,
+    source: Path,
+    split: str | None,
+    lenient: bool,
+    progress: Progress | None,
+) -> ImportReport:
     split = split or project.settings().default_split
     report = ImportReport(source=str(source), format="labelme", split=split, lenient=lenient)
     if source.is_dir():

@@ -127,33 +127,55 @@ def _encode_shaped(
         y0 = np.minimum.reduceat(y, ann_start)
         x1 = np.maximum.reduceat(x, ann_start)
         y1 = np.maximum.reduceat(y, ann_start)
-    good_parts = [part for k in good for part in segs[indices[k]]]
-    rles = mask_utils.frPyObjects(good_parts, height, width)
-    part_areas = mask_utils.area(rles).tolist()
-    raw = flat.astype("<f8", copy=False).tobytes()
+    boxes = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)
+    good_list = good.tolist()
+    out.boxes[[indices[k] for k in good_list]] = boxes[good]
+    # pycocotools rasterises each part; views into the flat array spare it a list copy.
     first_part = np.concatenate(([0], np.cumsum(parts_per)[:-1]))
-    at = 0  # index into good_parts / rles
-    for k in good.tolist():
+    coord_start = 2 * part_start
+    good_parts = np.repeat(~bad, parts_per)
+    views = [
+        flat[a : a + n]
+        for a, n in zip(
+            coord_start[good_parts].tolist(), part_sizes[good_parts].tolist(), strict=True
+        )
+    ]
+    rles = mask_utils.frPyObjects(views, height, width)
+    part_areas = _areas(rles)
+    raw = flat.astype("<f8", copy=False).tobytes()
+    counts = parts_per.tolist()
+    firsts = first_part.tolist()
+    sizes = part_points.tolist()
+    starts = (ann_start * 16).tolist()
+    lengths = (points_per * 16).tolist()
+    pack = struct.pack
+    at = 0  # index into the rasterised parts
+    for k in good_list:
         i = indices[k]
-        count = int(parts_per[k])
+        count = counts[k]
         if count == 1:
             area = part_areas[at]
-            n_points = int(part_points[first_part[k]])
-            header = struct.pack("<4I", 4, 1, 1, n_points)
+            header = pack("<4I", 4, 1, 1, sizes[firsts[k]])
         else:
             area = int(mask_utils.area(mask_utils.merge(rles[at : at + count])))
-            sizes = part_points[first_part[k] : first_part[k] + count].tolist()
             words = [2 * count + 2, count]
-            for size in sizes:
+            for size in sizes[firsts[k] : firsts[k] + count]:
                 words += (1, size)
-            header = struct.pack(f"<{len(words)}I", *words)
+            header = pack(f"<{len(words)}I", *words)
         at += count
-        start = int(ann_start[k]) * 16
-        stop = start + int(points_per[k]) * 16
+        start = starts[k]
         out.kinds[i] = POLYGON
-        out.data[i] = header + raw[start:stop]
-        out.areas[i] = int(area)
-        out.boxes[i] = (x0[k], y0[k], x1[k] - x0[k], y1[k] - y0[k])
+        out.data[i] = header + raw[start : start + lengths[k]]
+        out.areas[i] = area
+
+
+def _areas(rles: list[dict[str, Any]]) -> list[int]:
+    """pycocotools' pixel areas, asked at most 255 at a time: its ``area`` fails on
+    longer lists with numpy 2 (it sizes a uint8 array by the list's length)."""
+    out: list[int] = []
+    for start in range(0, len(rles), 255):
+        out += mask_utils.area(rles[start : start + 255]).tolist()
+    return out
 
 
 def encode_mask(mask: Mask) -> tuple[str, bytes, int, tuple[float, float, float, float]]:

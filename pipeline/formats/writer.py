@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, select, text
@@ -29,16 +30,20 @@ FLUSH_ROWS = 20_000
 META_SUPERCATEGORIES = "formats.supercategories"  # {category id: supercategory}
 META_LICENSES = "formats.licenses"  # [{"id", "name", "url"}, ...]
 
+# Rows a multi-row INSERT carries: one statement (and one trip through SQLite's
+# parser and the GIL) per this many rows instead of one per row.
+ROWS_PER_STATEMENT = 500
+
+# The columns an import sets per row; the others are the same for every row of an
+# import (status, source, tool, version, created_at) and go in as constants.
 INSTANCE_COLUMNS = (
-    "id", "image_id", "category_id", "annotator_id", "x", "y",
-    "box_x", "box_y", "box_w", "box_h", "status", "is_crowd", "source", "source_id",
-    "created_at",
+    "id", "image_id", "category_id", "box_x", "box_y", "box_w", "box_h", "is_crowd",
+    "source_id",
 )  # fmt: skip
 SEGMENT_COLUMNS = (
-    "id", "instance_id", "version", "annotator_id", "mask_kind", "mask", "area",
-    "bbox_x", "bbox_y", "bbox_w", "bbox_h", "status", "tool", "source", "created_at",
+    "id", "instance_id", "mask_kind", "mask", "area", "bbox_x", "bbox_y", "bbox_w", "bbox_h",
 )  # fmt: skip
-PAIR_COLUMNS = ("image_id", "category_id", "state", "exhaustive", "source", "updated_at")
+PAIR_COLUMNS = ("image_id", "category_id", "state", "exhaustive")
 
 
 class ImportWriter:
@@ -79,6 +84,7 @@ class ImportWriter:
         self.reused: set[int] = set()
         self.existing_pairs: dict[tuple[int, int], tuple[str, bool | None]] = {}
         self.imported_ids: dict[int, set[int]] = {}
+        self.pair_updates: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------ categories
 
@@ -256,7 +262,6 @@ class ImportWriter:
         negatives = {category_ids[k] for k in image.negative_keys if k in category_ids}
         not_exhaustive = {category_ids[k] for k in image.not_exhaustive_keys if k in category_ids}
         positives: set[int] = set()
-        created = self.created
         for row in rows:
             category_id = category_ids[row.category_key]
             where = {"file": image.file, "image_id": image.key, "annotation_id": row.source_id}
@@ -279,13 +284,11 @@ class ImportWriter:
             self.next_segment += 1
             box = row.box or (None, None, None, None)
             self.instances.append(
-                (instance_id, image_id, category_id, None, None, None, *box, s.ACCEPTED,
-                 bool(row.is_crowd), s.SOURCE_IMPORTED, row.source_id, created)
-            )  # fmt: skip
+                (instance_id, image_id, category_id, *box, row.is_crowd, row.source_id)
+            )
             self.segments.append(
-                (segment_id, instance_id, 1, None, row.mask_kind, row.mask, row.area, *row.bbox,
-                 s.SEGMENT_ACCEPTED, "imported", s.SOURCE_IMPORTED, created)
-            )  # fmt: skip
+                (segment_id, instance_id, row.mask_kind, row.mask, row.area, *row.bbox)
+            )
             if row.is_crowd:
                 self.report.crowd += 1
             else:
@@ -304,7 +307,7 @@ class ImportWriter:
     ) -> None:
         old = self.existing_pairs.get((image_id, category_id))
         if old is None:
-            self.pairs.append((image_id, category_id, state, flag, s.SOURCE_IMPORTED, self.created))
+            self.pairs.append((image_id, category_id, state, flag))
         else:
             old_state, old_flag = old
             said = "a verified negative" if state == s.NEGATIVE else "present"
@@ -318,13 +321,8 @@ class ImportWriter:
                 return
             new_flag = old_flag if flag is None else flag
             if state == s.CONFIRMED and (old_state, old_flag) != (state, new_flag):
-                self.conn.execute(
-                    s.image_categories.update()
-                    .where(
-                        s.image_categories.c.image_id == image_id,
-                        s.image_categories.c.category_id == category_id,
-                    )
-                    .values(state=state, exhaustive=new_flag, updated_at=now())
+                self.pair_updates.append(
+                    {"b_image": image_id, "b_category": category_id, "b_exhaustive": new_flag}
                 )
         if state == s.NEGATIVE:
             self.report.negative_pairs += 1
@@ -333,13 +331,47 @@ class ImportWriter:
 
     def flush(self) -> None:
         """Send the buffered rows to the database."""
-        self._insert(s.instances, INSTANCE_COLUMNS, self.instances)
-        self._insert(s.segments, SEGMENT_COLUMNS, self.segments)
-        self._insert(s.image_categories, PAIR_COLUMNS, self.pairs)
-        self.instances, self.segments, self.pairs = [], [], []
+        created = self.created
+        self._insert(
+            s.instances,
+            INSTANCE_COLUMNS,
+            self.instances,
+            {"status": s.ACCEPTED, "source": s.SOURCE_IMPORTED, "created_at": created},
+        )
+        self._insert(
+            s.segments,
+            SEGMENT_COLUMNS,
+            self.segments,
+            {
+                "version": 1,
+                "status": s.SEGMENT_ACCEPTED,
+                "tool": "imported",
+                "source": s.SOURCE_IMPORTED,
+                "created_at": created,
+            },
+        )
+        self._insert(
+            s.image_categories,
+            PAIR_COLUMNS,
+            self.pairs,
+            {"source": s.SOURCE_IMPORTED, "updated_at": created},
+        )
+        if self.pair_updates:
+            pairs = s.image_categories
+            self.conn.execute(
+                pairs.update()
+                .where(
+                    pairs.c.image_id == bindparam("b_image"),
+                    pairs.c.category_id == bindparam("b_category"),
+                )
+                .values(state=s.CONFIRMED, exhaustive=bindparam("b_exhaustive"), updated_at=now()),
+                self.pair_updates,
+            )
+        self.instances, self.segments, self.pairs, self.pair_updates = [], [], [], []
 
     def finish(self) -> None:
-        """Flush, and on PostgreSQL move the id sequences past the ids handed out here."""
+        """Store everything buffered, and on PostgreSQL move the id sequences past the
+        ids handed out here."""
         self.flush()
         if self.conn.dialect.name == "postgresql":
             for table in ("images", "instances", "segments"):
@@ -357,31 +389,49 @@ class ImportWriter:
             int(self.conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()) + 1
         )
 
-    def _insert(self, table: Table, columns: Sequence[str], rows: list[tuple]) -> None:
+    def _insert(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        rows: list[tuple],
+        constants: dict[str, Any],
+    ) -> None:
+        """Insert ``rows`` (values of ``columns``); every row also gets ``constants``, and
+        any column added to the schema later its scalar default, as Core would give it."""
         if not rows:
             return
-        # Columns added to the schema later get their scalar defaults, as Core would.
-        extra = [
-            (c.name, c.default.arg)
-            for c in table.columns
-            if c.name not in columns and c.default is not None and c.default.is_scalar
-        ]
-        names = [*columns, *(name for name, _ in extra)]
-        tail = tuple(value for _, value in extra)
-        if self.sqlite:
-            sql = (
-                f"INSERT INTO {table.name} ({', '.join(names)}) "
-                f"VALUES ({', '.join('?' * len(names))})"
-            )
-            cursor = self.conn.connection.driver_connection.cursor()
-            try:
-                cursor.executemany(sql, (row + tail for row in rows) if tail else rows)
-            finally:
-                cursor.close()
-        else:
+        constants = dict(constants)
+        for column in table.columns:
+            default = column.default
+            unset = column.name not in columns and column.name not in constants
+            if unset and default is not None and default.is_scalar:
+                constants[column.name] = default.arg
+        if not self.sqlite:
             self.conn.execute(
-                table.insert(), [dict(zip(names, row + tail, strict=True)) for row in rows]
+                table.insert(),
+                [{**dict(zip(columns, row, strict=True)), **constants} for row in rows],
             )
+            return
+        names = ", ".join([*columns, *constants])
+        one = (
+            "(" + ", ".join(["?"] * len(columns) + [_literal(v) for v in constants.values()]) + ")"
+        )
+        head = f"INSERT INTO {table.name} ({names}) VALUES "
+        cursor = self.conn.connection.driver_connection.cursor()
+        try:
+            full = len(rows) - len(rows) % ROWS_PER_STATEMENT
+            if full:
+                statement = head + ", ".join([one] * ROWS_PER_STATEMENT)
+                for start in range(0, full, ROWS_PER_STATEMENT):
+                    cursor.execute(
+                        statement,
+                        list(chain.from_iterable(rows[start : start + ROWS_PER_STATEMENT])),
+                    )
+            if full < len(rows):
+                rest = rows[full:]
+                cursor.execute(head + ", ".join([one] * len(rest)), list(chain.from_iterable(rest)))
+        finally:
+            cursor.close()
 
     def _meta_json(self, key: str, default: Any) -> Any:
         value = self.conn.execute(select(s.meta.c.value).where(s.meta.c.key == key)).scalar()
@@ -390,3 +440,16 @@ class ImportWriter:
     def _set_meta_json(self, key: str, value: Any) -> None:
         self.conn.execute(s.meta.delete().where(s.meta.c.key == key))
         self.conn.execute(s.meta.insert().values(key=key, value=json.dumps(value, sort_keys=True)))
+
+
+def _literal(value: Any) -> str:
+    """A constant as SQL text (SQLite): NULL, a number, or a quoted string."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"no SQL literal for {value!r}")
