@@ -9,6 +9,7 @@ the offending result (its index in the list) or annotation (its id).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -417,9 +418,7 @@ def load_detections(
 def _boxes(results: list[dict]) -> np.ndarray:
     n = len(results)
     try:
-        boxes = np.array([d["bbox"] for d in results], dtype=np.float64)
-        if boxes.shape != (n, 4):
-            raise ValueError
+        boxes = _rows_of_numbers([d["bbox"] for d in results], 4, np.float64)
     except (KeyError, TypeError, ValueError):
         for i, d in enumerate(results):
             box = d.get("bbox")
@@ -440,9 +439,7 @@ def _segmentations(results: list[dict], truth: GroundTruth, image: np.ndarray) -
     try:
         segs = [d["segmentation"] for d in results]
         counts = [s["counts"] for s in segs]
-        sizes = np.array([s["size"] for s in segs], dtype=np.int64)
-        if sizes.shape != (n, 2):
-            raise ValueError
+        sizes = _rows_of_numbers([s["size"] for s in segs], 2, np.int64)
     except (KeyError, TypeError, ValueError, OverflowError):
         for i, d in enumerate(results):
             s = d.get("segmentation")
@@ -526,6 +523,17 @@ def _check_rles(rles, heights, widths, name) -> None:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _rows_of_numbers(rows: list, width: int, dtype) -> np.ndarray:
+    """``rows`` (lists of ``width`` numbers) as an [n, width] array; ValueError otherwise.
+    (Flattening through an iterator is several times faster than np.array on lists.)"""
+    n = len(rows)
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=n)
+    if (lengths != width).any():
+        raise ValueError("wrong length")
+    flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=dtype, count=n * width)
+    return flat.reshape(n, width)
 
 
 def _index_of(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
