@@ -416,7 +416,6 @@ def load_detections(
 
 
 def _boxes(results: list[dict]) -> np.ndarray:
-    n = len(results)
     try:
         boxes = _rows_of_numbers([d["bbox"] for d in results], 4, np.float64)
     except (KeyError, TypeError, ValueError):
@@ -435,7 +434,6 @@ def _boxes(results: list[dict]) -> np.ndarray:
 
 
 def _segmentations(results: list[dict], truth: GroundTruth, image: np.ndarray) -> list[dict]:
-    n = len(results)
     try:
         segs = [d["segmentation"] for d in results]
         counts = [s["counts"] for s in segs]
