@@ -25,6 +25,7 @@ import contextlib
 import io
 import os
 import pickle
+import re
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -278,7 +279,8 @@ def _load_detector(
     target = model.state_dict()
     shared = {k: v for k, v in state.items() if not k.startswith(CLASS_SPECIFIC)}
     _check_fit(target, shared, where, ignore=CLASS_SPECIFIC)
-    mapping = match_categories(source_names, categories)
+    synsets = coco_synsets() if source_names and source_names[0] == COCO_CLASSES[1] else None
+    mapping = match_categories(source_names, categories, synsets)
     report.matched_categories = sum(1 for m in mapping if m is not None)
     merged = dict(shared)
     # Class 0 (background) is class 0 in both; category i is class i + 1.
@@ -380,35 +382,69 @@ def _load_backbone(
 # ---------------------------------------------------------------- categories
 
 
-def _names_of(category: Any) -> list[str]:
-    if isinstance(category, str):
-        return [normalize(category)]
-    names = [normalize(category.name)]
-    names += [normalize(s) for s in getattr(category, "synonyms", ()) or ()]
-    return names
+_QUALIFIER = re.compile(r"\s*\([^)]*\)")
 
 
-def match_categories(source_names: Sequence[str], categories: Sequence[Any]) -> list[int | None]:
+def _forms(name: str) -> list[str]:
+    """A name, normalised, and its bare form: LVIS ``car_(automobile)`` is also ``car``."""
+    norm = normalize(name)
+    bare = _QUALIFIER.sub("", norm).strip()
+    return [norm, bare] if bare and bare != norm else [norm]
+
+
+def _synset(category: Any) -> str | None:
+    return None if isinstance(category, str) else getattr(category, "synset", None)
+
+
+def coco_synsets() -> dict[str, str]:
+    """COCO-80 names (normalised) -> WordNet synsets, from the shipped vocabulary."""
+    from pipeline.vocabulary import shipped_vocabulary
+
+    return {c.key: c.synset for c in shipped_vocabulary("coco").categories if c.synset}
+
+
+def match_categories(
+    source_names: Sequence[str],
+    categories: Sequence[Any],
+    source_synsets: Mapping[str, str] | None = None,
+) -> list[int | None]:
     """For each project category, the index of the checkpoint category it is (or None).
 
-    A match is the same name, or one of the project category's synonyms, compared in
-    :func:`pipeline.vocabulary.normalize` form. "N/A" placeholders never match, and
-    each checkpoint category is used at most once (names win over synonyms).
+    Tried in this order, each checkpoint category used at most once: the same name;
+    the same WordNet synset (``source_synsets`` maps normalised checkpoint names to
+    synsets; project categories carry theirs); a synonym or the bare form of a name
+    (``bus_(vehicle)`` -> ``bus``). Names are compared in
+    :func:`pipeline.vocabulary.normalize` form; "N/A" placeholders never match.
     """
-    index = {}
+    index: dict[str, int] = {}
+    by_synset: dict[str, int] = {}
     for i, name in enumerate(source_names):
         key = normalize(name)
-        if key and key != "n/a" and key not in index:
-            index[key] = i
+        if not key or key == "n/a" or key in index:
+            continue
+        index[key] = i
+        synset = (source_synsets or {}).get(key)
+        if synset:
+            by_synset.setdefault(synset, i)
+
+    def exact(category: Any) -> list[int | None]:
+        return [index.get(normalize(category if isinstance(category, str) else category.name))]
+
+    def same_synset(category: Any) -> list[int | None]:
+        return [by_synset.get(_synset(category) or "")]
+
+    def other_names(category: Any) -> list[int | None]:
+        names = [category] if isinstance(category, str) else [category.name]
+        names += [] if isinstance(category, str) else list(category.synonyms or ())
+        return [index.get(form) for name in names for form in _forms(name)]
+
     result: list[int | None] = [None] * len(categories)
     used: set[int] = set()
-    for pass_ in (0, 1):  # first exact names, then synonyms
+    for candidates in (exact, same_synset, other_names):
         for j, category in enumerate(categories):
             if result[j] is not None:
                 continue
-            names = _names_of(category)
-            for name in names[:1] if pass_ == 0 else names[1:]:
-                i = index.get(name)
+            for i in candidates(category):
                 if i is not None and i not in used:
                     result[j] = i
                     used.add(i)

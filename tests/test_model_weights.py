@@ -170,3 +170,14 @@ def test_fetch_without_a_network_fails_in_one_line(torch_home, monkeypatch):
     assert str(torch_home) in message
     with pytest.raises(LongtailError, match="unknown checkpoint"):
         W.fetch("resnet9000")
+
+
+def test_lvis_vocabulary_maps_onto_coco_by_synset_and_bare_names():
+    from pipeline.vocabulary import shipped_vocabulary
+
+    lvis = list(shipped_vocabulary("lvis").categories)
+    mapping = W.match_categories(list(W.COCO_CLASSES[1:]), lvis, W.coco_synsets())
+    pairs = {lvis[j].name: W.COCO_CLASSES[1 + i] for j, i in enumerate(mapping) if i is not None}
+    assert pairs["cellular_telephone"] == "cell phone"  # synset
+    assert pairs["car_(automobile)"] == "car" and pairs["bus_(vehicle)"] == "bus"
+    assert len(set(pairs.values())) == len(pairs) >= 79
