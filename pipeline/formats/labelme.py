@@ -44,6 +44,8 @@ NOT_REGIONS = ("point", "points", "line", "linestrip")
 CIRCLE_POINTS = 64  # vertices of the polygon that stands for a circle
 IMAGES_FOLDER = "images"  # in the project folder: where embedded images are written
 
+_ORIENTATION_TAG = 0x0112
+_TRANSPOSED = frozenset({5, 6, 7, 8})  # EXIF orientations that turn the image by 90 degrees
 _SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "TIFF": ".tif", "WEBP": ".webp"}
 
 
@@ -113,26 +115,29 @@ def _import_labelme(
     def encode(image: SourceImage) -> list[Encoded]:
         return _encode_shapes(image, report)
 
+    embedded = [image for i, image in enumerate(parsed.images) if i in parsed.embedded]
+    on_disk = [image for i, image in enumerate(parsed.images) if i not in parsed.embedded]
+    readable = {id(image) for image in _probe(on_disk, report, steps.phase(len(files)))}
     if report.problems and not lenient:
         for image in parsed.images:
-            encode(image)
+            encode(image)  # every problem in one report
         raise FormatError(report)
     try:
         _write_embedded(parsed, report)
-        images = _probe(parsed.images, report, steps.phase(len(files)))
+        readable |= {id(image) for image in _probe(embedded, report, None)}
         run_import(
             project,
             report,
             categories=categories,
-            images=images,
+            images=[image for image in parsed.images if id(image) in readable],
             encode=encode,
             exhaustive=None,
             progress=steps.phase(len(files)),
         )
     except BaseException:
-        for embedded in parsed.embedded.values():
-            if embedded.created:
-                embedded.target.unlink(missing_ok=True)
+        for item in parsed.embedded.values():
+            if item.created:
+                item.target.unlink(missing_ok=True)
         raise
     steps.finish()
     return report
@@ -195,7 +200,7 @@ def _parse_file(
                 report.problem("'imageData' is not valid base64", file=file)
                 data = b""
             if data:
-                embedded = _embedded_target(project, path, name, data, report, file)
+                embedded = _embedded_target(project, path, name, data, tuple(size), report, file)
         else:
             looked = f" (looked for {found})" if found is not None else ""
             report.problem(f"image file not found{looked} and no embedded imageData", file=file)
@@ -233,7 +238,13 @@ def _file_name(path: Path, root: Path, name: str, embedded: _Embedded | None) ->
 
 
 def _embedded_target(
-    project: Project, path: Path, name: str, data: bytes, report: ImportReport, file: str
+    project: Project,
+    path: Path,
+    name: str,
+    data: bytes,
+    expected: tuple[Any, ...],
+    report: ImportReport,
+    file: str,
 ) -> _Embedded | None:
     """Where an embedded image goes: ``<project>/images/<name>``, renamed on a clash."""
     if project.folder is None:
@@ -246,8 +257,18 @@ def _embedded_target(
     try:
         with Image.open(io.BytesIO(data)) as img:
             kind = img.format
+            size = img.size
+            if img.getexif().get(_ORIENTATION_TAG, 1) in _TRANSPOSED:
+                size = size[::-1]  # shown turned by 90 degrees, as images.probe_image sees it
     except (UnidentifiedImageError, OSError) as exc:
         report.problem(f"'imageData' is not an image ({exc})", file=file)
+        return None
+    if all(type(v) is int for v in expected) and size != expected:
+        report.problem(
+            f"the file says the image is {expected[0]}x{expected[1]}, but its imageData is "
+            f"{size[0]}x{size[1]}",
+            file=file,
+        )
         return None
     stem = PurePosixPath(name).stem if name else path.stem
     suffix = PurePosixPath(name).suffix if name else _SUFFIXES.get(kind or "", ".img")
