@@ -94,6 +94,7 @@ def main() -> None:
     steps: Counter[str] = Counter()
     model_rows: list[tuple[float, str]] = []
     model_seconds = 0.0
+    model_fallbacks = 0  # boxes where the model's mask was empty and the fallback answered
     for info in images:
         pixels = load_image(Path(args.images) / info["file_name"])
         h, w = info["height"], info["width"]
@@ -114,6 +115,7 @@ def main() -> None:
                 )
                 model_seconds += time.perf_counter() - start
                 model_rows.append((iou(proposal.bitmap, truth), size))
+                model_fallbacks += not proposal.from_model
 
     report: dict = {
         "benchmark": "proposals",
@@ -129,6 +131,7 @@ def main() -> None:
     if predictor is not None:
         report["checkpoint"] = summarise(model_rows, model_seconds)
         report["checkpoint"]["weights"] = predictor.weights.summary()
+        report["checkpoint"]["fallback_answers"] = model_fallbacks
         report["checkpoint"]["note"] = "ms_per_box includes each image's backbone once"
         predictor.close()
     else:
