@@ -155,3 +155,18 @@ def test_difficult_objects_neither_count_nor_penalise():
     r = evaluate_voc(gt, results, "bbox")
     assert r.stats["mAP50"] == pytest.approx(1.0)
     assert r.per_category[1].n_gt == 1
+
+
+def test_ground_truth_against_itself_is_perfect(coco_val):
+    results = [
+        {
+            "image_id": a["image_id"],
+            "category_id": a["category_id"],
+            "score": 1.0,
+            "bbox": a["bbox"],
+        }
+        for a in coco_val["annotations"]
+    ]
+    r = evaluate_voc(coco_val, results, "bbox")
+    assert r.stats["mAP50"] == pytest.approx(1.0)
+    assert all(c.ap50 in (None, 1.0) for c in r.per_category.values())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from operator import itemgetter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -356,10 +357,14 @@ def load_detections(
     results: Detections | Sequence[dict] | str | Path,
     truth: GroundTruth,
     iou_type: str,
+    *,
+    boxes: bool = True,
 ) -> Detections:
     """Check a COCO results list against the ground truth and pull out its columns.
 
-    ``iou_type`` 'bbox' needs a box or a mask per result, 'segm' a mask (RLE).
+    ``iou_type`` 'bbox' needs a box or a mask per result, 'segm' a mask (RLE). Only
+    what the evaluation reads is pulled out and checked: masks are skipped for box
+    evaluation when the results carry boxes, and ``boxes=False`` skips the boxes.
     """
     if isinstance(results, Detections):
         return results
@@ -371,9 +376,9 @@ def load_detections(
         raise EvaluationError("the results list is empty: there is nothing to evaluate")
     n = len(results)
     try:
-        image_ids = np.fromiter((d["image_id"] for d in results), dtype=np.int64, count=n)
-        cat_ids = np.fromiter((d["category_id"] for d in results), dtype=np.int64, count=n)
-        scores = np.fromiter((d["score"] for d in results), dtype=np.float64, count=n)
+        image_ids = np.fromiter(map(itemgetter("image_id"), results), dtype=np.int64, count=n)
+        cat_ids = np.fromiter(map(itemgetter("category_id"), results), dtype=np.int64, count=n)
+        scores = np.fromiter(map(itemgetter("score"), results), dtype=np.float64, count=n)
     except (KeyError, TypeError, ValueError, OverflowError):
         _find_bad_field(results)
         raise
@@ -392,19 +397,17 @@ def load_detections(
     first = results[0]
     first_has_bbox = "bbox" in first and first["bbox"] != []
     first_has_segm = "segmentation" in first
-    bbox = None
-    if first_has_bbox:
-        bbox = _boxes(results)
-    segmentation = None
-    if first_has_segm:
-        segmentation = _segmentations(results, truth, image)
-    if iou_type == "bbox" and bbox is None and segmentation is None:
+    if iou_type == "bbox" and not first_has_bbox and not first_has_segm:
         raise EvaluationError("result #0 has neither a 'bbox' nor a 'segmentation'")
-    if iou_type == "segm" and segmentation is None:
+    if iou_type == "segm" and not first_has_segm:
         raise EvaluationError(
             "result #0 has no 'segmentation': mask evaluation (segm) needs RLE masks; "
             "evaluate boxes with iou type 'bbox'"
         )
+    bbox = _boxes(results) if first_has_bbox and (boxes or iou_type == "bbox") else None
+    segmentation = None
+    if first_has_segm and (iou_type == "segm" or not first_has_bbox):
+        segmentation = _segmentations(results, truth, image)
     return Detections(
         image=image,
         category=category,
@@ -417,7 +420,7 @@ def load_detections(
 
 def _boxes(results: list[dict]) -> np.ndarray:
     try:
-        boxes = _rows_of_numbers([d["bbox"] for d in results], 4, np.float64)
+        boxes = _rows_of_numbers(list(map(itemgetter("bbox"), results)), 4, np.float64)
     except (KeyError, TypeError, ValueError):
         for i, d in enumerate(results):
             box = d.get("bbox")
@@ -435,9 +438,9 @@ def _boxes(results: list[dict]) -> np.ndarray:
 
 def _segmentations(results: list[dict], truth: GroundTruth, image: np.ndarray) -> list[dict]:
     try:
-        segs = [d["segmentation"] for d in results]
-        counts = [s["counts"] for s in segs]
-        sizes = _rows_of_numbers([s["size"] for s in segs], 2, np.int64)
+        segs = list(map(itemgetter("segmentation"), results))
+        counts = list(map(itemgetter("counts"), segs))
+        sizes = _rows_of_numbers(list(map(itemgetter("size"), segs)), 2, np.int64)
     except (KeyError, TypeError, ValueError, OverflowError):
         for i, d in enumerate(results):
             s = d.get("segmentation")
@@ -468,7 +471,10 @@ def _segmentations(results: list[dict], truth: GroundTruth, image: np.ndarray) -
             f"[{h[i]}, {w[i]}] (image id {truth.image_ids[image[i]]})"
         )
     # Uncompressed RLEs (counts as a list) are compressed here, as pycocotools would need.
-    uncompressed = [i for i, c in enumerate(counts) if not isinstance(c, (str, bytes))]
+    kinds = set(map(type, counts))
+    uncompressed = []
+    if not kinds <= {str, bytes}:
+        uncompressed = [i for i, c in enumerate(counts) if not isinstance(c, (str, bytes))]
     if uncompressed:
         segs = list(segs)
         for i in uncompressed:
