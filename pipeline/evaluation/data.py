@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from operator import itemgetter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
