@@ -9,8 +9,9 @@ memory is measured per phase:
   docs/formats.md: the generated file's images do not exist on disk);
 - ``export``: ``export_lvis`` of that project to a new file.
 
-Prints one JSON object: times, peak resident memory (MiB) and the ratios against the
-targets (import <= 3x and export <= 2x the pycocotools time; memory <= 2x).
+Prints one JSON object: wall-clock and CPU times, peak resident memory (MiB) and the
+ratios against the targets (import <= 3x and export <= 2x the pycocotools time; memory
+<= 2x). CPU-time ratios are printed too: on a shared machine they wobble less.
 Run: ``.venv/bin/python bench/io.py [--images N] [--annotations M] [--keep DIR]``.
 """
 
@@ -136,15 +137,21 @@ def _star(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
 def phase_pycocotools(file: Path) -> dict:
     from pycocotools.coco import COCO
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with open(file) as f:
         dataset = json.load(f)
     t1 = time.perf_counter()
     coco = COCO()
     coco.dataset = dataset
     coco.createIndex()
-    t2 = time.perf_counter()
-    return {"json_load_s": t1 - t0, "index_s": t2 - t1, "seconds": t2 - t0, "anns": len(coco.anns)}
+    t2, c2 = time.perf_counter(), time.process_time()
+    return {
+        "json_load_s": t1 - t0,
+        "index_s": t2 - t1,
+        "seconds": t2 - t0,
+        "cpu_s": c2 - c0,
+        "anns": len(coco.anns),
+    }
 
 
 def phase_import(file: Path, project_dir: Path) -> dict:
@@ -152,10 +159,15 @@ def phase_import(file: Path, project_dir: Path) -> dict:
     from pipeline.store import Project
 
     with Project.create(project_dir) as project:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         report = import_lvis(project, file, split="train", reference_only=True)
-        seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "instances": report.instances, "problems": len(report.problems)}
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {
+        "seconds": seconds,
+        "cpu_s": cpu,
+        "instances": report.instances,
+        "problems": len(report.problems),
+    }
 
 
 def phase_export(project_dir: Path, out: Path) -> dict:
@@ -163,10 +175,10 @@ def phase_export(project_dir: Path, out: Path) -> dict:
     from pipeline.store import Project
 
     with Project.open(project_dir) as project:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         doc = export_lvis(project, out)
-        seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "annotations": len(doc["annotations"])}
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"seconds": seconds, "cpu_s": cpu, "annotations": len(doc["annotations"])}
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -228,10 +240,12 @@ def main() -> None:
             "json_load_s": r2(ref["json_load_s"]),
             "index_s": r2(ref["index_s"]),
             "total_s": r2(ref["seconds"]),
+            "cpu_s": r2(ref["cpu_s"]),
             "peak_mib": round(ref["peak_mib"]),
         },
         "import": {
             "seconds": r2(imp["seconds"]),
+            "cpu_s": r2(imp["cpu_s"]),
             "peak_mib": round(imp["peak_mib"]),
             "instances": imp["instances"],
             "problems": imp["problems"],
@@ -239,6 +253,7 @@ def main() -> None:
         },
         "export": {
             "seconds": r2(exp["seconds"]),
+            "cpu_s": r2(exp["cpu_s"]),
             "peak_mib": round(exp["peak_mib"]),
             "annotations": exp["annotations"],
             "file_mib": round(out_mb, 1),
@@ -248,6 +263,8 @@ def main() -> None:
             "import_time_target": 3.0,
             "export_time": r2(exp["seconds"] / ref["seconds"]),
             "export_time_target": 2.0,
+            "import_cpu": r2(imp["cpu_s"] / ref["cpu_s"]),
+            "export_cpu": r2(exp["cpu_s"] / ref["cpu_s"]),
             "import_memory": r2(imp["peak_mib"] / ref["peak_mib"]),
             "export_memory": r2(exp["peak_mib"] / ref["peak_mib"]),
             "memory_target": 2.0,

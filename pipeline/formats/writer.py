@@ -30,6 +30,9 @@ FLUSH_ROWS = 20_000
 META_SUPERCATEGORIES = "formats.supercategories"  # {category id: supercategory}
 META_LICENSES = "formats.licenses"  # [{"id", "name", "url"}, ...]
 
+# SQLite page cache of the importing connection (KiB): see ImportWriter.__init__.
+CACHE_KIB = 256 * 1024
+
 # Rows a multi-row INSERT carries: one statement (and one trip through SQLite's
 # parser and the GIL) per this many rows instead of one per row.
 ROWS_PER_STATEMENT = 500
@@ -44,6 +47,7 @@ SEGMENT_COLUMNS = (
     "id", "instance_id", "mask_kind", "mask", "area", "bbox_x", "bbox_y", "bbox_w", "bbox_h",
 )  # fmt: skip
 PAIR_COLUMNS = ("image_id", "category_id", "state", "exhaustive")
+_NO_BOX = (None, None, None, None)
 
 
 class ImportWriter:
@@ -67,6 +71,10 @@ class ImportWriter:
         self.exhaustive = exhaustive
         self.created = now()
         self.sqlite = conn.dialect.name == "sqlite"
+        if self.sqlite:
+            # A bulk insert touches index pages all over (one per category); a page cache
+            # that holds them saves re-reading them from the OS. Only this connection.
+            conn.exec_driver_sql(f"PRAGMA cache_size = -{CACHE_KIB}")
         if conn.dialect.name == "postgresql":
             # Ids are handed out here: keep other writers out of these tables meanwhile.
             conn.execute(
@@ -257,43 +265,12 @@ class ImportWriter:
         category_ids: dict[Key, int],
     ) -> None:
         """Buffer the image's annotations and its federated labels."""
-        reused = image_id in self.reused
-        before = self.imported_ids.get(image_id, set()) if reused else set()
         negatives = {category_ids[k] for k in image.negative_keys if k in category_ids}
         not_exhaustive = {category_ids[k] for k in image.not_exhaustive_keys if k in category_ids}
-        positives: set[int] = set()
-        for row in rows:
-            category_id = category_ids[row.category_key]
-            where = {"file": image.file, "image_id": image.key, "annotation_id": row.source_id}
-            if row.source_id is not None and row.source_id in before:
-                self.report.problem("was already imported into this image", **where)
-                self.report.annotations_skipped += 1
-                continue
-            if reused and not row.is_crowd:
-                state = self.existing_pairs.get((image_id, category_id), (None, None))[0]
-                if state in (s.NEGATIVE, s.REJECTED):
-                    self.report.problem(
-                        f"the project holds this category as {state} on this image",
-                        **where,
-                    )
-                    self.report.annotations_skipped += 1
-                    continue
-            instance_id = self.next_instance
-            segment_id = self.next_segment
-            self.next_instance += 1
-            self.next_segment += 1
-            box = row.box or (None, None, None, None)
-            self.instances.append(
-                (instance_id, image_id, category_id, *box, row.is_crowd, row.source_id)
-            )
-            self.segments.append(
-                (segment_id, instance_id, row.mask_kind, row.mask, row.area, *row.bbox)
-            )
-            if row.is_crowd:
-                self.report.crowd += 1
-            else:
-                self.report.instances += 1
-                positives.add(category_id)
+        if image_id in self.reused:
+            positives = self._checked_rows(image, image_id, rows, category_ids)
+        else:
+            positives = self._rows(image_id, rows, category_ids)
         for category_id in sorted(positives | not_exhaustive):
             flag = False if category_id in not_exhaustive else self.exhaustive
             self._pair(image_id, category_id, s.CONFIRMED, flag, image)
@@ -302,10 +279,63 @@ class ImportWriter:
         if len(self.instances) >= FLUSH_ROWS:
             self.flush()
 
+    def _rows(
+        self, image_id: int, rows: Sequence[Encoded], category_ids: dict[Key, int]
+    ) -> set[int]:
+        """Buffer the rows of a new image (nothing to check against); its positive categories."""
+        positives = set()
+        instances, segments = self.instances, self.segments
+        instance_id, segment_id = self.next_instance, self.next_segment
+        crowd = 0
+        for source_id, key, is_crowd, box, kind, data, area, bbox in rows:
+            category_id = category_ids[key]
+            instances.append(
+                (instance_id, image_id, category_id, *(box or _NO_BOX), is_crowd, source_id)
+            )
+            segments.append((segment_id, instance_id, kind, data, area, *bbox))
+            instance_id += 1
+            segment_id += 1
+            if is_crowd:
+                crowd += 1
+            else:
+                positives.add(category_id)
+        self.report.crowd += crowd
+        self.report.instances += len(rows) - crowd
+        self.next_instance, self.next_segment = instance_id, segment_id
+        return positives
+
+    def _checked_rows(
+        self,
+        image: SourceImage,
+        image_id: int,
+        rows: Sequence[Encoded],
+        category_ids: dict[Key, int],
+    ) -> set[int]:
+        """Buffer the rows of an image already in the project: not twice, and not against
+        what the project knows of its categories."""
+        before = self.imported_ids.get(image_id, set())
+        good = []
+        for row in rows:
+            category_id = category_ids[row.category_key]
+            where = {"file": image.file, "image_id": image.key, "annotation_id": row.source_id}
+            if row.source_id is not None and row.source_id in before:
+                self.report.problem("was already imported into this image", **where)
+                self.report.annotations_skipped += 1
+                continue
+            state = self.existing_pairs.get((image_id, category_id), (None, None))[0]
+            if not row.is_crowd and state in (s.NEGATIVE, s.REJECTED):
+                self.report.problem(
+                    f"the project holds this category as {state} on this image", **where
+                )
+                self.report.annotations_skipped += 1
+                continue
+            good.append(row)
+        return self._rows(image_id, good, category_ids)
+
     def _pair(
         self, image_id: int, category_id: int, state: str, flag: bool | None, image: SourceImage
     ) -> None:
-        old = self.existing_pairs.get((image_id, category_id))
+        old = self.existing_pairs.get((image_id, category_id)) if self.existing_pairs else None
         if old is None:
             self.pairs.append((image_id, category_id, state, flag))
         else:
