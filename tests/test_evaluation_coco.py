@@ -206,3 +206,12 @@ def test_area_ranges_use_the_ground_truth_area_field():
     r = evaluate_coco(gt, [det(1, 0.9, 10, 10, 40, 40)], "bbox")
     assert r.stats["APs"] == pytest.approx(1.0, abs=1e-12)
     assert r.stats["APm"] == -1.0
+
+
+def test_annotation_id_zero_behaves_as_in_pycocotools():
+    # pycocotools stores a match as the ground truth's id, so id 0 reads as "no match"
+    gt = box_gt([(1, 10, 10, 40, 40), (1, 60, 60, 30, 30)])
+    gt["annotations"][0]["id"] = 0
+    results = [det(1, 0.9, 10, 10, 40, 40), det(1, 0.8, 60, 60, 30, 30)]
+    r = _assert_same_as_pycocotools(gt, results, "bbox")
+    assert r.stats["AP50"] < 1.0
