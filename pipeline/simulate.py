@@ -138,6 +138,28 @@ class TruthInstance:
     bbox: Box
     is_crowd: bool
     point: tuple[float, float] | None = None  # the mark point: a pixel of this instance only
+    _window: tuple[np.ndarray, int, int] | None = None
+
+    def window(self) -> tuple[np.ndarray, int, int]:
+        """The mask's pixels around its extent, and where that crop starts (x0, y0):
+        cheap to keep for every instance, unlike full-image bitmaps."""
+        if self._window is None:
+            bitmap = self.mask.to_bitmap()
+            rows, cols = np.nonzero(bitmap.any(axis=1))[0], np.nonzero(bitmap.any(axis=0))[0]
+            if len(rows) == 0:
+                self._window = (np.zeros((0, 0), np.uint8), 0, 0)
+            else:
+                y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+                self._window = (bitmap[y0:y1, x0:x1].copy(), int(x0), int(y0))
+        return self._window
+
+    def contains(self, col: int, row: int) -> bool:
+        crop, x0, y0 = self.window()
+        return (
+            0 <= row - y0 < crop.shape[0]
+            and 0 <= col - x0 < crop.shape[1]
+            and bool(crop[row - y0, col - x0])
+        )
 
 
 @dataclass
@@ -172,15 +194,23 @@ class TruthImage:
             if not t.is_crowd:
                 by_category.setdefault(t.category_id, []).append(t)
         for group in by_category.values():
-            bitmaps = [t.mask.to_bitmap() for t in group]
-            for i, t in enumerate(group):
-                own = bitmaps[i].copy()
-                for j, other in enumerate(bitmaps):
-                    if j != i:
-                        own[other > 0] = 0
+            for t in group:
+                crop, x0, y0 = t.window()
+                own = crop.copy()
+                h, w = own.shape
+                for other in group:
+                    if other is t:
+                        continue
+                    ocrop, ox, oy = other.window()
+                    # the overlap of the two windows, in each one's coordinates
+                    ax0, ay0 = max(x0, ox), max(y0, oy)
+                    ax1, ay1 = min(x0 + w, ox + ocrop.shape[1]), min(y0 + h, oy + ocrop.shape[0])
+                    if ax0 < ax1 and ay0 < ay1:
+                        cover = ocrop[ay0 - oy : ay1 - oy, ax0 - ox : ax1 - ox] > 0
+                        own[ay0 - y0 : ay1 - y0, ax0 - x0 : ax1 - x0][cover] = 0
                 if not own.any():
-                    own = bitmaps[i]
-                t.point = _deepest_pixel(own, t.bbox)
+                    own = crop
+                t.point = _deepest_pixel(own, x0, y0, t.bbox)
         self._points_ready = True
 
     def match(self, category_id: int, x: float, y: float) -> TruthInstance | None:
@@ -190,12 +220,7 @@ class TruthImage:
         for t in group:
             if t.point is not None and abs(t.point[0] - x) < 1e-6 and abs(t.point[1] - y) < 1e-6:
                 return t
-        col, row = int(x), int(y)
-        inside = [
-            t
-            for t in group
-            if 0 <= row < self.height and 0 <= col < self.width and t.mask.to_bitmap()[row, col]
-        ]
+        inside = [t for t in group if t.contains(int(x), int(y))]
         candidates = inside or group
         if not candidates:
             return None
@@ -205,13 +230,11 @@ class TruthImage:
         )
 
 
-def _deepest_pixel(bitmap: np.ndarray, bbox: Box) -> tuple[float, float]:
-    ys, xs = np.nonzero(bitmap)
-    if len(xs) == 0:  # an empty truth mask: the centre of its box
+def _deepest_pixel(crop: np.ndarray, x0: int, y0: int, bbox: Box) -> tuple[float, float]:
+    """The centre of the crop's pixel farthest from its edge, in image coordinates."""
+    if crop.size == 0 or not crop.any():  # an empty truth mask: the centre of its box
         return (bbox[0] + bbox[2] / 2, bbox[1] + bbox[3] / 2)
-    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
-    crop = np.pad(bitmap[y0:y1, x0:x1].astype(np.uint8), 1)
-    depth = cv2.distanceTransform(crop, cv2.DIST_L2, 3)
+    depth = cv2.distanceTransform(np.pad(crop.astype(np.uint8), 1), cv2.DIST_L2, 3)
     row, col = np.unravel_index(int(np.argmax(depth)), depth.shape)
     return (float(x0 + col - 1) + 0.5, float(y0 + row - 1) + 0.5)
 
@@ -775,6 +798,7 @@ def run_worker(
     seed: int = 0,
     idle_timeout_s: float = 10.0,
     poll_s: float = 0.02,
+    max_answers: int | None = None,
 ) -> WorkerReport:
     """One scripted annotator working on its own (in its own process, say) beside others,
     until no stage has open or leased work left; for concurrency tests and benchmarks.
@@ -819,6 +843,8 @@ def run_worker(
                 break
             if worked:
                 idle_since = time.monotonic()
+                if max_answers is not None and len(report.answered) >= max_answers:
+                    return report
                 continue
             if not any(p.remaining for p in service.progress().values()):
                 return report

@@ -133,11 +133,27 @@ def insert_mark(ctx: Answering, category_id: int, x: float, y: float, box: Box |
 # ---------------------------------------------------------------- work items
 
 
+def item_row(stage: int, image_id: int, **columns: Any) -> dict[str, Any]:
+    """The columns of a new open work item."""
+    values = {
+        "stage": stage,
+        "image_id": image_id,
+        "category_id": None,
+        "instance_id": None,
+        "segment_id": None,
+        "excluded_annotator": None,
+        "status": s.OPEN,
+        "priority": 0.0,
+        "attempts": 0,
+        "created_at": now(),
+    }
+    values.update(columns)
+    return values
+
+
 def add_item(journal: Journal, stage: int, *, image_id: int, **columns: Any) -> int:
     """Open one work item; returns its id."""
-    values = {"status": s.OPEN, "priority": 0.0, "attempts": 0, "created_at": now()}
-    values.update(columns)
-    return journal.insert(wi, stage=stage, image_id=image_id, **values)
+    return journal.insert(wi, **item_row(stage, image_id, **columns))
 
 
 def pending_items(conn: Connection, stage: int, **match: Any) -> list[Any]:

@@ -46,7 +46,8 @@ class Journal:
 
     def insert(self, table: Table, **values: Any) -> int:
         """Insert one row; returns its id (0 for a table whose key is not ``id``)."""
-        result = self.conn.execute(table.insert().values(**values))
+        # Parameters, not .values(): the compiled statement is cached per column set.
+        result = self.conn.execute(table.insert(), values)
         if "id" in table.c:
             row_id = int(result.inserted_primary_key[0])
             key: Key = {"id": row_id}
@@ -56,6 +57,17 @@ class Journal:
         if self.record:
             self.ops.append(["insert", table.name, key])
         return row_id
+
+    def insert_many(self, table: Table, rows: list[dict[str, Any]]) -> int:
+        """Insert rows whose ids nobody needs back (one statement when not recording)."""
+        if not rows:
+            return 0
+        if self.record:
+            for row in rows:
+                self.insert(table, **row)
+        else:
+            self.conn.execute(table.insert(), rows)
+        return len(rows)
 
     def update(self, table: Table, key: Key | int, **values: Any) -> None:
         """Change columns of one existing row, remembering what they held."""

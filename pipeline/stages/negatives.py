@@ -41,8 +41,8 @@ from .answers import NegativeAnswer
 from .common import (
     PENDING_WORK,
     Answering,
-    add_item,
     category_row,
+    item_row,
     pair_row,
     set_pair,
 )
@@ -189,14 +189,13 @@ def sample_round(journal: Journal, settings: ProjectSettings, image_ids: Iterabl
     if not image_ids or settings.negatives_per_category <= 0:
         return 0
     sampler = CandidateSampler(journal.conn, settings)
-    opened = 0
+    rows = []
     for image_id in image_ids:
         for category_id, priority in sampler.sample(image_id):
-            add_item(journal, STAGE, image_id=image_id, category_id=category_id, priority=priority)
-            opened += 1
+            rows.append(item_row(STAGE, image_id, category_id=category_id, priority=priority))
         if not sampler.need:
             break
-    return opened
+    return journal.insert_many(wi, rows)
 
 
 def refill(

@@ -27,17 +27,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.engine import Connection
 
 from .. import schema as s
 from ..settings import ProjectSettings
 from ..store import now
 from . import negatives
-from .common import PENDING_WORK, add_item
+from .common import PENDING_WORK, item_row
 from .journal import Journal
-from .segmentation import REDO_PRIORITY, add_verification_slot
-from .spotting import nothing_new_in_row
+from .segmentation import REDO_PRIORITY, verification_slot
 
 wi = s.work_items
 ic = s.image_categories
@@ -93,48 +92,46 @@ def seed(
         report.declared_spotted = len(rows)
 
     # -- stage 1
-    waiting = conn.execute(
-        select(s.images.c.id).where(
-            ~finished, ~_pending(s.SPOTTING, wi.c.image_id == s.images.c.id), *only(s.images.c.id)
-        )
-    ).scalars()
-    waiting = list(waiting)
-    visited_ids = set(
+    waiting = list(
         conn.execute(
-            select(s.spot_visits.c.image_id).distinct().where(*only(s.spot_visits.c.image_id))
+            select(s.images.c.id).where(
+                ~finished,
+                ~_pending(s.SPOTTING, wi.c.image_id == s.images.c.id),
+                *only(s.images.c.id),
+            )
         ).scalars()
     )
-    fresh = []
+    # each waiting image's visits, newest first: the "nothing new" run and the last visitor
+    visits: dict[int, list[tuple[bool, int]]] = {}
+    visited = select(
+        s.spot_visits.c.image_id, s.spot_visits.c.nothing_new, s.spot_visits.c.annotator_id
+    )
+    for image_id, nothing_new, annotator_id in conn.execute(
+        visited.where(
+            s.spot_visits.c.image_id.in_(
+                select(s.images.c.id).where(
+                    ~finished, ~_pending(s.SPOTTING, wi.c.image_id == s.images.c.id)
+                )
+            )
+        ).order_by(s.spot_visits.c.image_id, s.spot_visits.c.id.desc())
+    ):
+        visits.setdefault(image_id, []).append((bool(nothing_new), annotator_id))
+    done_after = settings.spot_done_after
+    rows, done = [], []
     for image_id in waiting:
-        if image_id not in visited_ids:
-            fresh.append(
-                {
-                    "stage": s.SPOTTING,
-                    "image_id": image_id,
-                    "status": s.OPEN,
-                    "priority": 0.0,
-                    "attempts": 0,
-                    "created_at": now(),
-                }
-            )
+        history = visits.get(image_id, [])
+        in_row = 0
+        for nothing_new, _ in history[:done_after]:
+            if not nothing_new:
+                break
+            in_row += 1
+        if history and in_row >= done_after:
+            done.append({"image_id": image_id, "reason": "visits", "finished_at": now()})
             continue
-        done_after = settings.spot_done_after
-        if nothing_new_in_row(conn, image_id, done_after) >= done_after:
-            journal.insert(
-                s.spotting_finished, image_id=image_id, reason="visits", finished_at=now()
-            )
-            continue
-        last_visitor = conn.execute(
-            select(s.spot_visits.c.annotator_id)
-            .where(s.spot_visits.c.image_id == image_id)
-            .order_by(s.spot_visits.c.id.desc())
-            .limit(1)
-        ).scalar()
-        add_item(journal, s.SPOTTING, image_id=image_id, excluded_annotator=last_visitor)
-        report.opened[s.SPOTTING] += 1
-    if fresh:
-        conn.execute(wi.insert(), fresh)
-        report.opened[s.SPOTTING] += len(fresh)
+        last_visitor = history[0][1] if history else None
+        rows.append(item_row(s.SPOTTING, image_id, excluded_annotator=last_visitor))
+    journal.insert_many(s.spotting_finished, done)
+    report.opened[s.SPOTTING] += journal.insert_many(wi, rows)
 
     # -- stage 2
     spotted = conn.execute(
@@ -146,9 +143,8 @@ def seed(
             *only(ic.c.image_id),
         )
     ).all()
-    for image_id, category_id in spotted:
-        add_item(journal, s.MARKING, image_id=image_id, category_id=category_id)
-    report.opened[s.MARKING] += len(spotted)
+    rows = [item_row(s.MARKING, i, category_id=c) for i, c in spotted]
+    report.opened[s.MARKING] += journal.insert_many(wi, rows)
 
     # -- stage 3
     unsegmented = conn.execute(
@@ -159,23 +155,31 @@ def seed(
             *only(inst.c.image_id),
         )
     ).all()
-    for row in unsegmented:
-        add_item(
-            journal,
+    rows = [
+        item_row(
             s.SEGMENTATION,
-            image_id=row.image_id,
-            category_id=row.category_id,
-            instance_id=row.id,
-            priority=REDO_PRIORITY if row.status == s.REDO else 0.0,
+            r.image_id,
+            category_id=r.category_id,
+            instance_id=r.id,
+            priority=REDO_PRIORITY if r.status == s.REDO else 0.0,
         )
-    report.opened[s.SEGMENTATION] += len(unsegmented)
+        for r in unsegmented
+    ]
+    report.opened[s.SEGMENTATION] += journal.insert_many(wi, rows)
 
     # -- stage 4
     seg = s.segments
+    verdicts = (
+        select(func.count())
+        .where(s.verdicts.c.segment_id == seg.c.id)
+        .scalar_subquery()
+        .label("verdicts")
+    )
     unjudged = conn.execute(
         select(
             seg.c.id.label("segment_id"),
             seg.c.annotator_id.label("author_id"),
+            verdicts,
             inst.c.id,
             inst.c.image_id,
             inst.c.category_id,
@@ -188,13 +192,12 @@ def seed(
             *only(inst.c.image_id),
         )
     ).all()
-    for row in unjudged:
-        verdicts = conn.execute(
-            select(s.verdicts.c.id).where(s.verdicts.c.segment_id == row.segment_id)
-        ).all()
-        for _ in range(max(1, settings.verifiers_per_segment - len(verdicts))):
-            add_verification_slot(journal, settings, row, row.segment_id, row.author_id)
-            report.opened[s.VERIFICATION] += 1
+    rows = [
+        verification_slot(settings, r, r.segment_id, r.author_id)
+        for r in unjudged
+        for _ in range(max(1, settings.verifiers_per_segment - r.verdicts))
+    ]
+    report.opened[s.VERIFICATION] += journal.insert_many(wi, rows)
 
     # -- stage 5
     not_accepted = exists().where(
@@ -221,9 +224,8 @@ def seed(
     if not verify_imported:
         conditions.append(ic.c.source != s.SOURCE_IMPORTED)
     due = conn.execute(select(ic.c.image_id, ic.c.category_id).where(and_(*conditions))).all()
-    for image_id, category_id in due:
-        add_item(journal, s.EXHAUSTIVE, image_id=image_id, category_id=category_id)
-    report.opened[s.EXHAUSTIVE] += len(due)
+    rows = [item_row(s.EXHAUSTIVE, i, category_id=c) for i, c in due]
+    report.opened[s.EXHAUSTIVE] += journal.insert_many(wi, rows)
 
     # -- stage 6
     report.opened[s.NEGATIVES] += negatives.refill(journal, settings, ids)

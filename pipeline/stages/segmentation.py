@@ -22,7 +22,7 @@ from ..settings import ProjectSettings
 from ..store import now
 from ..vocabulary import Category, category_from_row
 from .answers import SegmentAnswer
-from .common import Answering, add_item, category_row
+from .common import Answering, category_row, item_row
 from .journal import Journal
 from .views import StageItem
 
@@ -161,13 +161,20 @@ def add_verification_slot(
     segment_id: int,
     author_id: int | None,
 ) -> int:
-    excluded = None if settings.allow_self_verification else author_id
-    return add_item(
-        journal,
+    return journal.insert(
+        s.work_items, **verification_slot(settings, instance, segment_id, author_id)
+    )
+
+
+def verification_slot(
+    settings: ProjectSettings, instance: Any, segment_id: int, author_id: int | None
+) -> dict[str, Any]:
+    """The columns of one stage-4 item (its author excluded unless allowed)."""
+    return item_row(
         s.VERIFICATION,
-        image_id=instance.image_id,
+        instance.image_id,
         category_id=instance.category_id,
         instance_id=instance.id,
         segment_id=segment_id,
-        excluded_annotator=excluded,
+        excluded_annotator=None if settings.allow_self_verification else author_id,
     )
