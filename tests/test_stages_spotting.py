@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from conftest import make_image
 from stages_support import category_ids, image_ids, make_project, pair_state, pending, rows
 
 from pipeline import schema as s
 from pipeline.errors import LongtailError, NotFoundError
+from pipeline.images import add_image_folder
 from pipeline.stages import MARKING, NEGATIVES, SPOTTING, Pipeline, Spot, SpotAnswer
 
 
@@ -157,3 +159,16 @@ def test_rejected_and_negative_categories_cannot_be_spotted_again(project):
     assert fresh.excluded_category_ids == {cats["cup"]}
     with pytest.raises(LongtailError, match="already known"):
         service.answer(item, SpotAnswer([Spot(cats["cup"], 5, 5)]))
+
+
+def test_images_added_after_seeding_are_spotted_without_another_seed(tmp_path):
+    with make_project(tmp_path, images=1, negatives_per_category=0) as project:
+        service = Pipeline(project)
+        service.seed()
+        service.answer(service.next_item(SPOTTING, "a"), SpotAnswer(nothing_new=True))
+        service.answer(service.next_item(SPOTTING, "a"), SpotAnswer(nothing_new=True))
+        assert service.next_item(SPOTTING, "a") is None
+        make_image(tmp_path / "later" / "new.png", 50, 40)
+        add_image_folder(project, tmp_path / "later")
+        item = service.next_item(SPOTTING, "a")
+        assert item is not None and item.image.file_name == "new.png"

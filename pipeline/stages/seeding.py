@@ -92,46 +92,7 @@ def seed(
         report.declared_spotted = len(rows)
 
     # -- stage 1
-    waiting = list(
-        conn.execute(
-            select(s.images.c.id).where(
-                ~finished,
-                ~_pending(s.SPOTTING, wi.c.image_id == s.images.c.id),
-                *only(s.images.c.id),
-            )
-        ).scalars()
-    )
-    # each waiting image's visits, newest first: the "nothing new" run and the last visitor
-    visits: dict[int, list[tuple[bool, int]]] = {}
-    visited = select(
-        s.spot_visits.c.image_id, s.spot_visits.c.nothing_new, s.spot_visits.c.annotator_id
-    )
-    for image_id, nothing_new, annotator_id in conn.execute(
-        visited.where(
-            s.spot_visits.c.image_id.in_(
-                select(s.images.c.id).where(
-                    ~finished, ~_pending(s.SPOTTING, wi.c.image_id == s.images.c.id)
-                )
-            )
-        ).order_by(s.spot_visits.c.image_id, s.spot_visits.c.id.desc())
-    ):
-        visits.setdefault(image_id, []).append((bool(nothing_new), annotator_id))
-    done_after = settings.spot_done_after
-    rows, done = [], []
-    for image_id in waiting:
-        history = visits.get(image_id, [])
-        in_row = 0
-        for nothing_new, _ in history[:done_after]:
-            if not nothing_new:
-                break
-            in_row += 1
-        if history and in_row >= done_after:
-            done.append({"image_id": image_id, "reason": "visits", "finished_at": now()})
-            continue
-        last_visitor = history[0][1] if history else None
-        rows.append(item_row(s.SPOTTING, image_id, excluded_annotator=last_visitor))
-    journal.insert_many(s.spotting_finished, done)
-    report.opened[s.SPOTTING] += journal.insert_many(wi, rows)
+    report.opened[s.SPOTTING] += open_spotting(journal, settings, ids)
 
     # -- stage 2
     spotted = conn.execute(
@@ -230,3 +191,48 @@ def seed(
     # -- stage 6
     report.opened[s.NEGATIVES] += negatives.refill(journal, settings, ids)
     return report
+
+
+def open_spotting(
+    journal: Journal, settings: ProjectSettings, image_ids: list[int] | None = None
+) -> int:
+    """Stage-1 items for the images (of ``image_ids``) that have not finished spotting and
+    have none pending; an image whose latest visits already reach ``spot_done_after``
+    "nothing new" answers in a row finishes instead. Returns the items opened."""
+    conn = journal.conn
+    finished = exists().where(s.spotting_finished.c.image_id == s.images.c.id)
+    unqueued = select(s.images.c.id).where(
+        ~finished, ~_pending(s.SPOTTING, wi.c.image_id == s.images.c.id)
+    )
+    if image_ids is not None:
+        unqueued = unqueued.where(s.images.c.id.in_(image_ids))
+    waiting = list(conn.execute(unqueued).scalars())
+    if not waiting:
+        return 0
+    # each waiting image's visits, newest first: the "nothing new" run and the last visitor
+    visits: dict[int, list[tuple[bool, int]]] = {}
+    visited = select(
+        s.spot_visits.c.image_id, s.spot_visits.c.nothing_new, s.spot_visits.c.annotator_id
+    )
+    for image_id, nothing_new, annotator_id in conn.execute(
+        visited.where(s.spot_visits.c.image_id.in_(unqueued)).order_by(
+            s.spot_visits.c.image_id, s.spot_visits.c.id.desc()
+        )
+    ):
+        visits.setdefault(image_id, []).append((bool(nothing_new), annotator_id))
+    done_after = settings.spot_done_after
+    rows, done = [], []
+    for image_id in waiting:
+        history = visits.get(image_id, [])
+        in_row = 0
+        for nothing_new, _ in history[:done_after]:
+            if not nothing_new:
+                break
+            in_row += 1
+        if history and in_row >= done_after:
+            done.append({"image_id": image_id, "reason": "visits", "finished_at": now()})
+            continue
+        last_visitor = history[0][1] if history else None
+        rows.append(item_row(s.SPOTTING, image_id, excluded_annotator=last_visitor))
+    journal.insert_many(s.spotting_finished, done)
+    return journal.insert_many(wi, rows)

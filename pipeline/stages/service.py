@@ -39,7 +39,7 @@ from .answers import (
 )
 from .common import Answering, image_row, read_settings
 from .journal import Journal
-from .seeding import SeedReport, seed
+from .seeding import SeedReport, open_spotting, seed
 from .undo import ANSWER, latest_answer, undo_problem
 from .undo import undo_last as _undo_last
 from .views import StageItem
@@ -157,6 +157,10 @@ class Pipeline:
                 item = claim_in(conn, stage, who.id, honour_exclusion=False, **claim)
             if item is None and stage == s.NEGATIVES and self._refill(conn, settings):
                 item = claim_in(conn, stage, who.id, **claim)
+            # images added since the last seed() are spotted without waiting for one
+            unseeded = stage == s.SPOTTING and item is None
+            if unseeded and open_spotting(Journal(conn, record=False), settings):
+                item = claim_in(conn, stage, who.id, honour_exclusion=False, **claim)
         if item is None:
             return None
         with self.project.read() as conn:
