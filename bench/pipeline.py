@@ -17,6 +17,8 @@ Reports (JSON on stdout):
   process, downstream stages first) for ``--answers`` answers: answers per second;
 - ``answers_by_stage``: scripted answers (claim, view, answer) of each stage in turn,
   by 1 process and by 4 processes at once: answers per second and per-answer times;
+- ``negative_round_ms``: sampling one image's round of negative candidates (part of
+  the answer that finishes the image's spotting);
 - ``query_plans``: SQLite's EXPLAIN QUERY PLAN of each stage's claim query.
 
 Run: ``.venv/bin/python bench/pipeline.py [--images N] [--claims N] [--answers N]``.
@@ -48,6 +50,8 @@ from pipeline.geometry import Mask  # noqa: E402
 from pipeline.settings import ProjectSettings  # noqa: E402
 from pipeline.simulate import ScriptedAnnotator, load_truth, noise_profile, simulate  # noqa: E402
 from pipeline.stages import Pipeline  # noqa: E402
+from pipeline.stages.journal import Journal  # noqa: E402
+from pipeline.stages.negatives import sample_round  # noqa: E402
 from pipeline.stages.verification import claim_filter  # noqa: E402
 from pipeline.store import Project, now  # noqa: E402
 from pipeline.vocabulary import add_categories, shipped_vocabulary  # noqa: E402
@@ -326,6 +330,21 @@ def claim_only(project: Project, claims: int) -> dict[str, dict]:
     return out
 
 
+def negative_round_ms(project: Project, image_ids: list[int]) -> dict[str, float]:
+    """One round of negative candidates for one image (what the answer that finishes an
+    image's spotting adds), each in a transaction that is rolled back."""
+    settings = project.settings()
+    times = []
+    for image_id in image_ids:
+        with project.engine.connect() as conn:
+            transaction = conn.begin()
+            t = time.perf_counter()
+            sample_round(Journal(conn, record=False), settings, [image_id])
+            times.append(time.perf_counter() - t)
+            transaction.rollback()
+    return percentiles(times)
+
+
 def query_plans(project: Project) -> dict[str, list[str]]:
     wi = s.work_items
     who = project.annotator("explain")
@@ -393,6 +412,7 @@ def main() -> None:
         }
         figures["claim_only_ms"] = {"1_worker": claim_only(project, args.claims)}
         figures["query_plans"] = query_plans(project)
+        figures["negative_round_ms"] = negative_round_ms(project, list(range(1, 101)))
         print("claims measured", file=sys.stderr)
 
         # simulate: scripted annotators through the whole API, on the same project
