@@ -101,6 +101,16 @@ def test_v05_round_trip_keeps_identical_categories(v05: dict, v05_round_trip) ->
     assert doc["categories"] == sorted(v05["categories"], key=lambda c: c["id"])
 
 
+def test_an_lvis_export_imports_again_unchanged(v05: dict, v05_round_trip, tmp_path: Path) -> None:
+    _, doc, out = v05_round_trip
+    root = placeholder_images(v05, tmp_path / "images")
+    with Project.create(tmp_path / "again") as project:
+        report = import_lvis(project, out, images_root=root, split="val")  # boxes agree now
+        assert report.ok and report.split == "val" and report.instances == 977
+        again = export_lvis(project)
+    assert again == doc
+
+
 def test_lvis_export_has_the_v1_shape(v05_round_trip) -> None:
     _, doc, _ = v05_round_trip
     for image in doc["images"]:

@@ -21,7 +21,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("project", help="project folder or database URL")
     p.add_argument("file", help="COCO/LVIS JSON file, or a labelme JSON file or folder")
-    p.add_argument("--format", required=True, choices=("coco", "lvis", "labelme"))
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=("coco", "lvis", "labelme"),
+        help="coco: instances JSON; lvis: LVIS v1 or v0.5 JSON (keeps negative and "
+        "not-exhaustive labels); labelme: a labelme JSON file or a folder of them",
+    )
     p.add_argument(
         "--images",
         default=None,

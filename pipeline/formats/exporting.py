@@ -121,7 +121,7 @@ def _build(
     if split is not None:
         image_query = image_query.where(s.images.c.split == split)
     image_rows = conn.execute(image_query).all()
-    image_ids = _keep_ids([(r.id, (r.extra or {}).get("source_id")) for r in image_rows])
+    image_ids = _keep_ids([(r.id, _extra(r).get("source_id")) for r in image_rows])
     category_rows = conn.execute(select(s.categories).order_by(s.categories.c.id)).all()
     category_ids = _keep_ids([(r.id, r.source_id) for r in category_rows])
     sizes = {r.id: (r.height, r.width) for r in image_rows}
@@ -316,7 +316,7 @@ def _segmentation(
 
 
 def _image(project: Project, row: Any, image_id: int, fmt: str) -> dict[str, Any]:
-    extra = {k: v for k, v in (row.extra or {}).items() if k != "source_id"}
+    extra = {k: v for k, v in _extra(row).items() if k != "source_id"}
     image: dict[str, Any] = {"id": image_id, "file_name": row.file_name}
     image["width"], image["height"] = row.width, row.height
     coco_url = row.coco_url
@@ -329,6 +329,11 @@ def _image(project: Project, row: Any, image_id: int, fmt: str) -> dict[str, Any
     for key in sorted(extra):
         image.setdefault(key, extra[key])
     return image
+
+
+def _extra(row: Any) -> dict[str, Any]:
+    """An image's extra fields (a JSON object; anything else counts as none)."""
+    return row.extra if isinstance(row.extra, dict) else {}
 
 
 def _federated_lists(
