@@ -215,3 +215,12 @@ def test_annotation_id_zero_behaves_as_in_pycocotools():
     results = [det(1, 0.9, 10, 10, 40, 40), det(1, 0.8, 60, 60, 30, 30)]
     r = _assert_same_as_pycocotools(gt, results, "bbox")
     assert r.stats["AP50"] < 1.0
+
+
+def test_no_ground_truth_at_all():
+    results = [det(1, 0.5, 1, 1, 5, 5)]
+    r = _assert_same_as_pycocotools(box_gt([]), results, "bbox")
+    assert set(r.stats.values()) == {-1.0}
+    from pipeline.evaluation import evaluate_voc
+
+    assert evaluate_voc(box_gt([]), results, "bbox").stats["mAP50"] == -1.0

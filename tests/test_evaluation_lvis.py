@@ -193,3 +193,10 @@ def test_ignore_flag_and_zero_area_ground_truth():
     r = evaluate_lvis(gt, results, "bbox")
     assert r.per_category[1].n_gt == 1
     _assert_same_as_lvis_api(gt, results, "bbox")
+
+
+def test_every_detection_dropped():
+    gt = lvis_gt([{"id": 1}], [(1, 1, 10, 10, 30, 30)])
+    results = [det(1, 2, 0.9, 0, 0, 5, 5)]  # category 2: unverified in image 1
+    r = _assert_same_as_lvis_api(gt, results, "bbox")
+    assert r.stats["AP"] == 0.0 and r.stats["APm"] == -1.0

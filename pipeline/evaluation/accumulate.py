@@ -90,9 +90,9 @@ def accumulate(
         for m, max_det in enumerate(max_dets):
             # Detections without edges: false positives unless ignored or cut off.
             base = ~in_s & (det_rank < max_det) & ~unmatched_ignore[a]
-            cum = np.cumsum(base[order], dtype=np.int64)
-            before_cat = np.where(cat_start > 0, cum[np.maximum(cat_start - 1, 0)], 0)
-            base_fp = cum[s_pos] - before_cat[s_cat] if len(s_pos) else np.zeros(0, np.int64)
+            # cum[i]: counted detections among the first i in accumulate order
+            cum = np.concatenate(([0], np.cumsum(base[order], dtype=np.int64)))
+            base_fp = cum[s_pos + 1] - cum[cat_start][s_cat]
 
             kept = s_rank < max_det
             tp = tp_all[a] & kept  # [T, S]
@@ -139,12 +139,10 @@ def _first_true_positive_needed(npig: np.ndarray, recall_thresholds: np.ndarray)
 
 def _cumsum_by_segment(flags: np.ndarray, seg_of: np.ndarray, seg_start: np.ndarray) -> np.ndarray:
     """Running count of ``flags`` [T, S] along S, restarting at each category."""
-    cum = np.cumsum(flags, axis=1, dtype=np.int64)
-    if cum.shape[1] == 0:
-        return cum
-    start = seg_start[seg_of]  # first index of each entry's category
-    before = np.where(start > 0, cum[:, np.maximum(start - 1, 0)], 0)
-    return cum - before
+    cum = np.zeros((flags.shape[0], flags.shape[1] + 1), dtype=np.int64)
+    np.cumsum(flags, axis=1, dtype=np.int64, out=cum[:, 1:])
+    # entry i: count up to and including i, less the count before its category began
+    return cum[:, 1:] - cum[:, seg_start[seg_of]]
 
 
 def _suffix_max(values: np.ndarray, seg: np.ndarray) -> np.ndarray:

@@ -94,7 +94,8 @@ def evaluate_voc(
         best_gt[d[first]] = g[first]
         best_iou[d[first]] = iou[first]
     hit = best_iou > IOU_THRESHOLD
-    ignored = hit & difficult[np.maximum(best_gt, 0)]
+    ignored = np.zeros(D, dtype=bool)
+    ignored[hit] = difficult[best_gt[hit]]
     # A ground truth goes to the first detection (by score) that hits it.
     rank = rank_in_pair(dt_keys, dets.score)
     claim = np.flatnonzero(hit & ~ignored)
