@@ -1,14 +1,18 @@
-"""Four processes claim and answer items of one SQLite project at the same time."""
+"""Four processes claim and answer items of one project at the same time: SQLite, and
+PostgreSQL when LONGTAIL_TEST_POSTGRES_URL names a server (as tests/test_postgres.py)."""
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import random
+import uuid
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 
+import pytest
 from conftest import make_image
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from pipeline import schema as s
 from pipeline.federated import project_labels, project_violations
@@ -47,58 +51,101 @@ def synthetic_truth(files: list[str], rng: random.Random) -> dict:
     return {"images": images, "annotations": annotations, "categories": categories}
 
 
+SETTINGS = ProjectSettings(
+    verifiers_per_segment=2,
+    reject_votes_to_redo=1,
+    negatives_per_category=3,
+    negative_candidates_per_image=2,
+)
+
+
+def run_four_workers(project: Project, target: str, truth: dict) -> None:
+    """Seed, let four worker processes empty every queue, and check the outcome."""
+    Pipeline(project).seed()
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=4, mp_context=context) as pool:
+        futures = [
+            pool.submit(run_worker, target, truth, f"worker-{k}", noise="sloppy", seed=k)
+            for k in range(4)
+        ]
+        reports = [f.result(timeout=240) for f in futures]
+
+    answered = [i for r in reports for i in r.answered]
+    assert len(answered) == len(set(answered)), "an item was answered twice"
+    assert all(r.answered for r in reports), "every worker got work"
+    with project.read() as conn:
+        wi, ev = s.work_items, s.events
+        statuses = Counter(conn.execute(select(wi.c.status)).scalars())
+        done = dict(conn.execute(select(wi.c.id, wi.c.done_by).where(wi.c.status == s.DONE)).all())
+        events = conn.execute(
+            select(ev.c.work_item_id, ev.c.annotator_id).where(ev.c.action == "answer")
+        ).all()
+        names = dict(conn.execute(select(s.annotators.c.id, s.annotators.c.name)).all())
+    # none lost: nothing is left open or leased, and every answer made a done item
+    assert statuses[s.OPEN] == statuses[s.LEASED] == 0
+    assert set(done) == set(answered)
+    # the event log is complete: one answer event per done item, by whoever did it
+    assert len(events) == len(done)
+    assert {e.work_item_id: e.annotator_id for e in events} == done
+    by_worker = Counter(names[a] for a in done.values())
+    assert by_worker == Counter({r.name: len(r.answered) for r in reports})
+    # the result is still right
+    assert not project_violations(project)
+    labels = project_labels(project)
+    truth_cats: dict[int, set[int]] = {}
+    for a in truth["annotations"]:
+        truth_cats.setdefault(a["image_id"], set()).add(a["category_id"])
+    assert {i: got.positive_category_ids for i, got in labels.items()} == truth_cats
+    for image_id, label in labels.items():
+        assert not label.negative_category_ids & truth_cats[image_id]
+
+
 def test_four_processes_answer_every_item_exactly_once(tmp_path):
     files = [f"im{i:02d}.png" for i in range(12)]
     for i, name in enumerate(files):
         make_image(tmp_path / "images" / name, W, H, color=(i * 20, 80, 120))
-    settings = ProjectSettings(
-        verifiers_per_segment=2,
-        reject_votes_to_redo=1,
-        negatives_per_category=3,
-        negative_candidates_per_image=2,
-    )
     truth = synthetic_truth(files, random.Random(7))
-    with Project.create(tmp_path / "project", settings=settings) as project:
+    with Project.create(tmp_path / "project", settings=SETTINGS) as project:
         add_categories(project, [Category(n) for n in NAMES])
         add_image_folder(project, tmp_path / "images")
-        Pipeline(project).seed()
-        folder = str(project.folder)
+        run_four_workers(project, str(project.folder), truth)
 
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=4, mp_context=context) as pool:
-            futures = [
-                pool.submit(run_worker, folder, truth, f"worker-{k}", noise="sloppy", seed=k)
-                for k in range(4)
-            ]
-            reports = [f.result(timeout=240) for f in futures]
 
-        answered = [i for r in reports for i in r.answered]
-        assert len(answered) == len(set(answered)), "an item was answered twice"
-        assert all(r.answered for r in reports), "every worker got work"
-        with project.read() as conn:
-            wi, ev = s.work_items, s.events
-            statuses = Counter(conn.execute(select(wi.c.status)).scalars())
-            done = dict(
-                conn.execute(select(wi.c.id, wi.c.done_by).where(wi.c.status == s.DONE)).all()
-            )
-            events = conn.execute(
-                select(ev.c.work_item_id, ev.c.annotator_id).where(ev.c.action == "answer")
-            ).all()
-            names = dict(conn.execute(select(s.annotators.c.id, s.annotators.c.name)).all())
-        # none lost: nothing is left open or leased, and every answer made a done item
-        assert statuses[s.OPEN] == statuses[s.LEASED] == 0
-        assert set(done) == set(answered)
-        # the event log is complete: one answer event per done item, by whoever did it
-        assert len(events) == len(done)
-        assert {e.work_item_id: e.annotator_id for e in events} == done
-        by_worker = Counter(names[a] for a in done.values())
-        assert by_worker == Counter({r.name: len(r.answered) for r in reports})
-        # the result is still right
-        assert not project_violations(project)
-        labels = project_labels(project)
-        truth_cats = {}
-        for a in truth["annotations"]:
-            truth_cats.setdefault(a["image_id"], set()).add(a["category_id"])
-        assert {i: got.positive_category_ids for i, got in labels.items()} == truth_cats
-        for image_id, label in labels.items():
-            assert not label.negative_category_ids & truth_cats[image_id]
+POSTGRES = os.environ.get("LONGTAIL_TEST_POSTGRES_URL")
+
+
+@pytest.mark.skipif(not POSTGRES, reason="LONGTAIL_TEST_POSTGRES_URL is not set")
+def test_four_processes_on_postgresql():
+    pytest.importorskip("psycopg")
+    name = f"longtail_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(
+        POSTGRES.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES.rsplit("/", 1)[0] + "/" + name
+    try:
+        files = [f"im{i:02d}.png" for i in range(12)]
+        truth = synthetic_truth(files, random.Random(11))
+        with Project.create(url, settings=SETTINGS) as project:
+            add_categories(project, [Category(n) for n in NAMES])
+            with project.write() as conn:  # the scripted annotators never read pixels
+                conn.execute(
+                    s.images.insert(),
+                    [
+                        {
+                            "path": f"/nowhere/{f}",
+                            "file_name": f,
+                            "width": W,
+                            "height": H,
+                            "split": "train",
+                            "created_at": 0.0,
+                        }
+                        for f in files
+                    ],
+                )
+            run_four_workers(project, url, truth)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()

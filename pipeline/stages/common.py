@@ -53,6 +53,31 @@ class Answering:
         return add_item(self.journal, stage, image_id=self.image.id, **columns)
 
 
+# ---------------------------------------------------------------- locks
+
+SEEDING_LOCK = 0x4C54_0004  # "LT" 4: one advisory lock for whoever opens queue items
+"""PostgreSQL advisory lock taken by seeding and by queues that fill themselves."""
+
+
+def lock_image(conn: Connection, image_id: int) -> None:
+    """Serialize the answers (and undos) that touch one image.
+
+    An answer reads and writes rows of its own image only (its pairs, instances,
+    segments, work items), so taking the image row first orders every such
+    transaction the same way: on PostgreSQL two verifiers of one segment cannot
+    deadlock, and the second sees the first's decision. On SQLite every write
+    transaction holds the database's write lock already (FOR UPDATE is left out).
+    """
+    conn.execute(select(s.images.c.id).where(s.images.c.id == image_id).with_for_update()).first()
+
+
+def lock_seeding(conn: Connection) -> None:
+    """Serialize the code that opens items where none are pending (seed, refills), so that
+    two PostgreSQL sessions do not both open the same one. SQLite needs nothing."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SEEDING_LOCK})")
+
+
 # ---------------------------------------------------------------- rows
 
 

@@ -37,7 +37,7 @@ from .answers import (
     SpotAnswer,
     VerifyAnswer,
 )
-from .common import Answering, image_row, read_settings
+from .common import Answering, image_row, lock_image, lock_seeding, read_settings
 from .journal import Journal
 from .seeding import SeedReport, open_spotting, seed
 from .undo import ANSWER, latest_answer, undo_problem
@@ -133,6 +133,7 @@ class Pipeline:
         """Open the work items no answer will open (new images, imported annotations,
         changed settings); idempotent. See :mod:`pipeline.stages.seeding`."""
         with self.project.write() as conn:
+            lock_seeding(conn)
             return seed(
                 conn,
                 read_settings(conn),
@@ -158,9 +159,10 @@ class Pipeline:
             if item is None and stage == s.NEGATIVES and self._refill(conn, settings):
                 item = claim_in(conn, stage, who.id, **claim)
             # images added since the last seed() are spotted without waiting for one
-            unseeded = stage == s.SPOTTING and item is None
-            if unseeded and open_spotting(Journal(conn, record=False), settings):
-                item = claim_in(conn, stage, who.id, honour_exclusion=False, **claim)
+            if item is None and stage == s.SPOTTING:
+                lock_seeding(conn)
+                if open_spotting(Journal(conn, record=False), settings):
+                    item = claim_in(conn, stage, who.id, honour_exclusion=False, **claim)
         if item is None:
             return None
         with self.project.read() as conn:
@@ -222,6 +224,7 @@ class Pipeline:
             )
         who = item.annotator
         with self.project.write() as conn:
+            lock_image(conn, item.work_item.image_id)
             self._held_row(conn, item)
             work = complete_in(conn, item.id, who.id)
             journal = Journal(conn)
@@ -307,6 +310,7 @@ class Pipeline:
         )
         if mark == self._empty_refill:
             return 0
+        lock_seeding(conn)
         opened = negatives.refill(Journal(conn, record=False), settings)
         self._empty_refill = None if opened else mark
         return opened

@@ -28,6 +28,7 @@ from ..events import log_event
 from ..settings import ProjectSettings
 from ..store import now
 from ..workqueue import WorkItem, item_from_row
+from .common import lock_image
 from .journal import created_in, revert
 
 ev = s.events
@@ -51,9 +52,14 @@ def latest_answer(conn: Connection, annotator_id: int) -> Any:
     ).first()
 
 
-def undo_problem(conn: Connection, event: Any, at: float | None = None) -> str | None:
-    """Why the answer ``event`` cannot be undone, or None when it can."""
+def undo_problem(
+    conn: Connection, event: Any, at: float | None = None, *, lock: bool = False
+) -> str | None:
+    """Why the answer ``event`` cannot be undone, or None when it can. ``lock`` (inside
+    the undo's own transaction) holds the image and the follow-up items while it looks."""
     at = now() if at is None else at
+    if lock:
+        lock_image(conn, event.image_id)
     later = conn.execute(
         select(ev.c.id)
         .where(
@@ -71,7 +77,8 @@ def undo_problem(conn: Connection, event: Any, at: float | None = None) -> str |
         return "this answer cannot be undone (it was recorded without its changes)"
     created = created_in(journal, wi)
     if created:
-        rows = conn.execute(select(wi).where(wi.c.id.in_(created))).all()
+        query = select(wi).where(wi.c.id.in_(created))
+        rows = conn.execute(query.with_for_update() if lock else query).all()
         if len(rows) != len(created):
             return "a work item this answer opened no longer exists"
         for row in rows:
@@ -92,7 +99,7 @@ def undo_last(conn: Connection, annotator_id: int, settings: ProjectSettings) ->
     event = latest_answer(conn, annotator_id)
     if event is None:
         raise LongtailError("there is no answer of yours to undo")
-    problem = undo_problem(conn, event)
+    problem = undo_problem(conn, event, lock=True)
     if problem is not None:
         raise ConflictError(f"cannot undo: {problem}")
     revert(conn, event.payload["journal"])
