@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -114,8 +115,8 @@ images = Table(
     Column("width", Integer, nullable=False),
     Column("height", Integer, nullable=False),
     Column("sha256", String(64), nullable=True),
-    Column("file_size", Integer, nullable=True),
-    Column("mtime_ns", Integer, nullable=True),
+    Column("file_size", BigInteger, nullable=True),
+    Column("mtime_ns", BigInteger, nullable=True),
     Column("split", String(32), nullable=False, default="train"),
     Column("coco_url", Text, nullable=True),
     Column("extra", JSON, nullable=True),  # license, flickr_url, date_captured, ...

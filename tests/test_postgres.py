@@ -97,3 +97,15 @@ def test_concurrent_claims_skip_locked_rows(pg_url: str):
         for t in threads:
             t.join()
         assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 40
+
+
+def test_image_folder_on_postgresql(pg_url: str, tmp_path):
+    """File stamps are 64-bit (nanoseconds since 1970 overflow a 32-bit integer)."""
+    from conftest import make_image
+
+    from pipeline.images import add_image_folder, check_image_files
+
+    make_image(tmp_path / "images" / "a.png")
+    with Project.create(pg_url) as project:
+        assert add_image_folder(project, tmp_path / "images").added == ["a.png"]
+        assert check_image_files(project).missing == []
