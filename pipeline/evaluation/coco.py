@@ -90,8 +90,9 @@ def prepare(truth: GroundTruth, dets: Detections, iou_type: str) -> Prepared:
     rank = rank_in_pair(keys, dets.score)
     keep = np.flatnonzero(rank < MAX_DETS[-1])
     if dets.first_has_bbox:
-        area_all = dets.bbox[:, 2] * dets.bbox[:, 3]
-        area = area_all[keep]
+        if dets.bbox is None:
+            raise EvaluationError("these detections were loaded without their boxes")
+        area = dets.bbox[keep, 2] * dets.bbox[keep, 3]
     else:
         area = dets.mask_areas(keep).astype(np.float64)
     gt_rows = np.arange(len(truth.ann_ids))

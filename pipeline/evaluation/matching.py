@@ -195,8 +195,6 @@ def greedy_match(
     e_s, e_gt, e_iou = e_s[order], e_gt[order], e_iou[order]
     e_level = level[e_s]
     taken = np.zeros((A, T, gt_ignore.shape[1]), dtype=bool)
-    a_idx = np.arange(A)[:, None, None]
-    t_idx = np.arange(T)[None, :, None]
     starts = np.searchsorted(e_level, np.arange(int(level.max()) + 2))
     for lo, hi in zip(starts[:-1], starts[1:], strict=True):
         if lo == hi:
@@ -217,7 +215,6 @@ def greedy_match(
         gg = chosen_gt[aa, tt, jj]
         solid_pick = ~gt_crowd[gg]
         taken[aa[solid_pick], tt[solid_pick], gg[solid_pick]] = True
-    del a_idx, t_idx
     return Matches(dets, matched)
 
 
