@@ -9,6 +9,7 @@
 #     areas; LVISResults otherwise takes w*h of the box when result 0 has one.
 #  4. The results list is deep-copied (the original annotates the caller's dicts).
 #  5. logger.warn -> logger.warning; the URL download helper is removed.
+# Layout reformatted by ruff; nothing else changed.
 #
 # The original licence follows.
 #
