@@ -136,7 +136,7 @@ categories = Table(
     Column("definition", Text, nullable=False, default=""),
     Column("synset", Text, nullable=True),
     # The id the category had in the vocabulary it came from (COCO or LVIS id).
-    Column("source_id", Integer, nullable=True),
+    Column("source_id", BigInteger, nullable=True),
     # Frequency as the source vocabulary gave it; exports recompute it from the data.
     Column("frequency", String(1), nullable=True),
     _created(),
@@ -235,7 +235,7 @@ instances = Table(
     Column("is_crowd", Boolean, nullable=False, default=False),
     Column("source", String(16), nullable=False, default=SOURCE_PIPELINE),
     # The id the annotation had in an imported file, for reports and round trips.
-    Column("source_id", Integer, nullable=True),
+    Column("source_id", BigInteger, nullable=True),
     _created(),
     CheckConstraint(
         "status IN ('marked', 'segmented', 'accepted', 'redo')", name="ck_instance_status"

@@ -229,6 +229,13 @@ class TruthImage:
             key=lambda t: math.hypot((t.point or (0, 0))[0] - x, (t.point or (0, 0))[1] - y),
         )
 
+    def match_mask(self, category_id: int, mask: Mask) -> TruthInstance | None:
+        """The truth instance a mask stands for (an imported instance has no mark point):
+        the one it overlaps most, if their IoU reaches 0.5."""
+        scored = [(mask.iou(t.mask), i, t) for i, t in enumerate(self.of(category_id))]
+        best = max(scored, default=None, key=lambda x: x[:2])
+        return best[2] if best is not None and best[0] >= 0.5 else None
+
 
 def _deepest_pixel(crop: np.ndarray, x0: int, y0: int, bbox: Box) -> tuple[float, float]:
     """The centre of the crop's pixel farthest from its edge, in image coordinates."""
@@ -490,11 +497,18 @@ class ScriptedAnnotator:
 
     def exhaustive(self, item: ExhaustiveItem, image: TruthImage) -> tuple[Any, Effort]:
         image.ensure_points()
-        covered = {
-            id(image.match(a.instance.category_id, a.instance.x, a.instance.y))
-            for a in item.annotations
-            if not a.instance.is_crowd and a.instance.x is not None
-        }
+        covered = set()
+        for a in item.annotations:
+            if a.instance.is_crowd:
+                continue
+            if a.instance.x is not None:
+                found = image.match(a.instance.category_id, a.instance.x, a.instance.y)
+            elif a.segment is not None:  # imported: no mark point, match by the mask
+                found = image.match_mask(a.instance.category_id, a.segment.mask)
+            else:
+                found = None
+            if found is not None:
+                covered.add(id(found))
         missing = [t for t in image.of(item.category.id) if id(t) not in covered]
         effort = nominal_effort(EXHAUSTIVE, self.rng, len(missing))
         if not missing:
@@ -719,7 +733,6 @@ def summarize(
             .where(
                 s.segments.c.status == s.SEGMENT_ACCEPTED,
                 s.instances.c.is_crowd.is_(False),
-                s.instances.c.source == s.SOURCE_PIPELINE,
             )
         ).all()
         effort = conn.execute(
@@ -729,12 +742,15 @@ def summarize(
     ious, matched = [], set()
     for row in accepted:
         image = truth.images.get(row.image_id)
-        if image is None or row.x is None:
-            continue
-        target = image.match(row.category_id, row.x, row.y)
-        if target is None:
+        if image is None:
             continue
         mask = Mask.from_bytes(row.mask_kind, row.mask, image.height, image.width)
+        if row.x is not None:
+            target = image.match(row.category_id, row.x, row.y)
+        else:  # imported: no mark point
+            target = image.match_mask(row.category_id, mask)
+        if target is None:
+            continue
         ious.append(mask.iou(target.mask))
         matched.add((row.image_id, target.ann_id))
     truth_instances = sum(

@@ -109,3 +109,18 @@ def test_image_folder_on_postgresql(pg_url: str, tmp_path):
     with Project.create(pg_url) as project:
         assert add_image_folder(project, tmp_path / "images").added == ["a.png"]
         assert check_image_files(project).missing == []
+
+
+def test_coco_import_export_on_postgresql(pg_url: str, tiny_coco):
+    """COCO crowd annotation ids exceed 32 bits; the import keeps them."""
+    from pipeline.formats import export_coco, import_coco
+
+    truth_path = tiny_coco / "annotations" / "instances_val2017.json"
+    with Project.create(pg_url) as project:
+        import_coco(project, truth_path, images_root=tiny_coco / "val2017")
+        exported = export_coco(project)
+    import json
+
+    truth = json.loads(truth_path.read_text())
+    assert len(exported["annotations"]) == len(truth["annotations"])
+    assert {a["id"] for a in exported["annotations"]} == {a["id"] for a in truth["annotations"]}

@@ -280,6 +280,27 @@ def test_missed_instances_come_back_through_stage_5(tmp_path, tiny_coco):
         assert summary.truth_check["wrong_negatives"] == 0
 
 
+def test_imported_annotations_count_as_covered_in_stage_5(tmp_path, tiny_coco):
+    """Imported instances have no mark point: stage 5 must still see them as the truth's
+    instances, not mark every one of them again (a bug that duplicated all instances)."""
+    from pipeline.formats import import_coco
+
+    images, truth_path = coco_subset(tiny_coco, "val2017", 5, tmp_path)
+    with Project.create(
+        tmp_path / "p", settings=ProjectSettings().updated(negatives_per_category=1)
+    ) as project:
+        import_coco(project, truth_path, images_root=images)
+        summary = simulate(project, truth_path, annotators=2, noise="none", seed=0)
+        assert summary.finished and not summary.violations
+        with project.read() as conn:
+            made = conn.execute(
+                select(s.instances.c.id).where(s.instances.c.source == s.SOURCE_PIPELINE)
+            ).all()
+            checks = conn.execute(select(s.exhaustive_checks.c.all_segmented)).scalars().all()
+        assert made == [] and checks and all(checks)
+        assert summary.masks["matched_truth"] == summary.masks["truth_instances"] > 0
+
+
 def test_wrong_categories_are_rejected_in_marking(tmp_path, tiny_coco):
     images, truth_path = coco_subset(tiny_coco, "train2017", 6, tmp_path)
     with coco_project(tmp_path / "p", images, negatives_per_category=1) as project:
