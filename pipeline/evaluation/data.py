@@ -101,29 +101,11 @@ def load_ground_truth(gt: GroundTruth | dict | str | Path) -> GroundTruth:
             raise EvaluationError(f"ground truth has no '{key}' list")
     images, anns, cats = gt["images"], gt["annotations"], gt["categories"]
 
-    try:
-        image_ids = np.array([im["id"] for im in images], dtype=np.int64)
-    except (KeyError, TypeError, ValueError, OverflowError):
-        bad = next(i for i, im in enumerate(images) if not _is_int(_get(im, "id")))
-        raise EvaluationError(f"ground-truth image #{bad} has no integer 'id'") from None
-    order = np.argsort(image_ids, kind="stable")
-    sorted_ids = image_ids[order]
-    dup = np.flatnonzero(sorted_ids[1:] == sorted_ids[:-1])
-    if len(dup):
-        raise EvaluationError(f"ground truth lists image id {sorted_ids[dup[0]]} twice")
+    image_ids, order, sorted_ids = _unique_ids(images, "image")
     heights = np.array([int(images[i].get("height") or 0) for i in order], dtype=np.int64)
     widths = np.array([int(images[i].get("width") or 0) for i in order], dtype=np.int64)
 
-    try:
-        cat_ids = np.array([c["id"] for c in cats], dtype=np.int64)
-    except (KeyError, TypeError, ValueError, OverflowError):
-        bad = next(i for i, c in enumerate(cats) if not _is_int(_get(c, "id")))
-        raise EvaluationError(f"ground-truth category #{bad} has no integer 'id'") from None
-    cat_order = np.argsort(cat_ids, kind="stable")
-    sorted_cats = cat_ids[cat_order]
-    dup = np.flatnonzero(sorted_cats[1:] == sorted_cats[:-1])
-    if len(dup):
-        raise EvaluationError(f"ground truth lists category id {sorted_cats[dup[0]]} twice")
+    cat_ids, cat_order, sorted_cats = _unique_ids(cats, "category")
     names = [str(cats[i].get("name", cats[i]["id"])) for i in cat_order]
     frequency = [cats[i].get("frequency") for i in cat_order]
     frequency = [f if f in FREQUENCIES else None for f in frequency]
@@ -567,6 +549,22 @@ def _find_bad_field(results: list[dict]) -> None:
 
 def _get(obj: Any, key: str) -> Any:
     return obj.get(key) if isinstance(obj, dict) else None
+
+
+def _unique_ids(records: list, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The records' integer ids, their sorting order and the sorted ids; an error names
+    the first record without an integer id, or the first id listed twice."""
+    try:
+        ids = np.array([r["id"] for r in records], dtype=np.int64)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        bad = next(i for i, r in enumerate(records) if not _is_int(_get(r, "id")))
+        raise EvaluationError(f"ground-truth {what} #{bad} has no integer 'id'") from None
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    dup = np.flatnonzero(sorted_ids[1:] == sorted_ids[:-1])
+    if len(dup):
+        raise EvaluationError(f"ground truth lists {what} id {sorted_ids[dup[0]]} twice")
+    return ids, order, sorted_ids
 
 
 def _is_int(v: Any) -> bool:

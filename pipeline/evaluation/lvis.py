@@ -34,6 +34,7 @@ from .coco import (
     category_table,
     rank_in_pair,
 )
+from .coco import accumulate as coco_accumulate
 from .coco import evaluate_images as coco_evaluate_images
 from .data import Detections, EvaluationError, GroundTruth, load_detections, load_ground_truth
 from .matching import IOU_THRESHOLDS
@@ -91,27 +92,8 @@ def evaluate_images(p: Prepared) -> PerImage:
 
 
 def accumulate(p: Prepared, e: PerImage) -> tuple[np.ndarray, np.ndarray]:
-    truth = p.truth
-    K = truth.n_categories
-    gt_cat = truth.ann_category[p.gt_rows]
-    npig = np.stack(
-        [np.bincount(gt_cat[~p.gt_ignore[a]], minlength=K) for a in range(len(AREA_RANGES))],
-        axis=1,
-    )
-    return acc.accumulate(
-        K,
-        p.det_category,
-        p.det_score,
-        p.det_image,
-        p.det_rank,
-        p.unmatched_ignore,
-        e.matches,
-        e.true_positive,
-        e.ignored,
-        npig,
-        [MAX_DETS],
-        IOU_THRESHOLDS,
-    )
+    """COCO's accumulation over LVIS's prepared data (one max-dets setting: 300)."""
+    return coco_accumulate(p, e)
 
 
 def frequency_groups(truth: GroundTruth) -> list[list[int]]:
