@@ -101,11 +101,11 @@ def load_ground_truth(gt: GroundTruth | dict | str | Path) -> GroundTruth:
             raise EvaluationError(f"ground truth has no '{key}' list")
     images, anns, cats = gt["images"], gt["annotations"], gt["categories"]
 
-    image_ids, order, sorted_ids = _unique_ids(images, "image")
+    _, order, sorted_ids = _unique_ids(images, "image")
     heights = np.array([int(images[i].get("height") or 0) for i in order], dtype=np.int64)
     widths = np.array([int(images[i].get("width") or 0) for i in order], dtype=np.int64)
 
-    cat_ids, cat_order, sorted_cats = _unique_ids(cats, "category")
+    _, cat_order, sorted_cats = _unique_ids(cats, "category")
     names = [str(cats[i].get("name", cats[i]["id"])) for i in cat_order]
     frequency = [cats[i].get("frequency") for i in cat_order]
     frequency = [f if f in FREQUENCIES else None for f in frequency]
