@@ -263,21 +263,43 @@ def evaluate_coco(
     ``gt``: a COCO/LVIS dict or JSON path; ``results``: a COCO results list or JSON
     path; ``iou_type``: 'bbox' or 'segm'.
     """
+    truth, dets = load_inputs(gt, results, iou_type)
+    p = prepare(truth, dets, iou_type)
+    e = evaluate_images(p)
+    precision, recall = accumulate(p, e)
+    return make_result("coco", iou_type, p, precision, recall, summarize(precision, recall))
+
+
+def load_inputs(
+    gt: GroundTruth | dict | str | Path,
+    results: Detections | list[dict] | str | Path,
+    iou_type: str,
+    **options: bool,
+) -> tuple[GroundTruth, Detections]:
+    """Ground truth and detections, loaded and checked (shared by COCO and LVIS)."""
     if iou_type not in IOU_TYPES:
         raise EvaluationError(f"unknown iou type {iou_type!r}; use 'bbox' or 'segm'")
     truth = load_ground_truth(gt)
     if not truth.n_images or not truth.n_categories:
         raise EvaluationError("the ground truth has no images or no categories")
-    dets = load_detections(results, truth, iou_type)
-    p = prepare(truth, dets, iou_type)
-    e = evaluate_images(p)
-    precision, recall = accumulate(p, e)
-    stats = summarize(precision, recall)
+    return truth, load_detections(results, truth, iou_type, **options)
+
+
+def make_result(
+    metric: str,
+    iou_type: str,
+    p: Prepared,
+    precision: np.ndarray,
+    recall: np.ndarray,
+    stats: dict[str, float],
+) -> EvalResult:
+    """The result of an accumulated evaluation, with its per-category table."""
+    truth = p.truth
     K = truth.n_categories
     n_gt = np.bincount(truth.ann_category[p.gt_rows][~p.gt_ignore[0]], minlength=K)
     n_det = np.bincount(p.det_category, minlength=K)
     return EvalResult(
-        metric="coco",
+        metric=metric,
         iou_type=iou_type,
         stats=stats,
         per_category=category_table(truth, precision, recall, n_gt, n_det),
@@ -287,5 +309,5 @@ def evaluate_coco(
         iou_thresholds=IOU_THRESHOLDS.copy(),
         recall_thresholds=acc.RECALL_THRESHOLDS.copy(),
         area_labels=AREA_LABELS,
-        max_dets=MAX_DETS,
+        max_dets=tuple(p.max_dets),
     )

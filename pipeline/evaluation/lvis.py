@@ -24,19 +24,18 @@ from pathlib import Path
 
 import numpy as np
 
-from . import accumulate as acc
 from .coco import (
     AREA_LABELS,
     AREA_RANGES,
-    IOU_TYPES,
     PerImage,
     Prepared,
-    category_table,
+    load_inputs,
+    make_result,
     rank_in_pair,
 )
 from .coco import accumulate as coco_accumulate
 from .coco import evaluate_images as coco_evaluate_images
-from .data import Detections, EvaluationError, GroundTruth, load_detections, load_ground_truth
+from .data import Detections, GroundTruth
 from .matching import IOU_THRESHOLDS
 from .result import EvalResult
 
@@ -153,30 +152,10 @@ def evaluate_lvis(
     Images should carry ``neg_category_ids`` and ``not_exhaustive_category_ids`` (an
     absent list counts as empty) and categories their ``frequency`` ('r', 'c', 'f').
     """
-    if iou_type not in IOU_TYPES:
-        raise EvaluationError(f"unknown iou type {iou_type!r}; use 'bbox' or 'segm'")
-    truth = load_ground_truth(gt)
-    if not truth.n_images or not truth.n_categories:
-        raise EvaluationError("the ground truth has no images or no categories")
     # mask evaluation reads no boxes (areas come from the masks)
-    dets = load_detections(results, truth, iou_type, boxes=iou_type == "bbox")
+    truth, dets = load_inputs(gt, results, iou_type, boxes=iou_type == "bbox")
     p = prepare(truth, dets, iou_type)
     e = evaluate_images(p)
     precision, recall = accumulate(p, e)
     stats = summarize(precision, recall, frequency_groups(truth))
-    K = truth.n_categories
-    n_gt = np.bincount(truth.ann_category[p.gt_rows][~p.gt_ignore[0]], minlength=K)
-    n_det = np.bincount(p.det_category, minlength=K)
-    return EvalResult(
-        metric="lvis",
-        iou_type=iou_type,
-        stats=stats,
-        per_category=category_table(truth, precision, recall, n_gt, n_det),
-        category_ids=tuple(truth.category_ids.tolist()),
-        precision=precision,
-        recall=recall,
-        iou_thresholds=IOU_THRESHOLDS.copy(),
-        recall_thresholds=acc.RECALL_THRESHOLDS.copy(),
-        area_labels=AREA_LABELS,
-        max_dets=(MAX_DETS,),
-    )
+    return make_result("lvis", iou_type, p, precision, recall, stats)
