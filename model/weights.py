@@ -25,7 +25,6 @@ import contextlib
 import io
 import os
 import pickle
-import re
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from torchvision.models import ResNet50_Weights, Swin_T_Weights
 from torchvision.models.detection import MaskRCNN, MaskRCNN_ResNet50_FPN_V2_Weights
 
 from pipeline.errors import LongtailError
-from pipeline.vocabulary import normalize
+from pipeline.vocabulary import name_forms, normalize
 
 from .zoo import ClassAgnosticMaskPredictor, architecture
 
@@ -382,16 +381,6 @@ def _load_backbone(
 # ---------------------------------------------------------------- categories
 
 
-_QUALIFIER = re.compile(r"\s*\([^)]*\)")
-
-
-def _forms(name: str) -> list[str]:
-    """A name, normalised, and its bare form: LVIS ``car_(automobile)`` is also ``car``."""
-    norm = normalize(name)
-    bare = _QUALIFIER.sub("", norm).strip()
-    return [norm, bare] if bare and bare != norm else [norm]
-
-
 def _synset(category: Any) -> str | None:
     return None if isinstance(category, str) else getattr(category, "synset", None)
 
@@ -436,7 +425,7 @@ def match_categories(
     def other_names(category: Any) -> list[int | None]:
         names = [category] if isinstance(category, str) else [category.name]
         names += [] if isinstance(category, str) else list(category.synonyms or ())
-        return [index.get(form) for name in names for form in _forms(name)]
+        return [index.get(form) for name in names for form in name_forms(name)]
 
     result: list[int | None] = [None] * len(categories)
     used: set[int] = set()

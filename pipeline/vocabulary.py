@@ -34,7 +34,7 @@ def normalize(name: str) -> str:
 _QUALIFIER = re.compile(r"\s*\([^)]*\)")
 
 
-def _search_forms(name: str) -> list[str]:
+def name_forms(name: str) -> list[str]:
     """A normalised name and its bare form: ``car (automobile)`` is also ``car``."""
     norm = normalize(name)
     bare = _QUALIFIER.sub("", norm).strip()
@@ -286,9 +286,9 @@ class CategoryIndex:
     def __init__(self, categories: Iterable[Category]) -> None:
         self._entries = []
         for c in categories:
-            forms = _search_forms(c.name)
+            forms = name_forms(c.name)
             labels = tuple(
-                dict.fromkeys([*forms, *(f for x in c.synonyms for f in _search_forms(x))])
+                dict.fromkeys([*forms, *(f for x in c.synonyms for f in name_forms(x))])
             )
             definition = c.definition.lower()
             self._entries.append(
