@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,7 +151,12 @@ def add_image_folder(
             candidates.append(path)
         else:
             report.unsupported.append(path.relative_to(folder).as_posix())
-    infos = _probe_all(candidates, folder, report, progress)
+    infos = []
+    for path, result in zip(candidates, probe_files(candidates, progress), strict=True):
+        if isinstance(result, ImageInfo):
+            infos.append(result)
+        else:
+            report.corrupt.append((path.relative_to(folder).as_posix(), result))
     add_images(
         project,
         [(info, info.path.relative_to(folder).as_posix()) for info in infos],
@@ -161,23 +166,19 @@ def add_image_folder(
     return report
 
 
-def _probe_all(
-    paths: list[Path], folder: Path, report: ImageImportReport, progress: Progress | None
-) -> list[ImageInfo]:
-    infos = []
+def probe_files(paths: Sequence[Path], progress: Progress | None = None) -> list[ImageInfo | str]:
+    """:func:`probe_image` of each path, in order, on a few threads; a reason where it fails."""
+    results: list[ImageInfo | str] = []
+    if not paths:
+        return results
     workers = min(8, (os.cpu_count() or 2) * 2)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        # map keeps the order; decoding releases the GIL so threads overlap.
-        for done, (path, result) in enumerate(
-            zip(paths, pool.map(_try_probe, paths), strict=True), 1
-        ):
-            if isinstance(result, ImageInfo):
-                infos.append(result)
-            else:
-                report.corrupt.append((path.relative_to(folder).as_posix(), result))
+        # map keeps the order; decoding and hashing release the GIL so threads overlap.
+        for done, result in enumerate(pool.map(_try_probe, paths), 1):
+            results.append(result)
             if progress is not None:
                 progress(done, len(paths))
-    return infos
+    return results
 
 
 def _try_probe(path: Path) -> ImageInfo | str:

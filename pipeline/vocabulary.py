@@ -287,9 +287,7 @@ class CategoryIndex:
         self._entries = []
         for c in categories:
             forms = name_forms(c.name)
-            labels = tuple(
-                dict.fromkeys([*forms, *(f for x in c.synonyms for f in name_forms(x))])
-            )
+            labels = tuple(dict.fromkeys([*forms, *(f for x in c.synonyms for f in name_forms(x))]))
             definition = c.definition.lower()
             self._entries.append(
                 _Entry(

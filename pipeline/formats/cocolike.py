@@ -18,9 +18,8 @@ import numpy as np
 
 from ..errors import GeometryError
 from ..geometry import Mask
-from ..images import ImageInfo
 from ..vocabulary import FREQUENCIES, Category, normalize
-from .locate import find_file, probe_files, relative_names
+from .locate import find_file, keep_readable, relative_names
 from .masks import encode_mask, encode_polygons
 from .report import FormatError, ImportReport
 from .source import Encoded, SourceCategory, SourceImage
@@ -186,25 +185,9 @@ def read_images(
         located.append(image)
     if reference_only:
         return located, listed
-    infos = probe_files([image.path for image in located], progress)
-    good = []
-    for image, info in zip(located, infos, strict=True):
-        if not isinstance(info, ImageInfo):
-            report.problem(
-                f"the image file {image.path} cannot be read: {info}", file=file, image_id=image.key
-            )
-        elif (info.width, info.height) != (image.width, image.height):
-            report.problem(
-                f"the file says the image is {image.width}x{image.height}, but "
-                f"{image.path} is {info.width}x{info.height}",
-                file=file,
-                image_id=image.key,
-            )
-        else:
-            image.info = info
-            good.append(image)
-            continue
-        report.images_skipped += 1
+    good = keep_readable(
+        located, report, progress, lambda image: {"file": file, "image_id": image.key}
+    )
     return good, listed
 
 

@@ -27,12 +27,11 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import GeometryError
 from ..geometry import Mask, polygon_problems
-from ..images import ImageInfo
 from ..store import Project
 from ..vocabulary import Category, normalize
 from .importing import Steps, run_import
 from .jsonio import JSONReadError, atomic_write_bytes, load_json, no_cycle_collection
-from .locate import probe_files
+from .locate import keep_readable
 from .masks import encode_mask, encode_polygons
 from .report import FormatError, ImportReport, display_path
 from .source import Encoded, SourceCategory, SourceImage
@@ -117,14 +116,16 @@ def _import_labelme(
 
     embedded = [image for i, image in enumerate(parsed.images) if i in parsed.embedded]
     on_disk = [image for i, image in enumerate(parsed.images) if i not in parsed.embedded]
-    readable = {id(image) for image in _probe(on_disk, report, steps.phase(len(files)))}
+    readable = {
+        id(image) for image in keep_readable(on_disk, report, steps.phase(len(files)), _where_file)
+    }
     if report.problems and not lenient:
         for image in parsed.images:
             encode(image)  # every problem in one report
         raise FormatError(report)
     try:
         _write_embedded(parsed, report)
-        readable |= {id(image) for image in _probe(embedded, report, None)}
+        readable |= {id(image) for image in keep_readable(embedded, report, None, _where_file)}
         run_import(
             project,
             report,
@@ -288,25 +289,8 @@ def _write_embedded(parsed: _Parsed, report: ImportReport) -> None:
         report.note(f"wrote the embedded image to {embedded.target}")
 
 
-def _probe(
-    images: list[SourceImage], report: ImportReport, progress: Progress | None
-) -> list[SourceImage]:
-    good = []
-    for image, info in zip(images, probe_files([i.path for i in images], progress), strict=True):
-        if not isinstance(info, ImageInfo):
-            report.problem(f"the image {image.path} cannot be read: {info}", file=image.file)
-        elif (info.width, info.height) != (image.width, image.height):
-            report.problem(
-                f"the file says the image is {image.width}x{image.height}, but "
-                f"{image.path} is {info.width}x{info.height}",
-                file=image.file,
-            )
-        else:
-            image.info = info
-            good.append(image)
-            continue
-        report.images_skipped += 1
-    return good
+def _where_file(image: SourceImage) -> dict:
+    return {"file": image.file}
 
 
 # ---------------------------------------------------------------- shapes to masks

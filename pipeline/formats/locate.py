@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
-from ..errors import ImageError
-from ..images import ImageInfo, probe_image
+from ..images import ImageInfo, probe_files
+from .report import ImportReport
+from .source import SourceImage
 
 Progress = Callable[[int, int], None]
 
@@ -74,23 +74,27 @@ def find_file(roots: Sequence[Path], names: Sequence[str]) -> tuple[Path, str] |
     return None
 
 
-def probe_files(paths: Sequence[Path], progress: Progress | None = None) -> list[ImageInfo | str]:
-    """Read each image once (size after EXIF orientation, hash); a reason where it fails."""
-    results: list[ImageInfo | str] = []
-    if not paths:
-        return results
-    workers = min(8, (os.cpu_count() or 2) * 2)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        # map keeps the order; decoding and hashing release the GIL so threads overlap.
-        for done, result in enumerate(pool.map(_probe, paths), 1):
-            results.append(result)
-            if progress is not None:
-                progress(done, len(paths))
-    return results
-
-
-def _probe(path: Path) -> ImageInfo | str:
-    try:
-        return probe_image(path)
-    except ImageError as exc:
-        return str(exc).split(": ", 1)[-1]
+def keep_readable(
+    images: list[SourceImage],
+    report: ImportReport,
+    progress: Progress | None,
+    where: Callable[[SourceImage], dict],
+) -> list[SourceImage]:
+    """Read each image's file once; keep those that read and have the size the annotation
+    file gives (their ``info`` set). The others are problems located by ``where``."""
+    good = []
+    for image, info in zip(images, probe_files([i.path for i in images], progress), strict=True):
+        if not isinstance(info, ImageInfo):
+            problem = f"the image file {image.path} cannot be read: {info}"
+        elif (info.width, info.height) != (image.width, image.height):
+            problem = (
+                f"the file says the image is {image.width}x{image.height}, but "
+                f"{image.path} is {info.width}x{info.height}"
+            )
+        else:
+            image.info = info
+            good.append(image)
+            continue
+        report.problem(problem, **where(image))
+        report.images_skipped += 1
+    return good
