@@ -122,29 +122,35 @@ def vocabulary_from_json(document: Any, *, source: str) -> Vocabulary:
         name = item.get("name")
         if not isinstance(name, str) or not name.strip():
             raise VocabularyError(f"{where} has no 'name'")
-        synonyms = item.get("synonyms") or []
-        if not isinstance(synonyms, list) or not all(isinstance(x, str) for x in synonyms):
-            raise VocabularyError(f"{where} ({name}): 'synonyms' must be a list of strings")
-        definition = item.get("def", item.get("definition", "")) or ""
-        frequency = item.get("frequency")
-        if frequency is not None and frequency not in FREQUENCIES:
-            raise VocabularyError(
-                f"{where} ({name}): frequency must be r, c or f, got {frequency!r}"
-            )
         source_id = item.get("id")
         if source_id is not None and not isinstance(source_id, int):
             raise VocabularyError(f"{where} ({name}): 'id' must be an integer")
-        categories.append(
-            Category(
-                name=name.strip(),
-                synonyms=tuple(x.strip() for x in synonyms if x.strip()),
-                definition=str(definition).strip(),
-                synset=item.get("synset") or None,
-                source_id=source_id,
-                frequency=frequency,
-            )
-        )
+        try:
+            categories.append(category_from_entry(item, name, source_id))
+        except VocabularyError as exc:
+            raise VocabularyError(f"{where} ({name}): {exc}") from None
     return Vocabulary(Path(source).stem, _unique(categories, source))
+
+
+def category_from_entry(item: Mapping[str, Any], name: str, source_id: int | None) -> Category:
+    """A category from a COCO/LVIS ``categories`` entry whose name and id the caller
+    checked: synonyms, definition (``def``), synset and frequency. VocabularyError says
+    what is wrong; the caller says where."""
+    synonyms = item.get("synonyms") or []
+    if not isinstance(synonyms, list) or not all(isinstance(x, str) for x in synonyms):
+        raise VocabularyError("'synonyms' must be a list of strings")
+    frequency = item.get("frequency")
+    if frequency is not None and frequency not in FREQUENCIES:
+        raise VocabularyError(f"frequency must be r, c or f, got {frequency!r}")
+    definition = item.get("def", item.get("definition", "")) or ""
+    return Category(
+        name=name.strip(),
+        synonyms=tuple(x.strip() for x in synonyms if x.strip()),
+        definition=str(definition).strip(),
+        synset=item.get("synset") or None,
+        source_id=source_id,
+        frequency=frequency,
+    )
 
 
 def vocabulary_from_text(text: str, *, source: str) -> Vocabulary:

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import GeometryError
+from ..errors import GeometryError, VocabularyError
 from ..geometry import Mask
-from ..vocabulary import FREQUENCIES, Category, normalize
+from ..vocabulary import category_from_entry, normalize
 from .locate import find_file, keep_readable, relative_names
 from .masks import encode_mask, encode_polygons
 from .report import FormatError, ImportReport
@@ -105,24 +105,12 @@ def read_categories(
             report.problem(f"the name {name!r} is also category {names[key]}'s", **where)
             continue
         names[key] = cid
-        synonyms = item.get("synonyms") or []
-        if not isinstance(synonyms, list) or not all(isinstance(x, str) for x in synonyms):
-            report.problem("'synonyms' must be a list of strings", **where)
+        try:
+            category = category_from_entry(item, name, cid)
+        except VocabularyError as exc:
+            report.problem(str(exc), **where)
             continue
-        frequency = item.get("frequency")
-        if frequency is not None and frequency not in FREQUENCIES:
-            report.problem(f"frequency must be r, c or f, got {frequency!r}", **where)
-            continue
-        definition = item.get("def", item.get("definition", "")) or ""
         supercategory = item.get("supercategory")
-        category = Category(
-            name=name.strip(),
-            synonyms=tuple(x.strip() for x in synonyms if x.strip()),
-            definition=str(definition).strip(),
-            synset=item.get("synset") or None,
-            source_id=cid,
-            frequency=frequency,
-        )
         found.append(
             SourceCategory(cid, category, supercategory if isinstance(supercategory, str) else None)
         )
