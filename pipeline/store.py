@@ -9,6 +9,7 @@ process) and :meth:`Project.read` for consistent reads.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -16,6 +17,7 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +120,7 @@ class Project:
         try:
             with project.write() as conn:
                 version = _read_version(conn)
-                if version is None or _read_meta(conn, "application") != PROJECT_MARK:
+                if version is None or read_meta(conn, "application") != PROJECT_MARK:
                     raise NotAProjectError(f"{target} is not a longtail project")
                 if version > len(migrations):
                     raise SchemaVersionError(
@@ -172,14 +174,12 @@ class Project:
 
     def settings(self) -> ProjectSettings:
         with self.read() as conn:
-            rows = conn.execute(select(s.settings.c.key, s.settings.c.value)).all()
-        return ProjectSettings.from_mapping(dict(rows))
+            return read_settings(conn)
 
     def update_settings(self, **changes: Any) -> ProjectSettings:
         """Change settings (checked); returns the new settings."""
         with self.write() as conn:
-            rows = conn.execute(select(s.settings.c.key, s.settings.c.value)).all()
-            new = ProjectSettings.from_mapping(dict(rows)).updated(**changes)
+            new = read_settings(conn).updated(**changes)
             for key, value in new.as_dict().items():
                 if key in changes:
                     conn.execute(s.settings.delete().where(s.settings.c.key == key))
@@ -188,12 +188,11 @@ class Project:
 
     def get_meta(self, key: str) -> str | None:
         with self.read() as conn:
-            return _read_meta(conn, key)
+            return read_meta(conn, key)
 
     def set_meta(self, key: str, value: str) -> None:
         with self.write() as conn:
-            conn.execute(s.meta.delete().where(s.meta.c.key == key))
-            conn.execute(s.meta.insert().values(key=key, value=value))
+            write_meta(conn, key, value)
 
     # ------------------------------------------------------------ paths
 
@@ -334,7 +333,21 @@ def _check_sqlite_file(path: Path) -> None:
         raise NotAProjectError(f"{path} is not a longtail project (not a SQLite database)")
 
 
-def _read_meta(conn: Connection, key: str) -> str | None:
+def read_settings(conn: Connection) -> ProjectSettings:
+    """The project's settings, read inside the caller's transaction."""
+    rows = conn.execute(select(s.settings.c.key, s.settings.c.value)).all()
+    return _parse_settings(tuple(sorted((k, json.dumps(v)) for k, v in rows)))
+
+
+@lru_cache(maxsize=32)
+def _parse_settings(rows: tuple[tuple[str, str], ...]) -> ProjectSettings:
+    # Checking settings costs more than reading them (every answer reads them); they
+    # rarely change, so the checked value is kept per distinct set of stored values.
+    return ProjectSettings.from_mapping({k: json.loads(v) for k, v in rows})
+
+
+def read_meta(conn: Connection, key: str) -> str | None:
+    """A ``meta`` value (None when absent, or when the table does not exist)."""
     try:
         return conn.execute(select(s.meta.c.value).where(s.meta.c.key == key)).scalar()
     except sa_exc.OperationalError:
@@ -343,11 +356,25 @@ def _read_meta(conn: Connection, key: str) -> str | None:
         return None
 
 
+def write_meta(conn: Connection, key: str, value: str) -> None:
+    conn.execute(s.meta.delete().where(s.meta.c.key == key))
+    conn.execute(s.meta.insert().values(key=key, value=value))
+
+
+def read_meta_json(conn: Connection, key: str, default: Any) -> Any:
+    value = read_meta(conn, key)
+    return json.loads(value) if value else default
+
+
+def write_meta_json(conn: Connection, key: str, value: Any) -> None:
+    write_meta(conn, key, json.dumps(value, sort_keys=True))
+
+
 def _read_version(conn: Connection) -> int | None:
     """The schema version, or None for a database without longtail's meta table."""
     if not conn.dialect.has_table(conn, "meta"):
         return None
-    value = _read_meta(conn, "schema_version")
+    value = read_meta(conn, "schema_version")
     return int(value) if value is not None else None
 
 
@@ -357,5 +384,4 @@ def _migrate(conn: Connection, version: int, migrations: Sequence[Migration]) ->
         return
     for step in migrations[version:]:
         step(conn)
-    conn.execute(s.meta.delete().where(s.meta.c.key == "schema_version"))
-    conn.execute(s.meta.insert().values(key="schema_version", value=str(len(migrations))))
+    write_meta(conn, "schema_version", str(len(migrations)))

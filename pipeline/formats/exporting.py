@@ -9,7 +9,6 @@ the largest kept id, in project order. The same project always gives the same by
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 from collections import Counter
@@ -26,7 +25,7 @@ from .. import __version__
 from .. import schema as s
 from ..errors import GeometryError, LongtailError
 from ..geometry import POLYGON, RLE, Mask
-from ..store import Project
+from ..store import Project, read_meta_json
 from .jsonio import atomic_write_bytes, dump_json, no_cycle_collection
 from .writer import META_LICENSES, META_SUPERCATEGORIES
 
@@ -186,7 +185,7 @@ def _build(
             conn, category_rows, category_ids, image_count, instance_count
         )
     else:
-        supercategories = _meta_json(conn, META_SUPERCATEGORIES, {})
+        supercategories = read_meta_json(conn, META_SUPERCATEGORIES, {})
         categories = _coco_categories(category_rows, category_ids, supercategories)
     summary.images = len(images)
     summary.categories = len(categories)
@@ -196,7 +195,7 @@ def _build(
     }
     return {
         "info": info,
-        "licenses": _meta_json(conn, META_LICENSES, []),
+        "licenses": read_meta_json(conn, META_LICENSES, []),
         "images": images,
         "annotations": annotations,
         "categories": categories,
@@ -454,11 +453,6 @@ def _coco_categories(
         out.append(category)
     out.sort(key=lambda c: c["id"])
     return out
-
-
-def _meta_json(conn: Connection, key: str, default: Any) -> Any:
-    value = conn.execute(select(s.meta.c.value).where(s.meta.c.key == key)).scalar()
-    return json.loads(value) if value else default
 
 
 __all__ = ["COCO", "LVIS", "MASK_FORMS", "ExportSummary", "export_project", "frequency_group"]

@@ -9,7 +9,6 @@ written with ``executemany`` and ids are handed out here, under the write lock.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from itertools import chain
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy import Table, bindparam, func, select, text
 from sqlalchemy.engine import Connection
 
 from .. import schema as s
-from ..store import Project, now
+from ..store import Project, now, read_meta_json, write_meta_json
 from ..vocabulary import merge_categories, normalize
 from .report import ImportReport
 from .source import Encoded, Key, SourceCategory, SourceImage
@@ -107,7 +106,7 @@ class ImportWriter:
         by_name = {normalize(r.name): r for r in rows}
         used = {r.source_id for r in rows if r.source_id is not None}
         ids: dict[Key, int] = {}
-        supercategories = self._meta_json(META_SUPERCATEGORIES, {})
+        supercategories = read_meta_json(self.conn, META_SUPERCATEGORIES, {})
         for source in sources:
             row = by_name[source.category.key]
             ids[source.key] = row.id
@@ -123,19 +122,19 @@ class ImportWriter:
                 used.add(wanted)
             if source.supercategory and str(row.id) not in supercategories:
                 supercategories[str(row.id)] = source.supercategory
-        self._set_meta_json(META_SUPERCATEGORIES, supercategories)
+        write_meta_json(self.conn, META_SUPERCATEGORIES, supercategories)
         return ids
 
     def licenses(self, licenses: Iterable[dict[str, Any]]) -> None:
         """Keep the input's license list (merged by id, the first one seen wins)."""
-        known = self._meta_json(META_LICENSES, [])
+        known = read_meta_json(self.conn, META_LICENSES, [])
         ids = {item.get("id") for item in known}
         for item in licenses:
             if item.get("id") not in ids:
                 known.append(item)
                 ids.add(item.get("id"))
         known.sort(key=lambda item: (str(type(item.get("id"))), item.get("id")))
-        self._set_meta_json(META_LICENSES, known)
+        write_meta_json(self.conn, META_LICENSES, known)
 
     # ------------------------------------------------------------ images
 
@@ -462,14 +461,6 @@ class ImportWriter:
                 cursor.execute(head + ", ".join([one] * len(rest)), list(chain.from_iterable(rest)))
         finally:
             cursor.close()
-
-    def _meta_json(self, key: str, default: Any) -> Any:
-        value = self.conn.execute(select(s.meta.c.value).where(s.meta.c.key == key)).scalar()
-        return json.loads(value) if value else default
-
-    def _set_meta_json(self, key: str, value: Any) -> None:
-        self.conn.execute(s.meta.delete().where(s.meta.c.key == key))
-        self.conn.execute(s.meta.insert().values(key=key, value=json.dumps(value, sort_keys=True)))
 
 
 def _literal(value: Any) -> str:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, case, exists, func, select
@@ -22,18 +20,6 @@ ic = s.image_categories
 wi = s.work_items
 PENDING_WORK = (s.OPEN, s.LEASED)
 """Work item states that still wait for an answer."""
-
-
-def read_settings(conn: Connection) -> ProjectSettings:
-    """The project's settings, read inside the caller's transaction."""
-    rows = conn.execute(select(s.settings.c.key, s.settings.c.value)).all()
-    return _parse_settings(tuple(sorted((k, json.dumps(v)) for k, v in rows)))
-
-
-@lru_cache(maxsize=32)
-def _parse_settings(rows: tuple[tuple[str, str], ...]) -> ProjectSettings:
-    # Checking settings costs more than reading them; they rarely change.
-    return ProjectSettings.from_mapping({k: json.loads(v) for k, v in rows})
 
 
 @dataclass

@@ -25,7 +25,7 @@ from ..errors import ConflictError, LongtailError, NotFoundError
 from ..events import Effort, log_event
 from ..federated import FederatedLabels, federated_labels
 from ..images import image_from_row
-from ..store import Annotator, Project, now
+from ..store import Annotator, Project, now, read_settings
 from ..workqueue import WorkItem, claim_in, complete_in, item_from_row, release_in, stage_counts
 from . import exhaustive, marking, negatives, segmentation, spotting, verification
 from .answers import (
@@ -37,7 +37,7 @@ from .answers import (
     SpotAnswer,
     VerifyAnswer,
 )
-from .common import Answering, image_row, lock_image, lock_seeding, read_settings
+from .common import Answering, image_row, lock_image, lock_seeding
 from .journal import Journal
 from .seeding import SeedReport, open_spotting, seed
 from .undo import ANSWER, latest_answer, undo_problem
