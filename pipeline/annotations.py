@@ -97,8 +97,7 @@ def segment_from_row(row: Any, height: int, width: int) -> Segment:
     )
 
 
-def insert_instance(
-    conn: Connection,
+def instance_values(
     image_id: int,
     category_id: int,
     *,
@@ -109,14 +108,14 @@ def insert_instance(
     is_crowd: bool = False,
     source: str = s.SOURCE_PIPELINE,
     source_id: int | None = None,
-) -> int:
-    """A new instance mark; returns its id."""
+) -> dict[str, Any]:
+    """The stored columns of a new instance mark."""
     values = {
         "image_id": image_id,
         "category_id": category_id,
         "annotator_id": annotator_id,
-        "x": point[0] if point else None,
-        "y": point[1] if point else None,
+        "x": float(point[0]) if point else None,
+        "y": float(point[1]) if point else None,
         "status": status,
         "is_crowd": is_crowd,
         "source": source,
@@ -124,7 +123,13 @@ def insert_instance(
         "created_at": now(),
     }
     if box is not None:
-        values.update(box_x=box[0], box_y=box[1], box_w=box[2], box_h=box[3])
+        values.update(zip(("box_x", "box_y", "box_w", "box_h"), map(float, box), strict=True))
+    return values
+
+
+def insert_instance(conn: Connection, image_id: int, category_id: int, **options: Any) -> int:
+    """A new instance mark (options as :func:`instance_values`); returns its id."""
+    values = instance_values(image_id, category_id, **options)
     return int(conn.execute(s.instances.insert().values(**values)).inserted_primary_key[0])
 
 
@@ -143,6 +148,16 @@ def segment_values(mask: Mask) -> dict[str, Any]:
     }
 
 
+def next_version(conn: Connection, instance_id: int) -> int:
+    """The version number the instance's next segment takes (1 for the first)."""
+    latest = conn.execute(
+        select(func.coalesce(func.max(s.segments.c.version), 0)).where(
+            s.segments.c.instance_id == instance_id
+        )
+    ).scalar_one()
+    return int(latest) + 1
+
+
 def insert_segment(
     conn: Connection,
     instance_id: int,
@@ -154,11 +169,7 @@ def insert_segment(
     source: str = s.SOURCE_PIPELINE,
 ) -> int:
     """A new version of the instance's mask; earlier pending versions are superseded."""
-    version = conn.execute(
-        select(func.coalesce(func.max(s.segments.c.version), 0)).where(
-            s.segments.c.instance_id == instance_id
-        )
-    ).scalar_one()
+    version = next_version(conn, instance_id)
     conn.execute(
         s.segments.update()
         .where(s.segments.c.instance_id == instance_id, s.segments.c.status == s.PENDING)
@@ -167,7 +178,7 @@ def insert_segment(
     result = conn.execute(
         s.segments.insert().values(
             instance_id=instance_id,
-            version=int(version) + 1,
+            version=version,
             annotator_id=annotator_id,
             status=status,
             tool=tool,

@@ -9,6 +9,7 @@ from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.engine import Connection
 
 from .. import schema as s
+from ..annotations import instance_values
 from ..errors import ConflictError, LongtailError, NotFoundError
 from ..geometry import Box
 from ..settings import ProjectSettings
@@ -120,22 +121,13 @@ def set_pair(journal: Journal, image_id: int, category_id: int, **values: Any) -
 def insert_mark(ctx: Answering, category_id: int, x: float, y: float, box: Box | None) -> int:
     """A new instance mark (status marked) and its stage-3 work item; returns its id."""
     check_point(ctx.image, x, y, "mark")
-    values: dict[str, Any] = {}
     if box is not None:
         check_box(ctx.image, box)
-        values = dict(zip(("box_x", "box_y", "box_w", "box_h"), map(float, box), strict=True))
     instance_id = ctx.journal.insert(
         s.instances,
-        image_id=ctx.image.id,
-        category_id=category_id,
-        annotator_id=ctx.annotator.id,
-        x=float(x),
-        y=float(y),
-        status=s.MARKED,
-        is_crowd=False,
-        source=s.SOURCE_PIPELINE,
-        created_at=now(),
-        **values,
+        **instance_values(
+            ctx.image.id, category_id, point=(x, y), box=box, annotator_id=ctx.annotator.id
+        ),
     )
     ctx.add_item(s.SEGMENTATION, category_id=category_id, instance_id=instance_id)
     return instance_id

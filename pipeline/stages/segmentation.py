@@ -12,11 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from .. import schema as s
-from ..annotations import InstanceMark, Segment, instance_from_row, segment_from_row, segment_values
+from ..annotations import (
+    InstanceMark,
+    Segment,
+    instance_from_row,
+    next_version,
+    segment_from_row,
+    segment_values,
+)
 from ..errors import ConflictError, LongtailError, NotFoundError
 from ..settings import ProjectSettings
 from ..store import now
@@ -119,15 +126,11 @@ def apply(ctx: Answering, answer: SegmentAnswer) -> None:
         )
     if mask.area == 0:
         raise LongtailError("the mask is empty; draw the instance, or skip the item")
-    version = ctx.conn.execute(
-        select(func.coalesce(func.max(s.segments.c.version), 0)).where(
-            s.segments.c.instance_id == instance.id
-        )
-    ).scalar_one()
+    version = next_version(ctx.conn, instance.id)
     segment_id = ctx.journal.insert(
         s.segments,
         instance_id=instance.id,
-        version=int(version) + 1,
+        version=version,
         annotator_id=ctx.annotator.id,
         status=s.PENDING,
         tool=answer.tool,
@@ -137,9 +140,7 @@ def apply(ctx: Answering, answer: SegmentAnswer) -> None:
     )
     ctx.journal.update(s.instances, instance.id, status=s.SEGMENTED)
     open_verification(ctx.journal, ctx.settings, instance, segment_id, ctx.annotator.id)
-    ctx.summary.update(
-        segment_id=segment_id, version=int(version) + 1, tool=answer.tool, area=mask.area
-    )
+    ctx.summary.update(segment_id=segment_id, version=version, tool=answer.tool, area=mask.area)
 
 
 def open_verification(
