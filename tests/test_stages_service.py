@@ -117,6 +117,36 @@ def test_release_keeps_the_place_and_skip_moves_to_the_back(service):
     assert events == ["release", "skip"]
 
 
+def test_a_batch_claim_takes_a_page_of_items_in_queue_order_and_no_more_than_is_open(service):
+    page = service.next_items(SPOTTING, "a", 2)
+    assert [i.stage for i in page] == [SPOTTING, SPOTTING]
+    assert page[0].id < page[1].id
+    assert all(i.work_item.status == s.LEASED and i.annotator.name == "a" for i in page)
+    rest = service.next_items(SPOTTING, "b", 5)  # three images: one left
+    assert len(rest) == 1 and rest[0].id not in {i.id for i in page}
+    assert service.next_items(SPOTTING, "c", 3) == []
+    with pytest.raises(LongtailError):
+        service.next_items(SPOTTING, "c", 0)
+
+
+def test_a_batch_of_verification_items_holds_one_item_per_segment(tmp_path):
+    # two verifiers per segment: a page never holds both slots of one segment
+    with make_project(
+        tmp_path, images=1, negatives_per_category=0, verifiers_per_segment=2
+    ) as project:
+        service = Pipeline(project)
+        service.seed()
+        confirmed_pair(service, category_ids(project), [(10, 10, 30, 20), (60, 40, 30, 20)])
+        for _ in range(2):
+            item = service.next_item(SEGMENTATION, "drawer")
+            service.answer(item, SegmentAnswer(box_mask(*item.instance.box)))
+        page = service.next_items(VERIFICATION, "verifier", 4)
+        assert len(page) == 2
+        assert len({i.segment.id for i in page}) == 2
+        other = service.next_items(VERIFICATION, "second", 4)
+        assert {i.segment.id for i in other} == {i.segment.id for i in page}
+
+
 def test_held_items_and_item_views_survive_a_restart(project, service):
     item = service.next_item(SPOTTING, "a")
     fresh = Pipeline(project)

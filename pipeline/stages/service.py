@@ -150,23 +150,48 @@ class Pipeline:
         rules = STAGE_RULES[check_stage(stage)]
         who = self.annotator(annotator)
         with self.project.write() as conn:
-            settings = read_settings(conn)
-            where = rules.claim_filter(who.id) if rules.claim_filter else None
-            claim = dict(lease_seconds=settings.lease_seconds, where=where)
-            item = claim_in(conn, stage, who.id, **claim)
-            if item is None and rules.soft_exclusion:
-                item = claim_in(conn, stage, who.id, honour_exclusion=False, **claim)
-            if item is None and stage == s.NEGATIVES and self._refill(conn, settings):
-                item = claim_in(conn, stage, who.id, **claim)
-            # images added since the last seed() are spotted without waiting for one
-            if item is None and stage == s.SPOTTING:
-                lock_seeding(conn)
-                if open_spotting(Journal(conn, record=False), settings):
-                    item = claim_in(conn, stage, who.id, honour_exclusion=False, **claim)
+            item = self._claim(conn, stage, rules, who, read_settings(conn))
         if item is None:
             return None
         with self.project.read() as conn:
             return self._view(conn, item, who)
+
+    def next_items(self, stage: int, annotator: Annotator | str, n: int) -> list[StageItem]:
+        """Claim up to ``n`` items of ``stage`` in one transaction (a verification page),
+        in queue order, each claimed as :meth:`next_item` would; fewer (or none) when the
+        stage runs out."""
+        if n < 1:
+            raise LongtailError(f"claim at least one item, not {n}")
+        rules = STAGE_RULES[check_stage(stage)]
+        who = self.annotator(annotator)
+        claimed: list[WorkItem] = []
+        with self.project.write() as conn:
+            settings = read_settings(conn)
+            while len(claimed) < n:
+                item = self._claim(conn, stage, rules, who, settings)
+                if item is None:
+                    break
+                claimed.append(item)
+        with self.project.read() as conn:
+            return [self._view(conn, item, who) for item in claimed]
+
+    def _claim(
+        self, conn: Connection, stage: int, rules: StageRules, who: Annotator, settings: Any
+    ) -> WorkItem | None:
+        """One claim inside the caller's write transaction (the rules of :meth:`next_item`)."""
+        where = rules.claim_filter(who.id) if rules.claim_filter else None
+        claim = dict(lease_seconds=settings.lease_seconds, where=where)
+        item = claim_in(conn, stage, who.id, **claim)
+        if item is None and rules.soft_exclusion:
+            item = claim_in(conn, stage, who.id, honour_exclusion=False, **claim)
+        if item is None and stage == s.NEGATIVES and self._refill(conn, settings):
+            item = claim_in(conn, stage, who.id, **claim)
+        # images added since the last seed() are spotted without waiting for one
+        if item is None and stage == s.SPOTTING:
+            lock_seeding(conn)
+            if open_spotting(Journal(conn, record=False), settings):
+                item = claim_in(conn, stage, who.id, honour_exclusion=False, **claim)
+        return item
 
     def held(self, annotator: Annotator | str, stage: int | None = None) -> list[StageItem]:
         """The items ``annotator`` holds now (to resume after a restart), oldest first."""
