@@ -1,0 +1,220 @@
+"""One annotator working on one open project: the GUI's only door to the pipeline.
+
+Views call the session and listen to its signals; they never query the store. The
+session keeps the leases of what the views hold alive (a heartbeat renews every tracked
+item every third of the lease) and says when one was lost. An item the annotator still
+holds from before (a crash, a restart, "Take back last answer") is handed out again by
+:meth:`Session.next_item` before anything new is claimed, so that work resumes where it
+stopped and an autosaved draft finds its item.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from pipeline import schema as s
+from pipeline.errors import ConflictError, NotFoundError
+from pipeline.events import Effort
+from pipeline.stages import AnswerResult, Pipeline, StageItem, StageProgress
+from pipeline.store import Project
+
+if TYPE_CHECKING:
+    from .workers.model import ModelWorker
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_MS = 3000
+
+
+def stage_word(stage: int, count: int) -> str:
+    """'3 segmentation items' / '1 spotting item' for toasts."""
+    short = {
+        s.SPOTTING: "spotting",
+        s.MARKING: "marking",
+        s.SEGMENTATION: "segmentation",
+        s.VERIFICATION: "verification",
+        s.EXHAUSTIVE: "exhaustiveness",
+        s.NEGATIVES: "negative-label",
+    }[stage]
+    return f"{count} {short} item{'s' if count != 1 else ''}"
+
+
+def answer_toast(result: AnswerResult) -> str:
+    """What an answer did, in a line: the items it opened and the pipeline's notes."""
+    opened = [stage_word(stage, n) for stage, n in sorted(result.opened.items()) if n]
+    parts = ["Saved"]
+    if opened:
+        parts.append(f"opened {', '.join(opened)}")
+    parts.extend(result.notes)
+    return "; ".join(parts)
+
+
+class Session(QObject):
+    """One annotator working on one open project (see the module docstring)."""
+
+    itemClaimed = Signal(object)  # StageItem
+    answered = Signal(object)  # AnswerResult
+    progressChanged = Signal(object)  # dict[int, StageProgress]
+    toast = Signal(str)
+    leaseLost = Signal(object)  # StageItem
+
+    def __init__(self, project: Project, annotator_name: str, parent: QObject | None = None):
+        super().__init__(parent)
+        self.project = project
+        self.pipeline = Pipeline(project)
+        self.annotator = self.pipeline.annotator(annotator_name)
+        self._held: dict[int, StageItem] = {}
+        self._model_worker: ModelWorker | None = None
+        self._closed = False
+        self.last_progress: dict[int, StageProgress] = {}
+
+        lease = project.settings().lease_seconds
+        self._heartbeat = QTimer(self)
+        self._heartbeat.setInterval(max(1000, int(lease * 1000 / 3)))
+        self._heartbeat.timeout.connect(self.renew_held)
+        self._heartbeat.start()
+
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setInterval(PROGRESS_INTERVAL_MS)
+        self._progress_timer.timeout.connect(self.refresh_progress)
+        self._progress_timer.start()
+
+    # ------------------------------------------------------------ claiming
+
+    def next_item(self, stage: int) -> StageItem | None:
+        """The next item of ``stage`` for this annotator (one they still hold first);
+        tracked for the heartbeat; emits itemClaimed. None when the stage has nothing open."""
+        resumed = self._untracked_held(stage, 1)
+        item = resumed[0] if resumed else self.pipeline.next_item(stage, self.annotator)
+        if item is None:
+            return None
+        self.track(item)
+        self.itemClaimed.emit(item)
+        return item
+
+    def next_items(self, stage: int, n: int) -> list[StageItem]:
+        """Up to ``n`` items of ``stage`` (held ones first), each tracked and announced."""
+        items = self._untracked_held(stage, n)
+        wanted = n - len(items)
+        if wanted > 0:
+            batch = getattr(self.pipeline, "next_items", None)
+            if batch is not None:
+                items.extend(batch(stage, self.annotator, wanted))
+            else:
+                for _ in range(wanted):
+                    item = self.pipeline.next_item(stage, self.annotator)
+                    if item is None:
+                        break
+                    items.append(item)
+        for item in items:
+            self.track(item)
+            self.itemClaimed.emit(item)
+        return items
+
+    def _untracked_held(self, stage: int, n: int) -> list[StageItem]:
+        held = self.pipeline.held(self.annotator, stage)
+        return [item for item in held if item.id not in self._held][:n]
+
+    # ------------------------------------------------------------ answering
+
+    def answer(self, item: StageItem, answer: Any, effort: Effort | None = None) -> AnswerResult:
+        """Submit ``answer`` for ``item`` (one transaction); the item is no longer held."""
+        try:
+            result = self.pipeline.answer(item, answer, effort=effort)
+        except ConflictError:
+            self.untrack(item)
+            self.leaseLost.emit(item)
+            raise
+        self.untrack(item)
+        self.answered.emit(result)
+        self.toast.emit(answer_toast(result))
+        self.refresh_progress()
+        return result
+
+    def skip(self, item: StageItem, effort: Effort | None = None) -> None:
+        """Give ``item`` back and move it behind the rest of its queue."""
+        self.pipeline.skip(item, effort=effort)
+        self.untrack(item)
+        self.refresh_progress()
+
+    def release(self, item: StageItem) -> None:
+        """Give ``item`` back unanswered, keeping its queue place. An item that is no
+        longer this annotator's needs no release."""
+        self.untrack(item)
+        try:
+            self.pipeline.release(item)
+        except (ConflictError, NotFoundError) as exc:
+            log.info("release of item %s: %s", item.id, exc)
+
+    def undo_last(self) -> StageItem:
+        """ "Take back last answer": the item comes back leased to this annotator; the next
+        :meth:`next_item` of its stage hands it out (the main window switches there)."""
+        item = self.pipeline.undo_last(self.annotator)
+        self.toast.emit(f"Took back your last answer ({s.STAGES[item.stage]})")
+        self.refresh_progress()
+        return item
+
+    def can_undo(self) -> str | None:
+        """None when :meth:`undo_last` would work, else why not."""
+        return self.pipeline.can_undo(self.annotator)
+
+    # ------------------------------------------------------------ progress
+
+    def refresh_progress(self) -> None:
+        """Read open / leased / done per stage and emit progressChanged."""
+        if self._closed:
+            return
+        self.last_progress = self.pipeline.progress()
+        self.progressChanged.emit(self.last_progress)
+
+    # ------------------------------------------------------------ leases
+
+    def track(self, item: StageItem) -> None:
+        """Keep ``item``'s lease alive until it is answered, skipped or released."""
+        self._held[item.id] = item
+
+    def untrack(self, item: StageItem) -> None:
+        self._held.pop(item.id, None)
+
+    def held_items(self) -> set[int]:
+        return set(self._held)
+
+    def renew_held(self) -> None:
+        """The heartbeat: renew every tracked lease; a lost one is untracked and announced."""
+        for item_id, item in list(self._held.items()):
+            try:
+                self._held[item_id] = self.pipeline.renew(item)
+            except (ConflictError, NotFoundError) as exc:
+                self._held.pop(item_id, None)
+                self.toast.emit(f"Item {item_id} is no longer yours: {exc}")
+                self.leaseLost.emit(item)
+
+    # ------------------------------------------------------------ model, closing
+
+    @property
+    def model_worker(self) -> ModelWorker:
+        """The model worker thread (created on first use; it imports torch lazily)."""
+        if self._model_worker is None:
+            from .workers.model import ModelWorker
+
+            self._model_worker = ModelWorker(self.project, parent=self)
+        return self._model_worker
+
+    def close(self) -> None:
+        """Release every held item and stop the timers and the model worker."""
+        if self._closed:
+            return
+        self._heartbeat.stop()
+        self._progress_timer.stop()
+        for item in list(self._held.values()):
+            self.release(item)
+        if self._model_worker is not None:
+            for name in ("shutdown", "stop", "quit"):
+                stop = getattr(self._model_worker, name, None)
+                if callable(stop):
+                    stop()
+                    break
+        self._closed = True

@@ -1,0 +1,1 @@
+"""Reusable widgets: dialogs, the New Project wizard, the category picker and panels."""
