@@ -38,6 +38,7 @@ from torchvision.models.detection.roi_heads import paste_masks_in_image
 
 from pipeline.errors import ImageError, LongtailError, VocabularyError
 from pipeline.geometry import Box, Mask
+from pipeline.images import load_image
 from pipeline.vocabulary import normalize
 
 from . import fallback
@@ -83,17 +84,6 @@ class Proposal:
             "score": round(float(self.score), 5),
             "source": self.source,
         }
-
-
-def load_image(path: str | os.PathLike) -> np.ndarray:
-    """An image file as an H x W x 3 uint8 RGB array, as displayed (EXIF applied)."""
-    try:
-        with Image.open(path) as img:
-            return np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
-    except FileNotFoundError:
-        raise ImageError(f"{path}: file not found") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageError(f"{path}: cannot be read as an image ({exc})") from None
 
 
 def image_key(image: ImageInput) -> Hashable:

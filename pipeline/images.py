@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select
 
 from . import schema as s
@@ -100,6 +101,20 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def load_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """An image file as an H x W x 3 uint8 RGB array, as displayed (EXIF orientation
+    applied, as :func:`probe_image` measures it). ImageError if unreadable."""
+    try:
+        with Image.open(path) as img:
+            return np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
+    except FileNotFoundError:
+        raise ImageError(f"{path}: file not found") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{path}: {exc}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{path}: cannot be read as an image ({exc})") from None
 
 
 def probe_image(path: Path) -> ImageInfo:

@@ -62,6 +62,12 @@ DONE = "done"
 CANCELLED = "cancelled"
 WORK_STATES = (OPEN, LEASED, DONE, CANCELLED)
 
+# annotators.role
+ANNOTATOR = "annotator"
+VERIFIER = "verifier"
+ADMIN = "admin"
+ROLES = (ANNOTATOR, VERIFIER, ADMIN)
+
 # the six stages
 SPOTTING = 1
 MARKING = 2
@@ -150,6 +156,8 @@ annotators = Table(
     Column("name", String(128), nullable=False),
     Column("is_bot", Boolean, nullable=False, default=False),
     _created(),
+    # annotator, verifier or admin (team mode); added by schema version 3.
+    Column("role", String(16), nullable=False, server_default=ANNOTATOR),
     UniqueConstraint("name", name="uq_annotators_name"),
 )
 
@@ -355,6 +363,21 @@ Index("ix_work_items_instance", work_items.c.instance_id)
 Index("ix_work_items_segment", work_items.c.segment_id)
 # Stage 6 sampling counts the pending candidates of each category.
 Index("ix_work_items_category", work_items.c.category_id, work_items.c.stage, work_items.c.status)
+
+# --- drafts: the drawing in progress on a held item (autosave) ---------------------------
+
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("work_item_id", ForeignKey("work_items.id", ondelete="CASCADE"), nullable=False),
+    Column("annotator_id", ForeignKey("annotators.id"), nullable=False),
+    Column("image_id", ForeignKey("images.id", ondelete="CASCADE"), nullable=False),
+    # What the front end needs to rebuild the drawing (masks, marks, spots, tool), as JSON.
+    Column("content", JSON, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("work_item_id", "annotator_id", name="uq_drafts_item_annotator"),
+)
 
 # --- the event log ----------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import QueuePool
@@ -41,9 +41,25 @@ def _create_v1(conn: Connection) -> None:
     s.metadata.create_all(conn)
 
 
+def _add_drafts_v2(conn: Connection) -> None:
+    # A new project's version 1 already made every table of the current schema.
+    s.drafts.create(conn, checkfirst=True)
+
+
+def _add_annotator_role_v3(conn: Connection) -> None:
+    columns = {c["name"] for c in inspect(conn).get_columns("annotators")}
+    if "role" not in columns:
+        conn.execute(
+            text(
+                f"ALTER TABLE annotators ADD COLUMN role VARCHAR(16) NOT NULL DEFAULT '{s.ANNOTATOR}'"
+            )
+        )
+
+
 # Ordered migrations: entry i brings a project from version i to version i + 1.
-# Version 1 is the first schema; append, never edit, once a version has shipped.
-MIGRATIONS: list[Migration] = [_create_v1]
+# Version 1 is the first schema (it creates the tables of the current schema, so later
+# steps must tolerate finding their change made); append, never edit, once shipped.
+MIGRATIONS: list[Migration] = [_create_v1, _add_drafts_v2, _add_annotator_role_v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

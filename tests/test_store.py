@@ -103,13 +103,13 @@ def test_older_schema_is_migrated_in_order(tmp_path: Path):
 
     migrations = [*MIGRATIONS, add_column, add_table]
     with Project.open(tmp_path / "p", migrations=migrations) as project:
-        assert project.schema_version() == 3
+        assert project.schema_version() == len(MIGRATIONS) + 2
     assert applied == ["v2", "v3"]
     with Project.open(tmp_path / "p", migrations=migrations):
         pass
     assert applied == ["v2", "v3"]  # nothing applied twice
     with pytest.raises(SchemaVersionError):
-        Project.open(tmp_path / "p")  # this longtail knows only version 1
+        Project.open(tmp_path / "p")  # this longtail knows only len(MIGRATIONS) versions
 
 
 def test_failed_migration_changes_nothing(tmp_path: Path):
@@ -122,7 +122,7 @@ def test_failed_migration_changes_nothing(tmp_path: Path):
     with pytest.raises(RuntimeError):
         Project.open(tmp_path / "p", migrations=[*MIGRATIONS, broken])
     with Project.open(tmp_path / "p") as project:
-        assert project.schema_version() == 1
+        assert project.schema_version() == len(MIGRATIONS)
         with project.read() as conn:
             columns = [r[1] for r in conn.exec_driver_sql("PRAGMA table_info(images)")]
         assert "note" not in columns
@@ -191,3 +191,22 @@ def test_two_processes_share_a_project(tmp_path: Path):
                 [sys.executable, "-c", code, str(tmp_path / "p")], check=True, timeout=120
             )
         assert project.counts()["annotators"] == 1
+
+
+def test_a_version_1_project_gains_the_drafts_table_and_annotator_roles(tmp_path: Path):
+    with Project.create(tmp_path / "p") as project:
+        project.annotator("ann")
+    # Turn it back into a version 1 project: no drafts table, no role column.
+    db = sqlite3.connect(tmp_path / "p" / DB_NAME)
+    db.execute("DROP TABLE drafts")
+    db.execute("ALTER TABLE annotators DROP COLUMN role")
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    with Project.open(tmp_path / "p") as project:
+        assert project.schema_version() == len(MIGRATIONS) == 3
+        with project.read() as conn:
+            roles = conn.exec_driver_sql("SELECT name, role FROM annotators").all()
+            tables = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master")}
+    assert roles == [("ann", "annotator")]
+    assert "drafts" in tables

@@ -1,4 +1,4 @@
-"""The ``longtail`` command line: subcommands are the modules of ``app.commands``."""
+"""The ``longtail`` command line: subcommands are the modules of ``app.cli.commands``."""
 
 from __future__ import annotations
 

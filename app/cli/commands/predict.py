@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     if args.box is not None and (args.box[2] <= 0 or args.box[3] <= 0):
         raise LongtailError(f"the box {args.box} has no area (x,y,w,h with w, h > 0)")
 
-    from model.predictor import Predictor, load_image
+    from model.predictor import Predictor
+    from pipeline.images import load_image
 
     pixels = load_image(path)
     predictor = Predictor.load(categories, args.model, args.weights, device=args.device)
