@@ -37,7 +37,7 @@ from torchvision.models import ResNet50_Weights, Swin_T_Weights
 from torchvision.models.detection import MaskRCNN, MaskRCNN_ResNet50_FPN_V2_Weights
 
 from pipeline.errors import LongtailError
-from pipeline.vocabulary import name_forms, normalize
+from pipeline.vocabulary import match_categories, normalize
 
 from .zoo import ClassAgnosticMaskPredictor, architecture
 
@@ -278,8 +278,7 @@ def _load_detector(
     target = model.state_dict()
     shared = {k: v for k, v in state.items() if not k.startswith(CLASS_SPECIFIC)}
     _check_fit(target, shared, where, ignore=CLASS_SPECIFIC)
-    synsets = coco_synsets() if source_names and source_names[0] == COCO_CLASSES[1] else None
-    mapping = match_categories(source_names, categories, synsets)
+    mapping = checkpoint_rows(source_names, categories)
     report.matched_categories = sum(1 for m in mapping if m is not None)
     merged = dict(shared)
     # Class 0 (background) is class 0 in both; category i is class i + 1.
@@ -381,64 +380,12 @@ def _load_backbone(
 # ---------------------------------------------------------------- categories
 
 
-def _synset(category: Any) -> str | None:
-    return None if isinstance(category, str) else getattr(category, "synset", None)
-
-
-def coco_synsets() -> dict[str, str]:
-    """COCO-80 names (normalised) -> WordNet synsets, from the shipped vocabulary."""
-    from pipeline.vocabulary import shipped_vocabulary
-
-    return {c.key: c.synset for c in shipped_vocabulary("coco").categories if c.synset}
-
-
-def match_categories(
-    source_names: Sequence[str],
-    categories: Sequence[Any],
-    source_synsets: Mapping[str, str] | None = None,
-) -> list[int | None]:
-    """For each project category, the index of the checkpoint category it is (or None).
-
-    Tried in this order, each checkpoint category used at most once: the same name;
-    the same WordNet synset (``source_synsets`` maps normalised checkpoint names to
-    synsets; project categories carry theirs); a synonym or the bare form of a name
-    (``bus_(vehicle)`` -> ``bus``). Names are compared in
-    :func:`pipeline.vocabulary.normalize` form; "N/A" placeholders never match.
-    """
-    index: dict[str, int] = {}
-    by_synset: dict[str, int] = {}
-    for i, name in enumerate(source_names):
-        key = normalize(name)
-        if not key or key == "n/a" or key in index:
-            continue
-        index[key] = i
-        synset = (source_synsets or {}).get(key)
-        if synset:
-            by_synset.setdefault(synset, i)
-
-    def exact(category: Any) -> list[int | None]:
-        return [index.get(normalize(category if isinstance(category, str) else category.name))]
-
-    def same_synset(category: Any) -> list[int | None]:
-        return [by_synset.get(_synset(category) or "")]
-
-    def other_names(category: Any) -> list[int | None]:
-        names = [category] if isinstance(category, str) else [category.name]
-        names += [] if isinstance(category, str) else list(category.synonyms or ())
-        return [index.get(form) for name in names for form in name_forms(name)]
-
-    result: list[int | None] = [None] * len(categories)
-    used: set[int] = set()
-    for candidates in (exact, same_synset, other_names):
-        for j, category in enumerate(categories):
-            if result[j] is not None:
-                continue
-            for i in candidates(category):
-                if i is not None and i not in used:
-                    result[j] = i
-                    used.add(i)
-                    break
-    return result
+def checkpoint_rows(source_names: Sequence[str], categories: Sequence[Any]) -> list[int | None]:
+    """For each project category, the index of the checkpoint category it is (or None),
+    by the one matching rule, :func:`pipeline.vocabulary.match_categories`."""
+    matching = match_categories(source_names, categories)
+    of_known = matching.incoming_for_known()
+    return [of_known.get(j) for j in range(len(categories))]
 
 
 # ---------------------------------------------------------------- downloading

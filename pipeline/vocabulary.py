@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -180,6 +180,133 @@ def _unique(categories: list[Category], source: str) -> tuple[Category, ...]:
             )
         seen[category.key] = category.name
     return tuple(categories)
+
+
+# ---------------------------------------------------------------- matching
+
+
+MATCH_RULES = ("name", "synonym", "synset")
+
+
+@dataclass(frozen=True)
+class CategoryMatching:
+    """Which incoming category is which known one, and how each was matched.
+
+    ``pairs`` maps an incoming index to a known index (each known category taken at
+    most once); ``rule`` says by which of :data:`MATCH_RULES` it was matched;
+    ``unmatched`` lists, in input order, the incoming indices that matched nothing and
+    ``unmatched_names`` their names, for reports.
+    """
+
+    pairs: Mapping[int, int]
+    rule: Mapping[int, str]
+    unmatched: tuple[int, ...]
+    unmatched_names: tuple[str, ...]
+
+    def known_for(self, incoming: int) -> int | None:
+        return self.pairs.get(incoming)
+
+    def incoming_for_known(self) -> dict[int, int]:
+        """The inverse: known index -> incoming index."""
+        return {k: i for i, k in self.pairs.items()}
+
+
+def match_categories(incoming: Sequence[Any], known: Sequence[Any]) -> CategoryMatching:
+    """Match categories arriving from elsewhere (a file, a checkpoint, a truth JSON)
+    to ``known`` ones (usually the project's). The one rule for every way in. Each
+    side holds :class:`Category` objects, names, or rows with ``name`` (and optionally
+    ``synonyms`` and ``synset``).
+
+    Three passes, each over all categories before the next, each known category used
+    at most once, ties going to the earlier known category:
+
+    1. **name**: the same name in :func:`normalize` form;
+    2. **synonym**: any name or synonym of one, or its bare form without a
+       parenthesised qualifier (``car (automobile)`` -> ``car``), equals one of the other's;
+    3. **synset**: the same WordNet synset.
+
+    A category carrying one of the COCO-80 names but no synonyms or synset (a COCO
+    file's ``categories`` have neither) borrows them from the shipped COCO-80 list,
+    whose synsets are lvis-api's ``coco_to_synset``: so COCO's ``hair drier`` meets LVIS's
+    ``hair_dryer`` (``hand_blower.n.01``). Empty names and ``N/A`` placeholders (in
+    torchvision's COCO class list) never match.
+    """
+    borrowed = _coco80_by_key()
+    sources = [_with_coco_names(_as_category(c), borrowed) for c in incoming]
+    targets = [_with_coco_names(_as_category(c), borrowed) for c in known]
+
+    def placeholder(c: Category) -> bool:
+        return c.key in ("", "n/a")
+
+    def forms(c: Category) -> list[str]:
+        out = [f for name in (c.name, *c.synonyms) for f in name_forms(name)]
+        return list(dict.fromkeys(f for f in out if f and f != "n/a"))
+
+    target_keys: list[list[str]] = [[] if placeholder(t) else [t.key] for t in targets]
+    target_forms = [[] if placeholder(t) else forms(t) for t in targets]
+    target_synsets = [[] if placeholder(t) or not t.synset else [t.synset] for t in targets]
+    passes = (
+        ("name", lambda c: [] if placeholder(c) else [c.key], target_keys),
+        ("synonym", lambda c: [] if placeholder(c) else forms(c), target_forms),
+        ("synset", lambda c: [] if placeholder(c) or not c.synset else [c.synset], target_synsets),
+    )
+    pairs: dict[int, int] = {}
+    rule: dict[int, str] = {}
+    used: set[int] = set()
+    for name, keys_of, target_side in passes:
+        index: dict[str, list[int]] = {}
+        for k, keys in enumerate(target_side):
+            for key in keys:
+                index.setdefault(key, []).append(k)
+        for i, source in enumerate(sources):
+            if i in pairs:
+                continue
+            candidates = sorted({k for key in keys_of(source) for k in index.get(key, ())})
+            free = [k for k in candidates if k not in used]
+            if free:
+                pairs[i] = free[0]
+                rule[i] = name
+                used.add(free[0])
+    unmatched = tuple(i for i in range(len(sources)) if i not in pairs)
+    return CategoryMatching(
+        pairs=pairs,
+        rule=rule,
+        unmatched=unmatched,
+        unmatched_names=tuple(sources[i].name for i in unmatched),
+    )
+
+
+def _as_category(category: Any) -> Category:
+    """A name, a Category, or a row with ``name`` (and maybe ``synonyms``, ``synset``)."""
+    if isinstance(category, str):
+        return Category(name=category)
+    if isinstance(category, Category):
+        return category
+    return Category(
+        name=str(category.name),
+        synonyms=tuple(getattr(category, "synonyms", None) or ()),
+        synset=getattr(category, "synset", None) or None,
+    )
+
+
+def _with_coco_names(category: Category, coco80: Mapping[str, Category]) -> Category:
+    shipped = coco80.get(category.key)
+    if shipped is None or (category.synonyms and category.synset):
+        return category
+    return replace(
+        category,
+        synonyms=category.synonyms or shipped.synonyms,
+        synset=category.synset or shipped.synset,
+    )
+
+
+_COCO80: dict[str, Category] = {}
+
+
+def _coco80_by_key() -> dict[str, Category]:
+    if not _COCO80:
+        _COCO80.update({c.key: c for c in shipped_vocabulary("coco").categories})
+    return _COCO80
 
 
 # ---------------------------------------------------------------- the project's categories

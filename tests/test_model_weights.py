@@ -147,7 +147,7 @@ def test_mismatched_checkpoint_names_what_does_not_fit(tmp_path, torch_home, coc
         W.load_weights(build_model("r50-fpn-v2", 2), "r50-fpn-v2", ["a"], coco)
 
 
-def test_match_categories_by_name_then_synonym():
+def test_checkpoint_rows_follow_the_vocabulary_matching_rule():
     source = ["person", "N/A", "car", "dining table"]
     cats = [
         Category("Dining_Table"),
@@ -155,7 +155,7 @@ def test_match_categories_by_name_then_synonym():
         Category("n/a"),
         Category("car"),
     ]
-    assert W.match_categories(source, cats) == [3, None, None, 2]
+    assert W.checkpoint_rows(source, cats) == [3, None, None, 2]
 
 
 def test_fetch_without_a_network_fails_in_one_line(torch_home, monkeypatch):
@@ -176,7 +176,7 @@ def test_lvis_vocabulary_maps_onto_coco_by_synset_and_bare_names():
     from pipeline.vocabulary import shipped_vocabulary
 
     lvis = list(shipped_vocabulary("lvis").categories)
-    mapping = W.match_categories(list(W.COCO_CLASSES[1:]), lvis, W.coco_synsets())
+    mapping = W.checkpoint_rows(list(W.COCO_CLASSES[1:]), lvis)
     pairs = {lvis[j].name: W.COCO_CLASSES[1 + i] for j, i in enumerate(mapping) if i is not None}
     assert pairs["cellular_telephone"] == "cell phone"  # synset
     assert pairs["car_(automobile)"] == "car" and pairs["bus_(vehicle)"] == "bus"

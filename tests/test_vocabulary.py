@@ -10,9 +10,11 @@ import pytest
 from pipeline.errors import VocabularyError
 from pipeline.store import Project
 from pipeline.vocabulary import (
+    Category,
     CategoryIndex,
     add_categories,
     load_vocabulary,
+    match_categories,
     normalize,
     project_categories,
     shipped_vocabulary,
@@ -130,3 +132,77 @@ def test_search_prefers_used_categories_within_a_rank():
     assert [c.name for c in index.search("ap", usage={2: 5})] == ["apricot", "apple"]
     assert [c.name for c in index.search("", usage={3: 1})][0] == "avocado"
     assert index.search("zebra") == []
+
+
+# ---------------------------------------------------------------- matching
+
+
+def test_matching_tries_name_then_synonym_then_synset_each_known_category_once():
+    incoming = ["person", "N/A", "car", "dining table", "sofa", "kitten"]
+    known = [
+        Category("Dining_Table"),
+        Category("automobile", synonyms=("car",)),
+        Category("n/a"),
+        Category("car"),
+        Category("couch", synonyms=("sofa", "settee")),
+        Category("cat_(feline)", synset="cat.n.01"),
+    ]
+    matching = match_categories([*incoming[:-1], Category("kitten", synset="cat.n.01")], known)
+    assert matching.pairs == {2: 3, 3: 0, 4: 4, 5: 5}
+    assert matching.rule == {2: "name", 3: "name", 4: "synonym", 5: "synset"}
+    # person has nothing to meet; N/A placeholders never match, not even each other
+    assert matching.unmatched == (0, 1) and matching.unmatched_names == ("person", "N/A")
+    assert matching.incoming_for_known() == {3: 2, 0: 3, 4: 4, 5: 5}
+
+
+def test_a_name_match_wins_over_an_earlier_synonym_match():
+    # "automobile" could take "car" by synonym, but "car" is a name of its own
+    matching = match_categories(["automobile", "car"], [Category("car", synonyms=("automobile",))])
+    assert matching.pairs == {1: 0} and matching.unmatched_names == ("automobile",)
+
+
+def test_bare_forms_match_qualified_names():
+    matching = match_categories(["bus", "mouse"], ["bus_(vehicle)", "mouse (computer equipment)"])
+    assert matching.pairs == {0: 0, 1: 1} and set(matching.rule.values()) == {"synonym"}
+
+
+def test_coco_file_categories_meet_every_lvis_category_they_have(tiny_coco: Path):
+    """The 17 COCO categories that name-only matching lost, found by synonym or synset;
+    COCO files carry neither, so COCO-80 names borrow them from the shipped list."""
+    document = json.loads((tiny_coco / "annotations" / "instances_val2017.json").read_text())
+    coco = [Category(c["name"], source_id=c["id"]) for c in document["categories"]]
+    assert all(not c.synonyms and not c.synset for c in coco)
+    lvis = list(shipped_vocabulary("lvis").categories)
+    matching = match_categories(coco, lvis)
+    pairs = {coco[i].name: lvis[k].name for i, k in matching.pairs.items()}
+    lost_before = [
+        "car",
+        "bus",
+        "train",
+        "tie",
+        "skis",
+        "sports ball",
+        "wine glass",
+        "orange",
+        "potted plant",
+        "laptop",
+        "mouse",
+        "remote",
+        "keyboard",
+        "cell phone",
+        "microwave",
+        "hair drier",
+    ]
+    assert all(name in pairs for name in lost_before)
+    assert pairs["hair drier"] == "hair_dryer" and pairs["cell phone"] == "cellular_telephone"
+    assert pairs["mouse"] == "mouse_(computer_equipment)" and pairs["tie"] == "necktie"
+    # LVIS v1 has no hot dog (frank.n.02): the one COCO category that stays unmatched
+    assert matching.unmatched_names == ("hot dog",)
+    assert len(set(pairs.values())) == len(pairs) == 79
+
+
+def test_synset_pass_matches_where_names_differ_entirely():
+    coco_hot_dog_like = Category("wiener", synset="frank.n.02")
+    matching = match_categories([coco_hot_dog_like], [Category("hot dog")])
+    # "hot dog" is a COCO-80 name: it borrows frank.n.02 from the shipped list
+    assert matching.pairs == {0: 0} and matching.rule == {0: "synset"}
