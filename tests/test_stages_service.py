@@ -147,6 +147,17 @@ def test_a_batch_of_verification_items_holds_one_item_per_segment(tmp_path):
         assert {i.segment.id for i in other} == {i.segment.id for i in page}
 
 
+def test_category_usage_counts_the_images_a_category_is_present_in(project, service):
+    cats = category_ids(project)
+    assert service.category_usage() == {}
+    for _ in range(2):
+        item = service.next_item(SPOTTING, "a")
+        service.answer(item, SpotAnswer([Spot(cats["dog"], 5, 5)]))
+    marking = service.next_item(MARKING, "b")
+    service.answer(marking, MarkAnswer(category_fits=False))  # rejected: no longer counted
+    assert service.category_usage() == {cats["dog"]: 1}
+
+
 def test_held_items_and_item_views_survive_a_restart(project, service):
     item = service.next_item(SPOTTING, "a")
     fresh = Pipeline(project)

@@ -307,6 +307,18 @@ class Pipeline:
             for stage in sorted(s.STAGES)
         }
 
+    def category_usage(self) -> dict[int, int]:
+        """Images each category is known present in (spotted or confirmed), by category id:
+        the category picker lists the categories most used in the project first."""
+        ic = s.image_categories
+        with self.project.read() as conn:
+            rows = conn.execute(
+                select(ic.c.category_id, func.count())
+                .where(ic.c.state.in_((s.SPOTTED, s.CONFIRMED)))
+                .group_by(ic.c.category_id)
+            ).all()
+        return {int(category_id): int(n) for category_id, n in rows}
+
     def labels(self, image_ids: Iterable[int] | None = None) -> dict[int, FederatedLabels]:
         """The federated labels of the images (all when None)."""
         with self.project.read() as conn:

@@ -1,0 +1,447 @@
+"""What every stage view shares: claiming and holding items, skip, "Take back last
+answer", the effort of each answer measured from real events, and the toast.
+
+A stage view takes a :class:`pipeline.stages.StageItem` from the session, shows it,
+and builds its answer; the session does the rest (DESIGN section 5, GUI-CONTRACT).
+A subclass implements :meth:`StageView.show_item` (and :meth:`StageView.show_items`
+for views that work a page of items at once) and calls :meth:`StageView.submit`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QImage, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QStackedLayout,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pipeline.errors import ConflictError, LongtailError
+from pipeline.events import Effort
+from pipeline.images import load_image
+from pipeline.stages import StageItem
+
+from ..widgets.toast import Toast
+
+TAKE_BACK_KEY = "Ctrl+Backspace"
+
+
+# ---------------------------------------------------------------- effort
+
+
+class EffortMeter(QObject):
+    """The effort of one answer, measured from the real events.
+
+    ``duration_s``: seconds from :meth:`start` (the item was shown) to :meth:`effort`.
+    ``clicks``: mouse presses inside the view (its popups included), shortcuts of the
+    view's decision actions, and presses of ``decision_keys`` (Enter in a list, a digit
+    in a menu) in a widget of the view. Counted by an application event filter that is
+    installed only while the view is active, so idle views cost nothing.
+    """
+
+    def __init__(
+        self,
+        view: QWidget,
+        *,
+        decision_keys: Iterable[int] = (),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(view)
+        self._view = view
+        self._clock = clock
+        self._decision_keys = set(decision_keys)
+        self._actions: set[QAction] = set()
+        self._started: float | None = None
+        self._clicks = 0
+        self._last_press: tuple[int, Any, int] | None = None
+        self._installed = False
+
+    def watch(self, actions: Iterable[QAction]) -> None:
+        """Count a triggering shortcut of these actions as one click each."""
+        self._actions.update(actions)
+
+    def install(self) -> None:
+        if not self._installed:
+            QApplication.instance().installEventFilter(self)
+            self._installed = True
+
+    def uninstall(self) -> None:
+        if self._installed:
+            QApplication.instance().removeEventFilter(self)
+            self._installed = False
+
+    def start(self) -> None:
+        """The item was shown: time runs from now, clicks from zero."""
+        self._started = self._clock()
+        self._clicks = 0
+
+    @property
+    def clicks(self) -> int:
+        return self._clicks
+
+    def effort(self) -> Effort:
+        """What the answer cost so far (the meter keeps running until :meth:`start`)."""
+        if self._started is None:
+            return Effort(None, self._clicks)
+        return Effort(round(self._clock() - self._started, 3), self._clicks)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick):
+            if isinstance(watched, QWidget) and self._inside(watched):
+                # an ignored press travels up to the parents: count it once
+                press = (int(event.timestamp()), event.button(), int(kind.value))
+                if press != self._last_press:
+                    self._last_press = press
+                    self._clicks += 1
+        elif kind == QEvent.Type.Shortcut:
+            if watched in self._actions:
+                self._clicks += 1
+        elif kind == QEvent.Type.KeyPress and event.key() in self._decision_keys:
+            # the first receiver of a key is the focus widget (or the open popup)
+            first = QApplication.activePopupWidget() or QApplication.focusWidget()
+            if watched is first and isinstance(watched, QWidget) and self._inside(watched):
+                self._clicks += 1
+        return False
+
+    def _inside(self, widget: QWidget) -> bool:
+        # parentWidget() crosses window borders too, so a popup menu of the view counts
+        while widget is not None:
+            if widget is self._view:
+                return True
+            widget = widget.parentWidget()
+        return False
+
+
+# ---------------------------------------------------------------- images
+
+
+class ImageCache:
+    """The last few images, decoded once (RGB arrays and their QImages): the next item on
+    the same image, or the previous one after "Take back last answer", shows at once."""
+
+    def __init__(self, capacity: int = 24) -> None:
+        self.capacity = capacity
+        self._arrays: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._qimages: OrderedDict[str, QImage] = OrderedDict()
+
+    def array(self, path: str) -> np.ndarray:
+        found = self._arrays.get(path)
+        if found is None:
+            found = load_image(path)
+            self._arrays[path] = found
+            while len(self._arrays) > self.capacity:
+                self._arrays.popitem(last=False)
+        else:
+            self._arrays.move_to_end(path)
+        return found
+
+    def qimage(self, path: str) -> QImage:
+        found = self._qimages.get(path)
+        if found is None:
+            rgb = np.ascontiguousarray(self.array(path))
+            h, w = rgb.shape[:2]
+            found = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+            self._qimages[path] = found
+            while len(self._qimages) > self.capacity:
+                self._qimages.popitem(last=False)
+        else:
+            self._qimages.move_to_end(path)
+        return found
+
+    def __contains__(self, path: str) -> bool:
+        return path in self._arrays
+
+
+IMAGES = ImageCache()
+"""One cache for every stage view of the process (they show the same images)."""
+
+
+def image_path(session: Any, item: StageItem) -> str:
+    """Where the item's image file is, resolved against the project folder."""
+    return str(session.project.resolve(item.image.path))
+
+
+# ---------------------------------------------------------------- the view
+
+
+class StageView(QWidget):
+    """One stage's work view (GUI-CONTRACT). Subclasses set ``stage`` and ``title``,
+    build their widgets into :meth:`work_area`, and implement :meth:`show_item`."""
+
+    stage: ClassVar[int]
+    title: ClassVar[str]
+    # how many items the view works at once (a verification page holds many)
+    page_size: ClassVar[int] = 1
+    statusMessage = Signal(str)
+
+    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.items: list[StageItem] = []
+        self.active = False
+        self._submitting = False
+        self.meter = EffortMeter(self, decision_keys=self.decision_keys())
+        self._actions: list[QAction] = []
+
+        self._pages = QStackedLayout()
+        self._work = QWidget(self)
+        self._pages.addWidget(self._work)
+        self._empty = self._build_empty_page()
+        self._pages.addWidget(self._empty)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addLayout(self._pages)
+        self.toast = Toast(self)
+
+        self.skip_action = self.add_action("Skip", "S", self.skip, "give the item back for later")
+        self.take_back_action = self.add_action(
+            "Take back last answer", TAKE_BACK_KEY, self.take_back, "answer your last item anew"
+        )
+        session.toast.connect(self._on_toast)
+        session.leaseLost.connect(self._on_lease_lost)
+        session.progressChanged.connect(self._on_progress)
+
+    # ------------------------------------------------------------ for subclasses
+
+    def work_area(self) -> QWidget:
+        """The widget a subclass lays its item view out in."""
+        return self._work
+
+    def decision_keys(self) -> tuple[int, ...]:
+        """Keys that make a decision outside the view's actions (counted as clicks)."""
+        return (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+
+    def add_action(
+        self,
+        text: str,
+        shortcut: str | QKeySequence | None,
+        slot: Callable[[], Any],
+        tip: str = "",
+        *,
+        decision: bool = True,
+    ) -> QAction:
+        """A stage action with its key (listed in Help -> Keyboard shortcuts); a decision
+        action's key counts as a click of the answer's effort."""
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        # Active while this view is shown (the stack hides the other views).
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(f"{text} ({QKeySequence(shortcut).toString()})" if shortcut else text)
+        action.triggered.connect(lambda _checked=False: self._guarded(slot))
+        self.addAction(action)
+        self._actions.append(action)
+        if decision:
+            self.meter.watch([action])
+        return action
+
+    def actions(self) -> list[QAction]:
+        return list(self._actions)
+
+    def show_item(self, item: StageItem) -> None:
+        """Show one claimed item (views with ``page_size`` 1)."""
+        raise NotImplementedError
+
+    def show_items(self, items: list[StageItem]) -> None:
+        """Show a page of claimed items; the default shows the first."""
+        self.show_item(items[0])
+
+    def clear_item(self) -> None:
+        """Forget the shown item(s) (the view goes to its empty state)."""
+
+    # ------------------------------------------------------------ the contract
+
+    def activate(self) -> None:
+        """The view became current: resume held items, else claim the next."""
+        self.active = True
+        self.meter.install()
+        if not self.items:
+            self.load_next()
+        self.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def deactivate(self) -> None:
+        """Release what the view holds; the items keep their place in the queue."""
+        self.active = False
+        self.meter.uninstall()
+        for item in list(self.items):
+            self.session.release(item)
+        self.items = []
+        self.clear_item()
+
+    # ------------------------------------------------------------ claiming
+
+    def load_next(self) -> bool:
+        """Show the next item(s): the session hands out those still held in this stage
+        (after a restart or a take-back) before claiming new ones; the empty state when
+        the stage has nothing for this annotator."""
+        items = self._claim()
+        if not items:
+            self.items = []
+            self.clear_item()
+            self._pages.setCurrentWidget(self._empty)
+            self._empty_label.setText(self.empty_text())
+            return False
+        self._take(items)
+        return True
+
+    def empty_text(self) -> str:
+        return (
+            f"Nothing open in stage {self.stage} ({self.title.lower()}) for you right now.\n"
+            "Other stages may have work (Ctrl+1 ... Ctrl+6); this view looks again as "
+            "other annotators' answers open items."
+        )
+
+    def _claim(self) -> list[StageItem]:
+        if self.page_size == 1:
+            item = self.session.next_item(self.stage)
+            return [item] if item is not None else []
+        return self.session.next_items(self.stage, self.page_size)
+
+    def _take(self, items: list[StageItem]) -> None:
+        self.items = list(items)
+        self._pages.setCurrentWidget(self._work)
+        if self.page_size == 1:
+            self.show_item(items[0])
+        else:
+            self.show_items(items)
+        self.meter.start()
+        self.statusMessage.emit(self.describe(items[0]))
+
+    def describe(self, item: StageItem) -> str:
+        return f"Stage {self.stage}: item {item.id} on {item.image.file_name}"
+
+    # ------------------------------------------------------------ answering
+
+    def submit(self, item: StageItem, answer: Any, *, next_item: bool = True) -> Any:
+        """Answer ``item`` with its measured effort; the next item follows unless
+        ``next_item`` is false (a page answers item by item). Returns the AnswerResult,
+        or None when the pipeline refused the answer (the toast says why)."""
+        self._submitting = True
+        try:
+            result = self.session.answer(item, answer, self.meter.effort())
+        except ConflictError as exc:
+            # the item is gone (lease lost, decided meanwhile): say so and move on
+            self._forget(item)
+            self.toast.show_message(f"Not saved: {exc}")
+            if next_item and not self.items:
+                self.load_next()
+            return None
+        except LongtailError as exc:
+            self.toast.show_message(str(exc))
+            return None
+        finally:
+            self._submitting = False
+        self._forget(item)
+        if next_item and not self.items:
+            self.load_next()
+        return result
+
+    def skip(self) -> None:
+        """Give the shown item(s) back, behind the rest of the queue."""
+        if not self.items:
+            return
+        effort = self.meter.effort()
+        for item in list(self.items):
+            self.session.untrack(item)
+            with contextlib.suppress(ConflictError):  # lost meanwhile: nothing to give back
+                self.session.skip(item, effort)
+        self.items = []
+        self.clear_item()
+        self.toast.show_message("Skipped: the item waits behind the others")
+        self.load_next()
+
+    def take_back(self) -> None:
+        """Take back this annotator's last answer (the pipeline decides whether it may)."""
+        problem = self.session.can_undo()
+        if problem:
+            self.toast.show_message(f"Cannot take back: {problem}")
+            return
+        for item in list(self.items):  # make room: the taken-back item comes first
+            self.session.release(item)
+        self.items = []
+        self.clear_item()
+        item = self.session.undo_last()  # leased to us again: the session hands it out next
+        if item.stage != self.stage:
+            self.toast.show_message(
+                f"Answer taken back: it waits for you in stage {item.stage} (Ctrl+{item.stage})"
+            )
+        self.load_next()
+
+    def _forget(self, item: StageItem) -> None:
+        self.session.untrack(item)
+        self.items = [i for i in self.items if i.id != item.id]
+
+    def _guarded(self, slot: Callable[[], Any]) -> None:
+        # a refused action says why instead of raising out of a Qt slot
+        try:
+            slot()
+        except LongtailError as exc:
+            self.toast.show_message(str(exc))
+
+    # ------------------------------------------------------------ session signals
+
+    def _on_toast(self, text: str) -> None:
+        if self.active:
+            self.toast.show_message(text)
+
+    def _on_lease_lost(self, item: StageItem) -> None:
+        if self._submitting:
+            return  # submit() says why and moves on
+        if any(i.id == item.id for i in self.items):
+            self._forget(item)
+            self.toast.show_message(f"Item {item.id} is no longer yours (its lease ran out)")
+            if not self.items:
+                self.clear_item()
+                if self.active:
+                    self.load_next()
+
+    def _on_progress(self, progress: dict) -> None:
+        # the empty view wakes up when other annotators' answers open items here
+        if not self.active or self.items:
+            return
+        mine = progress.get(self.stage)
+        if mine is not None and mine.open > 0:
+            QTimer.singleShot(0, self._retry_empty)
+
+    def _retry_empty(self) -> None:
+        if self.active and not self.items:
+            self.load_next()
+
+    # ------------------------------------------------------------ empty page
+
+    def _build_empty_page(self) -> QWidget:
+        page = QWidget(self)
+        layout = QVBoxLayout(page)
+        layout.addStretch(1)
+        self._empty_label = QLabel(page)
+        self._empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._empty_label.setWordWrap(True)
+        self._empty_label.setStyleSheet("font-size: 15px; color: palette(text);")
+        layout.addWidget(self._empty_label)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        again = QPushButton("Look again", page)
+        again.clicked.connect(self.load_next)
+        row.addWidget(again)
+        row.addStretch(1)
+        layout.addLayout(row)
+        layout.addStretch(1)
+        return page
+
+    def showing_empty(self) -> bool:
+        return self._pages.currentWidget() is self._empty
