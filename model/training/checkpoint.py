@@ -1,0 +1,98 @@
+"""A training run's files: one checkpoint (weights + what resuming needs) and its JSON.
+
+``models/<id>/checkpoint.pt`` holds plain state dicts and values only, so it loads with
+``torch.load(weights_only=True)``::
+
+    {"model": state_dict, "architecture": "r50-fpn-v2", "categories": [names],
+     "category_ids": [ids], "heads": "federated-sigmoid", "iteration": int,
+     "optimizer": state_dict, "scaler": state_dict or None, "format": 1}
+
+The keys ``model``, ``architecture`` and ``categories`` are those
+:func:`model.weights.load_weights` reads as a longtail checkpoint, so the same file
+starts another run (``--weights``) or proposes masks. ``models/<id>/checkpoint.json``
+holds the run's config, the data snapshot's hash and the iteration, for people and
+for ``--resume`` to check it continues the same run.
+
+Both are written atomically (a temporary file, then a rename): a run killed while
+writing leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..weights import WeightsError, read_checkpoint
+
+CHECKPOINT = "checkpoint.pt"
+CHECKPOINT_JSON = "checkpoint.json"
+FORMAT = 1
+HEADS = "federated-sigmoid"
+
+
+def _atomic(path: Path, write: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_checkpoint(
+    folder: Path,
+    *,
+    model_state: Mapping[str, torch.Tensor],
+    architecture: str,
+    categories: list[str],
+    category_ids: list[int],
+    iteration: int,
+    optimizer_state: Mapping[str, Any] | None,
+    scaler_state: Mapping[str, Any] | None,
+    info: Mapping[str, Any],
+) -> Path:
+    """Write ``checkpoint.pt`` and ``checkpoint.json`` into ``folder``; the .pt path."""
+    data = {
+        "format": FORMAT,
+        "model": {k: v.detach().cpu() for k, v in model_state.items()},
+        "architecture": architecture,
+        "categories": list(categories),
+        "category_ids": [int(c) for c in category_ids],
+        "heads": HEADS,
+        "iteration": int(iteration),
+        "optimizer": optimizer_state,
+        "scaler": scaler_state,
+    }
+    path = folder / CHECKPOINT
+    _atomic(path, lambda tmp: torch.save(data, tmp))
+    text = json.dumps({**info, "iteration": int(iteration)}, indent=2, sort_keys=True)
+    _atomic(folder / CHECKPOINT_JSON, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return path
+
+
+def read_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A longtail checkpoint, safely loaded; a clear error for anything else."""
+    data = read_checkpoint(path)
+    if not isinstance(data.get("model"), Mapping):
+        raise WeightsError(f"{path} is not a longtail training checkpoint (no 'model' state)")
+    return data
+
+
+def read_checkpoint_info(folder: Path) -> dict[str, Any] | None:
+    """``checkpoint.json`` of a run folder, or None when there is none yet."""
+    path = folder / CHECKPOINT_JSON
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise WeightsError(f"{path} is damaged ({exc})") from None
