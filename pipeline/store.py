@@ -28,6 +28,7 @@ from sqlalchemy.pool import QueuePool
 
 from . import __version__
 from . import schema as s
+from .credentials import scrub, server_engine, shown
 from .errors import LongtailError, NotAProjectError, SchemaVersionError
 from .settings import ProjectSettings
 
@@ -80,7 +81,7 @@ class Project:
     def __init__(self, engine: Engine, folder: Path | None, url: str) -> None:
         self.engine = engine
         self.folder = folder
-        self.url = url
+        self.url = shown(url)  # never the password: this is what gets shown and passed on
 
     # ------------------------------------------------------------ opening, creating
 
@@ -137,17 +138,19 @@ class Project:
             with project.write() as conn:
                 version = _read_version(conn)
                 if version is None or read_meta(conn, "application") != PROJECT_MARK:
-                    raise NotAProjectError(f"{target} is not a longtail project")
+                    raise NotAProjectError(f"{shown(target)} is not a longtail project")
                 if version > len(migrations):
                     raise SchemaVersionError(
-                        f"{target} was written by a newer longtail (schema version {version}; "
+                        f"{shown(target)} was written by a newer longtail (schema version {version}; "
                         f"this longtail {__version__} reads up to {len(migrations)}); "
                         "upgrade longtail to open it"
                     )
                 _migrate(conn, version, migrations)
         except sa_exc.DatabaseError as exc:
             project.close()
-            raise NotAProjectError(f"{target} is not a longtail project ({exc.orig})") from exc
+            raise NotAProjectError(
+                f"{shown(target)} is not a longtail project ({scrub(str(exc.orig))})"
+            ) from exc
         except LongtailError:
             project.close()
             raise
@@ -288,12 +291,8 @@ def _locate(target: str | os.PathLike[str]) -> tuple[str, Path | None]:
 
 def _engine(url: str) -> Engine:
     if not url.startswith("sqlite:"):
-        if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url[len("postgresql://") :]
-        try:
-            return create_engine(url, pool_pre_ping=True)
-        except (ImportError, sa_exc.ArgumentError) as exc:
-            raise LongtailError(f"cannot use database URL {url}: {exc}") from exc
+        # The password never stays in the engine's URL (pipeline/credentials.py).
+        return server_engine(url, pool_pre_ping=True)
     # A pool keeps connections open: closing the last connection of a WAL database
     # checkpoints it, which would cost every short transaction a few milliseconds.
     # Connections may be handed between threads (one at a time, never shared), and a
