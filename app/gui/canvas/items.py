@@ -1,0 +1,396 @@
+"""One graphics item per annotation: masks, points, boxes (and their labels).
+
+Items work in image pixel coordinates. Outlines use cosmetic pens (a fixed width on
+screen at any zoom), so every item's bounding rect carries a margin given in screen
+pixels; the scene tells the items the view's scale (``set_view_scale``) so that the
+margin is right and updates stay as small as the item.
+
+- :class:`MaskItem`: a polygon mask is one ``QPainterPath`` (holes wound against their
+  exterior, so a non-zero fill leaves them open); an RLE mask is a cached coloured
+  ``QImage`` of its bounding box plus its traced outline. Hover and selection
+  brighten the fill and thicken the outline; ``set_editing`` shows vertex handles.
+- :class:`PointItem` and :class:`BoxItem` for spots, marks and prompts.
+"""
+
+from __future__ import annotations
+
+import colorsys
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPen,
+)
+from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem, QWidget
+
+from pipeline.geometry import Box, Mask, bitmap_to_parts
+
+OUTLINE_PX = 1.5  # outline width on screen
+SELECTED_PX = 3.0
+HANDLE_PX = 7.0  # vertex handle side on screen
+HOVER_BOOST = 0.18  # fill opacity added under the mouse
+SELECTED_BOOST = 0.25
+
+# Distinct, saturated hues for the first categories; later ones step round the circle.
+_PALETTE = (
+    "#e6194b",
+    "#3cb44b",
+    "#4363d8",
+    "#f58231",
+    "#911eb4",
+    "#42d4f4",
+    "#f032e6",
+    "#bfef45",
+    "#fabed4",
+    "#469990",
+    "#dcbeff",
+    "#9a6324",
+    "#ffe119",
+    "#800000",
+    "#aaffc3",
+    "#808000",
+    "#000075",
+)
+
+
+def category_color(category_id: int | None) -> QColor:
+    """The colour of a category: stable for an id, distinct for neighbouring ids."""
+    if category_id is None:
+        return QColor("#ffd400")
+    index = int(category_id)
+    if 0 <= index < len(_PALETTE):
+        return QColor(_PALETTE[index])
+    hue = (index * 0.618033988749895) % 1.0  # golden-ratio steps spread the hues
+    r, g, b = colorsys.hsv_to_rgb(hue, 0.85, 0.95)
+    return QColor(int(r * 255), int(g * 255), int(b * 255))
+
+
+def _signed_area(ring: np.ndarray) -> float:
+    x, y = ring[:, 0], ring[:, 1]
+    return float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2.0
+
+
+def _add_ring(path: QPainterPath, ring: np.ndarray, positive: bool) -> None:
+    if (_signed_area(ring) > 0) != positive:
+        ring = ring[::-1]
+    path.moveTo(float(ring[0, 0]), float(ring[0, 1]))
+    for x, y in ring[1:].tolist():
+        path.lineTo(x, y)
+    path.closeSubpath()
+
+
+def mask_path(mask: Mask) -> QPainterPath:
+    """The outline of a mask (polygon parts, or the traced pixels of an RLE) as a path
+    whose non-zero fill is the mask: exteriors one way round, holes the other."""
+    path = QPainterPath()
+    path.setFillRule(Qt.FillRule.WindingFill)
+    if mask.kind == "polygon":
+        parts = mask.parts
+        offset = (0.0, 0.0)
+    else:
+        x, y, w, h = (int(v) for v in mask.bbox)
+        if w == 0 or h == 0:
+            return path
+        parts = bitmap_to_parts(mask.to_bitmap()[y : y + h, x : x + w])
+        offset = (float(x), float(y))
+    for part in parts:
+        _add_ring(path, part.exterior + offset, True)
+        for hole in part.holes:
+            _add_ring(path, hole + offset, False)
+    return path
+
+
+def _overlay(mask: Mask, color: QColor) -> tuple[QImage, QRectF]:
+    """An RLE mask's pixels as a coloured ARGB image of its bounding box."""
+    x, y, w, h = (int(v) for v in mask.bbox)
+    if w == 0 or h == 0:
+        return QImage(), QRectF()
+    crop = mask.to_bitmap()[y : y + h, x : x + w]
+    rgba = np.zeros((h, w, 4), np.uint8)
+    rgba[crop != 0] = (color.red(), color.green(), color.blue(), 255)
+    image = QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+    return image, QRectF(x, y, w, h)
+
+
+class _Annotation(QGraphicsItem):
+    """What masks, points and boxes share: colour, label, hover, the view-scale margin."""
+
+    def __init__(self, color: QColor, label: str = "") -> None:
+        super().__init__()
+        self.color = QColor(color)
+        self.label = label
+        self._scale = 1.0  # device px per image px, told by the scene
+        self._hover = False
+        self.setAcceptHoverEvents(True)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
+
+    def set_view_scale(self, scale: float) -> None:
+        if scale != self._scale:
+            self.prepareGeometryChange()
+            self._scale = scale
+
+    def _margin(self, device_px: float) -> float:
+        return device_px / max(self._scale, 1e-6)
+
+    def set_color(self, color: QColor) -> None:
+        self.color = QColor(color)
+        self.update()
+
+    def hoverEnterEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self._hover = True
+        self.update()
+
+    def hoverLeaveEvent(self, event) -> None:  # noqa: N802
+        self._hover = False
+        self.update()
+
+    @property
+    def hovered(self) -> bool:
+        return self._hover
+
+    def _draw_label(self, painter: QPainter, anchor: QPointF) -> None:
+        """The label as a small tag at ``anchor`` (image coords), drawn at screen size."""
+        if not self.label:
+            return
+        painter.save()
+        painter.translate(anchor)
+        painter.scale(1.0 / self._scale, 1.0 / self._scale)
+        font = QFont(painter.font())
+        font.setPointSizeF(9.0)
+        font.setBold(True)
+        painter.setFont(font)
+        metrics = QFontMetricsF(font)
+        rect = metrics.boundingRect(self.label).adjusted(-4, -2, 4, 2)
+        rect.moveTo(0, -rect.height())
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(self.color.darker(170))
+        painter.drawRoundedRect(rect, 3, 3)
+        painter.setPen(QColor("white"))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.label)
+        painter.restore()
+
+    def _label_extent(self) -> tuple[float, float]:
+        """The label tag's size in image units."""
+        if not self.label:
+            return (0.0, 0.0)
+        font = QFont()
+        font.setPointSizeF(9.0)
+        font.setBold(True)
+        rect = QFontMetricsF(font).boundingRect(self.label)
+        return self._margin(rect.width() + 10), self._margin(rect.height() + 6)
+
+
+class MaskItem(_Annotation):
+    """A mask: a path for polygons, a cached coloured image for RLE (see module doc)."""
+
+    def __init__(
+        self, mask: Mask, color: QColor, label: str = "", *, fill_opacity: float = 0.45
+    ) -> None:
+        super().__init__(color, label)
+        self._fill_opacity = fill_opacity
+        self._editing = False
+        self._active_vertex: tuple[int, int, int] | None = None
+        self.mask: Mask = mask
+        self._build()
+
+    def _build(self) -> None:
+        self._path = mask_path(self.mask)
+        if self.mask.kind == "rle":
+            self._image, self._image_rect = _overlay(self.mask, self.color)
+        else:
+            self._image, self._image_rect = None, QRectF()
+        self._shape_rect = self._path.boundingRect()
+
+    def set_mask(self, mask: Mask) -> None:
+        """Show another mask (an edit); only this item's area is repainted."""
+        self.prepareGeometryChange()
+        self.mask = mask
+        self._build()
+        self.update()
+
+    def set_color(self, color: QColor) -> None:
+        self.color = QColor(color)
+        self._build()
+        self.update()
+
+    def set_fill_opacity(self, opacity: float) -> None:
+        self._fill_opacity = float(opacity)
+        self.update()
+
+    def set_editing(self, editing: bool) -> None:
+        """Show the vertex handles (vertex tool)."""
+        if editing != self._editing:
+            self.prepareGeometryChange()
+            self._editing = editing
+            self.update()
+
+    def set_active_vertex(self, ref: tuple[int, int, int] | None) -> None:
+        if ref != self._active_vertex:
+            self._active_vertex = ref
+            self.update()
+
+    @property
+    def path(self) -> QPainterPath:
+        return self._path
+
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        grow = self._margin(max(SELECTED_PX, HANDLE_PX if self._editing else 0.0) + 2.0)
+        rect = self._shape_rect.adjusted(-grow, -grow, grow, grow)
+        if self.label:
+            w, h = self._label_extent()
+            rect = rect.united(
+                QRectF(self._shape_rect.topLeft() - QPointF(0, h), QRectF(0, 0, w, h).size())
+            )
+        return rect
+
+    def shape(self) -> QPainterPath:
+        return self._path
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        opacity = self._fill_opacity
+        if self._hover:
+            opacity += HOVER_BOOST
+        if selected:
+            opacity += SELECTED_BOOST
+        opacity = min(opacity, 0.9)
+        if self._image is not None:
+            painter.save()
+            painter.setOpacity(opacity)
+            painter.drawImage(self._image_rect, self._image)
+            painter.restore()
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+        else:
+            fill = QColor(self.color)
+            fill.setAlphaF(opacity)
+            painter.setBrush(QBrush(fill))
+        if selected or self._editing:
+            halo = QPen(QColor(255, 255, 255, 230), SELECTED_PX + 2.0)
+            halo.setCosmetic(True)
+            halo.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+            painter.setPen(halo)
+            painter.drawPath(self._path)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+        pen = QPen(self.color.darker(115) if not self._hover else self.color.lighter(130))
+        pen.setWidthF(SELECTED_PX if (selected or self._hover or self._editing) else OUTLINE_PX)
+        pen.setCosmetic(True)
+        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+        painter.setPen(pen)
+        painter.drawPath(self._path)
+        if self._editing and self.mask.kind == "polygon":
+            self._draw_handles(painter)
+        if self.label:
+            self._draw_label(painter, self._shape_rect.topLeft())
+
+    def _draw_handles(self, painter: QPainter) -> None:
+        half = self._margin(HANDLE_PX / 2.0)
+        pen = QPen(self.color.darker(150), 1.2)
+        pen.setCosmetic(True)
+        painter.setPen(pen)
+        painter.setBrush(QColor("white"))
+        rects = []
+        for part in self.mask.parts:
+            for ring in part.rings:
+                for x, y in ring.tolist():
+                    rects.append(QRectF(x - half, y - half, 2 * half, 2 * half))
+        painter.drawRects(rects)
+        if self._active_vertex is not None:
+            p, r, v = self._active_vertex
+            try:
+                x, y = self.mask.parts[p].rings[r][v]
+            except IndexError:
+                return
+            painter.setBrush(self.color)
+            painter.drawRect(QRectF(x - 1.4 * half, y - 1.4 * half, 2.8 * half, 2.8 * half))
+
+
+class PointItem(_Annotation):
+    """A point (a spot or an instance mark): a ringed dot of fixed screen size."""
+
+    RADIUS_PX = 5.5
+
+    def __init__(self, x: float, y: float, label: str = "", color: QColor | None = None) -> None:
+        super().__init__(color if color is not None else category_color(None), label)
+        self.x, self.y = float(x), float(y)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        r = self._margin(self.RADIUS_PX + 3.0)
+        rect = QRectF(self.x - r, self.y - r, 2 * r, 2 * r)
+        if self.label:
+            w, h = self._label_extent()
+            rect = rect.united(QRectF(self.x + r, self.y - h, w, h))
+        return rect
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        r = self._margin(self.RADIUS_PX + 2.0)
+        path.addEllipse(QPointF(self.x, self.y), r, r)
+        return path
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        grow = 1.35 if (selected or self._hover) else 1.0
+        r = self._margin(self.RADIUS_PX * grow)
+        pen = QPen(QColor("white"), 2.0 if not selected else 3.0)
+        pen.setCosmetic(True)
+        painter.setPen(pen)
+        painter.setBrush(self.color)
+        painter.drawEllipse(QPointF(self.x, self.y), r, r)
+        if self.label:
+            self._draw_label(painter, QPointF(self.x + r, self.y - r * 0.3))
+
+
+class BoxItem(_Annotation):
+    """A box ``(x, y, w, h)`` in image pixels."""
+
+    def __init__(self, box: Box, label: str = "", color: QColor | None = None) -> None:
+        super().__init__(color if color is not None else category_color(None), label)
+        self.box = tuple(float(v) for v in box)
+
+    @property
+    def rect(self) -> QRectF:
+        return QRectF(*self.box)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        g = self._margin(SELECTED_PX + 2.0)
+        rect = self.rect.adjusted(-g, -g, g, g)
+        if self.label:
+            w, h = self._label_extent()
+            rect = rect.united(QRectF(self.box[0], self.box[1] - h, w, h))
+        return rect
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRect(self.rect)
+        stroker = QPainterPathStroker()
+        stroker.setWidth(self._margin(6.0))
+        return stroker.createStroke(path).united(path)
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        pen = QPen(self.color, SELECTED_PX if (selected or self._hover) else 2.0)
+        pen.setCosmetic(True)
+        painter.setPen(pen)
+        fill = QColor(self.color)
+        fill.setAlphaF(0.12 if (selected or self._hover) else 0.0)
+        painter.setBrush(fill)
+        painter.drawRect(self.rect)
+        if self.label:
+            self._draw_label(painter, QPointF(self.box[0], self.box[1]))
+
+
+__all__ = ["BoxItem", "MaskItem", "PointItem", "category_color", "mask_path"]

@@ -1,0 +1,164 @@
+"""The scene: the image item and one item per annotation, in image pixel coordinates.
+
+The scene's BSP index culls what is off screen, and each static annotation caches its
+own rendering (``DeviceCoordinateCache``): a repaint of a region only redraws the
+items in it, from their cached pixmaps when they did not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from PySide6.QtCore import QObject, QRectF, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
+
+from pipeline.geometry import Box, Mask
+
+from .items import BoxItem, MaskItem, PointItem, _Annotation, category_color
+from .tiles import ImageItem, ImageSource
+
+DEFAULT_OPACITY = 0.45
+
+
+class AnnotationScene(QGraphicsScene):
+    """An image and its annotations (see the module doc)."""
+
+    imageChanged = Signal(int, int)  # width, height
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.image_item = ImageItem()
+        self.addItem(self.image_item)
+        self._annotations: list[_Annotation] = []
+        self._opacity = DEFAULT_OPACITY
+        self._visible = True
+        self._view_scale = 1.0
+        self.cache_items = True
+
+    # ------------------------------------------------------------ image
+
+    def set_image(self, source: ImageSource) -> None:
+        """Show an image file or RGB array (annotations stay; call clear_annotations)."""
+        self.image_item.set_source(source)
+        self.setSceneRect(self.image_rect)
+        self.imageChanged.emit(self.image_item.width, self.image_item.height)
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(width, height) of the image in pixels."""
+        return self.image_item.width, self.image_item.height
+
+    @property
+    def image_rect(self) -> QRectF:
+        return QRectF(0, 0, self.image_item.width, self.image_item.height)
+
+    # ------------------------------------------------------------ annotations
+
+    def _add(self, item: _Annotation, cached: bool = True) -> None:
+        item.set_view_scale(self._view_scale)
+        item.setVisible(self._visible)
+        if cached and self.cache_items:
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.addItem(item)
+        self._annotations.append(item)
+
+    def add_mask(
+        self,
+        mask: Mask,
+        label: str = "",
+        color: QColor | None = None,
+        *,
+        category_id: int | None = None,
+        cached: bool = True,
+    ) -> MaskItem:
+        """One mask item (``cached`` False for a mask that is being edited)."""
+        color = color if color is not None else category_color(category_id)
+        item = MaskItem(mask, color, label, fill_opacity=self._opacity)
+        item.category_id = category_id
+        self._add(item, cached)
+        return item
+
+    def add_point(
+        self,
+        x: float,
+        y: float,
+        label: str = "",
+        color: QColor | None = None,
+        *,
+        category_id: int | None = None,
+    ) -> PointItem:
+        item = PointItem(x, y, label, color if color is not None else category_color(category_id))
+        item.category_id = category_id
+        item.setZValue(10)  # points sit above masks
+        self._add(item)
+        return item
+
+    def add_box(
+        self,
+        box: Box,
+        label: str = "",
+        color: QColor | None = None,
+        *,
+        category_id: int | None = None,
+    ) -> BoxItem:
+        item = BoxItem(box, label, color if color is not None else category_color(category_id))
+        item.category_id = category_id
+        item.setZValue(5)
+        self._add(item)
+        return item
+
+    def remove_annotation(self, item: _Annotation) -> None:
+        if item in self._annotations:
+            self._annotations.remove(item)
+            self.removeItem(item)
+
+    def clear_annotations(self) -> None:
+        for item in self._annotations:
+            self.removeItem(item)
+        self._annotations.clear()
+
+    def annotations(self) -> list[_Annotation]:
+        return list(self._annotations)
+
+    def add_masks(self, masks: Iterable[tuple[Mask, str, int | None]]) -> list[MaskItem]:
+        """Many masks at once: ``(mask, label, category_id)`` triples."""
+        return [self.add_mask(m, label, category_id=c) for m, label, c in masks]
+
+    # ------------------------------------------------------------ looks
+
+    @property
+    def opacity(self) -> float:
+        return self._opacity
+
+    def set_opacity(self, opacity: float) -> None:
+        """The fill opacity of every mask (0 outlines only, 1 opaque)."""
+        self._opacity = max(0.0, min(1.0, float(opacity)))
+        for item in self._annotations:
+            if isinstance(item, MaskItem):
+                item.set_fill_opacity(self._opacity)
+
+    @property
+    def annotations_visible(self) -> bool:
+        return self._visible
+
+    def set_annotations_visible(self, visible: bool) -> None:
+        self._visible = bool(visible)
+        for item in self._annotations:
+            item.setVisible(self._visible)
+
+    def set_view_scale(self, scale: float) -> None:
+        """The view's zoom (device px per image px): items size their screen-sized
+        outlines and handles with it."""
+        if abs(scale - self._view_scale) < 1e-9:
+            return
+        self._view_scale = scale
+        for item in self._annotations:
+            item.set_view_scale(scale)
+
+    @property
+    def view_scale(self) -> float:
+        return self._view_scale
+
+
+__all__ = ["DEFAULT_OPACITY", "AnnotationScene", "category_color"]
