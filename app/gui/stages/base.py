@@ -250,6 +250,31 @@ class StageView(QWidget):
             self.meter.watch([action])
         return action
 
+    def button(self, action: QAction, *, primary: bool = False) -> QPushButton:
+        """A button that triggers ``action`` and names its key; it never takes the focus,
+        so the keys keep working on the item."""
+        key = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        text = action.text().rstrip(".")
+        button = QPushButton(f"{text} ({key})" if key else text, self)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        button.setToolTip(action.statusTip())
+        button.clicked.connect(action.trigger)
+        if primary:
+            button.setProperty("primary", True)
+        return button
+
+    def button_rows(self, *rows: list[QAction], primary: QAction | None = None) -> QVBoxLayout:
+        """Rows of buttons, left-aligned (short rows keep the view narrow)."""
+        layout = QVBoxLayout()
+        layout.setSpacing(4)
+        for actions in rows:
+            row = QHBoxLayout()
+            for action in actions:
+                row.addWidget(self.button(action, primary=action is primary))
+            row.addStretch(1)
+            layout.addLayout(row)
+        return layout
+
     def actions(self) -> list[QAction]:
         return list(self._actions)
 
@@ -327,13 +352,16 @@ class StageView(QWidget):
 
     # ------------------------------------------------------------ answering
 
-    def submit(self, item: StageItem, answer: Any, *, next_item: bool = True) -> Any:
-        """Answer ``item`` with its measured effort; the next item follows unless
-        ``next_item`` is false (a page answers item by item). Returns the AnswerResult,
-        or None when the pipeline refused the answer (the toast says why)."""
+    def submit(
+        self, item: StageItem, answer: Any, *, next_item: bool = True, effort: Effort | None = None
+    ) -> Any:
+        """Answer ``item`` with its measured effort (the meter's, unless a page measured
+        each item's own); the next item follows unless ``next_item`` is false (a page
+        answers item by item). Returns the AnswerResult, or None when the pipeline refused
+        the answer (the toast says why)."""
         self._submitting = True
         try:
-            result = self.session.answer(item, answer, self.meter.effort())
+            result = self.session.answer(item, answer, effort or self.meter.effort())
         except ConflictError as exc:
             # the item is gone (lease lost, decided meanwhile): say so and move on
             self._forget(item)

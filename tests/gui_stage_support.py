@@ -1,0 +1,111 @@
+"""Helpers of the stage-view tests: a small real project from tiny_coco (a few images, the
+COCO-80 vocabulary, the images' ground truth), a real Session, and a scripted annotator
+that answers earlier stages from the truth through the service (so a test of stage N
+starts with real stage-N items)."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from pipeline import schema as s
+from pipeline.images import add_image_folder
+from pipeline.settings import ProjectSettings
+from pipeline.simulate import ScriptedAnnotator, Truth, load_truth, noise_profile
+from pipeline.stages import Pipeline
+from pipeline.store import Project
+from pipeline.vocabulary import add_categories, shipped_vocabulary
+
+BOT = "scripted"
+
+
+@dataclass
+class CocoProject:
+    project: Project
+    truth: Truth
+    truth_path: Path
+    service: Pipeline
+    scripted: ScriptedAnnotator
+
+    def work(self, stage: int, *, limit: int = 500, who: str = BOT) -> int:
+        """Answer every open item of ``stage`` from the truth; returns how many."""
+        done = 0
+        while done < limit:
+            item = self.service.next_item(stage, who)
+            if item is None:
+                return done
+            answer, effort = self.scripted.answer(item)
+            self.service.answer(item, answer, effort=effort)
+            done += 1
+        return done
+
+    def work_until(self, stage: int, *, who: str = BOT) -> None:
+        """Answer the stages before ``stage`` (earliest first, repeatedly) until none of
+        them has open items: the project then waits in ``stage`` and later."""
+        for _ in range(50):
+            answered = sum(self.work(earlier, who=who) for earlier in range(1, stage))
+            if not answered:
+                return
+        raise AssertionError("the earlier stages did not settle")
+
+
+def coco_images(tiny_coco: Path, count: int, target: Path, split: str = "val2017") -> Path:
+    """The ``count`` images of ``split`` with the most instances (but few enough to stay
+    quick), copied with their truth into ``target``; returns the truth JSON."""
+    document = json.loads((tiny_coco / "annotations" / f"instances_{split}.json").read_text())
+    per_image: dict[int, int] = {}
+    for a in document["annotations"]:
+        per_image[a["image_id"]] = per_image.get(a["image_id"], 0) + 1
+    # a handful of instances each: every stage has work, no stage drags
+    images = sorted(
+        (im for im in document["images"] if 2 <= per_image.get(im["id"], 0) <= 6),
+        key=lambda im: (-per_image.get(im["id"], 0), im["id"]),
+    )[:count]
+    keep = {im["id"] for im in images}
+    folder = target / "images"
+    folder.mkdir(parents=True)
+    for im in images:
+        shutil.copy(tiny_coco / split / im["file_name"], folder / im["file_name"])
+    subset = {
+        **document,
+        "images": images,
+        "annotations": [
+            a for a in document["annotations"] if a["image_id"] in keep and not a["iscrowd"]
+        ],
+    }
+    truth = target / "truth.json"
+    truth.write_text(json.dumps(subset))
+    return truth
+
+
+def coco_project(tiny_coco: Path, tmp_path: Path, images: int = 2, **settings: Any) -> CocoProject:
+    """A project of ``images`` tiny_coco images with the COCO-80 vocabulary, seeded."""
+    truth_path = coco_images(tiny_coco, images, tmp_path)
+    defaults = {"negatives_per_category": 1, "negative_candidates_per_image": 2}
+    project = Project.create(
+        tmp_path / "project", settings=ProjectSettings().updated(**{**defaults, **settings})
+    )
+    add_categories(project, shipped_vocabulary("coco"))
+    add_image_folder(project, tmp_path / "images")
+    truth = load_truth(truth_path, project)
+    service = Pipeline(project)
+    service.seed()
+    with project.read() as conn:
+        category_ids = list(conn.execute(select(s.categories.c.id)).scalars())
+    scripted = ScriptedAnnotator(truth, noise_profile("none"), random.Random(0), category_ids, 0.85)
+    return CocoProject(project, truth, truth_path, service, scripted)
+
+
+def rows(project: Project, table: Any, *where: Any) -> list[Any]:
+    with project.read() as conn:
+        return conn.execute(select(table).where(*where)).all()
+
+
+def answer_events(project: Project, stage: int) -> list[Any]:
+    return rows(project, s.events, s.events.c.stage == stage, s.events.c.action == "answer")
