@@ -1,0 +1,113 @@
+"""Agreement: how often verifiers reject, and how often exhaustive checks find instances
+missing, per annotator and overall.
+
+Read from the answers as they stand (``verdicts``, ``exhaustive_checks``, ``segments``):
+an answer taken back is no longer there. Per annotator also: how many of the segments
+they drew were rejected, of those decided (accepted or rejected).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from .. import schema as s
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+@dataclass(frozen=True)
+class AnnotatorAgreement:
+    annotator_id: int
+    name: str
+    verdicts: int  # segments they judged
+    rejects: int  # of those, rejected
+    exhaustive_checks: int  # stage-5 answers
+    some_missing: int  # of those, "some are missing"
+    segments_decided: int  # segments they drew that were accepted or rejected
+    segments_rejected: int
+
+    @property
+    def reject_rate(self) -> float | None:
+        return _rate(self.rejects, self.verdicts)
+
+    @property
+    def some_missing_rate(self) -> float | None:
+        return _rate(self.some_missing, self.exhaustive_checks)
+
+    @property
+    def own_rejected_rate(self) -> float | None:
+        return _rate(self.segments_rejected, self.segments_decided)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.__dict__,
+            "reject_rate": self.reject_rate,
+            "some_missing_rate": self.some_missing_rate,
+            "own_rejected_rate": self.own_rejected_rate,
+        }
+
+
+@dataclass(frozen=True)
+class Agreement:
+    annotators: tuple[AnnotatorAgreement, ...]  # by annotator id
+
+    @property
+    def reject_rate(self) -> float | None:
+        return _rate(
+            sum(a.rejects for a in self.annotators), sum(a.verdicts for a in self.annotators)
+        )
+
+    @property
+    def some_missing_rate(self) -> float | None:
+        return _rate(
+            sum(a.some_missing for a in self.annotators),
+            sum(a.exhaustive_checks for a in self.annotators),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "reject_rate": self.reject_rate,
+            "some_missing_rate": self.some_missing_rate,
+            "annotators": [a.as_dict() for a in self.annotators],
+        }
+
+
+def agreement(conn: Connection) -> Agreement:
+    """The agreement figures of the project (see the module docstring)."""
+    figures: dict[int, list[int]] = defaultdict(lambda: [0] * 6)
+    v, x, g = s.verdicts, s.exhaustive_checks, s.segments
+    for who, accept, n in conn.execute(
+        select(v.c.annotator_id, v.c.accept, func.count()).group_by(v.c.annotator_id, v.c.accept)
+    ):
+        figures[who][0] += int(n)
+        figures[who][1] += 0 if accept else int(n)
+    for who, complete, n in conn.execute(
+        select(x.c.annotator_id, x.c.all_segmented, func.count()).group_by(
+            x.c.annotator_id, x.c.all_segmented
+        )
+    ):
+        figures[who][2] += int(n)
+        figures[who][3] += 0 if complete else int(n)
+    for who, status, n in conn.execute(
+        select(g.c.annotator_id, g.c.status, func.count())
+        .where(
+            g.c.status.in_((s.SEGMENT_ACCEPTED, s.SEGMENT_REJECTED)), g.c.annotator_id.is_not(None)
+        )
+        .group_by(g.c.annotator_id, g.c.status)
+    ):
+        figures[who][4] += int(n)
+        figures[who][5] += int(n) if status == s.SEGMENT_REJECTED else 0
+    names = dict(conn.execute(select(s.annotators.c.id, s.annotators.c.name)).all())
+    return Agreement(
+        tuple(
+            AnnotatorAgreement(who, names.get(who, str(who)), *f)
+            for who, f in sorted(figures.items())
+        )
+    )

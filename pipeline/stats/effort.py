@@ -1,0 +1,195 @@
+"""Effort: seconds and clicks per answer, by stage, by annotator and, for segmentation,
+by tool (proposal, polygon, brush...): what a mask costs by hand and with the model.
+
+Every answer is an ``answer`` event carrying the duration and clicks the front end
+measured (``pipeline.events.Effort``); a segmentation answer's payload names its tool
+(``SegmentAnswer.tool``, also stored on the segment). Answers later taken back (an
+``undo`` event names them) are left out. Answers without a measurement count as
+answers but not in the means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Integer, case, cast, func, literal, select
+from sqlalchemy.engine import Connection
+
+from .. import schema as s
+
+ev = s.events
+ANSWER, CORRECTION = "answer", "correct"
+
+
+def kept_answers(action: str = ANSWER) -> Any:
+    """The events of ``action`` that were not taken back."""
+    undo = ev.alias("undo")
+    undone = select(undo.c.undoes).where(undo.c.undoes.is_not(None))
+    # An uncorrelated NOT IN is evaluated once (a few undos), not probed per answer.
+    return (ev.c.action == action) & ev.c.id.not_in(undone)
+
+
+@dataclass
+class EffortRow:
+    """Summed effort of a group of answers."""
+
+    answers: int = 0
+    timed: int = 0  # answers that reported a duration
+    total_s: float = 0.0
+    counted: int = 0  # answers that reported clicks
+    clicks: int = 0
+
+    @property
+    def mean_s(self) -> float | None:
+        return self.total_s / self.timed if self.timed else None
+
+    @property
+    def mean_clicks(self) -> float | None:
+        return self.clicks / self.counted if self.counted else None
+
+    def add(self, answers: int, timed: int, total_s: float, counted: int, clicks: int) -> None:
+        self.answers += answers
+        self.timed += timed
+        self.total_s += total_s
+        self.counted += counted
+        self.clicks += clicks
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "answers": self.answers,
+            "total_s": round(self.total_s, 3),
+            "mean_s": self.mean_s,
+            "mean_clicks": self.mean_clicks,
+            "clicks": self.clicks,
+        }
+
+
+@dataclass
+class Effort:
+    by_stage: dict[int, EffortRow] = field(default_factory=dict)
+    by_annotator: dict[tuple[int, int], EffortRow] = field(default_factory=dict)  # (who, stage)
+    by_tool: dict[str, EffortRow] = field(default_factory=dict)  # segmentation answers
+    corrections: EffortRow = field(default_factory=EffortRow)  # explorer corrections
+    names: dict[int, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "by_stage": {
+                str(stage): {"name": s.STAGES[stage], **row.as_dict()}
+                for stage, row in sorted(self.by_stage.items())
+            },
+            "by_annotator": [
+                {
+                    "annotator_id": who,
+                    "name": self.names.get(who, str(who)),
+                    "stage": stage,
+                    **row.as_dict(),
+                }
+                for (who, stage), row in sorted(self.by_annotator.items())
+            ],
+            "by_tool": {tool: row.as_dict() for tool, row in sorted(self.by_tool.items())},
+            "corrections": self.corrections.as_dict(),
+        }
+
+
+UNKNOWN_TOOL = "unknown"
+
+
+@dataclass(frozen=True)
+class AnswerGroup:
+    """Summed answers of one (stage, annotator, tool, time step)."""
+
+    stage: int
+    annotator_id: int | None
+    tool: str | None  # segmentation answers only
+    step: int  # the time step (burndown.py); 0 when not binned by time
+    answers: int
+    timed: int
+    total_s: float
+    counted: int
+    clicks: int
+
+
+def answer_groups(
+    conn: Connection, t0: float = 0.0, width: float = 0.0, bins: int = 1
+) -> list[AnswerGroup]:
+    """The kept answers summed per stage, annotator, tool and time step, in one pass over
+    the event log (effort and the burn-down both read it). ``width`` 0: one step."""
+    tool = case(
+        (ev.c.stage == s.SEGMENTATION, ev.c.payload["answer"]["tool"].as_string()), else_=None
+    )
+    step = time_step(conn, ev.c.at, t0, width) if width > 0 else literal(0)
+    rows = conn.execute(
+        select(
+            ev.c.stage,
+            ev.c.annotator_id,
+            tool.label("tool"),
+            step.label("step"),
+            func.count(),
+            func.count(ev.c.duration_s),
+            func.coalesce(func.sum(ev.c.duration_s), 0.0),
+            func.count(ev.c.clicks),
+            func.coalesce(func.sum(ev.c.clicks), 0),
+        )
+        .where(kept_answers(), ev.c.stage.is_not(None))
+        .group_by(ev.c.stage, ev.c.annotator_id, "tool", "step")
+    )
+    return [
+        AnswerGroup(
+            int(stage),
+            who,
+            used,
+            min(max(int(k), 0), bins - 1),
+            int(n),
+            int(timed),
+            float(total),
+            int(counted),
+            int(clicks),
+        )
+        for stage, who, used, k, n, timed, total, counted, clicks in rows
+    ]
+
+
+def time_step(conn: Connection, column: Any, t0: float, width: float) -> Any:
+    """The time step of ``column`` as a database expression (floor((t - t0) / width))."""
+    offset = (column - t0) / width
+    # SQLite's CAST truncates (offsets are >= 0, so it floors); PostgreSQL's rounds.
+    if conn.dialect.name == "postgresql":
+        offset = func.floor(offset)
+    return cast(offset, Integer)
+
+
+def effort(conn: Connection, groups: list[AnswerGroup] | None = None) -> Effort:
+    """The effort figures of the project (see the module docstring); ``groups`` reuses
+    :func:`answer_groups`."""
+    groups = answer_groups(conn) if groups is None else groups
+    result = Effort()
+    for stage in s.STAGES:
+        result.by_stage[stage] = EffortRow()
+    for g in groups:
+        if g.stage not in s.STAGES:
+            continue
+        values = (g.answers, g.timed, g.total_s, g.counted, g.clicks)
+        result.by_stage[g.stage].add(*values)
+        result.by_annotator.setdefault((g.annotator_id, g.stage), EffortRow()).add(*values)
+        if g.stage == s.SEGMENTATION:
+            result.by_tool.setdefault(g.tool or UNKNOWN_TOOL, EffortRow()).add(*values)
+    corrections = conn.execute(
+        select(
+            func.count(),
+            func.count(ev.c.duration_s),
+            func.coalesce(func.sum(ev.c.duration_s), 0.0),
+            func.count(ev.c.clicks),
+            func.coalesce(func.sum(ev.c.clicks), 0),
+        ).where(ev.c.action == CORRECTION)
+    ).one()
+    result.corrections.add(
+        int(corrections[0]),
+        int(corrections[1]),
+        float(corrections[2]),
+        int(corrections[3]),
+        int(corrections[4]),
+    )
+    result.names = dict(conn.execute(select(s.annotators.c.id, s.annotators.c.name)).all())
+    return result

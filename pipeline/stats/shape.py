@@ -1,0 +1,169 @@
+"""The shape of the data, as the LVIS paper draws it (its section 4 and figure 5):
+instances per category sorted into a long tail, categories per image, and the relative
+size of masks, sqrt(mask area / image area).
+
+Counted from the curated data: accepted, non-crowd instances; a category is in an
+image when the (image, category) pair is a positive of the federated labels (P_c).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import false, func, select
+from sqlalchemy.engine import Connection
+
+from .. import schema as s
+from ..federated import positive_pairs
+from .frequency import GROUPS, frequency_groups, train_image_counts
+
+# Relative mask size histogram: 20 bins of width 0.05 over [0, 1].
+SIZE_BINS = np.linspace(0.0, 1.0, 21)
+
+
+@dataclass(frozen=True)
+class CategoryCount:
+    """One category's place in the long tail."""
+
+    category_id: int
+    name: str
+    frequency: str  # r / c / f (frequency.py)
+    instances: int  # accepted, non-crowd
+    images: int  # images where it is a positive (|P_c|)
+    train_images: int  # train-split images with an accepted instance (the r/c/f rule)
+    in_progress: int  # non-crowd instances not accepted yet (marked, segmented, redo)
+
+
+@dataclass(frozen=True)
+class DataShape:
+    categories: tuple[CategoryCount, ...]  # most instances first (ties: category id)
+    images: int
+    categories_per_image: dict[int, int]  # categories in an image -> how many images
+    mask_sizes: np.ndarray  # sqrt(area / image area) of every accepted instance
+
+    @property
+    def instances(self) -> int:
+        return sum(c.instances for c in self.categories)
+
+    def group_counts(self) -> dict[str, int]:
+        """Categories per frequency group, among categories with an accepted instance."""
+        counts = dict.fromkeys(GROUPS, 0)
+        for c in self.categories:
+            if c.instances:
+                counts[c.frequency] += 1
+        return counts
+
+    def size_histogram(self) -> tuple[np.ndarray, np.ndarray]:
+        """(bin edges, instances per bin) of the relative mask sizes."""
+        counts, edges = np.histogram(np.clip(self.mask_sizes, 0.0, 1.0), bins=SIZE_BINS)
+        return edges, counts
+
+    def as_dict(self) -> dict[str, Any]:
+        edges, counts = self.size_histogram()
+        sizes = self.mask_sizes
+        return {
+            "images": self.images,
+            "instances": self.instances,
+            "categories_with_instances": sum(1 for c in self.categories if c.instances),
+            "frequency_groups": self.group_counts(),
+            "categories": [c.__dict__ for c in self.categories],
+            "categories_per_image": {
+                str(k): v for k, v in sorted(self.categories_per_image.items())
+            },
+            "mean_categories_per_image": self.mean_categories_per_image(),
+            "relative_mask_size": {
+                "bin_edges": [round(float(e), 4) for e in edges],
+                "instances": [int(c) for c in counts],
+                "median": float(np.median(sizes)) if sizes.size else None,
+                "mean": float(sizes.mean()) if sizes.size else None,
+            },
+        }
+
+    def mean_categories_per_image(self) -> float | None:
+        n = sum(self.categories_per_image.values())
+        if not n:
+            return None
+        return sum(k * v for k, v in self.categories_per_image.items()) / n
+
+
+def positive_pair_array(conn: Connection) -> np.ndarray:
+    """Every positive pair as rows (image id, category id, exhaustive: 1 yes, 0 no, -1 not
+    answered): :func:`pipeline.federated.positive_pairs`, read once for all statistics."""
+    code = {True: 1, False: 0, None: -1}
+    rows = [(a, b, code[e]) for a, b, e in conn.execute(positive_pairs())]
+    return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
+
+def data_shape(conn: Connection, pairs: np.ndarray | None = None) -> DataShape:
+    """The shape of the project's curated data (see the module docstring); ``pairs``
+    reuses :func:`positive_pair_array`."""
+    i = s.instances
+    counts = dict(
+        conn.execute(
+            select(i.c.category_id, func.count())
+            .where(i.c.status == s.ACCEPTED, i.c.is_crowd == false())
+            .group_by(i.c.category_id)
+        ).all()
+    )
+    waiting = dict(
+        conn.execute(
+            select(i.c.category_id, func.count())
+            .where(i.c.status != s.ACCEPTED, i.c.is_crowd == false())
+            .group_by(i.c.category_id)
+        ).all()
+    )
+    pairs = positive_pair_array(conn) if pairs is None else pairs
+    images_of = count_by(pairs[:, 1])
+    per_image = count_by(pairs[:, 0])
+    n_images = int(conn.execute(select(func.count()).select_from(s.images)).scalar_one())
+    histogram: dict[int, int] = {}
+    for n in per_image.values():
+        histogram[n] = histogram.get(n, 0) + 1
+    if n_images - len(per_image) > 0:
+        histogram[0] = n_images - len(per_image)
+    train = train_image_counts(conn)
+    groups = frequency_groups(conn, train)
+    names = dict(conn.execute(select(s.categories.c.id, s.categories.c.name)).all())
+    categories = [
+        CategoryCount(
+            category_id=cid,
+            name=names[cid],
+            frequency=groups[cid],
+            instances=int(counts.get(cid, 0)),
+            images=int(images_of.get(cid, 0)),
+            train_images=int(train.get(cid, 0)),
+            in_progress=int(waiting.get(cid, 0)),
+        )
+        for cid in names
+    ]
+    categories.sort(key=lambda c: (-c.instances, c.category_id))
+    return DataShape(tuple(categories), n_images, histogram, relative_mask_sizes(conn))
+
+
+def relative_mask_sizes(conn: Connection) -> np.ndarray:
+    """sqrt(mask area / image area) of each accepted, non-crowd instance's accepted mask."""
+    i, g, im = s.instances, s.segments, s.images
+    ratio = g.c.area * 1.0 / (im.c.width * im.c.height)
+    values = (
+        conn.execute(
+            select(ratio)
+            .select_from(g.join(i, i.c.id == g.c.instance_id).join(im, im.c.id == i.c.image_id))
+            .where(
+                g.c.status == s.SEGMENT_ACCEPTED,
+                i.c.status == s.ACCEPTED,
+                i.c.is_crowd == false(),
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return np.sqrt(np.asarray(values, dtype=np.float64))
+
+
+def count_by(ids: np.ndarray) -> dict[int, int]:
+    if not ids.size:
+        return {}
+    keys, counts = np.unique(ids, return_counts=True)
+    return dict(zip(keys.tolist(), counts.tolist(), strict=True))

@@ -1,0 +1,322 @@
+"""Dataset statistics (pipeline.stats): each number of a small hand-made project equals
+its hand count; on tiny_coco after a simulated run, instances per category equal
+pycocotools' counts of the truth."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+from stages_support import HEIGHT, WIDTH, box_mask, category_ids, make_project, pending
+
+from pipeline import schema as s
+from pipeline.events import Effort
+from pipeline.stages import (
+    EXHAUSTIVE,
+    MARKING,
+    NEGATIVES,
+    SEGMENTATION,
+    SPOTTING,
+    VERIFICATION,
+    ExhaustiveAnswer,
+    Mark,
+    MarkAnswer,
+    NegativeAnswer,
+    Pipeline,
+    SegmentAnswer,
+    Spot,
+    SpotAnswer,
+    VerifyAnswer,
+)
+from pipeline.stats import (
+    COMMON_FROM,
+    FREQUENT_FROM,
+    compute_stats,
+    frequency_group,
+    frequency_groups,
+)
+
+BOX_A, BOX_B, BOX_C, BOX_D = (10, 10, 20, 20), (50, 10, 30, 30), (70, 50, 30, 30), (10, 10, 40, 40)
+TOOL_EFFORT = {"polygon": Effort(10.0, 8), "proposal": Effort(2.0, 2), "brush": Effort(6.0, 20)}
+
+
+class Recorder:
+    """Answers through the service and keeps the hand count of what was answered."""
+
+    def __init__(self, service: Pipeline) -> None:
+        self.service = service
+        self.answers: list[tuple[str, int, Effort, str | None]] = []  # who, stage, effort, tool
+
+    def answer(self, item, answer, effort: Effort, tool: str | None = None):
+        result = self.service.answer(item, answer, effort=effort)
+        self.answers.append((item.annotator.name, item.stage, effort, tool))
+        return result
+
+
+@pytest.fixture(scope="module")
+def hand_made(tmp_path_factory):
+    """Three images: img00 has two cats (one redrawn after a rejection) and a dog whose
+    exhaustiveness check said "some are missing"; img01 has one cat; img02 nothing.
+    Each category then gets up to two verified negatives; one negative answer is taken
+    back and given again."""
+    project = make_project(
+        tmp_path_factory.mktemp("hand"),
+        images=3,
+        spot_done_after=1,
+        negatives_per_category=2,
+        negative_candidates_per_image=5,
+    )
+    service = Pipeline(project)
+    service.seed()
+    cats = category_ids(project)
+    rec = Recorder(service)
+    spotted: set[int] = set()
+    while (item := service.next_item(SPOTTING, "spotter")) is not None:
+        name = Path(item.image.path).name
+        if item.image.id in spotted or name == "img02.png":
+            rec.answer(item, SpotAnswer(nothing_new=True), Effort(3.0, 1))
+            continue
+        spots = [Spot(cats["cat"], 15, 15)]
+        if name == "img00.png":
+            spots.append(Spot(cats["dog"], 85, 60))
+        spotted.add(item.image.id)
+        rec.answer(item, SpotAnswer(spots), Effort(5.0, 2))
+    images = {Path(r.path).name: r.id for r in _images(project)}
+    img0, img1 = images["img00.png"], images["img01.png"]
+    while (item := service.next_item(MARKING, "marker")) is not None:
+        if item.image.id == img1:
+            boxes = [BOX_D]
+        elif item.category.id == cats["cat"]:
+            boxes = [BOX_A, BOX_B]
+        else:
+            boxes = [BOX_C]
+        marks = [Mark(x + 1, y + 1, (x, y, w, h)) for x, y, w, h in boxes]
+        rec.answer(item, MarkAnswer(True, marks), Effort(4.0, 3))
+    tools = {BOX_A: "polygon", BOX_B: "proposal", BOX_C: "polygon", BOX_D: "brush"}
+    rejected = False
+    while True:
+        item = service.next_item(SEGMENTATION, "drawer")
+        if item is not None:
+            box = tuple(int(v) for v in item.instance.box)
+            tool = "polygon" if item.attempts else tools[box]
+            rec.answer(item, SegmentAnswer(box_mask(*box), tool), TOOL_EFFORT[tool], tool)
+            continue
+        item = service.next_item(VERIFICATION, "verifier")
+        if item is None:
+            break
+        reject = not rejected and tuple(int(v) for v in item.instance.box) == BOX_B
+        rejected = rejected or reject
+        rec.answer(item, VerifyAnswer(not reject, "too loose" if reject else None), Effort(2.0, 1))
+    while (item := service.next_item(EXHAUSTIVE, "checker")) is not None:
+        complete = item.category.id == cats["cat"]
+        rec.answer(item, ExhaustiveAnswer(complete), Effort(3.0, 1))
+    negatives: dict[int, int] = {}
+    undone = False
+    while (item := service.next_item(NEGATIVES, "negator")) is not None:
+        if not undone:
+            rec.service.answer(item, NegativeAnswer(False), effort=Effort(99.0, 99))
+            item = service.undo_last("negator")
+            undone = True
+        rec.answer(item, NegativeAnswer(False), Effort(1.5, 1))
+        negatives[item.category.id] = negatives.get(item.category.id, 0) + 1
+    masks = [box_mask(*b) for b in (BOX_A, BOX_B, BOX_C, BOX_D)]
+    yield project, cats, rec, negatives, masks, (img0, img1, images["img02.png"])
+    project.close()
+
+
+def _images(project):
+    with project.read() as conn:
+        return conn.execute(select(s.images).order_by(s.images.c.id)).all()
+
+
+# ---------------------------------------------------------------- the r/c/f rule
+
+
+def test_frequency_groups_follow_the_lvis_thresholds():
+    assert (COMMON_FROM, FREQUENT_FROM) == (11, 101)
+    assert [frequency_group(n) for n in (1, 10, 11, 100, 101, 5000)] == list("rrccff")
+
+
+def test_a_project_without_train_data_keeps_its_vocabularys_groups(tmp_path):
+    project = make_project(tmp_path, images=1)
+    with project.write() as conn:
+        conn.execute(s.categories.update().values(frequency="f"))
+    with project.read() as conn:
+        assert set(frequency_groups(conn).values()) == {"f"}
+    project.close()
+
+
+# ---------------------------------------------------------------- hand counts
+
+
+def test_instances_per_category_are_the_accepted_instances_sorted_with_their_group(hand_made):
+    project, cats, *_ = hand_made
+    stats = compute_stats(project)
+    top = [
+        (c.name, c.instances, c.images, c.train_images, c.frequency) for c in stats.shape.categories
+    ]
+    assert top[:2] == [("cat", 3, 2, 2, "r"), ("dog", 1, 1, 1, "r")]
+    assert all(c[1] == 0 for c in top[2:])
+    assert stats.shape.instances == 4
+    assert stats.shape.group_counts() == {"r": 2, "c": 0, "f": 0}
+
+
+def test_categories_per_image_count_the_positive_categories(hand_made):
+    project, *_ = hand_made
+    shape = compute_stats(project).shape
+    assert shape.categories_per_image == {2: 1, 1: 1, 0: 1}
+    assert shape.mean_categories_per_image() == pytest.approx(1.0)
+
+
+def test_relative_mask_sizes_are_sqrt_of_mask_area_over_image_area(hand_made):
+    project, _, _, _, masks, _ = hand_made
+    sizes = np.sort(compute_stats(project).shape.mask_sizes)
+    expected = sorted(math.sqrt(m.area / (WIDTH * HEIGHT)) for m in masks)
+    assert sizes == pytest.approx(expected)
+    edges, counts = compute_stats(project).shape.size_histogram()
+    assert counts.sum() == 4 and len(edges) == 21
+
+
+def test_coverage_counts_positives_negatives_and_not_exhaustive_pairs(hand_made):
+    project, cats, _, negatives, *_ = hand_made
+    cover = compute_stats(project).coverage
+    by_name = {c.name: c for c in cover.categories}
+    assert (by_name["cat"].positives, by_name["cat"].not_exhaustive) == (2, 0)
+    assert (by_name["dog"].positives, by_name["dog"].not_exhaustive) == (1, 1)
+    for name, cid in cats.items():
+        assert by_name[name].negatives == negatives.get(cid, 0)
+    assert cover.negatives_quota == 2
+    under = {c.name for c in cover.under_quota}
+    assert under == {name for name, cid in cats.items() if negatives.get(cid, 0) < 2}
+    assert "cat" in under  # only img02 can be a negative of cat: one short of the quota
+
+
+def test_effort_by_stage_annotator_and_tool_equals_the_answers_given(hand_made):
+    project, _, rec, *_ = hand_made
+    effort = compute_stats(project).effort
+    for stage in s.STAGES:
+        given = [e for _, st, e, _ in rec.answers if st == stage]
+        row = effort.by_stage[stage]
+        assert row.answers == len(given)
+        assert row.total_s == pytest.approx(sum(e.duration_s for e in given))
+        assert row.clicks == sum(e.clicks for e in given)
+    # the undone answer (99 s, 99 clicks) is left out
+    assert effort.by_stage[NEGATIVES].mean_s == pytest.approx(1.5)
+    tools = {t: (r.answers, r.mean_s, r.mean_clicks) for t, r in effort.by_tool.items()}
+    assert tools == {"polygon": (3, 10.0, 8.0), "proposal": (1, 2.0, 2.0), "brush": (1, 6.0, 20.0)}
+    people = {
+        (effort.names[who], stage): r.answers for (who, stage), r in effort.by_annotator.items()
+    }
+    assert people[("drawer", SEGMENTATION)] == 5
+    assert people[("verifier", VERIFICATION)] == 5
+    assert people[("checker", EXHAUSTIVE)] == 3
+
+
+def test_agreement_gives_reject_and_some_missing_rates(hand_made):
+    project, *_ = hand_made
+    agree = compute_stats(project).agreement
+    people = {a.name: a for a in agree.annotators}
+    assert (people["verifier"].verdicts, people["verifier"].rejects) == (5, 1)
+    assert people["verifier"].reject_rate == pytest.approx(0.2)
+    assert (people["checker"].exhaustive_checks, people["checker"].some_missing) == (3, 1)
+    assert agree.some_missing_rate == pytest.approx(1 / 3)
+    assert (people["drawer"].segments_decided, people["drawer"].segments_rejected) == (5, 1)
+
+
+def test_burn_down_ends_with_what_is_still_open_in_each_stage(hand_made):
+    project, _, rec, *_ = hand_made
+    burn = compute_stats(project).burn_down
+    assert burn.times == tuple(sorted(burn.times))
+    for stage in burn.stages:
+        assert list(stage.opened) == sorted(stage.opened)  # cumulative
+        assert stage.answered[-1] == sum(1 for _, st, _, _ in rec.answers if st == stage.stage)
+        assert stage.remaining[-1] == len(pending(project, stage.stage))
+    spotting = burn.stages[0]
+    assert spotting.opened[-1] == 3 + 2  # one per image, and a second visit to the spotted two
+
+
+def test_burn_down_bins_answers_at_their_times(hand_made, tmp_path):
+    project, *_ = hand_made
+    copy = tmp_path / "copy"
+    shutil.copytree(project.folder, copy)
+    from pipeline.stats import burn_down
+    from pipeline.store import Project
+
+    with Project.open(copy) as other:
+        with other.write() as conn:
+            conn.execute(s.work_items.update().values(created_at=1000.0))
+            conn.execute(
+                s.events.update().where(s.events.c.stage == SPOTTING).values(at=1000.0 + 50)
+            )
+            conn.execute(s.events.update().where(s.events.c.stage != SPOTTING).values(at=2000.0))
+        with other.read() as conn:
+            burn = burn_down(conn, bins=10)
+    assert burn.times[0] == pytest.approx(1100.0) and burn.times[-1] == pytest.approx(2000.0)
+    spotting = burn.stages[0]
+    assert spotting.answered[0] == spotting.answered[-1] == 5
+    marking = burn.stages[1]
+    assert marking.answered[0] == 0 and marking.answered[-1] == 3
+    assert marking.remaining[0] == marking.opened[-1] == 3
+
+
+def test_stats_as_json_is_plain_json(hand_made):
+    project, *_ = hand_made
+    document = json.loads(json.dumps(compute_stats(project).as_dict()))
+    assert document["shape"]["categories"][0]["name"] == "cat"
+    assert document["agreement"]["reject_rate"] == pytest.approx(0.2)
+    assert document["coverage"]["negatives_quota"] == 2
+
+
+def test_an_empty_project_has_statistics_too(empty_project):
+    stats = compute_stats(empty_project)
+    assert stats.shape.instances == 0 and stats.burn_down.times == ()
+    assert stats.agreement.reject_rate is None
+
+
+# ---------------------------------------------------------------- tiny_coco
+
+
+def test_instances_per_category_after_a_simulated_run_equal_pycocotools_counts(tmp_path, tiny_coco):
+    pycocotools = pytest.importorskip("pycocotools.coco")
+    from pipeline.images import add_image_folder
+    from pipeline.settings import ProjectSettings
+    from pipeline.simulate import simulate
+    from pipeline.store import Project
+    from pipeline.vocabulary import add_categories, shipped_vocabulary
+
+    document = json.loads((tiny_coco / "annotations" / "instances_val2017.json").read_text())
+    chosen = sorted(document["images"], key=lambda im: im["id"])[:6]
+    keep = {im["id"] for im in chosen}
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for im in chosen:
+        shutil.copy(tiny_coco / "val2017" / im["file_name"], folder / im["file_name"])
+    subset = {
+        **document,
+        "images": chosen,
+        "annotations": [a for a in document["annotations"] if a["image_id"] in keep],
+    }
+    truth = tmp_path / "truth.json"
+    truth.write_text(json.dumps(subset))
+    settings = ProjectSettings().updated(negatives_per_category=1)
+    with Project.create(tmp_path / "project", settings=settings) as project:
+        add_categories(project, shipped_vocabulary("coco"))
+        add_image_folder(project, folder)
+        simulate(project, truth, annotators=2, noise="none", seed=0)
+        stats = compute_stats(project)
+    coco = pycocotools.COCO(str(truth))
+    expected = {}
+    for category in coco.loadCats(coco.getCatIds()):
+        n = len(coco.getAnnIds(catIds=[category["id"]], iscrowd=False))
+        if n:
+            expected[category["name"]] = n
+    got = {c.name: c.instances for c in stats.shape.categories if c.instances}
+    assert got == expected
+    assert sum(expected.values()) > 10
+    sorted_counts = [c.instances for c in stats.shape.categories]
+    assert sorted_counts == sorted(sorted_counts, reverse=True)
