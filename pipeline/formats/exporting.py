@@ -25,6 +25,7 @@ from .. import __version__
 from .. import schema as s
 from ..errors import GeometryError, LongtailError
 from ..geometry import POLYGON, RLE, Mask
+from ..stats.frequency import frequency_group, frequency_groups
 from ..store import Project, read_meta_json
 from .jsonio import atomic_write_bytes, dump_json, no_cycle_collection
 from .writer import META_LICENSES, META_SUPERCATEGORIES
@@ -34,8 +35,6 @@ Progress = Callable[[int, int], None]
 COCO = "coco"
 LVIS = "lvis"
 MASK_FORMS = ("auto", POLYGON, RLE)
-# Images a category needs in the train split to be common (c) or frequent (f) in LVIS.
-COMMON_FROM, FREQUENT_FROM = 11, 101
 
 
 @dataclass
@@ -386,30 +385,6 @@ def _federated_lists(
         )
 
 
-def _train_image_counts(conn: Connection) -> dict[int, int]:
-    """Category id -> images of the train split with an accepted instance of it."""
-    i = s.instances
-    query = (
-        select(i.c.category_id, func.count(i.c.image_id.distinct()))
-        .where(
-            i.c.status == s.ACCEPTED,
-            i.c.is_crowd == false(),
-            i.c.image_id.in_(select(s.images.c.id).where(s.images.c.split == "train")),
-        )
-        .group_by(i.c.category_id)
-    )
-    return {category_id: int(n) for category_id, n in conn.execute(query)}
-
-
-def frequency_group(train_images: int) -> str:
-    """LVIS's frequency group for a category seen in this many train images."""
-    if train_images >= FREQUENT_FROM:
-        return "f"
-    if train_images >= COMMON_FROM:
-        return "c"
-    return "r"
-
-
 def _lvis_categories(
     conn: Connection,
     rows: list[Any],
@@ -417,15 +392,12 @@ def _lvis_categories(
     image_count: dict[int, set[int]],
     instance_count: Counter[int],
 ) -> list[dict[str, Any]]:
-    train = _train_image_counts(conn)
+    # The LVIS r/c/f rule (and its fallback to the vocabulary's groups) is pipeline.stats'.
+    groups = frequency_groups(conn)
     out = []
     for row in rows:
         cid = category_ids[row.id]
-        if train:
-            frequency = frequency_group(train.get(row.id, 0))
-        else:
-            # No training data in the project at all: keep the vocabulary's groups.
-            frequency = row.frequency or "r"
+        frequency = groups[row.id]
         out.append(
             {
                 "id": cid,
