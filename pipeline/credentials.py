@@ -217,4 +217,3 @@ def _reason(exc: Exception) -> str:
     """The server's own words, on one line, without any password."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return scrub(" ".join(lines)) or type(exc).__name__
-

@@ -33,3 +33,7 @@ class NotFoundError(LongtailError):
 
 class ConflictError(LongtailError):
     """An action that contradicts the project's state (a lease held by someone else...)."""
+
+
+class NotAllowedError(LongtailError):
+    """An action the annotator's role does not allow (see pipeline/roles.py)."""

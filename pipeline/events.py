@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from . import schema as s
+from .notify import announce
 from .store import now
 
 
@@ -48,4 +49,14 @@ def log_event(
             payload=payload,
         )
     )
-    return int(result.inserted_primary_key[0])
+    event_id = int(result.inserted_primary_key[0])
+    announce(
+        conn,
+        action,
+        stage=stage,
+        annotator_id=annotator_id,
+        image_id=image_id,
+        work_item_id=work_item_id,
+        event_id=event_id,
+    )
+    return event_id

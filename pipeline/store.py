@@ -196,8 +196,12 @@ class Project:
             return read_settings(conn)
 
     def update_settings(self, **changes: Any) -> ProjectSettings:
-        """Change settings (checked); returns the new settings."""
+        """Change settings (checked; an admin's action: :mod:`pipeline.roles`); returns the
+        new settings."""
+        from .roles import SETTINGS, project_target, require_in  # roles builds on the store
+
         with self.write() as conn:
+            require_in(conn, SETTINGS, target=project_target(self))
             new = read_settings(conn).updated(**changes)
             for key, value in new.as_dict().items():
                 if key in changes:

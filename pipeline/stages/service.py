@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 
+from .. import notify, roles
 from .. import schema as s
 from ..errors import ConflictError, LongtailError, NotFoundError
 from ..events import Effort, log_event
@@ -129,18 +130,23 @@ class Pipeline:
         image_ids: Iterable[int] | None = None,
         spot_imported: bool = True,
         verify_imported: bool = True,
+        by: Annotator | str | None = None,
     ) -> SeedReport:
         """Open the work items no answer will open (new images, imported annotations,
-        changed settings); idempotent. See :mod:`pipeline.stages.seeding`."""
+        changed settings); idempotent. See :mod:`pipeline.stages.seeding`. An admin's
+        action (``by``, else whoever acts: :func:`pipeline.roles.acting_name`)."""
         with self.project.write() as conn:
+            roles.require_in(conn, roles.SEED, by)
             lock_seeding(conn)
-            return seed(
+            report = seed(
                 conn,
                 read_settings(conn),
                 image_ids=image_ids,
                 spot_imported=spot_imported,
                 verify_imported=verify_imported,
             )
+            notify.announce(conn, notify.QUEUES)
+            return report
 
     # ------------------------------------------------------------ claiming
 
@@ -179,9 +185,14 @@ class Pipeline:
         self, conn: Connection, stage: int, rules: StageRules, who: Annotator, settings: Any
     ) -> WorkItem | None:
         """One claim inside the caller's write transaction (the rules of :meth:`next_item`)."""
+        roles.check_stage(conn, who, stage, settings)
         where = rules.claim_filter(who.id) if rules.claim_filter else None
+        # Own segments follow the setting as it is now, not the exclusion stored with the item.
+        stored_exclusion = stage != s.VERIFICATION
+        if not stored_exclusion:
+            where = and_(where, roles.own_segment_rule(who.id, settings))
         claim = dict(lease_seconds=settings.lease_seconds, where=where)
-        item = claim_in(conn, stage, who.id, **claim)
+        item = claim_in(conn, stage, who.id, honour_exclusion=stored_exclusion, **claim)
         if item is None and rules.soft_exclusion:
             item = claim_in(conn, stage, who.id, honour_exclusion=False, **claim)
         if item is None and stage == s.NEGATIVES and self._refill(conn, settings):
@@ -251,11 +262,11 @@ class Pipeline:
         with self.project.write() as conn:
             lock_image(conn, item.work_item.image_id)
             self._held_row(conn, item)
+            settings = read_settings(conn)
+            roles.check_stage(conn, who, item.stage, settings)  # a role may change meanwhile
             work = complete_in(conn, item.id, who.id)
             journal = Journal(conn)
-            ctx = Answering(
-                conn, journal, read_settings(conn), who, work, image_row(conn, work.image_id)
-            )
+            ctx = Answering(conn, journal, settings, who, work, image_row(conn, work.image_id))
             rules.apply(ctx, answer)
             event_id = log_event(
                 conn,

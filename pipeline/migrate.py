@@ -1,0 +1,395 @@
+"""Copy a project between SQLite and PostgreSQL, in either direction (``longtail migrate``).
+
+All or nothing: the destination's schema and every row are written in one transaction,
+and that transaction commits only after the destination was checked against the
+source: per table, the same number of rows and the same content checksum. An error, a
+mismatch or Ctrl-C rolls everything back (PostgreSQL's schema changes are
+transactional too); a SQLite destination folder the migration made is removed again.
+
+The source is read in one snapshot (a REPEATABLE READ transaction on PostgreSQL, the
+read transaction on SQLite), so a team may keep working meanwhile: answers given after
+the snapshot are simply not copied. Ids are kept, so exports give the same ids, and
+PostgreSQL's id sequences are moved past the copied ids. JSON columns travel as their
+stored text, byte for byte.
+
+Paths: a SQLite project stores image paths (and model checkpoints) relative to its
+folder; a PostgreSQL project has no folder, so they become absolute on the way there,
+and relative to the new folder on the way into a SQLite project (as the project itself
+would store them). The checksums compare the rows as they must arrive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import struct
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, Table, Text, bindparam, cast, func, inspect, select, text, type_coerce
+from sqlalchemy.engine import Connection
+
+from . import roles
+from . import schema as s
+from .credentials import shown
+from .errors import LongtailError
+from .store import DB_NAME, Project, _engine, _locate
+
+Progress = Callable[[int, int], None]
+BATCH_ROWS = 5000
+PATH_COLUMNS = {"images": "path", "models": "checkpoint"}
+"""Columns holding a path relative to the project folder (or absolute)."""
+
+
+class MigrationError(LongtailError):
+    """A migration that was refused or rolled back; the destination is as it was."""
+
+
+@dataclass(frozen=True)
+class TableCheck:
+    """One table's row count and content checksum (order-independent SHA-256 sum)."""
+
+    rows: int
+    checksum: str
+
+
+@dataclass(frozen=True)
+class MigrationReport:
+    source: str
+    destination: str
+    tables: dict[str, TableCheck]
+    seconds: float
+
+    @property
+    def rows(self) -> int:
+        return sum(t.rows for t in self.tables.values())
+
+    def summary(self) -> str:
+        counts = ", ".join(
+            f"{self.tables[name].rows} {name}"
+            for name in ("images", "categories", "instances", "segments", "events")
+            if name in self.tables
+        )
+        return (
+            f"copied {shown(self.source)} to {shown(self.destination)}: {self.rows} rows in "
+            f"{len(self.tables)} tables ({counts}); counts and checksums verified "
+            f"({self.seconds:.1f} s)"
+        )
+
+
+def migrate(
+    source: str | os.PathLike[str],
+    destination: str | os.PathLike[str],
+    *,
+    progress: Progress | None = None,
+    by: str | None = None,
+) -> MigrationReport:
+    """Copy the project at ``source`` into the new project ``destination`` (a folder to
+    create, or an empty PostgreSQL database) and verify it; see the module docstring.
+    Copying a whole project is an admin's action (:mod:`pipeline.roles`)."""
+    started = time.perf_counter()
+    dst_url, dst_folder = _locate(destination)
+    with Project.open(source) as src:
+        roles.require(src, roles.MIGRATE, by)
+        if (dst_folder is None and shown(dst_url) == src.url) or (
+            dst_folder is not None and dst_folder == src.folder
+        ):
+            raise MigrationError("the source and the destination are the same project")
+        made_folder = _prepare_folder(dst_folder)
+        try:
+            dst = Project(_engine(dst_url), dst_folder, dst_url)
+        except BaseException:
+            _remove_sqlite(dst_folder, made_folder)
+            raise
+        try:
+            tables = _copy(src, dst, progress)
+        except BaseException:
+            dst.close()
+            _remove_sqlite(dst_folder, made_folder)
+            raise
+        dst.close()
+    return MigrationReport(
+        os.fspath(source), os.fspath(destination), tables, time.perf_counter() - started
+    )
+
+
+# ---------------------------------------------------------------- the copy
+
+
+def _copy(src: Project, dst: Project, progress: Progress | None) -> dict[str, TableCheck]:
+    rewrite = _path_rewriter(src, dst)
+    with _snapshot(src) as read, dst.write() as write:
+        _check_empty(write, dst)
+        s.metadata.create_all(write)
+        totals = {
+            t.name: int(read.execute(select(func.count()).select_from(t)).scalar_one())
+            for t in s.metadata.sorted_tables
+        }
+        total, done = 2 * sum(totals.values()), 0
+        expected: dict[str, TableCheck] = {}
+        for table in s.metadata.sorted_tables:
+            digest, rows = Checksum(table), 0
+            insert, names = _insert_statement(table, write), _names(table)
+            for batch in _batches(read, table):
+                batch = [rewrite(table.name, row) for row in batch]
+                for row in batch:
+                    digest.add(row)
+                write.execute(insert, [dict(zip(names, row, strict=True)) for row in batch])
+                rows += len(batch)
+                done += len(batch)
+                if progress is not None:
+                    progress(done, total)
+            expected[table.name] = TableCheck(rows, digest.hexdigest())
+        _advance_sequences(write)
+        found: dict[str, TableCheck] = {}
+        for table in s.metadata.sorted_tables:
+            found[table.name] = _table_check(write, table)
+            done += found[table.name].rows
+            if progress is not None:
+                progress(done, total)
+        wrong = [
+            f"{name} ({expected[name].rows} rows copied, {found[name].rows} found)"
+            if expected[name].rows != found[name].rows
+            else f"{name} (content differs)"
+            for name in expected
+            if expected[name] != found[name]
+        ]
+        if wrong:
+            raise MigrationError(
+                "the copy does not match the source, so nothing was kept: " + "; ".join(wrong)
+            )
+    return found
+
+
+@contextmanager
+def _snapshot(project: Project) -> Iterator[Connection]:
+    """A read transaction that sees one moment of the source."""
+    if project.engine.dialect.name != "postgresql":
+        with project.read() as conn:
+            yield conn
+        return
+    with project.engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
+
+
+def _names(table: Table) -> list[str]:
+    return [c.name for c in table.columns]
+
+
+def _read_columns(table: Table, dialect: str) -> list[Any]:
+    """The table's columns as read for copying: JSON as its stored text (PostgreSQL's
+    json keeps the text it was given; psycopg would parse it, so cast it back)."""
+    columns: list[Any] = []
+    for c in table.columns:
+        if not isinstance(c.type, JSON):
+            columns.append(c)
+        elif dialect == "postgresql":
+            columns.append(cast(c, Text).label(c.name))
+        else:
+            columns.append(type_coerce(c, Text).label(c.name))
+    return columns
+
+
+def _batches(conn: Connection, table: Table) -> Iterator[list[tuple[Any, ...]]]:
+    # Integer keys in order: rows that point at earlier rows of their table (an undo
+    # event names the answer it took back) arrive after them.
+    order = list(table.primary_key.columns)
+    query = select(*_read_columns(table, conn.dialect.name)).order_by(*order)
+    if conn.dialect.name == "postgresql":  # a server-side cursor: not all rows at once
+        conn = conn.execution_options(stream_results=True, yield_per=BATCH_ROWS)
+    result = conn.execute(query)
+    texts = _json_positions(table)
+    while batch := result.fetchmany(BATCH_ROWS):
+        if not texts:
+            yield [tuple(row) for row in batch]
+            continue
+        rows = []
+        for row in batch:
+            values = list(row)
+            for at in texts:
+                # SQLite gives a JSON column its NUMERIC affinity: a top-level number
+                # comes back as a number, not as the text that was stored.
+                if values[at] is not None and not isinstance(values[at], str):
+                    values[at] = json.dumps(values[at])
+            rows.append(tuple(values))
+        yield rows
+
+
+def _json_positions(table: Table) -> list[int]:
+    return [i for i, c in enumerate(table.columns) if isinstance(c.type, JSON)]
+
+
+def _insert_statement(table: Table, conn: Connection) -> Any:
+    """An INSERT taking JSON columns as text (cast to json on PostgreSQL; SQLite stores
+    the text itself, and its CAST would give the value numeric affinity)."""
+    values = {}
+    for column in table.columns:
+        if isinstance(column.type, JSON):
+            param = bindparam(column.name, type_=Text)
+            values[column.name] = cast(param, JSON) if conn.dialect.name == "postgresql" else param
+        else:
+            values[column.name] = bindparam(column.name, type_=column.type)
+    return table.insert().values(values)
+
+
+def _advance_sequences(conn: Connection) -> None:
+    """Move PostgreSQL's id sequences past the copied ids (SQLite needs nothing)."""
+    if conn.dialect.name != "postgresql":
+        return
+    for table in s.metadata.sorted_tables:
+        if "id" not in table.c or not table.c.id.primary_key:
+            continue
+        conn.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
+            )
+        )
+
+
+def _check_empty(conn: Connection, dst: Project) -> None:
+    names = inspect(conn).get_table_names()
+    if names:
+        where = shown(dst.url if dst.folder is None else str(dst.folder))
+        if "meta" in names:
+            raise MigrationError(f"{where} already holds a longtail project")
+        raise MigrationError(
+            f"{where} is not empty (it has tables: {', '.join(sorted(names)[:5])}); "
+            "migrate into a new, empty database"
+        )
+
+
+# ---------------------------------------------------------------- paths
+
+
+def _path_rewriter(src: Project, dst: Project) -> Callable[[str, tuple[Any, ...]], tuple[Any, ...]]:
+    """How a row's stored paths change between the two projects (module docstring)."""
+    if src.folder == dst.folder:
+        return lambda _table, row: row
+    positions = {
+        table: _names(s.metadata.tables[table]).index(column)
+        for table, column in PATH_COLUMNS.items()
+    }
+
+    def move(path: str) -> str:
+        absolute = src.resolve(path)
+        if dst.folder is None:
+            return str(absolute)
+        try:
+            return os.path.relpath(absolute, dst.folder)
+        except ValueError:  # another drive on Windows
+            return str(absolute)
+
+    def rewrite(table: str, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        at = positions.get(table)
+        if at is None or row[at] is None:
+            return row
+        return (*row[:at], move(row[at]), *row[at + 1 :])
+
+    return rewrite
+
+
+# ---------------------------------------------------------------- checksums
+
+
+class Checksum:
+    """An order-independent digest of a table's rows: the sum of each row's SHA-256,
+    mod 2**256 (two databases may return rows in different orders, e.g. text keys under
+    different collations). JSON columns count by value, not spelling: SQLite keeps a
+    top-level ``600.0`` as the number 600 (the column's NUMERIC affinity)."""
+
+    MOD = 1 << 256
+
+    def __init__(self, table: Table) -> None:
+        self.total = 0
+        self.json = set(_json_positions(table))
+
+    def add(self, row: tuple[Any, ...]) -> None:
+        h = hashlib.sha256()
+        for at, value in enumerate(row):
+            if at in self.json and value is not None:
+                value = _canonical_json(value)
+            h.update(_encode(value))
+        self.total = (self.total + int.from_bytes(h.digest(), "big")) % self.MOD
+
+    def hexdigest(self) -> str:
+        return f"{self.total:064x}"
+
+
+def _canonical_json(text: str) -> str:
+    def same_number(value: Any) -> Any:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, list):
+            return [same_number(v) for v in value]
+        if isinstance(value, dict):
+            return {k: same_number(v) for k, v in value.items()}
+        return value
+
+    return json.dumps(same_number(json.loads(text)), sort_keys=True, separators=(",", ":"))
+
+
+def _encode(value: Any) -> bytes:
+    """One value, typed and length-prefixed, the same from SQLite as from PostgreSQL."""
+    if value is None:
+        return b"N"
+    if isinstance(value, bool):
+        return b"T" if value else b"F"
+    if isinstance(value, int):
+        return b"I" + str(value).encode() + b";"
+    if isinstance(value, float):
+        return b"R" + struct.pack(">d", value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        return b"B" + struct.pack(">Q", len(data)) + data
+    data = str(value).encode("utf-8")
+    return b"S" + struct.pack(">Q", len(data)) + data
+
+
+def table_checks(project: Project) -> dict[str, TableCheck]:
+    """Every table's row count and checksum, as the migration compares them (e.g. to
+    show that a refused action left a project unchanged)."""
+    with project.read() as conn:
+        return {table.name: _table_check(conn, table) for table in s.metadata.sorted_tables}
+
+
+def _table_check(conn: Connection, table: Table) -> TableCheck:
+    digest, rows = Checksum(table), 0
+    for batch in _batches(conn, table):
+        for row in batch:
+            digest.add(row)
+        rows += len(batch)
+    return TableCheck(rows, digest.hexdigest())
+
+
+# ---------------------------------------------------------------- SQLite destination
+
+
+def _prepare_folder(folder: Path | None) -> bool:
+    """Check a SQLite destination folder; True when the migration creates it."""
+    if folder is None:
+        return False
+    if folder.exists() and not folder.is_dir():
+        raise MigrationError(f"{folder} is a file, not a folder")
+    if (folder / DB_NAME).exists():
+        raise MigrationError(f"{folder} already holds a longtail project")
+    made = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    return made
+
+
+def _remove_sqlite(folder: Path | None, made_folder: bool) -> None:
+    if folder is None:
+        return
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        (folder / f"{DB_NAME}{suffix}").unlink(missing_ok=True)
+    if made_folder:
+        shutil.rmtree(folder, ignore_errors=True)
