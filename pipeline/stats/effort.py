@@ -17,9 +17,10 @@ from sqlalchemy import Integer, case, cast, func, literal, select
 from sqlalchemy.engine import Connection
 
 from .. import schema as s
+from ..corrections import CORRECTION
 
 ev = s.events
-ANSWER, CORRECTION = "answer", "correct"
+ANSWER = "answer"
 
 
 def kept_answers(action: str = ANSWER) -> Any:
