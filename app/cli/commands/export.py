@@ -8,6 +8,7 @@ import argparse
 from pipeline.formats import export_project
 from pipeline.store import Project
 
+from ..acting import act_as, add_annotator_option
 from ..progress import progress_bar
 
 
@@ -29,10 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="mask form: auto writes polygons, and RLE for masks with holes or painted "
         "with a brush (default: auto)",
     )
+    add_annotator_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    act_as(args)  # exporting is an admin's action in a team project
     with Project.open(args.project) as project, progress_bar("exporting", unit="ann") as bar:
         _, summary = export_project(
             project, args.format, args.out, split=args.split, masks=args.masks, progress=bar

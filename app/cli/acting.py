@@ -1,0 +1,26 @@
+"""Who runs a command, for the team's roles: ``--annotator NAME``, else
+``$LONGTAIL_ANNOTATOR``, else the login name (see pipeline/roles.py)."""
+
+from __future__ import annotations
+
+import argparse
+
+from pipeline import roles
+
+
+def add_annotator_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--annotator",
+        default=None,
+        metavar="NAME",
+        help=f"who runs this, for a team project's roles (default: ${roles.ACTOR_VARIABLE}, "
+        "else your login name)",
+    )
+
+
+def act_as(args: argparse.Namespace) -> str:
+    """Make ``--annotator`` (when given) whoever acts in this process; returns the name."""
+    name = getattr(args, "annotator", None)
+    if name:
+        roles.set_actor(name)
+    return roles.acting_name()
