@@ -19,6 +19,9 @@ class ProjectSettings:
     reject_votes_to_redo: int = 1
     # stage 4: may an annotator verify a segment they drew themselves?
     allow_self_verification: bool = False
+    # stages 4 and 5: the least role that may verify (annotator, verifier or admin; team
+    # projects only, see pipeline/roles.py)
+    verification_role: str = "verifier"
     # stage 6: verified-absent images each category should reach, where the data allows
     negatives_per_category: int = 50
     # stage 6: candidate categories offered per image per round
@@ -30,6 +33,9 @@ class ProjectSettings:
     lease_seconds: float = 600.0
     # the split that newly added images join
     default_split: str = "train"
+    # training: share of images held out for evaluation when the project has no `val`
+    # split (chosen by a stable hash of the image, so the split never moves)
+    heldout_fraction: float = 0.1
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> ProjectSettings:
@@ -70,6 +76,10 @@ class ProjectSettings:
             raise LongtailError("setting verify_min_iou must be in (0, 1]")
         if self.lease_seconds <= 0:
             raise LongtailError("setting lease_seconds must be positive")
+        if self.verification_role not in ("annotator", "verifier", "admin"):
+            raise LongtailError("setting verification_role must be annotator, verifier or admin")
+        if not 0.0 <= self.heldout_fraction < 1.0:
+            raise LongtailError("setting heldout_fraction must be in [0, 1)")
 
 
 def _coerce(name: str, value: Any, kind: type) -> Any:
