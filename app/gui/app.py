@@ -1,0 +1,106 @@
+"""Starting the desktop app: platform check, QApplication, annotator name, main window.
+
+    run_gui("path/to/project", annotator="alice")
+
+The start-up path imports Qt and the pipeline only; torch and the model load when a
+model is first needed (the model worker), so the window shows fast.
+
+Two environment variables help scripts and tests:
+``LONGTAIL_EXIT_AFTER_SHOWN=1`` closes the app once its window is shown (launch
+benchmarks, smoke tests); the line ``longtail: window shown in X.XX s`` goes to stderr
+either way, when ``LONGTAIL_REPORT_SHOWN=1`` or the exit variable is set.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+
+from .platform_check import check_platform
+
+ORGANIZATION = "longtail"
+APPLICATION = "longtail"
+
+_T0 = time.perf_counter()
+
+
+def seconds_since_launch() -> float:
+    """Seconds since this process started (Linux: from /proc, so the interpreter's own
+    start-up counts too); elsewhere since this module was imported."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return time.perf_counter() - _T0
+
+
+def create_application() -> object:
+    """The QApplication (created once), styled, with the app's settings identity."""
+    from PySide6.QtWidgets import QApplication
+
+    from .style import apply_style
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication([sys.argv[0] if sys.argv else "longtail"])
+        apply_style(app)
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("longtail")
+    return app
+
+
+def when_exposed(window: object, then: Callable[[], None], *, tries: int = 300) -> None:
+    """Call ``then`` once ``window`` is mapped on screen (its QWindow is exposed)."""
+    from PySide6.QtCore import QTimer
+
+    def check(left: int = tries) -> None:
+        handle = window.windowHandle()  # type: ignore[attr-defined]
+        if (handle is not None and handle.isExposed()) or left <= 0:
+            then()
+        else:
+            QTimer.singleShot(10, lambda: check(left - 1))
+
+    QTimer.singleShot(0, check)
+
+
+def run_gui(project: str | None = None, *, annotator: str | None = None) -> int:
+    """Open the main window (on ``project`` when given); returns the exit status."""
+    check_platform()
+    app = create_application()
+
+    from .main_window import MainWindow
+    from .widgets.dialogs import ask_annotator_name, stored_annotator
+
+    name = annotator or stored_annotator()
+    if not name:
+        name = ask_annotator_name(None)
+        if not name:
+            print("longtail: no annotator name given; nothing opened", file=sys.stderr)
+            return 1
+    window = MainWindow(annotator=name, remember_annotator=annotator is None)
+    window.show()
+
+    exit_after = os.environ.get("LONGTAIL_EXIT_AFTER_SHOWN") == "1"
+    report = exit_after or os.environ.get("LONGTAIL_REPORT_SHOWN") == "1"
+
+    def shown() -> None:
+        if report:
+            print(f"longtail: window shown in {seconds_since_launch():.2f} s", file=sys.stderr)
+            sys.stderr.flush()
+        if exit_after and project:
+            # a project that fails to open shows a report instead of `opened`
+            window.opened.connect(window.close)
+            window.openFailed.connect(window.close)
+        if project:
+            window.open_project(project)
+        elif exit_after:
+            window.close()
+
+    when_exposed(window, shown)
+    return int(app.exec())  # type: ignore[attr-defined]

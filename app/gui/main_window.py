@@ -1,0 +1,878 @@
+"""The main window: wiring only. Menus of actions, the stage switcher, the stage views'
+stack, the image dock and the status bar; no stage logic (that is in ``stages/``).
+
+While no project is open it shows the welcome page. Opening a project starts a
+:class:`~app.gui.session.Session` and goes to the first stage with open items; scans,
+imports, exports and seeding run as jobs (``workers/jobs.py``) with progress and Cancel
+in the status bar, and their reports show in a dialog.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoGroup
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QUndoView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pipeline.errors import LongtailError
+
+from .welcome import WelcomePage
+from .widgets.dialogs import (
+    ExportDialog,
+    ImportDialog,
+    OpenProjectDialog,
+    Report,
+    ReportDialog,
+    ShortcutsDialog,
+    ask_annotator_name,
+    project_display,
+    remember_project,
+    store_annotator,
+)
+from .widgets.image_dock import ImageDock
+from .widgets.stage_switcher import TITLES, StageSwitcher
+from .workers.jobs import (
+    Job,
+    JobOutcome,
+    create_project_work,
+    export_work,
+    import_work,
+    seed_work,
+)
+
+if TYPE_CHECKING:
+    from .session import Session
+
+log = logging.getLogger(__name__)
+
+STAGES = tuple(sorted(TITLES))  # pipeline.schema.STAGES' numbers
+SPOTTING = 1
+
+TAKE_BACK_KEY = "Ctrl+Backspace"
+
+
+def load_stage_views() -> dict[int, type]:
+    """STAGE_VIEWS from ``app.gui.stages``, or none while that package cannot load (the
+    window then shows a placeholder per stage rather than failing to open)."""
+    try:
+        from .stages import STAGE_VIEWS
+    except Exception:
+        log.exception("the stage views could not be loaded")
+        return {}
+    return dict(STAGE_VIEWS)
+
+
+class StagePlaceholder(QWidget):
+    """Stands in for a stage whose view is not available."""
+
+    def __init__(self, stage: int, reason: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.stage = stage
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        title = QLabel(f"Stage {stage}: {TITLES[stage]}")
+        title.setProperty("role", "title")
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(title)
+        self.text = QLabel(
+            reason
+            or "The work view of this stage is not available in this build yet. "
+            "Its items stay in the queue; the counts on the left are live."
+        )
+        self.text.setWordWrap(True)
+        self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.text.setProperty("role", "muted")
+        layout.addWidget(self.text)
+        layout.addStretch(1)
+
+    def actions(self) -> list[QAction]:
+        return []
+
+
+class JobStatus(QWidget):
+    """Status bar part: the running job's title, its progress and Cancel."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.label = QLabel("")
+        self.bar = QProgressBar()
+        self.bar.setFixedWidth(180)
+        self.bar.setTextVisible(True)
+        self.cancel = QPushButton("Cancel")
+        self.cancel.setObjectName("jobCancel")
+        for widget in (self.label, self.bar, self.cancel):
+            layout.addWidget(widget)
+        self.hide()
+
+    def start(self, title: str) -> None:
+        self.label.setText(title)
+        self.bar.setRange(0, 0)  # busy until the first (done, total)
+        self.cancel.setEnabled(True)
+        self.show()
+
+    def update_progress(self, done: int, total: int) -> None:
+        self.bar.setRange(0, max(total, 1))
+        self.bar.setValue(min(done, max(total, 1)))
+
+
+class MainWindow(QMainWindow):
+    """See the module docstring."""
+
+    opened = Signal()  # a project is open and its first stage shown
+    openFailed = Signal(str)  # a project could not be opened (the report says why)
+    jobFinished = Signal(object)  # JobOutcome
+
+    def __init__(
+        self, annotator: str, *, remember_annotator: bool = True, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.annotator_name = annotator
+        self.remember_annotator = remember_annotator
+        self.session: Session | None = None
+        self.project_target: str | None = None
+        self.views: dict[int, QWidget] = {}
+        self.current_stage: int | None = None
+        self.job: Job | None = None
+        self.last_report: ReportDialog | None = None
+        self.panels: dict[str, QWidget] = {}
+        self._pending_jobs: list[tuple[Job, Callable[[JobOutcome], None] | None]] = []
+        self.setWindowTitle("longtail")
+        self.resize(1280, 800)
+        geometry = QSettings().value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+
+        self.undo_group = QUndoGroup(self)
+        self.pages = QStackedWidget(self)
+        self.welcome = WelcomePage(self)
+        self.pages.addWidget(self.welcome)
+        self.workspace = QWidget(self)
+        work_layout = QHBoxLayout(self.workspace)
+        work_layout.setContentsMargins(0, 0, 0, 0)
+        work_layout.setSpacing(0)
+        self.switcher = StageSwitcher(self.workspace)
+        work_layout.addWidget(self.switcher)
+        self.stack = QStackedWidget(self.workspace)
+        work_layout.addWidget(self.stack, 1)
+        self.pages.addWidget(self.workspace)
+        self.setCentralWidget(self.pages)
+
+        self.dock = ImageDock(self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.dock.hide()
+
+        self.annotator_label = QLabel()
+        self.project_label = QLabel()
+        self.job_status = JobStatus(self)
+        self.job_status.cancel.clicked.connect(self.cancel_job)
+        bar = self.statusBar()
+        bar.addPermanentWidget(self.job_status)
+        bar.addPermanentWidget(self.project_label)
+        bar.addPermanentWidget(self.annotator_label)
+
+        self._build_actions()
+        self._build_menus()
+        self._update_labels()
+        self._update_enabled()
+
+        self.welcome.newProject.connect(self.new_project)
+        self.welcome.openProject.connect(self.ask_open_project)
+        self.welcome.openDemo.connect(self.open_demo)
+        self.welcome.openRecent.connect(self.open_project)
+        self.switcher.stageChosen.connect(self.set_stage)
+
+    # ------------------------------------------------------------ actions and menus
+
+    def _action(
+        self,
+        text: str,
+        keys: str | QKeySequence.StandardKey | list[str],
+        slot: Callable[[], Any],
+        tip: str = "",
+    ) -> QAction:
+        action = QAction(text, self)
+        if isinstance(keys, list):
+            action.setShortcuts([QKeySequence(k) for k in keys])
+        else:
+            action.setShortcut(QKeySequence(keys))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(lambda _checked=False: self._guarded(slot))
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        a = self._action
+        self.new_action = a("&New project\u2026", "Ctrl+N", self.new_project)
+        self.open_action = a("&Open project\u2026", "Ctrl+O", self.ask_open_project)
+        self.demo_action = a("Open the &demo project", "Ctrl+Shift+D", self.open_demo)
+        self.import_action = a("&Import annotations\u2026", "Ctrl+I", self.ask_import)
+        self.export_action = a("&Export\u2026", "Ctrl+E", self.ask_export)
+        self.switch_annotator_action = a(
+            "Switch &annotator\u2026", "Ctrl+Shift+A", self.switch_annotator
+        )
+        self.close_project_action = a("&Close project", "Ctrl+W", self.close_project)
+        self.quit_action = a("&Quit", "Ctrl+Q", self.close)
+
+        self.undo_action = self.undo_group.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
+        self.redo_action = self.undo_group.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for action in (self.undo_action, self.redo_action):
+            self.addAction(action)
+        self.history_action = a("&History", "Ctrl+H", self.show_history)
+        # Used while the current stage has no view of its own; a view brings its own.
+        self.take_back_fallback = a(
+            "Take back last answer", TAKE_BACK_KEY, self.take_back_last_answer
+        )
+
+        self.stage_actions: dict[int, QAction] = {}
+        for stage in STAGES:
+            self.stage_actions[stage] = a(
+                f"Stage {stage}: {TITLES[stage]}",
+                f"Ctrl+{stage}",
+                lambda stage=stage: self.set_stage(stage),
+            )
+        self.refresh_action = a("&Refresh counts", "F5", self.refresh_progress)
+
+        self.dock_action = self.dock.toggleViewAction()
+        self.dock_action.setText("Image &panel")
+        self.dock_action.setShortcut(QKeySequence("Ctrl+Shift+I"))
+        self.addAction(self.dock_action)
+        self.statistics_action = a("&Statistics", "Ctrl+Shift+S", self.show_statistics)
+        self.explorer_action = a("&Explorer", "Ctrl+Shift+E", self.show_explorer)
+        self.train_action = a("&Train\u2026", "Ctrl+Shift+T", self.show_training)
+        self.shortcuts_action = a("&Keyboard shortcuts", ["F1", "Ctrl+/"], self.show_shortcuts)
+        self.about_action = a("&About longtail", "Ctrl+Shift+F1", self.show_about)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        self.file_menu = bar.addMenu("&File")
+        for action in (self.new_action, self.open_action, self.demo_action):
+            self.file_menu.addAction(action)
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(self.import_action)
+        self.file_menu.addAction(self.export_action)
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(self.switch_annotator_action)
+        self.file_menu.addAction(self.close_project_action)
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(self.quit_action)
+
+        self.edit_menu = bar.addMenu("&Edit")
+        self.stage_menu = bar.addMenu("&Stage")
+        self.view_menu = bar.addMenu("&View")
+        for action in (self.dock_action, self.statistics_action, self.explorer_action):
+            self.view_menu.addAction(action)
+        self.model_menu = bar.addMenu("&Model")
+        self.model_menu.addAction(self.train_action)
+        self.help_menu = bar.addMenu("&Help")
+        self.help_menu.addAction(self.shortcuts_action)
+        self.help_menu.addAction(self.about_action)
+        self._fill_edit_menu()
+        self._fill_stage_menu()
+
+    def _take_back_action(self) -> QAction:
+        view_action = getattr(self.current_view(), "take_back_action", None)
+        return view_action if isinstance(view_action, QAction) else self.take_back_fallback
+
+    def _fill_edit_menu(self) -> None:
+        """Edit's last entry is the current view's "Take back last answer" (or the
+        window's while the stage has no view): only one of them may own the key."""
+        wanted = self._take_back_action()
+        current = getattr(self, "_edit_take_back", None)
+        if current is wanted:
+            return
+        if current is None:
+            for action in (self.undo_action, self.redo_action, self.history_action):
+                self.edit_menu.addAction(action)
+            self.edit_menu.addSeparator()
+        else:
+            self.edit_menu.removeAction(current)
+        self.edit_menu.addAction(wanted)
+        self._edit_take_back = wanted
+        # the window's own key is live only while no view brings the command
+        self.take_back_fallback.setShortcut(
+            QKeySequence(TAKE_BACK_KEY) if wanted is self.take_back_fallback else QKeySequence()
+        )
+
+    def _fill_stage_menu(self) -> None:
+        """Stage: go to 1-6, refresh, then the current view's own commands."""
+        if not getattr(self, "_stage_menu_built", False):
+            for action in self.stage_actions.values():
+                self.stage_menu.addAction(action)
+            self.stage_menu.addAction(self.refresh_action)
+            self._stage_separator = self.stage_menu.addSeparator()
+            self._stage_menu_built = True
+            self._stage_view_actions: list[QAction] = []
+        for action in self._stage_view_actions:
+            self.stage_menu.removeAction(action)
+        take_back = self._take_back_action()
+        self._stage_view_actions = [
+            x for x in self.view_actions(self.current_view()) if x is not take_back
+        ]
+        self._stage_separator.setVisible(bool(self._stage_view_actions))
+        for action in self._stage_view_actions:
+            self.stage_menu.addAction(action)
+
+    def window_action_groups(self) -> list[tuple[str, list[QAction]]]:
+        """The window's own commands, by menu (for Help -> Keyboard shortcuts)."""
+        menus: list[tuple[str, list[QAction]]] = [
+            ("File", self.file_menu.actions()),
+            ("Edit", [self.undo_action, self.redo_action, self.history_action]),
+            ("Stage", [*self.stage_actions.values(), self.refresh_action]),
+            ("View", self.view_menu.actions()),
+            ("Model", self.model_menu.actions()),
+            ("Help", self.help_menu.actions()),
+        ]
+        return [(name, [a for a in actions if not a.isSeparator()]) for name, actions in menus]
+
+    @staticmethod
+    def view_actions(view: QWidget | None) -> list[QAction]:
+        if view is None:
+            return []
+        actions = view.actions()
+        return list(actions) if actions else []
+
+    def action_groups(self) -> list[tuple[str, list[QAction]]]:
+        """Every command: the window's, then each stage view's (its take-back included)."""
+        groups = self.window_action_groups()
+        if not any(self.view_actions(v) for v in self.views.values()):
+            groups.append(("Edit", [self.take_back_fallback]))
+        for stage, view in sorted(self.views.items()):
+            actions = self.view_actions(view)
+            if actions:
+                title = getattr(view, "title", TITLES[stage])
+                groups.append((f"Stage {stage}: {title}", actions))
+        return groups
+
+    def _guarded(self, slot: Callable[[], Any]) -> None:
+        # A refused command says why in the status bar instead of raising out of a slot.
+        try:
+            slot()
+        except LongtailError as exc:
+            self.show_message(str(exc))
+
+    def _update_enabled(self) -> None:
+        has_project = self.session is not None
+        for action in (
+            self.import_action,
+            self.export_action,
+            self.close_project_action,
+            self.refresh_action,
+            self.statistics_action,
+            self.explorer_action,
+            self.train_action,
+            self.take_back_fallback,
+            *self.stage_actions.values(),
+        ):
+            action.setEnabled(has_project)
+
+    def _update_labels(self) -> None:
+        self.annotator_label.setText(f"Annotator: {self.annotator_name}")
+        self.project_label.setText(
+            f"Project: {project_display(self.project_target)}" if self.project_target else ""
+        )
+        title = "longtail"
+        if self.project_target:
+            name = (
+                Path(self.project_target).name
+                if "://" not in self.project_target
+                else project_display(self.project_target)
+            )
+            title = f"{name} \u2014 longtail"
+        self.setWindowTitle(title)
+
+    def show_message(self, text: str, ms: int = 6000) -> None:
+        self.statusBar().showMessage(text, ms)
+
+    # ------------------------------------------------------------ projects
+
+    def new_project(self) -> None:
+        from .widgets.wizard import NewProjectWizard
+
+        wizard = NewProjectWizard(self)
+        self.wizard = wizard
+        wizard.accepted.connect(lambda: self.create_project(wizard.plan()))
+        wizard.open()
+
+    def create_project(self, plan: Any) -> None:
+        """Run a wizard's plan: create and scan, then import (if asked), then open."""
+        reports: list[Report] = []
+
+        def after_scan(outcome: JobOutcome) -> None:
+            reports.append(outcome.report)
+            if not outcome.ok:
+                self.show_report(outcome.report)
+                return
+            if plan.import_format:
+                images_root = plan.images if plan.import_format != "labelme" else None
+                self.run_job(
+                    Job(
+                        "Importing annotations",
+                        import_work(
+                            plan.project,
+                            plan.import_file,
+                            plan.import_format,
+                            images_root=images_root,
+                        ),
+                    ),
+                    after_import,
+                    report=False,
+                )
+            else:
+                after_import(None)
+
+        def after_import(outcome: JobOutcome | None) -> None:
+            if outcome is not None:
+                reports.append(outcome.report)
+            failed = any(r.failed for r in reports)
+            lines = [line for r in reports for line in r.lines]
+            summary = "\n".join(r.summary for r in reports)
+            self.show_report(Report("New project", summary, lines, failed=failed))
+            self.open_project(plan.project)
+
+        self.run_job(
+            Job(
+                "Scanning images",
+                create_project_work(plan.project, plan.images, plan.vocabulary),
+            ),
+            after_scan,
+            report=False,
+        )
+
+    def ask_open_project(self) -> None:
+        dialog = OpenProjectDialog(self, self.project_target or "")
+        self.open_dialog = dialog
+        dialog.accepted.connect(lambda: self.open_project(dialog.value()))
+        dialog.open()
+
+    def open_demo(self) -> None:
+        from app.cli.commands.demo import build_demo, default_location
+
+        folder = default_location()
+        # Building the demo reads five small images: quick enough to do here.
+        with build_demo(folder):
+            pass
+        self.open_project(str(folder))
+
+    def open_project(self, target: str) -> bool:
+        """Open ``target`` (a folder or a database URL) for this annotator."""
+        target = str(target)
+        if self.session is not None:
+            self.close_project()
+        self.show_message(f"Opening {project_display(target)}\u2026")
+        # The pipeline (SQLAlchemy, OpenCV) loads here, after the window is shown.
+        from pipeline.store import Project
+
+        from .session import Session
+
+        try:
+            project = Project.open(target)
+        except LongtailError as exc:
+            self.show_report(Report("Open project", f"Cannot open {target}: {exc}", failed=True))
+            self.openFailed.emit(str(exc))
+            return False
+        try:
+            self.session = Session(project, self.annotator_name, self)
+        except LongtailError as exc:
+            project.close()
+            self.show_report(Report("Open project", f"Cannot open {target}: {exc}", failed=True))
+            self.openFailed.emit(str(exc))
+            return False
+        self.project_target = target
+        remember_project(target)
+        self.session.progressChanged.connect(self.switcher.set_progress)
+        self.session.itemClaimed.connect(self._on_item_claimed)
+        self.session.toast.connect(self.show_message)
+        self._build_views()
+        self.pages.setCurrentWidget(self.workspace)
+        self.dock.show()
+        self._update_labels()
+        self._update_enabled()
+        progress = self.session.pipeline.progress()
+        never_seeded = not any(p.open + p.leased + p.done for p in progress.values())
+        if never_seeded and project.counts()["images"]:
+            # A project made outside the pipeline (init, an import, the demo): open its
+            # first work items on a worker; a large project takes a moment.
+            self.run_job(
+                Job("Opening work items", seed_work(target)),
+                lambda _outcome: self._enter_first_stage(),
+                report=False,
+            )
+        else:
+            self._enter_first_stage()
+        return True
+
+    def _enter_first_stage(self) -> None:
+        if self.session is None:
+            return
+        self.session.refresh_progress()
+        progress = self.session.last_progress
+        held = {item.stage for item in self.session.pipeline.held(self.session.annotator)}
+        first = next(
+            (st for st in sorted(progress) if st in held or progress[st].open > 0),
+            SPOTTING,
+        )
+        self.set_stage(first)
+        self.show_message(
+            f"Opened {project_display(self.project_target or '')}: stage {first} "
+            f"({TITLES[first]}) is the first with open items"
+        )
+        self.opened.emit()
+
+    def close_project(self) -> None:
+        """Release what the views hold and go back to the welcome page."""
+        if self.session is None:
+            return
+        self._deactivate_current()
+        for view in self.views.values():
+            self.stack.removeWidget(view)
+            view.deleteLater()
+        self.views = {}
+        self.current_stage = None
+        session, self.session = self.session, None
+        session.close()
+        session.project.close()
+        session.deleteLater()
+        self.project_target = None
+        self.dock.clear()
+        self.dock.hide()
+        self.switcher.set_progress({})
+        self.welcome.refresh()
+        self.pages.setCurrentWidget(self.welcome)
+        self._update_labels()
+        self._update_enabled()
+
+    def switch_annotator(self) -> None:
+        name = ask_annotator_name(self, self.annotator_name)
+        if not name or name == self.annotator_name:
+            return
+        self.set_annotator(name)
+
+    def set_annotator(self, name: str) -> None:
+        """Work as ``name`` from now on (the open project is reopened for them)."""
+        store_annotator(name)
+        self.annotator_name = name
+        target = self.project_target
+        if target is not None:
+            self.open_project(target)
+        self._update_labels()
+
+    # ------------------------------------------------------------ stages
+
+    def _build_views(self) -> None:
+        assert self.session is not None
+        classes = load_stage_views()
+        for stage in STAGES:
+            view: QWidget
+            cls = classes.get(stage)
+            if cls is None:
+                view = StagePlaceholder(stage)
+            else:
+                try:
+                    view = cls(self.session, self.stack)
+                except Exception as exc:  # one broken view must not close the window
+                    log.exception("stage %s view failed", stage)
+                    view = StagePlaceholder(stage, f"This stage's view failed to start: {exc}")
+            message = getattr(view, "statusMessage", None)
+            if message is not None:
+                message.connect(self.show_message)
+            changed = getattr(view, "undoStackChanged", None)
+            if changed is not None:
+                changed.connect(self._bind_undo_stack)
+            self.views[stage] = view
+            self.stack.addWidget(view)
+
+    def current_view(self) -> QWidget | None:
+        return self.views.get(self.current_stage) if self.current_stage else None
+
+    def _deactivate_current(self) -> None:
+        view = self.current_view()
+        if view is not None and hasattr(view, "deactivate"):
+            try:
+                view.deactivate()
+            except LongtailError as exc:
+                self.show_message(str(exc))
+
+    def set_stage(self, stage: int, *, restart: bool = False) -> None:
+        """Show stage ``stage``'s view and activate it (``restart``: even when it is the
+        current one, so that it picks up an item taken back)."""
+        if self.session is None or stage not in self.views:
+            return
+        if stage != self.current_stage or restart:
+            self._deactivate_current()
+            self.current_stage = stage
+            view = self.views[stage]
+            self.stack.setCurrentWidget(view)
+            self.switcher.set_current(stage)
+            self.dock.clear()
+            if hasattr(view, "activate"):
+                try:
+                    view.activate()
+                except LongtailError as exc:
+                    self.show_message(str(exc))
+            self._bind_undo_stack(self._view_undo_stack(view))
+            self._fill_edit_menu()
+            self._fill_stage_menu()
+        self.switcher.set_current(stage)
+
+    @staticmethod
+    def _view_undo_stack(view: QWidget) -> Any:
+        getter = getattr(view, "undo_stack", None)
+        return getter() if callable(getter) else None
+
+    def _bind_undo_stack(self, stack: Any) -> None:
+        """Edit -> Undo / Redo / History act on the current view's current undo stack."""
+        if stack is None:
+            self.undo_group.setActiveStack(None)
+            return
+        if stack not in self.undo_group.stacks():
+            self.undo_group.addStack(stack)
+        self.undo_group.setActiveStack(stack)
+
+    def refresh_progress(self) -> None:
+        if self.session is not None:
+            self.session.refresh_progress()
+
+    def take_back_last_answer(self) -> None:
+        """Take back the annotator's last answer and show its item in its stage."""
+        if self.session is None:
+            return
+        problem = self.session.can_undo()
+        if problem:
+            self.show_message(f"Cannot take back: {problem}")
+            return
+        self._deactivate_current()
+        item = self.session.undo_last()
+        self.set_stage(item.stage, restart=True)
+
+    def _on_item_claimed(self, item: Any) -> None:
+        if item.stage == self.current_stage:
+            self.show_image_annotations(item.image.id)
+
+    def show_image_annotations(self, image_id: int) -> None:
+        """Fill the side dock with the image's categories and instances (views call it)."""
+        if self.session is not None:
+            self.dock.show_image(self.session.project, image_id)
+
+    # ------------------------------------------------------------ jobs
+
+    def run_job(
+        self,
+        job: Job,
+        then: Callable[[JobOutcome], None] | None = None,
+        *,
+        report: bool = True,
+    ) -> Job:
+        """Run ``job`` on a worker thread (one at a time: later ones wait their turn),
+        with progress and Cancel in the status bar; ``then`` gets the outcome."""
+
+        def finished(outcome: JobOutcome) -> None:
+            self.job = None
+            self.job_status.hide()
+            if outcome.cancelled:
+                self.show_message(outcome.report.summary)
+            elif report:
+                self.show_report(outcome.report)
+            if self.session is not None:
+                self.session.refresh_progress()
+            if then is not None and not outcome.cancelled:
+                then(outcome)
+            self.jobFinished.emit(outcome)
+            if self._pending_jobs and self.job is None:
+                self.run_job(*self._pending_jobs.pop(0))
+
+        if self.job is not None:
+            self._pending_jobs.append((job, then))
+            return job
+        job.setParent(self)
+        self.job = job
+        job.progress.connect(self.job_status.update_progress)
+        job.finished.connect(finished)
+        self.job_status.start(job.title)
+        job.start()
+        return job
+
+    def cancel_job(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.job_status.cancel.setEnabled(False)
+            self.job_status.label.setText(f"{self.job.title}: cancelling\u2026")
+
+    def show_report(self, report: Report) -> ReportDialog:
+        """A job's report in a dialog (window-modal, so the event loop keeps running)."""
+        dialog = ReportDialog(report, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.last_report = dialog
+        dialog.open()
+        return dialog
+
+    def ask_import(self) -> None:
+        if self.session is None:
+            return
+        dialog = ImportDialog(self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        fmt, file, images, lenient = dialog.values()
+        self.import_annotations(file, fmt, images_root=images, lenient=lenient)
+
+    def import_annotations(
+        self, file: str, fmt: str, *, images_root: str | None = None, lenient: bool = False
+    ) -> Job:
+        """Import into the open project on a worker; a refusal changes nothing."""
+        assert self.project_target is not None
+        return self.run_job(
+            Job(
+                "Importing annotations",
+                import_work(
+                    self.project_target, file, fmt, images_root=images_root, lenient=lenient
+                ),
+            )
+        )
+
+    def ask_export(self) -> None:
+        if self.session is None or self.project_target is None:
+            return
+        folder = Path(self.project_target) if "://" not in self.project_target else Path.cwd()
+        dialog = ExportDialog(self, str(folder / "export.json"))
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        fmt, out = dialog.values()
+        if out:
+            self.run_job(Job("Exporting", export_work(self.project_target, out, fmt)))
+
+    # ------------------------------------------------------------ panels
+
+    def show_history(self) -> None:
+        view = self.panels.get("history")
+        if view is None:
+            view = QUndoView(self.undo_group)
+            view.setWindowTitle("Edit history")
+            view.setEmptyLabel("(image as loaded)")
+            view.setWindowFlag(Qt.WindowType.Tool)
+            view.setParent(self, Qt.WindowType.Tool)
+            view.resize(280, 360)
+            self.panels["history"] = view
+        view.show()
+        view.raise_()
+
+    def _open_panel(self, key: str, module: str, cls: str, *args: Any) -> QWidget | None:
+        """Lazily import and show a panel owned by another part of the app."""
+        panel = self.panels.get(key)
+        if panel is None:
+            import importlib
+
+            try:
+                factory = getattr(importlib.import_module(module), cls)
+            except (ImportError, AttributeError):
+                self.show_message(f"{key.capitalize()} is not available in this build")
+                return None
+            panel = factory(*args)
+            panel.setParent(self, Qt.WindowType.Window)
+            panel.setWindowTitle(panel.windowTitle() or key.capitalize())
+            self.panels[key] = panel
+        panel.show()
+        panel.raise_()
+        return panel
+
+    def show_statistics(self) -> None:
+        if self.session is not None:
+            self._open_panel(
+                "statistics",
+                "app.gui.widgets.statistics_view",
+                "StatisticsView",
+                self.session.project,
+            )
+
+    def show_explorer(self) -> None:
+        if self.session is not None:
+            self._open_panel("explorer", "app.gui.widgets.explorer", "ExplorerView", self.session)
+
+    def show_training(self) -> None:
+        if self.session is not None:
+            self._open_panel(
+                "training", "app.gui.widgets.training_panel", "TrainingPanel", self.session.project
+            )
+
+    def show_shortcuts(self) -> None:
+        dialog = ShortcutsDialog(self.action_groups(), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.shortcuts_dialog = dialog
+        dialog.open()
+
+    def show_about(self) -> None:
+        from pipeline import __version__
+
+        QMessageBox.about(
+            self,
+            "About longtail",
+            f"longtail {__version__}\n\nA studio for large-vocabulary instance-segmentation "
+            "datasets, labelled the way LVIS was.",
+        )
+
+    # ------------------------------------------------------------ closing
+
+    def training_running(self) -> bool:
+        panel = self.panels.get("training")
+        if panel is None:
+            return False
+        running = getattr(panel, "is_running", None) or getattr(panel, "running", None)
+        return bool(running() if callable(running) else running)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.training_running():
+            answer = QMessageBox.question(
+                self,
+                "Training is running",
+                "A training run is in progress. Stop it and quit?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+            panel = self.panels["training"]
+            for name in ("stop", "cancel"):
+                stop = getattr(panel, name, None)
+                if callable(stop):
+                    stop()
+                    break
+        self._pending_jobs.clear()
+        if self.job is not None:
+            job = self.job
+            job.cancel()
+            job.wait(30000)
+        self.close_project()
+        QSettings().setValue("window/geometry", self.saveGeometry())
+        super().closeEvent(event)
+
+
+def menu_actions(menu: QMenu) -> list[QAction]:
+    """Every action of a menu and its submenus (tests check the shortcuts list)."""
+    found = []
+    for action in menu.actions():
+        if action.menu() is not None:
+            found.extend(menu_actions(action.menu()))
+        elif not action.isSeparator():
+            found.append(action)
+    return found

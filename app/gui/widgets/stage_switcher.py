@@ -1,0 +1,86 @@
+"""The stage switcher: one button per pipeline stage with its live count of open items."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QButtonGroup, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+
+if TYPE_CHECKING:
+    from pipeline.stages import StageProgress
+
+# Short titles of the pipeline's stages 1-6 (pipeline.schema.STAGES has the full
+# names); kept here so that the window draws before the pipeline (SQLAlchemy,
+# OpenCV) has loaded.
+TITLES = {
+    1: "Object spotting",
+    2: "Instance marking",
+    3: "Segmentation",
+    4: "Verification",
+    5: "Exhaustiveness",
+    6: "Negative labels",
+}
+
+
+def count_text(progress: StageProgress | None) -> str:
+    if progress is None:
+        return "\u2026"
+    text = f"{progress.open} open"
+    if progress.leased:
+        text += f" \u00b7 {progress.leased} in work"
+    return text
+
+
+class StageSwitcher(QWidget):
+    """Buttons 1-6 (Ctrl+1..6 are the main window's actions); ``stageChosen`` on a click."""
+
+    stageChosen = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("stageSwitcher")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(4)
+        heading = QLabel("Stages")
+        heading.setProperty("role", "muted")
+        layout.addWidget(heading)
+        self.group = QButtonGroup(self)
+        self.group.setExclusive(True)
+        self.buttons: dict[int, QToolButton] = {}
+        self.progress: dict[int, StageProgress] = {}
+        for stage in sorted(TITLES):
+            button = QToolButton(self)
+            button.setProperty("stage", True)
+            button.setCheckable(True)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            button.setToolTip(f"Stage {stage}: {TITLES[stage]} (Ctrl+{stage})")
+            self.group.addButton(button, stage)
+            self.buttons[stage] = button
+            layout.addWidget(button)
+        layout.addStretch(1)
+        self.group.idClicked.connect(self.stageChosen)
+        self.set_progress({})
+        self.setMinimumWidth(200)
+
+    def set_progress(self, progress: dict[int, StageProgress]) -> None:
+        self.progress = dict(progress)
+        for stage, button in self.buttons.items():
+            button.setText(f"{stage}  {TITLES[stage]}\n     {count_text(progress.get(stage))}")
+
+    def open_counts(self) -> dict[int, int]:
+        """The open counts the buttons show now (tests compare them with the pipeline)."""
+        counts = {}
+        for stage, button in self.buttons.items():
+            line = button.text().splitlines()[1].strip()
+            counts[stage] = int(line.split()[0]) if line[0].isdigit() else -1
+        return counts
+
+    def set_current(self, stage: int) -> None:
+        self.buttons[stage].setChecked(True)
+
+    def current(self) -> int | None:
+        checked = self.group.checkedId()
+        return checked if checked > 0 else None
