@@ -17,7 +17,13 @@ from sqlalchemy import select
 from pipeline import schema as s
 from pipeline.images import add_image_folder
 from pipeline.settings import ProjectSettings
-from pipeline.simulate import ScriptedAnnotator, Truth, load_truth, noise_profile
+
+try:  # the scripted annotator's modules (pipeline/simulate/ is being split up)
+    from pipeline.simulate.annotator import ScriptedAnnotator
+    from pipeline.simulate.noise import noise_profile
+    from pipeline.simulate.truth import Truth, load_truth
+except ImportError:
+    from pipeline.simulate import ScriptedAnnotator, Truth, load_truth, noise_profile
 from pipeline.stages import Pipeline
 from pipeline.store import Project
 from pipeline.vocabulary import add_categories, shipped_vocabulary
@@ -33,8 +39,10 @@ class CocoProject:
     service: Pipeline
     scripted: ScriptedAnnotator
 
-    def work(self, stage: int, *, limit: int = 500, who: str = BOT) -> int:
-        """Answer every open item of ``stage`` from the truth; returns how many."""
+    def work(self, stage: int, *, limit: int = 500, who: str | None = None) -> int:
+        """Answer every open item of ``stage`` from the truth (as one scripted annotator
+        per stage, so nobody verifies their own segments); returns how many."""
+        who = who or f"{BOT}-{stage}"
         done = 0
         while done < limit:
             item = self.service.next_item(stage, who)
@@ -45,11 +53,11 @@ class CocoProject:
             done += 1
         return done
 
-    def work_until(self, stage: int, *, who: str = BOT) -> None:
+    def work_until(self, stage: int) -> None:
         """Answer the stages before ``stage`` (earliest first, repeatedly) until none of
         them has open items: the project then waits in ``stage`` and later."""
         for _ in range(50):
-            answered = sum(self.work(earlier, who=who) for earlier in range(1, stage))
+            answered = sum(self.work(earlier) for earlier in range(1, stage))
             if not answered:
                 return
         raise AssertionError("the earlier stages did not settle")
@@ -109,3 +117,15 @@ def rows(project: Project, table: Any, *where: Any) -> list[Any]:
 
 def answer_events(project: Project, stage: int) -> list[Any]:
     return rows(project, s.events, s.events.c.stage == stage, s.events.c.action == "answer")
+
+
+def show_view(qtbot: Any, view: Any, width: int = 1100, height: int = 750) -> None:
+    """Show a stage view as its own active window (its shortcuts need an active window)
+    and activate it: it claims its first item(s)."""
+    qtbot.addWidget(view)
+    view.resize(width, height)
+    view.show()
+    qtbot.waitExposed(view)
+    view.activateWindow()
+    qtbot.waitUntil(view.isActiveWindow, timeout=3000)
+    view.activate()

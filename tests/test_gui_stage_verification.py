@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from gui_stage_support import answer_events, coco_project, rows
+from gui_stage_support import answer_events, coco_project, rows, show_view
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
@@ -26,12 +26,7 @@ def work(tiny_coco, tmp_path):
 def view(qtbot, work):
     session = Session(work.project, "verifier")
     view = VerificationView(session)
-    qtbot.addWidget(view)
-    view.resize(1100, 800)
-    view.show()
-    qtbot.waitExposed(view)
-    view.activateWindow()
-    view.activate()
+    show_view(qtbot, view, 1100, 800)
     yield view
     view.deactivate()
     session.close()

@@ -6,8 +6,17 @@ placeholder for a stage without one.
 
 from __future__ import annotations
 
-from .base import StageView
+from pipeline.stages import EXHAUSTIVE, NEGATIVES, VERIFICATION
 
-STAGE_VIEWS: dict[int, type[StageView]] = {}
+from .base import StageView
+from .exhaustive import ExhaustiveView
+from .negatives import NegativesView
+from .verification import VerificationView
+
+STAGE_VIEWS: dict[int, type[StageView]] = {
+    VERIFICATION: VerificationView,
+    EXHAUSTIVE: ExhaustiveView,
+    NEGATIVES: NegativesView,
+}
 
 __all__ = ["STAGE_VIEWS", "StageView"]

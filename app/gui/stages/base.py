@@ -183,8 +183,11 @@ class StageView(QWidget):
 
     stage: ClassVar[int]
     title: ClassVar[str]
-    # how many items the view works at once (a verification page holds many)
+    # how many items the view claims at once (a verification page holds many)
     page_size: ClassVar[int] = 1
+    # True: the claimed items are a queue shown one at a time (``items[0]`` is shown);
+    # False with page_size > 1: they are shown together as one page
+    sequential: ClassVar[bool] = False
     statusMessage = Signal(str)
 
     def __init__(self, session: Any, parent: QWidget | None = None) -> None:
@@ -338,14 +341,34 @@ class StageView(QWidget):
         return self.session.next_items(self.stage, self.page_size)
 
     def _take(self, items: list[StageItem]) -> None:
-        self.items = list(items)
+        self.items = self.order(list(items))
         self._pages.setCurrentWidget(self._work)
-        if self.page_size == 1:
-            self.show_item(items[0])
+        self._show_current()
+
+    def order(self, items: list[StageItem]) -> list[StageItem]:
+        """The order a claimed batch is worked in (a view may group it, e.g. by image)."""
+        return items
+
+    def _show_current(self) -> None:
+        if self.page_size == 1 or self.sequential:
+            self.show_item(self.items[0])
         else:
-            self.show_items(items)
+            self.show_items(self.items)
         self.meter.start()
-        self.statusMessage.emit(self.describe(items[0]))
+        self.statusMessage.emit(self.describe(self.items[0]))
+
+    def advance(self) -> None:
+        """After an answer: the next queued item, else the next claim."""
+        if self.items and (self.page_size == 1 or self.sequential):
+            self._show_current()
+        elif not self.items:
+            self.load_next()
+
+    def current_items(self) -> list[StageItem]:
+        """What a skip gives back: the shown item, or the whole page."""
+        if self.sequential:
+            return self.items[:1]
+        return list(self.items)
 
     def describe(self, item: StageItem) -> str:
         return f"Stage {self.stage}: item {item.id} on {item.image.file_name}"
@@ -366,8 +389,8 @@ class StageView(QWidget):
             # the item is gone (lease lost, decided meanwhile): say so and move on
             self._forget(item)
             self.toast.show_message(f"Not saved: {exc}")
-            if next_item and not self.items:
-                self.load_next()
+            if next_item:
+                self.advance()
             return None
         except LongtailError as exc:
             self.toast.show_message(str(exc))
@@ -375,23 +398,24 @@ class StageView(QWidget):
         finally:
             self._submitting = False
         self._forget(item)
-        if next_item and not self.items:
-            self.load_next()
+        if next_item:
+            self.advance()
         return result
 
     def skip(self) -> None:
         """Give the shown item(s) back, behind the rest of the queue."""
-        if not self.items:
+        skipped = self.current_items()
+        if not skipped:
             return
         effort = self.meter.effort()
-        for item in list(self.items):
-            self.session.untrack(item)
+        for item in skipped:
+            self._forget(item)
             with contextlib.suppress(ConflictError):  # lost meanwhile: nothing to give back
                 self.session.skip(item, effort)
-        self.items = []
-        self.clear_item()
+        if not self.items:
+            self.clear_item()
         self.toast.show_message("Skipped: the item waits behind the others")
-        self.load_next()
+        self.advance()
 
     def take_back(self) -> None:
         """Take back this annotator's last answer (the pipeline decides whether it may)."""
@@ -405,6 +429,10 @@ class StageView(QWidget):
         self.clear_item()
         item = self.session.undo_last()  # leased to us again: the session hands it out next
         if item.stage != self.stage:
+            switch = getattr(self.window(), "set_stage", None)
+            if callable(switch):  # the main window shows the item in its stage's view
+                switch(item.stage, restart=True)
+                return
             self.toast.show_message(
                 f"Answer taken back: it waits for you in stage {item.stage} (Ctrl+{item.stage})"
             )
@@ -431,12 +459,15 @@ class StageView(QWidget):
         if self._submitting:
             return  # submit() says why and moves on
         if any(i.id == item.id for i in self.items):
+            shown = self.items[0].id == item.id
             self._forget(item)
             self.toast.show_message(f"Item {item.id} is no longer yours (its lease ran out)")
             if not self.items:
                 self.clear_item()
                 if self.active:
                     self.load_next()
+            elif shown and self.sequential:
+                self._show_current()
 
     def _on_progress(self, progress: dict) -> None:
         # the empty view wakes up when other annotators' answers open items here

@@ -29,9 +29,9 @@ from PySide6.QtWidgets import (
 from pipeline.events import Effort
 from pipeline.stages import VERIFICATION, VerificationItem, VerifyAnswer
 
+from ..canvas.items import mask_path
 from ..style import COLORS
 from .base import IMAGES, StageView, image_path
-from .painting import mask_path
 
 TILE_MIN = QSize(220, 190)  # a crop smaller than this is too small to judge a boundary
 DEFAULT_GRID = (3, 4)  # rows, columns
@@ -91,7 +91,7 @@ def render_crop(path: str, item: VerificationItem, size: QSize) -> QPixmap:
     painter.drawImage(QRectF(0, 0, target.width(), target.height()), image, QRectF(x0, y0, w, h))
     painter.scale(scale, scale)
     painter.translate(-x0, -y0)
-    outline = mask_path(item.segment.mask, (x0, y0, w, h))
+    outline = mask_path(item.segment.mask)
     painter.fillPath(outline, QBrush(QColor(255, 214, 10, 60)))
     pen = QPen(QColor("#ffd60a"), 2.0 / scale)
     pen.setCosmetic(False)

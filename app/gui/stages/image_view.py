@@ -1,0 +1,112 @@
+"""A stage view with the image on the canvas and the item's question beside it.
+
+Stages 1, 2, 5 and 6 share this shape: the canvas (zoom, pan, fit from CANVAS's
+``CanvasView``) on the left, a panel on the right with the category's name, synonyms and
+definition, the question, and the buttons of the view's actions. The image is set only
+when it changes, so items of one image follow each other without reloading it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
+
+from app.gui.canvas import CanvasView
+from pipeline.stages import StageItem
+from pipeline.vocabulary import Category
+
+from ..style import COLORS
+from .base import IMAGES, StageView, image_path
+
+PANEL_WIDTH = 340
+
+
+class ImageStageView(StageView):
+    """The canvas + panel layout (see the module docstring)."""
+
+    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+        super().__init__(session, parent)
+        self.shown_image: str | None = None
+        self.image_loads = 0  # how often the canvas was given a new image (tests read it)
+        area = self.work_area()
+        self.canvas = CanvasView(parent=area)
+        self.scene = self.canvas.annotation_scene
+        self.panel = QWidget(area)
+        self.panel.setMinimumWidth(260)
+        self.panel_layout = QVBoxLayout(self.panel)
+        self.panel_layout.setContentsMargins(12, 8, 12, 8)
+        self.category_label = QLabel(self.panel)
+        self.category_label.setProperty("role", "title")
+        self.category_label.setWordWrap(True)
+        self.synonyms_label = self._muted_label()
+        self.definition_label = QLabel(self.panel)
+        self.definition_label.setWordWrap(True)
+        self.definition_label.setStyleSheet("font-size: 11pt;")
+        self.question_label = QLabel(self.panel)
+        self.question_label.setWordWrap(True)
+        self.question_label.setStyleSheet(
+            f"font-size: 12pt; font-weight: bold; color: {COLORS['accent']}; margin-top: 10px;"
+        )
+        self.detail_label = self._muted_label()
+        for label in (
+            self.category_label,
+            self.synonyms_label,
+            self.definition_label,
+            self.question_label,
+            self.detail_label,
+        ):
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+            self.panel_layout.addWidget(label)
+        splitter = QSplitter(Qt.Orientation.Horizontal, area)
+        splitter.addWidget(self.canvas)
+        splitter.addWidget(self.panel)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 0)
+        splitter.setSizes([900, PANEL_WIDTH])
+        splitter.setChildrenCollapsible(False)
+        layout = QHBoxLayout(area)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+        self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def _muted_label(self) -> QLabel:
+        label = QLabel(self.panel)
+        label.setWordWrap(True)
+        label.setProperty("role", "muted")
+        return label
+
+    def finish_panel(self, *rows: list, primary=None) -> None:
+        """Add the buttons below the texts (and a stretch that keeps them together)."""
+        self.panel_layout.addSpacing(8)
+        self.panel_layout.addLayout(self.button_rows(*rows, primary=primary))
+        self.panel_layout.addStretch(1)
+
+    # ------------------------------------------------------------ showing
+
+    def show_image(self, item: StageItem) -> bool:
+        """Show the item's image unless it is shown already; the annotations are cleared
+        either way. Returns True when the image changed."""
+        path = image_path(self.session, item)
+        changed = path != self.shown_image
+        if changed:
+            self.canvas.set_image(IMAGES.array(path))
+            self.shown_image = path
+            self.image_loads += 1
+        self.scene.clear_annotations()
+        self.canvas.setFocus(Qt.FocusReason.OtherFocusReason)
+        return changed
+
+    def show_category(self, category: Category) -> None:
+        self.category_label.setText(category.display_name)
+        others = [x.replace("_", " ") for x in category.synonyms if x != category.name]
+        self.synonyms_label.setText(("Also called: " + ", ".join(others)) if others else "")
+        self.synonyms_label.setVisible(bool(others))
+        self.definition_label.setText(category.definition or "(no definition in the vocabulary)")
+
+    def clear_item(self) -> None:
+        self.scene.clear_annotations()
+
+    def describe(self, item: StageItem) -> str:
+        return f"Stage {self.stage} ({self.title}): {item.image.file_name}"
