@@ -7,31 +7,19 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import select
-from stages_support import HEIGHT, WIDTH, box_mask, category_ids, make_project, pending
+from stages_support import HEIGHT, WIDTH, make_project, pending
+from stats_support import build_hand_made
 
 from pipeline import schema as s
-from pipeline.events import Effort
 from pipeline.stages import (
     EXHAUSTIVE,
-    MARKING,
     NEGATIVES,
     SEGMENTATION,
     SPOTTING,
     VERIFICATION,
-    ExhaustiveAnswer,
-    Mark,
-    MarkAnswer,
-    NegativeAnswer,
-    Pipeline,
-    SegmentAnswer,
-    Spot,
-    SpotAnswer,
-    VerifyAnswer,
 )
 from pipeline.stats import (
     COMMON_FROM,
@@ -41,97 +29,12 @@ from pipeline.stats import (
     frequency_groups,
 )
 
-BOX_A, BOX_B, BOX_C, BOX_D = (10, 10, 20, 20), (50, 10, 30, 30), (70, 50, 30, 30), (10, 10, 40, 40)
-TOOL_EFFORT = {"polygon": Effort(10.0, 8), "proposal": Effort(2.0, 2), "brush": Effort(6.0, 20)}
-
-
-class Recorder:
-    """Answers through the service and keeps the hand count of what was answered."""
-
-    def __init__(self, service: Pipeline) -> None:
-        self.service = service
-        self.answers: list[tuple[str, int, Effort, str | None]] = []  # who, stage, effort, tool
-
-    def answer(self, item, answer, effort: Effort, tool: str | None = None):
-        result = self.service.answer(item, answer, effort=effort)
-        self.answers.append((item.annotator.name, item.stage, effort, tool))
-        return result
-
 
 @pytest.fixture(scope="module")
 def hand_made(tmp_path_factory):
-    """Three images: img00 has two cats (one redrawn after a rejection) and a dog whose
-    exhaustiveness check said "some are missing"; img01 has one cat; img02 nothing.
-    Each category then gets up to two verified negatives; one negative answer is taken
-    back and given again."""
-    project = make_project(
-        tmp_path_factory.mktemp("hand"),
-        images=3,
-        spot_done_after=1,
-        negatives_per_category=2,
-        negative_candidates_per_image=5,
-    )
-    service = Pipeline(project)
-    service.seed()
-    cats = category_ids(project)
-    rec = Recorder(service)
-    spotted: set[int] = set()
-    while (item := service.next_item(SPOTTING, "spotter")) is not None:
-        name = Path(item.image.path).name
-        if item.image.id in spotted or name == "img02.png":
-            rec.answer(item, SpotAnswer(nothing_new=True), Effort(3.0, 1))
-            continue
-        spots = [Spot(cats["cat"], 15, 15)]
-        if name == "img00.png":
-            spots.append(Spot(cats["dog"], 85, 60))
-        spotted.add(item.image.id)
-        rec.answer(item, SpotAnswer(spots), Effort(5.0, 2))
-    images = {Path(r.path).name: r.id for r in _images(project)}
-    img0, img1 = images["img00.png"], images["img01.png"]
-    while (item := service.next_item(MARKING, "marker")) is not None:
-        if item.image.id == img1:
-            boxes = [BOX_D]
-        elif item.category.id == cats["cat"]:
-            boxes = [BOX_A, BOX_B]
-        else:
-            boxes = [BOX_C]
-        marks = [Mark(x + 1, y + 1, (x, y, w, h)) for x, y, w, h in boxes]
-        rec.answer(item, MarkAnswer(True, marks), Effort(4.0, 3))
-    tools = {BOX_A: "polygon", BOX_B: "proposal", BOX_C: "polygon", BOX_D: "brush"}
-    rejected = False
-    while True:
-        item = service.next_item(SEGMENTATION, "drawer")
-        if item is not None:
-            box = tuple(int(v) for v in item.instance.box)
-            tool = "polygon" if item.attempts else tools[box]
-            rec.answer(item, SegmentAnswer(box_mask(*box), tool), TOOL_EFFORT[tool], tool)
-            continue
-        item = service.next_item(VERIFICATION, "verifier")
-        if item is None:
-            break
-        reject = not rejected and tuple(int(v) for v in item.instance.box) == BOX_B
-        rejected = rejected or reject
-        rec.answer(item, VerifyAnswer(not reject, "too loose" if reject else None), Effort(2.0, 1))
-    while (item := service.next_item(EXHAUSTIVE, "checker")) is not None:
-        complete = item.category.id == cats["cat"]
-        rec.answer(item, ExhaustiveAnswer(complete), Effort(3.0, 1))
-    negatives: dict[int, int] = {}
-    undone = False
-    while (item := service.next_item(NEGATIVES, "negator")) is not None:
-        if not undone:
-            rec.service.answer(item, NegativeAnswer(False), effort=Effort(99.0, 99))
-            item = service.undo_last("negator")
-            undone = True
-        rec.answer(item, NegativeAnswer(False), Effort(1.5, 1))
-        negatives[item.category.id] = negatives.get(item.category.id, 0) + 1
-    masks = [box_mask(*b) for b in (BOX_A, BOX_B, BOX_C, BOX_D)]
-    yield project, cats, rec, negatives, masks, (img0, img1, images["img02.png"])
-    project.close()
-
-
-def _images(project):
-    with project.read() as conn:
-        return conn.execute(select(s.images).order_by(s.images.c.id)).all()
+    made = build_hand_made(tmp_path_factory.mktemp("hand"))
+    yield made
+    made.project.close()
 
 
 # ---------------------------------------------------------------- the r/c/f rule
@@ -174,7 +77,7 @@ def test_categories_per_image_count_the_positive_categories(hand_made):
 
 
 def test_relative_mask_sizes_are_sqrt_of_mask_area_over_image_area(hand_made):
-    project, _, _, _, masks, _ = hand_made
+    project, _, _, _, _, masks, _ = hand_made
     sizes = np.sort(compute_stats(project).shape.mask_sizes)
     expected = sorted(math.sqrt(m.area / (WIDTH * HEIGHT)) for m in masks)
     assert sizes == pytest.approx(expected)

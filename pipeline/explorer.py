@@ -1,0 +1,300 @@
+"""The dataset explorer's questions, Qt-free: which images match a filter, a page of
+them, one image's whole history, and thumbnails.
+
+Filters (all optional, combined with AND):
+
+- a category and its federated state in the image: ``present`` (a positive, P_c),
+  ``absent`` (verified negative, N_c) or ``not_exhaustive`` (a positive answered "some
+  are missing");
+- a stage state: work waiting in stage k (an open or leased item), or no work waiting;
+- an annotator: images on which they answered anything (the event log);
+- rejections: images with a rejected segment verdict.
+
+Each filter is one query returning sorted image ids (numpy), intersected in memory, so
+a filter costs the same whatever the page the grid shows.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from . import schema as s
+from .annotations import Annotation, load_image_annotations
+from .errors import LongtailError, NotFoundError
+from .federated import positive_pairs
+from .images import ImageRecord, image_from_row
+
+ic, wi, ev = s.image_categories, s.work_items, s.events
+
+PRESENT, ABSENT, NOT_EXHAUSTIVE = "present", "absent", "not_exhaustive"
+CATEGORY_STATES = (PRESENT, ABSENT, NOT_EXHAUSTIVE)
+NO_WORK = 0
+"""``ImageFilter.stage`` value: images with no work waiting in any stage."""
+
+
+@dataclass(frozen=True)
+class ImageFilter:
+    category_id: int | None = None
+    category_state: str = PRESENT
+    stage: int | None = None  # 1..6: work waiting there; NO_WORK: none anywhere
+    annotator_id: int | None = None
+    has_rejections: bool = False
+
+    def __post_init__(self) -> None:
+        if self.category_state not in CATEGORY_STATES:
+            raise LongtailError(
+                f"unknown category state {self.category_state!r}; use {', '.join(CATEGORY_STATES)}"
+            )
+        if self.stage is not None and self.stage != NO_WORK and self.stage not in s.STAGES:
+            raise LongtailError(f"there is no stage {self.stage}; the stages are 1 to 6")
+
+    @property
+    def is_empty(self) -> bool:
+        return (
+            self.category_id is None
+            and self.stage is None
+            and self.annotator_id is None
+            and not self.has_rejections
+        )
+
+
+def _ids(conn: Connection, query: Any) -> np.ndarray:
+    ids = np.fromiter((r[0] for r in conn.execute(query)), dtype=np.int64)
+    return np.unique(ids)
+
+
+def all_image_ids(conn: Connection) -> np.ndarray:
+    return _ids(conn, select(s.images.c.id))
+
+
+def category_image_ids(conn: Connection, category_id: int, state: str) -> np.ndarray:
+    """Images where the category is present, verified absent or not exhaustive."""
+    if state == ABSENT:
+        query = select(ic.c.image_id).where(
+            ic.c.category_id == category_id, ic.c.state == s.NEGATIVE
+        )
+    else:
+        query = positive_pairs().where(ic.c.category_id == category_id)
+        if state == NOT_EXHAUSTIVE:
+            query = query.where(ic.c.exhaustive.is_(False))
+    return _ids(conn, query)
+
+
+def stage_image_ids(conn: Connection, stage: int) -> np.ndarray:
+    """Images with work waiting in ``stage`` (or, for NO_WORK, in no stage)."""
+    waiting = wi.c.status.in_((s.OPEN, s.LEASED))
+    if stage == NO_WORK:
+        busy = _ids(conn, select(wi.c.image_id).where(waiting).distinct())
+        return np.setdiff1d(all_image_ids(conn), busy, assume_unique=True)
+    return _ids(conn, select(wi.c.image_id).where(wi.c.stage == stage, waiting).distinct())
+
+
+def annotator_image_ids(conn: Connection, annotator_id: int) -> np.ndarray:
+    """Images on which the annotator answered (or corrected) anything."""
+    return _ids(
+        conn,
+        select(ev.c.image_id)
+        .where(ev.c.annotator_id == annotator_id, ev.c.image_id.is_not(None))
+        .where(ev.c.action.in_(("answer", "correct")))
+        .distinct(),
+    )
+
+
+def rejection_image_ids(conn: Connection) -> np.ndarray:
+    """Images with a segment that a verifier rejected."""
+    g, i, v = s.segments, s.instances, s.verdicts
+    return _ids(
+        conn,
+        select(i.c.image_id)
+        .select_from(v.join(g, g.c.id == v.c.segment_id).join(i, i.c.id == g.c.instance_id))
+        .where(v.c.accept.is_(False))
+        .distinct(),
+    )
+
+
+def filter_images(conn: Connection, chosen: ImageFilter) -> np.ndarray:
+    """Sorted ids of the images that pass every part of ``chosen``."""
+    parts: list[np.ndarray] = []
+    if chosen.category_id is not None:
+        parts.append(category_image_ids(conn, chosen.category_id, chosen.category_state))
+    if chosen.stage is not None:
+        parts.append(stage_image_ids(conn, chosen.stage))
+    if chosen.annotator_id is not None:
+        parts.append(annotator_image_ids(conn, chosen.annotator_id))
+    if chosen.has_rejections:
+        parts.append(rejection_image_ids(conn))
+    if not parts:
+        return all_image_ids(conn)
+    parts.sort(key=len)
+    found = parts[0]
+    for other in parts[1:]:
+        found = np.intersect1d(found, other, assume_unique=True)
+    return found
+
+
+def image_page(conn: Connection, ids: np.ndarray, offset: int, limit: int) -> list[ImageRecord]:
+    """The image records of ``ids[offset:offset + limit]``, in that order."""
+    chunk = [int(i) for i in ids[offset : offset + limit]]
+    if not chunk:
+        return []
+    rows = {r.id: r for r in conn.execute(select(s.images).where(s.images.c.id.in_(chunk)))}
+    return [image_from_row(rows[i]) for i in chunk if i in rows]
+
+
+# ---------------------------------------------------------------- one image's history
+
+
+@dataclass(frozen=True)
+class VerdictRecord:
+    annotator: str
+    accept: bool
+    reason: str | None
+    at: float
+
+
+@dataclass(frozen=True)
+class SegmentVersion:
+    segment_id: int
+    version: int
+    status: str
+    tool: str | None
+    annotator: str | None
+    area: int
+    at: float
+    verdicts: tuple[VerdictRecord, ...]
+
+
+@dataclass(frozen=True)
+class InstanceHistory:
+    annotation: Annotation  # the instance with its latest segment
+    category: str
+    versions: tuple[SegmentVersion, ...]  # oldest first
+
+
+@dataclass(frozen=True)
+class PairRecord:
+    category_id: int
+    category: str
+    state: str  # spotted / confirmed / rejected / negative
+    exhaustive: bool | None
+    positive: bool  # in P_c (an accepted mask)
+
+
+@dataclass(frozen=True)
+class ImageHistory:
+    image: ImageRecord
+    pairs: tuple[PairRecord, ...]
+    instances: tuple[InstanceHistory, ...]
+    waiting: dict[int, int]  # stage -> pending work items on the image
+
+
+def image_history(conn: Connection, image_id: int) -> ImageHistory:
+    """Everything the explorer shows about one image: its (image, category) pairs, each
+    instance with every segment version and the verdicts on it, and its pending work."""
+    row = conn.execute(select(s.images).where(s.images.c.id == image_id)).first()
+    if row is None:
+        raise NotFoundError(f"image {image_id} is not in the project")
+    names = dict(conn.execute(select(s.categories.c.id, s.categories.c.name)).all())
+    people = dict(conn.execute(select(s.annotators.c.id, s.annotators.c.name)).all())
+    positives = {
+        r.category_id for r in conn.execute(positive_pairs().where(ic.c.image_id == image_id))
+    }
+    pairs = tuple(
+        PairRecord(
+            r.category_id,
+            names.get(r.category_id, "?"),
+            r.state,
+            r.exhaustive,
+            r.category_id in positives,
+        )
+        for r in conn.execute(
+            select(ic).where(ic.c.image_id == image_id).order_by(ic.c.category_id)
+        )
+    )
+    annotations = load_image_annotations(conn, image_id)
+    g, v = s.segments, s.verdicts
+    versions: dict[int, list[Any]] = {}
+    segment_rows = conn.execute(
+        select(
+            g.c.id,
+            g.c.instance_id,
+            g.c.version,
+            g.c.status,
+            g.c.tool,
+            g.c.annotator_id,
+            g.c.area,
+            g.c.created_at,
+        )
+        .where(g.c.instance_id.in_([a.instance.id for a in annotations]))
+        .order_by(g.c.instance_id, g.c.version)
+    ).all()
+    verdicts: dict[int, list[VerdictRecord]] = {}
+    if segment_rows:
+        for r in conn.execute(
+            select(v).where(v.c.segment_id.in_([r.id for r in segment_rows])).order_by(v.c.id)
+        ):
+            verdicts.setdefault(r.segment_id, []).append(
+                VerdictRecord(
+                    people.get(r.annotator_id, "?"), bool(r.accept), r.reason, r.created_at
+                )
+            )
+    for r in segment_rows:
+        versions.setdefault(r.instance_id, []).append(
+            SegmentVersion(
+                r.id,
+                r.version,
+                r.status,
+                r.tool,
+                people.get(r.annotator_id),
+                int(r.area),
+                r.created_at,
+                tuple(verdicts.get(r.id, ())),
+            )
+        )
+    waiting = {
+        int(stage): int(n)
+        for stage, n in conn.execute(
+            select(wi.c.stage, func.count())
+            .where(wi.c.image_id == image_id, wi.c.status.in_((s.OPEN, s.LEASED)))
+            .group_by(wi.c.stage)
+        )
+    }
+    return ImageHistory(
+        image=image_from_row(row),
+        pairs=pairs,
+        instances=tuple(
+            InstanceHistory(
+                a, names.get(a.instance.category_id, "?"), tuple(versions.get(a.instance.id, ()))
+            )
+            for a in annotations
+        ),
+        waiting=waiting,
+    )
+
+
+# ---------------------------------------------------------------- thumbnails
+
+THUMBNAIL = 160  # px, the longer side
+
+
+def thumbnail(path: str | os.PathLike[str], size: int = THUMBNAIL) -> np.ndarray:
+    """The image at ``path`` shrunk to fit ``size`` x ``size`` (EXIF orientation applied),
+    as an RGB array. JPEGs are decoded at a reduced scale: a page of them costs little."""
+    try:
+        with Image.open(path) as img:
+            if img.format == "JPEG":
+                img.draft("RGB", (size, size))
+            img = ImageOps.exif_transpose(img).convert("RGB")
+            img.thumbnail((size, size), Image.Resampling.BILINEAR)
+            return np.asarray(img)
+    except FileNotFoundError as exc:
+        raise NotFoundError(f"{path}: file not found") from exc
+    except OSError as exc:
+        raise LongtailError(f"{path}: cannot be read as an image ({exc})") from exc
