@@ -5,6 +5,14 @@ is caught now, not in the middle of a labelling session), its EXIF orientation i
 applied to the recorded width and height, and its SHA-256 is taken. Files that are
 corrupt, duplicates of another image, or not images are listed in the report; the
 good ones are added in one transaction.
+
+Every image lies inside an *image root* (:class:`ImageRoot`): the folder given to
+``init``, the folder an annotation file's images are searched in, the project's own
+``images/`` folder. :meth:`ImageRoot.place` is the one check every way in goes
+through (init, COCO/LVIS/labelme import, the status re-check): a path that leaves
+its root, or a symbolic link that leads out of it, is refused before the file is
+opened (see docs/decisions/0007-image-root.md). The roots a project's images came
+from are recorded in the project, so that later checks hold to the same fence.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from sqlalchemy import select
 
 from . import schema as s
 from .errors import ImageError, LongtailError, NotFoundError
-from .store import Project, now
+from .store import Project, now, read_meta_json, write_meta_json
 
 SUPPORTED_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"})
 # EXIF orientations 5-8 turn the picture by 90 degrees: width and height swap.
@@ -70,10 +78,14 @@ class ImageImportReport:
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file, same as)
     unsupported: list[str] = field(default_factory=list)
     already_present: list[str] = field(default_factory=list)
+    outside_root: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
 
     @property
     def problems(self) -> int:
-        return len(self.corrupt) + len(self.duplicates) + len(self.unsupported)
+        return (
+            len(self.corrupt) + len(self.duplicates) + len(self.unsupported)
+            + len(self.outside_root)
+        )  # fmt: skip
 
     def summary(self) -> str:
         parts = [f"{len(self.added)} images added"]
@@ -85,6 +97,8 @@ class ImageImportReport:
             parts.append(f"{len(self.corrupt)} unreadable")
         if self.unsupported:
             parts.append(f"{len(self.unsupported)} not images")
+        if self.outside_root:
+            parts.append(f"{len(self.outside_root)} outside the image root refused")
         return ", ".join(parts)
 
     def lines(self) -> list[str]:
@@ -92,7 +106,125 @@ class ImageImportReport:
         out = [f"unreadable: {f}: {why}" for f, why in self.corrupt]
         out += [f"duplicate: {f} (same content as {other})" for f, other in self.duplicates]
         out += [f"not an image: {f}" for f in self.unsupported]
+        out += [f"refused, not opened: {f}: {why}" for f, why in self.outside_root]
         return out
+
+
+# ---------------------------------------------------------------- image roots
+
+META_IMAGE_ROOTS = "images.roots"  # project meta: [{"path": ..., "follow_symlinks": ...}]
+
+
+class OutsideRootError(ImageError):
+    """A path that leaves its image root; refused before the file is opened.
+    ``reason`` is the message without the path, for reports that show the path."""
+
+    def __init__(self, name: str, reason: str, *, by_link: bool = False) -> None:
+        self.name = name
+        self.reason = reason
+        self.by_link = by_link  # inside by name, but a symbolic link leads out
+        super().__init__(f"{name!r} {reason}")
+
+
+def _inside(path: str, folder: str) -> bool:
+    try:
+        return os.path.commonpath([path, folder]) == folder
+    except ValueError:  # another drive (Windows), or a relative and an absolute path
+        return False
+
+
+@dataclass(frozen=True)
+class ImageRoot:
+    """A folder that images must lie in.
+
+    ``folder`` is absolute with its symbolic links resolved. ``follow_symlinks`` lets
+    links inside the folder lead out of it (the user asked for it explicitly);
+    paths that leave it by name (``..``, an absolute path) are refused regardless.
+    """
+
+    folder: Path
+    follow_symlinks: bool = False
+
+    @classmethod
+    def at(cls, folder: str | os.PathLike[str], *, follow_symlinks: bool = False) -> ImageRoot:
+        return cls(Path(os.path.realpath(Path(folder).expanduser())), follow_symlinks)
+
+    def place(self, name: str | os.PathLike[str]) -> Path:
+        """The file ``name`` names (relative to the root, or absolute), checked to lie
+        inside the root: :class:`OutsideRootError` says why not. Opens no file; only
+        symbolic links on the way are read. The path returned is the one checked:
+        open that one, not ``name``."""
+        text = os.fspath(name)
+        if not text or "\x00" in text:
+            raise OutsideRootError(text, "is not a file name")
+        lexical = os.path.normpath(os.path.join(self.folder, text))
+        folder = str(self.folder)
+        if not _inside(lexical, folder):
+            raise OutsideRootError(text, f"is outside the image root {folder}")
+        if not self.follow_symlinks:
+            real = os.path.realpath(lexical)
+            if not _inside(real, folder):
+                raise OutsideRootError(
+                    text,
+                    f"leads through a symbolic link to {real}, outside the image root {folder} "
+                    "(--follow-symlinks allows links that leave it)",
+                    by_link=True,
+                )
+        return Path(lexical)
+
+    def holds(self, name: str | os.PathLike[str]) -> bool:
+        """Whether ``name`` lies inside the root by name alone (no link is read): a
+        cheap first test to choose among candidates; :meth:`place` is the check."""
+        text = os.fspath(name)
+        return bool(text) and "\x00" not in text and _inside(
+            os.path.normpath(os.path.join(self.folder, text)), str(self.folder)
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": str(self.folder), "follow_symlinks": self.follow_symlinks}
+
+
+def stored_path(project: Project, path: Path) -> str:
+    """How an image placed by :meth:`ImageRoot.place` is stored: relative to the project
+    folder where possible. Unlike :meth:`Project.relative` the file's own links are not
+    resolved, so a followed link is recorded where it is (inside its root)."""
+    if project.folder is None:
+        return str(path)
+    try:
+        return os.path.relpath(path, os.path.realpath(project.folder))
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def record_image_roots(conn: Any, roots: Iterable[ImageRoot]) -> None:
+    """Add ``roots`` to the project's recorded image roots, inside the caller's transaction.
+    A root recorded again with ``follow_symlinks`` keeps the wider permission."""
+    known = {item["path"]: item for item in read_meta_json(conn, META_IMAGE_ROOTS, [])}
+    before = dict(known)
+    for root in roots:
+        item = known.get(str(root.folder))
+        follow = root.follow_symlinks or bool(item and item.get("follow_symlinks"))
+        known[str(root.folder)] = {"path": str(root.folder), "follow_symlinks": follow}
+    if known != before:
+        write_meta_json(conn, META_IMAGE_ROOTS, [known[k] for k in sorted(known)])
+
+
+def image_roots(project: Project) -> list[ImageRoot]:
+    """The image roots recorded in the project (none for a project made before they were)."""
+    with project.read() as conn:
+        items = read_meta_json(conn, META_IMAGE_ROOTS, [])
+    return [ImageRoot(Path(i["path"]), bool(i.get("follow_symlinks"))) for i in items]
+
+
+def place_in_roots(roots: Sequence[ImageRoot], path: Path) -> Path:
+    """``path`` checked against the first root that holds it by name (see
+    :meth:`ImageRoot.place`); OutsideRootError when none does."""
+    text = os.path.normpath(os.path.abspath(path))
+    for root in roots:
+        if _inside(text, str(root.folder)):
+            return root.place(text)
+    folders = ", ".join(str(r.folder) for r in roots) or "(none recorded)"
+    raise OutsideRootError(str(path), f"is outside the project's image roots ({folders})")
 
 
 def file_sha256(path: Path) -> str:
@@ -140,12 +272,44 @@ def probe_image(path: Path) -> ImageInfo:
 
 
 def scan_folder(folder: Path) -> Iterator[Path]:
-    """Every file under ``folder``, recursively, in a stable order; hidden ones skipped."""
+    """Every file under ``folder``, recursively, in a stable order; hidden ones skipped.
+    Linked folders are not entered (see :func:`scan_root`)."""
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             if not name.startswith("."):
                 yield Path(root) / name
+
+
+def scan_root(root: ImageRoot, refused: list[tuple[str, str]]) -> Iterator[Path]:
+    """Every file under ``root`` (hidden ones skipped), each checked with
+    :meth:`ImageRoot.place`. Linked folders are entered where the root allows their
+    target (each real folder once, so a link loop ends); what is refused is appended
+    to ``refused`` as (path relative to the root, reason) and never opened."""
+    seen = {os.path.realpath(root.folder)}
+    for current, dirs, files in os.walk(root.folder, followlinks=True):
+        keep = []
+        for name in sorted(d for d in dirs if not d.startswith(".")):
+            path = Path(current) / name
+            rel = path.relative_to(root.folder).as_posix()
+            try:
+                root.place(path)
+            except OutsideRootError as exc:
+                refused.append((rel + "/", exc.reason))
+                continue
+            real = os.path.realpath(path)
+            if real not in seen:
+                seen.add(real)
+                keep.append(name)
+        dirs[:] = keep
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            path = Path(current) / name
+            try:
+                yield root.place(path)
+            except OutsideRootError as exc:
+                refused.append((path.relative_to(root.folder).as_posix(), exc.reason))
 
 
 def add_image_folder(
@@ -154,29 +318,36 @@ def add_image_folder(
     *,
     split: str | None = None,
     progress: Progress | None = None,
+    follow_symlinks: bool = False,
 ) -> ImageImportReport:
-    """Add every image under ``folder`` by reference (see the module docstring)."""
-    folder = Path(folder).expanduser().resolve()
-    if not folder.is_dir():
-        raise LongtailError(f"image folder {folder} does not exist or is not a folder")
+    """Add every image under ``folder`` by reference (see the module docstring).
+
+    ``folder`` is the images' root: a file (or linked folder) whose link leads out of
+    it is refused unopened and listed, unless ``follow_symlinks``.
+    """
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise LongtailError(f"image folder {path} does not exist or is not a folder")
+    root = ImageRoot.at(path, follow_symlinks=follow_symlinks)
     report = ImageImportReport()
     candidates = []
-    for path in scan_folder(folder):
+    for path in scan_root(root, report.outside_root):
         if path.suffix.lower() in SUPPORTED_SUFFIXES:
             candidates.append(path)
         else:
-            report.unsupported.append(path.relative_to(folder).as_posix())
+            report.unsupported.append(path.relative_to(root.folder).as_posix())
     infos = []
     for path, result in zip(candidates, probe_files(candidates, progress), strict=True):
         if isinstance(result, ImageInfo):
             infos.append(result)
         else:
-            report.corrupt.append((path.relative_to(folder).as_posix(), result))
+            report.corrupt.append((path.relative_to(root.folder).as_posix(), result))
     add_images(
         project,
-        [(info, info.path.relative_to(folder).as_posix()) for info in infos],
+        [(info, info.path.relative_to(root.folder).as_posix()) for info in infos],
         split=split,
         report=report,
+        root=root,
     )
     return report
 
@@ -209,20 +380,24 @@ def add_images(
     *,
     split: str | None = None,
     report: ImageImportReport | None = None,
+    root: ImageRoot | None = None,
 ) -> ImageImportReport:
     """Add probed images, each with the name it is exported under, in one transaction.
 
     Duplicates (same hash as an image already added) and paths already in the project
-    are skipped and listed in the report.
+    are skipped and listed in the report. ``root``, the folder the images were placed
+    in, is recorded with them.
     """
     report = report if report is not None else ImageImportReport()
     split = split or project.settings().default_split
     with project.write() as conn:
+        if root is not None:
+            record_image_roots(conn, [root])
         known_paths = set(conn.execute(select(s.images.c.path)).scalars())
         known_hashes = dict(conn.execute(select(s.images.c.sha256, s.images.c.file_name)).all())
         rows = []
         for info, file_name in items:
-            stored = project.relative(info.path)
+            stored = stored_path(project, info.path)
             if stored in known_paths:
                 report.already_present.append(file_name)
                 continue
@@ -304,24 +479,44 @@ def find_image(project: Project, key: str | int) -> ImageRecord:
 
 @dataclass
 class ImageCheck:
-    """Images whose file is gone, or whose content is no longer what was recorded."""
+    """Images whose file is gone, or whose content is no longer what was recorded, or
+    whose path now leaves the project's image roots (``outside``: not opened)."""
 
     checked: int = 0
     missing: list[ImageRecord] = field(default_factory=list)
     changed: list[ImageRecord] = field(default_factory=list)
+    outside: list[tuple[ImageRecord, str]] = field(default_factory=list)  # (image, reason)
+    roots_recorded: bool = True
 
 
-def check_image_files(project: Project, *, progress: Progress | None = None) -> ImageCheck:
+def check_image_files(
+    project: Project, *, progress: Progress | None = None, follow_symlinks: bool = False
+) -> ImageCheck:
     """Compare each image's file with what was recorded at import.
 
-    Size and modification time are compared first; only a file whose stamp moved is
-    hashed again, so a check of an unchanged project reads no image data.
+    Each path is first placed in the project's recorded image roots: one that leaves
+    them (by name, or through a link added since, unless the root or
+    ``follow_symlinks`` allows links) is listed in ``outside`` and neither opened nor
+    hashed. Size and modification time are compared next; only a file whose stamp
+    moved is hashed again, so a check of an unchanged project reads no image data.
     """
+    roots = image_roots(project)
+    if follow_symlinks:
+        roots = [ImageRoot(r.folder, True) for r in roots]
     with project.read() as conn:
         rows = conn.execute(select(s.images).order_by(s.images.c.id)).all()
-    result = ImageCheck()
+    result = ImageCheck(roots_recorded=bool(roots))
     for done, row in enumerate(rows, 1):
         path = project.resolve(row.path)
+        if roots:
+            try:
+                path = place_in_roots(roots, path)
+            except OutsideRootError as exc:
+                result.outside.append((image_from_row(row), str(exc)))
+                result.checked += 1
+                if progress is not None:
+                    progress(done, len(rows))
+                continue
         try:
             stat = path.stat()
         except OSError:

@@ -74,5 +74,11 @@ def project_status(project: Project, *, files: ImageCheck | None = None) -> dict
             "checked": files.checked,
             "missing": [r.file_name for r in files.missing],
             "changed": [r.file_name for r in files.changed],
+            # Paths that leave the project's image roots: neither opened nor hashed.
+            "outside": [
+                {"file_name": r.file_name, "path": r.path, "reason": why}
+                for r, why in files.outside
+            ],
+            "image_roots_recorded": files.roots_recorded,
         }
     return status

@@ -45,7 +45,13 @@ def test_init_and_status_on_tiny_coco(capsys, tmp_path: Path, tiny_coco: Path):
     assert status["images"] == 50 and status["categories"] == 80
     assert set(status["stages"]) == {"1", "2", "3", "4", "5", "6"}
     assert all(stage["open"] == 0 for stage in status["stages"].values())
-    assert status["files"] == {"checked": 50, "missing": [], "changed": []}
+    assert status["files"] == {
+        "checked": 50,
+        "missing": [],
+        "changed": [],
+        "outside": [],
+        "image_roots_recorded": True,
+    }
     code, out, _ = run(capsys, "status", str(project))
     assert code == 0 and "object spotting" in out and "all 50 image files present" in out
 

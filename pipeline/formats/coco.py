@@ -21,6 +21,7 @@ def import_coco(
     progress: Progress | None = None,
     reference_only: bool = False,
     repair_boxes: bool = False,
+    follow_symlinks: bool = False,
 ) -> ImportReport:
     """Import a COCO instances file into ``project`` in one transaction.
 
@@ -32,6 +33,9 @@ def import_coco(
     written next to the project. ``reference_only`` records images without reading
     them (sizes from the file; a missing file is allowed). ``repair_boxes`` takes a box
     that disagrees with its mask from the mask (a note) instead of refusing it.
+    Every image must lie inside the image root (``images_root``, else the file's
+    folder's parent): other paths, and links leading out unless ``follow_symlinks``,
+    are refused unopened (docs/decisions/0007-image-root.md).
     """
     return import_cocolike(
         project,
@@ -43,6 +47,7 @@ def import_coco(
         progress=progress,
         reference_only=reference_only,
         repair_boxes=repair_boxes,
+        follow_symlinks=follow_symlinks,
     )
 
 

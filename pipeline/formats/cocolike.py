@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import GeometryError, VocabularyError
 from ..geometry import Mask
 from ..vocabulary import category_from_entry, normalize
-from .locate import find_file, keep_readable, relative_names
+from .locate import ImageSearch, find_file, keep_readable, relative_names
 from .masks import encode_mask, encode_polygons
 from .report import FormatError, ImportReport
 from .source import Encoded, SourceCategory, SourceImage
@@ -123,7 +123,7 @@ def read_images(
     file: str,
     *,
     lvis: bool,
-    roots: list[Path],
+    search: ImageSearch,
     category_keys: set[int],
     reference_only: bool,
     progress: Progress | None,
@@ -154,22 +154,29 @@ def read_images(
             continue
         candidates.append(image)
 
-    # Find each file under the roots; read those found (unless by reference).
+    # Find each file under the root; read those found (unless by reference).
     located: list[SourceImage] = []
     for image in candidates:
         names = relative_names(image.file_name or None, image.coco_url)
-        hit = find_file(roots, names)
-        if hit is None:
-            if not reference_only:
-                tried = ", ".join(str(r / n) for r in roots for n in names)
+        found = find_file(search, names)
+        if found.refused is not None:
+            report.problem(
+                f"{found.refused}; the file was not opened", file=file, image_id=image.key
+            )
+            report.images_skipped += 1
+            continue
+        if found.path is None:
+            if not reference_only or found.first is None:
+                tried = ", ".join(str(f / n) for f in search.folders for _, n in names)
                 report.problem(
                     f"image file not found (looked for {tried})", file=file, image_id=image.key
                 )
                 report.images_skipped += 1
                 continue
-            hit = (roots[0] / names[0], names[0])
-        image.path = hit[0]
-        image.file_name = image.file_name or hit[1]
+            image.path, name = found.first
+        else:
+            image.path, name = found.path, found.name or ""
+        image.file_name = image.file_name or name
         located.append(image)
     if reference_only:
         return located, listed

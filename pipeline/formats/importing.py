@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from .. import schema as s
 from ..errors import LongtailError
+from ..images import ImageRoot, record_image_roots
+from ..roles import IMPORT, require
 from ..store import Project
+from ..vocabulary import category_from_row, match_categories
 from .cocolike import (
     attach_annotations,
     check_negatives,
@@ -23,7 +31,7 @@ from .cocolike import (
     read_images,
 )
 from .jsonio import JSONReadError, load_json, no_cycle_collection
-from .locate import infer_split, search_roots
+from .locate import ImageSearch, image_search, infer_split
 from .report import FormatError, ImportReport, display_path
 from .source import Encoded, SourceCategory, SourceImage
 from .writer import ImportWriter
@@ -62,8 +70,12 @@ def run_import(
     exhaustive: bool | None,
     licenses: Iterable[dict[str, Any]] = (),
     progress: Progress | None = None,
+    roots: Sequence[ImageRoot] = (),
 ) -> ImportReport:
-    """Encode every image's annotations and store them in one transaction (see module)."""
+    """Encode every image's annotations and store them in one transaction (see module).
+
+    The input's categories meet the project's by :func:`match_vocabulary`; ``roots``,
+    the image roots the images were placed in, are recorded with them."""
     lenient = report.lenient
     if report.problems and not lenient:
         # Already refused: still check every annotation so the report is complete.
@@ -76,7 +88,8 @@ def run_import(
         writer = ImportWriter(
             conn, project, report, split=report.split or "train", exhaustive=exhaustive
         )
-        category_ids = writer.categories(categories)
+        record_image_roots(conn, roots)
+        category_ids = writer.categories(match_vocabulary(conn, categories, report))
         writer.licenses(licenses)
         image_ids = writer.images(images)
         for done, image in enumerate(images, 1):
@@ -97,6 +110,59 @@ def run_import(
     return report
 
 
+def match_vocabulary(
+    conn: Connection, sources: Sequence[SourceCategory], report: ImportReport
+) -> list[SourceCategory]:
+    """The input's categories, each renamed to the project category it is by the one
+    matching rule (:func:`pipeline.vocabulary.match_categories`: name, synonym, synset),
+    so that the writer merges it there. The project's vocabulary wins: where the input
+    says otherwise (name, id, frequency, definition, synset) a note says what was kept.
+    Input categories that match none of a non-empty vocabulary are added as new ones and
+    listed in ``report.categories_unmatched`` (and a note each)."""
+    rows = conn.execute(select(s.categories).order_by(s.categories.c.id)).all()
+    if not rows or not sources:
+        return list(sources)
+    known = [category_from_row(r) for r in rows]
+    matching = match_categories([c.category for c in sources], known)
+    file = display_path(report.source)
+    out = []
+    for i, source in enumerate(sources):
+        k = matching.known_for(i)
+        theirs = source.category
+        if k is None:
+            report.categories_unmatched.append(theirs.name)
+            report.note(
+                f"{theirs.name!r} matches no category of the project's vocabulary by name, "
+                "synonym or synset; it is added as a new category",
+                file=file,
+                category_id=source.key,
+            )
+            out.append(source)
+            continue
+        ours = known[k]
+        kept = []
+        rule = matching.rule[i]
+        if rule != "name":
+            how = f"synset {ours.synset}" if rule == "synset" else "a synonym"
+            kept.append(f"name {ours.name!r} (the file's {theirs.name!r}, matched by {how})")
+        for label, mine, given in (
+            ("id", ours.source_id, theirs.source_id),
+            ("frequency", ours.frequency, theirs.frequency),
+            ("definition", ours.definition or None, theirs.definition or None),
+            ("synset", ours.synset, theirs.synset),
+        ):
+            if mine is not None and given is not None and mine != given:
+                kept.append(f"{label} {mine!r} (the file's {given!r})")
+        if kept:
+            report.note(
+                f"the project's category {ours.name!r} keeps its " + "; ".join(kept),
+                file=file,
+                category_id=source.key,
+            )
+        out.append(replace(source, category=replace(theirs, name=ours.name)))
+    return out
+
+
 def import_cocolike(
     project: Project,
     path: str | os.PathLike[str],
@@ -108,8 +174,10 @@ def import_cocolike(
     progress: Progress | None,
     reference_only: bool,
     repair_boxes: bool,
+    follow_symlinks: bool = False,
 ) -> ImportReport:
     """Import a COCO or LVIS file (see :func:`pipeline.formats.import_coco`)."""
+    require(project, IMPORT)  # an admin's action, refused before any file is read
     with no_cycle_collection():
         return _import_cocolike(
             project,
@@ -121,6 +189,7 @@ def import_cocolike(
             progress=progress,
             reference_only=reference_only,
             repair_boxes=repair_boxes,
+            follow_symlinks=follow_symlinks,
         )
 
 
@@ -135,6 +204,7 @@ def _import_cocolike(
     progress: Progress | None,
     reference_only: bool,
     repair_boxes: bool,
+    follow_symlinks: bool,
 ) -> ImportReport:
     file = display_path(path)
     split = split or infer_split(path) or project.settings().default_split
@@ -154,6 +224,7 @@ def _import_cocolike(
     listed_categories = {
         c.get("id") for c in doc["categories"] if isinstance(c, dict) and type(c.get("id")) is int
     }
+    search: ImageSearch = image_search(path, images_root, follow_symlinks=follow_symlinks)
     n_images = len(doc["images"])
     steps = Steps(progress, n_images * (1 if reference_only else 2))
     images, listed_images = read_images(
@@ -161,7 +232,7 @@ def _import_cocolike(
         report,
         file,
         lvis=lvis,
-        roots=search_roots(path, images_root),
+        search=search,
         category_keys=category_keys,
         reference_only=reference_only,
         progress=None if reference_only else steps.phase(n_images),
@@ -185,6 +256,7 @@ def _import_cocolike(
         exhaustive=True if lvis else None,
         licenses=licenses if isinstance(licenses, list) else (),
         progress=steps.phase(len(images)),
+        roots=[search.root],
     )
     steps.finish()
     return report

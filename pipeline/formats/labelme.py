@@ -3,16 +3,23 @@
 One labelme JSON describes one image: its ``shapes`` (``label``, ``points``,
 ``shape_type``, ``group_id``), the image's path (``imagePath``, relative to the JSON
 file) and often the image itself, base64-encoded in ``imageData``. Shapes that share
-a ``group_id`` and a label are the parts of one instance. The image file is used
-where it exists; otherwise the embedded copy is written into the project's
-``images/`` folder. Points, lines and line strips are not regions: they are skipped
-with a note.
+a ``group_id`` and a label are the parts of one instance. Polygons, rectangles,
+circles, masks and labelme 5/6's oriented rectangles (4 corners) are regions. Points,
+lines and line strips are not: they are skipped with a note, and a label used only by
+them makes no category.
+
+The image file is used where it exists inside the image root (the imported folder,
+or ``images_root``; see :class:`pipeline.images.ImageRoot`); otherwise the embedded
+copy is written into the project's ``images/`` folder, at the path its export
+``file_name`` gives (the JSON's folder inside the imported one, and a sanitised base
+name of ``imagePath``), so that ``images/`` is the one root of those images.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import io
 import math
@@ -25,8 +32,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import GeometryError
+from ..errors import GeometryError, LongtailError
 from ..geometry import Mask, polygon_problems
+from ..images import SUPPORTED_SUFFIXES, ImageRoot, OutsideRootError, scan_root
+from ..roles import IMPORT, require
 from ..store import Project
 from ..vocabulary import Category, normalize
 from .importing import Steps, run_import
@@ -38,7 +47,7 @@ from .source import Encoded, SourceCategory, SourceImage
 
 Progress = Callable[[int, int], None]
 
-REGION_TYPES = ("polygon", "rectangle", "circle", "mask")
+REGION_TYPES = ("polygon", "rectangle", "circle", "mask", "oriented_rectangle")
 NOT_REGIONS = ("point", "points", "line", "linestrip")
 CIRCLE_POINTS = 64  # vertices of the polygon that stands for a circle
 IMAGES_FOLDER = "images"  # in the project folder: where embedded images are written
@@ -59,9 +68,12 @@ class _Embedded:
 
 @dataclass
 class _Parsed:
+    source: ImageRoot  # the imported folder (a file's folder): where the JSON files are
+    images_root: ImageRoot  # where the image files must be
     images: list[SourceImage] = field(default_factory=list)
     embedded: dict[int, _Embedded] = field(default_factory=dict)  # by index in images
     labels: dict[str, str] = field(default_factory=dict)  # normalised -> first spelling
+    targets: dict[Path, bytes] = field(default_factory=dict)  # embedded images planned
 
 
 def import_labelme(
@@ -71,15 +83,29 @@ def import_labelme(
     split: str | None = None,
     lenient: bool = False,
     progress: Progress | None = None,
+    images_root: str | os.PathLike[str] | None = None,
+    follow_symlinks: bool = False,
 ) -> ImportReport:
     """Import one labelme JSON file, or every ``*.json`` under a folder, in one transaction.
 
-    Labels become categories (merged by name with the vocabulary). Strict by default:
-    any problem refuses everything (FormatError with the report); ``lenient`` imports
-    the good part and writes the report next to the project.
+    Labels become categories (matched with the vocabulary by name, synonym or
+    synset). Strict by default: any problem refuses everything (FormatError with the
+    report); ``lenient`` imports the good part and writes the report next to the
+    project. Images must lie inside ``images_root`` (default: the imported folder, or
+    the file's folder); paths that leave it, and links leading out unless
+    ``follow_symlinks``, are refused unopened.
     """
+    require(project, IMPORT)  # an admin's action, refused before any file is read
     with no_cycle_collection():
-        return _import_labelme(project, Path(path_or_folder).expanduser(), split, lenient, progress)
+        return _import_labelme(
+            project,
+            Path(path_or_folder).expanduser(),
+            split,
+            lenient,
+            progress,
+            images_root,
+            follow_symlinks,
+        )
 
 
 def _import_labelme(
@@ -88,25 +114,42 @@ def _import_labelme(
     split: str | None,
     lenient: bool,
     progress: Progress | None,
+    images_root: str | os.PathLike[str] | None,
+    follow_symlinks: bool,
 ) -> ImportReport:
     split = split or project.settings().default_split
     report = ImportReport(source=str(source), format="labelme", split=split, lenient=lenient)
+    if images_root is not None and not Path(images_root).expanduser().is_dir():
+        raise LongtailError(f"image folder {images_root} does not exist or is not a folder")
     if source.is_dir():
-        root = source
-        files = sorted(
-            p for p in source.rglob("*.json") if not any(x.startswith(".") for x in p.parts)
-        )
-        if not files:
+        root = ImageRoot.at(source, follow_symlinks=follow_symlinks)
+        refused: list[tuple[str, str]] = []
+        files = sorted(p for p in scan_root(root, refused) if p.suffix == ".json")
+        for rel, reason in refused:
+            where = {"file": display_path(root.folder / rel)}
+            if rel.endswith(".json"):
+                report.problem(f"{reason}; the file was not read", **where)
+            elif rel.endswith("/"):
+                report.note(f"the folder {reason}; it was not searched", **where)
+        if not files and not report.problems:
             report.problem("the folder holds no labelme .json files", file=display_path(source))
+        if not files:
             raise FormatError(report)
     elif source.exists():
-        root, files = source.parent, [source]
+        root = ImageRoot.at(source.parent, follow_symlinks=follow_symlinks)
+        files = [root.folder / source.name]  # named by the user: read even if a link
     else:
         report.problem("file not found", file=display_path(source))
         raise FormatError(report)
+    parsed = _Parsed(
+        source=root,
+        images_root=ImageRoot.at(images_root, follow_symlinks=follow_symlinks)
+        if images_root is not None
+        else root,
+    )
 
     steps = Steps(progress, 3 * len(files))
-    parsed = _parse_files(project, files, root, report, steps.phase(len(files)))
+    _parse_files(project, files, parsed, report, steps.phase(len(files)))
     categories = [
         SourceCategory(key, Category(name=name)) for key, name in sorted(parsed.labels.items())
     ]
@@ -123,8 +166,13 @@ def _import_labelme(
         for image in parsed.images:
             encode(image)  # every problem in one report
         raise FormatError(report)
+    roots = [parsed.images_root]
+    if parsed.embedded and project.folder is not None:
+        roots.append(ImageRoot.at(project.folder / IMAGES_FOLDER))
+    written: list[Any] = []
+    created_folders: list[Path] = []
     try:
-        _write_embedded(parsed, report)
+        written = _write_embedded(parsed, report, created_folders)
         readable |= {id(image) for image in keep_readable(embedded, report, None, _where_file)}
         run_import(
             project,
@@ -134,11 +182,20 @@ def _import_labelme(
             encode=encode,
             exhaustive=None,
             progress=steps.phase(len(files)),
+            roots=roots,
         )
-    except BaseException:
+    except BaseException as exc:
+        # Nothing was imported: take back every file and folder this import wrote,
+        # and the notes that said it wrote them.
         for item in parsed.embedded.values():
             if item.created:
                 item.target.unlink(missing_ok=True)
+        for folder in reversed(created_folders):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        report.notes = [n for n in report.notes if all(n is not w for w in written)]
+        if isinstance(exc, FormatError):
+            raise FormatError(report) from None
         raise
     steps.finish()
     return report
@@ -148,19 +205,19 @@ def _import_labelme(
 
 
 def _parse_files(
-    project: Project, files: list[Path], root: Path, report: ImportReport, progress: Progress | None
-) -> _Parsed:
-    parsed = _Parsed()
+    project: Project,
+    files: list[Path],
+    parsed: _Parsed,
+    report: ImportReport,
+    progress: Progress | None,
+) -> None:
     for done, path in enumerate(files, 1):
-        _parse_file(project, path, root, report, parsed)
+        _parse_file(project, path, report, parsed)
         if progress is not None:
             progress(done, len(files))
-    return parsed
 
 
-def _parse_file(
-    project: Project, path: Path, root: Path, report: ImportReport, parsed: _Parsed
-) -> None:
+def _parse_file(project: Project, path: Path, report: ImportReport, parsed: _Parsed) -> None:
     file = display_path(path)
     try:
         doc = load_json(path)
@@ -191,28 +248,46 @@ def _parse_file(
         report.problem("'imagePath' must be a string", file=file)
         image_path = None
     name = (image_path or "").replace("\\", "/")
-    found = (path.parent / name) if name else None
+    found = refused = None
+    looked = ""
+    if name:
+        try:
+            candidate = parsed.images_root.place(os.path.join(path.parent, name))
+        except OutsideRootError as exc:
+            refused = f"'imagePath' {name!r} {exc.reason}"
+        else:
+            found = candidate if candidate.is_file() else None
+            looked = f" (looked for {candidate})"
     embedded = None
-    if found is None or not found.is_file():
+    if found is None:
         if isinstance(image_data, str) and image_data:
+            if refused is not None:
+                report.note(f"{refused}; the embedded imageData is used instead", file=file)
             try:
                 data = base64.b64decode(image_data, validate=True)
             except (binascii.Error, ValueError):
                 report.problem("'imageData' is not valid base64", file=file)
                 data = b""
             if data:
-                embedded = _embedded_target(project, path, name, data, tuple(size), report, file)
+                embedded = _embedded_target(project, path, name, data, tuple(size), parsed, report)
+        elif refused is not None:
+            report.problem(f"{refused}; the file was not opened", file=file)
         else:
-            looked = f" (looked for {found})" if found is not None else ""
             report.problem(f"image file not found{looked} and no embedded imageData", file=file)
     if len(report.problems) > before:
         report.images_skipped += 1
         return
     for shape in shapes:
-        label = shape.get("label") if isinstance(shape, dict) else None
+        # Only regions become instances: a label used only by points or lines is no category.
+        if not isinstance(shape, dict) or (shape.get("shape_type") or "polygon") in NOT_REGIONS:
+            continue
+        label = shape.get("label")
         if isinstance(label, str) and label.strip():
             parsed.labels.setdefault(normalize(label), label.strip())
-    file_name = _file_name(path, root, name, embedded)
+    if embedded is not None:
+        file_name = embedded.target.relative_to(project.folder / IMAGES_FOLDER).as_posix()  # type: ignore[operator]
+    else:
+        file_name = found.relative_to(parsed.images_root.folder).as_posix()  # type: ignore[union-attr]
     image = SourceImage(
         key=file,
         file=file,
@@ -227,27 +302,19 @@ def _parse_file(
     parsed.images.append(image)
 
 
-def _file_name(path: Path, root: Path, name: str, embedded: _Embedded | None) -> str:
-    """The image's name relative to the imported folder (its export name)."""
-    if embedded is not None and not name:
-        return embedded.target.name
-    full = os.path.normpath(path.parent / name)
-    try:
-        return PurePosixPath(Path(os.path.relpath(full, root))).as_posix()
-    except ValueError:
-        return PurePosixPath(name).name
-
-
 def _embedded_target(
     project: Project,
     path: Path,
     name: str,
     data: bytes,
     expected: tuple[Any, ...],
+    parsed: _Parsed,
     report: ImportReport,
-    file: str,
 ) -> _Embedded | None:
-    """Where an embedded image goes: ``<project>/images/<name>``, renamed on a clash."""
+    """Where an embedded image goes: ``<project>/images/<folder>/<base name>``, the
+    folder being the JSON's inside the imported one, the base name a sanitised one of
+    ``imagePath`` (renamed on a clash with other content)."""
+    file = display_path(path)
     if project.folder is None:
         report.problem(
             "the image exists only as embedded imageData, and a database-server project "
@@ -261,7 +328,10 @@ def _embedded_target(
             size = img.size
             if img.getexif().get(_ORIENTATION_TAG, 1) in _TRANSPOSED:
                 size = size[::-1]  # shown turned by 90 degrees, as images.probe_image sees it
-    except (UnidentifiedImageError, OSError) as exc:
+    except Image.DecompressionBombError as exc:
+        report.problem(f"'imageData' is refused: {exc}", file=file)
+        return None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         report.problem(f"'imageData' is not an image ({exc})", file=file)
         return None
     if all(type(v) is int for v in expected) and size != expected:
@@ -271,22 +341,66 @@ def _embedded_target(
             file=file,
         )
         return None
-    stem = PurePosixPath(name).stem if name else path.stem
-    suffix = PurePosixPath(name).suffix if name else _SUFFIXES.get(kind or "", ".img")
-    folder = project.folder / IMAGES_FOLDER
-    target = folder / f"{stem}{suffix}"
-    if target.exists() and target.read_bytes() != data:
-        target = folder / f"{stem}-{hashlib.sha256(data).hexdigest()[:8]}{suffix}"
+    base = safe_image_name(name, path.stem, _SUFFIXES.get(kind or "", ".img"))
+    folder = Path(os.path.relpath(path.parent, parsed.source.folder)).as_posix()
+    relative = base if folder == "." or folder.startswith("..") else f"{folder}/{base}"
+    images = ImageRoot.at(project.folder / IMAGES_FOLDER)
+    target = images.place(relative)  # inside by construction; checked all the same
+    if _taken(target, data, parsed):
+        stem, suffix = os.path.splitext(target.name)
+        target = target.with_name(f"{stem}-{hashlib.sha256(data).hexdigest()[:8]}{suffix}")
+    parsed.targets[target] = data
     return _Embedded(data, target)
 
 
-def _write_embedded(parsed: _Parsed, report: ImportReport) -> None:
+def _taken(target: Path, data: bytes, parsed: _Parsed) -> bool:
+    """Whether ``target`` holds, or will hold, other content than ``data``."""
+    planned = parsed.targets.get(target)
+    if planned is not None:
+        return planned != data
+    return target.exists() and target.read_bytes() != data
+
+
+_UNSAFE = frozenset('/\\:*?"<>|')
+
+
+def safe_image_name(image_path: str, fallback_stem: str, suffix: str) -> str:
+    """A file name for an embedded image: the base name of ``image_path`` without
+    control or separator characters, or ``fallback_stem`` + ``suffix`` where that leaves
+    nothing usable (``.``, ``..``, empty, hidden). Never a path."""
+
+    def clean(text: str) -> str:
+        return "".join(ch for ch in text if ch.isprintable() and ch not in _UNSAFE).strip()
+
+    base = clean(PurePosixPath(image_path.replace("\\", "/")).name) if image_path else ""
+    stem, ext = os.path.splitext(base)
+    if not stem.strip(". ") or base.startswith("."):
+        stem, ext = clean(fallback_stem).lstrip(".") or "image", ""
+    if ext.lower() not in SUPPORTED_SUFFIXES:
+        stem, ext = stem + ext, suffix
+    return f"{stem[:200]}{ext}"
+
+
+def _write_embedded(
+    parsed: _Parsed, report: ImportReport, created_folders: list[Path]
+) -> list[Any]:
+    """Write the embedded images (each folder made is listed in ``created_folders``);
+    the notes that say so are returned, to be taken back if the import fails."""
+    notes = []
     for embedded in parsed.embedded.values():
         if embedded.target.exists():
             continue  # the same image, written by an earlier import
+        missing = []
+        folder = embedded.target.parent
+        while not folder.exists():
+            missing.append(folder)
+            folder = folder.parent
+        created_folders.extend(reversed(missing))
         atomic_write_bytes(embedded.target, embedded.data)
         embedded.created = True
         report.note(f"wrote the embedded image to {embedded.target}")
+        notes.append(report.notes[-1])
+    return notes
 
 
 def _where_file(image: SourceImage) -> dict:
@@ -391,6 +505,11 @@ def _shape_part(
         return None
     if kind == "polygon":
         return "polygon", ring.reshape(-1).tolist()
+    if kind == "oriented_rectangle":  # labelme 5/6: its 4 corners, drawn as a polygon
+        if len(ring) != 4:
+            report.problem(f"an oriented_rectangle needs 4 points, got {len(ring)}", **where)
+            return None
+        return "polygon", ring.reshape(-1).tolist()
     if len(ring) != 2:
         report.problem(f"a {kind} needs 2 points, got {len(ring)}", **where)
         return None
@@ -415,6 +534,9 @@ def _mask_part(
         data = base64.b64decode(shape.get("mask") or "", validate=True)
         with Image.open(io.BytesIO(data)) as img:
             patch = np.asarray(img.convert("L")) > 0
+    except Image.DecompressionBombError as exc:
+        report.problem(f"'mask' is refused: {exc}", **where)
+        return None
     except (binascii.Error, ValueError, UnidentifiedImageError, OSError):
         report.problem("'mask' is not a base64 PNG", **where)
         return None

@@ -2,10 +2,14 @@
 
 COCO files name an image by ``file_name`` relative to an image folder; LVIS v1 files
 by ``coco_url`` only (tools take its last two parts: split folder and file name).
-The first candidate that exists under a root wins: ``file_name``, then the last two
-parts of ``coco_url``, then its last part. Without an explicit root, the file's
-own folder and its parent are searched (COCO's layout: ``annotations/`` beside
-``val2017/``).
+The first candidate that exists under a searched folder wins: ``file_name``, then the
+last two parts of ``coco_url``, then its last part. Without an explicit root, the
+file's own folder and its parent are searched (COCO's layout: ``annotations/`` beside
+``val2017/``), and the parent is the image root.
+
+Every candidate must lie inside the image root (:meth:`pipeline.images.ImageRoot.place`):
+a name that leaves it, or a link that leads out of it, refuses the image, naming
+the field; the file is not opened.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ..images import ImageInfo, probe_files
+from ..images import ImageInfo, ImageRoot, OutsideRootError, probe_files
 from .report import ImportReport
 from .source import SourceImage
 
@@ -42,36 +47,83 @@ def infer_split(path: Path) -> str | None:
     return words.pop() if len(words) == 1 else None
 
 
-def search_roots(json_path: Path, images_root: str | os.PathLike[str] | None) -> list[Path]:
-    """Folders to look for images in: the one given, else the file's folder and its parent."""
+@dataclass(frozen=True)
+class ImageSearch:
+    """Where an annotation file's images are looked for (``folders``, in order) and the
+    image root they must lie in (``root``, which holds every folder)."""
+
+    root: ImageRoot
+    folders: tuple[Path, ...]
+
+
+def image_search(
+    json_path: Path, images_root: str | os.PathLike[str] | None, *, follow_symlinks: bool = False
+) -> ImageSearch:
+    """The folder given (it is the root), else the file's folder and its parent (the root)."""
     if images_root is not None:
-        return [Path(images_root).expanduser().resolve()]
-    folder = json_path.resolve().parent
-    return [folder, folder.parent] if folder.parent != folder else [folder]
+        root = ImageRoot.at(images_root, follow_symlinks=follow_symlinks)
+        return ImageSearch(root, (root.folder,))
+    folder = Path(os.path.realpath(json_path)).parent
+    root = ImageRoot(folder.parent, follow_symlinks)
+    return ImageSearch(root, (folder, folder.parent) if folder.parent != folder else (folder,))
 
 
-def relative_names(file_name: str | None, coco_url: str | None) -> list[str]:
-    """Relative paths an image may have under a root, most specific first."""
+def relative_names(file_name: str | None, coco_url: str | None) -> list[tuple[str, str]]:
+    """(field, relative path) pairs an image may be found under, most specific first."""
     names = []
     if file_name:
-        names.append(file_name)
+        names.append(("file_name", file_name))
     if coco_url:
         url_parts = PurePosixPath(coco_url.split("?", 1)[0]).parts
         if len(url_parts) >= 2:
-            names.append("/".join(url_parts[-2:]))
+            names.append(("coco_url", "/".join(url_parts[-2:])))
         if url_parts:
-            names.append(url_parts[-1])
-    return list(dict.fromkeys(n for n in names if n and n not in (".", "/")))
+            names.append(("coco_url", url_parts[-1]))
+    unique: dict[str, str] = {}
+    for field, name in names:
+        if name and name not in (".", "/"):
+            unique.setdefault(name, field)
+    return [(field, name) for name, field in unique.items()]
 
 
-def find_file(roots: Sequence[Path], names: Sequence[str]) -> tuple[Path, str] | None:
-    """The first ``root / name`` that is a file, and the name it was found under."""
-    for root in roots:
-        for name in names:
-            path = root / name
+@dataclass(frozen=True)
+class Found:
+    """What looking for an image gave: the file (``path``, ``name``), or the refusal of a
+    field whose path leaves the root (``refused``), or neither (not found)."""
+
+    path: Path | None = None
+    name: str | None = None
+    refused: str | None = None  # "'file_name' '../x.jpg' is outside the image root /data"
+    first: tuple[Path, str] | None = None  # where a reference-only image would be
+
+
+def find_file(search: ImageSearch, names: Sequence[tuple[str, str]]) -> Found:
+    """The first candidate under ``search`` that is a file. A name that leaves the root
+    from every searched folder, or a candidate that exists but leads out through a
+    symbolic link, refuses the image (nothing is opened)."""
+    root = search.root
+    for field, name in names:
+        if not any(root.holds(os.path.join(folder, name)) for folder in search.folders):
+            try:
+                root.place(os.path.join(search.folders[0], name))
+            except OutsideRootError as exc:
+                return Found(refused=f"'{field}' {name!r} {exc.reason}")
+    first = None
+    for folder in search.folders:
+        for field, name in names:
+            candidate = os.path.join(folder, name)
+            if not root.holds(candidate):
+                continue
+            try:
+                path = root.place(candidate)
+            except OutsideRootError as exc:
+                if os.path.lexists(os.path.normpath(candidate)):
+                    return Found(refused=f"'{field}' {name!r} {exc.reason}")
+                continue
+            first = first or (path, name)
             if path.is_file():
-                return path, name
-    return None
+                return Found(path, name, first=first)
+    return Found(first=first)
 
 
 def keep_readable(

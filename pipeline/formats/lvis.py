@@ -21,6 +21,7 @@ def import_lvis(
     progress: Progress | None = None,
     reference_only: bool = False,
     repair_boxes: bool = False,
+    follow_symlinks: bool = False,
 ) -> ImportReport:
     """Import an LVIS v1 or v0.5 file into ``project`` in one transaction.
 
@@ -40,6 +41,7 @@ def import_lvis(
         progress=progress,
         reference_only=reference_only,
         repair_boxes=repair_boxes,
+        follow_symlinks=follow_symlinks,
     )
 
 

@@ -65,6 +65,8 @@ class ImportReport:
     annotations_skipped: int = 0
     categories_added: int = 0
     categories_matched: int = 0
+    # The input's categories that matched none of the project's (non-empty) vocabulary.
+    categories_unmatched: list[str] = field(default_factory=list)
     negative_pairs: int = 0
     not_exhaustive_pairs: int = 0
     report_path: Path | None = None
@@ -89,7 +91,15 @@ class ImportReport:
             + (f" and {self.crowd} crowd regions" if self.crowd else "")
             + f" on {images}",
             f"{self.categories_added + self.categories_matched} categories "
-            f"({self.categories_added} new)",
+            f"({self.categories_added} new)"
+            + (
+                f" of which {len(self.categories_unmatched)} not in the project's vocabulary "
+                f"({', '.join(self.categories_unmatched[:5])}"
+                + (", ..." if len(self.categories_unmatched) > 5 else "")
+                + ")"
+                if self.categories_unmatched
+                else ""
+            ),
         ]
         if self.negative_pairs or self.not_exhaustive_pairs:
             parts.append(

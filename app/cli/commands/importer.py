@@ -1,13 +1,16 @@
 """``longtail import PROJECT FILE --format {coco,lvis,labelme} [--images ROOT] [--split NAME]
-[--lenient]``"""
+[--lenient] [--follow-symlinks] [--json]``"""
 
 from __future__ import annotations
 
 import argparse
+import json
+from typing import Any
 
-from pipeline.formats import import_coco, import_labelme, import_lvis
+from pipeline.formats import ImportReport, Problem, import_coco, import_labelme, import_lvis
 from pipeline.store import Project
 
+from ..acting import act_as, add_annotator_option
 from ..progress import progress_bar
 
 
@@ -32,8 +35,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--images",
         default=None,
         metavar="ROOT",
-        help="folder the file's images are in (COCO/LVIS; default: next to the file, "
-        "or its parent folder)",
+        help="the image root: the folder the file's images are in, none may be outside it "
+        "(COCO/LVIS default: the folder above the file's; labelme: the imported folder)",
+    )
+    p.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="accept images reached through symbolic links that lead out of the image root "
+        "(refused by default)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print what was imported as JSON (counts, categories not in the project's "
+        "vocabulary, problems and notes) instead of the summary line",
     )
     p.add_argument(
         "--split",
@@ -56,21 +71,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="COCO/LVIS: take a bbox that disagrees with its mask from the mask (noted in "
         "the report) instead of refusing the annotation",
     )
+    add_annotator_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    act_as(args)  # importing is an admin's action in a team project
     with Project.open(args.project) as project, progress_bar("importing", unit="step") as bar:
         if args.format == "labelme":
-            if args.images or args.reference_only or args.repair_boxes:
+            if args.reference_only or args.repair_boxes:
                 from pipeline.errors import LongtailError
 
                 raise LongtailError(
-                    "--images, --reference-only and --repair-boxes apply to COCO and LVIS "
-                    "files; labelme files name their own images"
+                    "--reference-only and --repair-boxes apply to COCO and LVIS files"
                 )
             report = import_labelme(
-                project, args.file, split=args.split, lenient=args.lenient, progress=bar
+                project,
+                args.file,
+                split=args.split,
+                lenient=args.lenient,
+                progress=bar,
+                images_root=args.images,
+                follow_symlinks=args.follow_symlinks,
             )
         else:
             importer = import_lvis if args.format == "lvis" else import_coco
@@ -83,6 +105,43 @@ def run(args: argparse.Namespace) -> int:
                 progress=bar,
                 reference_only=args.reference_only,
                 repair_boxes=args.repair_boxes,
+                follow_symlinks=args.follow_symlinks,
             )
-    print(report.summary())
+    if args.json:
+        print(json.dumps(report_json(report), indent=2))
+    else:
+        print(report.summary())
     return 0
+
+
+def report_json(report: ImportReport) -> dict[str, Any]:
+    """An import report as JSON: the counts, the categories that matched none of the
+    project's vocabulary, and every problem and note with its location."""
+
+    def entry(problem: Problem) -> dict[str, Any]:
+        where = {
+            key: value
+            for key in ("file", "image_id", "annotation_id", "category_id", "shape")
+            if (value := getattr(problem, key)) is not None
+        }
+        return {**where, "message": problem.message}
+
+    return {
+        "source": report.source,
+        "format": report.format,
+        "split": report.split,
+        "images_added": report.images_added,
+        "images_reused": report.images_reused,
+        "images_skipped": report.images_skipped,
+        "instances": report.instances,
+        "crowd": report.crowd,
+        "annotations_skipped": report.annotations_skipped,
+        "categories_added": report.categories_added,
+        "categories_matched": report.categories_matched,
+        "categories_unmatched": list(report.categories_unmatched),
+        "negative_pairs": report.negative_pairs,
+        "not_exhaustive_pairs": report.not_exhaustive_pairs,
+        "problems": [entry(p) for p in report.problems],
+        "notes": [entry(n) for n in report.notes],
+        "report": str(report.report_path) if report.report_path else None,
+    }

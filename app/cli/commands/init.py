@@ -1,4 +1,4 @@
-"""``longtail init PROJECT --images DIR --vocabulary {coco,lvis,PATH}``"""
+"""``longtail init PROJECT --images DIR --vocabulary {coco,lvis,PATH} [--follow-symlinks]``"""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="coco, lvis, or a COCO/LVIS JSON or text file (default: coco)",
     )
     p.add_argument("--split", default=None, help="split the images join (default: train)")
+    p.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="add images reached through symbolic links that lead out of the --images folder "
+        "(refused and listed by default)",
+    )
     p.set_defaults(func=run)
 
 
@@ -36,7 +42,13 @@ def run(args: argparse.Namespace) -> int:
     with project:
         added, _ = add_categories(project, vocabulary)
         with progress_bar("reading images", unit="img") as progress:
-            report = add_image_folder(project, images, split=args.split, progress=progress)
+            report = add_image_folder(
+                project,
+                images,
+                split=args.split,
+                progress=progress,
+                follow_symlinks=args.follow_symlinks,
+            )
     for line in report.lines():
         print(f"  {line}")
     print(f"created {args.project}: {report.summary()}; {added} categories ({vocabulary.name})")

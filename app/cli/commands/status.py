@@ -21,6 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--no-file-check", action="store_true", help="skip checking the image files on disk"
     )
     p.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="in the file check, accept symbolic links that lead out of the image roots",
+    )
+    p.add_argument(
         "--activity",
         action="store_true",
         help="add throughput and agreement per stage and per annotator (from the event log)",
@@ -33,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
         files = None
         if not args.no_file_check:
             with progress_bar("checking image files", unit="img") as progress:
-                files = check_image_files(project, progress=progress)
+                files = check_image_files(
+                    project, progress=progress, follow_symlinks=args.follow_symlinks
+                )
         status = project_status(project, files=files)
         if args.activity:
             status["activity"] = project_activity(project).as_dict()
@@ -78,11 +85,14 @@ def format_status(status: dict) -> str:
         lines += ["", *format_activity(status["activity"])]
     files = status.get("files")
     if files is not None:
-        if files["missing"] or files["changed"]:
+        outside = files.get("outside", [])
+        if files["missing"] or files["changed"] or outside:
             for name in files["missing"]:
                 lines.append(f"missing file: {name}")
             for name in files["changed"]:
                 lines.append(f"changed file: {name}")
+            for item in outside:
+                lines.append(f"refused, not opened: {item['file_name']}: {item['reason']}")
         else:
             lines.append(f"all {files['checked']} image files present and unchanged")
     return "\n".join(lines)
