@@ -141,7 +141,7 @@ class MaskEditor(QWidget):
         self.opacity = QSlider(Qt.Orientation.Horizontal, self)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(round(self.scene.opacity * 100))
-        self.opacity.setFixedWidth(110)
+        self.opacity.setFixedWidth(90)
         self.opacity.setToolTip("Fill opacity of the masks")
         self.opacity.valueChanged.connect(lambda v: self.scene.set_opacity(v / 100))
         self.radius_label = QLabel(self)
@@ -150,7 +150,7 @@ class MaskEditor(QWidget):
         self.spinner.setRange(0, 0)  # busy indicator
         self.spinner.setFixedWidth(90)
         self.spinner.setMaximumHeight(14)
-        self.spinner_label = QLabel("Proposing a mask… (Esc cancels)", self)
+        self.spinner_label = QLabel("Proposing… Esc cancels", self)
         self.spinner.hide()
         self.spinner_label.hide()
 
@@ -197,7 +197,8 @@ class MaskEditor(QWidget):
             self.redo_action.setShortcuts([])
 
     def _show_radius(self, radius: float) -> None:
-        self.radius_label.setText(f"Brush radius {radius:.1f} px ([ ])")
+        self.radius_label.setText(f"Radius {radius:.1f} px")
+        self.radius_label.setToolTip("Brush and eraser radius: [ smaller, ] larger")
 
     def _toggle_visible(self, checked: bool) -> None:
         self.scene.set_annotations_visible(checked)
@@ -303,6 +304,7 @@ class MaskEditor(QWidget):
             self.statusMessage.emit("The painted mask was traced into polygons (Ctrl+Z undoes it)")
         if self._item is not None:
             self._item.set_editing(editing)
+        self.radius_label.setVisible(name in ("brush", "eraser"))
         self.preview.set_preview(None)
         self.toolChanged.emit(name or "")
 

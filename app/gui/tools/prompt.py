@@ -16,7 +16,7 @@ from .box import BoxTool
 
 class PromptTool(BoxTool):
     name = "prompt"
-    title = "Model proposal"
+    title = "Propose"
     shortcut = "M"
 
     def __init__(self, target=None, parent=None) -> None:

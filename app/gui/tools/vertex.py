@@ -21,7 +21,7 @@ EDGE_PX = 6.0  # a double-click this near an edge inserts a vertex
 
 class VertexTool(Tool):
     name = "vertex"
-    title = "Edit vertices"
+    title = "Vertices"
     shortcut = "V"
     cursor = Qt.CursorShape.PointingHandCursor
 

@@ -1,0 +1,295 @@
+"""The model worker: one thread that owns the Predictor and answers prompts.
+
+The GUI never waits for the model. ``propose_box`` / ``propose_point`` / ``whole_image``
+return a request id at once; the answer comes back on ``proposalReady`` (or
+``failed``). ``cancel`` drops a request: it never reaches the GUI, even when the
+thread was already working on it (a running GrabCut cannot be interrupted, a running
+backbone can). ``prefetch`` decodes the next images (and computes their features when
+the model is trained) so that the next prompt is fast.
+
+torch and the model package are imported in the worker thread, on the first request,
+so that opening the window never pays for them. Without trained weights the Predictor
+answers box and point prompts with the classical fallback (GrabCut).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from pipeline.errors import LongtailError
+from pipeline.geometry import Box, Mask
+
+ImageInput = str | os.PathLike | np.ndarray
+PIXEL_CACHE = 6  # decoded images kept by the worker (the current one and the next few)
+
+
+@dataclass(frozen=True)
+class ProposalRequest:
+    id: int
+    kind: str  # "box", "point", "image" or "prefetch"
+    image: ImageInput | None = None
+    box: Box | None = None
+    point: tuple[float, float] | None = None
+    category: str | int | None = None
+    images: tuple[ImageInput, ...] = ()
+
+
+def default_predictor(project: Any | None) -> Any:
+    """The project's model in use (``model.registry.project_predictor``) where there is
+    one, else a Predictor built as ``longtail predict`` builds it: torchvision's cached
+    weights if any, the classical fallback for prompts when no trained mask head."""
+    if project is not None:
+        try:
+            from model.registry import project_predictor  # written by the training helper
+        except ImportError:
+            project_predictor = None
+        if project_predictor is not None:
+            predictor = project_predictor(project)
+            if predictor is not None:
+                return predictor
+    from model.predictor import Predictor
+    from pipeline.vocabulary import project_categories
+
+    categories = project_categories(project) if project is not None else []
+    return Predictor.load(categories or ["object"])
+
+
+class _Runner(QObject):
+    """Lives in the worker thread; runs one request at a time."""
+
+    done = Signal(int, object, float, str)  # id, Mask or list, score, source
+    error = Signal(int, str)
+
+    def __init__(self, factory: Callable[[], Any], cancelled: Callable[[int], bool]) -> None:
+        super().__init__()
+        self._factory = factory
+        self._cancelled = cancelled
+        self.predictor: Any = None
+        self._pixels: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def _predictor(self) -> Any:
+        if self.predictor is None:
+            self.predictor = self._factory()
+        return self.predictor
+
+    def _load(self, image: ImageInput) -> np.ndarray:
+        if isinstance(image, np.ndarray):
+            return image
+        key = str(Path(image).resolve())
+        pixels = self._pixels.get(key)
+        if pixels is None:
+            from pipeline.images import load_image
+
+            pixels = load_image(key)
+            self._pixels[key] = pixels
+            while len(self._pixels) > PIXEL_CACHE:
+                self._pixels.popitem(last=False)
+        else:
+            self._pixels.move_to_end(key)
+        return pixels
+
+    @Slot(object)
+    def run(self, request: ProposalRequest) -> None:
+        if self._cancelled(request.id):
+            return
+        try:
+            if request.kind == "prefetch":
+                self._prefetch(request)
+                return
+            predictor = self._predictor()
+            pixels = self._load(request.image)
+            if self._cancelled(request.id):
+                return
+            if request.kind == "box":
+                found = predictor.box_to_mask(pixels, request.box, category=request.category)
+            elif request.kind == "point":
+                found = predictor.point_to_mask(pixels, request.point, category=request.category)
+            else:
+                if not predictor.trained:
+                    raise LongtailError(
+                        "whole-image proposals need a trained model; prompt with a box instead"
+                    )
+                found = predictor.propose(pixels)
+        except Exception as exc:  # reported to the GUI, never raised in the thread
+            message = str(exc) if isinstance(exc, LongtailError) else f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, LongtailError):
+                traceback.print_exc()
+            self.error.emit(request.id, message)
+            return
+        if isinstance(found, list):
+            self.done.emit(request.id, found, 1.0, "model")
+        else:
+            self.done.emit(request.id, found.mask, float(found.score), found.source)
+
+    def _prefetch(self, request: ProposalRequest) -> None:
+        for image in request.images:
+            if self._cancelled(request.id):
+                return
+            self._load(image)
+        predictor = self.predictor
+        if predictor is not None and predictor.trained:
+            predictor.prefetch([i for i in request.images])
+
+    @Slot()
+    def shutdown(self) -> None:
+        if self.predictor is not None and hasattr(self.predictor, "close"):
+            self.predictor.close()
+        self.predictor = None
+
+
+class ModelWorker(QObject):
+    """Prompts in, masks out, on a thread of its own (see the module doc)."""
+
+    proposalReady = Signal(int, object, float)  # request id, Mask, score
+    proposalsReady = Signal(int, object)  # request id, list of model.predictor.Proposal
+    failed = Signal(str)
+    requestFailed = Signal(int, str)  # request id, message
+    cancelled = Signal(int)
+    busy = Signal(bool)
+    _submit = Signal(object)
+
+    def __init__(
+        self,
+        project: Any | None = None,
+        *,
+        predictor_factory: Callable[[], Any] | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        factory = predictor_factory or (lambda: default_predictor(project))
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._dropped: set[int] = set()
+        self._pending: set[int] = set()
+        self.last_source: str | None = None
+        self._thread = QThread()
+        self._thread.setObjectName("model-worker")
+        self._runner = _Runner(factory, self._is_dropped)
+        self._runner.moveToThread(self._thread)
+        self._submit.connect(self._runner.run)
+        self._runner.done.connect(self._on_done)
+        self._runner.error.connect(self._on_error)
+        self._thread.start()
+        self._prefetch_id: int | None = None
+
+    # ------------------------------------------------------------ requests
+
+    def _send(self, request: ProposalRequest) -> int:
+        if request.kind != "prefetch":
+            was_idle = not self._pending
+            self._pending.add(request.id)
+            if was_idle:
+                self.busy.emit(True)
+        self._submit.emit(request)
+        return request.id
+
+    def propose_box(self, image: ImageInput, box: Box, category: str | int | None = None) -> int:
+        """A mask for the object in ``box`` (x, y, w, h); returns the request id."""
+        x, y, w, h = (float(v) for v in box)
+        if w <= 0 or h <= 0:
+            raise LongtailError(f"the box {tuple(box)} has no area")
+        return self._send(
+            ProposalRequest(next(self._ids), "box", image, box=(x, y, w, h), category=category)
+        )
+
+    def propose_point(
+        self, image: ImageInput, point: tuple[float, float], category: str | int | None = None
+    ) -> int:
+        """A mask for the object under ``point`` (x, y); returns the request id."""
+        return self._send(
+            ProposalRequest(
+                next(self._ids),
+                "point",
+                image,
+                point=(float(point[0]), float(point[1])),
+                category=category,
+            )
+        )
+
+    def whole_image(self, image: ImageInput) -> int:
+        """Every detection of a trained model (``proposalsReady``)."""
+        return self._send(ProposalRequest(next(self._ids), "image", image))
+
+    def prefetch(self, images: Iterable[ImageInput]) -> None:
+        """Decode the next images (and compute features for a trained model) ahead."""
+        if self._prefetch_id is not None:
+            self._drop(self._prefetch_id)
+        self._prefetch_id = self._send(
+            ProposalRequest(next(self._ids), "prefetch", images=tuple(images))
+        )
+
+    def cancel(self, request_id: int | None = None) -> None:
+        """Drop one request (default: every pending one); ``cancelled`` says so at once."""
+        ids = list(self._pending) if request_id is None else [request_id]
+        for rid in ids:
+            if rid in self._pending:
+                self._drop(rid)
+                self._finish(rid)
+                self.cancelled.emit(rid)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    # ------------------------------------------------------------ answers
+
+    def _drop(self, rid: int) -> None:
+        with self._lock:
+            self._dropped.add(rid)
+
+    def _is_dropped(self, rid: int) -> bool:
+        with self._lock:
+            return rid in self._dropped
+
+    def _finish(self, rid: int) -> bool:
+        if rid not in self._pending:
+            return False
+        self._pending.discard(rid)
+        if not self._pending:
+            self.busy.emit(False)
+        return True
+
+    def _on_done(self, rid: int, result: object, score: float, source: str) -> None:
+        if self._is_dropped(rid) or not self._finish(rid):
+            return
+        self.last_source = source
+        if isinstance(result, Mask):
+            self.proposalReady.emit(rid, result, score)
+        else:
+            self.proposalsReady.emit(rid, result)
+
+    def _on_error(self, rid: int, message: str) -> None:
+        if self._is_dropped(rid) or not self._finish(rid):
+            return
+        self.requestFailed.emit(rid, message)
+        self.failed.emit(message)
+
+    # ------------------------------------------------------------ lifetime
+
+    def close(self, timeout_ms: int = 10000) -> None:
+        """Stop the thread (after the request it is running) and free the model."""
+        if not self._thread.isRunning():
+            return
+        self.cancel()
+        self._thread.quit()
+        self._thread.wait(timeout_ms)
+        self._runner.shutdown()
+
+    @property
+    def predictor(self) -> Any:
+        """The Predictor once built (None before the first request)."""
+        return self._runner.predictor
+
+
+__all__ = ["ModelWorker", "ProposalRequest", "default_predictor"]
