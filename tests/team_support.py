@@ -63,13 +63,32 @@ def throwaway_role(password: str) -> Iterator[str]:
     try:
         yield name
     finally:
-        with admin.connect() as conn:
-            for (db,) in conn.execute(
+        _drop_role(admin, name, password)
+        admin.dispose()
+
+
+def _drop_role(admin, name: str, password: str) -> None:
+    """Drop the role's databases as the role (their owner), then the role."""
+    import psycopg
+    from sqlalchemy import text
+
+    host = POSTGRES.split("@", 1)[1].split("/", 1)[0]
+    with admin.connect() as conn:
+        owned = (
+            conn.execute(
                 text(
-                    "SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = :r)"
+                    "SELECT datname FROM pg_database "
+                    "WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = :r)"
                 ),
                 {"r": name},
-            ):
-                conn.execute(text(f'DROP DATABASE "{db}" WITH (FORCE)'))
-            conn.execute(text(f"DROP ROLE {name}"))
-        admin.dispose()
+            )
+            .scalars()
+            .all()
+        )
+    if owned:
+        as_role = f"postgresql://{name}:{password}@{host}/postgres"
+        with psycopg.connect(as_role, autocommit=True) as conn:
+            for db in owned:
+                conn.execute(f'DROP DATABASE "{db}" WITH (FORCE)')
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP ROLE {name}"))

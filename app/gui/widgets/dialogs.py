@@ -57,6 +57,9 @@ def recent_projects() -> list[str]:
 
 
 def remember_project(target: str) -> None:
+    from pipeline.credentials import shown  # (loaded by then: a project was opened)
+
+    target = shown(target)  # a database URL is remembered without its password
     entries = [target, *(p for p in recent_projects() if p != target)]
     QSettings().setValue(RECENT_KEY, entries[:RECENT_LIMIT])
 
