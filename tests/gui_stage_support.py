@@ -129,3 +129,37 @@ def show_view(qtbot: Any, view: Any, width: int = 1100, height: int = 750) -> No
     view.activateWindow()
     qtbot.waitUntil(view.isActiveWindow, timeout=3000)
     view.activate()
+
+
+class GrabCutPrompts:
+    """The classical fallback of ``model.fallback`` (OpenCV GrabCut from a box) as the
+    model worker's predictor: real masks from real pixels, without building a torch
+    model (which costs the tests tens of seconds on two shared cores)."""
+
+    trained = False
+
+    def box_to_mask(self, pixels: Any, box: Any, category: Any = None) -> Any:
+        from types import SimpleNamespace
+
+        from model import fallback
+        from pipeline.geometry import Mask
+
+        found = fallback.box_to_mask(pixels, box)
+        return SimpleNamespace(mask=Mask.from_bitmap(found.bitmap), score=1.0, source=found.method)
+
+    def point_to_mask(self, pixels: Any, point: Any, category: Any = None) -> Any:
+        height, width = pixels.shape[:2]
+        side = 0.2 * max(height, width)
+        x0, y0 = max(0.0, point[0] - side / 2), max(0.0, point[1] - side / 2)
+        box = (x0, y0, min(side, width - x0), min(side, height - y0))
+        return self.box_to_mask(pixels, box, category)
+
+
+def use_grabcut_worker(session: Any) -> Any:
+    """Give ``session`` a real ModelWorker thread whose predictor is :class:`GrabCutPrompts`
+    (the session would otherwise build the default predictor on first use)."""
+    from app.gui.workers.model import ModelWorker
+
+    worker = ModelWorker(session.project, predictor_factory=GrabCutPrompts, parent=session)
+    session._model_worker = worker  # the session's lazily made worker, made here instead
+    return worker

@@ -6,14 +6,16 @@ placeholder for a stage without one.
 
 from __future__ import annotations
 
-from pipeline.stages import EXHAUSTIVE, NEGATIVES, VERIFICATION
+from pipeline.stages import EXHAUSTIVE, NEGATIVES, SEGMENTATION, VERIFICATION
 
 from .base import StageView
 from .exhaustive import ExhaustiveView
 from .negatives import NegativesView
+from .segmentation import SegmentationView
 from .verification import VerificationView
 
 STAGE_VIEWS: dict[int, type[StageView]] = {
+    SEGMENTATION: SegmentationView,
     VERIFICATION: VerificationView,
     EXHAUSTIVE: ExhaustiveView,
     NEGATIVES: NegativesView,
