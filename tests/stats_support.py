@@ -137,3 +137,36 @@ def _images(project):
 def _images(project):
     with project.read() as conn:
         return conn.execute(select(s.images).order_by(s.images.c.id)).all()
+
+
+def simulated_tiny_coco(tiny_coco: Path, folder: Path, count: int = 8, noise: str = "sloppy"):
+    """A project of the first ``count`` tiny_coco val images, replayed through all six
+    stages by three scripted annotators (``noise`` as ``longtail simulate``)."""
+    import json
+    import shutil
+
+    from pipeline.images import add_image_folder
+    from pipeline.settings import ProjectSettings
+    from pipeline.simulate import simulate
+    from pipeline.vocabulary import add_categories, shipped_vocabulary
+
+    document = json.loads((tiny_coco / "annotations" / "instances_val2017.json").read_text())
+    chosen = sorted(document["images"], key=lambda im: im["id"])[:count]
+    keep = {im["id"] for im in chosen}
+    images = folder / "images"
+    images.mkdir(parents=True)
+    for im in chosen:
+        shutil.copy(tiny_coco / "val2017" / im["file_name"], images / im["file_name"])
+    subset = {
+        **document,
+        "images": chosen,
+        "annotations": [a for a in document["annotations"] if a["image_id"] in keep],
+    }
+    truth = folder / "truth.json"
+    truth.write_text(json.dumps(subset))
+    settings = ProjectSettings().updated(negatives_per_category=2)
+    project = Project.create(folder / "project", settings=settings)
+    add_categories(project, shipped_vocabulary("coco"))
+    add_image_folder(project, images)
+    simulate(project, truth, annotators=3, noise=noise, seed=0)
+    return project, truth

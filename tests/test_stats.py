@@ -11,7 +11,7 @@ import shutil
 import numpy as np
 import pytest
 from stages_support import HEIGHT, WIDTH, make_project, pending
-from stats_support import build_hand_made
+from stats_support import build_hand_made, simulated_tiny_coco
 
 from pipeline import schema as s
 from pipeline.stages import (
@@ -186,31 +186,8 @@ def test_an_empty_project_has_statistics_too(empty_project):
 
 def test_instances_per_category_after_a_simulated_run_equal_pycocotools_counts(tmp_path, tiny_coco):
     pycocotools = pytest.importorskip("pycocotools.coco")
-    from pipeline.images import add_image_folder
-    from pipeline.settings import ProjectSettings
-    from pipeline.simulate import simulate
-    from pipeline.store import Project
-    from pipeline.vocabulary import add_categories, shipped_vocabulary
-
-    document = json.loads((tiny_coco / "annotations" / "instances_val2017.json").read_text())
-    chosen = sorted(document["images"], key=lambda im: im["id"])[:6]
-    keep = {im["id"] for im in chosen}
-    folder = tmp_path / "images"
-    folder.mkdir()
-    for im in chosen:
-        shutil.copy(tiny_coco / "val2017" / im["file_name"], folder / im["file_name"])
-    subset = {
-        **document,
-        "images": chosen,
-        "annotations": [a for a in document["annotations"] if a["image_id"] in keep],
-    }
-    truth = tmp_path / "truth.json"
-    truth.write_text(json.dumps(subset))
-    settings = ProjectSettings().updated(negatives_per_category=1)
-    with Project.create(tmp_path / "project", settings=settings) as project:
-        add_categories(project, shipped_vocabulary("coco"))
-        add_image_folder(project, folder)
-        simulate(project, truth, annotators=2, noise="none", seed=0)
+    project, truth = simulated_tiny_coco(tiny_coco, tmp_path, count=6, noise="none")
+    with project:
         stats = compute_stats(project)
     coco = pycocotools.COCO(str(truth))
     expected = {}
