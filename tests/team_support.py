@@ -10,6 +10,8 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -92,3 +94,93 @@ def _drop_role(admin, name: str, password: str) -> None:
                 conn.execute(f'DROP DATABASE "{db}" WITH (FORCE)')
     with admin.connect() as conn:
         conn.execute(text(f"DROP ROLE {name}"))
+
+
+# ---------------------------------------------------------------- a scripted team member
+
+
+@dataclass
+class MemberLog:
+    """What one worker process did."""
+
+    name: str
+    answered: list[int] = field(default_factory=list)  # work item ids, in order
+    claim_s: list[float] = field(default_factory=list)
+    conflicts: int = 0
+
+
+def simple_answer(item: Any) -> Any:
+    """A plausible answer for any item, needing no ground truth: one spot of the first
+    category, then "nothing new"; one mark with a box; the box as the mask; accept."""
+    from pipeline import schema as s
+    from pipeline.geometry import Mask
+    from pipeline.stages import (
+        ExhaustiveAnswer,
+        Mark,
+        MarkAnswer,
+        SegmentAnswer,
+        Spot,
+        SpotAnswer,
+        VerifyAnswer,
+    )
+
+    w, h = item.image.width, item.image.height
+    box = (w / 4, h / 4, w / 2, h / 2)
+    if item.stage == s.SPOTTING:
+        if item.known:
+            return SpotAnswer(nothing_new=True)
+        return SpotAnswer((Spot(1, w / 2, h / 2),))
+    if item.stage == s.MARKING:
+        return MarkAnswer(True, (Mark(w / 2, h / 2, box),))
+    if item.stage == s.SEGMENTATION:
+        return SegmentAnswer(Mask.from_box(box, h, w))
+    if item.stage == s.VERIFICATION:
+        return VerifyAnswer(True)
+    if item.stage == s.EXHAUSTIVE:
+        return ExhaustiveAnswer(True)
+    raise AssertionError(f"no simple answer for stage {item.stage}")
+
+
+def team_member(target: str, name: str, idle_timeout_s: float = 20.0) -> MemberLog:
+    """Work every stage (downstream first) this member's role allows, until no stage
+    has open or leased work left; every claim is timed."""
+    import time
+
+    from pipeline import roles
+    from pipeline.errors import ConflictError
+    from pipeline.stages import Pipeline
+    from pipeline.store import Project
+
+    log = MemberLog(name)
+    with Project.open(target) as project:
+        service = Pipeline(project)
+        who = service.annotator(name)
+        settings = project.settings()
+        role = next(m.role for m in roles.team(project) if m.name == name)
+        if not roles.has_admin(project):
+            role = roles.ADMIN
+        stages = [st for st in (5, 4, 3, 2, 1) if roles.may(role, roles.stage_role(st, settings))]
+        idle_since = time.monotonic()
+        while True:
+            worked = False
+            for stage in stages:
+                started = time.perf_counter()
+                item = service.next_item(stage, who)
+                if item is None:
+                    continue
+                log.claim_s.append(time.perf_counter() - started)
+                try:
+                    service.answer(item, simple_answer(item))
+                    log.answered.append(item.id)
+                except ConflictError:
+                    log.conflicts += 1
+                worked = True
+                break
+            if worked:
+                idle_since = time.monotonic()
+                continue
+            if not any(p.remaining for p in service.progress().values()):
+                return log
+            if time.monotonic() - idle_since > idle_timeout_s:
+                return log
+            time.sleep(0.02)
