@@ -43,6 +43,15 @@ from ..style import COLORS
 
 RESULT_LIMIT = 60
 RECENT_KEYS = 9
+PICKER_KEYS = (
+    Qt.Key.Key_Return,
+    Qt.Key.Key_Enter,
+    Qt.Key.Key_Escape,
+    Qt.Key.Key_Up,
+    Qt.Key.Key_Down,
+    Qt.Key.Key_PageUp,
+    Qt.Key.Key_PageDown,
+)
 
 
 class CategoryModel(QAbstractListModel):
@@ -224,7 +233,7 @@ class CategoryPicker(QWidget):
     # ------------------------------------------------------------ search
 
     def search(self, text: str) -> list[Category]:
-        """Show the hits of ``text`` (best first) and select the first allowed one."""
+        """Show the hits of ``text`` (best first) and select the first."""
         hits = self.index.search(text, limit=RESULT_LIMIT, usage=self.usage)
         if not text.strip() and self.recent:
             recent = [self._by_id[c] for c in self.recent if c in self._by_id]
@@ -232,8 +241,9 @@ class CategoryPicker(QWidget):
             hits = hits[:RESULT_LIMIT]
         self.model.recent_ids = self.recent
         self.model.set_hits(hits)
-        allowed = next((i for i, c in enumerate(hits) if c.id not in self.model.excluded), None)
-        self._select(0 if allowed is None else allowed)
+        # the best hit is selected even when excluded: Enter then says why, rather than
+        # silently picking the next best category
+        self._select(0)
         if not hits:
             self.message.setText(f"No category matches {text!r}")
         elif self.message.text().startswith("No category"):
@@ -283,6 +293,13 @@ class CategoryPicker(QWidget):
     # ------------------------------------------------------------ keys
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        # the picker's keys win over a window's shortcuts on the same keys (Enter
+        # submits in a stage view, arrows move in a grid)
+        override = kind == QEvent.Type.ShortcutOverride and watched is self.query
+        if override and event.key() in PICKER_KEYS and not event.modifiers():
+            event.accept()
+            return True
         if watched is self.query and event.type() == QEvent.Type.KeyPress:
             key = event.key()
             rows = self.model.rowCount()
