@@ -37,3 +37,15 @@ class ConflictError(LongtailError):
 
 class NotAllowedError(LongtailError):
     """An action the annotator's role does not allow (see pipeline/roles.py)."""
+
+
+class ReadOnlyProjectError(LongtailError):
+    """A change asked of a project opened read-only (a read-only folder or mount)."""
+
+
+class DiskFullError(LongtailError):
+    """The disk (or the database's size limit) is full; the change was not saved."""
+
+
+class PromptError(LongtailError):
+    """A box or point prompt that does not lie on the image."""

@@ -24,10 +24,11 @@ import cv2
 import numpy as np
 import shapely
 from pycocotools import mask as mask_utils
-from shapely.geometry import MultiPolygon
 from shapely.geometry import Polygon as ShapelyPolygon
 
+from . import polygon_bytes
 from .errors import GeometryError
+from .evaluation.rle import summarize_counts
 
 Box = tuple[float, float, float, float]
 """A box as COCO writes it: x, y, width, height."""
@@ -157,6 +158,16 @@ def self_intersection_problem(part: PolygonPart) -> str | None:
     return f"the polygon is not simple: {shapely.is_valid_reason(polygon)}"
 
 
+@dataclass(frozen=True)
+class CocoSegmentation:
+    """A mask as a COCO ``segmentation`` value, the pixel area of that value as written,
+    and the pixels in which it differs from the mask (0 when the form is exact)."""
+
+    segmentation: Any
+    area: int
+    changed: int
+
+
 @dataclass(frozen=True, eq=False)
 class Mask:
     """An instance mask of one image: polygon parts or a compressed COCO RLE."""
@@ -221,8 +232,12 @@ class Mask:
             raise GeometryError(
                 f"the RLE is {w}x{h} (size [{h}, {w}]) but the image is {width}x{height}"
             )
+        if h <= 0 or w <= 0:
+            raise GeometryError(f"an RLE size must be positive, got [{h}, {w}]")
         if isinstance(counts, list):
-            if any((not isinstance(c, (int, np.integer))) or c < 0 for c in counts):
+            if any(
+                isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 0 for c in counts
+            ):
                 raise GeometryError("uncompressed RLE counts must be non-negative integers")
             if sum(counts) != h * w:
                 raise GeometryError(
@@ -230,13 +245,16 @@ class Mask:
                 )
             counts = mask_utils.frPyObjects({"size": [h, w], "counts": counts}, h, w)["counts"]
         elif isinstance(counts, str):
-            counts = counts.encode("ascii")
+            try:
+                counts = counts.encode("ascii")
+            except UnicodeEncodeError:
+                raise GeometryError("the RLE counts hold characters outside ASCII") from None
         elif not isinstance(counts, bytes):
             raise GeometryError(
                 f"RLE counts must be a string or a list, got {type(counts).__name__}"
             )
         mask = cls(h, w, counts=counts)
-        mask._check_rle()
+        mask.check()
         return mask
 
     @classmethod
@@ -344,27 +362,30 @@ class Mask:
             raise GeometryError("an empty mask has no polygon")
         return Mask(self.height, self.width, parts=tuple(parts))
 
-    def coco_polygons(self) -> tuple[list[list[float]], int]:
-        """Exterior rings as COCO flat polygons, and the pixels this form cannot hold.
+    def coco_polygons(self) -> CocoSegmentation:
+        """Exterior rings as COCO flat polygons, with the pixels they cover as written.
 
-        COCO polygons cannot express holes: the second value is the number of pixels
-        the polygon form adds (0 when the mask has no holes).
+        COCO polygons cannot express holes, and an RLE mask traced into polygons
+        rasterises back to nearly, not exactly, its pixels: ``area`` is the pixel
+        count of the polygons as written (what pycocotools computes from them) and
+        ``changed`` the pixels in which they differ from this mask.
         """
         source = self if self.parts is not None else self.to_polygons()
         flat = [[float(v) for v in _flat(part.exterior)] for part in source.parts]
         if not source.has_holes and source is self:
-            return flat, 0
-        filled = Mask.from_polygons(
+            return CocoSegmentation(flat, self.area, 0)
+        written = Mask.from_polygons(
             [part.exterior for part in source.parts], self.height, self.width
         )
-        lost = int(filled.area - self.area) if filled.area > self.area else 0
-        return flat, lost
+        both = int(mask_utils.area(mask_utils.merge([self.rle, written.rle], intersect=True)))
+        return CocoSegmentation(flat, written.area, self.area + written.area - 2 * both)
 
-    def to_coco(self, form: str = "auto") -> tuple[Any, int]:
-        """The COCO ``segmentation`` in ``form`` ('polygon', 'rle' or 'auto') and the pixels
-        it loses. 'auto' keeps polygons unless they have holes, and keeps RLE as RLE."""
+    def to_coco(self, form: str = "auto") -> CocoSegmentation:
+        """The COCO ``segmentation`` in ``form`` ('polygon', 'rle' or 'auto'), its area as
+        written and the pixels it changes. 'auto' keeps polygons unless they have holes,
+        and keeps RLE as RLE (both exact)."""
         if form == RLE or (form == "auto" and (self.kind == RLE or self.has_holes)):
-            return self.coco_rle(), 0
+            return CocoSegmentation(self.coco_rle(), self.area, 0)
         if form not in (POLYGON, "auto"):
             raise GeometryError(f"unknown mask form {form!r}; use polygon, rle or auto")
         return self.coco_polygons()
@@ -375,13 +396,7 @@ class Mask:
         """``(kind, data)`` for the store: float64 rings with a uint32 header, or RLE counts."""
         if self.counts is not None:
             return RLE, bytes(self.counts)
-        header = [len(self.parts)]
-        for part in self.parts:
-            header.append(len(part.rings))
-            header.extend(len(ring) for ring in part.rings)
-        head = np.asarray([len(header) + 1, *header], dtype="<u4").tobytes()
-        coords = np.concatenate([ring for part in self.parts for ring in part.rings])
-        return POLYGON, head + np.ascontiguousarray(coords, dtype="<f8").tobytes()
+        return POLYGON, polygon_bytes.pack([part.rings for part in self.parts])
 
     @classmethod
     def from_bytes(cls, kind: str, data: bytes, height: int, width: int) -> Mask:
@@ -390,37 +405,50 @@ class Mask:
             return cls(height, width, counts=bytes(data))
         if kind != POLYGON:
             raise GeometryError(f"unknown stored mask kind {kind!r}")
-        n_words = int(np.frombuffer(data, dtype="<u4", count=1)[0])
-        header = np.frombuffer(data, dtype="<u4", count=n_words)[1:].tolist()
-        coords = np.frombuffer(data, dtype="<f8", offset=4 * n_words).reshape(-1, 2)
-        parts, at, start = [], 1, 0
-        for _ in range(header[0]):
-            n_rings = header[at]
-            lengths = header[at + 1 : at + 1 + n_rings]
-            at += 1 + n_rings
-            rings = []
-            for n in lengths:
-                rings.append(coords[start : start + n])
-                start += n
-            parts.append(PolygonPart(rings[0], tuple(rings[1:])))
-        return cls(height, width, parts=tuple(parts))
+        parts = polygon_bytes.unpack(data)
+        return cls(height, width, parts=tuple(PolygonPart(r[0], tuple(r[1:])) for r in parts))
 
     # ----------------------------------------------------------------- checks
 
-    def _check_rle(self) -> None:
-        try:
-            total = int(mask_utils.area(self.rle))
-        except Exception as exc:  # pycocotools raises bare exceptions on garbage
-            raise GeometryError(f"the RLE counts cannot be decoded: {exc}") from exc
-        if total < 0 or total > self.height * self.width:
-            raise GeometryError("the RLE counts do not fit the mask size")
-        # A compressed string must cover exactly h*w pixels; decode to be sure.
-        try:
-            decoded = mask_utils.decode(self.rle)
-        except Exception as exc:
-            raise GeometryError(f"the RLE counts cannot be decoded: {exc}") from exc
-        if decoded.shape[:2] != (self.height, self.width):
-            raise GeometryError("the RLE counts do not fit the mask size")
+    def check(self) -> None:
+        """Raise GeometryError unless the mask can be handed to pycocotools safely.
+
+        Masks built from bitmaps or polygons are sound by construction; an RLE that
+        came from outside (a file, an answer, a model) may not be: pycocotools decodes
+        counts that cover only part of the image into uninitialised memory, and a
+        negative count past the end of it. See :func:`rle_problem`.
+        """
+        if self.counts is not None:
+            problem = rle_problem(self.counts, self.height, self.width)
+            if problem is not None:
+                raise GeometryError(problem)
+        else:
+            for part in self.parts:
+                for ring in part.rings:
+                    if not np.all(np.isfinite(ring)):
+                        raise GeometryError(
+                            "a polygon has a coordinate that is not a finite number"
+                        )
+
+
+def rle_problem(counts: bytes | str, height: int, width: int) -> str | None:
+    """Why compressed RLE ``counts`` cannot be the mask of a ``width`` x ``height`` image,
+    or None: the string must decode (pycocotools' characters, whole numbers, no count
+    below zero) and its counts must cover exactly ``height * width`` pixels."""
+    if len(counts) == 0:
+        return f"the RLE counts are empty; they must cover the {width}x{height} image"
+    summary = summarize_counts([counts])
+    if not summary.well_formed[0]:
+        shown = counts.decode("ascii", "replace") if isinstance(counts, bytes) else counts
+        shown = shown if len(shown) <= 24 else shown[:24] + "..."
+        return f"the RLE counts {shown!r} cannot be decoded (malformed or negative counts)"
+    total = int(summary.total[0])
+    if total != height * width:
+        return (
+            f"the RLE counts cover {total} pixels, not the {width}x{height} image's "
+            f"{height * width}"
+        )
+    return None
 
 
 def _flat(ring: np.ndarray) -> list[float]:
@@ -546,8 +574,8 @@ __all__ = [
     "POLYGON",
     "RLE",
     "Box",
+    "CocoSegmentation",
     "Mask",
-    "MultiPolygon",
     "PolygonPart",
     "as_ring",
     "bitmap_to_parts",
@@ -555,6 +583,7 @@ __all__ = [
     "boxes_agree",
     "polygon_problems",
     "repair_part",
+    "rle_problem",
     "self_intersection_problem",
     "validate_polygons",
 ]

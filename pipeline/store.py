@@ -29,7 +29,13 @@ from sqlalchemy.pool import QueuePool
 from . import __version__
 from . import schema as s
 from .credentials import scrub, server_engine, shown
-from .errors import LongtailError, NotAProjectError, SchemaVersionError
+from .errors import (
+    DiskFullError,
+    LongtailError,
+    NotAProjectError,
+    ReadOnlyProjectError,
+    SchemaVersionError,
+)
 from .settings import ProjectSettings
 
 DB_NAME = "longtail.db"
@@ -78,10 +84,15 @@ class Annotator:
 class Project:
     """An open project. Thread-safe: connections come from the engine's pool."""
 
-    def __init__(self, engine: Engine, folder: Path | None, url: str) -> None:
+    def __init__(
+        self, engine: Engine, folder: Path | None, url: str, *, read_only: bool = False
+    ) -> None:
         self.engine = engine
         self.folder = folder
         self.url = shown(url)  # never the password: this is what gets shown and passed on
+        # Opened from a folder this process cannot write (a read-only mount, say):
+        # reads work, every write raises ReadOnlyProjectError.
+        self.read_only = read_only
 
     # ------------------------------------------------------------ opening, creating
 
@@ -101,7 +112,14 @@ class Project:
                 raise LongtailError(f"{folder} already holds a longtail project")
             if folder.exists() and not folder.is_dir():
                 raise LongtailError(f"{folder} is a file, not a folder")
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LongtailError(f"cannot create the folder {folder}: {exc.strerror}") from None
+            if not _writable(folder):
+                raise ReadOnlyProjectError(
+                    f"{folder} is read-only: a project cannot be created there"
+                )
         project = cls(_engine(url), folder, url)
         with project.write() as conn:
             if _read_version(conn) is None:
@@ -122,9 +140,18 @@ class Project:
 
     @classmethod
     def open(
-        cls, target: str | os.PathLike[str], *, migrations: Sequence[Migration] | None = None
+        cls,
+        target: str | os.PathLike[str],
+        *,
+        migrations: Sequence[Migration] | None = None,
+        read_only: bool | None = None,
     ) -> Project:
-        """Open an existing project; an older schema is migrated, a newer one refused."""
+        """Open an existing project; an older schema is migrated, a newer one refused.
+
+        A SQLite project in a folder this process cannot write (a read-only mount, a
+        folder of someone else's) opens read-only unless ``read_only`` says otherwise:
+        reading works (``status``, ``export``), a write raises ReadOnlyProjectError.
+        """
         url, folder = _locate(target)
         if folder is not None:
             if not folder.exists():
@@ -132,6 +159,10 @@ class Project:
             if not (folder / DB_NAME).is_file():
                 raise NotAProjectError(f"{folder} is not a longtail project (no {DB_NAME} in it)")
             _check_sqlite_file(folder / DB_NAME)
+            if read_only is None:
+                read_only = not (_writable(folder) and _writable(folder / DB_NAME))
+            if read_only:
+                return cls._open_read_only(target, folder, migrations)
         migrations = list(MIGRATIONS if migrations is None else migrations)
         project = cls(_engine(url), folder, url)
         try:
@@ -156,6 +187,53 @@ class Project:
             raise
         return project
 
+    @classmethod
+    def _open_read_only(
+        cls, target: str | os.PathLike[str], folder: Path, migrations: Sequence[Migration] | None
+    ) -> Project:
+        db = folder / DB_NAME
+        wal = folder / f"{DB_NAME}-wal"
+        shm = folder / f"{DB_NAME}-shm"
+        # A WAL database opens read-only when its -shm file exists or can be made; in a
+        # read-only folder after a clean close neither -wal nor -shm is left, and the
+        # file is opened as immutable (exact: nothing is waiting in a -wal file).
+        if shm.exists() or _writable(folder):
+            url = f"sqlite:///file:{db}?mode=ro&uri=true"
+        elif wal.exists() and wal.stat().st_size > 0:
+            raise ReadOnlyProjectError(
+                f"{target} is read-only and was not closed cleanly ({wal.name} holds "
+                "changes not yet in the database); open it once where it can be written"
+            )
+        else:
+            url = f"sqlite:///file:{db}?mode=ro&immutable=1&uri=true"
+        project = cls(_engine(url, read_only=True), folder, url, read_only=True)
+        known = len(MIGRATIONS if migrations is None else migrations)
+        try:
+            with project.read() as conn:
+                version = _read_version(conn)
+                if version is None or read_meta(conn, "application") != PROJECT_MARK:
+                    raise NotAProjectError(f"{target} is not a longtail project")
+                if version > known:
+                    raise SchemaVersionError(
+                        f"{target} was written by a newer longtail (schema version {version}; "
+                        f"this longtail {__version__} reads up to {known}); upgrade longtail"
+                    )
+                if version < known:
+                    raise ReadOnlyProjectError(
+                        f"{target} is read-only and was written by an older longtail (schema "
+                        f"version {version}, now {known}); open it once where it can be "
+                        "written to upgrade it"
+                    )
+        except sa_exc.DatabaseError as exc:
+            project.close()
+            raise NotAProjectError(
+                f"{target} is read-only and cannot be read ({exc.orig})"
+            ) from exc
+        except LongtailError:
+            project.close()
+            raise
+        return project
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -173,17 +251,38 @@ class Project:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One committed transaction holding the write lock from its start."""
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(longtail_write=True)
-            with conn.begin():
-                yield conn
+        """One committed transaction holding the write lock from its start.
+
+        ReadOnlyProjectError on a project opened read-only; DiskFullError when the
+        disk fills (the transaction is rolled back: nothing of it is kept).
+        """
+        if self.read_only:
+            raise ReadOnlyProjectError(
+                f"the project {self.folder or self.url} is read-only (its folder cannot be "
+                "written): it can be read (status, export), not changed"
+            )
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(longtail_write=True)
+                with conn.begin():
+                    yield conn
+        except sa_exc.DBAPIError as exc:
+            translated = _storage_error(exc, self)
+            if translated is None:
+                raise
+            raise translated from None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """One read transaction: a consistent snapshot, no write lock."""
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except sa_exc.DBAPIError as exc:
+            translated = _storage_error(exc, self)
+            if translated is None:
+                raise
+            raise translated from None
 
     # ------------------------------------------------------------ identity and settings
 
@@ -293,7 +392,37 @@ def _locate(target: str | os.PathLike[str]) -> tuple[str, Path | None]:
     return f"sqlite:///{folder / DB_NAME}", folder
 
 
-def _engine(url: str) -> Engine:
+def _writable(path: Path) -> bool:
+    """Whether this process may write ``path`` (False on a read-only mount, even for root)."""
+    return os.access(path, os.W_OK)
+
+
+# SQLite's result codes and PostgreSQL's SQLSTATEs for a full disk and a read-only store.
+_SQLITE_FULL, _SQLITE_READONLY = 13, 8
+_PG_DISK_FULL, _PG_READ_ONLY = "53100", "25006"
+
+
+def _storage_error(exc: sa_exc.DBAPIError, project: Project) -> LongtailError | None:
+    """The user's words for a database error the disk or the folder caused, or None."""
+    orig = exc.orig
+    code = getattr(orig, "sqlite_errorcode", None)
+    code = code & 0xFF if isinstance(code, int) else None
+    state = getattr(orig, "sqlstate", None)
+    text = str(orig)
+    where = project.folder or project.url
+    if code == _SQLITE_FULL or state == _PG_DISK_FULL or "database or disk is full" in text:
+        return DiskFullError(
+            f"the disk holding {where} is full ({text}); the change was not saved and the "
+            "project is as it was before it"
+        )
+    if code == _SQLITE_READONLY or state == _PG_READ_ONLY or "readonly database" in text:
+        return ReadOnlyProjectError(
+            f"the project {where} is read-only ({text}); the change was not saved"
+        )
+    return None
+
+
+def _engine(url: str, *, read_only: bool = False) -> Engine:
     if not url.startswith("sqlite:"):
         # The password never stays in the engine's URL (pipeline/credentials.py).
         return server_engine(url, pool_pre_ping=True)
@@ -314,7 +443,8 @@ def _engine(url: str) -> Engine:
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        if not read_only:  # a read-only connection cannot change the journal mode
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         # NORMAL (with WAL): a commit survives the process being killed; an OS crash or
         # power cut may lose the last commits but never corrupts the database. FULL

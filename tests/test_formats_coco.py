@@ -288,14 +288,16 @@ def test_auto_masks_write_holes_and_brush_masks_as_rle(empty_project: Project, t
     assert not summary.lossy
 
 
-def test_polygon_export_of_a_holed_mask_says_what_it_loses(empty_project, tmp_path) -> None:
+def test_polygon_export_of_a_holed_mask_says_what_it_changes(empty_project, tmp_path) -> None:
     _holed_project(empty_project, tmp_path)
     doc, summary = export_project(empty_project, "coco", masks="polygon")
     assert all(isinstance(a["segmentation"], list) for a in doc["annotations"])
     assert summary.lossy == [(105, 18)]
-    assert "lost 18 pixels (holes) in 1 masks (first: annotation 105)" in summary.summary()
+    assert "changed 18 pixels (holes filled, RLE traced) in 1 masks (first: annotation 105)" in (
+        summary.summary()
+    )
     holed = next(a for a in doc["annotations"] if a["id"] == 105)
-    assert holed["area"] == 18 * 7 - 6 * 3  # area and bbox stay the mask's own
+    assert holed["area"] == 18 * 7  # the area of the polygon as written: its hole is filled
 
 
 def test_rle_export_writes_every_mask_as_rle(empty_project: Project, tmp_path: Path) -> None:

@@ -147,11 +147,12 @@ def test_polygon_with_hole():
     assert mask.area == 400 - 100
     assert mask.to_bitmap()[10, 10] == 0
     assert mask.to_bitmap()[2, 2] == 1
-    segmentation, lost = mask.to_coco("auto")
-    assert isinstance(segmentation, dict)  # holes go out as RLE
-    assert lost == 0
-    polygons, lost = mask.to_coco("polygon")
-    assert len(polygons) == 1 and lost == 100  # says what the polygon form loses
+    auto = mask.to_coco("auto")
+    assert isinstance(auto.segmentation, dict)  # holes go out as RLE
+    assert auto.changed == 0 and auto.area == 300
+    polygons = mask.to_coco("polygon")
+    assert len(polygons.segmentation) == 1 and polygons.changed == 100  # the hole is filled
+    assert polygons.area == 400  # the area of what is written, not of the mask
     traced = mask.to_rle_mask().to_polygons()
     assert traced.has_holes and np.array_equal(traced.to_bitmap(), mask.to_bitmap())
 

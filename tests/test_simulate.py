@@ -111,7 +111,7 @@ def test_the_truth_must_cover_every_project_image(tmp_path, tiny_coco):
         other["images"] = other["images"][:1]
         with pytest.raises(LongtailError, match="1 project images are not in the truth"):
             load_truth(other, project)
-        with pytest.raises(LongtailError, match="does not exist"):
+        with pytest.raises(LongtailError, match="file not found"):
             load_truth(tmp_path / "nothing.json", project)
 
 
@@ -347,5 +347,5 @@ def test_the_simulate_command(tmp_path, tiny_coco, capsys):
     text = capsys.readouterr().out
     assert "0 answers" in text and "invariants: all hold" in text
     assert main([*args[:2], "--truth", str(tmp_path / "missing.json")]) == 1
-    assert "does not exist" in capsys.readouterr().err
+    assert "file not found" in capsys.readouterr().err
     assert main([*args, "--noise", "careless"]) == 1

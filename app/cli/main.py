@@ -59,8 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A full disk while writing a file (an export, say); the file was not replaced.
         where = f" (writing {exc.filename})" if exc.filename else ""
         print(
-            f"longtail: error: the disk is full{where}; the command stopped and saved "
-            "nothing more",
+            f"longtail: error: the disk is full{where}; the command stopped and saved nothing more",
             file=sys.stderr,
         )
         return 1

@@ -112,15 +112,21 @@ def load_ground_truth(gt: GroundTruth | dict | str | Path) -> GroundTruth:
 
     n = len(anns)
     try:
-        ann_ids = np.fromiter((a["id"] for a in anns), dtype=np.int64, count=n)
-        ann_img = np.fromiter((a["image_id"] for a in anns), dtype=np.int64, count=n)
-        ann_cat = np.fromiter((a["category_id"] for a in anns), dtype=np.int64, count=n)
+        columns = [[a[key] for a in anns] for key in ("id", "image_id", "category_id")]
+        if not all(_all_of_types(c, _ID_TYPES) for c in columns):
+            raise TypeError("an id is not an integer")
+        ann_ids, ann_img, ann_cat = (np.fromiter(c, dtype=np.int64, count=n) for c in columns)
     except (KeyError, TypeError, ValueError, OverflowError):
         for i, a in enumerate(anns):
             for key in ("id", "image_id", "category_id"):
-                if not _is_int(_get(a, key)):
+                value = _get(a, key)
+                if not _is_int(value):
                     raise EvaluationError(
                         f"ground-truth annotation #{i} has no integer '{key}'"
+                    ) from None
+                if not _fits_int64(value):
+                    raise EvaluationError(
+                        f"ground-truth annotation #{i}: '{key}' {value} {_ID_RANGE}"
                     ) from None
         raise
     sorted_ann = np.sort(ann_ids)
@@ -166,6 +172,12 @@ def load_ground_truth(gt: GroundTruth | dict | str | Path) -> GroundTruth:
             listed = im.get(key) or []
             if not listed:
                 continue
+            if not isinstance(listed, list) or not _all_of_types(listed, _ID_TYPES):
+                raise EvaluationError(
+                    f"ground-truth image id {im['id']}: '{key}' must be a list of category ids"
+                )
+            if not all(map(_fits_int64, listed)):
+                raise EvaluationError(f"ground-truth image id {im['id']}: '{key}' {_ID_RANGE}")
             idx = _index_of(sorted_cats, np.asarray(listed, dtype=np.int64))
             # lvis-api only ever looks up known categories in these lists
             out.append(row * K + idx[idx >= 0])
@@ -270,7 +282,7 @@ def _annotation_rles(truth: GroundTruth) -> list[dict]:
             out[i] = rles[at] if k == 1 else mask_utils.merge(rles[at : at + k])
             at += k
     if given_rle:
-        _check_rles(
+        check_masks(
             [out[i] for i in given_rle],
             truth.heights[truth.ann_image[given_rle]],
             truth.widths[truth.ann_image[given_rle]],
@@ -358,9 +370,19 @@ def load_detections(
         raise EvaluationError("the results list is empty: there is nothing to evaluate")
     n = len(results)
     try:
-        image_ids = np.fromiter(map(itemgetter("image_id"), results), dtype=np.int64, count=n)
-        cat_ids = np.fromiter(map(itemgetter("category_id"), results), dtype=np.int64, count=n)
-        scores = np.fromiter(map(itemgetter("score"), results), dtype=np.float64, count=n)
+        image_column = list(map(itemgetter("image_id"), results))
+        category_column = list(map(itemgetter("category_id"), results))
+        score_column = list(map(itemgetter("score"), results))
+        # numpy would read "0.9" or 1.5 as a number; pycocotools would not
+        if not _all_of_types(image_column, _ID_TYPES) or not _all_of_types(
+            category_column, _ID_TYPES
+        ):
+            raise TypeError("an id is not an integer")
+        if not _all_of_types(score_column, _SCORE_TYPES):
+            raise TypeError("a score is not a number")
+        image_ids = np.fromiter(image_column, dtype=np.int64, count=n)
+        cat_ids = np.fromiter(category_column, dtype=np.int64, count=n)
+        scores = np.fromiter(score_column, dtype=np.float64, count=n)
     except (KeyError, TypeError, ValueError, OverflowError):
         _find_bad_field(results)
         raise
@@ -487,10 +509,6 @@ def check_masks(rles: Sequence[dict], heights: np.ndarray, widths: np.ndarray, n
     pycocotools' C code loops forever on an RLE that covers fewer pixels than its
     size, so every mask handed to it for an IoU is checked here first.
     """
-    _check_rles(rles, heights, widths, name)
-
-
-def _check_rles(rles, heights, widths, name) -> None:
     if not len(rles):
         return
     summary = rle_codec.summarize_counts([r["counts"] for r in rles])
@@ -540,11 +558,33 @@ def _find_bad_field(results: list[dict]) -> None:
                 raise EvaluationError(f"result #{i} has no '{key}'")
             if not _is_int(d[key]):
                 raise EvaluationError(f"result #{i}: '{key}' {d[key]!r} is not an integer id")
+            if not _fits_int64(d[key]):
+                raise EvaluationError(f"result #{i}: '{key}' {d[key]} {_ID_RANGE}")
         if "score" not in d:
             raise EvaluationError(f"result #{i} (image id {d['image_id']}) has no 'score'")
         s = d["score"]
+        if isinstance(s, str):
+            raise EvaluationError(
+                f"result #{i}: score {s!r} is a string (image id {d['image_id']}); "
+                "scores must be JSON numbers"
+            )
         if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s):
             raise EvaluationError(f"result #{i}: score {s!r} is not a finite number")
+
+
+# What a JSON reader gives for an integer id and for a score (bool is an int subclass,
+# but `true` is no id and no score).
+_ID_TYPES = frozenset({int, np.int64, np.int32})
+_SCORE_TYPES = frozenset({int, float, np.float64, np.float32, np.int64, np.int32})
+_ID_RANGE = "is out of range: ids must lie between -2^63 and 2^63 - 1"
+
+
+def _all_of_types(values: list, types: frozenset) -> bool:
+    return set(map(type, values)) <= types
+
+
+def _fits_int64(value: int) -> bool:
+    return -(2**63) <= value < 2**63
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -555,10 +595,18 @@ def _unique_ids(records: list, what: str) -> tuple[np.ndarray, np.ndarray, np.nd
     """The records' integer ids, their sorting order and the sorted ids; an error names
     the first record without an integer id, or the first id listed twice."""
     try:
-        ids = np.array([r["id"] for r in records], dtype=np.int64)
+        column = [r["id"] for r in records]
+        if not _all_of_types(column, _ID_TYPES):
+            raise TypeError("an id is not an integer")
+        ids = np.array(column, dtype=np.int64)
     except (KeyError, TypeError, ValueError, OverflowError):
-        bad = next(i for i, r in enumerate(records) if not _is_int(_get(r, "id")))
-        raise EvaluationError(f"ground-truth {what} #{bad} has no integer 'id'") from None
+        for i, r in enumerate(records):
+            value = _get(r, "id")
+            if not _is_int(value):
+                raise EvaluationError(f"ground-truth {what} #{i} has no integer 'id'") from None
+            if not _fits_int64(value):
+                raise EvaluationError(f"ground-truth {what} #{i}: id {value} {_ID_RANGE}") from None
+        raise
     order = np.argsort(ids, kind="stable")
     sorted_ids = ids[order]
     dup = np.flatnonzero(sorted_ids[1:] == sorted_ids[:-1])

@@ -27,7 +27,7 @@ class RleSummary:
 
     area: np.ndarray  # int64
     total: np.ndarray  # int64
-    well_formed: np.ndarray  # bool: valid characters, whole numbers, no overlong number
+    well_formed: np.ndarray  # bool: valid characters, whole numbers, none overlong or negative
 
 
 def summarize_counts(counts: Sequence[str | bytes]) -> RleSummary:
@@ -112,13 +112,38 @@ def _summarize_chunk(part: Sequence[str | bytes]) -> tuple[np.ndarray, np.ndarra
     has = per_string > 0
     weight[first[has]] = 1
     y = x * weight
-    odd = (idx - np.repeat(first, per_string)) & 1
+    position = idx - np.repeat(first, per_string)
+    odd = position & 1
+    ok[_strings_with_negative_counts(x, position, np.repeat(np.arange(n), per_string))] = False
     total = np.zeros(n, dtype=np.int64)
     area = np.zeros(n, dtype=np.int64)
     if has.any():
         total[has] = np.add.reduceat(y, first[has])
         area[has] = np.add.reduceat(y * odd, first[has])
     return area, total, ok
+
+
+def _strings_with_negative_counts(
+    x: np.ndarray, position: np.ndarray, string: np.ndarray
+) -> np.ndarray:
+    """The strings with a count below zero once the differences are added up.
+
+    pycocotools keeps counts unsigned: a negative one becomes a run of ~4 billion
+    pixels that its decoder writes past the end of the mask. Count j (j > 2) is
+    number j plus count j - 2, so counts are running sums over three chains per
+    string: number 0 alone, the odd positions, and the even positions from 2 on.
+    """
+    if not len(x):
+        return np.zeros(0, dtype=np.int64)
+    chain = np.where(position == 0, 0, np.where(position & 1, 1, 2))
+    key = string * 3 + chain
+    order = np.argsort(key, kind="stable")
+    values, keys = x[order], key[order]
+    running = np.cumsum(values)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    before = running[starts] - values[starts]
+    counts = running - np.repeat(before, np.diff(np.r_[starts, len(keys)]))
+    return np.unique(keys[counts < 0] // 3)
 
 
 def structurally_valid(counts: Sequence[str | bytes]) -> np.ndarray:

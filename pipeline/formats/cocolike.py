@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import GeometryError, VocabularyError
-from ..geometry import Mask
+from ..geometry import Mask, boxes_agree
 from ..vocabulary import category_from_entry, normalize
 from .locate import ImageSearch, find_file, keep_readable, relative_names
 from .masks import encode_mask, encode_polygons
@@ -36,17 +35,16 @@ BOX_TOLERANCE = 1.0 + 1e-6
 Progress = Callable[[int, int], None]
 
 
-@dataclass
-class Document:
-    """A COCO/LVIS document's records that passed their checks."""
-
-    categories: list[SourceCategory] = field(default_factory=list)
-    images: list[SourceImage] = field(default_factory=list)
-    licenses: list[dict[str, Any]] = field(default_factory=list)
-
-
 def _is_int(value: Any) -> bool:
     return type(value) is int
+
+
+# Ids are stored as signed 64-bit integers (SQLite, PostgreSQL BIGINT).
+_ID_RANGE = "the id is out of range: ids must lie between -2^63 and 2^63 - 1"
+
+
+def _fits_id(value: int) -> bool:
+    return -(2**63) <= value < 2**63
 
 
 def _is_number(value: Any) -> bool:
@@ -96,6 +94,9 @@ def read_categories(
             report.problem("the id appears twice", **where)
             continue
         ids.add(cid)
+        if not _fits_id(cid):
+            report.problem(_ID_RANGE, **where)
+            continue
         name = item.get("name")
         if not isinstance(name, str) or not name.strip():
             report.problem("missing key 'name'" if name is None else "the name is empty", **where)
@@ -148,6 +149,10 @@ def read_images(
             report.problem("the id appears twice", **where)
             continue
         listed.add(iid)
+        if not _fits_id(iid):
+            report.problem(_ID_RANGE, **where)
+            report.images_skipped += 1
+            continue
         image = _image_record(item, iid, where, report, lvis=lvis, category_keys=category_keys)
         if image is None:
             report.images_skipped += 1
@@ -277,6 +282,9 @@ def attach_annotations(
             report.problem("the id appears twice", file=file, image_id=iid, annotation_id=aid)
             continue
         seen.add(aid)
+        if not _fits_id(aid):
+            report.problem(_ID_RANGE, file=file, image_id=iid, annotation_id=aid)
+            continue
         image = by_id.get(iid)
         if image is None:
             if type(iid) is int and iid in listed_images:
@@ -376,6 +384,9 @@ def encode_annotations(
             except GeometryError as exc:
                 report.problem(str(exc), **where)
                 problems.append(str(exc))
+            if not problems and area == 0 and ann["bbox"][2] * ann["bbox"][3] > 0:
+                problems.append(f"the RLE mask is empty but its bbox {ann['bbox']} is not")
+                report.problem(problems[-1], **where)
             if not problems:
                 box = _box(ann["bbox"], mask_box, "RLE", report, file, iid, aid, repair_boxes)
                 if box is not None:
@@ -464,10 +475,7 @@ def _box(
     a problem, or (``repair``) the mask's extent and a note."""
     x, y, w, h = (float(v) for v in bbox)
     mx, my, mw, mh = mask_box
-    if all(
-        abs(a - b) <= BOX_TOLERANCE
-        for a, b in zip((x, y, x + w, y + h), (mx, my, mx + mw, my + mh), strict=True)
-    ):
+    if boxes_agree((x, y, w, h), mask_box, tolerance=BOX_TOLERANCE):
         return (x, y, w, h)
     message = (
         f"the bbox [{x:g}, {y:g}, {w:g}, {h:g}] disagrees with its {what}, which spans "

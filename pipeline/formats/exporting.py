@@ -10,14 +10,12 @@ the largest kept id, in project order. The same project always gives the same by
 from __future__ import annotations
 
 import os
-import struct
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import and_, exists, false, func, not_, select
 from sqlalchemy.engine import Connection
 
@@ -25,6 +23,8 @@ from .. import __version__
 from .. import schema as s
 from ..errors import GeometryError, LongtailError
 from ..geometry import POLYGON, RLE, Mask
+from ..polygon_bytes import flat_parts_without_holes
+from ..roles import EXPORT, require
 from ..stats.frequency import frequency_group, frequency_groups
 from ..store import Project, read_meta_json
 from .jsonio import atomic_write_bytes, dump_json, no_cycle_collection
@@ -48,7 +48,9 @@ class ExportSummary:
     annotations: int = 0
     crowd: int = 0
     categories: int = 0
-    lossy: list[tuple[int, int]] = field(default_factory=list)  # (annotation id, pixels)
+    # (annotation id, pixels): masks the polygon form changed (holes filled, RLE traced);
+    # their `area` is that of the polygons as written
+    lossy: list[tuple[int, int]] = field(default_factory=list)
     kept_as_rle: list[int] = field(default_factory=list)  # empty masks a polygon cannot hold
 
     def summary(self) -> str:
@@ -63,8 +65,9 @@ class ExportSummary:
         if self.lossy:
             pixels = sum(p for _, p in self.lossy)
             line += (
-                f"; the polygon form lost {pixels} pixels (holes) in {len(self.lossy)} masks "
-                f"(first: annotation {self.lossy[0][0]})"
+                f"; the polygon form changed {pixels} pixels (holes filled, RLE traced) in "
+                f"{len(self.lossy)} masks (first: annotation {self.lossy[0][0]}); their area "
+                "is the written polygons'"
             )
         if self.kept_as_rle:
             line += f"; {len(self.kept_as_rle)} empty masks stay RLE"
@@ -81,6 +84,7 @@ def export_project(
     progress: Progress | None = None,
 ) -> tuple[dict[str, Any], ExportSummary]:
     """The export document and its summary; written atomically to ``out_path`` if given."""
+    require(project, EXPORT)  # an admin's action
     if fmt not in (COCO, LVIS):
         raise LongtailError(f"unknown export format {fmt!r}; use coco or lvis")
     if masks not in MASK_FORMS:
@@ -150,14 +154,16 @@ def _build(
     for done, row in enumerate(rows, 1):
         aid = annotation_id(row.id, row.source_id)
         height, width = sizes[row.image_id]
-        segmentation = _segmentation(row.mask_kind, row.mask, height, width, masks, aid, summary)
+        segmentation, area = _segmentation(
+            row.mask_kind, row.mask, row.area, height, width, masks, aid, summary
+        )
         category = category_ids[row.category_id]
         annotation = {
             "id": aid,
             "image_id": image_ids[row.image_id],
             "category_id": category,
             "segmentation": segmentation,
-            "area": int(row.area),
+            "area": area,
             "bbox": [
                 round(row.bbox_x, 6),
                 round(row.bbox_y, 6),
@@ -283,34 +289,33 @@ def _annotation_ids(conn: Connection, exported: Any) -> tuple[int, Callable[[int
 
 
 def _segmentation(
-    kind: str, data: bytes, height: int, width: int, form: str, aid: int, summary: ExportSummary
-) -> Any:
-    """The COCO segmentation of a stored mask in ``form``; what it loses goes in the summary."""
+    kind: str,
+    data: bytes,
+    area: int,
+    height: int,
+    width: int,
+    form: str,
+    aid: int,
+    summary: ExportSummary,
+) -> tuple[Any, int]:
+    """The COCO segmentation of a stored mask in ``form`` and its area as written (the
+    stored area unless the polygon form changed the pixels; the summary lists those)."""
     if kind == POLYGON and form != RLE:
-        n_words = int.from_bytes(data[:4], "little")
-        header = struct.unpack_from(f"<{n_words - 1}I", data, 4)
-        n_parts = header[0]
-        if n_words == 2 * n_parts + 2:  # every part a single ring: no holes
-            coords = np.frombuffer(data, "<f8", offset=4 * n_words).tolist()
-            if n_parts == 1:
-                return [coords]
-            parts, at = [], 0
-            for points in header[2::2]:
-                parts.append(coords[at : at + 2 * points])
-                at += 2 * points
-            return parts
+        parts = flat_parts_without_holes(data)
+        if parts is not None:
+            return parts, int(area)
     if kind == RLE and form != POLYGON:
-        return {"size": [height, width], "counts": bytes(data).decode("ascii")}
+        return {"size": [height, width], "counts": bytes(data).decode("ascii")}, int(area)
     mask = Mask.from_bytes(kind, data, height, width)
     try:
-        segmentation, lost = mask.to_coco(form)
+        written = mask.to_coco(form)
     except GeometryError:
         # An empty mask has no polygon: it stays an (empty) RLE.
         summary.kept_as_rle.append(aid)
-        return mask.coco_rle()
-    if lost:
-        summary.lossy.append((aid, lost))
-    return segmentation
+        return mask.coco_rle(), int(area)
+    if written.changed:
+        summary.lossy.append((aid, written.changed))
+    return written.segmentation, int(written.area)
 
 
 def _image(project: Project, row: Any, image_id: int, fmt: str) -> dict[str, Any]:

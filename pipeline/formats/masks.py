@@ -10,7 +10,6 @@ tests hold the two paths to the same results.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
@@ -20,6 +19,7 @@ from pycocotools import mask as mask_utils
 
 from ..annotations import segment_values
 from ..geometry import POLYGON, Mask, polygon_problems
+from ..polygon_bytes import simple_header
 
 
 @dataclass
@@ -148,20 +148,15 @@ def _encode_shaped(
     sizes = part_points.tolist()
     starts = (ann_start * 16).tolist()
     lengths = (points_per * 16).tolist()
-    pack = struct.pack
     at = 0  # index into the rasterised parts
     for k in good_list:
         i = indices[k]
         count = counts[k]
+        header = simple_header(sizes[firsts[k] : firsts[k] + count])
         if count == 1:
             area = part_areas[at]
-            header = pack("<4I", 4, 1, 1, sizes[firsts[k]])
         else:
             area = int(mask_utils.area(mask_utils.merge(rles[at : at + count])))
-            words = [2 * count + 2, count]
-            for size in sizes[firsts[k] : firsts[k] + count]:
-                words += (1, size)
-            header = pack(f"<{len(words)}I", *words)
         at += count
         start = starts[k]
         out.kinds[i] = POLYGON

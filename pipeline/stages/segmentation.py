@@ -124,6 +124,7 @@ def apply(ctx: Answering, answer: SegmentAnswer) -> None:
             f"the mask is {mask.width}x{mask.height} but the image is "
             f"{ctx.image.width}x{ctx.image.height}"
         )
+    mask.check()  # an RLE from a tool or a model must cover the image exactly
     if mask.area == 0:
         raise LongtailError("the mask is empty; draw the instance, or skip the item")
     version = next_version(ctx.conn, instance.id)

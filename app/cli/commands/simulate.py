@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from pipeline.simulate import PROFILES, load_truth, simulate
+from pipeline.simulate import PROFILES, load_truth, run_annotators
 from pipeline.store import Project
 
+from ..interrupt import Cancelled
 from ..progress import progress_bar
 
 
@@ -18,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Scripted annotators claim and answer every stage's items from the truth (a COCO "
             "or LVIS JSON whose images are the project's), with the mistakes a noise profile "
-            "asks for. The answers are stored like real ones. Ctrl-C stops cleanly."
+            "asks for. The answers are stored like real ones. Ctrl-C stops within about "
+            "two seconds, keeping every answer given."
         ),
     )
     p.add_argument("project", help="project folder or database URL")
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     with Project.open(args.project) as project:
         truth = load_truth(args.truth, project)
         with progress_bar("simulating", unit="answer") as progress:
-            summary = simulate(
+            outcome = run_annotators(
                 project,
                 truth,
                 annotators=args.annotators,
@@ -48,16 +50,18 @@ def run(args: argparse.Namespace) -> int:
                 progress=progress,
                 max_answers=args.max_answers,
             )
+        if outcome.cancelled:  # no summary: comparing with the truth takes a while
+            n = outcome.total_answers
+            raise Cancelled(f"{n} answer{'s' if n != 1 else ''} given and saved")
+        summary = outcome.summary(project)
     if args.json:
         print(json.dumps(summary.as_dict(), indent=2))
     else:
         if truth.unmatched_categories:
-            names = ", ".join(truth.unmatched_categories[:5])
             print(
-                f"note: {len(truth.unmatched_categories)} truth categories are not in the "
-                f"project's vocabulary and were left out ({names}...)"
+                f"note: {len(truth.unmatched_categories)} truth categories match no category "
+                f"of the project (by name, synonym or synset) and were left out: "
+                f"{', '.join(truth.unmatched_categories)}"
             )
         print("\n".join(summary.lines()))
-    if summary.cancelled:
-        return 130
     return 0 if summary.finished and not summary.violations else 1

@@ -1,0 +1,167 @@
+"""Ctrl-C for every long command: stop within about two seconds, keep what was committed.
+
+Python runs a SIGINT handler only between bytecodes, so ``KeyboardInterrupt`` waits
+for whatever C call is running: an OpenCV filter, a pycocotools IoU, a long SQLite
+statement, a thread pool being joined. :func:`handling_interrupts` therefore watches
+for SIGINT from a thread of its own, woken by the signal itself
+(:func:`signal.set_wakeup_fd`), and gives the command :data:`GRACE_S` seconds to end
+through ``KeyboardInterrupt`` as usual; if it has not by then, it prints the one line
+and ends the process with status 130 at once. A second Ctrl-C ends it at once too.
+
+Ending the process that way is what a crash does, and the store is made for it: every
+committed transaction stays, an open one is rolled back when the project is next
+opened (an import is one transaction, so it is all or nothing), and files are written
+through a temporary file and a rename. Work that must tidy up before such an exit
+(stop child processes, say) registers a callback with :func:`on_hard_exit`.
+
+Usage (``app/cli/main.py`` wraps every command in it; a command need do nothing)::
+
+    with handling_interrupts():
+        run_the_command()
+    # KeyboardInterrupt (or Cancelled) propagates; the caller prints cancel_line()
+    # and exits 130.
+
+A library call that catches Ctrl-C itself and returns a partial result (``simulate``)
+raises :class:`Cancelled` from the command to end the same way, with a detail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+GRACE_S = 1.0
+"""Seconds a command gets after Ctrl-C to stop by itself before the process is ended."""
+
+EXIT_STATUS = 130  # 128 + SIGINT, what shells report for a process ended by Ctrl-C
+
+
+class Cancelled(KeyboardInterrupt):
+    """The command stopped on Ctrl-C; ``str()`` is a detail for the one line (may be empty)."""
+
+
+_lock = threading.Lock()
+_announced = False
+_hard_exit_callbacks: list[Callable[[], None]] = []
+
+
+def cancel_line(detail: str = "") -> str:
+    """The one line a cancelled command prints."""
+    tail = f" ({detail})" if detail else ""
+    return f"longtail: cancelled{tail}; what was saved before Ctrl-C is kept"
+
+
+def announce(detail: str = "") -> None:
+    """Print the cancel line on stderr, once per process whoever asks first."""
+    global _announced
+    with _lock:
+        if _announced:
+            return
+        _announced = True
+    try:
+        sys.stderr.write(cancel_line(detail) + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def on_hard_exit(callback: Callable[[], None]) -> Callable[[], None]:
+    """Run ``callback`` (briefly!) before the process is ended after the grace period.
+    Returns a function that unregisters it."""
+    _hard_exit_callbacks.append(callback)
+
+    def remove() -> None:
+        if callback in _hard_exit_callbacks:
+            _hard_exit_callbacks.remove(callback)
+
+    return remove
+
+
+def _hard_exit() -> None:
+    for callback in list(_hard_exit_callbacks):
+        with contextlib.suppress(Exception):  # nothing may stop the exit
+            callback()
+    announce()
+    os._exit(EXIT_STATUS)
+
+
+@contextmanager
+def handling_interrupts(grace_s: float = GRACE_S) -> Iterator[None]:
+    """Within the block, Ctrl-C raises KeyboardInterrupt as usual, and ends the process
+    (status 130, one line) if the block has not ended ``grace_s`` seconds later.
+
+    Outside the main thread, or where a wake-up fd is already set (an event loop's),
+    the block runs with Python's usual handling only.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    try:
+        previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    except ValueError:
+        os.close(read_fd)
+        os.close(write_fd)
+        yield
+        return
+    if previous_fd != -1:  # someone else listens: leave them be
+        signal.set_wakeup_fd(previous_fd)
+        os.close(read_fd)
+        os.close(write_fd)
+        yield
+        return
+    previous_handler = signal.getsignal(signal.SIGINT)
+    if previous_handler in (signal.SIG_DFL, signal.SIG_IGN, None):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    watcher = threading.Thread(
+        target=_watch, args=(read_fd, grace_s), name="ctrl-c watcher", daemon=True
+    )
+    watcher.start()
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(-1)
+        if previous_handler in (signal.SIG_DFL, signal.SIG_IGN):
+            signal.signal(signal.SIGINT, previous_handler)
+        os.write(write_fd, _STOP)  # wakes the watcher: closing the pipe would not
+        watcher.join(timeout=1.0)
+        os.close(write_fd)
+        os.close(read_fd)
+
+
+_STOP = b"\0"  # no signal has number 0
+
+
+def _watch(read_fd: int, grace_s: float) -> None:
+    """Wait for SIGINT on the wake-up pipe; after the grace period, end the process.
+
+    Once Ctrl-C has come, the deadline stands even after the block ends: the process
+    must still exit, and exiting can wait too (on threads a pool is joining).
+    """
+    interrupts = 0
+    while True:
+        try:
+            data = os.read(read_fd, 64)
+        except OSError:
+            return
+        interrupts += data.count(signal.SIGINT)
+        if interrupts >= 2:
+            _hard_exit()
+        if interrupts == 1 and signal.SIGINT in data:
+            threading.Thread(
+                target=_deadline, args=(grace_s,), name="ctrl-c deadline", daemon=True
+            ).start()
+        if not data or _STOP in data:
+            return
+
+
+def _deadline(grace_s: float) -> None:
+    time.sleep(grace_s)
+    _hard_exit()
