@@ -225,3 +225,19 @@ def test_canvas_screenshot_of_a_tiny_coco_image_with_its_masks(qtbot, tiny_coco)
     out = Path(__file__).resolve().parents[1] / "docs" / "screenshots" / "canvas-tiny-coco.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     assert v.grab().save(str(out))
+
+
+def test_a_click_without_a_tool_selects_the_mask_under_it(view):
+    item = view.annotation_scene.add_mask(holed_mask(), category_id=2)
+    QTest.mouseClick(
+        view.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=view.image_to_view(QPointF(60, 60)).toPoint(),
+    )
+    assert item.isSelected()
+    QTest.mouseClick(
+        view.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=view.image_to_view(QPointF(100, 100)).toPoint(),
+    )
+    assert not item.isSelected()  # the hole is not the mask

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from PySide6.QtCore import QObject, QRectF, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPixmapCache
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
 from pipeline.geometry import Box, Mask
@@ -19,6 +19,9 @@ from .items import BoxItem, MaskItem, PointItem, _Annotation, category_color
 from .tiles import ImageItem, ImageSource
 
 DEFAULT_OPACITY = 0.45
+# Item caches live in QPixmapCache (10 MB by default): 1000 cached masks need more, or
+# they evict each other and every repaint renders every mask again.
+PIXMAP_CACHE_KB = 256 * 1024
 
 
 class AnnotationScene(QGraphicsScene):
@@ -28,6 +31,8 @@ class AnnotationScene(QGraphicsScene):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        if QPixmapCache.cacheLimit() < PIXMAP_CACHE_KB:
+            QPixmapCache.setCacheLimit(PIXMAP_CACHE_KB)
         self.image_item = ImageItem()
         self.addItem(self.image_item)
         self._annotations: list[_Annotation] = []

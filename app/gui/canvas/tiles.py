@@ -86,6 +86,7 @@ class ImageItem(QGraphicsItem):
         self._full: np.ndarray | None = None
         self._tiles: OrderedDict[tuple[int, int], QPixmap] = OrderedDict()
         self._generation = 0
+        self._decode_pending: Path | None = None
         self._loader = _Loader()
         self._loader.loaded.connect(self._on_loaded)
         self.error: str | None = None
@@ -107,6 +108,7 @@ class ImageItem(QGraphicsItem):
         self._generation += 1
         self._tiles.clear()
         self._full = None
+        self._decode_pending: Path | None = None
         self.error = None
         if isinstance(source, np.ndarray):
             pixels = source if source.ndim == 3 else np.dstack([source] * 3)
@@ -129,10 +131,8 @@ class ImageItem(QGraphicsItem):
             if self.tiled:
                 small, _ = read_preview(path)
                 self._set_preview(small)
-                generation = self._generation
-                threading.Thread(
-                    target=self._decode, args=(path, generation), daemon=True, name="image-decode"
-                ).start()
+                # The full decode starts at the first paint, so it does not compete with it.
+                self._decode_pending = path
             else:
                 self._set_preview(load_image(path))
         self.update()
@@ -140,6 +140,13 @@ class ImageItem(QGraphicsItem):
     def _set_preview(self, pixels: np.ndarray) -> None:
         self._preview = QPixmap.fromImage(qimage_from_rgb(pixels))
         self._preview_scale = pixels.shape[1] / self.width
+
+    def _start_decode(self) -> None:
+        if self._decode_pending is not None:
+            path, self._decode_pending = self._decode_pending, None
+            threading.Thread(
+                target=self._decode, args=(path, self._generation), daemon=True, name="image-decode"
+            ).start()
 
     def _decode(self, path: Path, generation: int) -> None:
         try:
@@ -162,6 +169,7 @@ class ImageItem(QGraphicsItem):
         from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QThread
 
         deadline = QDeadlineTimer(int(timeout_s * 1000))
+        self._start_decode()
         while not self.full_resolution_ready and not deadline.hasExpired():
             QCoreApplication.processEvents()
             QThread.msleep(5)
@@ -177,6 +185,7 @@ class ImageItem(QGraphicsItem):
     ) -> None:
         if self._preview is None:
             return
+        self._start_decode()
         exposed = option.exposedRect.intersected(self.boundingRect())
         if exposed.isEmpty():
             return
