@@ -15,6 +15,7 @@ from datetime import datetime
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from .project import ProjectStats
 
@@ -42,6 +43,13 @@ class Plot:
 def _figure() -> Figure:
     figure = Figure(figsize=SIZE, layout="constrained")
     return figure
+
+
+def _plain_numbers(ax) -> None:
+    """Tick labels of a log axis as plain numbers (1, 10, 100), not powers of ten."""
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
 
 
 def _no_data(figure: Figure, ax, what: str) -> Figure:
@@ -79,9 +87,13 @@ def long_tail(stats: ProjectStats) -> Figure:
                 counts[chosen],
                 width=1.0,
                 color=GROUP_COLORS[group],
+                # a few categories: a thin white edge tells the bars apart
+                edgecolor="white" if len(cats) <= 60 else GROUP_COLORS[group],
+                linewidth=0.5,
                 label=f"{GROUP_NAMES[group]}: {int(chosen.sum())} categories",
             )
     ax.set_yscale("log")
+    _plain_numbers(ax)
     ax.set_xlim(0.5, len(cats) + 0.5)
     ax.set_xlabel("category index, sorted by number of instances")
     ax.set_ylabel("instances (accepted masks, log scale)")
@@ -137,6 +149,7 @@ def mask_sizes(stats: ProjectStats) -> Figure:
         edgecolor="white",
     )
     ax.set_yscale("log")
+    _plain_numbers(ax)
     ax.set_xlim(0, 1)
     ax.set_xlabel("relative mask size, sqrt(mask area / image area)")
     ax.set_ylabel("instances (%, log scale)")
@@ -170,19 +183,21 @@ def federated_coverage(stats: ProjectStats) -> Figure:
         color="#1f77b4",
         label="|P_c| images with the category (positives)",
     )
-    ax.step(
+    # Negatives and not-exhaustive counts jump from category to category: dots, not lines.
+    dots = {"linestyle": "none", "marker": ".", "markersize": 3 if len(cats) > 60 else 7}
+    ax.plot(
         ranks,
         [c.negatives for c in cats],
-        where="mid",
         color="#d62728",
         label="|N_c| images verified without it (negatives)",
+        **dots,
     )
-    ax.step(
+    ax.plot(
         ranks,
         [c.not_exhaustive for c in cats],
-        where="mid",
         color="#ff7f0e",
         label="positives not exhaustively annotated",
+        **dots,
     )
     ax.axhline(
         quota,
@@ -192,6 +207,7 @@ def federated_coverage(stats: ProjectStats) -> Figure:
         label=f"negatives quota ({quota} per category)",
     )
     ax.set_yscale("symlog", linthresh=1)
+    _plain_numbers(ax)
     ax.set_ylim(bottom=0)
     ax.set_xlim(0.5, len(cats) + 0.5)
     ax.set_xlabel("category index, sorted by number of positive images")

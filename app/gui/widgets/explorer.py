@@ -565,9 +565,13 @@ class ExplorerView(QWidget):
             if e is not entry and e.annotation.segment is not None
         ]
         current = entry.annotation.segment.mask if entry.annotation.segment else None
-        dialog = CorrectionDialog(
-            str(self.project.resolve(self.history.image.path)), current, others, self
-        )
+        try:
+            dialog = CorrectionDialog(
+                str(self.project.resolve(self.history.image.path)), current, others, self
+            )
+        except ImportError as exc:  # the mask editor is part of another package of the app
+            self.statusMessage.emit(f"the mask editor is not available ({exc})")
+            return
         self.correction_dialog = dialog  # tests drive it
         dialog.open()
         started = _now()
