@@ -63,17 +63,33 @@ class CocoProject:
         raise AssertionError("the earlier stages did not settle")
 
 
-def coco_images(tiny_coco: Path, count: int, target: Path, split: str = "val2017") -> Path:
-    """The ``count`` images of ``split`` with the most instances (but few enough to stay
-    quick), copied with their truth into ``target``; returns the truth JSON."""
+def coco_images(
+    tiny_coco: Path,
+    count: int,
+    target: Path,
+    split: str = "val2017",
+    *,
+    min_area: float = 0.0,
+    max_instances: int = 6,
+) -> Path:
+    """The ``count`` images of ``split`` with the most instances (2 to ``max_instances``,
+    each at least ``min_area`` px and no crowd region when ``min_area`` is set), copied
+    with their truth into ``target``; returns the truth JSON."""
     document = json.loads((tiny_coco / "annotations" / f"instances_{split}.json").read_text())
-    per_image: dict[int, int] = {}
+    per_image: dict[int, list[dict]] = {}
     for a in document["annotations"]:
-        per_image[a["image_id"]] = per_image.get(a["image_id"], 0) + 1
+        per_image.setdefault(a["image_id"], []).append(a)
+
+    def fits(image: dict) -> bool:
+        anns = per_image.get(image["id"], [])
+        if not 2 <= len(anns) <= max_instances:
+            return False
+        return not min_area or all(a["area"] >= min_area and not a["iscrowd"] for a in anns)
+
     # a handful of instances each: every stage has work, no stage drags
     images = sorted(
-        (im for im in document["images"] if 2 <= per_image.get(im["id"], 0) <= 6),
-        key=lambda im: (-per_image.get(im["id"], 0), im["id"]),
+        (im for im in document["images"] if fits(im)),
+        key=lambda im: (-len(per_image.get(im["id"], [])), im["id"]),
     )[:count]
     keep = {im["id"] for im in images}
     folder = target / "images"
@@ -92,9 +108,18 @@ def coco_images(tiny_coco: Path, count: int, target: Path, split: str = "val2017
     return truth
 
 
-def coco_project(tiny_coco: Path, tmp_path: Path, images: int = 2, **settings: Any) -> CocoProject:
-    """A project of ``images`` tiny_coco images with the COCO-80 vocabulary, seeded."""
-    truth_path = coco_images(tiny_coco, images, tmp_path)
+def coco_project(
+    tiny_coco: Path,
+    tmp_path: Path,
+    images: int = 2,
+    *,
+    min_area: float = 0.0,
+    seed: bool = True,
+    **settings: Any,
+) -> CocoProject:
+    """A project of ``images`` tiny_coco images with the COCO-80 vocabulary (seeded
+    unless ``seed`` is false)."""
+    truth_path = coco_images(tiny_coco, images, tmp_path, min_area=min_area)
     defaults = {"negatives_per_category": 1, "negative_candidates_per_image": 2}
     project = Project.create(
         tmp_path / "project", settings=ProjectSettings().updated(**{**defaults, **settings})
@@ -103,7 +128,8 @@ def coco_project(tiny_coco: Path, tmp_path: Path, images: int = 2, **settings: A
     add_image_folder(project, tmp_path / "images")
     truth = load_truth(truth_path, project)
     service = Pipeline(project)
-    service.seed()
+    if seed:
+        service.seed()
     with project.read() as conn:
         category_ids = list(conn.execute(select(s.categories.c.id)).scalars())
     scripted = ScriptedAnnotator(truth, noise_profile("none"), random.Random(0), category_ids, 0.85)

@@ -429,10 +429,7 @@ class StageView(QWidget):
         self.clear_item()
         item = self.session.undo_last()  # leased to us again: the session hands it out next
         if item.stage != self.stage:
-            switch = getattr(self.window(), "set_stage", None)
-            if callable(switch):  # the main window shows the item in its stage's view
-                switch(item.stage, restart=True)
-                return
+            # the main window goes to that stage (Session.takenBack), whose view shows it
             self.toast.show_message(
                 f"Answer taken back: it waits for you in stage {item.stage} (Ctrl+{item.stage})"
             )
