@@ -50,7 +50,14 @@ class GuiAnnotator:
 
     # ------------------------------------------------------------ driving
 
+    def focus(self) -> None:
+        """Make this user's window the active one (shortcuts act on the active window)."""
+        if not self.win.isActiveWindow():
+            self.win.activateWindow()
+            self.qtbot.waitUntil(self.win.isActiveWindow, timeout=3000)
+
     def go(self, stage: int) -> Any:
+        self.focus()
         QTest.keyClick(self.win, Qt.Key(Qt.Key.Key_0 + stage), CTRL)
         assert self.win.current_stage == stage
         return self.win.views[stage]
@@ -60,17 +67,26 @@ class GuiAnnotator:
         view = self.go(stage)
         done = 0
         while view.items and done < limit:
-            for item in view.items[:1] if stage != VERIFICATION else view.items:
-                self.clicked.seen_items.append((stage, item.id))
-            answer = {
-                SPOTTING: self.spot,
-                MARKING: self.mark,
-                SEGMENTATION: self.segment,
-                VERIFICATION: self.verify,
-                EXHAUSTIVE: self.exhaustive,
-                NEGATIVES: self.negative,
-            }[stage]
-            done += answer(view)
+            done += self.answer_one(stage)
+        return done
+
+    def answer_one(self, stage: int) -> int:
+        """Answer the item (or page) the current view of ``stage`` shows; 0 if none."""
+        self.focus()
+        view = self.win.views[stage]
+        if not view.items:
+            return 0
+        for item in view.items[:1] if stage != VERIFICATION else view.items:
+            self.clicked.seen_items.append((stage, item.id))
+        answer = {
+            SPOTTING: self.spot,
+            MARKING: self.mark,
+            SEGMENTATION: self.segment,
+            VERIFICATION: self.verify,
+            EXHAUSTIVE: self.exhaustive,
+            NEGATIVES: self.negative,
+        }[stage]
+        done = answer(view)
         self.clicked.answers[stage] += done
         return done
 
