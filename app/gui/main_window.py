@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import (
     QDialog,
@@ -503,6 +503,7 @@ class MainWindow(QMainWindow):
         remember_project(target)
         self.session.progressChanged.connect(self.switcher.set_progress)
         self.session.itemClaimed.connect(self._on_item_claimed)
+        self.session.takenBack.connect(self._on_taken_back)
         self.session.toast.connect(self.show_message)
         self._build_views()
         self.pages.setCurrentWidget(self.workspace)
@@ -662,9 +663,14 @@ class MainWindow(QMainWindow):
         if problem:
             self.show_message(f"Cannot take back: {problem}")
             return
-        self._deactivate_current()
-        item = self.session.undo_last()
-        self.set_stage(item.stage, restart=True)
+        self.session.undo_last()  # takenBack shows the item in its stage
+
+    def _on_taken_back(self, item: Any) -> None:
+        """An answer was taken back (from the menu or a view): go to its stage, where
+        the view's next claim hands the item out again. Queued, so that a view that took
+        it back finishes its own step first."""
+        if item.stage != self.current_stage:
+            QTimer.singleShot(0, lambda: self.set_stage(item.stage))
 
     def _on_item_claimed(self, item: Any) -> None:
         if item.stage == self.current_stage:

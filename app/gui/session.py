@@ -60,6 +60,7 @@ class Session(QObject):
     progressChanged = Signal(object)  # dict[int, StageProgress]
     toast = Signal(str)
     leaseLost = Signal(object)  # StageItem
+    takenBack = Signal(object)  # StageItem of an answer taken back (held again, untracked)
 
     def __init__(self, project: Project, annotator_name: str, parent: QObject | None = None):
         super().__init__(parent)
@@ -155,6 +156,7 @@ class Session(QObject):
         item = self.pipeline.undo_last(self.annotator)
         self.toast.emit(f"Took back your last answer ({s.STAGES[item.stage]})")
         self.refresh_progress()
+        self.takenBack.emit(item)
         return item
 
     def can_undo(self) -> str | None:

@@ -1,0 +1,59 @@
+"""Helpers for the shell's GUI tests: a private QSettings, a demo project, the window."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def settings_sandbox(tmp_path: Path, qapp):
+    """QSettings in tmp_path under an organization of its own: the user's settings (and
+    other tests') are never read or written."""
+    from PySide6.QtCore import QSettings
+
+    folder = tmp_path / "settings"
+    folder.mkdir()
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(folder))
+    old = qapp.organizationName(), qapp.applicationName()
+    qapp.setOrganizationName(f"longtail-test-{uuid.uuid4().hex[:8]}")
+    qapp.setApplicationName("longtail")
+    yield folder
+    qapp.setOrganizationName(old[0])
+    qapp.setApplicationName(old[1])
+
+
+@pytest.fixture
+def demo_project(tmp_path: Path) -> Path:
+    """The demo project (five images, COCO-80), built in tmp_path; never seeded."""
+    from app.cli.commands.demo import build_demo
+
+    folder = tmp_path / "demo"
+    with build_demo(folder):
+        pass
+    return folder
+
+
+@pytest.fixture
+def window(qtbot, settings_sandbox):
+    """The main window for annotator 'tester', shown."""
+    from app.gui.main_window import MainWindow
+
+    win = MainWindow(annotator="tester")
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    if win.job is not None:
+        win.job.cancel()
+        win.job.wait()
+    win.close_project()
+
+
+def open_and_wait(qtbot, win, target: Path | str, timeout: int = 30000) -> None:
+    """Open a project in ``win`` and wait until its first stage is shown."""
+    with qtbot.waitSignal(win.opened, timeout=timeout):
+        assert win.open_project(str(target))

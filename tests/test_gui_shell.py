@@ -1,0 +1,356 @@
+"""The app's shell: platform check, start-up, welcome page, stage switcher, shortcuts,
+jobs, "Take back last answer" and closing (offscreen, real widgets, real keys)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from gui_support import open_and_wait
+
+pytest_plugins = ["gui_support"]  # fixtures: settings_sandbox, demo_project, window
+
+REPO = Path(__file__).resolve().parents[1]
+
+LDD_WITHOUT_TWO = """\
+\tlinux-vdso.so.1 (0x00007ffc)
+\tlibQt6XcbQpa.so.6 => /x/PySide6/Qt/lib/libQt6XcbQpa.so.6 (0x00007f1)
+\tlibxcb-cursor.so.0 => /lib/x86_64-linux-gnu/libxcb-cursor.so.0 (0x00007f2)
+\tlibxcb-icccm.so.4 => not found
+\tlibxcb-keysyms.so.1 => not found
+\tlibxcb-icccm.so.4 => not found
+\tlibxkbcommon-x11.so.0 => /lib/x86_64-linux-gnu/libxkbcommon-x11.so.0 (0x00007f3)
+"""
+
+
+# ---------------------------------------------------------------- platform check
+
+
+def test_missing_xcb_libraries_are_named_with_the_exact_apt_get_line():
+    from app.gui.platform_check import install_message, missing_from_ldd, missing_xcb_libraries
+
+    assert missing_from_ldd(LDD_WITHOUT_TWO) == ["libxcb-icccm.so.4", "libxcb-keysyms.so.1"]
+    missing = missing_xcb_libraries(
+        ldd=lambda _path: LDD_WITHOUT_TWO, loadable=lambda _name: True, plugin=Path("libqxcb.so")
+    )
+    message = install_message(missing)
+    assert "\n" not in message
+    assert message.endswith("sudo apt-get install libxcb-icccm4 libxcb-keysyms1")
+    assert "libxcb-icccm.so.4, libxcb-keysyms.so.1 are missing" in message
+
+
+def test_without_ldd_the_runtime_libraries_are_probed_by_loading_them():
+    from app.gui.platform_check import install_message, missing_xcb_libraries
+
+    missing = missing_xcb_libraries(
+        ldd=lambda _path: None,
+        loadable=lambda name: name != "libxcb-cursor.so.0",
+        plugin=Path("libqxcb.so"),
+    )
+    assert missing == ["libxcb-cursor.so.0"]
+    assert install_message(missing).endswith("sudo apt-get install libxcb-cursor0")
+
+
+@pytest.mark.parametrize(
+    ("soname", "package"),
+    [
+        ("libxcb-render-util.so.0", "libxcb-render-util0"),
+        ("libxkbcommon-x11.so.0", "libxkbcommon-x11-0"),
+        ("libxcb-xinput.so.0", "libxcb-xinput0"),  # not in the table: the naming rule
+        ("libfoo2.so.1", "libfoo2-1"),
+    ],
+)
+def test_debian_package_names_follow_the_soname(soname, package):
+    from app.gui.platform_check import debian_package
+
+    assert debian_package(soname) == package
+
+
+def test_no_display_is_said_clearly_with_offscreen_and_xvfb_as_ways_out():
+    from app.gui.platform_check import platform_problem
+
+    problem = platform_problem(env={}, platform="linux", missing=lambda: [])
+    assert "DISPLAY" in problem and "WAYLAND_DISPLAY" in problem
+    assert "QT_QPA_PLATFORM=offscreen" in problem and "xvfb-run" in problem
+    # offscreen, wayland and other systems need neither a display nor the xcb libraries
+    lacking = ["libxcb-icccm.so.4"]
+    assert platform_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux", lambda: lacking) is None
+    assert platform_problem({"WAYLAND_DISPLAY": "wayland-0"}, "linux", lambda: lacking) is None
+    assert platform_problem({}, "darwin", lambda: lacking) is None
+    assert "apt-get install libxcb-icccm4" in platform_problem(
+        {"DISPLAY": ":0"}, "linux", lambda: lacking
+    )
+
+
+def test_gui_command_prints_one_install_line_instead_of_qts_abort(tmp_path: Path):
+    # A fake ldd on PATH reports the two libraries this Debian image lacked at first.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "ldd"
+    fake.write_text(f"#!/bin/sh\ncat <<'EOF'\n{LDD_WITHOUT_TWO}EOF\n")
+    fake.chmod(0o755)
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", DISPLAY=":97")
+    env["QT_QPA_PLATFORM"] = "xcb"
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "gui", "--annotator", "x"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("longtail: error: Qt's xcb platform plugin cannot load")
+    assert "sudo apt-get install libxcb-icccm4 libxcb-keysyms1" in lines[0]
+
+
+def test_gui_db_name_is_the_stores():
+    from app.gui.widgets.dialogs import DB_NAME
+    from pipeline.store import DB_NAME as STORE_DB_NAME
+
+    assert DB_NAME == STORE_DB_NAME
+
+
+# ---------------------------------------------------------------- start-up
+
+
+def test_start_up_shows_the_window_on_a_project_without_importing_torch(demo_project, tmp_path):
+    script = (
+        "import json, os, sys\n"
+        "from app.cli import main\n"
+        f"code = main(['gui', {str(demo_project)!r}, '--annotator', 'starter'])\n"
+        "print(json.dumps({'code': code, 'torch': 'torch' in sys.modules,\n"
+        "                  'model': any(m.startswith('model') for m in sys.modules)}))\n"
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LONGTAIL_EXIT_AFTER_SHOWN="1")
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {"code": 0, "torch": False, "model": False}
+    assert "longtail: window shown in" in done.stderr
+
+
+# ---------------------------------------------------------------- welcome, projects
+
+
+def test_welcome_lists_recent_projects_and_opens_one_with_a_double_click(
+    qtbot, window, demo_project, tmp_path
+):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from app.gui.widgets.dialogs import remember_project
+    from pipeline.store import Project
+
+    other = tmp_path / "other"
+    Project.create(other).close()
+    gone = tmp_path / "gone"
+    for target in (gone, other, demo_project):
+        remember_project(str(target))
+    window.welcome.refresh()
+    assert window.pages.currentWidget() is window.welcome
+    assert window.welcome.targets() == [str(demo_project), str(other), str(gone)]
+    texts = [window.welcome.recent.item(i).text() for i in range(3)]
+    assert texts[2].endswith("(missing)") and not texts[0].endswith("(missing)")
+
+    view = window.welcome.recent
+    rect = view.visualItemRect(view.item(0))
+    with qtbot.waitSignal(window.opened, timeout=30000):
+        # a real double click: press, release, then the double click on the same item
+        QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        QTest.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert window.pages.currentWidget() is window.workspace
+    assert window.project_target == str(demo_project)
+    assert window.session is not None and window.session.annotator.name == "tester"
+
+
+def test_opening_a_bad_folder_shows_why_and_stays_on_the_welcome_page(qtbot, window, tmp_path):
+    with qtbot.waitSignal(window.openFailed):
+        assert not window.open_project(str(tmp_path / "nothing-here"))
+    assert window.session is None
+    assert "does not exist" in window.last_report.summary.text()
+
+
+def test_opening_an_unseeded_project_seeds_it_on_a_worker_and_shows_the_first_open_stage(
+    qtbot, window, demo_project
+):
+    open_and_wait(qtbot, window, demo_project)
+    progress = window.session.pipeline.progress()
+    assert progress[1].open + progress[1].leased == 5  # the five demo images wait for spotting
+    assert window.current_stage == 1
+    assert window.switcher.current() == 1
+
+
+def test_stage_switcher_counts_equal_the_pipelines_progress(qtbot, window, demo_project):
+    from pipeline.stages import Pipeline
+    from pipeline.store import Project
+
+    open_and_wait(qtbot, window, demo_project)
+    # another annotator claims an item; the switcher follows on the next refresh
+    with Project.open(demo_project) as other:
+        assert Pipeline(other).next_item(1, "someone-else") is not None
+        window.session.refresh_progress()
+        expected = {st: p.open for st, p in Pipeline(other).progress().items()}
+    assert window.switcher.open_counts() == expected
+    assert "in work" in window.switcher.buttons[1].text()
+
+
+def test_ctrl_digits_switch_stages(qtbot, window, demo_project):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    open_and_wait(qtbot, window, demo_project)
+    for stage in (3, 6, 2, 1):
+        QTest.keyClick(window, Qt.Key(Qt.Key.Key_0 + stage), Qt.KeyboardModifier.ControlModifier)
+        assert window.current_stage == stage
+        assert window.stack.currentWidget() is window.views[stage]
+        assert window.switcher.current() == stage
+
+
+def test_keyboard_shortcuts_help_lists_every_action_with_its_keys(qtbot, window, demo_project):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from app.gui.main_window import menu_actions
+
+    open_and_wait(qtbot, window, demo_project)
+    QTest.keyClick(window, Qt.Key.Key_F1)
+    qtbot.waitUntil(lambda: getattr(window, "shortcuts_dialog", None) is not None)
+    rows = window.shortcuts_dialog.rows
+    listed = {(command, keys) for _group, command, keys in rows}
+    commands = {command for command, _ in listed}
+    menu_bar_actions = [
+        a
+        for menu in window.menuBar().findChildren(type(window.file_menu))
+        for a in menu_actions(menu)
+    ]
+    assert len(menu_bar_actions) > 20
+    for action in menu_bar_actions:
+        text = action.text().replace("&", "").rstrip("\u2026.")
+        assert text in commands, f"{text} missing from the shortcuts help"
+        assert not action.shortcut().isEmpty(), f"{text} has no shortcut"
+    for view in window.views.values():
+        for action in view.actions():
+            assert action.text().replace("&", "").rstrip("\u2026.") in commands
+    assert ("Keyboard shortcuts", "F1, Ctrl+/") in listed
+    assert any(c == "Take back last answer" for c in commands)
+    assert not any(c.lower() == "undo last answer" for c in commands)
+    window.shortcuts_dialog.close()
+
+
+def test_take_back_last_answer_returns_the_item_in_its_stage(qtbot, window, demo_project):
+    from pipeline.stages import SpotAnswer
+
+    open_and_wait(qtbot, window, demo_project)
+    session = window.session
+    view = window.views[1]
+    held = [i for i in session.pipeline.held(session.annotator, 1)]
+    item = held[0] if held else session.next_item(1)
+    session.answer(item, SpotAnswer(nothing_new=True))
+    if hasattr(view, "items"):  # a real view keeps working on its own item
+        view.deactivate()
+    window.set_stage(4)
+    take_back = window._take_back_action()
+    assert take_back.text() == "Take back last answer"
+    take_back.trigger()
+    qtbot.waitUntil(lambda: window.current_stage == 1)
+    assert item.id in {i.id for i in session.pipeline.held(session.annotator, 1)}
+
+
+def test_closing_the_window_releases_the_items_it_holds(qtbot, window, demo_project):
+    from pipeline.stages import Pipeline
+    from pipeline.store import Project
+
+    open_and_wait(qtbot, window, demo_project)
+    window.session.next_item(1)
+    assert window.session.held_items()
+    window.close()
+    with Project.open(demo_project) as project:
+        assert Pipeline(project).held("tester") == []
+
+
+def test_heartbeat_renews_held_leases_and_reports_a_lost_one(qtbot, window, demo_project):
+    from pipeline.stages import Pipeline
+    from pipeline.store import Project
+
+    open_and_wait(qtbot, window, demo_project)
+    session = window.session
+    item = session.next_item(2) or session.next_item(1)
+    before = session.pipeline.item(item.id, session.annotator).lease_expires
+    time.sleep(0.02)
+    session.renew_held()
+    assert session.pipeline.item(item.id, session.annotator).lease_expires > before
+    with Project.open(demo_project) as other:
+        Pipeline(other).release(item)  # the lease is no longer ours
+    with qtbot.waitSignal(session.leaseLost) as lost:
+        session.renew_held()
+    assert lost.args[0].id == item.id
+    assert item.id not in session.held_items()
+
+
+def test_annotator_name_is_asked_once_and_kept_in_settings(qtbot, settings_sandbox):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from app.gui.widgets.dialogs import AnnotatorDialog, ask_annotator_name, stored_annotator
+
+    assert stored_annotator() is None
+
+    def answer() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, AnnotatorDialog)
+        QTest.keyClicks(dialog.name, "alice")
+        QTest.keyClick(dialog.name, 0x01000004)  # Return
+
+    QTimer.singleShot(100, answer)
+    assert ask_annotator_name(None) == "alice"
+    assert stored_annotator() == "alice"
+
+
+# ---------------------------------------------------------------- jobs
+
+
+def test_a_job_reports_progress_on_the_gui_thread_and_stops_on_cancel(qtbot, window):
+    from app.gui.widgets.dialogs import Report
+    from app.gui.workers.jobs import Job
+
+    started = threading.Event()
+    threads = set()
+
+    def work(progress):
+        for done in range(10_000):
+            started.set()
+            progress(done, 10_000)
+            time.sleep(0.001)
+        return Report("never", "finished")
+
+    job = Job("Counting", work)
+    job.progress.connect(lambda *_: threads.add(threading.get_ident()))
+    window.run_job(job)
+    assert window.job_status.isVisible()
+    assert started.wait(10)
+    qtbot.waitUntil(lambda: bool(threads), timeout=5000)
+    with qtbot.waitSignal(window.jobFinished, timeout=10000) as finished:
+        window.job_status.cancel.click()
+    outcome = finished.args[0]
+    assert outcome.cancelled and not outcome.ok
+    assert threads == {threading.get_ident()}
+    assert not window.job_status.isVisible()
+    assert window.job is None
