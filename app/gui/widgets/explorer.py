@@ -343,7 +343,9 @@ class ExplorerView(QWidget):
         )
         self.correct_button.setEnabled(False)
         self.correct_button.clicked.connect(self._correct_selected)
-        QShortcut(QKeySequence("Ctrl+E"), self, self._correct_selected)
+        QShortcut(QKeySequence("Ctrl+E"), self, self._correct_selected).setContext(
+            Qt.ShortcutContext.WidgetWithChildrenShortcut  # not the main window's keys
+        )
         detail = QWidget()
         right = QVBoxLayout(detail)
         right.addWidget(self.title)

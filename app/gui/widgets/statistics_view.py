@@ -80,11 +80,15 @@ class StatisticsView(QWidget):
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setToolTip("Compute the statistics again (F5)")
         self.refresh_button.clicked.connect(self.refresh)
-        QShortcut(QKeySequence("F5"), self, self.refresh)
+        QShortcut(QKeySequence("F5"), self, self.refresh).setContext(
+            Qt.ShortcutContext.WidgetWithChildrenShortcut  # not the main window's keys
+        )
         self.export_button = QPushButton("Save plot as PNG…")
         self.export_button.setToolTip("Save the plot shown as a PNG file (Ctrl+S)")
         self.export_button.clicked.connect(self._export_current)
-        QShortcut(QKeySequence("Ctrl+S"), self, self._export_current)
+        QShortcut(QKeySequence("Ctrl+S"), self, self._export_current).setContext(
+            Qt.ShortcutContext.WidgetWithChildrenShortcut  # not the main window's keys
+        )
         self.export_all_button = QPushButton("Save all plots…")
         self.export_all_button.clicked.connect(self._export_all)
         self.progress = QProgressBar()
