@@ -111,7 +111,7 @@ def test_init_refuses_an_existing_project(capsys, tmp_path: Path):
 
 
 def test_demo_builds_once_and_reopens(capsys, tmp_path: Path):
-    code, out, _ = run(capsys, "demo", "--path", str(tmp_path / "demo"))
+    code, out, _ = run(capsys, "demo", "--no-gui", "--path", str(tmp_path / "demo"))
     assert code == 0 and "images      5" in out and "categories  80" in out
-    code, out, _ = run(capsys, "demo", "--path", str(tmp_path / "demo"))
+    code, out, _ = run(capsys, "demo", "--no-gui", "--path", str(tmp_path / "demo"))
     assert code == 0 and "images      5" in out  # opened, not rebuilt or doubled

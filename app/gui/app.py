@@ -6,9 +6,11 @@ The start-up path imports Qt and the pipeline only; torch and the model load whe
 model is first needed (the model worker), so the window shows fast.
 
 Two environment variables help scripts and tests:
-``LONGTAIL_EXIT_AFTER_SHOWN=1`` closes the app once its window is shown (launch
-benchmarks, smoke tests); the line ``longtail: window shown in X.XX s`` goes to stderr
-either way, when ``LONGTAIL_REPORT_SHOWN=1`` or the exit variable is set.
+``LONGTAIL_EXIT_AFTER_SHOWN=1`` closes the app once its window is shown and the
+project (if any) opened (launch benchmarks, smoke tests), after saving a screenshot
+taken from the screen to ``LONGTAIL_SCREENSHOT`` when that names a file. The lines
+``longtail: window shown in X.XX s`` and ``longtail: project open in X.XX s`` go to
+stderr when ``LONGTAIL_REPORT_SHOWN=1`` or the exit variable is set.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ def run_gui(project: str | None = None, *, annotator: str | None = None) -> int:
     check_platform()
     app = create_application()
 
+    from PySide6.QtCore import QTimer
+
     from .main_window import MainWindow
     from .widgets.dialogs import ask_annotator_name, stored_annotator
 
@@ -89,18 +93,37 @@ def run_gui(project: str | None = None, *, annotator: str | None = None) -> int:
     exit_after = os.environ.get("LONGTAIL_EXIT_AFTER_SHOWN") == "1"
     report = exit_after or os.environ.get("LONGTAIL_REPORT_SHOWN") == "1"
 
+    def finish() -> None:
+        shot = os.environ.get("LONGTAIL_SCREENSHOT")
+        if shot:
+            # From the screen, not widget.grab(): on X11 this reads the server's pixels.
+            window.screen().grabWindow(window.winId()).save(shot)
+        window.close()
+
+    def fail(message: str) -> None:
+        print(f"longtail: error: {message}", file=sys.stderr, flush=True)
+        app.exit(1)  # type: ignore[attr-defined]
+
     def shown() -> None:
         if report:
             print(f"longtail: window shown in {seconds_since_launch():.2f} s", file=sys.stderr)
             sys.stderr.flush()
         if exit_after and project:
             # a project that fails to open shows a report instead of `opened`
-            window.opened.connect(window.close)
-            window.openFailed.connect(window.close)
+            window.opened.connect(lambda: QTimer.singleShot(50, finish))
+            window.openFailed.connect(lambda why: fail(f"cannot open {project}: {why}"))
         if project:
+            if report:
+                window.opened.connect(
+                    lambda: print(
+                        f"longtail: project open in {seconds_since_launch():.2f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                )
             window.open_project(project)
         elif exit_after:
-            window.close()
+            finish()
 
     when_exposed(window, shown)
     return int(app.exec())  # type: ignore[attr-defined]

@@ -180,14 +180,13 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.dock.hide()
 
-        self.annotator_label = QLabel()
-        self.project_label = QLabel()
+        self.identity_label = QLabel()
+        self.identity_label.setObjectName("identity")
         self.job_status = JobStatus(self)
         self.job_status.cancel.clicked.connect(self.cancel_job)
         bar = self.statusBar()
         bar.addPermanentWidget(self.job_status)
-        bar.addPermanentWidget(self.project_label)
-        bar.addPermanentWidget(self.annotator_label)
+        bar.addPermanentWidget(self.identity_label)
 
         self._build_actions()
         self._build_menus()
@@ -388,17 +387,23 @@ class MainWindow(QMainWindow):
             action.setEnabled(has_project)
 
     def _update_labels(self) -> None:
-        self.annotator_label.setText(f"Annotator: {self.annotator_name}")
-        self.project_label.setText(
-            f"Project: {project_display(self.project_target)}" if self.project_target else ""
-        )
+        target = self.project_target
+        parts = []
+        if target is not None:
+            short = project_display(target) if "://" in target else Path(target).name
+            parts.append(f"Project: {short}")
+            self.identity_label.setToolTip(project_display(target))
+        parts.append(f"Annotator: {self.annotator_name}")
+        self.identity_label.setText("   \u2502   ".join(parts))
+        # QStatusBar lays its permanent widgets out when they are added, not when their
+        # text grows: add the label again so that it gets its new width.
+        bar = self.statusBar()
+        bar.removeWidget(self.identity_label)
+        bar.addPermanentWidget(self.identity_label)
+        self.identity_label.show()
         title = "longtail"
-        if self.project_target:
-            name = (
-                Path(self.project_target).name
-                if "://" not in self.project_target
-                else project_display(self.project_target)
-            )
+        if target:
+            name = Path(target).name if "://" not in target else project_display(target)
             title = f"{name} \u2014 longtail"
         self.setWindowTitle(title)
 
@@ -632,6 +637,7 @@ class MainWindow(QMainWindow):
                     view.activate()
                 except LongtailError as exc:
                     self.show_message(str(exc))
+            self.session.refresh_progress()  # the view's claim changed the counts
             self._bind_undo_stack(self._view_undo_stack(view))
             self._fill_edit_menu()
             self._fill_stage_menu()

@@ -44,14 +44,15 @@ QLabel[role="title"] {{ font-size: {BASE_POINT_SIZE + 8}pt; font-weight: bold; }
 QLabel[role="subtitle"] {{ color: {COLORS["muted"]}; font-size: {BASE_POINT_SIZE + 1}pt; }}
 QLabel[role="muted"] {{ color: {COLORS["muted"]}; }}
 QLabel[role="error"] {{ color: {COLORS["error"]}; }}
-QToolButton[stage="true"] {{
+QPushButton[stage="true"] {{
     padding: 6px 10px; border: 1px solid transparent; border-radius: 4px; text-align: left;
+    background: transparent;
 }}
-QToolButton[stage="true"]:checked {{
+QPushButton[stage="true"]:checked {{
     background: {COLORS["accent"]}; color: {COLORS["accent_text"]};
 }}
-QToolButton[stage="true"]:hover:!checked {{ background: {COLORS["alternate"]}; }}
-QToolButton[stage="true"]:focus {{ border: 2px solid {COLORS["accent"]}; }}
+QPushButton[stage="true"]:hover:!checked {{ background: {COLORS["alternate"]}; }}
+QPushButton[stage="true"]:focus {{ border: 2px solid {COLORS["text"]}; }}
 """
 
 

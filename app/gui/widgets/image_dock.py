@@ -25,8 +25,8 @@ class ImageDock(QDockWidget):
         self.setObjectName("imageDock")
         self.tree = QTreeWidget(self)
         self.tree.setHeaderLabels(["Category / instance", "State"])
-        self.tree.setColumnWidth(0, 190)
-        self.tree.setMinimumWidth(280)
+        self.tree.setColumnWidth(0, 150)
+        self.tree.setMinimumWidth(220)
         self.setWidget(self.tree)
         self.image_id: int | None = None
         self.clear()

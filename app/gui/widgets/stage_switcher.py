@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QButtonGroup, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QButtonGroup, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 if TYPE_CHECKING:
     from pipeline.stages import StageProgress
@@ -48,13 +48,12 @@ class StageSwitcher(QWidget):
         layout.addWidget(heading)
         self.group = QButtonGroup(self)
         self.group.setExclusive(True)
-        self.buttons: dict[int, QToolButton] = {}
+        self.buttons: dict[int, QPushButton] = {}
         self.progress: dict[int, StageProgress] = {}
         for stage in sorted(TITLES):
-            button = QToolButton(self)
+            button = QPushButton(self)
             button.setProperty("stage", True)
             button.setCheckable(True)
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             button.setToolTip(f"Stage {stage}: {TITLES[stage]} (Ctrl+{stage})")
             self.group.addButton(button, stage)
