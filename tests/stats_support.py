@@ -170,3 +170,20 @@ def simulated_tiny_coco(tiny_coco: Path, folder: Path, count: int = 8, noise: st
     add_image_folder(project, images)
     simulate(project, truth, annotators=3, noise=noise, seed=0)
     return project, truth
+
+
+_SIMULATED: dict[tuple[str, int, str], Path] = {}
+
+
+def simulated_tiny_coco_folder(tiny_coco: Path, count: int = 5, noise: str = "sloppy") -> Path:
+    """The project folder of :func:`simulated_tiny_coco` and its truth file, simulated once
+    per test process (the tests that use it only read it); open it with ``Project.open``."""
+    import tempfile
+
+    key = (str(tiny_coco), count, noise)
+    if key not in _SIMULATED:
+        folder = Path(tempfile.mkdtemp(prefix="longtail-sim-"))
+        project, _ = simulated_tiny_coco(tiny_coco, folder, count, noise)
+        project.close()
+        _SIMULATED[key] = folder
+    return _SIMULATED[key] / "project"

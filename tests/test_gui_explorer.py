@@ -10,12 +10,13 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from stages_support import pending, rows  # noqa: E402
-from stats_support import build_hand_made, simulated_tiny_coco  # noqa: E402
+from stats_support import build_hand_made, simulated_tiny_coco_folder  # noqa: E402
 
 from app.gui.session import Session  # noqa: E402
 from app.gui.widgets.explorer import ExplorerView  # noqa: E402
 from pipeline import schema as s  # noqa: E402
 from pipeline.geometry import Mask  # noqa: E402
+from pipeline.store import Project  # noqa: E402
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
@@ -150,15 +151,15 @@ def test_a_mask_corrected_in_the_explorer_goes_back_to_verification(qtbot, explo
 
 
 def test_explorer_screenshot_on_tiny_coco(qtbot, tmp_path, tiny_coco):
-    project, _ = simulated_tiny_coco(tiny_coco, tmp_path, count=8, noise="sloppy")
+    project = Project.open(simulated_tiny_coco_folder(tiny_coco))
     session = Session(project, "reviewer")
     view = ExplorerView(session)
     qtbot.addWidget(view)
     view.resize(1400, 820)
     view.show()
-    qtbot.waitUntil(lambda: view.model.rowCount() == 8, timeout=5000)
+    qtbot.waitUntil(lambda: view.model.rowCount() == 5, timeout=5000)
     QTest.mouseClick(view.rejections, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: 0 < view.model.rowCount() < 8, timeout=5000)
+    qtbot.waitUntil(lambda: 0 < view.model.rowCount() < 5, timeout=5000)
     first = view.image_ids[0]
     open_first(qtbot, view, first)
     qtbot.waitUntil(

@@ -11,11 +11,12 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QFileDialog  # noqa: E402
 from stages_support import box_mask  # noqa: E402
-from stats_support import build_hand_made, simulated_tiny_coco  # noqa: E402
+from stats_support import build_hand_made, simulated_tiny_coco_folder  # noqa: E402
 
 from app.gui.widgets.statistics_view import StatisticsView  # noqa: E402
 from pipeline.corrections import correct_mask  # noqa: E402
 from pipeline.stats.plots import PLOTS  # noqa: E402
+from pipeline.store import Project  # noqa: E402
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
@@ -71,7 +72,7 @@ def test_each_plot_exports_as_png(qtbot, view, tmp_path, monkeypatch):
 
 
 def test_statistics_screenshot_on_tiny_coco(qtbot, tmp_path, tiny_coco):
-    project, _ = simulated_tiny_coco(tiny_coco, tmp_path, count=8, noise="sloppy")
+    project = Project.open(simulated_tiny_coco_folder(tiny_coco))
     widget = StatisticsView(project)
     qtbot.addWidget(widget)
     widget.resize(1000, 640)
