@@ -33,7 +33,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem, Q
 from pipeline.geometry import Box, Mask, bitmap_to_parts
 
 OUTLINE_PX = 1.0  # outline width on screen (1 px antialiased strokes are the cheap ones)
-SELECTED_PX = 3.0
+SELECTED_PX = 2.5
 HANDLE_PX = 7.0  # vertex handle side on screen
 HOVER_BOOST = 0.18  # fill opacity added under the mouse
 SELECTED_BOOST = 0.25
@@ -202,7 +202,13 @@ class _Annotation(QGraphicsItem):
 
 
 class MaskItem(_Annotation):
-    """A mask: a path for polygons, a cached coloured image for RLE (see module doc)."""
+    """A mask: a path for polygons, a cached coloured image for RLE (see module doc).
+
+    A *baked* mask (the scene's static masks) is drawn by the scene into the view's
+    cached background (``AnnotationScene.drawBackground``), so that repainting a view of
+    a thousand masks costs one blit; the item itself then paints only its hover or
+    selection highlight, and says so to Qt (``ItemHasNoContents``) when it has none.
+    """
 
     def __init__(
         self, mask: Mask, color: QColor, label: str = "", *, fill_opacity: float = 0.45
@@ -210,6 +216,7 @@ class MaskItem(_Annotation):
         super().__init__(color, label)
         self._fill_opacity = fill_opacity
         self._editing = False
+        self._baked = False
         self._active_vertex: tuple[int, int, int] | None = None
         self.mask: Mask = mask
         self._build()
@@ -221,29 +228,70 @@ class MaskItem(_Annotation):
         else:
             self._image, self._image_rect = None, QRectF()
         self._shape_rect = self._path.boundingRect()
+        self._base_look: tuple[float, QColor, QPen] | None = None
+
+    # ------------------------------------------------------------ state
+
+    @property
+    def baked(self) -> bool:
+        return self._baked
+
+    def set_baked(self, baked: bool) -> None:
+        self._baked = bool(baked)
+        self._refresh_contents()
+
+    def _refresh_contents(self) -> None:
+        highlighted = self._hover or self.isSelected()
+        self.setFlag(
+            QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, self._baked and not highlighted
+        )
+        self.update()
+
+    def _look_changed(self, old: QRectF | None = None) -> None:
+        """Repaint what shows this mask: the view's background when baked."""
+        scene = self.scene()
+        if self._baked and scene is not None:
+            rect = self.boundingRect() if old is None else self.boundingRect().united(old)
+            scene.invalidate(rect, scene.SceneLayer.BackgroundLayer)
+        self.update()
+
+    def hoverEnterEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self._hover = True
+        self._refresh_contents()
+
+    def hoverLeaveEvent(self, event) -> None:  # noqa: N802
+        self._hover = False
+        self._refresh_contents()
+
+    def itemChange(self, change, value):  # noqa: N802
+        if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            self._refresh_contents()
+        return super().itemChange(change, value)
 
     def set_mask(self, mask: Mask) -> None:
         """Show another mask (an edit); only this item's area is repainted."""
+        old = self.boundingRect()
         self._geometry_changed()
         self.mask = mask
         self._build()
-        self.update()
+        self._look_changed(old)
 
     def set_color(self, color: QColor) -> None:
         self.color = QColor(color)
         self._build()
-        self.update()
+        self._look_changed()
 
-    def set_fill_opacity(self, opacity: float) -> None:
+    def set_fill_opacity(self, opacity: float, *, repaint: bool = True) -> None:
         self._fill_opacity = float(opacity)
-        self.update()
+        if repaint:
+            self._look_changed()
 
     def set_editing(self, editing: bool) -> None:
         """Show the vertex handles (vertex tool)."""
         if editing != self._editing:
             self._geometry_changed()
             self._editing = editing
-            self.update()
+            self._look_changed()
 
     def set_active_vertex(self, ref: tuple[int, int, int] | None) -> None:
         if ref != self._active_vertex:
@@ -267,27 +315,56 @@ class MaskItem(_Annotation):
     def shape(self) -> QPainterPath:
         return self._path
 
+    # ------------------------------------------------------------ drawing
+
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        opacity = self._fill_opacity
-        if self._hover:
-            opacity += HOVER_BOOST
-        if selected:
-            opacity += SELECTED_BOOST
-        opacity = min(opacity, 0.9)
+        boost = (HOVER_BOOST if self._hover else 0.0) + (SELECTED_BOOST if selected else 0.0)
+        if self._baked:
+            # The background already shows the mask: add the highlight only.
+            if boost:
+                self._draw(painter, boost, selected, label=False)
+            return
+        self._draw(painter, min(self._fill_opacity + boost, 0.9), selected, label=True)
+
+    def paint_base(self, painter: QPainter) -> None:
+        """The mask's look without highlight (what the scene bakes into the background).
+
+        The fast path of the scene's background: a pen and a fill colour made once, no
+        save/restore (the caller sets the antialiasing hint back)."""
+        if self._image is not None or self._editing or self.label:
+            painter.save()
+            self._draw(painter, self._fill_opacity, False, label=True)
+            painter.restore()
+            return
+        if self._base_look is None or self._base_look[0] != self._fill_opacity:
+            fill = QColor(self.color)
+            fill.setAlphaF(min(max(self._fill_opacity, 0.0), 1.0))
+            pen = QPen(self.color.darker(125), OUTLINE_PX)
+            pen.setCosmetic(True)
+            pen.setJoinStyle(Qt.PenJoinStyle.BevelJoin)
+            self._base_look = (self._fill_opacity, fill, pen)
+        _, fill, pen = self._base_look
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        if self._fill_opacity > 0:
+            painter.fillPath(self._path, fill)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.strokePath(self._path, pen)
+
+    def _draw(self, painter: QPainter, opacity: float, selected: bool, *, label: bool) -> None:
         if self._image is not None:
             painter.save()
             painter.setOpacity(opacity)
             painter.drawImage(self._image_rect, self._image)
             painter.restore()
-        else:
+        elif opacity > 0:
             # The fill without antialiasing is ~20x cheaper, and the antialiased outline
             # drawn over it hides its stair-stepped edge: 1000 polygons paint in ~0.15 s
             # instead of ~0.6 s on a busy 2-core machine (bench/canvas.py).
             fill = QColor(self.color)
-            fill.setAlphaF(opacity)
+            fill.setAlphaF(min(opacity, 1.0))
             antialiased = painter.testRenderHint(QPainter.RenderHint.Antialiasing)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
             painter.fillPath(self._path, fill)
@@ -295,20 +372,20 @@ class MaskItem(_Annotation):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         strong = selected or self._hover or self._editing
         if selected or self._editing:
-            halo = QPen(QColor(255, 255, 255, 230), SELECTED_PX + 2.0)
+            halo = QPen(QColor(255, 255, 255, 230), SELECTED_PX + 1.5)
             halo.setCosmetic(True)
-            halo.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+            halo.setJoinStyle(Qt.PenJoinStyle.BevelJoin)  # round joins cost ~2x to stroke
             painter.setPen(halo)
             painter.drawPath(self._path)
         pen = QPen(self.color.darker(125) if not self._hover else self.color.lighter(130))
         pen.setWidthF(SELECTED_PX if strong else OUTLINE_PX)
         pen.setCosmetic(True)
-        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+        pen.setJoinStyle(Qt.PenJoinStyle.BevelJoin)
         painter.setPen(pen)
         painter.drawPath(self._path)
         if self._editing and self.mask.kind == "polygon":
             self._draw_handles(painter)
-        if self.label:
+        if label and self.label:
             self._draw_label(painter, self._shape_rect.topLeft())
 
     def _draw_handles(self, painter: QPainter) -> None:

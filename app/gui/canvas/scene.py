@@ -1,16 +1,20 @@
 """The scene: the image item and one item per annotation, in image pixel coordinates.
 
-The scene's BSP index culls what is off screen, and each static annotation caches its
-own rendering (``DeviceCoordinateCache``): a repaint of a region only redraws the
-items in it, from their cached pixmaps when they did not change.
+Redraw cost follows what changed. The image and the static masks (``add_mask`` with
+``cached=True``, the default) are drawn into each view's cached background
+(``QGraphicsView.CacheBackground``): a repaint blits it, panning scrolls it and draws
+the uncovered strip, and only a change of one of them (or of the zoom) redraws it, and
+then only the changed area. The items stay real items, found by the BSP index for
+hover, selection and hit tests; they paint only their highlight. A mask being edited
+(``cached=False``), points and boxes paint themselves above the background.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PySide6.QtCore import QObject, QRectF, Signal
-from PySide6.QtGui import QColor, QPixmapCache
+from PySide6.QtCore import QObject, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QPainter, QPixmapCache
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
 from pipeline.geometry import Box, Mask
@@ -33,13 +37,18 @@ class AnnotationScene(QGraphicsScene):
         super().__init__(parent)
         if QPixmapCache.cacheLimit() < PIXMAP_CACHE_KB:
             QPixmapCache.setCacheLimit(PIXMAP_CACHE_KB)
+        self.setBackgroundBrush(QBrush(QColor("#5a5f66")))
         self.image_item = ImageItem()
+        self.image_item.on_change = self._image_changed
+        # Drawn by drawBackground, under the baked masks; as an item it would cover them.
+        self.image_item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, True)
         self.addItem(self.image_item)
         self._annotations: list[_Annotation] = []
         self._opacity = DEFAULT_OPACITY
         self._visible = True
         self._view_scale = 1.0
-        self.cache_items = True
+        self._added = 0
+        self.bake_masks = True  # False: every mask paints itself (for comparisons)
 
     # ------------------------------------------------------------ image
 
@@ -47,6 +56,7 @@ class AnnotationScene(QGraphicsScene):
         """Show an image file or RGB array (annotations stay; call clear_annotations)."""
         self.image_item.set_source(source)
         self.setSceneRect(self.image_rect)
+        self.invalidate(QRectF(), QGraphicsScene.SceneLayer.BackgroundLayer)
         self.imageChanged.emit(self.image_item.width, self.image_item.height)
 
     @property
@@ -60,13 +70,64 @@ class AnnotationScene(QGraphicsScene):
 
     # ------------------------------------------------------------ annotations
 
+    def _image_changed(self) -> None:
+        self.invalidate(self.image_rect, QGraphicsScene.SceneLayer.BackgroundLayer)
+
+    def _repaint_background(self, item: QGraphicsItem | None = None) -> None:
+        rect = item.boundingRect() if item is not None else QRectF()
+        self.invalidate(rect, QGraphicsScene.SceneLayer.BackgroundLayer)
+
     def _add(self, item: _Annotation, cached: bool = True) -> None:
         item.set_view_scale(self._view_scale)
         item.setVisible(self._visible)
-        if cached and self.cache_items:
+        if isinstance(item, MaskItem):
+            self._added += 1
+            item.order = self._added  # stacking order among equal z (the background's)
+            item.set_baked(cached and self.bake_masks)
+        elif cached:
             item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.addItem(item)
         self._annotations.append(item)
+        if isinstance(item, MaskItem) and item.baked:
+            self._repaint_background(item)
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802 (Qt's)
+        """The image and the baked masks in the exposed area (cached by the views).
+
+        After a diagonal pan the exposed area is two thin strips, but ``rect`` is their
+        bounding rect (the whole view): masks are looked up per strip of the painter's
+        clip so that only those in the strips are drawn.
+        """
+        parts = self._exposed_parts(painter, rect)
+        for part in parts:
+            super().drawBackground(painter, part)
+            self.image_item.draw(painter, part)
+        if not self._visible:
+            return
+        found: dict[MaskItem, None] = {}
+        for part in parts:
+            for item in self.items(part, Qt.ItemSelectionMode.IntersectsItemBoundingRect):
+                if isinstance(item, MaskItem) and item.baked and item.isVisible():
+                    found[item] = None
+        painter.save()
+        for item in sorted(found, key=lambda i: (i.zValue(), i.order)):
+            item.paint_base(painter)
+        painter.restore()
+
+    @staticmethod
+    def _exposed_parts(painter: QPainter, rect: QRectF) -> list[QRectF]:
+        if not painter.hasClipping():
+            return [rect]
+        transform = painter.transform()
+        painter.save()
+        painter.resetTransform()  # the clip in device pixels, exactly
+        region = painter.clipRegion()
+        painter.restore()
+        inverse, ok = transform.inverted()
+        if not ok or region.isEmpty():
+            return [rect]
+        parts = [inverse.mapRect(QRectF(r)).adjusted(-1, -1, 1, 1) for r in region]
+        return [p.intersected(rect) for p in parts] if len(parts) < 16 else [rect]
 
     def add_mask(
         self,
@@ -116,12 +177,15 @@ class AnnotationScene(QGraphicsScene):
     def remove_annotation(self, item: _Annotation) -> None:
         if item in self._annotations:
             self._annotations.remove(item)
+            if isinstance(item, MaskItem) and item.baked:
+                self._repaint_background(item)
             self.removeItem(item)
 
     def clear_annotations(self) -> None:
         for item in self._annotations:
             self.removeItem(item)
         self._annotations.clear()
+        self._repaint_background()
 
     def annotations(self) -> list[_Annotation]:
         return list(self._annotations)
@@ -141,7 +205,8 @@ class AnnotationScene(QGraphicsScene):
         self._opacity = max(0.0, min(1.0, float(opacity)))
         for item in self._annotations:
             if isinstance(item, MaskItem):
-                item.set_fill_opacity(self._opacity)
+                item.set_fill_opacity(self._opacity, repaint=not item.baked)
+        self._repaint_background()
 
     @property
     def annotations_visible(self) -> bool:
@@ -151,6 +216,7 @@ class AnnotationScene(QGraphicsScene):
         self._visible = bool(visible)
         for item in self._annotations:
             item.setVisible(self._visible)
+        self._repaint_background()
 
     def set_view_scale(self, scale: float) -> None:
         """The view's zoom (device px per image px): items size their screen-sized

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image, ImageOps
-from PySide6.QtCore import QObject, QRectF, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
@@ -87,9 +87,11 @@ class ImageItem(QGraphicsItem):
         self._tiles: OrderedDict[tuple[int, int], QPixmap] = OrderedDict()
         self._generation = 0
         self._decode_pending: Path | None = None
+        self._fitted: tuple[float, QPixmap] | None = None
         self._loader = _Loader()
         self._loader.loaded.connect(self._on_loaded)
         self.error: str | None = None
+        self.on_change = None  # called when the pixels change (the scene repaints)
 
     # ------------------------------------------------------------ loading
 
@@ -140,6 +142,7 @@ class ImageItem(QGraphicsItem):
     def _set_preview(self, pixels: np.ndarray) -> None:
         self._preview = QPixmap.fromImage(qimage_from_rgb(pixels))
         self._preview_scale = pixels.shape[1] / self.width
+        self._fitted: tuple[float, QPixmap] | None = None
 
     def _start_decode(self) -> None:
         if self._decode_pending is not None:
@@ -162,7 +165,7 @@ class ImageItem(QGraphicsItem):
             self.error = str(pixels)
             return
         self._full = pixels  # type: ignore[assignment]
-        self.update()
+        self._changed()
 
     def wait_full_resolution(self, timeout_s: float = 30.0) -> bool:
         """For tests and benchmarks: process events until the full pixels are in."""
@@ -183,10 +186,21 @@ class ImageItem(QGraphicsItem):
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
+        # In an AnnotationScene the image is drawn into the views' cached background
+        # (``draw``) and the item has no contents of its own; elsewhere it paints here.
+        self.draw(painter, option.exposedRect)
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+        self.update()
+
+    def draw(self, painter: QPainter, rect: QRectF) -> None:
+        """Draw the part of the image in ``rect`` (item coordinates) at the painter's zoom."""
         if self._preview is None:
             return
         self._start_decode()
-        exposed = option.exposedRect.intersected(self.boundingRect())
+        exposed = rect.intersected(self.boundingRect())
         if exposed.isEmpty():
             return
         scale = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
@@ -194,12 +208,40 @@ class ImageItem(QGraphicsItem):
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 1.0)
         if self._full is not None and scale > self._preview_scale * 1.01:
             self._paint_tiles(painter, exposed, scale)
+        elif scale < self._preview_scale * 0.99 and self._paint_fitted(painter, exposed, scale):
+            pass
         else:
             s = self._preview_scale
             source = QRectF(
                 exposed.x() * s, exposed.y() * s, exposed.width() * s, exposed.height() * s
             )
             painter.drawPixmap(exposed, self._preview, source)
+
+    def _paint_fitted(self, painter: QPainter, exposed: QRectF, scale: float) -> bool:
+        """Zoomed out: blit from a copy smoothed once to this zoom (a smooth scaled draw
+        of the whole image on every repaint costs ~10 ms; a blit, ~1 ms)."""
+        transform = painter.worldTransform()
+        if not transform.isAffine() or transform.m12() or transform.m21():
+            return False
+        if self._fitted is None or self._fitted[0] != scale:
+            size = (max(1, round(self.width * scale)), max(1, round(self.height * scale)))
+            fitted = self._preview.scaled(
+                size[0],
+                size[1],
+                Qt.AspectRatioMode.IgnoreAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+            self._fitted = (scale, fitted)
+        fitted = self._fitted[1]
+        origin = transform.map(QPointF(0, 0))
+        device = transform.mapRect(exposed).toAlignedRect()
+        painter.save()
+        painter.resetTransform()
+        ox, oy = round(origin.x()), round(origin.y())
+        source = device.translated(-ox, -oy).intersected(fitted.rect())
+        painter.drawPixmap(source.translated(ox, oy), fitted, source)
+        painter.restore()
+        return True
 
     def _paint_tiles(self, painter: QPainter, exposed: QRectF, scale: float) -> None:
         # Level k holds every 2^k-th pixel (area-averaged): zoomed out between the

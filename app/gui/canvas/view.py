@@ -3,7 +3,8 @@
 Mouse events are turned into :class:`CanvasEvent` (image coordinates, exact to the
 view's resolution) and handed to the current tool (``set_tool``); the view pans with
 Space-drag or the middle button whatever the tool. Only what changed is repainted
-(``MinimalViewportUpdate``); panning scrolls the pixels already drawn.
+(``MinimalViewportUpdate``); panning scrolls the pixels already drawn, and the image
+with the static masks is the view's cached background (see ``scene``).
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ class CanvasView(QGraphicsView):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setDragMode(QGraphicsView.DragMode.NoDrag)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setBackgroundBrush(Qt.GlobalColor.darkGray)
+        # The image and the static masks are the scene's background: cached per view.
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._tool: CanvasTool | None = None

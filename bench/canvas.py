@@ -1,0 +1,288 @@
+"""Canvas frame times: a vertex drag, panning and a full repaint over 1000 polygons;
+the first paint of an 8000 x 6000 image; the longest event-loop stall during proposals.
+
+Prints one JSON object. The scene: 1000 polygons of 50 vertices (each its own item, a
+colour per category) on a 1920 x 1080 image, in a 1600 x 900 view (Qt offscreen). Frame
+time = the Qt work one input event causes, paint included: the event is sent and the
+resulting paint is flushed synchronously (``processEvents`` then ``repaint`` of what the
+view marked dirty is Qt's own work; nothing is skipped). Targets: <= 16 ms per
+interaction frame, <= 1 s to the first paint of the large image. For scale, labelme's
+canvas repaints every shape on each paint (about 1 s for this scene).
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/canvas.py [--frames 60] [--no-proposals]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PySide6.QtCore import QEvent, QPointF, Qt, QTimer  # noqa: E402
+from PySide6.QtGui import QMouseEvent  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tiny_coco" / "val2017"
+TARGETS = {"frame_ms": 16.0, "large_image_first_paint_ms": 1000.0}
+W, H = 1920, 1080
+VIEW = (1600, 900)
+
+
+def stats(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return {"median": round(statistics.median(ordered), 2), "p95": round(p95, 2), "n": len(ordered)}
+
+
+def picture(width: int, height: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    base = np.dstack([xx * 255 // width, yy * 255 // height, (xx + yy) * 255 // (width + height)])
+    noise = rng.integers(0, 40, (height, width, 3))
+    return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+def polygons(count: int, vertices: int, seed: int = 1) -> list[tuple[object, int]]:
+    from pipeline.geometry import Mask
+
+    rng = np.random.default_rng(seed)
+    out = []
+    angles = np.linspace(0, 2 * np.pi, vertices, endpoint=False)
+    for _ in range(count):
+        cx, cy = rng.uniform(60, W - 60), rng.uniform(60, H - 60)
+        radius = rng.uniform(15, 55) * (1 + 0.25 * np.sin(angles * rng.integers(2, 6)))
+        ring = np.stack([cx + radius * np.cos(angles), cy + radius * np.sin(angles)], axis=1)
+        out.append((Mask.from_polygons([ring], H, W), int(rng.integers(1, 40))))
+    return out
+
+
+def flush(app: QApplication) -> None:
+    app.processEvents()
+    app.sendPostedEvents()
+    app.processEvents()
+
+
+def timed(app: QApplication, action) -> float:
+    start = time.perf_counter()
+    action()
+    flush(app)
+    return (time.perf_counter() - start) * 1000
+
+
+def mouse(view, kind: QEvent.Type, x: float, y: float, button=Qt.MouseButton.LeftButton) -> None:
+    pos = view.image_to_view(QPointF(x, y))
+    buttons = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseButtonRelease else button
+    event = QMouseEvent(
+        kind, pos, view.viewport().mapToGlobal(pos), button, buttons, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(view.viewport(), event)
+
+
+def scene_figures(app: QApplication, frames: int, cached: bool) -> dict[str, object]:
+    from app.gui.editor import MaskEditor
+
+    editor = MaskEditor()
+    editor.scene.bake_masks = cached
+    editor.resize(VIEW[0], VIEW[1] + editor.toolbar.sizeHint().height())
+    editor.show()
+    flush(app)
+    shapes = polygons(1000, 50)
+    # 999 context polygons and one being edited (the one under the drag).
+    editable, _ = shapes[0]
+    editor.load(picture(W, H), [(m, "", c) for m, c in shapes[1:]], draft=editable)
+    editor.view.fit()
+    view = editor.view
+    flush(app)
+    out: dict[str, object] = {
+        "viewport": [view.viewport().width(), view.viewport().height()],
+        "items": len(editor.scene.annotations()),
+    }
+    first = timed(app, view.viewport().repaint)
+    out["first_full_repaint_ms"] = round(first, 2)
+    out["full_repaint_ms"] = stats([timed(app, view.viewport().repaint) for _ in range(frames)])
+
+    # Drag one vertex with the vertex tool: press, moves, release (one undo step).
+    editor.set_tool("vertex")
+    flush(app)
+    x0, y0 = editable.parts[0].exterior[0]
+    mouse(view, QEvent.Type.MouseButtonPress, x0, y0)
+    flush(app)
+    drag = []
+    for i in range(1, frames + 1):
+        x, y = x0 + 0.7 * i, y0 + 0.4 * i
+        drag.append(timed(app, lambda x=x, y=y: mouse(view, QEvent.Type.MouseMove, x, y)))
+    mouse(view, QEvent.Type.MouseButtonRelease, x0 + 0.7 * frames, y0 + 0.4 * frames)
+    flush(app)
+    assert editor.undo_stack().count() == 1, "the drag did not land as one edit"
+    out["vertex_drag_ms"] = stats(drag)
+
+    # Pan (as Space-drag does: the view scrolls by the mouse's movement) at 1:1.
+    view.actual_size()
+    flush(app)
+    pan = [
+        timed(
+            app,
+            lambda i=i: view.pan_by(
+                6 if (i // 20) % 2 == 0 else -6, 3 if (i // 20) % 2 == 0 else -3
+            ),
+        )
+        for i in range(frames)
+    ]
+    out["pan_ms"] = stats(pan)
+    view.fit()
+    flush(app)
+    pan_fit = [
+        timed(app, lambda i=i: view.pan_by(6 if (i // 20) % 2 == 0 else -6, 0))
+        for i in range(frames)
+    ]
+    out["pan_fitted_ms"] = stats(pan_fit)
+    # Wheel zoom steps (every item re-renders at the new scale).
+    zoom = [
+        timed(app, lambda i=i: view.zoom_at(1.25 if i % 2 == 0 else 0.8, QPointF(800, 450)))
+        for i in range(min(frames, 20))
+    ]
+    out["wheel_zoom_ms"] = stats(zoom)
+    editor.close()
+    editor.deleteLater()
+    flush(app)
+    return out
+
+
+def large_image(app: QApplication) -> dict[str, object]:
+    from PIL import Image
+
+    from app.gui.canvas import CanvasView
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "large.jpg"
+        Image.fromarray(picture(8000, 6000, seed=3)).save(path, quality=90)
+        view = CanvasView()
+        view.resize(*VIEW)
+        view.show()
+        flush(app)
+        start = time.perf_counter()
+        view.set_image(path)
+        view.viewport().repaint()
+        first_paint = (time.perf_counter() - start) * 1000
+        image = view.annotation_scene.image_item
+        image.wait_full_resolution(60)
+        full = (time.perf_counter() - start) * 1000
+        view.set_zoom(1.0, QPointF(4000, 3000))
+        one_to_one = timed(app, view.viewport().repaint)
+        view.set_zoom(0.5, QPointF(4000, 3000))
+        half = timed(app, view.viewport().repaint)
+        view.set_zoom(1.0, QPointF(4000, 3000))
+        pan = [timed(app, lambda: view.pan_by(8, 4)) for _ in range(30)]
+        view.close()
+        return {
+            "size": [8000, 6000],
+            "first_paint_ms": round(first_paint, 1),
+            "full_resolution_ready_ms": round(full, 1),
+            "first_paint_1to1_ms": round(one_to_one, 1),
+            "first_paint_half_ms": round(half, 1),
+            "pan_1to1_ms": stats(pan),
+        }
+
+
+def proposal_stall(app: QApplication, count: int) -> dict[str, object]:
+    """Box proposals through the ModelWorker (default Predictor: no weights on this
+    machine, so the classical fallback) while a 5 ms timer runs on the GUI thread."""
+    from app.gui.workers.model import ModelWorker
+    from pipeline.images import load_image
+
+    files = sorted(DATA.glob("*.jpg"))[:count] if DATA.is_dir() else []
+    images = [load_image(f) for f in files] or [picture(640, 480, seed=s) for s in range(count)]
+    worker = ModelWorker()
+    done: list[float] = []
+    worker.proposalReady.connect(lambda *_: done.append(time.perf_counter()))
+    worker.requestFailed.connect(lambda _rid, msg: done.append(time.perf_counter()))
+
+    def wait_one(n: int, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while len(done) < n and time.monotonic() < deadline:
+            app.processEvents()
+            time.sleep(0.001)
+
+    start = time.perf_counter()
+    worker.propose_box(images[0], (10, 10, 50, 50))  # builds the model, imports torch
+    wait_one(1)
+    warmup = (time.perf_counter() - start) * 1000
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        gaps.append((now - last[0]) * 1000)
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(tick)
+    latencies = []
+    timer.start()
+    for i, pixels in enumerate(images):
+        h, w = pixels.shape[:2]
+        box = (w * 0.2, h * 0.2, w * 0.5, h * 0.55)
+        sent = time.perf_counter()
+        worker.propose_box(pixels, box)
+        wait_one(i + 2)
+        latencies.append((done[-1] - sent) * 1000)
+    timer.stop()
+    source = worker.last_source
+    worker.close()
+    return {
+        "proposals": len(images),
+        "source": source,
+        "first_request_with_model_build_ms": round(warmup, 1),
+        "proposal_latency_ms": stats(latencies),
+        "longest_event_loop_stall_ms": round(max(gaps), 1) if gaps else None,
+        "timer_ticks": len(gaps),
+        "target_stall_ms": 50,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--proposals", type=int, default=8)
+    parser.add_argument("--no-proposals", action="store_true")
+    args = parser.parse_args()
+    app = QApplication.instance() or QApplication([])
+    result: dict[str, object] = {
+        "bench": "canvas",
+        "platform": f"{platform.system()} {platform.machine()}, Qt {os.environ.get('QT_QPA_PLATFORM')}",
+        "cpus": os.cpu_count(),
+        "scene": "1000 polygons x 50 vertices on 1920x1080, view 1600x900",
+        "targets": TARGETS,
+    }
+    result["scene"] = scene_figures(app, args.frames, cached=True)
+    result["scene_items_painting_themselves"] = scene_figures(
+        app, max(10, args.frames // 3), cached=False
+    )
+    result["large_image"] = large_image(app)
+    if not args.no_proposals:
+        result["proposal"] = proposal_stall(app, args.proposals)
+    scene = result["scene"]
+    result["meets_targets"] = {
+        "vertex_drag": scene["vertex_drag_ms"]["p95"] <= TARGETS["frame_ms"],
+        "pan": scene["pan_ms"]["p95"] <= TARGETS["frame_ms"],
+        "full_repaint": scene["full_repaint_ms"]["p95"] <= TARGETS["frame_ms"],
+        "large_image_first_paint": result["large_image"]["first_paint_ms"]
+        <= TARGETS["large_image_first_paint_ms"],
+    }
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
