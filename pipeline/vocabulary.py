@@ -404,6 +404,9 @@ class _Entry:
     label_words: frozenset[str]
     definition: str
     definition_words: frozenset[str]
+    # labels and definition in one string: a query (or a word of it) that is not in it
+    # matches no rank but the compact label's (a quick rejection per keystroke)
+    text: str = ""
 
 
 class CategoryIndex:
@@ -432,6 +435,7 @@ class CategoryIndex:
                     label_words=frozenset(w for label in labels for w in _WORD.findall(label)),
                     definition=definition,
                     definition_words=frozenset(_WORD.findall(definition)),
+                    text="\n".join((*labels, definition)),
                 )
             )
 
@@ -466,9 +470,13 @@ class _Matcher:
         self.phrase = re.compile(r"\b" + re.escape(q) + r"\b")
         self.word_prefix = re.compile(r"\b" + re.escape(q))
         self.compact = _compact(q)
+        # what every match holds somewhere in its text: the query, or each of its words
+        self.needles = (q,) if len(self.words) <= 1 else tuple(self.words)
 
     def rank(self, entry: _Entry) -> int | None:
         q = self.q
+        if self.compact not in entry.compact and not all(n in entry.text for n in self.needles):
+            return None
         if q in entry.names:
             return 0
         if q in entry.synonyms or (self.compact and self.compact in entry.compact):
