@@ -67,8 +67,14 @@ def build(project: Project, n_images: int, per_image: int, points: int, seed: in
             )
             items.append(
                 {
+                    # every row names every column: an executemany takes its columns from
+                    # the first row, and would drop the verification items' segment ids
                     "stage": s.SPOTTING,
                     "image_id": image_id,
+                    "category_id": None,
+                    "instance_id": None,
+                    "segment_id": None,
+                    "excluded_annotator": None,
                     "status": s.OPEN,
                     "priority": 0.0,
                     "attempts": 0,

@@ -1,0 +1,237 @@
+"""Team-mode benchmark: claim latency with 1 and 8 workers, PostgreSQL against SQLite, and
+the time to migrate the store of ``bench/store.py`` between them.
+
+Reports (JSON on stdout):
+
+- ``claim_ms``: :meth:`Pipeline.next_item` (the claim transaction, with the role check,
+  and the view the annotator sees) for stage 1 (spotting) and stage 4 (verification: the
+  role check and the own-segment rule run), median and p95, with 1 worker and with 8
+  worker processes claiming at once; every worker holds what it claims, so each claim
+  takes a new item. Per backend: ``sqlite`` and, where a server is given, ``postgresql``.
+  The project: ``--claim-images`` images of bench/store.py's kind (one segment each,
+  LVIS vocabulary), roles in force (an admin; the workers are verifiers).
+- ``migrate``: the 100k-image / 1M-segment store of bench/store.py (``--store-images``,
+  ``--per-image``), built once under ``--store-dir`` and reused, copied SQLite ->
+  PostgreSQL and back: seconds, rows per second, and the copy/verify split.
+
+Run: ``.venv/bin/python bench/team.py [--postgres URL] [--store-images N]``; the server
+defaults to $LONGTAIL_TEST_POSTGRES_URL. Each database made on the server is dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from bench.store import build  # noqa: E402
+from pipeline import roles  # noqa: E402
+from pipeline import schema as s  # noqa: E402
+from pipeline.migrate import migrate  # noqa: E402
+from pipeline.stages import Pipeline  # noqa: E402
+from pipeline.store import DB_NAME, Project  # noqa: E402
+
+STAGES = (s.SPOTTING, s.VERIFICATION)
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ms = np.asarray(samples) * 1000
+    return {
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p95_ms": round(float(np.percentile(ms, 95)), 2),
+        "claims": len(samples),
+    }
+
+
+@contextmanager
+def server_database(base: str):
+    """A fresh database on the server at ``base`` (dropped afterwards)."""
+    name = f"longtail_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(
+        base.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# ---------------------------------------------------------------- claim latency
+
+
+def claim_project(target: str, images: int, workers: int) -> None:
+    with Project.create(target) as project:
+        build(project, images, 1, 12, seed=1)
+        roles.add_member(project, "boss", roles.ADMIN)
+        for k in range(workers):
+            roles.add_member(project, f"worker-{k}", roles.VERIFIER, by="boss")
+        if project.is_sqlite:
+            raw = project.engine.raw_connection()
+            raw.execute("ANALYZE")
+            raw.close()
+        else:
+            with project.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.execute(text("ANALYZE"))
+
+
+def claimer(target: str, name: str, claims: int, start: Any) -> dict[int, list[float]]:
+    """Claim ``claims`` items of each stage in turn, holding them; the seconds each took."""
+    with Project.open(target) as project:
+        service = Pipeline(project)
+        who = service.annotator(name)
+        service.next_item(s.SPOTTING, who)  # warm the connection pool and the caches
+        start.wait()
+        times: dict[int, list[float]] = {}
+        for stage in STAGES:
+            times[stage] = []
+            for _ in range(claims):
+                t = time.perf_counter()
+                item = service.next_item(stage, who)
+                times[stage].append(time.perf_counter() - t)
+                assert item is not None, f"stage {stage} ran out of items"
+        return times
+
+
+def claim_latency(target: str, workers: int, claims: int) -> dict[str, Any]:
+    context = multiprocessing.get_context("fork")
+    start, results = context.Barrier(workers), context.Queue()
+
+    def run(name: str) -> None:
+        try:
+            results.put(claimer(target, name, claims, start))
+        except BaseException as exc:
+            start.abort()  # the others must not wait for this one
+            results.put(exc)
+            raise
+
+    processes = [context.Process(target=run, args=(f"worker-{k}",)) for k in range(workers)]
+    for process in processes:
+        process.start()
+    times = [results.get(timeout=1800) for _ in processes]
+    failures = [t for t in times if isinstance(t, BaseException)]
+    if failures:
+        raise RuntimeError(f"{len(failures)} claim workers failed: {failures[0]!r}")
+    for process in processes:
+        process.join()
+        if process.exitcode:
+            raise RuntimeError(f"a claim worker failed (exit status {process.exitcode})")
+    return {s.STAGES[stage]: percentiles([t for r in times for t in r[stage]]) for stage in STAGES}
+
+
+def measure_claims(target: str, images: int, claims: int) -> dict[str, Any]:
+    figures = {}
+    for workers in (1, 8):
+        # a fresh project per run, so that both runs start from full queues
+        if "://" in target:
+            with server_database(target) as url:
+                claim_project(url, images, 8)
+                figures[f"{workers}_workers"] = claim_latency(url, workers, claims)
+        else:
+            with tempfile.TemporaryDirectory(dir=target) as tmp:
+                folder = str(Path(tmp) / "claims")
+                claim_project(folder, images, 8)
+                figures[f"{workers}_workers"] = claim_latency(folder, workers, claims)
+    return figures
+
+
+# ---------------------------------------------------------------- migration
+
+
+def store(folder: Path, images: int, per_image: int) -> dict[str, Any]:
+    """bench/store.py's project in ``folder``, built unless a finished one is there."""
+    done = folder / "built.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    if folder.exists():
+        for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"):
+            (folder / name).unlink(missing_ok=True)
+    with Project.create(folder) as project:
+        figures = build(project, images, per_image, 20, seed=0)
+    figures["db_mb"] = round((folder / DB_NAME).stat().st_size / 2**20, 1)
+    done.write_text(json.dumps(figures))
+    return figures
+
+
+def measure_migration(base: str, folder: Path, images: int, per_image: int) -> dict[str, Any]:
+    figures: dict[str, Any] = {"store": store(folder, images, per_image)}
+    phases: list[tuple[float, int, int]] = []
+
+    def progress(done: int, total: int) -> None:
+        phases.append((time.perf_counter(), done, total))
+
+    with server_database(base) as url, tempfile.TemporaryDirectory(dir=folder.parent) as tmp:
+        for label, source, destination in (
+            ("sqlite_to_postgresql", folder, url),
+            ("postgresql_to_sqlite", url, Path(tmp) / "back"),
+        ):
+            phases.clear()
+            started = time.perf_counter()
+            report = migrate(source, destination, progress=progress, by="bench")
+            seconds = time.perf_counter() - started
+            half = next((t for t, done, total in phases if done * 2 >= total), phases[-1][0])
+            figures[label] = {
+                "seconds": round(seconds, 1),
+                "rows": report.rows,
+                "rows_per_s": round(report.rows / seconds),
+                "copy_s": round(half - started, 1),
+                "verify_s": round(seconds - (half - started), 1),
+            }
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--postgres", default=os.environ.get("LONGTAIL_TEST_POSTGRES_URL"))
+    parser.add_argument("--claim-images", type=int, default=4000)
+    parser.add_argument("--claims", type=int, default=200, help="claims per worker and stage")
+    parser.add_argument("--store-images", type=int, default=100_000)
+    parser.add_argument("--per-image", type=int, default=10, help="segments per image")
+    parser.add_argument(
+        "--store-dir",
+        default=str(Path(tempfile.gettempdir()) / "longtail-bench-store"),
+        help="where bench/store.py's project is built once and kept",
+    )
+    parser.add_argument("--skip", choices=("claims", "migrate"), action="append", default=[])
+    args = parser.parse_args()
+
+    figures: dict[str, Any] = {"cpu_count": os.cpu_count()}
+    if "claims" not in args.skip:
+        figures["claim_ms"] = {
+            "sqlite": measure_claims(tempfile.gettempdir(), args.claim_images, args.claims)
+        }
+        if args.postgres:
+            figures["claim_ms"]["postgresql"] = measure_claims(
+                args.postgres, args.claim_images, args.claims
+            )
+        print(json.dumps(figures, indent=2), file=sys.stderr)
+    if "migrate" not in args.skip:
+        if not args.postgres:
+            figures["migrate"] = "skipped: no PostgreSQL server (--postgres URL)"
+        else:
+            store_folder = Path(args.store_dir) / f"store-{args.store_images}x{args.per_image}"
+            figures["migrate"] = measure_migration(
+                args.postgres, store_folder, args.store_images, args.per_image
+            )
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
