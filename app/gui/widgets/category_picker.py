@@ -10,6 +10,7 @@ absent, already spotted) stay visible, greyed, and picking one says why instead.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -22,9 +23,18 @@ from PySide6.QtCore import (
     QRect,
     QSize,
     Qt,
+    QTimer,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeySequence, QPainter, QShortcut
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QKeySequence,
+    QPainter,
+    QPixmap,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -43,6 +53,9 @@ from ..style import COLORS
 
 RESULT_LIMIT = 60
 RECENT_KEYS = 9
+ROW_CACHE = 250  # rendered rows kept (250 x 420 x 40 px x 4 bytes: about 17 MB at most)
+WARM_QUERIES = tuple("abcdefghijklmnopqrstuvwxyz0123456789")
+_WORDS = re.compile(r"[a-z0-9]+")
 PICKER_KEYS = (
     Qt.Key.Key_Return,
     Qt.Key.Key_Enter,
@@ -88,54 +101,91 @@ class CategoryDelegate(QStyledItemDelegate):
     """Two lines a hit: the name (and its Alt+n key if recent) with its synonyms, then the
     definition, elided; an excluded category is greyed with the reason."""
 
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._fonts: tuple[QFont, QFont, QFontMetrics, QFontMetrics] | None = None
+        self._rows: dict[tuple, QPixmap] = {}
+
+    def fonts(self, font: QFont) -> tuple[QFont, QFont, QFontMetrics, QFontMetrics]:
+        """The plain and bold fonts and their metrics, made once (a repaint per keystroke)."""
+        if self._fonts is None or self._fonts[0] != font:
+            bold = QFont(font)
+            bold.setBold(True)
+            self._fonts = (QFont(font), bold, QFontMetrics(font), QFontMetrics(bold))
+        return self._fonts
+
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        height = QFontMetrics(option.font).height()
+        height = self.fonts(option.font)[2].height()
         return QSize(200, 2 * height + 12)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        # A row is drawn once into a pixmap and reused: the same categories come back
+        # keystroke after keystroke while the query narrows, and text is slow to draw.
         model: CategoryModel = index.model()
-        category: Category = index.data(Qt.ItemDataRole.UserRole)
+        category: Category = model.hits[index.row()]
         reason = model.excluded.get(category.id)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        painter.save()
+        recent = model.recent_ids.index(category.id) if category.id in model.recent_ids else -1
         rect = option.rect
+        key = (category.id, selected, index.row() % 2, reason, recent, rect.width(), rect.height())
+        pixmap = self._rows.get(key)
+        if pixmap is None:
+            ratio = painter.device().devicePixelRatioF()
+            pixmap = QPixmap(rect.size() * ratio)
+            pixmap.setDevicePixelRatio(ratio)
+            pixmap.fill(QColor(COLORS["base"]))
+            row_painter = QPainter(pixmap)
+            self._paint_row(row_painter, option, category, reason, selected, recent, index.row())
+            row_painter.end()
+            if len(self._rows) > ROW_CACHE:
+                self._rows.clear()
+            self._rows[key] = pixmap
+        painter.drawPixmap(rect.topLeft(), pixmap)
+
+    def _paint_row(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        category: Category,
+        reason: str | None,
+        selected: bool,
+        recent: int,
+        row: int,
+    ) -> None:
+        painter.save()
+        rect = QRect(0, 0, option.rect.width(), option.rect.height())
         if selected:
             painter.fillRect(rect, QColor(COLORS["accent"]))
-        elif index.row() % 2:
+        elif row % 2:
             painter.fillRect(rect, QColor(COLORS["alternate"]))
         main = QColor(COLORS["accent_text"] if selected else COLORS["text"])
         muted = QColor("#dfe8fb" if selected else COLORS["muted"])
         if reason:
             main = muted
         inner = rect.adjusted(8, 4, -8, -4)
-        line = QFontMetrics(option.font).height()
-        bold = QFont(option.font)
-        bold.setBold(True)
+        plain, bold, metrics, bold_metrics = self.fonts(option.font)
+        line = metrics.height()
         painter.setFont(bold)
         painter.setPen(main)
         name = category.display_name
-        if category.id in model.recent_ids:
-            name += f"   Alt+{model.recent_ids.index(category.id) + 1}"
-        name_width = min(QFontMetrics(bold).horizontalAdvance(name) + 4, inner.width())
+        if recent >= 0:
+            name += f"   Alt+{recent + 1}"
+        name_width = min(bold_metrics.horizontalAdvance(name) + 4, inner.width())
         top = QRect(inner.left(), inner.top(), inner.width(), line)
         painter.drawText(top, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
-        painter.setFont(option.font)
+        painter.setFont(plain)
         painter.setPen(muted)
         extra = f"excluded: {reason}" if reason else _synonym_text(category)
         if extra:
             rest = QRect(inner.left() + name_width + 8, inner.top(), inner.width(), line)
             rest.setRight(inner.right())
-            elided = QFontMetrics(option.font).elidedText(
-                extra, Qt.TextElideMode.ElideRight, rest.width()
-            )
+            elided = metrics.elidedText(extra, Qt.TextElideMode.ElideRight, rest.width())
             painter.drawText(
                 rest, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, elided
             )
         second = QRect(inner.left(), inner.top() + line + 2, inner.width(), line)
         definition = category.definition or "(no definition)"
-        elided = QFontMetrics(option.font).elidedText(
-            definition, Qt.TextElideMode.ElideRight, second.width()
-        )
+        elided = metrics.elidedText(definition, Qt.TextElideMode.ElideRight, second.width())
         painter.drawText(second, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, elided)
         painter.restore()
 
@@ -166,6 +216,13 @@ class CategoryPicker(QWidget):
         self.index = CategoryIndex(categories)
         self.usage: dict[int, int] = dict(usage or {})
         self.recent: list[int] = []
+        # hits per query for the current usage counts: one-character queries match most
+        # of a large vocabulary (the slowest searches), so they are computed in idle time
+        self._hits: dict[str, list[Category]] = {}
+        self._warm = QTimer(self)
+        self._warm.setInterval(0)
+        self._warm.timeout.connect(self._warm_one)
+        self._to_warm: list[str] = []
         self._by_id = {c.id: c for c in self.index.search("", limit=None)}
 
         self.query = QLineEdit(self)
@@ -203,12 +260,50 @@ class CategoryPicker(QWidget):
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(lambda n=n: self.pick_recent(n))
         self.search("")
+        self.warm_up()
 
     # ------------------------------------------------------------ state
 
     def set_usage(self, usage: Mapping[int, int]) -> None:
+        """The project's usage counts (the view reads them when it opens)."""
         self.usage = dict(usage)
+        self._hits.clear()
         self.search(self.query.text())
+        self.warm_up()
+
+    def warm_up(self) -> None:
+        """Compute the broadest queries while the event loop is idle: every single
+        character, then the first two letters of each word of a name or synonym (what
+        an annotator types first); longer queries are quick on their own."""
+        queries = list(WARM_QUERIES) + self._two_letter_starts()
+        # popped from the end: single characters first
+        self._to_warm = [q for q in reversed(queries) if q not in self._hits]
+        self._warm.start()
+
+    def _two_letter_starts(self) -> list[str]:
+        starts: dict[str, None] = {}
+        for category in self._by_id.values():
+            for label in (category.name, *category.synonyms):
+                for word in _WORDS.findall(label.lower().replace("_", " ")):
+                    if len(word) >= 2:
+                        starts.setdefault(word[:2], None)
+        return list(starts)
+
+    def _warm_one(self) -> None:
+        while self._to_warm:
+            query = self._to_warm.pop()
+            if query not in self._hits:
+                self._ranked(query)
+                return  # one search a tick: typing never waits for more than one
+        self._warm.stop()
+
+    def _ranked(self, text: str) -> list[Category]:
+        key = " ".join(text.lower().split())
+        hits = self._hits.get(key)
+        if hits is None:
+            hits = self.index.search(text, limit=RESULT_LIMIT, usage=self.usage)
+            self._hits[key] = hits
+        return hits
 
     def set_excluded(self, reasons: Mapping[int, str]) -> None:
         """Categories that may not be picked now, each with the reason shown."""
@@ -216,9 +311,9 @@ class CategoryPicker(QWidget):
         self.search(self.query.text())
 
     def note_used(self, category_id: int) -> None:
-        """A category was just used: it becomes Alt+1, and counts once more."""
+        """A category was just used: it becomes Alt+1 (the project's usage counts are
+        read again when the view opens the next time)."""
         self.recent = [category_id, *[c for c in self.recent if c != category_id]][:RECENT_KEYS]
-        self.usage[category_id] = self.usage.get(category_id, 0) + 1
         self._show_recent()
 
     def reset(self) -> None:
@@ -234,7 +329,7 @@ class CategoryPicker(QWidget):
 
     def search(self, text: str) -> list[Category]:
         """Show the hits of ``text`` (best first) and select the first."""
-        hits = self.index.search(text, limit=RESULT_LIMIT, usage=self.usage)
+        hits = self._ranked(text)
         if not text.strip() and self.recent:
             recent = [self._by_id[c] for c in self.recent if c in self._by_id]
             hits = recent + [c for c in hits if c.id not in set(self.recent)]

@@ -1,0 +1,387 @@
+"""Stage views benchmark: the category picker, the verification page, answer to next item.
+
+Real widgets, offscreen, driven by QTest keys; a tiny_coco project (``--images`` val
+images with their truth) whose earlier stages a scripted annotator answers through the
+service, so that each measured stage has real items. Reports (JSON on stdout):
+
+- ``picker_keystroke_ms``: one typed character in the category picker over LVIS v1's
+  1203 categories (ranked search + the list model + the repaint), with usage counts for
+  300 categories; target <= 5 ms;
+- ``verification_page_ms``: showing a page of 12 crops (each cut from its image, the
+  mask outline drawn, the grid painted), with the images decoded already (``cached``)
+  and from disk (``cold``); target <= 150 ms;
+- ``answer_to_next_ms``: per stage, from the decision key (N, N, Enter, a page's
+  Enter, A, Y/N) to the next item painted, the next image already decoded: the answer
+  transaction, the claim, the view of the item and the paint; target <= 100 ms. Stage 4
+  is per page of 12 (its per-verdict share beside it).
+
+Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python bench/stages.py [--images N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from app.gui.session import Session  # noqa: E402
+from app.gui.stages.base import IMAGES, image_path  # noqa: E402
+from app.gui.stages.exhaustive import ExhaustiveView  # noqa: E402
+from app.gui.stages.marking import MarkingView  # noqa: E402
+from app.gui.stages.negatives import NegativesView  # noqa: E402
+from app.gui.stages.segmentation import SegmentationView  # noqa: E402
+from app.gui.stages.spotting import SpottingView  # noqa: E402
+from app.gui.stages.verification import VerificationView  # noqa: E402
+from app.gui.widgets.category_picker import CategoryPicker  # noqa: E402
+from pipeline.stages import (  # noqa: E402
+    EXHAUSTIVE,
+    MARKING,
+    NEGATIVES,
+    SEGMENTATION,
+    SPOTTING,
+    VERIFICATION,
+)
+from pipeline.store import Project  # noqa: E402
+from pipeline.vocabulary import CategoryIndex, shipped_vocabulary  # noqa: E402
+
+TINY_COCO = ROOT.parent / "shared" / "data" / "tiny_coco"
+QUERIES = (
+    "zebra",
+    "baseball bat",
+    "car",
+    "dog",
+    "umbrella",
+    "mug",
+    "striped",
+    "kitchen",
+    "bottle cap",
+    "person",
+    "sofa",
+    "teddy",
+    "wine glass",
+    "a container for",
+)
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    if not ordered:
+        return {}
+    return {
+        "n": len(ordered),
+        "median": round(statistics.median(ordered), 2),
+        "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2),
+        "max": round(ordered[-1], 2),
+    }
+
+
+def settle() -> None:
+    """Deliver what is pending, the repaint included."""
+    QApplication.processEvents()
+
+
+# ---------------------------------------------------------------- picker
+
+
+def picker_keystrokes() -> dict[str, Any]:
+    categories = [replace(c, id=i + 1) for i, c in enumerate(shipped_vocabulary("lvis").categories)]
+    rng = random.Random(0)
+    usage = {rng.randrange(1, len(categories) + 1): rng.randrange(1, 200) for _ in range(300)}
+    # the ranked search alone, nothing cached, by query length
+    index = CategoryIndex(categories)
+    by_length: dict[str, list[float]] = {"1": [], "2": [], "3+": []}
+    for query in QUERIES:
+        for end in range(1, len(query) + 1):
+            start = time.perf_counter()
+            index.search(query[:end], limit=60, usage=usage)
+            elapsed = (time.perf_counter() - start) * 1000
+            by_length[str(end) if end < 3 else "3+"].append(elapsed)
+    # the picker as the annotator meets it: one-character queries computed while idle,
+    # each keystroke = search + list update + repaint
+    picker = CategoryPicker(categories, usage=usage)
+    picker.resize(420, 640)
+    picker.show()
+    while picker._to_warm:
+        settle()
+    times = []
+    for query in QUERIES:
+        picker.reset()
+        settle()
+        for char in query:
+            start = time.perf_counter()
+            QTest.keyClick(picker.query, char)
+            settle()
+            times.append((time.perf_counter() - start) * 1000)
+    picker.close()
+    return {
+        "categories": len(categories),
+        "keystroke_with_repaint": percentiles(times),
+        "search_only_cold_by_query_length": {k: percentiles(v) for k, v in by_length.items()},
+        "target": 5.0,
+    }
+
+
+# ---------------------------------------------------------------- projects
+
+
+def build(images: int, tmp: Path) -> Any:
+    from gui_stage_support import coco_project
+
+    return coco_project(
+        TINY_COCO,
+        tmp,
+        images=images,
+        spot_done_after=1,
+        negatives_per_category=2,
+        negative_candidates_per_image=5,
+    )
+
+
+def copy_project(work: Any, tmp: Path, name: str) -> Project:
+    """A copy of the project as it is now (beside the original: image paths hold)."""
+    target = work.project.folder.parent / name
+    shutil.copytree(work.project.folder, target)
+    return Project.open(target)
+
+
+def show(view: Any) -> None:
+    view.resize(1280, 820)
+    view.show()
+    view.activateWindow()
+    settle()
+    view.activate()
+    settle()
+
+
+def warm_images(project: Project) -> None:
+    from pipeline.images import list_images
+
+    for record in list_images(project):
+        IMAGES.array(str(project.resolve(record.path)))
+        IMAGES.qimage(str(project.resolve(record.path)))
+
+
+# ---------------------------------------------------------------- answer to next item
+
+
+def answer_loop(view: Any, key_for: Any, limit: int) -> list[float]:
+    """Press each item's decision key and time it until the next item is painted."""
+    times = []
+    while view.items and len(times) < limit:
+        key = key_for(view.items[0])
+        if key is None:
+            break
+        target = view.canvas if hasattr(view, "canvas") else view
+        start = time.perf_counter()
+        QTest.keyClick(target, key)
+        settle()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def stage_timings(work: Any, tmp: Path, limit: int) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    truth = work.truth
+
+    def measure(project: Project, view_class: Any, key_for: Any, who: str) -> list[float]:
+        warm_images(project)
+        session = Session(project, who)
+        view = view_class(session)
+        show(view)
+        times = answer_loop(view, key_for, limit)
+        view.deactivate()
+        session.close()
+        view.close()
+        project.close()
+        return times
+
+    # stage 1: "nothing new" on each image
+    figures[str(SPOTTING)] = percentiles(
+        measure(copy_project(work, tmp, "p1"), SpottingView, lambda i: Qt.Key.Key_N, "u1")
+    )
+    work.work(SPOTTING)
+    # stage 2: "does not fit"
+    figures[str(MARKING)] = percentiles(
+        measure(copy_project(work, tmp, "p2"), MarkingView, lambda i: Qt.Key.Key_N, "u2")
+    )
+    work.work(MARKING)
+    # stage 3: Enter on the proposal computed while the item before was shown
+    figures[str(SEGMENTATION)] = percentiles(
+        segmentation_timings(copy_project(work, tmp, "p3"), limit)
+    )
+    work.work(SEGMENTATION)
+    # stage 4: a page of 12 accepted with Shift+A, then Enter
+    page = verification_pages(copy_project(work, tmp, "p4"))
+    figures[str(VERIFICATION)] = page
+    work.work(VERIFICATION)
+    # stage 5: "all segmented"; stage 6: present / absent from the truth
+    figures[str(EXHAUSTIVE)] = percentiles(
+        measure(copy_project(work, tmp, "p5"), ExhaustiveView, lambda i: Qt.Key.Key_A, "u5")
+    )
+
+    def present(item: Any) -> Any:
+        inside = item.category.id in truth.images[item.image.id].anywhere
+        return Qt.Key.Key_Y if inside else Qt.Key.Key_N
+
+    figures[str(NEGATIVES)] = percentiles(
+        measure(copy_project(work, tmp, "p6"), NegativesView, present, "u6")
+    )
+    figures["target"] = 100.0
+    return figures
+
+
+def segmentation_timings(project: Project, limit: int) -> list[float]:
+    from gui_stage_support import use_grabcut_worker
+
+    warm_images(project)
+    session = Session(project, "u3")
+    worker = use_grabcut_worker(session)
+    view = SegmentationView(session)
+    show(view)
+    times = []
+    deadline = time.monotonic() + 120
+    while view.items and len(times) < limit and time.monotonic() < deadline:
+        # the annotator works on this item meanwhile: the next proposal lands
+        ahead = [i.id for i in view.items[1:]]
+        while time.monotonic() < deadline and (
+            view.editor.current_mask() is None
+            or any(
+                view.proposals.get(i, (0, None))[1] is None and i in view.proposals for i in ahead
+            )
+        ):
+            settle()
+            time.sleep(0.005)
+        start = time.perf_counter()
+        QTest.keyClick(view.editor.view, Qt.Key.Key_Return)
+        settle()
+        times.append((time.perf_counter() - start) * 1000)
+    view.deactivate()
+    worker.close()
+    session.close()
+    view.close()
+    project.close()
+    return times
+
+
+def verification_pages(project: Project) -> dict[str, Any]:
+    warm_images(project)
+    session = Session(project, "u4")
+    view = VerificationView(session)
+    show(view)
+    pages = []
+    per_item = []
+    while view.tiles:
+        count = len(view.tiles)
+        QTest.keyClick(view.grid, Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)
+        start = time.perf_counter()
+        QTest.keyClick(view.grid, Qt.Key.Key_Return)
+        settle()
+        elapsed = (time.perf_counter() - start) * 1000
+        pages.append(elapsed)
+        per_item.append(elapsed / count)
+    view.deactivate()
+    session.close()
+    view.close()
+    project.close()
+    return {"per_page": percentiles(pages), "per_verdict": percentiles(per_item)}
+
+
+# ---------------------------------------------------------------- a page of crops
+
+
+def page_render(work: Any, tmp: Path, repeats: int) -> dict[str, Any]:
+    from app.gui.stages.verification import render_crop
+
+    project = copy_project(work, tmp, "page")
+    session = Session(project, "pager")
+    items = session.next_items(VERIFICATION, 12)
+    view = VerificationView(session)
+    view.resize(1280, 820)
+    view.show()
+    settle()
+    cached, cold = [], []
+    for round_ in range(repeats):
+        if round_ % 2 == 0:  # every other round decodes the images from disk
+            IMAGES._arrays.clear()
+            IMAGES._qimages.clear()
+        start = time.perf_counter()
+        view.show_items(items)
+        view.grid.repaint()
+        elapsed = (time.perf_counter() - start) * 1000
+        (cold if round_ % 2 == 0 else cached).append(elapsed)
+    size = view.grid.image_size()
+    crop_ms = []
+    for item in items:
+        start = time.perf_counter()
+        render_crop(image_path(session, item), item, size)
+        crop_ms.append((time.perf_counter() - start) * 1000)
+    for item in items:
+        session.release(item)
+    session.close()
+    view.close()
+    project.close()
+    return {
+        "crops": len(items),
+        "cached": percentiles(cached),
+        "cold": percentiles(cold),
+        "one_crop_cached": percentiles(crop_ms),
+        "target": 150.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=int, default=12, help="tiny_coco val images")
+    parser.add_argument("--limit", type=int, default=60, help="answers timed per stage")
+    parser.add_argument("--repeats", type=int, default=10, help="verification page renders")
+    args = parser.parse_args()
+    app = QApplication.instance() or QApplication([])
+    figures: dict[str, Any] = {"picker_keystroke_ms": picker_keystrokes()}
+    print("picker measured", file=sys.stderr)
+    if not TINY_COCO.is_dir():
+        figures["note"] = f"{TINY_COCO} is absent: only the picker was measured"
+        print(json.dumps(figures, indent=2))
+        return
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        work = build(args.images, tmp / "base")
+        figures["project"] = {
+            "images": args.images,
+            "truth_instances": sum(len(i.instances) for i in work.truth.images.values()),
+        }
+        timings = stage_timings(work, tmp, args.limit)
+        figures["answer_to_next_ms"] = timings
+        print("answers measured", file=sys.stderr)
+        # a fresh copy at stage 4 for the page render
+        work2 = build(args.images, tmp / "again")
+        work2.work_until(VERIFICATION)
+        figures["verification_page_ms"] = page_render(work2, tmp, args.repeats)
+        work.project.close()
+        work2.project.close()
+    del app
+    figures["note"] = (
+        "offscreen Qt, tiny_coco val images (640x480 class), SQLite WAL; machine: 2 shared cores"
+    )
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
