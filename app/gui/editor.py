@@ -326,6 +326,7 @@ class MaskEditor(QWidget):
         if self._item is None:
             self._item = self.scene.add_mask(mask, color=self._color, cached=False)
             self._item.setZValue(100)
+            self._item.set_active(True)
             self._item.setFlag(self._item.GraphicsItemFlag.ItemIsSelectable, False)
         else:
             self._item.set_mask(mask)

@@ -216,6 +216,7 @@ class MaskItem(_Annotation):
         super().__init__(color, label)
         self._fill_opacity = fill_opacity
         self._editing = False
+        self._active = False
         self._baked = False
         self._active_vertex: tuple[int, int, int] | None = None
         self.mask: Mask = mask
@@ -291,6 +292,12 @@ class MaskItem(_Annotation):
         if editing != self._editing:
             self._geometry_changed()
             self._editing = editing
+            self._look_changed()
+
+    def set_active(self, active: bool) -> None:
+        """The mask being drawn: outlined with a halo so that it stands out."""
+        if active != self._active:
+            self._active = active
             self._look_changed()
 
     def set_active_vertex(self, ref: tuple[int, int, int] | None) -> None:
@@ -370,8 +377,8 @@ class MaskItem(_Annotation):
             painter.fillPath(self._path, fill)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing, antialiased)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        strong = selected or self._hover or self._editing
-        if selected or self._editing:
+        strong = selected or self._hover or self._editing or self._active
+        if selected or self._editing or self._active:
             halo = QPen(QColor(255, 255, 255, 230), SELECTED_PX + 1.5)
             halo.setCosmetic(True)
             halo.setJoinStyle(Qt.PenJoinStyle.BevelJoin)  # round joins cost ~2x to stroke
