@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QSlider,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -137,7 +138,6 @@ class MaskEditor(QWidget):
         self.show_action = self._action("Show masks", "Shift+H", self._toggle_visible)
         self.show_action.setCheckable(True)
         self.show_action.setChecked(True)
-        self.toolbar.addAction(self.show_action)
         self.opacity = QSlider(Qt.Orientation.Horizontal, self)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(round(self.scene.opacity * 100))
@@ -154,23 +154,51 @@ class MaskEditor(QWidget):
         self.spinner.hide()
         self.spinner_label.hide()
 
-        bar = QHBoxLayout()
-        bar.setContentsMargins(4, 2, 8, 2)
-        bar.setSpacing(10)
-        bar.addWidget(self.toolbar)
-        bar.addStretch(1)
-        bar.addWidget(self.spinner_label)
-        bar.addWidget(self.spinner)
-        bar.addWidget(self.radius_label)
-        bar.addWidget(QLabel("Opacity", self))
-        bar.addWidget(self.opacity)
+        # The view options sit right of the tools, or below them when the editor is
+        # too narrow for one row (no tool hides behind the tool bar's overflow arrow).
+        self._options = QWidget(self)
+        options = QHBoxLayout(self._options)
+        options.setContentsMargins(0, 0, 0, 0)
+        options.setSpacing(10)
+        show = QToolButton(self._options)
+        show.setDefaultAction(self.show_action)
+        options.addWidget(self.spinner_label)
+        options.addWidget(self.spinner)
+        options.addWidget(self.radius_label)
+        options.addWidget(show)
+        options.addWidget(QLabel("Opacity", self._options))
+        options.addWidget(self.opacity)
+        self._row1 = QHBoxLayout()
+        self._row1.setContentsMargins(4, 2, 8, 2)
+        self._row1.setSpacing(10)
+        self._row1.addWidget(self.toolbar)
+        self._row1.addStretch(1)
+        self._row1.addWidget(self._options)
+        self._row2 = QHBoxLayout()
+        self._row2.setContentsMargins(8, 0, 8, 2)
+        self._row2.addStretch(1)
+        self._two_rows = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addLayout(bar)
+        layout.addLayout(self._row1)
+        layout.addLayout(self._row2)
         layout.addWidget(self.view, 1)
         self.setFocusProxy(self.view)
         self._connect_stack()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        needed = self.toolbar.sizeHint().width() + self._options.sizeHint().width() + 40
+        two_rows = self.width() < needed
+        if two_rows != self._two_rows:
+            self._two_rows = two_rows
+            if two_rows:
+                self._row1.removeWidget(self._options)
+                self._row2.addWidget(self._options)
+            else:
+                self._row2.removeWidget(self._options)
+                self._row1.addWidget(self._options)
 
     def _action(self, text: str, keys: Any, slot: Any) -> QAction:
         act = QAction(text, self)
