@@ -266,6 +266,20 @@ class StageView(QWidget):
             button.setProperty("primary", True)
         return button
 
+    def button_column(self, *groups: list[QAction], primary: QAction | None = None) -> QVBoxLayout:
+        """One full-width button per action, a little space between the groups: for a
+        side panel, where a row of buttons would be cut off."""
+        layout = QVBoxLayout()
+        layout.setSpacing(4)
+        for number, actions in enumerate(groups):
+            if number:
+                layout.addSpacing(6)
+            for action in actions:
+                button = self.button(action, primary=action is primary)
+                button.setStyleSheet("text-align: left; padding: 5px 10px;")
+                layout.addWidget(button)
+        return layout
+
     def button_rows(self, *rows: list[QAction], primary: QAction | None = None) -> QVBoxLayout:
         """Rows of buttons, left-aligned (short rows keep the view narrow)."""
         layout = QVBoxLayout()
@@ -356,6 +370,10 @@ class StageView(QWidget):
             self.show_items(self.items)
         self.meter.start()
         self.statusMessage.emit(self.describe(self.items[0]))
+        # the main window's image panel follows the item shown (not the last claimed)
+        dock = getattr(self.window(), "show_image_annotations", None)
+        if callable(dock):
+            dock(self.items[0].image.id)
 
     def advance(self) -> None:
         """After an answer: the next queued item, else the next claim."""

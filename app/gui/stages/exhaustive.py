@@ -21,6 +21,7 @@ from ..canvas.items import PointItem
 from .image_view import ImageStageView
 
 MISSING_COLOR = QColor("#ff2d55")
+INSTANCE_COLORS = ("#ffd60a", "#30d158", "#64d2ff", "#ff9f0a", "#bf5af2", "#ffffff")
 
 
 class ExhaustiveView(ImageStageView):
@@ -69,9 +70,9 @@ class ExhaustiveView(ImageStageView):
         name = item.category.display_name
         for number, annotation in enumerate(item.annotations, start=1):
             if annotation.segment is not None:
-                self.scene.add_mask(
-                    annotation.segment.mask, f"{name} {number}", category_id=item.category.id
-                )
+                # one bright colour per instance: neighbours stay apart on any photo
+                color = QColor(INSTANCE_COLORS[(number - 1) % len(INSTANCE_COLORS)])
+                self.scene.add_mask(annotation.segment.mask, f"{name} {number}", color)
                 shown += 1
         self.question_label.setText(
             f"Are all {name} instances segmented?  A: all segmented. "

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from app.gui.canvas import CanvasView
@@ -21,6 +22,29 @@ from ..style import COLORS
 from .base import IMAGES, StageView, image_path
 
 PANEL_WIDTH = 340
+
+
+def title_label(parent: QWidget) -> QLabel:
+    """The category's name: the largest text of a panel."""
+    label = QLabel(parent)
+    font = QFont(label.font())
+    font.setPointSizeF(font.pointSizeF() + 7)
+    font.setBold(True)
+    label.setFont(font)
+    label.setWordWrap(True)
+    return label
+
+
+def question_label(parent: QWidget) -> QLabel:
+    """What the annotator answers, with its keys."""
+    label = QLabel(parent)
+    font = QFont(label.font())
+    font.setPointSizeF(font.pointSizeF() + 1)
+    font.setBold(True)
+    label.setFont(font)
+    label.setWordWrap(True)
+    label.setStyleSheet(f"color: {COLORS['accent']}; margin-top: 8px;")
+    return label
 
 
 class ImageStageView(StageView):
@@ -34,21 +58,15 @@ class ImageStageView(StageView):
         self.canvas = CanvasView(parent=area)
         self.scene = self.canvas.annotation_scene
         self.panel = QWidget(area)
-        self.panel.setMinimumWidth(260)
+        self.panel.setMinimumWidth(290)
         self.panel_layout = QVBoxLayout(self.panel)
         self.panel_layout.setContentsMargins(12, 8, 12, 8)
-        self.category_label = QLabel(self.panel)
-        self.category_label.setProperty("role", "title")
-        self.category_label.setWordWrap(True)
+        self.category_label = title_label(self.panel)
         self.synonyms_label = self._muted_label()
         self.definition_label = QLabel(self.panel)
         self.definition_label.setWordWrap(True)
-        self.definition_label.setStyleSheet("font-size: 11pt;")
-        self.question_label = QLabel(self.panel)
-        self.question_label.setWordWrap(True)
-        self.question_label.setStyleSheet(
-            f"font-size: 12pt; font-weight: bold; color: {COLORS['accent']}; margin-top: 10px;"
-        )
+        self.definition_label.setStyleSheet(f"color: {COLORS['text']};")
+        self.question_label = question_label(self.panel)
         self.detail_label = self._muted_label()
         for label in (
             self.category_label,
@@ -77,10 +95,10 @@ class ImageStageView(StageView):
         label.setProperty("role", "muted")
         return label
 
-    def finish_panel(self, *rows: list, primary=None) -> None:
+    def finish_panel(self, *groups: list, primary=None) -> None:
         """Add the buttons below the texts (and a stretch that keeps them together)."""
         self.panel_layout.addSpacing(8)
-        self.panel_layout.addLayout(self.button_rows(*rows, primary=primary))
+        self.panel_layout.addLayout(self.button_column(*groups, primary=primary))
         self.panel_layout.addStretch(1)
 
     # ------------------------------------------------------------ showing

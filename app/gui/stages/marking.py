@@ -150,6 +150,8 @@ class MarkingView(ImageStageView):
         self.show_image(item)
         self.show_category(item.category)
         self.fits = None
+        self.fits_action.setEnabled(True)
+        self.not_fits_action.setEnabled(True)
         self.marks = []
         self._mark_items = []
         self.candidates = []
@@ -187,6 +189,8 @@ class MarkingView(ImageStageView):
             self.submit(item, MarkAnswer(category_fits=False))
             return
         self.fits = True
+        self.fits_action.setEnabled(False)  # answered: Y and N are spent on this item
+        self.not_fits_action.setEnabled(False)
         self.canvas.set_tool(self.tool)
         self.canvas.viewport().setCursor(Qt.CursorShape.CrossCursor)
         if item.spot is not None and not item.marks:

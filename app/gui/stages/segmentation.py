@@ -29,6 +29,7 @@ from ..autosave import AutoSaver
 from ..editor import MaskEditor
 from ..style import COLORS
 from .base import IMAGES, StageView, image_path
+from .image_view import title_label
 
 AHEAD = 1  # items held beyond the shown one, their proposals computed in advance
 OTHER_MARK = QColor("#9aa5b1")
@@ -63,12 +64,10 @@ class SegmentationView(StageView):
         self.editor.undoStackChanged.connect(self.undoStackChanged)
         self.editor.statusMessage.connect(self.statusMessage)
         self.panel = QWidget(area)
-        self.panel.setMinimumWidth(250)
+        self.panel.setMinimumWidth(290)
         panel = QVBoxLayout(self.panel)
         panel.setContentsMargins(12, 8, 12, 8)
-        self.category_label = QLabel(self.panel)
-        self.category_label.setProperty("role", "title")
-        self.category_label.setWordWrap(True)
+        self.category_label = title_label(self.panel)
         self.definition_label = QLabel(self.panel)
         self.definition_label.setWordWrap(True)
         self.instance_label = QLabel(self.panel)
@@ -104,7 +103,7 @@ class SegmentationView(StageView):
         )
         panel.addSpacing(8)
         panel.addLayout(
-            self.button_rows(
+            self.button_column(
                 [self.submit_action, self.propose_action],
                 [self.skip_action, self.take_back_action],
                 primary=self.submit_action,

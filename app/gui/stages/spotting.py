@@ -99,7 +99,7 @@ class SpottingView(ImageStageView):
         self.panel_layout.addWidget(self.known_label)
         self.panel_layout.addWidget(self.picker, 1)
         self.panel_layout.addLayout(
-            self.button_rows(
+            self.button_column(
                 [self.submit_action, self.nothing_action],
                 [self.remove_action, self.suggestion_action],
                 [self.skip_action, self.take_back_action],
