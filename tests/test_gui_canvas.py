@@ -100,10 +100,16 @@ def test_opacity_slider_and_show_hide_reach_every_mask(view):
 def test_hover_highlights_the_mask_under_the_mouse(view, qtbot):
     item = view.annotation_scene.add_mask(holed_mask(), category_id=2)
     inside = view.image_to_view(QPointF(60, 60)).toPoint()
+    no_contents = item.GraphicsItemFlag.ItemHasNoContents
+    # A static mask is drawn in the view's cached background; the item itself paints
+    # only its highlight, so it has no contents of its own until hovered.
+    assert item.baked and item.flags() & no_contents
     QTest.mouseMove(view.viewport(), inside)
     qtbot.waitUntil(lambda: item.hovered, timeout=2000)
+    assert not item.flags() & no_contents
     QTest.mouseMove(view.viewport(), view.image_to_view(QPointF(100, 100)).toPoint())
     qtbot.waitUntil(lambda: not item.hovered, timeout=2000)
+    assert item.flags() & no_contents
 
 
 def test_image_coordinates_stay_exact_at_400_percent_zoom(view, qtbot):

@@ -225,6 +225,15 @@ def test_the_box_tool_adds_a_rectangle(editor):
     assert editor.current_mask().area == 40 * 30 and editor.tool_used() == "box"
 
 
+def test_the_point_tool_reports_the_clicked_point(editor):
+    got = []
+    editor.pointAdded.connect(lambda x, y: got.append((x, y)))
+    QTest.keyClick(editor.view, Qt.Key.Key_Period)
+    assert editor.tool.name == "point"
+    click(editor, 42, 17)
+    assert got == [(42.0, 17.0)] and editor.current_mask() is None
+
+
 def test_opacity_slider_and_show_hide_change_the_masks(editor):
     draw_polygon(editor, SQUARE)
     editor.opacity.setValue(80)
