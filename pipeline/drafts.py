@@ -79,12 +79,16 @@ def _ring_polygon(points: np.ndarray) -> Any:
 
 
 def add_polygon(mask: Mask | None, ring: Sequence[Point], height: int, width: int) -> Mask:
-    """``mask`` with the polygon ``ring`` added (joined to what it overlaps)."""
+    """``mask`` with the polygon ``ring`` added (joined to what it overlaps); the part
+    outside the image is cut off (a click beside the image lands on its edge)."""
     points = _valid_ring(ring)
     if mask is not None and mask.kind == RLE:
+        # pycocotools rasterises a ring that leaves the image as its part inside.
         bitmap = mask.to_bitmap() | _rasterise(points, height, width)
         return Mask.from_bitmap(bitmap)
     added = _ring_polygon(points)
+    if not shapely.box(0, 0, width, height).covers(added):
+        added = added.intersection(shapely.box(0, 0, width, height))
     if mask is None:
         result = _from_shapely(added, height, width)
     elif _shapely(mask).intersects(added):
@@ -197,8 +201,16 @@ def move_vertex(mask: Mask | None, ref: VertexRef, to: Point) -> Mask:
     """The polygon mask with vertex ``ref`` moved to ``to``."""
     mask = _polygon_mask(mask)
     ring = _ring_at(mask, ref).copy()
-    ring[ref[2] % len(ring)] = (float(to[0]), float(to[1]))
+    ring[ref[2] % len(ring)] = _inside(mask, to)
     return _replace_ring(mask, ref, ring)
+
+
+def _inside(mask: Mask, point: Point) -> tuple[float, float]:
+    """The point, moved onto the image's edge when it lies beyond it."""
+    return (
+        min(max(float(point[0]), 0.0), float(mask.width)),
+        min(max(float(point[1]), 0.0), float(mask.height)),
+    )
 
 
 def insert_vertex(mask: Mask | None, ref: VertexRef, at: Point) -> Mask:
@@ -206,7 +218,7 @@ def insert_vertex(mask: Mask | None, ref: VertexRef, at: Point) -> Mask:
     index ``n`` appends it after the last one: on the closing edge)."""
     mask = _polygon_mask(mask)
     ring = _ring_at(mask, ref)
-    ring = np.insert(ring, ref[2], (float(at[0]), float(at[1])), axis=0)
+    ring = np.insert(ring, ref[2], _inside(mask, at), axis=0)
     return _replace_ring(mask, ref, ring)
 
 

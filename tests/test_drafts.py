@@ -69,6 +69,20 @@ def test_a_second_overlapping_polygon_joins_the_first_and_a_disjoint_one_is_a_ne
     assert len(apart.parts) == 2
 
 
+def test_what_is_drawn_beside_the_image_is_cut_at_its_edge():
+    draft = Draft(HEIGHT, WIDTH)
+    mask = draft.add_polygon([(-20, -10), (50, -10), (50, 40), (-20, 40)])
+    assert mask.bbox == (0.0, 0.0, 50.0, 40.0) and mask.area == 50 * 40
+    moved = draft.move_vertex(nearest_vertex(mask, (50, 40))[0], (WIDTH + 30, HEIGHT + 5))
+    assert moved.bbox[0] + moved.bbox[2] == WIDTH and moved.bbox[1] + moved.bbox[3] == HEIGHT
+    draft.brush([(5, 5)], 3)  # now a painted mask: the rasteriser clips
+    before = draft.mask.to_bitmap()
+    triangle = [(100, 80), (140, 80), (140, 100)]
+    painted = draft.add_polygon(triangle).to_bitmap()
+    inside = Draft(HEIGHT, WIDTH).add_polygon(triangle).to_bitmap()  # cut at the edge
+    assert np.array_equal(painted, before | inside) and inside[85, 119] == 1
+
+
 def test_a_bow_tie_polygon_is_repaired_into_its_two_triangles():
     draft = Draft(HEIGHT, WIDTH)
     mask = draft.add_polygon([(0, 0), (40, 40), (40, 0), (0, 40)])
