@@ -23,6 +23,7 @@ from ..zoo import ARCHITECTURES, build_model
 
 TINY = "tiny"
 TINY_CHANNELS = 64
+TINY_MASK_CHANNELS = 32  # the mask head runs on every positive RoI: keep it slim
 
 
 def build_tiny(num_classes: int, *, min_size: int = 256, max_size: int = 512, **kwargs) -> MaskRCNN:
@@ -43,7 +44,7 @@ def build_tiny(num_classes: int, *, min_size: int = 256, max_size: int = 512, **
         "rpn_post_nms_top_n_train": 300,
         "rpn_pre_nms_top_n_test": 300,
         "rpn_post_nms_top_n_test": 100,
-        "box_batch_size_per_image": 128,
+        "box_batch_size_per_image": 64,
         **kwargs,
     }
     return MaskRCNN(
@@ -55,8 +56,8 @@ def build_tiny(num_classes: int, *, min_size: int = 256, max_size: int = 512, **
         rpn_head=RPNHead(TINY_CHANNELS, anchors.num_anchors_per_location()[0]),
         box_head=TwoMLPHead(TINY_CHANNELS * 7 * 7, 256),
         box_predictor=FastRCNNPredictor(256, num_classes),
-        mask_head=MaskRCNNHeads(TINY_CHANNELS, [TINY_CHANNELS, TINY_CHANNELS], 1),
-        mask_predictor=MaskRCNNPredictor(TINY_CHANNELS, TINY_CHANNELS, num_classes),
+        mask_head=MaskRCNNHeads(TINY_CHANNELS, [TINY_MASK_CHANNELS, TINY_MASK_CHANNELS], 1),
+        mask_predictor=MaskRCNNPredictor(TINY_MASK_CHANNELS, TINY_MASK_CHANNELS, num_classes),
         **options,
     )
 
