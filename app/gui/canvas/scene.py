@@ -100,19 +100,23 @@ class AnnotationScene(QGraphicsScene):
         """
         parts = self._exposed_parts(painter, rect)
         for part in parts:
+            # One simple clip rect per strip: with the two-strip clip region, Qt's
+            # rasteriser fills each path over the whole view before clipping (~60 us a
+            # mask instead of a few).
+            painter.save()
+            if len(parts) > 1:
+                painter.setClipRect(part, Qt.ClipOperation.IntersectClip)
             super().drawBackground(painter, part)
             self.image_item.draw(painter, part)
-        if not self._visible:
-            return
-        found: dict[MaskItem, None] = {}
-        for part in parts:
-            for item in self.items(part, Qt.ItemSelectionMode.IntersectsItemBoundingRect):
-                if isinstance(item, MaskItem) and item.baked and item.isVisible():
-                    found[item] = None
-        painter.save()
-        for item in sorted(found, key=lambda i: (i.zValue(), i.order)):
-            item.paint_base(painter)
-        painter.restore()
+            if self._visible:
+                found = [
+                    item
+                    for item in self.items(part, Qt.ItemSelectionMode.IntersectsItemBoundingRect)
+                    if isinstance(item, MaskItem) and item.baked and item.isVisible()
+                ]
+                for item in sorted(found, key=lambda i: (i.zValue(), i.order)):
+                    item.paint_base(painter)
+            painter.restore()
 
     @staticmethod
     def _exposed_parts(painter: QPainter, rect: QRectF) -> list[QRectF]:

@@ -211,6 +211,8 @@ class ImageItem(QGraphicsItem):
         elif scale < self._preview_scale * 0.99 and self._paint_fitted(painter, exposed, scale):
             pass
         else:
+            # Whole pixels: a fractional source rect sends Qt down its slow path.
+            exposed = QRectF(exposed.toAlignedRect()).intersected(self.boundingRect())
             s = self._preview_scale
             source = QRectF(
                 exposed.x() * s, exposed.y() * s, exposed.width() * s, exposed.height() * s
