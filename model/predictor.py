@@ -31,13 +31,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 from torchvision.models.detection import MaskRCNN
 from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.roi_heads import paste_masks_in_image
 
 from pipeline.errors import ImageError, LongtailError, VocabularyError
-from pipeline.geometry import Box, Mask
+from pipeline.geometry import Box, Mask, prompt_box, prompt_point
 from pipeline.images import load_image
 from pipeline.vocabulary import normalize
 
@@ -253,6 +253,21 @@ class Predictor:
             return image
         return load_image(image)
 
+    def _size(self, image: ImageInput) -> tuple[int, int]:
+        """(height, width) as displayed, without decoding a file's pixels."""
+        if isinstance(image, np.ndarray):
+            return self._pixels(image).shape[:2]
+        try:
+            with Image.open(image) as img:
+                width, height = img.size
+                # EXIF orientations 5-8 turn the picture a quarter: as displayed, w and h swap
+                turned = img.getexif().get(0x0112) in (5, 6, 7, 8)
+            return (width, height) if turned else (height, width)
+        except FileNotFoundError:
+            raise ImageError(f"{image}: file not found") from None
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise ImageError(f"{image}: cannot be read as an image ({exc})") from None
+
     def _compute(
         self, image: ImageInput, key: Hashable, token: CancelToken | None
     ) -> ImageFeatures:
@@ -322,7 +337,9 @@ class Predictor:
         mask of a box grown around the point (see :func:`grown_box`)."""
         index = self.category_index(category)
         use_model = self.trained if use_model is None else use_model
-        x, y = float(point[0]), float(point[1])
+        size = self._size(image)
+        # A point off the image is refused before any model work (PromptError).
+        x, y = prompt_point((float(point[0]), float(point[1])), *size)
         if use_model:
             feats = self.features(image, key=key)
             height, width = feats.original_size
@@ -335,12 +352,6 @@ class Predictor:
             ]
             if candidates:
                 return max(candidates, key=lambda p: p.score)
-            size = feats.original_size
-        else:
-            size = self._pixels(image).shape[:2] if isinstance(image, np.ndarray) else None
-            if size is None:
-                with Image.open(image) as img:
-                    size = ImageOps.exif_transpose(img).size[::-1]
         box = grown_box((x, y), size)
         return self.box_to_mask(image, box, category=index, key=key, use_model=use_model)
 
@@ -428,11 +439,16 @@ class Predictor:
 
 
 def _clip_box(box: Box, size: tuple[int, int]) -> Box:
-    """A box clipped to the image, at least one pixel wide and high."""
+    """A box clipped to the image, at least one pixel wide and high; PromptError for a
+    box entirely outside the image (see :func:`pipeline.geometry.prompt_box`)."""
     height, width = size
     x, y, w, h = (float(v) for v in box)
     if not all(np.isfinite(v) for v in (x, y, w, h)):
         raise LongtailError(f"a box needs finite numbers, got {box}")
+    if w > 0 and h > 0:
+        prompt_box((x, y, w, h), height, width)
+    else:  # a click rather than a drag: its corner must be on the image
+        prompt_point((x, y), height, width)
     x0, y0 = min(max(x, 0.0), width - 1.0), min(max(y, 0.0), height - 1.0)
     x1, y1 = min(max(x + w, x0 + 1.0), float(width)), min(max(y + h, y0 + 1.0), float(height))
     return (x0, y0, x1 - x0, y1 - y0)

@@ -27,7 +27,7 @@ from pycocotools import mask as mask_utils
 from shapely.geometry import Polygon as ShapelyPolygon
 
 from . import polygon_bytes
-from .errors import GeometryError
+from .errors import GeometryError, PromptError
 from .evaluation.rle import summarize_counts
 
 Box = tuple[float, float, float, float]
@@ -558,6 +558,38 @@ def box_iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def prompt_box(box: Sequence[float], height: int, width: int) -> Box:
+    """A box prompt ``(x, y, w, h)`` clipped to a ``width`` x ``height`` image.
+
+    A box partly outside is clipped; one with no area, or entirely outside the image,
+    is a PromptError (a model would otherwise answer with a sliver at the edge).
+    """
+    x, y, w, h = (float(v) for v in box)
+    if not all(math.isfinite(v) for v in (x, y, w, h)):
+        raise PromptError(f"a box needs finite numbers, got {tuple(box)}")
+    if w <= 0 or h <= 0:
+        raise PromptError(f"the box ({x:g}, {y:g}, {w:g}, {h:g}) has no area (w and h must be > 0)")
+    x0, y0 = max(x, 0.0), max(y, 0.0)
+    x1, y1 = min(x + w, float(width)), min(y + h, float(height))
+    if x1 <= x0 or y1 <= y0:
+        raise PromptError(
+            f"the box ({x:g}, {y:g}, {w:g}, {h:g}) lies entirely outside the {width}x{height} "
+            "image; a prompt must overlap the image"
+        )
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def prompt_point(point: Sequence[float], height: int, width: int) -> tuple[float, float]:
+    """A point prompt ``(x, y)``, which must lie on the ``width`` x ``height`` image."""
+    x, y = (float(v) for v in point)
+    if not (math.isfinite(x) and math.isfinite(y) and 0 <= x <= width and 0 <= y <= height):
+        raise PromptError(
+            f"the point ({x:g}, {y:g}) lies outside the {width}x{height} image; a prompt "
+            "must be on the image"
+        )
+    return (x, y)
+
+
 def boxes_agree(a: Box, b: Box, *, tolerance: float = 1.0) -> bool:
     """True when each side of the two boxes is within ``tolerance`` pixels."""
     return all(
@@ -582,6 +614,8 @@ __all__ = [
     "box_iou",
     "boxes_agree",
     "polygon_problems",
+    "prompt_box",
+    "prompt_point",
     "repair_part",
     "rle_problem",
     "self_intersection_problem",

@@ -20,13 +20,15 @@ from pipeline.images import add_image_folder
 from pipeline.settings import ProjectSettings
 from pipeline.simulate import (
     SLOPPY_CEILING,
+    NoiseWork,
     load_truth,
     noise_profile,
     simulate,
     sloppy_mask,
 )
+from pipeline.simulate.noise import SIMPLIFY_ATTEMPTS
 from pipeline.store import Project
-from pipeline.vocabulary import add_categories, shipped_vocabulary
+from pipeline.vocabulary import add_categories, project_categories, shipped_vocabulary
 
 # ---------------------------------------------------------------- helpers
 
@@ -102,6 +104,48 @@ def test_sloppy_masks_miss_the_truth_by_a_clear_margin(shape):
     for _ in range(6):
         sloppy = sloppy_mask(truth, rng)
         assert sloppy.area > 0 and truth.iou(sloppy) <= SLOPPY_CEILING
+
+
+@pytest.mark.parametrize("seed", [0, 1, 5], ids=["dilate", "erode", "simplify"])
+@pytest.mark.parametrize("coverage", ["near-full", "full"])
+def test_a_sloppy_copy_of_a_near_full_image_mask_does_bounded_work(coverage, seed):
+    """The mask that stalled `simulate --noise sloppy` for minutes: nearly the whole image.
+    The work must not grow with the mask: a trace, three outlines, two distance
+    transforms over at most the (padded) image, whatever the noise chooses."""
+    height, width = 480, 640
+    bitmap = np.ones((height, width), np.uint8)
+    if coverage == "near-full":
+        bitmap[:4] = 0
+        bitmap[:, :3] = 0
+        bitmap[200:210, 300:320] = 0  # a hole, as real masks have
+    truth = Mask.from_bitmap(bitmap)
+    work = NoiseWork()
+    sloppy = sloppy_mask(truth, random.Random(seed), work=work)
+    assert sloppy.area > 0 and truth.iou(sloppy) <= SLOPPY_CEILING
+    assert work.traces <= 1 and work.simplifications <= SIMPLIFY_ATTEMPTS
+    assert work.distance_transforms <= 2
+    assert work.window_pixels <= (height + 2) * (width + 2)
+
+
+def test_coco_truth_meets_an_lvis_project_by_synonym_and_synset(tmp_path, tiny_coco, capsys):
+    """The 17 COCO categories whose names LVIS spells differently (car, hair drier...)."""
+    images, truth_path = coco_subset(tiny_coco, "val2017", None, tmp_path / "a")
+    project = Project.create(tmp_path / "p")
+    add_categories(project, shipped_vocabulary("lvis"))
+    add_image_folder(project, images)
+    with project:
+        truth = load_truth(truth_path, project)
+        by_id = {c.id: c.name for c in project_categories(project)}
+    document = json.loads(truth_path.read_text())
+    # LVIS v1 has no hot dog (no category has its synset, frank.n.02): it alone is left out.
+    assert truth.unmatched_categories == ["hot dog"]
+    hot_dog = next(c["id"] for c in document["categories"] if c["name"] == "hot dog")
+    left_out = [a for a in document["annotations"] if a["category_id"] == hot_dog]
+    kept = sum(len(im.instances) for im in truth.images.values())
+    assert truth.dropped_annotations == len(left_out)
+    assert kept == len(document["annotations"]) - len(left_out)
+    matched = {by_id[t.category_id] for im in truth.images.values() for t in im.instances}
+    assert {"car_(automobile)", "bus_(vehicle)", "necktie"} <= matched
 
 
 def test_the_truth_must_cover_every_project_image(tmp_path, tiny_coco):

@@ -62,6 +62,13 @@ def run(args: argparse.Namespace) -> int:
         raise LongtailError("the project has no categories; a model needs a vocabulary")
     if args.box is not None and (args.box[2] <= 0 or args.box[3] <= 0):
         raise LongtailError(f"the box {args.box} has no area (x,y,w,h with w, h > 0)")
+    # A prompt off the image is refused before the model loads (partly outside: clipped).
+    from pipeline.geometry import prompt_box, prompt_point
+
+    if args.box is not None:
+        prompt_box(args.box, record.height, record.width)
+    if args.point is not None:
+        prompt_point(args.point, record.height, record.width)
 
     from model.predictor import Predictor
     from pipeline.images import load_image
@@ -95,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         )
         for p in found
     ]
+    _check_masks(results, record)
     _write_json(Path(args.out), results)
     sources = sorted({p.source for p in found})
     print(f"weights: {note}")
@@ -105,6 +113,22 @@ def run(args: argparse.Namespace) -> int:
         f"({', '.join(sources) or 'none'}) to {args.out}"
     )
     return 0
+
+
+def _check_masks(results: list[dict], record: object) -> None:
+    """Every mask about to be written covers the image exactly (as an import would
+    check it): a results file must never carry an RLE that decodes to garbage."""
+    from pipeline.errors import GeometryError
+    from pipeline.geometry import Mask
+
+    for n, result in enumerate(results):
+        try:
+            Mask.from_rle(result["segmentation"], record.height, record.width)
+        except GeometryError as exc:
+            raise LongtailError(
+                f"mask #{n} for image {record.id} is not a mask of the "
+                f"{record.width}x{record.height} image ({exc}); nothing was written"
+            ) from None
 
 
 def _write_json(path: Path, data: object) -> None:
