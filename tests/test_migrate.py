@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Text, bindparam, func, inspect, select
+from sqlalchemy import inspect, select
 from team_support import fresh_database, needs_postgres
 
 from app.cli import main
@@ -70,6 +70,13 @@ def test_round_trip_through_postgresql_gives_byte_identical_exports(tmp_path, ti
         assert exports(url, tmp_path / "postgres") == before
         back = migrate(url, tmp_path / "back")
         with Project.open(url) as server:
+            # the foreign keys and indexes dropped for the copy are all back
+            shape = inspect(server.engine)
+            for table in s.metadata.sorted_tables:
+                keys = {tuple(k["constrained_columns"]) for k in shape.get_foreign_keys(table.name)}
+                assert keys == {(k.parent.name,) for k in table.foreign_keys}, table.name
+                indexes = {i["name"] for i in shape.get_indexes(table.name)}
+                assert indexes >= {i.name for i in table.indexes}, table.name
             # the id sequences were moved past the copied ids
             assert server.annotator("newcomer").id > max(
                 m.id for m in roles.team(server) if m.name != "newcomer"
@@ -104,15 +111,15 @@ def test_a_copy_that_does_not_match_is_rolled_back_and_its_folder_removed(
     tmp_path, tiny_coco, monkeypatch
 ):
     source = worked_project(tmp_path / "source", tiny_coco)
-    honest = migration._insert_statement
+    honest = migration._writer
 
-    def tampering(table, conn):  # a destination that stores names in capitals
-        statement = honest(table, conn)
+    def tampering(conn, table):  # a destination that stores category names in capitals
+        write = honest(conn, table)
         if table.name != "categories":
-            return statement
-        return statement.values(name=func.upper(bindparam("name", type_=Text)))
+            return write
+        return lambda rows: write([(r[0], r[1].upper(), *r[2:]) for r in rows])
 
-    monkeypatch.setattr(migration, "_insert_statement", tampering)
+    monkeypatch.setattr(migration, "_writer", tampering)
     with pytest.raises(MigrationError, match=r"nothing was kept: categories \(content differs\)"):
         migrate(source, tmp_path / "copy")
     assert not (tmp_path / "copy").exists()
