@@ -13,7 +13,7 @@ everything the one before it may. The rules:
 
 Roles are in force once the project has an admin. Until then (every single-user SQLite
 project, and a new team project until someone is made admin) everyone acts as an
-admin, so nothing changes for one person working alone (docs/decisions/0007).
+admin, so nothing changes for one person working alone (docs/decisions/0010).
 
 The pipeline service checks the stage rules at every claim and answer; the entry
 points of import, export, seeding, settings and training call :func:`require`. Who is
