@@ -200,7 +200,7 @@ class SegmentationView(StageView):
         self.proposals[item.id] = (rid, None)
 
     def show_item(self, item: SegmentationItem) -> None:
-        self._flush_draft()
+        self.autosaver.unwatch()  # the last item's pending edit is written (off this thread)
         path = image_path(self.session, item)
         draft, tool = self._starting_mask(item)
         self.editor.load(
