@@ -266,7 +266,7 @@ class Project:
                 conn = conn.execution_options(longtail_write=True)
                 with conn.begin():
                     yield conn
-        except sa_exc.DBAPIError as exc:
+        except (sa_exc.DBAPIError, sqlite3.Error) as exc:
             translated = _storage_error(exc, self)
             if translated is None:
                 raise
@@ -278,7 +278,7 @@ class Project:
         try:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
-        except sa_exc.DBAPIError as exc:
+        except (sa_exc.DBAPIError, sqlite3.Error) as exc:
             translated = _storage_error(exc, self)
             if translated is None:
                 raise
@@ -402,9 +402,10 @@ _SQLITE_FULL, _SQLITE_READONLY = 13, 8
 _PG_DISK_FULL, _PG_READ_ONLY = "53100", "25006"
 
 
-def _storage_error(exc: sa_exc.DBAPIError, project: Project) -> LongtailError | None:
-    """The user's words for a database error the disk or the folder caused, or None."""
-    orig = exc.orig
+def _storage_error(exc: Exception, project: Project) -> LongtailError | None:
+    """The user's words for a database error the disk or the folder caused, or None.
+    (Bulk writers use the driver's cursor: its errors come unwrapped.)"""
+    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
     code = getattr(orig, "sqlite_errorcode", None)
     code = code & 0xFF if isinstance(code, int) else None
     state = getattr(orig, "sqlstate", None)
