@@ -17,8 +17,9 @@ admin, so nothing changes for one person working alone (docs/decisions/0010).
 
 The pipeline service checks the stage rules at every claim and answer; the entry
 points of import, export, seeding, settings and training call :func:`require`. Who is
-acting: the name given (the GUI's annotator), else :func:`set_actor`'s, else
-``$LONGTAIL_ANNOTATOR``, else the login name (:func:`acting_name`).
+acting: the name given, else ``$LONGTAIL_ANNOTATOR`` (which :func:`set_actor` sets for
+the GUI's annotator and the CLI's ``--annotator``), else the login name
+(:func:`acting_name`).
 
 Roles guard the workflow, not the data: whoever holds the database's password can
 change anything with ``psql``; the server's own roles guard that.
@@ -62,7 +63,7 @@ ADMIN_ACTIONS = {
 }
 
 ACTOR_VARIABLE = "LONGTAIL_ANNOTATOR"
-_actor: str | None = None
+_ACTOR_AT_START = os.environ.get(ACTOR_VARIABLE)
 
 an = s.annotators
 
@@ -82,15 +83,20 @@ class Member:
 
 def set_actor(name: str | None) -> None:
     """Who acts in this process from now on (the CLI's ``--annotator``, the GUI's
-    annotator); None goes back to ``$LONGTAIL_ANNOTATOR`` or the login name."""
-    global _actor
-    _actor = name.strip() if name and name.strip() else None
+    annotator), kept in ``$LONGTAIL_ANNOTATOR`` so that subprocesses (training) act as
+    the same person; None restores the variable as the process found it."""
+    if name and name.strip():
+        os.environ[ACTOR_VARIABLE] = name.strip()
+    elif _ACTOR_AT_START is None:
+        os.environ.pop(ACTOR_VARIABLE, None)
+    else:
+        os.environ[ACTOR_VARIABLE] = _ACTOR_AT_START
 
 
 def acting_name(explicit: str | None = None) -> str:
-    """The name of whoever acts: ``explicit``, :func:`set_actor`'s,
-    ``$LONGTAIL_ANNOTATOR``, or the login name, the first one given."""
-    for candidate in (explicit, _actor, os.environ.get(ACTOR_VARIABLE)):
+    """The name of whoever acts: ``explicit``, else ``$LONGTAIL_ANNOTATOR`` (which
+    :func:`set_actor` sets), else the login name."""
+    for candidate in (explicit, os.environ.get(ACTOR_VARIABLE)):
         if candidate and candidate.strip():
             return candidate.strip()
     return getpass.getuser()

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from pipeline import roles
 from pipeline.errors import LongtailError
 from pipeline.store import Project
 from pipeline.vocabulary import Category, project_categories
@@ -181,6 +182,7 @@ def train(
     own_project = not isinstance(project_target, Project)
     project = Project.open(project_target) if own_project else project_target
     try:
+        roles.require(project, roles.TRAIN)  # an admin's action in a team project
         return _train(project, config or TrainConfig(), resume, resume_model, ctx, emit, stop)
     finally:
         if own_project:
