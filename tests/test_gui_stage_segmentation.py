@@ -52,7 +52,7 @@ def test_proposals_are_ready_ahead_and_drawn_masks_are_submitted_with_their_tool
     view = SegmentationView(session)
     show_view(qtbot, view)
     first = view.items[0]
-    assert len(view.items) == 2  # the next item is held, its proposal asked already
+    qtbot.waitUntil(lambda: len(view.items) == 2)  # the next item is held, its proposal asked
     qtbot.waitUntil(lambda: view.editor.current_mask() is not None, timeout=PROPOSAL_WAIT_MS)
     second = view.items[1]
     qtbot.waitUntil(

@@ -364,10 +364,13 @@ class StageView(QWidget):
         return items
 
     def _show_current(self) -> None:
-        if self.page_size == 1 or self.sequential:
-            self.show_item(self.items[0])
-        else:
-            self.show_items(self.items)
+        try:
+            if self.page_size == 1 or self.sequential:
+                self.show_item(self.items[0])
+            else:
+                self.show_items(self.items)
+        except LongtailError as exc:  # e.g. the image file went missing: say so, S skips
+            self.toast.show_message(f"Cannot show item {self.items[0].id}: {exc} (S skips it)")
         self.meter.start()
         self.statusMessage.emit(self.describe(self.items[0]))
         # the main window's image panel follows the item shown (not the last claimed)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
@@ -32,6 +32,7 @@ from .base import IMAGES, StageView, image_path
 from .image_view import title_label
 
 AHEAD = 1  # items held beyond the shown one, their proposals computed in advance
+TOP_UP_MS = 60  # after an item is shown, the next is claimed and its proposal asked
 OTHER_MARK = QColor("#9aa5b1")
 
 
@@ -57,6 +58,10 @@ class SegmentationView(StageView):
         # item id -> (request id, mask or None): proposals asked ahead for held items
         self.proposals: dict[int, tuple[int, Mask | None]] = {}
         self._worker_ready = False
+        self._top_up_timer = QTimer(self)
+        self._top_up_timer.setSingleShot(True)
+        self._top_up_timer.setInterval(TOP_UP_MS)
+        self._top_up_timer.timeout.connect(self._top_up)
         self.autosaver = AutoSaver(session.project, session.annotator, self)
         self.autosaver.failed.connect(self.toast.show_message)
         area = self.work_area()
@@ -143,6 +148,7 @@ class SegmentationView(StageView):
         super().activate()
 
     def deactivate(self) -> None:
+        self._top_up_timer.stop()
         self._flush_draft()
         super().deactivate()
         for request_id, _ in self.proposals.values():
@@ -162,13 +168,18 @@ class SegmentationView(StageView):
 
     def advance(self) -> None:
         super().advance()
-        self._top_up()
+        self._top_up_soon()
 
     def load_next(self) -> bool:
         shown = super().load_next()
         if shown:
-            self._top_up()
+            self._top_up_soon()
         return shown
+
+    def _top_up_soon(self) -> None:
+        # the item on screen first: claiming the next one and starting its proposal can
+        # wait the moment it takes the annotator to look at this one
+        self._top_up_timer.start()
 
     def _top_up(self) -> None:
         """Hold the next item too, and ask for its proposal now (see the module doc)."""
