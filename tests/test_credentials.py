@@ -206,9 +206,8 @@ def test_no_password_leaks_after_a_session_with_a_password_url(
     for i in range(3):
         make_image(images / f"im{i}.png", color=(40 * i, 90, 10))
 
-    with Project.create(secret_url) as project:
-        add_categories(project, shipped_vocabulary("coco"))
-        add_image_folder(project, images)
+    assert main(["init", secret_url, "--images", str(images), "--vocabulary", "coco"]) == 0
+    with Project.open(secret_url) as project:
         service = Pipeline(project)
         with notify.watch(project, lambda change: None) as watcher:
             watcher.wait_ready()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pipeline.credentials import shown
 from pipeline.images import add_image_folder
 from pipeline.store import Project
 from pipeline.vocabulary import add_categories, load_vocabulary
@@ -51,5 +52,7 @@ def run(args: argparse.Namespace) -> int:
             )
     for line in report.lines():
         print(f"  {line}")
-    print(f"created {args.project}: {report.summary()}; {added} categories ({vocabulary.name})")
+    print(
+        f"created {shown(args.project)}: {report.summary()}; {added} categories ({vocabulary.name})"
+    )
     return 0
