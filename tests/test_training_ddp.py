@@ -1,0 +1,51 @@
+"""Data-parallel training under torchrun: 2 gloo processes on the CPU."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from training_support import shapes_project
+
+from model.training.registry import FINISHED, list_models
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_both_step_and_write_one_checkpoint(tmp_path):
+    with shapes_project(tmp_path, train=6, val=0, size=64) as project:
+        folder = project.folder
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+        "-m", "model.training", str(folder),
+        "--model", "tiny", "--iterations", "3", "--batch-size", "1",
+        "--min-size", "64", "--max-size", "64", "--no-evaluate", "--no-weights-cache",
+        "--checkpoint-every", "2", "--device", "cpu",
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    start = next(e for e in events if e["event"] == "start")
+    assert start["world_size"] == 2 and start["total_batch"] == 2
+    progress = [e for e in events if e["event"] == "progress"]
+    # one line per step (rank 0 speaks), each counting the images of both ranks
+    assert [e["iteration"] for e in progress] == [1, 2, 3]
+    assert all(e["images"] == 2 and e["ranks"] == 2 for e in progress)
+    checkpoints = [e for e in events if e["event"] == "checkpoint"]
+    assert [e["iteration"] for e in checkpoints] == [2, 3]  # once each, not once per rank
+    from pipeline.store import Project
+
+    with Project.open(folder) as project:
+        models = list_models(project)
+    assert len(models) == 1 and models[0].status == FINISHED
+    assert models[0].config["world_size"] == 2
+    files = sorted(p.name for p in (folder / "models" / str(models[0].id)).iterdir())
+    assert files == ["checkpoint.json", "checkpoint.pt"]
