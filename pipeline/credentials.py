@@ -59,6 +59,8 @@ def public_url(url: str) -> str:
     except ArgumentError:
         return scrub(url)
     query = {k: v for k, v in parsed.query.items() if k.lower() != "password"}
+    if parsed.password is None and len(query) == len(parsed.query):
+        return url  # nothing to remove: keep the spelling the user gave
     clean = URL.create(
         parsed.drivername,
         username=parsed.username,
