@@ -125,6 +125,7 @@ def assert_cancelled_in_one_line(stopped: Stopped) -> None:
     assert len(lines) == 1 and lines[0].startswith("longtail: cancelled"), stopped.stderr
     assert "Traceback" not in stopped.stderr
     assert stopped.seconds < STOP_BOUND_S
+    print(f"stopped {stopped.seconds:.2f} s after SIGINT")  # the figure, shown with -s
 
 
 # ---------------------------------------------------------------- the mechanism
