@@ -202,3 +202,145 @@ def test_embedded_image_is_removed_when_the_import_fails(snacks, empty_project, 
     with pytest.raises(FormatError):
         import_labelme(empty_project, tmp_path / "3.json")
     assert not (empty_project.folder / "images" / "3.jpg").exists()
+
+
+# ---------------------------------------------------------------- hardening (issue 14)
+
+
+def _png_bytes(width: int = 30, height: int = 20, color=(10, 20, 30)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _bomb_png(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` pixels and whose data is tiny:
+    opening it (not decoding it) is what the decompression-bomb check stops."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit grey
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00"))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_image_data_over_the_decompression_bomb_limit_is_a_located_problem(
+    empty_project: Project, tmp_path: Path
+) -> None:
+    side = 20_000  # 400 million pixels: over twice PIL's limit
+    doc = _labelme("huge.png", side, side, [_shape("cup", [[1, 1], [5, 1], [5, 5]])])
+    doc["imageData"] = base64.b64encode(_bomb_png(side, side)).decode()
+    write_json(tmp_path / "huge.json", doc)
+    before = snapshot(empty_project)
+    with pytest.raises(FormatError) as caught:
+        import_labelme(empty_project, tmp_path / "huge.json")
+    [problem] = caught.value.report.problems
+    assert problem.file.endswith("huge.json")
+    assert problem.message.startswith("'imageData' is refused: Image size (400000000 pixels)")
+    assert snapshot(empty_project) == before
+    assert not (empty_project.folder / "images").exists()
+
+
+def test_a_mask_shape_over_the_decompression_bomb_limit_is_a_located_problem(
+    empty_project: Project, tmp_path: Path
+) -> None:
+    make_image(tmp_path / "img.png", 60, 40)
+    mask = base64.b64encode(_bomb_png(20_000, 20_000)).decode()
+    shapes = [_shape("stain", [[1, 1], [7, 5]], kind="mask", mask=mask)]
+    write_json(tmp_path / "img.json", _labelme("img.png", 60, 40, shapes))
+    with pytest.raises(FormatError) as caught:
+        import_labelme(empty_project, tmp_path / "img.json")
+    [problem] = caught.value.report.problems
+    assert problem.shape == 0 and problem.message.startswith("'mask' is refused: Image size")
+
+
+def test_a_failed_import_leaves_no_images_folder_and_does_not_claim_it_wrote(
+    empty_project: Project, tmp_path: Path
+) -> None:
+    shapes = [_shape("cup", [[1, 1], [5, 1], [5, 5]]), _shape("cup", [[1, 1], [2, 1]])]
+    write_json(tmp_path / "sub" / "a.json", _labelme("a.png", 30, 20, shapes, _png_bytes()))
+    with pytest.raises(FormatError) as caught:
+        import_labelme(empty_project, tmp_path)
+    assert "wrote" not in str(caught.value)
+    assert not any("wrote" in n.message for n in caught.value.report.notes)
+    assert not (empty_project.folder / "images").exists()
+
+
+def test_oriented_rectangles_of_labelme_5_and_6_are_four_point_polygons(
+    empty_project: Project, tmp_path: Path
+) -> None:
+    make_image(tmp_path / "img.png", 60, 40)
+    corners = [[10, 5], [30, 15], [25, 25], [5, 15]]  # a turned rectangle
+    shapes = [
+        _shape("plate", corners, kind="oriented_rectangle"),
+        _shape("plate", [[1, 1], [2, 2], [3, 1]], kind="oriented_rectangle"),  # 3 corners
+    ]
+    write_json(tmp_path / "img.json", _labelme("img.png", 60, 40, shapes))
+    with pytest.raises(FormatError) as caught:
+        import_labelme(empty_project, tmp_path / "img.json")
+    assert [(p.shape, p.message) for p in caught.value.report.problems] == [
+        (1, "an oriented_rectangle needs 4 points, got 3")
+    ]
+    write_json(tmp_path / "img.json", _labelme("img.png", 60, 40, shapes[:1]))
+    assert import_labelme(empty_project, tmp_path / "img.json").instances == 1
+    [ann] = export_coco(empty_project)["annotations"]
+    assert ann["segmentation"] == [[float(v) for xy in corners for v in xy]]
+    assert ann["bbox"] == [5, 5, 25, 20]
+
+
+def test_a_label_used_only_by_points_and_lines_makes_no_category(
+    empty_project: Project, tmp_path: Path
+) -> None:
+    make_image(tmp_path / "img.png", 60, 40)
+    shapes = [
+        _shape("cup", [[2, 2], [10, 2], [10, 10]]),
+        _shape("tip", [[5, 5]], kind="point"),
+        _shape("edge", [[1, 1], [9, 9]], kind="line"),
+        _shape("path", [[1, 1], [9, 9], [20, 3]], kind="linestrip"),
+        _shape("cup", [[30, 30]], kind="point"),  # a region label used by a point too
+    ]
+    write_json(tmp_path / "img.json", _labelme("img.png", 60, 40, shapes))
+    report = import_labelme(empty_project, tmp_path / "img.json")
+    assert (report.instances, report.categories_added, len(report.notes)) == (1, 1, 4)
+    assert [c["name"] for c in export_coco(empty_project)["categories"]] == ["cup"]
+
+
+def test_embedded_images_export_relative_to_the_one_folder_they_were_written_to(
+    empty_project: Project, tmp_path: Path
+) -> None:
+    """A labelme folder whose images exist only as imageData: every exported file_name
+    is found under the project's images/ folder (what FiftyOne and supervision need)."""
+    shape = [_shape("cup", [[1, 1], [5, 1], [5, 5]])]
+    folder = tmp_path / "labelme"
+    write_json(folder / "a" / "x.json", _labelme("x.png", 30, 20, shape, _png_bytes()))
+    write_json(
+        folder / "b" / "x.json", _labelme("x.png", 30, 20, shape, _png_bytes(color=(1, 2, 3)))
+    )
+    write_json(
+        folder / "b" / "y.json", _labelme("../y.png", 30, 20, shape, _png_bytes(color=(4, 5, 6)))
+    )
+    # Same folder, same imagePath, other pixels: the second is renamed, not dropped.
+    write_json(
+        folder / "b" / "z.json", _labelme("x.png", 30, 20, shape, _png_bytes(color=(7, 8, 9)))
+    )
+    report = import_labelme(empty_project, folder)
+    assert report.images_added == 4
+    doc = export_coco(empty_project)
+    root = empty_project.folder / "images"
+    names = sorted(image["file_name"] for image in doc["images"])
+    renamed = [n for n in names if n not in ("a/x.png", "b/x.png", "b/y.png")]
+    assert len(renamed) == 1 and renamed[0].startswith("b/x-")
+    pixels = set()
+    for name in names:
+        with Image.open(root / name) as img:
+            assert img.size == (30, 20)
+            pixels.add(img.getpixel((0, 0)))
+    assert len(pixels) == 4

@@ -17,6 +17,7 @@ from sqlalchemy import Table, bindparam, func, select, text
 from sqlalchemy.engine import Connection
 
 from .. import schema as s
+from ..images import stored_path
 from ..store import Project, now, read_meta_json, write_meta_json
 from ..vocabulary import merge_categories, normalize
 from .report import ImportReport
@@ -155,7 +156,7 @@ class ImportWriter:
         rows = []
         updates: list[dict[str, Any]] = []
         for image in images:
-            stored = self.project.relative(image.path)
+            stored = stored_path(self.project, image.path)  # a followed link stays itself
             if stored in seen:
                 self.report.problem(
                     f"names the same image file as image {seen[stored]} ({stored})",
