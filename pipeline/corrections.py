@@ -90,6 +90,7 @@ def correct_mask(
                 f"instance {instance_id}: the mask is {mask.width}x{mask.height} but image "
                 f"{image.id} is {image.width}x{image.height}"
             )
+        mask.check()  # an RLE from a tool must cover the image exactly
         if mask.area == 0:
             raise LongtailError(f"instance {instance_id}: the corrected mask is empty")
         settings = read_settings(conn)

@@ -159,6 +159,25 @@ def test_a_segmentation_answer_with_a_broken_rle_is_refused_and_nothing_is_store
         service.answer(item, SegmentAnswer(good, tool="brush"))
 
 
+def test_a_correction_with_a_broken_rle_is_refused_and_the_accepted_mask_stays(tmp_path):
+    from stages_support import category_ids, confirmed_pair, make_project, segment_and_accept
+
+    from pipeline.corrections import correct_mask
+
+    with make_project(tmp_path, images=1) as project:
+        service = Pipeline(project)
+        service.seed()
+        confirmed_pair(service, category_ids(project), [(20, 20, 30, 25)])
+        segment_and_accept(service)
+        with project.read() as conn:
+            instance_id = conn.execute(select(s.instances.c.id)).scalar_one()
+            before = conn.execute(select(s.segments.c.id, s.segments.c.status)).all()
+        with pytest.raises(GeometryError, match="cover 150 pixels"):
+            correct_mask(project, instance_id, Mask(90, 120, counts=b"T3b1"), "editor")
+        with project.read() as conn:
+            assert conn.execute(select(s.segments.c.id, s.segments.c.status)).all() == before
+
+
 # ---------------------------------------------------------------- predict output
 
 
