@@ -5,7 +5,8 @@ Prints one JSON object. The scene: 1000 polygons of 50 vertices (each its own it
 colour per category) on a 1920 x 1080 image, in a 1600 x 900 view (Qt offscreen). Frame
 time = the Qt work one input event causes, paint included: the event is sent and the
 resulting paint is flushed synchronously (``processEvents`` then ``repaint`` of what the
-view marked dirty is Qt's own work; nothing is skipped). Targets: <= 16 ms per
+view marked dirty is Qt's own work; nothing is skipped). Each series gives wall-clock and GUI-thread CPU
+figures (the CPU time does not count waiting for other processes). Targets: <= 16 ms per
 interaction frame, <= 1 s to the first paint of the large image. For scale, labelme's
 canvas repaints every shape on each paint (about 1 s for this scene).
 
@@ -39,10 +40,30 @@ W, H = 1920, 1080
 VIEW = (1600, 900)
 
 
-def stats(samples: list[float]) -> dict[str, float]:
+_CPU: list[float] = []  # GUI-thread CPU ms of each timed() call, in order
+
+
+def _median_p95(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
-    return {"median": round(statistics.median(ordered), 2), "p95": round(p95, 2), "n": len(ordered)}
+    return round(statistics.median(ordered), 2), round(p95, 2)
+
+
+def stats(samples: list[float], *, cpu: bool = True) -> dict[str, float]:
+    """Wall-clock median and p95 of a series of timed() frames, and the GUI thread's
+    CPU time for the same frames (what the frame costs without the machine's other
+    load: on a shared 2-core machine the wall clock waits for other processes)."""
+    median, p95 = _median_p95(samples)
+    if not cpu:
+        return {"median": median, "p95": p95, "n": len(samples)}
+    cpu_median, cpu_p95 = _median_p95(_CPU[-len(samples) :])
+    return {
+        "median": median,
+        "p95": p95,
+        "cpu_median": cpu_median,
+        "cpu_p95": cpu_p95,
+        "n": len(samples),
+    }
 
 
 def picture(width: int, height: int, seed: int = 0) -> np.ndarray:
@@ -74,9 +95,10 @@ def flush(app: QApplication) -> None:
 
 
 def timed(app: QApplication, action) -> float:
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.thread_time()
     action()
     flush(app)
+    _CPU.append((time.thread_time() - cpu) * 1000)
     return (time.perf_counter() - start) * 1000
 
 
@@ -245,7 +267,7 @@ def proposal_stall(app: QApplication, count: int) -> dict[str, object]:
         "proposals": len(images),
         "source": source,
         "first_request_with_model_build_ms": round(warmup, 1),
-        "proposal_latency_ms": stats(latencies),
+        "proposal_latency_ms": stats(latencies, cpu=False),
         "longest_event_loop_stall_ms": round(max(gaps), 1) if gaps else None,
         "timer_ticks": len(gaps),
         "target_stall_ms": 50,
@@ -274,13 +296,25 @@ def main() -> None:
     if not args.no_proposals:
         result["proposal"] = proposal_stall(app, args.proposals)
     scene = result["scene"]
+    frame = TARGETS["frame_ms"]
+
+    def meets(key: str) -> str:
+        wall, cpu = scene[key]["p95"] <= frame, scene[key]["cpu_p95"] <= frame
+        return (
+            "yes" if wall else ("cpu time only (wall clock waits for other load)" if cpu else "no")
+        )
+
     result["meets_targets"] = {
-        "vertex_drag": scene["vertex_drag_ms"]["p95"] <= TARGETS["frame_ms"],
-        "pan": scene["pan_ms"]["p95"] <= TARGETS["frame_ms"],
-        "full_repaint": scene["full_repaint_ms"]["p95"] <= TARGETS["frame_ms"],
+        "vertex_drag": meets("vertex_drag_ms"),
+        "pan": meets("pan_ms"),
+        "full_repaint": meets("full_repaint_ms"),
         "large_image_first_paint": result["large_image"]["first_paint_ms"]
         <= TARGETS["large_image_first_paint_ms"],
     }
+    if "proposal" in result:
+        stall = result["proposal"]["longest_event_loop_stall_ms"]
+        result["meets_targets"]["proposal_stall"] = stall is not None and stall <= 50
+    result["load_average"] = [round(v, 2) for v in os.getloadavg()]
     print(json.dumps(result, indent=1))
 
 
