@@ -93,9 +93,12 @@ def test_a_click_selects_a_crop_and_the_grid_adapts_to_the_window(qtbot, view):
     QTest.mouseClick(view.grid, Qt.MouseButton.LeftButton, pos=third)
     assert view.grid.selected == 2
     assert view.meter.clicks == 1
+    before = view.tiles[0].pixmap.width()
     view.resize(520, 480)
     rows_, columns = view.grid.capacity()
-    assert columns <= 2 and rows_ * columns < 12
+    assert columns <= 2 and rows_ * columns < 12  # the next page is smaller
+    # the crops of this page are drawn again for the smaller tiles
+    qtbot.waitUntil(lambda: view.tiles[0].pixmap.width() < before, timeout=3000)
 
 
 def test_leaving_the_view_releases_the_page(view, work):

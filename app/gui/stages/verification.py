@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import ClassVar
 
-from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QInputDialog,
@@ -105,6 +105,7 @@ class CropGrid(QWidget):
     """Paints the page's tiles; a click selects one. Keys are the view's actions."""
 
     tileClicked = Signal(int)
+    resized = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -141,6 +142,10 @@ class CropGrid(QWidget):
             if self.tile_rect(index).contains(pos):
                 return index
         return None
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self.resized.emit()
 
     def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
         index = self.tile_at(event.position().toPoint())
@@ -209,6 +214,12 @@ class VerificationView(StageView):
         layout.addWidget(self.heading)
         self.grid = CropGrid(area)
         self.grid.tileClicked.connect(self.select)
+        # the crops follow the window's size (drawn again once the resizing pauses)
+        self._resize_timer = QTimer(self)
+        self._resize_timer.setSingleShot(True)
+        self._resize_timer.setInterval(120)
+        self._resize_timer.timeout.connect(self._redraw_crops)
+        self.grid.resized.connect(self._resize_timer.start)
         layout.addWidget(self.grid, 1)
         self.accept_action = self.add_action("Accept", "A", self.accept_selected, "the mask fits")
         self.reject_action = self.add_action(
@@ -271,6 +282,14 @@ class VerificationView(StageView):
         )
         self.grid.update()
         self.grid.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _redraw_crops(self) -> None:
+        if not self.tiles:
+            return
+        size = self.grid.image_size()
+        for tile in self.tiles:
+            tile.pixmap = render_crop(image_path(self.session, tile.item), tile.item, size)
+        self.grid.update()
 
     def clear_item(self) -> None:
         self.tiles = []
