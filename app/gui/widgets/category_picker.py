@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractListModel,
     QEvent,
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QRect,
     QSize,
+    QStringListModel,
     Qt,
     QTimer,
     Signal,
@@ -67,8 +65,12 @@ PICKER_KEYS = (
 )
 
 
-class CategoryModel(QAbstractListModel):
-    """The hits of the current query (a short list: the search stops at RESULT_LIMIT)."""
+class CategoryModel(QStringListModel):
+    """The hits of the current query (a short list: the search stops at RESULT_LIMIT).
+
+    The names live in Qt's own string list, so the view's many row and data queries per
+    keystroke stay in C++; the delegate reads the categories from ``hits``.
+    """
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -77,24 +79,8 @@ class CategoryModel(QAbstractListModel):
         self.recent_ids: list[int] = []
 
     def set_hits(self, hits: list[Category]) -> None:
-        self.beginResetModel()
         self.hits = hits
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.hits)
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
-        if not index.isValid():
-            return None
-        category = self.hits[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return category.display_name
-        if role == Qt.ItemDataRole.UserRole:
-            return category
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self.excluded.get(category.id) or category.definition
-        return None
+        self.setStringList([c.display_name for c in hits])
 
 
 class CategoryDelegate(QStyledItemDelegate):
