@@ -222,7 +222,9 @@ def match_categories(incoming: Sequence[Any], known: Sequence[Any]) -> CategoryM
 
     1. **name**: the same name in :func:`normalize` form;
     2. **synonym**: any name or synonym of one, or its bare form without a
-       parenthesised qualifier (``car (automobile)`` -> ``car``), equals one of the other's;
+       parenthesised qualifier (``car (automobile)`` -> ``car``), equals one of the
+       other's, unless both carry synsets and they differ (LVIS v0.5's ``grillroom``,
+       also called ``grill``, is not LVIS v1's ``grill``, a grate);
     3. **synset**: the same WordNet synset.
 
     A category carrying one of the COCO-80 names but no synonyms or synset (a COCO
@@ -263,6 +265,10 @@ def match_categories(incoming: Sequence[Any], known: Sequence[Any]) -> CategoryM
                 continue
             candidates = sorted({k for key in keys_of(source) for k in index.get(key, ())})
             free = [k for k in candidates if k not in used]
+            if name == "synonym" and source.synset:
+                free = [
+                    k for k in free if not targets[k].synset or targets[k].synset == source.synset
+                ]
             if free:
                 pairs[i] = free[0]
                 rule[i] = name
