@@ -183,9 +183,10 @@ def measure_migration(base: str, folder: Path, images: int, per_image: int) -> d
             ("postgresql_to_sqlite", url, Path(tmp) / "back"),
         ):
             phases.clear()
-            started = time.perf_counter()
+            load = os.getloadavg()[0]
+            started, cpu = time.perf_counter(), time.process_time()
             report = migrate(source, destination, progress=progress, by="bench")
-            seconds = time.perf_counter() - started
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
             half = next((t for t, done, total in phases if done * 2 >= total), phases[-1][0])
             figures[label] = {
                 "seconds": round(seconds, 1),
@@ -193,6 +194,10 @@ def measure_migration(base: str, folder: Path, images: int, per_image: int) -> d
                 "rows_per_s": round(report.rows / seconds),
                 "copy_s": round(half - started, 1),
                 "verify_s": round(seconds - (half - started), 1),
+                # this process's CPU time (the server's is not in it), and the machine's
+                # load when it started: on shared cores the wall time is mostly waiting
+                "cpu_s": round(cpu, 1),
+                "load_average": round(load, 1),
             }
     return figures
 

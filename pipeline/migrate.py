@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Table, Text, cast, func, inspect, select, text, type_coerce
+from sqlalchemy import JSON, Integer, Table, Text, cast, func, inspect, select, text, type_coerce
 from sqlalchemy.engine import Connection
 
 from . import roles
@@ -54,7 +54,7 @@ class MigrationError(LongtailError):
 
 @dataclass(frozen=True)
 class TableCheck:
-    """One table's row count and content checksum (order-independent SHA-256 sum)."""
+    """One table's row count and content checksum (see :class:`Checksum`)."""
 
     rows: int
     checksum: str
@@ -139,9 +139,9 @@ def _copy(src: Project, dst: Project, progress: Progress | None) -> dict[str, Ta
             digest, rows = Checksum(table), 0
             insert = _writer(write, table)
             for batch in _batches(read, table):
-                batch = [rewrite(table.name, row) for row in batch]
-                for row in batch:
-                    digest.add(row)
+                if table.name in PATH_COLUMNS:
+                    batch = [rewrite(table.name, row) for row in batch]
+                digest.add(batch)
                 insert(batch)
                 rows += len(batch)
                 done += len(batch)
@@ -346,29 +346,39 @@ def _path_rewriter(src: Project, dst: Project) -> Callable[[str, tuple[Any, ...]
 
 
 class Checksum:
-    """An order-independent digest of a table's rows: the sum of each row's SHA-256,
-    mod 2**256 (two databases may return rows in different orders, e.g. text keys under
-    different collations). JSON columns count by value, not spelling: SQLite keeps a
-    top-level ``600.0`` as the number 600 (the column's NUMERIC affinity)."""
-
-    MOD = 1 << 256
+    """A SHA-256 of a table's rows in key order, each row spelled by ``repr`` (floats
+    round-trip exactly, bytes are escaped, a bool is not an int): the same whichever
+    database the rows came from. Integer keys sort alike everywhere; a table with a text
+    key (meta, settings: a handful of rows) is sorted here, as collations differ. JSON
+    columns count by value, not spelling: SQLite keeps a top-level ``600.0`` as the
+    number 600 (the column's NUMERIC affinity)."""
 
     def __init__(self, table: Table) -> None:
-        self.total = 0
+        self.sha = hashlib.sha256()
         self.json = set(_json_positions(table))
+        self.held: list[str] | None = (
+            None if all(isinstance(c.type, Integer) for c in table.primary_key.columns) else []
+        )
 
-    def add(self, row: tuple[Any, ...]) -> None:
+    def add(self, rows: list[tuple[Any, ...]]) -> None:
         if self.json:
-            row = tuple(
-                _canonical_json(v) if at in self.json and v is not None else v
-                for at, v in enumerate(row)
-            )
-        # repr: one exact spelling of each value (floats round-trip, bytes escaped,
-        # bool apart from int), the same whichever database the row came from
-        self.total += int.from_bytes(hashlib.sha256(repr(row).encode()).digest(), "big")
+            rows = [
+                tuple(
+                    _canonical_json(v) if at in self.json and v is not None else v
+                    for at, v in enumerate(row)
+                )
+                for row in rows
+            ]
+        if self.held is not None:
+            self.held.extend(map(repr, rows))
+        elif rows:
+            self.sha.update(("\n".join(map(repr, rows)) + "\n").encode())
 
     def hexdigest(self) -> str:
-        return f"{self.total % self.MOD:064x}"
+        if self.held:
+            self.sha.update(("\n".join(sorted(self.held)) + "\n").encode())
+            self.held = []
+        return self.sha.hexdigest()
 
 
 def _canonical_json(text: str) -> str:
@@ -394,8 +404,7 @@ def table_checks(project: Project) -> dict[str, TableCheck]:
 def _table_check(conn: Connection, table: Table) -> TableCheck:
     digest, rows = Checksum(table), 0
     for batch in _batches(conn, table):
-        for row in batch:
-            digest.add(row)
+        digest.add(batch)
         rows += len(batch)
     return TableCheck(rows, digest.hexdigest())
 
