@@ -451,6 +451,8 @@ def list_images(project: Project, *, split: str | None = None) -> list[ImageReco
 
 
 def get_image(project: Project, image_id: int) -> ImageRecord:
+    if not -(2**63) <= image_id < 2**63:  # no id is that large (64-bit columns)
+        raise NotFoundError(f"image {image_id} is not in the project (ids fit in 64 bits)")
     with project.read() as conn:
         row = conn.execute(select(s.images).where(s.images.c.id == image_id)).first()
     if row is None:

@@ -271,6 +271,12 @@ class Project:
             if translated is None:
                 raise
             raise translated from None
+        except OverflowError as exc:  # a number no 64-bit column holds, e.g. an id >= 2^63
+            if "SQLite INTEGER" not in str(exc):
+                raise
+            raise LongtailError(
+                f"a number is too large for the project's database ({exc})"
+            ) from None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -283,6 +289,12 @@ class Project:
             if translated is None:
                 raise
             raise translated from None
+        except OverflowError as exc:  # a number no 64-bit column holds, e.g. an id >= 2^63
+            if "SQLite INTEGER" not in str(exc):
+                raise
+            raise LongtailError(
+                f"a number is too large for the project's database ({exc})"
+            ) from None
 
     # ------------------------------------------------------------ identity and settings
 

@@ -264,6 +264,28 @@ def test_the_import_command_reports_a_huge_id_in_one_line(tiny_coco, tmp_path, c
     assert f"annotation {2**64 - 1}: the id is out of range" in err
 
 
+def test_an_image_id_beyond_64_bits_on_the_command_line_is_not_found(tmp_path, capsys):
+    from stages_support import make_project
+
+    from pipeline.images import get_image
+
+    make_project(tmp_path, images=1).close()
+    with Project.open(tmp_path / "project") as project:
+        with pytest.raises(LongtailError, match="not in the project"):
+            get_image(project, 2**64)
+        with (  # any other query with such a number
+            pytest.raises(LongtailError, match="too large for the project's database"),
+            project.read() as conn,
+        ):
+            conn.execute(select(s.instances).where(s.instances.c.id == 2**63)).all()
+    code = main(
+        ["predict", str(tmp_path / "project"), "--image", str(2**64), "--box", "1,1,5,5",
+         "--out", str(tmp_path / "out.json")]
+    )  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and f"image {2**64} is not in the project" in err[0]
+
+
 # ---------------------------------------------------------------- evaluation input
 
 
