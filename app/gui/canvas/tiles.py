@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image, ImageOps
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
@@ -199,7 +199,9 @@ class ImageItem(QGraphicsItem):
         """Draw the part of the image in ``rect`` (item coordinates) at the painter's zoom."""
         if self._preview is None:
             return
-        self._start_decode()
+        if self._decode_pending is not None:
+            # After this paint is on screen, not during it: the decode competes for CPU.
+            QTimer.singleShot(0, self._start_decode)
         exposed = rect.intersected(self.boundingRect())
         if exposed.isEmpty():
             return
