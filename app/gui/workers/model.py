@@ -106,7 +106,7 @@ class _Runner(QObject):
         try:
             if request.kind == "prefetch":
                 self._prefetch(request)
-                return
+                return  # nothing to answer; a failure is only printed
             predictor = self._predictor()
             pixels = self._load(request.image)
             if self._cancelled(request.id):
@@ -122,6 +122,9 @@ class _Runner(QObject):
                     )
                 found = predictor.propose(pixels)
         except Exception as exc:  # reported to the GUI, never raised in the thread
+            if request.kind == "prefetch":
+                traceback.print_exc()
+                return
             message = str(exc) if isinstance(exc, LongtailError) else f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, LongtailError):
                 traceback.print_exc()
@@ -133,13 +136,17 @@ class _Runner(QObject):
             self.done.emit(request.id, found.mask, float(found.score), found.source)
 
     def _prefetch(self, request: ProposalRequest) -> None:
+        # Build the model now (torch import and weights take seconds), so that the
+        # first prompt on these images is answered at once.
+        predictor = self._predictor()
         for image in request.images:
             if self._cancelled(request.id):
                 return
             self._load(image)
-        predictor = self.predictor
-        if predictor is not None and predictor.trained:
-            predictor.prefetch([i for i in request.images])
+        if predictor.trained:
+            predictor.prefetch(
+                [self._load(i) if not isinstance(i, np.ndarray) else i for i in request.images]
+            )
 
     @Slot()
     def shutdown(self) -> None:
