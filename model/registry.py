@@ -26,10 +26,15 @@ from .weights import LONGTAIL, WeightsError, WeightsReport
 
 
 def project_predictor(
-    project: Project, device: torch.device | str | None = None, **kwargs: Any
+    project: Project,
+    device: torch.device | str | None = None,
+    *,
+    architecture: str | None = None,
+    **kwargs: Any,
 ) -> Predictor:
     """The predictor of the project's model in use, else :meth:`Predictor.load`'s default.
 
+    ``architecture`` picks the default's architecture (the model in use has its own).
     Other keyword arguments go to :class:`Predictor` (and to ``Predictor.load`` for the
     default). A model in use whose file is missing or damaged raises a
     :class:`~model.weights.WeightsError` naming it, rather than silently proposing with
@@ -37,6 +42,8 @@ def project_predictor(
     """
     record = in_use_model(project)
     if record is None:
+        if architecture is not None:
+            kwargs["architecture"] = architecture
         return Predictor.load(project_categories(project), device=device, **kwargs)
     return trained_predictor(project, record, device=device, **kwargs)
 

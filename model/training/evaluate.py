@@ -138,3 +138,52 @@ def format_metrics(metrics: dict[str, Any] | None) -> str:
         f"c {pct(lseg.get('APc'))} / f {pct(lseg.get('APf'))}) on {metrics.get('images')} "
         "held-out images"
     )
+
+
+def evaluate_project_model(
+    project: Any, model_id: int, device: str | None = None
+) -> dict[str, Any]:
+    """Evaluate registry model ``model_id`` on the project's held-out split as it is now,
+    and store the numbers with the model (``longtail evaluate PROJECT --model ID``)."""
+    from ..registry import trained_predictor
+    from .distributed import choose_device
+    from .registry import get_model, update_model
+    from .snapshot import take_snapshot
+
+    record = get_model(project, model_id)
+    snapshot = take_snapshot(project)
+    target = choose_device(device)
+    with trained_predictor(project, record, device=target) as predictor:
+        if list(snapshot.category_ids) != list(record.category_ids):
+            # The vocabulary changed since: score only the model's categories.
+            snapshot = _restricted(snapshot, record.category_ids)
+        metrics = evaluate_model(predictor.model, snapshot, target, amp=predictor.amp)
+    update_model(project, model_id, metrics=metrics)
+    return metrics
+
+
+def _restricted(snapshot: Snapshot, category_ids: tuple[int, ...]) -> Snapshot:
+    from dataclasses import replace as copy
+
+    from .snapshot import Snapshot as SnapshotType
+
+    keep = set(category_ids)
+    names = dict(zip(snapshot.category_ids, snapshot.category_names, strict=True))
+    images = tuple(
+        copy(
+            im,
+            instances=tuple(a for a in im.instances if a.category_id in keep),
+            positive=im.positive & keep,
+            negative=im.negative & keep,
+            not_exhaustive=im.not_exhaustive & keep,
+            unverified=im.unverified & keep,
+        )
+        for im in snapshot.images
+    )
+    return SnapshotType(
+        tuple(category_ids),
+        tuple(names.get(c, str(c)) for c in category_ids),
+        images,
+        snapshot.heldout_rule,
+        data_hash=snapshot.data_hash,
+    )

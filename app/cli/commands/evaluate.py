@@ -1,4 +1,6 @@
-"""``longtail evaluate GT.json RESULTS.json [--type segm|bbox] [--metric coco|voc|lvis] [--json]``"""
+"""``longtail evaluate GT.json RESULTS.json [--type segm|bbox] [--metric coco|voc|lvis] [--json]``
+or ``longtail evaluate PROJECT --model ID [--device D] [--json]`` (a trained model on the
+project's held-out split; see :mod:`model.training.evaluate`)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import argparse
 import json
 import time
 
+from pipeline.errors import LongtailError
 from pipeline.evaluation import evaluate_coco, evaluate_lvis, evaluate_voc
 from pipeline.evaluation.report import format_per_category, format_summary
 
@@ -20,8 +23,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "a COCO or LVIS ground-truth file. The numbers equal pycocotools' COCOeval and "
         "lvis-api's LVISEval.",
     )
-    p.add_argument("gt", help="ground truth: COCO or LVIS JSON")
-    p.add_argument("results", help="detections: COCO results JSON (a list)")
+    p.add_argument("gt", help="ground truth: COCO or LVIS JSON (or, with --model, a project)")
+    p.add_argument("results", nargs="?", help="detections: COCO results JSON (a list)")
+    p.add_argument(
+        "--model",
+        type=int,
+        metavar="ID",
+        help="evaluate the project's trained model ID on its held-out split (COCO and LVIS, "
+        "boxes and masks) and store the numbers with the model",
+    )
+    p.add_argument("--device", default=None, help="with --model: cpu or cuda")
     p.add_argument("--type", choices=("segm", "bbox"), default="segm", help="IoU of masks or boxes")
     p.add_argument("--metric", choices=tuple(METRICS), default="coco", help="which AP")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -32,6 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.model is not None:
+        return run_model(args)
+    if args.results is None:
+        raise LongtailError("evaluate needs GT.json RESULTS.json, or PROJECT --model ID")
     start = time.perf_counter()
     result = METRICS[args.metric](args.gt, args.results, iou_type=args.type)
     seconds = time.perf_counter() - start
@@ -46,4 +61,20 @@ def run(args: argparse.Namespace) -> int:
         print()
         print(format_per_category(result))
     print(f"evaluated in {seconds:.2f}s")
+    return 0
+
+
+def run_model(args: argparse.Namespace) -> int:
+    """A registry model on the project's current held-out split; the numbers are stored."""
+    if args.results is not None:
+        raise LongtailError("with --model, name only the project (no results file)")
+    from model.training.evaluate import evaluate_project_model, format_metrics
+    from pipeline.store import Project
+
+    with Project.open(args.gt) as project:
+        metrics = evaluate_project_model(project, args.model, device=args.device)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        print(f"model {args.model}: {format_metrics(metrics)}")
     return 0

@@ -28,7 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--category", help="the category of the prompted object (a project category)")
     p.add_argument("--model", choices=ARCHITECTURES, default="r50-fpn-v2", help="architecture")
     p.add_argument(
-        "--weights", help="checkpoint file (default: torchvision's cache, see `weights`)"
+        "--weights",
+        help="checkpoint file (default: the project's model in use, see `models`; "
+        "else torchvision's cache, see `weights`)",
     )
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     p.add_argument("--score-threshold", type=float, default=0.3, help="for proposals (0.3)")
@@ -74,7 +76,14 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.images import load_image
 
     pixels = load_image(path)
-    predictor = Predictor.load(categories, args.model, args.weights, device=args.device)
+    if args.weights is not None:
+        predictor = Predictor.load(categories, args.model, args.weights, device=args.device)
+    else:  # the project's trained model in use, else the default weights
+        from model.registry import project_predictor
+
+        with Project.open(args.project) as project:
+            predictor = project_predictor(project, device=args.device, architecture=args.model)
+    categories = predictor.categories  # the model's classes (a trained model has its own)
     with predictor:
         if args.category is not None:
             predictor.category_index(args.category)  # an unknown name fails here
