@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -449,22 +449,46 @@ class CategoryIndex:
         return len(self._entries)
 
     def search(
-        self, query: str, *, limit: int | None = 50, usage: Mapping[Any, int] | None = None
+        self,
+        query: str,
+        *,
+        limit: int | None = 50,
+        usage: Mapping[Any, int] | None = None,
+        among: Container[Any] | None = None,
     ) -> list[Category]:
-        """Categories matching ``query``, best first. An empty query lists all (by usage)."""
+        """Categories matching ``query``, best first. An empty query lists all (by usage).
+
+        ``among`` (keys: category id, else name) limits the ranking to those categories
+        and the ones a compact label equals the query: type-ahead passes the matches of
+        the query typed so far (see :func:`narrows`), a much shorter list.
+        """
         q = normalize(query)
         usage = usage or {}
         matcher = _Matcher(q)
         scored = []
         for order, entry in enumerate(self._entries):
+            key = entry.category.id if entry.category.id is not None else entry.category.name
+            if among is not None and key not in among and matcher.compact not in entry.compact:
+                continue
             rank = matcher.rank(entry) if q else 0
             if rank is None:
                 continue
-            key = entry.category.id if entry.category.id is not None else entry.category.name
             scored.append((rank, -usage.get(key, 0), len(entry.names[0]), order, entry.category))
         scored.sort(key=lambda t: t[:4])
         found = [t[4] for t in scored]
         return found if limit is None else found[:limit]
+
+
+_PLAIN = re.compile(r"[a-z0-9 ]+")
+
+
+def narrows(before: str, after: str) -> bool:
+    """Does every category matching ``after`` match ``before`` too (its compact label
+    aside)? True when ``after`` extends ``before`` and both are plain words (letters,
+    digits, spaces): then the matches of ``before`` may be passed to ``search`` as
+    ``among``. (Punctuation can split a word, so such queries are searched in full.)"""
+    before, after = normalize(before), normalize(after)
+    return bool(before) and after.startswith(before) and _PLAIN.fullmatch(after) is not None
 
 
 class _Matcher:

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from app.gui.widgets.category_picker import CategoryPicker
+from app.gui.widgets.category_picker import RESULT_LIMIT, CategoryPicker
 from pipeline.vocabulary import shipped_vocabulary
 
 
@@ -110,3 +110,14 @@ def test_escape_cancels_and_no_match_says_so(qtbot, picker):
     assert "No category matches" in picker.message.text()
     with qtbot.waitSignal(picker.cancelled):
         QTest.keyClick(picker.query, Qt.Key.Key_Escape)
+
+
+def test_typing_narrows_the_search_without_changing_its_result(picker, lvis):
+    from pipeline.vocabulary import CategoryIndex
+
+    index = CategoryIndex(lvis)
+    for word in ("baseball bat", "a container for", "bottlecap", "t shirt", "zz top"):
+        picker.reset()
+        for end in range(1, len(word) + 1):
+            QTest.keyClick(picker.query, word[end - 1])
+            assert picker.model.hits == index.search(word[:end], limit=RESULT_LIMIT)

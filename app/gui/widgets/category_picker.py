@@ -45,12 +45,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pipeline.vocabulary import Category, CategoryIndex
+from pipeline.vocabulary import Category, CategoryIndex, narrows, normalize
 
 from ..style import COLORS
 
 RESULT_LIMIT = 60
 RECENT_KEYS = 9
+HIT_CACHE = 4000  # queries whose hits are kept (cleared when the usage counts change)
 ROW_CACHE = 250  # rendered rows kept (250 x 420 x 40 px x 4 bytes: about 17 MB at most)
 WARM_QUERIES = tuple("abcdefghijklmnopqrstuvwxyz0123456789")
 _WORDS = re.compile(r"[a-z0-9]+")
@@ -204,7 +205,7 @@ class CategoryPicker(QWidget):
         self.recent: list[int] = []
         # hits per query for the current usage counts: one-character queries match most
         # of a large vocabulary (the slowest searches), so they are computed in idle time
-        self._hits: dict[str, list[Category]] = {}
+        self._hits: dict[str, tuple[list[Category], frozenset[int]]] = {}
         self._warm = QTimer(self)
         self._warm.setInterval(0)
         self._warm.timeout.connect(self._warm_one)
@@ -284,12 +285,24 @@ class CategoryPicker(QWidget):
         self._warm.stop()
 
     def _ranked(self, text: str) -> list[Category]:
-        key = " ".join(text.lower().split())
-        hits = self._hits.get(key)
-        if hits is None:
-            hits = self.index.search(text, limit=RESULT_LIMIT, usage=self.usage)
-            self._hits[key] = hits
-        return hits
+        """The best hits of ``text``. Type-ahead narrows: the query typed so far was
+        searched already, and the new one is ranked among its matches only (exactly the
+        same result, see ``vocabulary.narrows``)."""
+        key = normalize(text)
+        found = self._hits.get(key)
+        if found is None:
+            among = None
+            for end in range(len(key) - 1, 0, -1):
+                prefix = self._hits.get(key[:end])
+                if prefix is not None and narrows(key[:end], key):
+                    among = prefix[1]
+                    break
+            every = self.index.search(key, limit=None, usage=self.usage, among=among)
+            found = (every[:RESULT_LIMIT], frozenset(c.id for c in every))
+            if len(self._hits) > HIT_CACHE:
+                self._hits.clear()
+            self._hits[key] = found
+        return found[0]
 
     def set_excluded(self, reasons: Mapping[int, str]) -> None:
         """Categories that may not be picked now, each with the reason shown."""
