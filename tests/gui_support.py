@@ -51,9 +51,3 @@ def window(qtbot, settings_sandbox):
         win.job.cancel()
         win.job.wait()
     win.close_project()
-
-
-def open_and_wait(qtbot, win, target: Path | str, timeout: int = 30000) -> None:
-    """Open a project in ``win`` and wait until its first stage is shown."""
-    with qtbot.waitSignal(win.opened, timeout=timeout):
-        assert win.open_project(str(target))

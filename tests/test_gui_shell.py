@@ -12,11 +12,17 @@ import time
 from pathlib import Path
 
 import pytest
-from gui_support import open_and_wait
 
 pytest_plugins = ["gui_support"]  # fixtures: settings_sandbox, demo_project, window
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def open_and_wait(qtbot, win, target: Path | str, timeout: int = 30000) -> None:
+    """Open a project in ``win`` and wait until its first stage is shown."""
+    with qtbot.waitSignal(win.opened, timeout=timeout):
+        assert win.open_project(str(target))
+
 
 LDD_WITHOUT_TWO = """\
 \tlinux-vdso.so.1 (0x00007ffc)
@@ -128,7 +134,7 @@ def test_start_up_shows_the_window_on_a_project_without_importing_torch(demo_pro
         "from app.cli import main\n"
         f"code = main(['gui', {str(demo_project)!r}, '--annotator', 'starter'])\n"
         "print(json.dumps({'code': code, 'torch': 'torch' in sys.modules,\n"
-        "                  'model': any(m.startswith('model') for m in sys.modules)}))\n"
+        "                  'torchvision': 'torchvision' in sys.modules}))\n"
     )
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LONGTAIL_EXIT_AFTER_SHOWN="1")
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
@@ -142,7 +148,7 @@ def test_start_up_shows_the_window_on_a_project_without_importing_torch(demo_pro
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result == {"code": 0, "torch": False, "model": False}
+    assert result == {"code": 0, "torch": False, "torchvision": False}
     assert "longtail: window shown in" in done.stderr
 
 
@@ -305,21 +311,32 @@ def test_heartbeat_renews_held_leases_and_reports_a_lost_one(qtbot, window, demo
 
 
 def test_annotator_name_is_asked_once_and_kept_in_settings(qtbot, settings_sandbox):
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import Qt, QTimer
     from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
     from app.gui.widgets.dialogs import AnnotatorDialog, ask_annotator_name, stored_annotator
 
     assert stored_annotator() is None
 
-    def answer() -> None:
-        dialog = QApplication.activeModalWidget()
-        assert isinstance(dialog, AnnotatorDialog)
-        QTest.keyClicks(dialog.name, "alice")
-        QTest.keyClick(dialog.name, 0x01000004)  # Return
+    def answer(tries: int = 100) -> None:
+        dialogs = [
+            w
+            for w in QApplication.topLevelWidgets()
+            if isinstance(w, AnnotatorDialog) and w.isVisible()
+        ]
+        if not dialogs:  # not shown yet: look again (never leave exec() waiting)
+            if tries:
+                QTimer.singleShot(50, lambda: answer(tries - 1))
+            return
+        ok = dialogs[0].buttons.button(QDialogButtonBox.StandardButton.Ok)
+        assert not ok.isEnabled()  # no name, no OK
+        QTest.keyClicks(dialogs[0].name, "alice")
+        QTest.keyClick(dialogs[0].name, Qt.Key.Key_Return)
+        if dialogs[0].isVisible():
+            dialogs[0].reject()
 
-    QTimer.singleShot(100, answer)
+    QTimer.singleShot(50, answer)
     assert ask_annotator_name(None) == "alice"
     assert stored_annotator() == "alice"
 
