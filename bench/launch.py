@@ -73,6 +73,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    # bench/pipeline.py would shadow the package: the repository comes first
+    sys.path.insert(0, str(REPO))
     from app.cli.commands.demo import build_demo
 
     with tempfile.TemporaryDirectory() as tmp:
