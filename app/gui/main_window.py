@@ -253,10 +253,10 @@ class MainWindow(QMainWindow):
             )
         self.refresh_action = a("&Refresh counts", "F5", self.refresh_progress)
 
-        self.dock_action = self.dock.toggleViewAction()
-        self.dock_action.setText("Image &panel")
-        self.dock_action.setShortcut(QKeySequence("Ctrl+Shift+I"))
-        self.addAction(self.dock_action)
+        # Not the dock's toggleViewAction(): its text follows the dock's title (the image).
+        self.dock_action = a("Image &panel", "Ctrl+Shift+I", self._toggle_dock)
+        self.dock_action.setCheckable(True)
+        self.dock.visibilityChanged.connect(self.dock_action.setChecked)
         self.statistics_action = a("&Statistics", "Ctrl+Shift+S", self.show_statistics)
         self.explorer_action = a("&Explorer", "Ctrl+Shift+E", self.show_explorer)
         self.train_action = a("&Train\u2026", "Ctrl+Shift+T", self.show_training)
@@ -656,6 +656,9 @@ class MainWindow(QMainWindow):
         if stack not in self.undo_group.stacks():
             self.undo_group.addStack(stack)
         self.undo_group.setActiveStack(stack)
+
+    def _toggle_dock(self) -> None:
+        self.dock.setVisible(not self.dock.isVisible())
 
     def refresh_progress(self) -> None:
         if self.session is not None:
