@@ -131,6 +131,8 @@ def test_a_box_proposal_comes_back_through_the_worker_as_an_editable_mask(
     truth = Mask.from_coco(annotation["segmentation"], image["height"], image["width"])
     print(f"proposal IoU with the COCO mask: {mask.iou(truth):.2f}", file=sys.stderr)
     editor.view.set_zoom(1.6, QPointF(x + w / 2, y + h / 2))
+    editor.scene.add_box((x, y, w, h), "sink: the prompt box")
+    qtbot.wait(50)  # let the tool bar's layout settle after the spinner went away
     SHOTS.mkdir(parents=True, exist_ok=True)
     assert editor.grab().save(str(SHOTS / "tool-proposal.png"))
     QTest.keyClick(editor.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)

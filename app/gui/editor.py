@@ -189,6 +189,9 @@ class MaskEditor(QWidget):
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         super().resizeEvent(event)
+        self._update_rows()
+
+    def _update_rows(self) -> None:
         needed = self.toolbar.sizeHint().width() + self._options.sizeHint().width() + 40
         two_rows = self.width() < needed
         if two_rows != self._two_rows:
@@ -333,6 +336,7 @@ class MaskEditor(QWidget):
         if self._item is not None:
             self._item.set_editing(editing)
         self.radius_label.setVisible(name in ("brush", "eraser"))
+        self._update_rows()
         self.preview.set_preview(None)
         self.toolChanged.emit(name or "")
 
@@ -490,6 +494,7 @@ class MaskEditor(QWidget):
     def _set_waiting(self, waiting: bool) -> None:
         self.spinner.setVisible(waiting)
         self.spinner_label.setVisible(waiting)
+        self._update_rows()
         self.cancel_action.setEnabled(waiting)
         prompt = self._tools.get("prompt")
         if prompt is not None:
