@@ -39,7 +39,10 @@ longtail_start_postgres() {
   done
   [ -n "$ready" ] || longtail_postgres_fail "cluster $cluster accepts no connection after 30 s"
   # CREATEROLE: the credential tests make a throwaway role with a password of their own.
-  if su postgres -c "psql -tAc \"select 1 from pg_roles where rolname = 'longtail'\"" | grep -q 1; then
+  local known
+  known=$(su postgres -c "psql -tAc \"select 1 from pg_roles where rolname = 'longtail'\"") \
+    || longtail_postgres_fail "cluster $cluster cannot be queried as postgres"
+  if [ "$known" = 1 ]; then
     su postgres -c "psql -qc 'alter role longtail login createdb createrole'" >/dev/null \
       || longtail_postgres_fail "the test role longtail cannot be given createdb createrole"
   else
