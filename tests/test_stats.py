@@ -14,12 +14,14 @@ from stages_support import HEIGHT, WIDTH, make_project, pending
 from stats_support import build_hand_made, simulated_tiny_coco_folder
 
 from pipeline import schema as s
+from pipeline.events import Effort
 from pipeline.stages import (
     EXHAUSTIVE,
     NEGATIVES,
     SEGMENTATION,
     SPOTTING,
     VERIFICATION,
+    VerifyAnswer,
 )
 from pipeline.stats import (
     COMMON_FROM,
@@ -129,7 +131,7 @@ def test_agreement_gives_reject_and_some_missing_rates(hand_made):
     assert people["verifier"].reject_rate == pytest.approx(0.2)
     assert (people["checker"].exhaustive_checks, people["checker"].some_missing) == (3, 1)
     assert agree.some_missing_rate == pytest.approx(1 / 3)
-    assert (people["drawer"].segments_decided, people["drawer"].segments_rejected) == (5, 1)
+    assert "drawer" not in people  # no verdicts or exhaustive checks of theirs
 
 
 def test_burn_down_ends_with_what_is_still_open_in_each_stage(hand_made):
@@ -153,6 +155,10 @@ def test_burn_down_bins_answers_at_their_times(hand_made, tmp_path):
     with Project.open(copy) as other:
         with other.write() as conn:
             conn.execute(s.work_items.update().values(created_at=1000.0))
+            done = s.work_items.c.done_at.is_not(None)
+            spotting = s.work_items.c.stage == SPOTTING
+            conn.execute(s.work_items.update().where(done, spotting).values(done_at=1050.0))
+            conn.execute(s.work_items.update().where(done, ~spotting).values(done_at=2000.0))
             conn.execute(
                 s.events.update().where(s.events.c.stage == SPOTTING).values(at=1000.0 + 50)
             )
@@ -203,3 +209,45 @@ def test_instances_per_category_after_a_simulated_run_equal_pycocotools_counts(t
     assert sum(expected.values()) > 10
     sorted_counts = [c.instances for c in stats.shape.categories]
     assert sorted_counts == sorted(sorted_counts, reverse=True)
+
+
+def _effort_numbers(effort):
+    return (
+        {k: r.as_dict() for k, r in effort.by_stage.items()},
+        {k: r.as_dict() for k, r in effort.by_annotator.items()},
+        {k: r.as_dict() for k, r in effort.by_tool.items()},
+        effort.corrections.as_dict(),
+    )
+
+
+def test_kept_effort_sums_catch_up_with_new_answers_undos_and_corrections(tmp_path):
+    from stages_support import box_mask, rows
+
+    from pipeline.corrections import correct_mask
+    from pipeline.stats import eventcache
+
+    made = build_hand_made(tmp_path)
+    project = made.project
+    first = compute_stats(project).effort  # fills the kept sums
+    assert (project.folder / eventcache.CACHE_NAME).is_file()
+    # an answer summed above is taken back; a correction and its verification follow
+    made.rec.service.undo_last("negator")
+    instance = rows(project, s.instances)[0]
+    correct_mask(project, instance.id, box_mask(11, 11, 18, 18), "editor", effort=Effort(5.0, 4))
+    verify = made.rec.service.next_item(VERIFICATION, "verifier")
+    made.rec.service.answer(verify, VerifyAnswer(True), effort=Effort(2.5, 1))
+    caught_up = compute_stats(project).effort
+    assert _effort_numbers(caught_up) == _effort_numbers(compute_stats(project, cache=False).effort)
+    assert caught_up.by_stage[NEGATIVES].answers == first.by_stage[NEGATIVES].answers - 1
+    assert caught_up.corrections.answers == 1
+    # a new process reads the file; a different log (here: none kept) is read afresh
+    eventcache._MEMORY.clear()
+    assert _effort_numbers(compute_stats(project).effort) == _effort_numbers(caught_up)
+    (project.folder / eventcache.CACHE_NAME).write_bytes(
+        eventcache.EventSums(
+            last_id=2, last_at=-1.0, groups={("answer", 1, 1, None): [99, 0, 0, 0, 0]}
+        ).to_json()
+    )
+    eventcache._MEMORY.clear()
+    assert _effort_numbers(compute_stats(project).effort) == _effort_numbers(caught_up)
+    project.close()

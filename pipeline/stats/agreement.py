@@ -1,9 +1,10 @@
 """Agreement: how often verifiers reject, and how often exhaustive checks find instances
 missing, per annotator and overall.
 
-Read from the answers as they stand (``verdicts``, ``exhaustive_checks``, ``segments``):
-an answer taken back is no longer there. Per annotator also: how many of the segments
-they drew were rejected, of those decided (accepted or rejected).
+Read from the answers as they stand (``verdicts``, ``exhaustive_checks``): an answer
+taken back is no longer there. (How often an annotator's own segments were accepted is
+in ``longtail status --activity``; counting it here would read the whole segments
+table, masks and all.)
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ class AnnotatorAgreement:
     rejects: int  # of those, rejected
     exhaustive_checks: int  # stage-5 answers
     some_missing: int  # of those, "some are missing"
-    segments_decided: int  # segments they drew that were accepted or rejected
-    segments_rejected: int
 
     @property
     def reject_rate(self) -> float | None:
@@ -41,16 +40,11 @@ class AnnotatorAgreement:
     def some_missing_rate(self) -> float | None:
         return _rate(self.some_missing, self.exhaustive_checks)
 
-    @property
-    def own_rejected_rate(self) -> float | None:
-        return _rate(self.segments_rejected, self.segments_decided)
-
     def as_dict(self) -> dict[str, Any]:
         return {
             **self.__dict__,
             "reject_rate": self.reject_rate,
             "some_missing_rate": self.some_missing_rate,
-            "own_rejected_rate": self.own_rejected_rate,
         }
 
 
@@ -81,8 +75,8 @@ class Agreement:
 
 def agreement(conn: Connection) -> Agreement:
     """The agreement figures of the project (see the module docstring)."""
-    figures: dict[int, list[int]] = defaultdict(lambda: [0] * 6)
-    v, x, g = s.verdicts, s.exhaustive_checks, s.segments
+    figures: dict[int, list[int]] = defaultdict(lambda: [0] * 4)
+    v, x = s.verdicts, s.exhaustive_checks
     for who, accept, n in conn.execute(
         select(v.c.annotator_id, v.c.accept, func.count()).group_by(v.c.annotator_id, v.c.accept)
     ):
@@ -95,15 +89,6 @@ def agreement(conn: Connection) -> Agreement:
     ):
         figures[who][2] += int(n)
         figures[who][3] += 0 if complete else int(n)
-    for who, status, n in conn.execute(
-        select(g.c.annotator_id, g.c.status, func.count())
-        .where(
-            g.c.status.in_((s.SEGMENT_ACCEPTED, s.SEGMENT_REJECTED)), g.c.annotator_id.is_not(None)
-        )
-        .group_by(g.c.annotator_id, g.c.status)
-    ):
-        figures[who][4] += int(n)
-        figures[who][5] += int(n) if status == s.SEGMENT_REJECTED else 0
     names = dict(conn.execute(select(s.annotators.c.id, s.annotators.c.name)).all())
     return Agreement(
         tuple(

@@ -1,9 +1,9 @@
-"""Progress per stage over time (a burn-down), from the work queues and the event log.
+"""Progress per stage over time (a burn-down), from the work queues.
 
 For each stage: the work items opened by each moment (``work_items.created_at``;
-cancelled items, which were never work, are left out) and the answers given by then
-(``answer`` events of the stage that were not taken back). Their difference is the
-work remaining. Times fall in at most ``bins`` equal steps between the first and the
+cancelled items, which were never work, are left out) and the items answered by then
+(``done_at``, written by the answer's transaction with its event; an answer taken back
+clears it). Their difference is the work remaining. Times fall in at most ``bins`` equal steps between the first and the
 last record, so the curve costs the same for a thousand answers as for millions.
 """
 
@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.engine import Connection
 
 from .. import schema as s
-from .effort import AnswerGroup, answer_groups, time_step
 
 ev, wi = s.events, s.work_items
 BINS = 120
@@ -80,35 +79,35 @@ def time_range(conn: Connection, bins: int = BINS) -> tuple[float, float, int] |
 
 
 def burn_down(
-    conn: Connection,
-    bins: int = BINS,
-    *,
-    steps: tuple[float, float, int] | None = None,
-    groups: list[AnswerGroup] | None = None,
+    conn: Connection, bins: int = BINS, *, steps: tuple[float, float, int] | None = None
 ) -> BurnDown:
-    """Opened and answered work per stage over time (see the module docstring).
-    ``steps`` (:func:`time_range`) and ``groups`` (:func:`answer_groups` binned with the
-    same steps) reuse what the caller read already."""
+    """Opened and answered work per stage over time (see the module docstring);
+    ``steps`` reuses :func:`time_range`."""
     steps = time_range(conn, bins) if steps is None else steps
     if steps is None:
         empty = np.zeros(0, dtype=np.int64)
         return BurnDown((), tuple(_stage(stage, empty, empty) for stage in sorted(s.STAGES)))
     t0, width, bins = steps
-    if groups is None:
-        groups = answer_groups(conn, t0, width, bins)
-    answered = {stage: np.zeros(bins, dtype=np.int64) for stage in s.STAGES}
-    for g in groups:
-        if g.stage in answered:
-            answered[g.stage][g.step] += g.answers
     opened = {stage: np.zeros(bins, dtype=np.int64) for stage in s.STAGES}
-    step = time_step(conn, wi.c.created_at, t0, width)
-    for stage, k, n in conn.execute(
-        select(wi.c.stage, step.label("step"), func.count())
+    answered = {stage: np.zeros(bins, dtype=np.int64) for stage in s.STAGES}
+    # One pass over the queues: the step an item was opened in and, once answered, the
+    # step of its answer (an answer taken back clears done_at).
+    rows = conn.execute(
+        select(
+            wi.c.stage,
+            time_step(conn, wi.c.created_at, t0, width).label("opened"),
+            time_step(conn, wi.c.done_at, t0, width).label("answered"),
+            func.count(),
+        )
         .where(wi.c.status != s.CANCELLED)
-        .group_by(wi.c.stage, "step")
-    ):
-        if stage in opened:
-            opened[stage][min(max(int(k), 0), bins - 1)] += int(n)
+        .group_by(wi.c.stage, "opened", "answered")
+    )
+    for stage, k_open, k_done, n in rows:
+        if stage not in opened:
+            continue
+        opened[stage][min(max(int(k_open), 0), bins - 1)] += int(n)
+        if k_done is not None:
+            answered[stage][min(max(int(k_done), 0), bins - 1)] += int(n)
     times = tuple(t0 + width * (k + 1) for k in range(bins))
     return BurnDown(
         times,
@@ -117,6 +116,15 @@ def burn_down(
             for stage in sorted(s.STAGES)
         ),
     )
+
+
+def time_step(conn: Connection, column: Any, t0: float, width: float) -> Any:
+    """The time step of ``column`` as a database expression (floor((t - t0) / width))."""
+    offset = (column - t0) / width
+    # SQLite's CAST truncates (offsets are >= 0, so it floors); PostgreSQL's rounds.
+    if conn.dialect.name == "postgresql":
+        offset = func.floor(offset)
+    return cast(offset, Integer)
 
 
 def _stage(stage: int, opened: np.ndarray, answered: np.ndarray) -> StageBurnDown:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, func, literal, select
+from sqlalchemy import case, func, select
 from sqlalchemy.engine import Connection
 
 from .. import schema as s
@@ -99,12 +99,12 @@ UNKNOWN_TOOL = "unknown"
 
 @dataclass(frozen=True)
 class AnswerGroup:
-    """Summed answers of one (stage, annotator, tool, time step)."""
+    """Summed answers (or corrections) of one (action, stage, annotator, tool)."""
 
+    action: str  # "answer" or "correct"
     stage: int
     annotator_id: int | None
     tool: str | None  # segmentation answers only
-    step: int  # the time step (burndown.py); 0 when not binned by time
     answers: int
     timed: int
     total_s: float
@@ -112,53 +112,52 @@ class AnswerGroup:
     clicks: int
 
 
-def answer_groups(
-    conn: Connection, t0: float = 0.0, width: float = 0.0, bins: int = 1
-) -> list[AnswerGroup]:
-    """The kept answers summed per stage, annotator, tool and time step, in one pass over
-    the event log (effort and the burn-down both read it). ``width`` 0: one step."""
-    tool = case(
+def tool_column() -> Any:
+    """The tool a segmentation answer names (None for the other stages)."""
+    return case(
         (ev.c.stage == s.SEGMENTATION, ev.c.payload["answer"]["tool"].as_string()), else_=None
     )
-    step = time_step(conn, ev.c.at, t0, width) if width > 0 else literal(0)
-    rows = conn.execute(
+
+
+def group_key(g: AnswerGroup) -> tuple[str, int, int | None, str | None]:
+    return (g.action, g.stage, g.annotator_id, g.tool)
+
+
+def answer_groups(conn: Connection, where: Any = None) -> list[AnswerGroup]:
+    """The kept answers and the corrections (of the events matching ``where``), summed
+    per stage, annotator and tool in one pass over the event log. A pass costs seconds
+    on millions of events: ``pipeline.stats.eventcache`` keeps the sums between runs."""
+    query = (
         select(
+            ev.c.action,
             ev.c.stage,
             ev.c.annotator_id,
-            tool.label("tool"),
-            step.label("step"),
+            tool_column().label("tool"),
             func.count(),
             func.count(ev.c.duration_s),
             func.coalesce(func.sum(ev.c.duration_s), 0.0),
             func.count(ev.c.clicks),
             func.coalesce(func.sum(ev.c.clicks), 0),
         )
-        .where(kept_answers(), ev.c.stage.is_not(None))
-        .group_by(ev.c.stage, ev.c.annotator_id, "tool", "step")
+        .where(kept_answers() | (ev.c.action == CORRECTION), ev.c.stage.is_not(None))
+        .group_by(ev.c.action, ev.c.stage, ev.c.annotator_id, "tool")
     )
+    if where is not None:
+        query = query.where(where)
     return [
         AnswerGroup(
+            action,
             int(stage),
             who,
             used,
-            min(max(int(k), 0), bins - 1),
             int(n),
             int(timed),
             float(total),
             int(counted),
             int(clicks),
         )
-        for stage, who, used, k, n, timed, total, counted, clicks in rows
+        for action, stage, who, used, n, timed, total, counted, clicks in conn.execute(query)
     ]
-
-
-def time_step(conn: Connection, column: Any, t0: float, width: float) -> Any:
-    """The time step of ``column`` as a database expression (floor((t - t0) / width))."""
-    offset = (column - t0) / width
-    # SQLite's CAST truncates (offsets are >= 0, so it floors); PostgreSQL's rounds.
-    if conn.dialect.name == "postgresql":
-        offset = func.floor(offset)
-    return cast(offset, Integer)
 
 
 def effort(conn: Connection, groups: list[AnswerGroup] | None = None) -> Effort:
@@ -169,28 +168,15 @@ def effort(conn: Connection, groups: list[AnswerGroup] | None = None) -> Effort:
     for stage in s.STAGES:
         result.by_stage[stage] = EffortRow()
     for g in groups:
+        values = (g.answers, g.timed, g.total_s, g.counted, g.clicks)
+        if g.action == CORRECTION:
+            result.corrections.add(*values)
+            continue
         if g.stage not in s.STAGES:
             continue
-        values = (g.answers, g.timed, g.total_s, g.counted, g.clicks)
         result.by_stage[g.stage].add(*values)
         result.by_annotator.setdefault((g.annotator_id, g.stage), EffortRow()).add(*values)
         if g.stage == s.SEGMENTATION:
             result.by_tool.setdefault(g.tool or UNKNOWN_TOOL, EffortRow()).add(*values)
-    corrections = conn.execute(
-        select(
-            func.count(),
-            func.count(ev.c.duration_s),
-            func.coalesce(func.sum(ev.c.duration_s), 0.0),
-            func.count(ev.c.clicks),
-            func.coalesce(func.sum(ev.c.clicks), 0),
-        ).where(ev.c.action == CORRECTION)
-    ).one()
-    result.corrections.add(
-        int(corrections[0]),
-        int(corrections[1]),
-        float(corrections[2]),
-        int(corrections[3]),
-        int(corrections[4]),
-    )
     result.names = dict(conn.execute(select(s.annotators.c.id, s.annotators.c.name)).all())
     return result

@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 from .. import schema as s
 from ..store import Project
 from .agreement import Agreement, agreement
-from .burndown import BurnDown, burn_down, time_range
+from .burndown import BurnDown, burn_down
 from .coverage import Coverage, coverage
-from .effort import Effort, answer_groups, effort
+from .effort import Effort, effort
+from .eventcache import cached_answer_groups
 from .shape import DataShape, data_shape, positive_pair_array
 
 Progress = Callable[[int, int], None]
@@ -50,8 +51,11 @@ class ProjectStats:
         }
 
 
-def compute_stats(project: Project, *, progress: Progress | None = None) -> ProjectStats:
-    """Every statistic of ``project`` (one read transaction, so the parts agree)."""
+def compute_stats(
+    project: Project, *, progress: Progress | None = None, cache: bool = True
+) -> ProjectStats:
+    """Every statistic of ``project`` (one read transaction, so the parts agree).
+    ``cache``: keep the effort sums between runs (``pipeline.stats.eventcache``)."""
     started = time.perf_counter()
 
     def step(k: int) -> None:
@@ -76,11 +80,9 @@ def compute_stats(project: Project, *, progress: Progress | None = None) -> Proj
         step(2)
         cover = coverage(conn, pairs)
         step(3)
-        steps = time_range(conn)
-        groups = answer_groups(conn, *steps) if steps else []
-        progress_over_time = burn_down(conn, steps=steps, groups=groups)
+        progress_over_time = burn_down(conn)
         step(4)
-        cost = effort(conn, groups)
+        cost = effort(conn, cached_answer_groups(conn, project) if cache else None)
         step(5)
         agree = agreement(conn)
         step(6)

@@ -199,7 +199,6 @@ def render_html(
                 "reject rate",
                 "exhaustive checks",
                 "some missing",
-                "own segments rejected",
             ],
             [
                 [
@@ -208,7 +207,6 @@ def render_html(
                     _pct(a.reject_rate),
                     a.exhaustive_checks,
                     _pct(a.some_missing_rate),
-                    _pct(a.own_rejected_rate),
                 ]
                 for a in agree.annotators
             ],
