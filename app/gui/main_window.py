@@ -534,15 +534,16 @@ class MainWindow(QMainWindow):
             return
         self.session.refresh_progress()
         progress = self.session.last_progress
-        held = {item.stage for item in self.session.pipeline.held(self.session.annotator)}
-        first = next(
-            (st for st in sorted(progress) if st in held or progress[st].open > 0),
-            SPOTTING,
-        )
+        # Work resumes where this annotator left it (items still held after a restart or
+        # a crash, with their drafts); else the first stage with open items.
+        held = sorted({item.stage for item in self.session.pipeline.held(self.session.annotator)})
+        open_stages = [st for st in sorted(progress) if progress[st].open > 0]
+        first = (held or open_stages or [SPOTTING])[0]
         self.set_stage(first)
+        why = "your work in progress" if held else "the first with open items"
         self.show_message(
             f"Opened {project_display(self.project_target or '')}: stage {first} "
-            f"({TITLES[first]}) is the first with open items"
+            f"({TITLES[first]}), {why}"
         )
         self.opened.emit()
 
