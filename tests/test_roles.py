@@ -276,3 +276,24 @@ def test_a_finished_pipeline_run_still_works_for_a_team(service):
     service.answer(service.next_item(VERIFICATION, "ver"), VerifyAnswer(True))
     service.answer(service.next_item(EXHAUSTIVE, "ver"), ExhaustiveAnswer(True))
     assert not pending(service.project, VERIFICATION) and not pending(service.project, EXHAUSTIVE)
+
+
+def test_the_team_command_lists_adds_and_sets_roles(service, capsys):
+    from app.cli import main
+
+    folder = str(service.project.folder)
+    service.annotator("ann")
+    assert main(["team", folder, "list"]) == 0
+    out = capsys.readouterr().out
+    assert "annotator  ann" in out and "no admin yet, so everyone acts as admin" in out
+    assert main(["team", folder, "set", "ann", "--role", "admin"]) == 0
+    assert main(["team", folder, "add", "bob", "--role", "verifier", "--annotator", "ann"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["ann is now an admin", "bob is now a verifier"]
+    code = main(["team", folder, "set", "ann", "--role", "annotator", "--annotator", "bob"])
+    err = capsys.readouterr().err
+    assert (
+        code == 1
+        and "bob is a verifier in this project, and changing the team is for admins" in err
+    )
+    assert main(["team", folder, "list"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["admin      ann", "verifier   bob"]
