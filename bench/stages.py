@@ -15,6 +15,9 @@ service, so that each measured stage has real items. Reports (JSON on stdout):
   transaction, the claim, the view of the item and the paint; target <= 100 ms. Stage 4
   is per page of 12 (its per-verdict share beside it).
 
+Each step reports its wall time and the GUI thread's CPU time (``gui_thread_cpu``): on a
+machine shared with other work the wall time includes waiting for a core.
+
 Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python bench/stages.py [--images N]``.
 """
 
@@ -29,6 +32,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -93,6 +98,28 @@ def percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
+class Timings:
+    """Wall time and the GUI thread's CPU time of each measured step: on a shared machine
+    the wall time waits for other processes, the CPU time is this code's own cost."""
+
+    def __init__(self) -> None:
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+
+    @contextmanager
+    def measure(self) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.thread_time()
+        yield
+        self.wall.append((time.perf_counter() - wall) * 1000)
+        self.cpu.append((time.thread_time() - cpu) * 1000)
+
+    def __len__(self) -> int:
+        return len(self.wall)
+
+    def summary(self) -> dict[str, Any]:
+        return {"wall": percentiles(self.wall), "gui_thread_cpu": percentiles(self.cpu)}
+
+
 def settle() -> None:
     """Deliver what is pending, the repaint included."""
     QApplication.processEvents()
@@ -121,19 +148,18 @@ def picker_keystrokes() -> dict[str, Any]:
     picker.show()
     while picker._to_warm:
         settle()
-    times = []
+    times = Timings()
     for query in QUERIES:
         picker.reset()
         settle()
         for char in query:
-            start = time.perf_counter()
-            QTest.keyClick(picker.query, char)
-            settle()
-            times.append((time.perf_counter() - start) * 1000)
+            with times.measure():
+                QTest.keyClick(picker.query, char)
+                settle()
     picker.close()
     return {
         "categories": len(categories),
-        "keystroke_with_repaint": percentiles(times),
+        "keystroke_with_repaint": times.summary(),
         "search_only_cold_by_query_length": {k: percentiles(v) for k, v in by_length.items()},
         "target": 5.0,
     }
@@ -182,18 +208,17 @@ def warm_images(project: Project) -> None:
 # ---------------------------------------------------------------- answer to next item
 
 
-def answer_loop(view: Any, key_for: Any, limit: int) -> list[float]:
+def answer_loop(view: Any, key_for: Any, limit: int) -> Timings:
     """Press each item's decision key and time it until the next item is painted."""
-    times = []
+    times = Timings()
     while view.items and len(times) < limit:
         key = key_for(view.items[0])
         if key is None:
             break
         target = view.canvas if hasattr(view, "canvas") else view
-        start = time.perf_counter()
-        QTest.keyClick(target, key)
-        settle()
-        times.append((time.perf_counter() - start) * 1000)
+        with times.measure():
+            QTest.keyClick(target, key)
+            settle()
     return times
 
 
@@ -201,7 +226,7 @@ def stage_timings(work: Any, tmp: Path, limit: int) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     truth = work.truth
 
-    def measure(project: Project, view_class: Any, key_for: Any, who: str) -> list[float]:
+    def measure(project: Project, view_class: Any, key_for: Any, who: str) -> Timings:
         warm_images(project)
         session = Session(project, who)
         view = view_class(session)
@@ -214,41 +239,41 @@ def stage_timings(work: Any, tmp: Path, limit: int) -> dict[str, Any]:
         return times
 
     # stage 1: "nothing new" on each image
-    figures[str(SPOTTING)] = percentiles(
-        measure(copy_project(work, tmp, "p1"), SpottingView, lambda i: Qt.Key.Key_N, "u1")
-    )
+    figures[str(SPOTTING)] = measure(
+        copy_project(work, tmp, "p1"), SpottingView, lambda i: Qt.Key.Key_N, "u1"
+    ).summary()
     work.work(SPOTTING)
     # stage 2: "does not fit"
-    figures[str(MARKING)] = percentiles(
-        measure(copy_project(work, tmp, "p2"), MarkingView, lambda i: Qt.Key.Key_N, "u2")
-    )
+    figures[str(MARKING)] = measure(
+        copy_project(work, tmp, "p2"), MarkingView, lambda i: Qt.Key.Key_N, "u2"
+    ).summary()
     work.work(MARKING)
     # stage 3: Enter on the proposal computed while the item before was shown
-    figures[str(SEGMENTATION)] = percentiles(
-        segmentation_timings(copy_project(work, tmp, "p3"), limit)
-    )
+    figures[str(SEGMENTATION)] = segmentation_timings(
+        copy_project(work, tmp, "p3"), limit
+    ).summary()
     work.work(SEGMENTATION)
     # stage 4: a page of 12 accepted with Shift+A, then Enter
     page = verification_pages(copy_project(work, tmp, "p4"))
     figures[str(VERIFICATION)] = page
     work.work(VERIFICATION)
     # stage 5: "all segmented"; stage 6: present / absent from the truth
-    figures[str(EXHAUSTIVE)] = percentiles(
-        measure(copy_project(work, tmp, "p5"), ExhaustiveView, lambda i: Qt.Key.Key_A, "u5")
-    )
+    figures[str(EXHAUSTIVE)] = measure(
+        copy_project(work, tmp, "p5"), ExhaustiveView, lambda i: Qt.Key.Key_A, "u5"
+    ).summary()
 
     def present(item: Any) -> Any:
         inside = item.category.id in truth.images[item.image.id].anywhere
         return Qt.Key.Key_Y if inside else Qt.Key.Key_N
 
-    figures[str(NEGATIVES)] = percentiles(
-        measure(copy_project(work, tmp, "p6"), NegativesView, present, "u6")
-    )
+    figures[str(NEGATIVES)] = measure(
+        copy_project(work, tmp, "p6"), NegativesView, present, "u6"
+    ).summary()
     figures["target"] = 100.0
     return figures
 
 
-def segmentation_timings(project: Project, limit: int) -> list[float]:
+def segmentation_timings(project: Project, limit: int) -> Timings:
     from gui_stage_support import use_grabcut_worker
 
     warm_images(project)
@@ -256,7 +281,7 @@ def segmentation_timings(project: Project, limit: int) -> list[float]:
     worker = use_grabcut_worker(session)
     view = SegmentationView(session)
     show(view)
-    times = []
+    times = Timings()
     deadline = time.monotonic() + 120
     while view.items and len(times) < limit and time.monotonic() < deadline:
         # the annotator works on this item meanwhile: the next proposal lands
@@ -269,10 +294,9 @@ def segmentation_timings(project: Project, limit: int) -> list[float]:
         ):
             settle()
             time.sleep(0.005)
-        start = time.perf_counter()
-        QTest.keyClick(view.editor.view, Qt.Key.Key_Return)
-        settle()
-        times.append((time.perf_counter() - start) * 1000)
+        with times.measure():
+            QTest.keyClick(view.editor.view, Qt.Key.Key_Return)
+            settle()
     view.deactivate()
     worker.close()
     session.close()
@@ -286,22 +310,21 @@ def verification_pages(project: Project) -> dict[str, Any]:
     session = Session(project, "u4")
     view = VerificationView(session)
     show(view)
-    pages = []
-    per_item = []
+    pages = Timings()
+    per_item = Timings()
     while view.tiles:
         count = len(view.tiles)
         QTest.keyClick(view.grid, Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)
-        start = time.perf_counter()
-        QTest.keyClick(view.grid, Qt.Key.Key_Return)
-        settle()
-        elapsed = (time.perf_counter() - start) * 1000
-        pages.append(elapsed)
-        per_item.append(elapsed / count)
+        with pages.measure():
+            QTest.keyClick(view.grid, Qt.Key.Key_Return)
+            settle()
+        per_item.wall.append(pages.wall[-1] / count)
+        per_item.cpu.append(pages.cpu[-1] / count)
     view.deactivate()
     session.close()
     view.close()
     project.close()
-    return {"per_page": percentiles(pages), "per_verdict": percentiles(per_item)}
+    return {"per_page": pages.summary(), "per_verdict": per_item.summary()}
 
 
 # ---------------------------------------------------------------- a page of crops
@@ -317,16 +340,14 @@ def page_render(work: Any, tmp: Path, repeats: int) -> dict[str, Any]:
     view.resize(1280, 820)
     view.show()
     settle()
-    cached, cold = [], []
+    cached, cold = Timings(), Timings()
     for round_ in range(repeats):
         if round_ % 2 == 0:  # every other round decodes the images from disk
             IMAGES._arrays.clear()
             IMAGES._qimages.clear()
-        start = time.perf_counter()
-        view.show_items(items)
-        view.grid.repaint()
-        elapsed = (time.perf_counter() - start) * 1000
-        (cold if round_ % 2 == 0 else cached).append(elapsed)
+        with (cold if round_ % 2 == 0 else cached).measure():
+            view.show_items(items)
+            view.grid.repaint()
     size = view.grid.image_size()
     crop_ms = []
     for item in items:
@@ -340,8 +361,8 @@ def page_render(work: Any, tmp: Path, repeats: int) -> dict[str, Any]:
     project.close()
     return {
         "crops": len(items),
-        "cached": percentiles(cached),
-        "cold": percentiles(cold),
+        "cached": cached.summary(),
+        "cold": cold.summary(),
         "one_crop_cached": percentiles(crop_ms),
         "target": 150.0,
     }
