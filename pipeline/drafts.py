@@ -233,6 +233,21 @@ def delete_vertex(mask: Mask | None, ref: VertexRef) -> Mask | None:
     return _replace_ring(mask, ref, ring if len(ring) >= 3 else None)
 
 
+def repaired(mask: Mask | None) -> Mask | None:
+    """A polygon mask whose edited rings cross themselves or each other, made valid
+    (shapely ``make_valid``: a bow-tie becomes two triangles); a valid one unchanged."""
+    if mask is None or mask.kind != POLYGON:
+        return mask
+    polygons = [ShapelyPolygon(p.exterior, [h for h in p.holes]) for p in mask.parts]
+    if all(p.is_valid for p in polygons) and (
+        len(polygons) == 1
+        or not shapely.union_all(polygons).area < sum(p.area for p in polygons) - 1e-9
+    ):
+        return mask
+    fixed = shapely.union_all([shapely.make_valid(p) for p in polygons])
+    return _from_shapely(fixed, mask.height, mask.width)
+
+
 def nearest_edge(mask: Mask, point: Point) -> tuple[VertexRef, Point, float]:
     """The edge of a polygon mask nearest ``point``: the ref where an inserted vertex
     goes, the nearest point on that edge, and its distance."""

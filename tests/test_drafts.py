@@ -19,11 +19,12 @@ from pipeline.drafts import (
     mask_to_json,
     nearest_edge,
     nearest_vertex,
+    repaired,
     save_draft,
     save_mask_draft,
     stroke_pixels,
 )
-from pipeline.geometry import Mask
+from pipeline.geometry import Mask, self_intersection_problem
 from pipeline.store import now
 
 SQUARE = [(10, 10), (60, 10), (60, 50), (10, 50)]
@@ -148,6 +149,25 @@ def test_vertex_move_insert_and_delete():
     assert inserted.bbox[1] == 2.0
     deleted = draft.delete_vertex((0, 0, edge_ref[2]))
     assert len(deleted.parts[0].exterior) == 4 and deleted.bbox[1] == 10.0
+
+
+def test_a_vertex_dragged_across_an_edge_is_repaired_into_valid_parts():
+    draft = Draft(HEIGHT, WIDTH)
+    draft.add_polygon(SQUARE)  # (10,10) (60,10) (60,50) (10,50)
+    ref, _ = nearest_vertex(draft.mask, (60, 50))
+    crossed = draft.move_vertex(ref, (35, 0))  # its edge to (10, 50) now crosses the top
+    fixed = repaired(crossed)
+    assert fixed is not crossed and len(fixed.parts) == 2
+    assert all(self_intersection_problem(p) is None for p in fixed.parts)
+    valid = Draft(HEIGHT, WIDTH).add_polygon(SQUARE)
+    assert repaired(valid) is valid
+    # Overlapping parts (a vertex dragged into another part) are joined.
+    two = Draft(HEIGHT, WIDTH)
+    two.add_polygon([(0, 0), (20, 0), (20, 20), (0, 20)])
+    two.add_polygon([(40, 0), (60, 0), (60, 20), (40, 20)])
+    ref, _ = nearest_vertex(two.mask, (20, 20))
+    overlapping = two.move_vertex(ref, (50, 10))
+    assert len(repaired(overlapping).parts) == 1
 
 
 def test_deleting_a_triangles_vertex_removes_it():

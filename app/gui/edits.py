@@ -64,17 +64,19 @@ def paint(
 
 
 def move_vertex(draft: Draft, ref: VertexRef, to: Point, changed: Changed) -> DraftEdit:
-    after = drafts.move_vertex(draft.mask, ref, to)
+    # The drag's preview keeps the vertex order; the edit itself is made valid (a vertex
+    # dragged across an edge would leave a ring that crosses itself).
+    after = drafts.repaired(drafts.move_vertex(draft.mask, ref, to))
     return DraftEdit(draft, after, "Move vertex", "vertex", changed)
 
 
 def insert_vertex(draft: Draft, ref: VertexRef, at: Point, changed: Changed) -> DraftEdit:
-    after = drafts.insert_vertex(draft.mask, ref, at)
+    after = drafts.repaired(drafts.insert_vertex(draft.mask, ref, at))
     return DraftEdit(draft, after, "Insert vertex", "vertex", changed)
 
 
 def delete_vertex(draft: Draft, ref: VertexRef, changed: Changed) -> DraftEdit:
-    after = drafts.delete_vertex(draft.mask, ref)
+    after = drafts.repaired(drafts.delete_vertex(draft.mask, ref))
     return DraftEdit(draft, after, "Delete vertex", "vertex", changed)
 
 
