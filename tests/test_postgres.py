@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from pipeline import schema as s
 from pipeline.annotations import add_instance, add_segment, image_annotations
 from pipeline.geometry import Mask
-from pipeline.store import Project
+from pipeline.store import MIGRATIONS, Project
 from pipeline.vocabulary import add_categories, project_categories, shipped_vocabulary
 from pipeline.workqueue import add_items, claim_next, complete_in
 
@@ -61,7 +61,7 @@ def test_project_on_postgresql(pg_url: str):
         assert annotation.segment.mask.area == 25
     with Project.open(pg_url) as project:
         assert project.settings().spot_done_after == 3
-        assert project.schema_version() == 1
+        assert project.schema_version() == len(MIGRATIONS)
 
 
 def test_concurrent_claims_skip_locked_rows(pg_url: str):
