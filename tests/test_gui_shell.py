@@ -371,3 +371,109 @@ def test_a_job_reports_progress_on_the_gui_thread_and_stops_on_cancel(qtbot, win
     assert threads == {threading.get_ident()}
     assert not window.job_status.isVisible()
     assert window.job is None
+
+
+# ---------------------------------------------------------------- undo, panels
+
+
+@pytest.fixture
+def held_segmentation(tmp_path: Path) -> Path:
+    """A project whose one segmentation item is held by 'tester' (no point, no box: no
+    model proposal is asked)."""
+    from conftest import make_image
+
+    from pipeline.annotations import add_instance
+    from pipeline.images import add_image_folder, list_images
+    from pipeline.stages import SEGMENTATION, Pipeline
+    from pipeline.store import Project
+    from pipeline.vocabulary import add_categories, project_categories, shipped_vocabulary
+
+    make_image(tmp_path / "images" / "yard.png", 200, 150, color=(90, 140, 60))
+    folder = tmp_path / "segmenting"
+    with Project.create(folder) as project:
+        add_categories(project, shipped_vocabulary("coco"))
+        add_image_folder(project, tmp_path / "images")
+        dog = next(c for c in project_categories(project) if c.name == "dog")
+        add_instance(project, list_images(project)[0].id, dog.id)
+        pipeline = Pipeline(project)
+        pipeline.seed()
+        assert pipeline.next_item(SEGMENTATION, "tester") is not None
+    return folder
+
+
+def test_edit_undo_redo_and_history_act_on_the_current_views_stack(
+    qtbot, window, held_segmentation
+):
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtTest import QTest
+
+    open_and_wait(qtbot, window, held_segmentation)
+    assert window.current_stage == 3  # the held item's stage comes first
+    view = window.views[3]
+    if not hasattr(view, "editor"):
+        pytest.skip("the segmentation view has no mask editor in this build")
+    qtbot.waitUntil(lambda: bool(view.items))
+    editor = view.editor
+    for x, y in [(20, 20), (140, 20), (140, 110), (20, 110)]:
+        at = editor.view.image_to_view(QPointF(x, y)).toPoint()
+        QTest.mouseClick(editor.view.viewport(), Qt.MouseButton.LeftButton, pos=at)
+    QTest.keyClick(editor.view, Qt.Key.Key_Return)
+    drawn = editor.current_mask().to_bytes()
+    stack = window.undo_group.activeStack()
+    assert stack is not None and stack is view.undo_stack() and stack.count() > 0
+    steps = stack.index()
+    ctrl, shift = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+    for _ in range(steps):
+        QTest.keyClick(editor.view, Qt.Key.Key_Z, ctrl)
+    assert editor.current_mask() is None or editor.current_mask().area == 0
+    for _ in range(steps):
+        QTest.keyClick(editor.view, Qt.Key.Key_Z, ctrl | shift)
+    assert editor.current_mask().to_bytes() == drawn
+    window.history_action.trigger()
+    history = window.panels["history"]
+    assert history.isVisible() and history.group() is window.undo_group
+    assert history.stack() is stack
+
+
+def test_view_and_model_menus_open_the_panels_lazily(qtbot, window, demo_project):
+    open_and_wait(qtbot, window, demo_project)
+    window.statistics_action.trigger()
+    window.explorer_action.trigger()
+    for key in ("statistics", "explorer"):
+        if key in window.panels:
+            assert window.panels[key].isVisible() and window.panels[key].isWindow()
+        else:  # a build without that panel says so instead
+            assert "not available" in window.statusBar().currentMessage()
+
+
+def test_closing_asks_before_stopping_a_running_training(qtbot, window, demo_project):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+
+    class Training(QWidget):  # stands in for the training panel's running state
+        stopped = False
+
+        def is_running(self) -> bool:
+            return not self.stopped
+
+        def stop(self) -> None:
+            self.stopped = True
+
+    open_and_wait(qtbot, window, demo_project)
+    panel = Training()
+    qtbot.addWidget(panel)
+    window.panels["training"] = panel
+
+    def answer(button: QMessageBox.StandardButton) -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox):
+            box.button(button).click()
+        else:
+            QTimer.singleShot(50, lambda: answer(button))
+
+    QTimer.singleShot(50, lambda: answer(QMessageBox.StandardButton.No))
+    window.close()
+    assert window.isVisible() and not panel.stopped and window.session is not None
+    QTimer.singleShot(50, lambda: answer(QMessageBox.StandardButton.Yes))
+    window.close()
+    assert panel.stopped and not window.isVisible() and window.session is None

@@ -214,7 +214,7 @@ class Session(QObject):
         for item in list(self._held.values()):
             self.release(item)
         if self._model_worker is not None:
-            for name in ("shutdown", "stop", "quit"):
+            for name in ("close", "shutdown", "stop"):  # its thread must end before Qt exits
                 stop = getattr(self._model_worker, name, None)
                 if callable(stop):
                     stop()
