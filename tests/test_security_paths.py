@@ -361,3 +361,23 @@ def test_status_does_not_open_a_recorded_path_outside_the_roots(world, tmp_path,
     [(record, reason)] = check.outside
     assert record.file_name == "a.png" and "is outside the project's image roots" in reason
     assert_unread(world["private"])
+
+
+def test_labelme_images_beside_the_annotations_need_a_wider_images_root(tmp_path, capsys):
+    """labelme's layout with annotations and images in sibling folders: the imported
+    folder alone does not hold `../img/x.png`; `--images` names the root that does."""
+    make_image(tmp_path / "set" / "img" / "x.png", 40, 30)
+    write_json(tmp_path / "set" / "ann" / "x.json", _labelme("../img/x.png"))
+    project = str(tmp_path / "p")
+    (tmp_path / "empty").mkdir()
+    assert main(["init", project, "--images", str(tmp_path / "empty")]) == 0
+    ann = str(tmp_path / "set" / "ann")
+    assert main(["import", project, ann, "--format", "labelme"]) == 1
+    assert "'imagePath' '../img/x.png' is outside the image root" in capsys.readouterr().err
+    code = main(
+        ["import", project, ann, "--format", "labelme", "--images", str(tmp_path / "set"), "--json"]
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and (out["images_added"], out["instances"]) == (1, 1)
+    with Project.open(project) as opened, opened.read() as conn:
+        assert list(conn.execute(select(s.images.c.file_name)).scalars()) == ["img/x.png"]
