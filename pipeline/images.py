@@ -332,7 +332,8 @@ def add_image_folder(
     report = ImageImportReport()
     candidates = []
     for path in scan_root(root, report.outside_root):
-        if path.suffix.lower() in SUPPORTED_SUFFIXES:
+        # A FIFO or device named like an image would block or stream forever when read.
+        if path.suffix.lower() in SUPPORTED_SUFFIXES and path.is_file():
             candidates.append(path)
         else:
             report.unsupported.append(path.relative_to(root.folder).as_posix())
