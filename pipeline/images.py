@@ -176,8 +176,10 @@ class ImageRoot:
         """Whether ``name`` lies inside the root by name alone (no link is read): a
         cheap first test to choose among candidates; :meth:`place` is the check."""
         text = os.fspath(name)
-        return bool(text) and "\x00" not in text and _inside(
-            os.path.normpath(os.path.join(self.folder, text)), str(self.folder)
+        return (
+            bool(text)
+            and "\x00" not in text
+            and _inside(os.path.normpath(os.path.join(self.folder, text)), str(self.folder))
         )
 
     def as_dict(self) -> dict[str, Any]:
