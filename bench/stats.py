@@ -323,21 +323,21 @@ def measure(project: Project, page: int = 48) -> dict:
     figures["plots_png_s"] = round(time.perf_counter() - t, 2)
 
     def first_page() -> int:
+        # what the explorer does on opening: the first page's ids, records, thumbnails
         with project.read() as conn:
-            ids = ex.filter_images(conn, ex.ImageFilter())
-            records = ex.image_page(conn, ids, 0, page)
+            records = ex.image_page(conn, ex.first_image_ids(conn, page), 0, page)
         paths = [project.resolve(r.path) for r in records]
         with ThreadPoolExecutor(2) as pool:  # the explorer's thumbnail pool has two threads
             return len(list(pool.map(ex.thumbnail, paths)))
 
     with project.read() as conn:
-        query_s, _ = _timed(
-            lambda: ex.image_page(conn, ex.filter_images(conn, ex.ImageFilter()), 0, page), 5
-        )
+        query_s, _ = _timed(lambda: ex.image_page(conn, ex.first_image_ids(conn, page), 0, page), 5)
+        all_ids_s, _ = _timed(lambda: ex.filter_images(conn, ex.ImageFilter()), 3)
     first_s, shown = _timed(first_page, 5)
     figures["explorer_first_page"] = {
         "thumbnails": shown,
         "query_ms": round(1000 * query_s, 1),
+        "all_ids_ms": round(1000 * all_ids_s, 1),  # the whole list, read behind the page
         "with_thumbnails_ms": round(1000 * first_s, 1),
         "target_ms": 300.0,
     }

@@ -150,6 +150,13 @@ def filter_images(conn: Connection, chosen: ImageFilter) -> np.ndarray:
     return found
 
 
+def first_image_ids(conn: Connection, limit: int) -> np.ndarray:
+    """The first ``limit`` image ids: the unfiltered grid's first page, at once, while
+    the whole list (100k ids) is still being read."""
+    query = select(s.images.c.id).order_by(s.images.c.id).limit(limit)
+    return np.fromiter((r[0] for r in conn.execute(query)), dtype=np.int64)
+
+
 def image_page(conn: Connection, ids: np.ndarray, offset: int, limit: int) -> list[ImageRecord]:
     """The image records of ``ids[offset:offset + limit]``, in that order."""
     chunk = [int(i) for i in ids[offset : offset + limit]]

@@ -106,3 +106,9 @@ def test_thumbnails_fit_the_size_and_report_missing_files(tmp_path):
         ex.thumbnail(tmp_path / "gone.jpg")
     with pytest.raises(LongtailError, match="unknown category state"):
         ex.ImageFilter(category_id=1, category_state="maybe")
+
+
+def test_the_first_page_is_the_first_ids_of_the_unfiltered_list(made):
+    with made.project.read() as conn:
+        assert list(ex.first_image_ids(conn, 2)) == sorted(made.images)[:2]
+        assert list(ex.first_image_ids(conn, 10)) == list(ex.filter_images(conn, ex.ImageFilter()))

@@ -430,6 +430,10 @@ class ExplorerView(QWidget):
     def apply_filter(self) -> None:
         chosen = self.current_filter()
         self.count.setText("filtering…")
+        if chosen.is_empty and not self.model.shown:
+            # Opening: the first page shows at once; the whole list follows.
+            with self.project.read() as conn:
+                self.model.set_ids(ex.first_image_ids(conn, PAGE))
 
         def work() -> tuple[np.ndarray, int]:
             with self.project.read() as conn:
