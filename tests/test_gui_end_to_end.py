@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 from gui_scripted_user import GuiAnnotator
-from gui_stage_support import coco_project, rows, use_grabcut_worker
+from gui_stage_support import coco_project, open_and_wait, rows, use_grabcut_worker
 
 from pipeline import schema as s
 from pipeline.formats.lvis import export_lvis
@@ -32,8 +32,6 @@ def test_a_scripted_user_works_every_stage_and_the_lvis_export_equals_the_clicks
         negatives_per_category=1,
         negative_candidates_per_image=3,
     )
-    from gui_support import open_and_wait  # after pytest_plugins registered it
-
     project = work.project
     names = {r.id: r.name for r in rows(project, s.categories)}
     open_and_wait(qtbot, window, project.folder)

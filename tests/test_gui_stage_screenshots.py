@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
-from gui_stage_support import coco_project, rows, use_grabcut_worker
+from gui_stage_support import coco_project, open_and_wait, rows, use_grabcut_worker
 from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
@@ -59,8 +59,6 @@ def assert_drawn(path: Path) -> None:
 
 @pytest.mark.slow
 def test_every_stage_view_is_drawn_with_an_item(qtbot, window, tiny_coco, tmp_path):
-    from gui_support import open_and_wait
-
     folder = DOCS if os.environ.get("LONGTAIL_SCREENSHOTS") == "docs" else tmp_path / "shots"
     folder.mkdir(parents=True, exist_ok=True)
     work = coco_project(
@@ -92,6 +90,8 @@ def test_every_stage_view_is_drawn_with_an_item(qtbot, window, tiny_coco, tmp_pa
         click(view.canvas, *truth.of(present[-1])[0].point)
         QTest.keyClicks(view.picker.query, names[present[-1]][:3])
         saved.append(save(window, folder, NAMES[SPOTTING]))
+        view.picker.query.clear()
+        QTest.keyClicks(view.picker.query, "ca")  # several hits, with their definitions
         saved.append(save(view.panel, folder, "picker"))
         QTest.keyClick(view.picker.query, Qt.Key.Key_Escape)
         window.set_stage(MARKING)  # leaves stage 1: the item is released

@@ -13,7 +13,7 @@ import time
 
 import pytest
 from gui_scripted_user import GuiAnnotator
-from gui_stage_support import coco_project, rows, show_view, use_grabcut_worker
+from gui_stage_support import coco_project, open_and_wait, rows, show_view, use_grabcut_worker
 
 from app.gui.session import Session
 from app.gui.stages.spotting import SpottingView
@@ -32,8 +32,6 @@ def held_ids(win) -> set[int]:
 def test_two_windows_with_two_annotators_never_show_the_same_item(
     qtbot, settings_sandbox, tiny_coco, tmp_path
 ):
-    from gui_support import open_and_wait
-
     from app.gui.main_window import MainWindow
 
     work = coco_project(
