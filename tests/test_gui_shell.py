@@ -477,3 +477,30 @@ def test_closing_asks_before_stopping_a_running_training(qtbot, window, demo_pro
     QTimer.singleShot(50, lambda: answer(QMessageBox.StandardButton.Yes))
     window.close()
     assert panel.stopped and not window.isVisible() and window.session is None
+
+
+def test_another_sessions_answer_reaches_the_switcher_without_waiting_for_the_timer(
+    qtbot, window, demo_project
+):
+    from pipeline.stages import Pipeline, SpotAnswer
+    from pipeline.store import Project
+
+    open_and_wait(qtbot, window, demo_project)
+    window.session._progress_timer.stop()  # only the live update may refresh now
+    with Project.open(demo_project) as other:
+        pipeline = Pipeline(other)
+        item = pipeline.next_item(1, "bob")
+        pipeline.answer(item, SpotAnswer(nothing_new=True))
+        expected = {st: p.open for st, p in pipeline.progress().items()}
+    with qtbot.waitSignal(window.session.projectChanged, timeout=10_000):
+        pass
+    qtbot.waitUntil(lambda: window.switcher.open_counts() == expected, timeout=5000)
+
+
+def test_a_database_url_is_shown_and_remembered_without_its_password(settings_sandbox):
+    from app.gui.widgets.dialogs import project_display, recent_projects, remember_project
+
+    url = "postgresql://team:s3cret@db.example/lab"
+    assert project_display(url) == "postgresql://team@db.example/lab"
+    remember_project(url)
+    assert recent_projects() == ["postgresql://team@db.example/lab"]

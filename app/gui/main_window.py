@@ -14,12 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -487,21 +489,28 @@ class MainWindow(QMainWindow):
             self.close_project()
         self.show_message(f"Opening {project_display(target)}\u2026")
         # The pipeline (SQLAlchemy, OpenCV) loads here, after the window is shown.
+        from pipeline import credentials
         from pipeline.store import Project
+
+        credentials.set_prompt(self.ask_password)
 
         from .session import Session
 
         try:
             project = Project.open(target)
         except LongtailError as exc:
-            self.show_report(Report("Open project", f"Cannot open {target}: {exc}", failed=True))
+            self.show_report(
+                Report("Open project", f"Cannot open {project_display(target)}: {exc}", failed=True)
+            )
             self.openFailed.emit(str(exc))
             return False
         try:
             self.session = Session(project, self.annotator_name, self)
         except LongtailError as exc:
             project.close()
-            self.show_report(Report("Open project", f"Cannot open {target}: {exc}", failed=True))
+            self.show_report(
+                Report("Open project", f"Cannot open {project_display(target)}: {exc}", failed=True)
+            )
             self.openFailed.emit(str(exc))
             return False
         self.project_target = target
@@ -521,13 +530,23 @@ class MainWindow(QMainWindow):
             # A project made outside the pipeline (init, an import, the demo): open its
             # first work items on a worker; a large project takes a moment.
             self.run_job(
-                Job("Opening work items", seed_work(target)),
+                Job("Opening work items", seed_work(project)),
                 lambda _outcome: self._enter_first_stage(),
                 report=False,
             )
         else:
             self._enter_first_stage()
         return True
+
+    def ask_password(self, url: str) -> str | None:
+        """The database server wants a password (pipeline.credentials' prompt). Asked
+        only on the GUI thread; a worker's connection fails instead, with its reason."""
+        if QThread.currentThread() is not self.thread():
+            return None
+        text, ok = QInputDialog.getText(
+            self, "Password", f"Password for {url}:", QLineEdit.EchoMode.Password
+        )
+        return text if ok else None
 
     def _enter_first_stage(self) -> None:
         if self.session is None:
@@ -551,6 +570,10 @@ class MainWindow(QMainWindow):
         """Release what the views hold and go back to the welcome page."""
         if self.session is None:
             return
+        if self.job is not None:  # it may be working on this project
+            self._pending_jobs.clear()
+            self.job.cancel()
+            self.job.wait(30000)
         self._deactivate_current()
         for view in self.views.values():
             self.stack.removeWidget(view)
@@ -775,7 +798,7 @@ class MainWindow(QMainWindow):
             return
         fmt, out = dialog.values()
         if out:
-            self.run_job(Job("Exporting", export_work(self.project_target, out, fmt)))
+            self.run_job(Job("Exporting", export_work(self.session.project, out, fmt)))
 
     # ------------------------------------------------------------ panels
 

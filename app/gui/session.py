@@ -13,11 +13,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
+from pipeline import roles
 from pipeline import schema as s
 from pipeline.errors import ConflictError, NotFoundError
 from pipeline.events import Effort
+from pipeline.notify import Change, watch
 from pipeline.stages import AnswerResult, Pipeline, StageItem, StageProgress
 from pipeline.store import Project
 
@@ -61,12 +63,16 @@ class Session(QObject):
     toast = Signal(str)
     leaseLost = Signal(object)  # StageItem
     takenBack = Signal(object)  # StageItem of an answer taken back (held again, untracked)
+    projectChanged = Signal(object)  # pipeline.notify.Change made by any session (GUI thread)
+    _heard = Signal(object)  # from the watcher's thread, queued to _on_heard
 
     def __init__(self, project: Project, annotator_name: str, parent: QObject | None = None):
         super().__init__(parent)
         self.project = project
         self.pipeline = Pipeline(project)
         self.annotator = self.pipeline.annotator(annotator_name)
+        # Admin actions and a training subprocess act as this annotator.
+        roles.set_actor(self.annotator.name)
         self._held: dict[int, StageItem] = {}
         self._model_worker: ModelWorker | None = None
         self._closed = False
@@ -82,6 +88,11 @@ class Session(QObject):
         self._progress_timer.setInterval(PROGRESS_INTERVAL_MS)
         self._progress_timer.timeout.connect(self.refresh_progress)
         self._progress_timer.start()
+
+        # Other sessions' answers reach this one as they happen (PostgreSQL NOTIFY, or
+        # polling on SQLite); the counts follow at once instead of at the next tick.
+        self._heard.connect(self._on_heard, Qt.ConnectionType.QueuedConnection)
+        self._watcher = watch(project, self._heard.emit)
 
     # ------------------------------------------------------------ claiming
 
@@ -172,6 +183,14 @@ class Session(QObject):
         self.last_progress = self.pipeline.progress()
         self.progressChanged.emit(self.last_progress)
 
+    @Slot(object)
+    def _on_heard(self, change: Change) -> None:
+        if self._closed:
+            return
+        self.projectChanged.emit(change)
+        if change.annotator_id != self.annotator.id:  # our own answers refreshed already
+            self.refresh_progress()
+
     # ------------------------------------------------------------ leases
 
     def track(self, item: StageItem) -> None:
@@ -211,6 +230,7 @@ class Session(QObject):
             return
         self._heartbeat.stop()
         self._progress_timer.stop()
+        self._watcher.stop()
         for item in list(self._held.values()):
             self.release(item)
         if self._model_worker is not None:
@@ -219,4 +239,5 @@ class Session(QObject):
                 if callable(stop):
                     stop()
                     break
+        roles.set_actor(None)
         self._closed = True

@@ -69,14 +69,13 @@ def forget_project(target: str) -> None:
 
 
 def project_display(target: str) -> str:
-    """How a project reads in lists: a folder's name and path, a URL without its password."""
-    if "://" in target:
-        scheme, rest = target.split("://", 1)
-        if "@" in rest:
-            creds, host = rest.rsplit("@", 1)
-            rest = f"{creds.split(':', 1)[0]}@{host}"
-        return f"{scheme}://{rest}"
-    return target
+    """How a project may be shown: a folder as it is, a URL without its password
+    (pipeline.credentials.shown; loaded only for URLs, so pages draw before SQLAlchemy)."""
+    if "://" not in target:
+        return target
+    from pipeline.credentials import shown
+
+    return shown(target)
 
 
 # ---------------------------------------------------------------- annotator

@@ -16,9 +16,10 @@ import contextlib
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
@@ -154,6 +155,21 @@ class Job(QObject):
 
 # ---------------------------------------------------------------- the jobs
 
+Target = Any  # a folder or URL (str), or the open pipeline.store.Project
+
+
+@contextlib.contextmanager
+def opened(target: Target) -> Iterator[Any]:
+    """The project: the window's open one as it is (its connections, and a password
+    typed for it, are reused; it stays open), else opened here and closed after."""
+    if not isinstance(target, str):
+        yield target
+        return
+    from pipeline.store import Project
+
+    with Project.open(target) as project:
+        yield project
+
 
 def create_project_work(
     target: str, images: str, vocabulary: str, *, split: str | None = None
@@ -193,7 +209,7 @@ def create_project_work(
 
 
 def import_work(
-    target: str,
+    target: Target,
     file: str,
     fmt: str,
     *,
@@ -206,9 +222,8 @@ def import_work(
 
     def work(progress: Progress) -> Report:
         from pipeline.formats import FormatError, import_coco, import_labelme, import_lvis
-        from pipeline.store import Project
 
-        with Project.open(target) as project:
+        with opened(target) as project:
             try:
                 if fmt == "labelme":
                     report = import_labelme(
@@ -241,29 +256,27 @@ def import_work(
     return work
 
 
-def export_work(target: str, out: str, fmt: str, *, split: str | None = None) -> Work:
+def export_work(target: Target, out: str, fmt: str, *, split: str | None = None) -> Work:
     """``longtail export``: deterministic COCO / LVIS JSON, written atomically."""
 
     def work(progress: Progress) -> Report:
         from pipeline.formats import export_project
-        from pipeline.store import Project
 
-        with Project.open(target) as project:
+        with opened(target) as project:
             _, summary = export_project(project, fmt, out, split=split, progress=progress)
         return Report("Export", summary.summary())
 
     return work
 
 
-def seed_work(target: str) -> Work:
+def seed_work(target: Target) -> Work:
     """Open the work items no answer opens (new images, imported annotations)."""
 
     def work(progress: Progress) -> Report:
         from pipeline.stages import Pipeline
-        from pipeline.store import Project
 
         progress(0, 1)
-        with Project.open(target) as project:
+        with opened(target) as project:
             report = Pipeline(project).seed()
         progress(1, 1)
         return Report("Seeding", f"opened {report.total} work items")
