@@ -28,7 +28,6 @@ from shapely.geometry import Polygon as ShapelyPolygon
 
 from . import polygon_bytes
 from .errors import GeometryError, PromptError
-from .evaluation.rle import summarize_counts
 
 Box = tuple[float, float, float, float]
 """A box as COCO writes it: x, y, width, height."""
@@ -435,6 +434,10 @@ def rle_problem(counts: bytes | str, height: int, width: int) -> str | None:
     """Why compressed RLE ``counts`` cannot be the mask of a ``width`` x ``height`` image,
     or None: the string must decode (pycocotools' characters, whole numbers, no count
     below zero) and its counts must cover exactly ``height * width`` pixels."""
+    # The one decoder of compressed counts (imported here: the evaluation package it
+    # lives in costs a fifth of a second to import, and most callers never need it).
+    from .evaluation.rle import summarize_counts
+
     if len(counts) == 0:
         return f"the RLE counts are empty; they must cover the {width}x{height} image"
     summary = summarize_counts([counts])
