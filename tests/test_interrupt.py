@@ -183,6 +183,27 @@ def test_a_command_that_stops_by_itself_says_so_once(tmp_path):
     assert "(3 steps saved)" in stopped.stderr
 
 
+def test_a_command_may_ask_for_a_longer_grace_and_say_it_in_its_own_words(tmp_path):
+    """Training stops at its next iteration and writes a checkpoint: longer than 1 s."""
+    ready = tmp_path / "ready"
+    script = (
+        "import signal, sys, time\n"
+        "from app.cli import interrupt\n"
+        "stop = []\n"
+        "with interrupt.handling_interrupts():\n"
+        "    interrupt.set_grace(5)\n"
+        "    signal.signal(signal.SIGINT, lambda *_: stop.append(time.monotonic()))\n"
+        f"    open({str(ready)!r}, 'w').close()\n"
+        "    while not stop or time.monotonic() - stop[0] < 1.5: time.sleep(0.01)\n"
+        "interrupt.announce(line='longtail: training cancelled at iteration 7')\n"
+        "sys.exit(interrupt.EXIT_STATUS)\n"
+    )
+    stopped = interrupt_when([sys.executable, "-c", script], lambda pid: ready.exists())
+    assert stopped.returncode == 130
+    assert stopped.stderr.strip().splitlines() == ["longtail: training cancelled at iteration 7"]
+    assert 1.4 < stopped.seconds < STOP_BOUND_S
+
+
 # ---------------------------------------------------------------- the long commands
 
 

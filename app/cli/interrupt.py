@@ -17,7 +17,7 @@ through a temporary file and a rename. Work that must tidy up before such an exi
 Usage (``app/cli/main.py`` wraps every command in it; a command need do nothing)::
 
     with handling_interrupts():
-        run_the_command()
+        run_the_command()          # may call set_grace(seconds) to stop more slowly
     # KeyboardInterrupt (or Cancelled) propagates; the caller prints cancel_line()
     # and exits 130.
 
@@ -49,6 +49,7 @@ class Cancelled(KeyboardInterrupt):
 _lock = threading.Lock()
 _announced = False
 _hard_exit_callbacks: list[Callable[[], None]] = []
+_grace_s = [GRACE_S]  # the grace of the block in force; set_grace changes it
 
 
 def cancel_line(detail: str = "") -> str:
@@ -57,18 +58,27 @@ def cancel_line(detail: str = "") -> str:
     return f"longtail: cancelled{tail}; what was saved before Ctrl-C is kept"
 
 
-def announce(detail: str = "") -> None:
-    """Print the cancel line on stderr, once per process whoever asks first."""
+def announce(detail: str = "", *, line: str | None = None) -> None:
+    """Print the cancel line (or ``line``, a command's own words) on stderr, once per
+    process whoever asks first: the watcher never adds a second line after it."""
     global _announced
     with _lock:
         if _announced:
             return
         _announced = True
     try:
-        sys.stderr.write(cancel_line(detail) + "\n")
+        sys.stderr.write((line if line is not None else cancel_line(detail)) + "\n")
         sys.stderr.flush()
     except (OSError, ValueError):
         pass
+
+
+def set_grace(seconds: float) -> None:
+    """Give the running command ``seconds`` after Ctrl-C to stop by itself instead of
+    :data:`GRACE_S` (read when Ctrl-C comes). For work that stops cleanly at its next
+    step and needs longer than a second to get there, e.g. training finishing an
+    iteration and writing its checkpoint; keep it short, the user is waiting."""
+    _grace_s[0] = float(seconds)
 
 
 def on_hard_exit(callback: Callable[[], None]) -> Callable[[], None]:
@@ -120,9 +130,8 @@ def handling_interrupts(grace_s: float = GRACE_S) -> Iterator[None]:
     previous_handler = signal.getsignal(signal.SIGINT)
     if previous_handler in (signal.SIG_DFL, signal.SIG_IGN, None):
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    watcher = threading.Thread(
-        target=_watch, args=(read_fd, grace_s), name="ctrl-c watcher", daemon=True
-    )
+    _grace_s[0] = grace_s
+    watcher = threading.Thread(target=_watch, args=(read_fd,), name="ctrl-c watcher", daemon=True)
     watcher.start()
     try:
         yield
@@ -139,7 +148,7 @@ def handling_interrupts(grace_s: float = GRACE_S) -> Iterator[None]:
 _STOP = b"\0"  # no signal has number 0
 
 
-def _watch(read_fd: int, grace_s: float) -> None:
+def _watch(read_fd: int) -> None:
     """Wait for SIGINT on the wake-up pipe; after the grace period, end the process.
 
     Once Ctrl-C has come, the deadline stands even after the block ends: the process
@@ -156,7 +165,7 @@ def _watch(read_fd: int, grace_s: float) -> None:
             _hard_exit()
         if interrupts == 1 and signal.SIGINT in data:
             threading.Thread(
-                target=_deadline, args=(grace_s,), name="ctrl-c deadline", daemon=True
+                target=_deadline, args=(_grace_s[0],), name="ctrl-c deadline", daemon=True
             ).start()
         if not data or _STOP in data:
             return
