@@ -504,3 +504,24 @@ def test_a_database_url_is_shown_and_remembered_without_its_password(settings_sa
     assert project_display(url) == "postgresql://team@db.example/lab"
     remember_project(url)
     assert recent_projects() == ["postgresql://team@db.example/lab"]
+
+
+def test_stages_above_the_annotators_role_are_greyed_out(qtbot, window, demo_project):
+    from pipeline import roles
+    from pipeline.store import Project
+
+    with Project.open(demo_project) as project:
+        roles.add_member(project, "boss", roles.ADMIN, by="boss")
+        roles.add_member(project, "tester", roles.ANNOTATOR, by="boss")
+        settings = project.settings()
+        expected = {
+            st: roles.may(roles.ANNOTATOR, roles.stage_role(st, settings)) for st in range(1, 7)
+        }
+    assert not all(expected.values())  # some stage needs more than an annotator
+    open_and_wait(qtbot, window, demo_project)
+    for stage, allowed in expected.items():
+        assert window.switcher.buttons[stage].isEnabled() == allowed
+        assert window.stage_actions[stage].isEnabled() == allowed
+    refused = next(st for st, ok in expected.items() if not ok)
+    window.set_stage(refused)
+    assert window.current_stage != refused

@@ -384,9 +384,11 @@ class MainWindow(QMainWindow):
             self.explorer_action,
             self.train_action,
             self.take_back_fallback,
-            *self.stage_actions.values(),
         ):
             action.setEnabled(has_project)
+        allowed = getattr(self, "allowed_stages", set(STAGES))
+        for stage, action in self.stage_actions.items():
+            action.setEnabled(has_project and stage in allowed)
 
     def _update_labels(self) -> None:
         target = self.project_target
@@ -520,6 +522,7 @@ class MainWindow(QMainWindow):
         self.session.takenBack.connect(self._on_taken_back)
         self.session.toast.connect(self.show_message)
         self._build_views()
+        self._apply_roles()
         self.pages.setCurrentWidget(self.workspace)
         self.dock.show()
         self._update_labels()
@@ -538,6 +541,30 @@ class MainWindow(QMainWindow):
             self._enter_first_stage()
         return True
 
+    def _apply_roles(self) -> None:
+        """Grey out the stages this annotator's role may not work (once the project has an
+        admin, roles apply: decision 0010); the pipeline refuses them anyway."""
+        from pipeline import roles
+
+        assert self.session is not None
+        project = self.session.project
+        self.allowed_stages = set(STAGES)
+        if roles.has_admin(project):
+            mine = {m.name: m.role for m in roles.team(project)}
+            role = mine.get(self.session.annotator.name, roles.ANNOTATOR)
+            settings = project.settings()
+            self.allowed_stages = {
+                st for st in STAGES if roles.may(role, roles.stage_role(st, settings))
+            }
+        for stage in STAGES:
+            allowed = stage in self.allowed_stages
+            self.switcher.buttons[stage].setEnabled(allowed)
+            self.stage_actions[stage].setEnabled(allowed)
+            if not allowed:
+                self.switcher.buttons[stage].setToolTip(
+                    f"Stage {stage}: {TITLES[stage]} needs a higher role than yours"
+                )
+
     def ask_password(self, url: str) -> str | None:
         """The database server wants a password (pipeline.credentials' prompt). Asked
         only on the GUI thread; a worker's connection fails instead, with its reason."""
@@ -555,8 +582,9 @@ class MainWindow(QMainWindow):
         progress = self.session.last_progress
         # Work resumes where this annotator left it (items still held after a restart or
         # a crash, with their drafts); else the first stage with open items.
+        allowed = getattr(self, "allowed_stages", set(STAGES))
         held = sorted({item.stage for item in self.session.pipeline.held(self.session.annotator)})
-        open_stages = [st for st in sorted(progress) if progress[st].open > 0]
+        open_stages = [st for st in sorted(progress) if progress[st].open > 0 and st in allowed]
         first = (held or open_stages or [SPOTTING])[0]
         self.set_stage(first)
         why = "your work in progress" if held else "the first with open items"
@@ -588,6 +616,9 @@ class MainWindow(QMainWindow):
         self.dock.clear()
         self.dock.hide()
         self.switcher.set_progress({})
+        self.allowed_stages = set(STAGES)
+        for button in self.switcher.buttons.values():
+            button.setEnabled(True)
         self.welcome.refresh()
         self.pages.setCurrentWidget(self.welcome)
         self._update_labels()
@@ -648,6 +679,9 @@ class MainWindow(QMainWindow):
         """Show stage ``stage``'s view and activate it (``restart``: even when it is the
         current one, so that it picks up an item taken back)."""
         if self.session is None or stage not in self.views:
+            return
+        if stage not in getattr(self, "allowed_stages", set(STAGES)):
+            self.show_message(f"Stage {stage} ({TITLES[stage]}) needs a higher role than yours")
             return
         if stage != self.current_stage or restart:
             self._deactivate_current()
