@@ -107,3 +107,26 @@ def test_leaving_the_view_releases_the_page(view, work):
     items = rows(work.project, s.work_items, s.work_items.c.id.in_(held))
     assert all(r.status == s.OPEN for r in items)
     assert not view.session.held_items()
+
+
+def test_other_as_a_reject_reason_asks_for_the_words(qtbot, view, work):
+    def type_reason():
+        dialog = QApplication.activeModalWidget()
+        assert dialog is not None, "the reason dialog did not open"
+        QTest.keyClicks(dialog.focusWidget(), "cut off at the left")
+        QTest.keyClick(dialog.focusWidget(), Qt.Key.Key_Return)
+
+    def choose_other():
+        popup = QApplication.activePopupWidget()
+        QTimer.singleShot(50, type_reason)
+        QTest.keyClick(popup, Qt.Key.Key_5)
+
+    QTimer.singleShot(50, choose_other)
+    press(view, Qt.Key.Key_R)
+    assert view.tiles[0].reason == "other: cut off at the left"
+    view.activateWindow()  # the dialog closed: the grid's window has the keys again
+    qtbot.waitUntil(view.isActiveWindow)
+    press(view, Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)
+    press(view, Qt.Key.Key_Return)
+    reasons = [v.reason for v in rows(work.project, s.verdicts) if not v.accept]
+    assert reasons == ["other: cut off at the left"]
