@@ -108,6 +108,30 @@ def main() -> None:
     settle(400)
     window.grab().save(str(out / "main-window.png"))
 
+    if TINY_COCO.is_dir():
+        # The same window on tiny COCO with its annotations imported: the image panel
+        # lists the shown image's categories and instances.
+        from app.gui.workers.jobs import create_project_work, import_work
+
+        coco = tmp / "tiny-coco"
+        report = create_project_work(str(coco), str(TINY_COCO / "val2017"), "coco")(lambda *_: None)
+        print(report.summary)
+        report = import_work(
+            str(coco),
+            str(TINY_COCO / "annotations" / "instances_val2017.json"),
+            "coco",
+            images_root=str(TINY_COCO / "val2017"),
+        )(lambda *_: None)
+        print(report.summary)
+        opened.clear()
+        window.open_project(str(coco))
+        for _ in range(600):
+            if opened:
+                break
+            QTest.qWait(50)
+        settle(600)
+        window.grab().save(str(out / "main-window-tiny-coco.png"))
+
     window.show_shortcuts()
     settle()
     window.shortcuts_dialog.grab().save(str(out / "shortcuts.png"))

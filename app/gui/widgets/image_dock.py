@@ -24,9 +24,9 @@ class ImageDock(QDockWidget):
         super().__init__("Image", parent)
         self.setObjectName("imageDock")
         self.tree = QTreeWidget(self)
-        self.tree.setHeaderLabels(["Category / instance", "State"])
-        self.tree.setColumnWidth(0, 150)
-        self.tree.setMinimumWidth(220)
+        self.tree.setHeaderLabels(["Category", "State"])
+        self.tree.setColumnWidth(0, 105)
+        self.tree.setMinimumWidth(250)
         self.setWidget(self.tree)
         self.image_id: int | None = None
         self.clear()
@@ -35,7 +35,7 @@ class ImageDock(QDockWidget):
         self.image_id = None
         self.tree.clear()
         self.setWindowTitle("Image")
-        QTreeWidgetItem(self.tree, ["No image shown", ""])
+        QTreeWidgetItem(self.tree, ["No image shown", ""]).setFirstColumnSpanned(True)
 
     def show_image(self, project: Project, image_id: int) -> None:
         """Read the image's categories and instances (one read transaction) and list them."""
@@ -76,7 +76,7 @@ class ImageDock(QDockWidget):
         states = {p.category_id: describe_pair(p.state, p.exhaustive) for p in pairs}
         order = sorted(ids, key=lambda c: (names.get(c, ""), c))
         if not order:
-            QTreeWidgetItem(self.tree, ["No categories yet", ""])
+            QTreeWidgetItem(self.tree, ["No categories yet", ""]).setFirstColumnSpanned(True)
         for category_id in order:
             found = by_category.get(category_id, [])
             node = QTreeWidgetItem(
@@ -90,10 +90,14 @@ class ImageDock(QDockWidget):
                 inst = annotation.instance
                 label = f"#{inst.id}" + (" crowd" if inst.is_crowd else "")
                 state = inst.status
+                detail = f"instance {inst.id}: {inst.status}"
                 if annotation.segment is not None:
                     seg = annotation.segment
-                    state += f"; mask v{seg.version} {seg.status}, {seg.area} px"
-                QTreeWidgetItem(node, [label, state])
+                    state = f"{seg.status} \u00b7 {seg.area:,} px"
+                    detail += f"; mask version {seg.version} {seg.status}, {seg.area:,} px"
+                row = QTreeWidgetItem(node, [label, state])
+                row.setToolTip(0, detail)
+                row.setToolTip(1, detail)
             node.setExpanded(True)
 
     def category_names(self) -> list[str]:
