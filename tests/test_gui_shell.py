@@ -525,3 +525,40 @@ def test_stages_above_the_annotators_role_are_greyed_out(qtbot, window, demo_pro
     refused = next(st for st, ok in expected.items() if not ok)
     window.set_stage(refused)
     assert window.current_stage != refused
+
+
+def test_the_image_panel_lists_the_shown_images_categories_and_instances(
+    qtbot, window, held_segmentation
+):
+    open_and_wait(qtbot, window, held_segmentation)
+    qtbot.waitUntil(lambda: window.dock.image_id is not None)
+    assert window.dock.windowTitle() == "Image: yard.png"
+    assert window.dock.category_names() == ["dog (1)"]
+    instance = window.dock.tree.topLevelItem(0).child(0)
+    assert instance.text(0).startswith("#") and instance.text(1) == "marked"
+
+
+def test_cancelling_an_import_leaves_the_project_unchanged(qtbot, window, tiny_coco, tmp_path):
+    from app.gui.workers.jobs import Job, create_project_work, import_work
+    from pipeline.store import Project
+
+    folder = tmp_path / "cancelled"
+    create_project_work(str(folder), str(tiny_coco / "val2017"), "coco")(lambda *_: None)
+    open_and_wait(qtbot, window, folder)
+    before = window.session.project.counts()
+    job = Job(
+        "Importing annotations",
+        import_work(
+            window.session.project,
+            str(tiny_coco / "annotations" / "instances_val2017.json"),
+            "coco",
+            images_root=str(tiny_coco / "val2017"),
+        ),
+    )
+    job.progress.connect(lambda *_: window.job_status.cancel.click())  # at the first step
+    with qtbot.waitSignal(window.jobFinished, timeout=120_000) as finished:
+        window.run_job(job)
+    assert finished.args[0].cancelled
+    assert "nothing was changed" in window.statusBar().currentMessage()
+    with Project.open(folder) as project:
+        assert project.counts() == before
