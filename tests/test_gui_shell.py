@@ -562,3 +562,37 @@ def test_cancelling_an_import_leaves_the_project_unchanged(qtbot, window, tiny_c
     assert "nothing was changed" in window.statusBar().currentMessage()
     with Project.open(folder) as project:
         assert project.counts() == before
+
+
+def test_ctrl_c_in_the_terminal_closes_the_window_and_gives_back_held_items(demo_project, tmp_path):
+    import signal
+
+    from pipeline.stages import Pipeline
+    from pipeline.store import Project
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LONGTAIL_REPORT_SHOWN="1")
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    app = subprocess.Popen(
+        [sys.executable, "-m", "app", "gui", str(demo_project), "--annotator", "carol"],
+        cwd=REPO,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        line = ""
+        while "project open" not in line and time.monotonic() < deadline:
+            line = app.stderr.readline()
+            if not line and app.poll() is not None:
+                break
+        assert "project open" in line
+        with Project.open(demo_project) as project:
+            assert Pipeline(project).held("carol")  # the spotting view holds its image
+        app.send_signal(signal.SIGINT)
+        assert app.wait(30) == 0
+    finally:
+        if app.poll() is None:
+            app.kill()
+    with Project.open(demo_project) as project:
+        assert Pipeline(project).held("carol") == []

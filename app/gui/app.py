@@ -126,4 +126,27 @@ def run_gui(project: str | None = None, *, annotator: str | None = None) -> int:
             finish()
 
     when_exposed(window, shown)
+    close_on_ctrl_c(window)
     return int(app.exec())  # type: ignore[attr-defined]
+
+
+def close_on_ctrl_c(window: object) -> None:
+    """Ctrl-C in the terminal closes the window as File -> Quit does (held items are
+    given back, drafts written) instead of leaving the process to the CLI's hard exit."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    from app.cli import interrupt
+
+    interrupt.set_grace(5.0)  # closing releases items and ends threads: give it time
+
+    def on_sigint(_signum: int, _frame: object) -> None:
+        QTimer.singleShot(0, window.close)  # type: ignore[attr-defined]
+
+    signal.signal(signal.SIGINT, on_sigint)
+    # Python runs signal handlers between its own bytecodes only: tick now and then.
+    ticker = QTimer(window)  # type: ignore[arg-type]
+    ticker.setInterval(250)
+    ticker.timeout.connect(lambda: None)
+    ticker.start()
