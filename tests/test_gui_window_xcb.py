@@ -27,9 +27,10 @@ def x_display(tmp_path: Path):
     if xvfb is None:
         pytest.skip("Xvfb is not installed (.ci/run installs it)")
     for number in range(140, 200):
-        if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(
-            f"/tmp/.X{number}-lock"
-        ).exists():
+        if (
+            not Path(f"/tmp/.X11-unix/X{number}").exists()
+            and not Path(f"/tmp/.X{number}-lock").exists()
+        ):
             break
     display = f":{number}"
     server = subprocess.Popen(
