@@ -596,3 +596,19 @@ def test_ctrl_c_in_the_terminal_closes_the_window_and_gives_back_held_items(demo
             app.kill()
     with Project.open(demo_project) as project:
         assert Pipeline(project).held("carol") == []
+
+
+def test_periodic_counts_are_read_off_the_gui_thread(qtbot, window, demo_project):
+    open_and_wait(qtbot, window, demo_project)
+    session = window.session
+    readers = set()
+    real = session.pipeline.progress
+
+    def progress():
+        readers.add(threading.get_ident())
+        return real()
+
+    session.pipeline.progress = progress
+    with qtbot.waitSignal(session.progressChanged, timeout=10_000):
+        session._progress_timer.timeout.emit()  # the timer's tick
+    assert readers and threading.get_ident() not in readers

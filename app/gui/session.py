@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal, Slot
 
 from pipeline import roles
 from pipeline import schema as s
@@ -65,6 +65,7 @@ class Session(QObject):
     takenBack = Signal(object)  # StageItem of an answer taken back (held again, untracked)
     projectChanged = Signal(object)  # pipeline.notify.Change made by any session (GUI thread)
     _heard = Signal(object)  # from the watcher's thread, queued to _on_heard
+    _counted = Signal(object)  # progress read on a worker thread, queued to _on_counted
 
     def __init__(self, project: Project, annotator_name: str, parent: QObject | None = None):
         super().__init__(parent)
@@ -86,8 +87,14 @@ class Session(QObject):
 
         self._progress_timer = QTimer(self)
         self._progress_timer.setInterval(PROGRESS_INTERVAL_MS)
-        self._progress_timer.timeout.connect(self.refresh_progress)
+        self._progress_timer.timeout.connect(self.refresh_progress_later)
         self._progress_timer.start()
+        # Periodic counts are read off the GUI thread: on a large project the
+        # group-by over the work items is not free.
+        self._counting = False
+        self._count_pool = QThreadPool(self)
+        self._count_pool.setMaxThreadCount(1)
+        self._counted.connect(self._on_counted, Qt.ConnectionType.QueuedConnection)
 
         # Other sessions' answers reach this one as they happen (PostgreSQL NOTIFY, or
         # polling on SQLite); the counts follow at once instead of at the next tick.
@@ -177,11 +184,36 @@ class Session(QObject):
     # ------------------------------------------------------------ progress
 
     def refresh_progress(self) -> None:
-        """Read open / leased / done per stage and emit progressChanged."""
+        """Read open / leased / done per stage and emit progressChanged (now)."""
         if self._closed:
             return
         self.last_progress = self.pipeline.progress()
         self.progressChanged.emit(self.last_progress)
+
+    def refresh_progress_later(self) -> None:
+        """:meth:`refresh_progress` with the reading on a worker thread (the timer and
+        other sessions' changes use it); one reading at a time."""
+        if self._closed or self._counting:
+            return
+        self._counting = True
+        pipeline, done = self.pipeline, self._counted
+
+        def count() -> None:
+            try:
+                done.emit(pipeline.progress())
+            except Exception as exc:  # a closed project, a lost server: next tick retries
+                log.info("progress refresh failed: %s", exc)
+                done.emit(None)
+
+        self._count_pool.start(count)
+
+    @Slot(object)
+    def _on_counted(self, progress: dict[int, StageProgress] | None) -> None:
+        self._counting = False
+        if self._closed or progress is None:
+            return
+        self.last_progress = progress
+        self.progressChanged.emit(progress)
 
     @Slot(object)
     def _on_heard(self, change: Change) -> None:
@@ -189,7 +221,7 @@ class Session(QObject):
             return
         self.projectChanged.emit(change)
         if change.annotator_id != self.annotator.id:  # our own answers refreshed already
-            self.refresh_progress()
+            self.refresh_progress_later()
 
     # ------------------------------------------------------------ leases
 
@@ -231,6 +263,7 @@ class Session(QObject):
         self._heartbeat.stop()
         self._progress_timer.stop()
         self._watcher.stop()
+        self._count_pool.waitForDone(10000)  # before the project's engine is disposed
         for item in list(self._held.values()):
             self.release(item)
         if self._model_worker is not None:
