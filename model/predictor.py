@@ -398,7 +398,10 @@ class Predictor:
         with torch.inference_mode(), self._autocast():
             pooled = heads.box_head(heads.box_roi_pool(feats.maps, [roi], shapes))
             class_logits, _ = heads.box_predictor(pooled)
-            probabilities = class_logits.float().softmax(-1)[0]
+            if getattr(heads, "sigmoid_scores", False):  # a longtail-trained (federated) head
+                probabilities = class_logits.float().sigmoid()[0]
+            else:
+                probabilities = class_logits.float().softmax(-1)[0]
             if index is None:
                 class_index = int(probabilities[1:].argmax())
             else:

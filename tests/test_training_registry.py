@@ -126,3 +126,18 @@ def test_a_model_in_use_whose_file_is_gone_names_it(project):
     record.checkpoint_path(project).unlink()
     with pytest.raises(WeightsError, match="does not exist"):
         project_predictor(project, device="cpu")
+
+
+def test_a_box_prompt_on_a_trained_model_scores_with_the_sigmoid(project):
+    import numpy as np
+
+    record, model = finished_tiny_model(project)
+    use_model(project, record.id)
+    with project_predictor(project, device="cpu") as predictor:
+        cls = predictor.model.roi_heads.box_predictor.cls_score
+        with torch.no_grad():
+            cls.weight.zero_()
+            cls.bias.copy_(torch.tensor([3.0, 1.0, -2.0]))
+        proposal = predictor.box_to_mask(np.zeros((64, 64, 3), np.uint8), (8, 8, 30, 30))
+    assert proposal.category == "cat"
+    assert proposal.score == pytest.approx(float(torch.tensor(1.0).sigmoid()), rel=1e-5)

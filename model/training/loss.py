@@ -125,6 +125,8 @@ class FederatedRoIHeads(RoIHeads):
     training images per class ** 0.5) weigh the sampled negatives.
     """
 
+    sigmoid_scores = True  # class probabilities are sigmoids (the Predictor reads this)
+
     def __init__(
         self,
         *args,
