@@ -15,7 +15,7 @@ import json
 import sys
 from typing import Any
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 CANCELLED_EXIT = 130
 KILL_AFTER_MS = 30000
@@ -50,6 +50,11 @@ class TrainingProcess(QObject):
         self._kill_timer = QTimer(self)
         self._kill_timer.setSingleShot(True)
         self._kill_timer.timeout.connect(self._kill)
+        app = QCoreApplication.instance()
+        if app is not None:
+            # Quitting while a run goes: let the trainer write its checkpoint first
+            # (a QProcess destroyed while running is killed outright).
+            app.aboutToQuit.connect(self.stop_and_wait)
 
     # ------------------------------------------------------------ control
 
@@ -84,6 +89,14 @@ class TrainingProcess(QObject):
         self.message.emit("training: stopping (writing a checkpoint)")
         self.process.terminate()  # SIGTERM on POSIX: the trainer's stop handler
         self._kill_timer.start(KILL_AFTER_MS)
+
+    def stop_and_wait(self) -> None:
+        """Stop and block until the trainer has written its checkpoint and exited."""
+        if self.is_running():
+            self.stop()
+            assert self.process is not None
+            if not self.process.waitForFinished(KILL_AFTER_MS):
+                self._kill()
 
     def wait(self, msecs: int = 60000) -> bool:
         return self.process is None or self.process.waitForFinished(msecs)
