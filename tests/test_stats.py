@@ -251,3 +251,21 @@ def test_kept_effort_sums_catch_up_with_new_answers_undos_and_corrections(tmp_pa
     eventcache._MEMORY.clear()
     assert _effort_numbers(compute_stats(project).effort) == _effort_numbers(caught_up)
     project.close()
+
+
+def test_crowd_regions_are_not_counted_as_instances(hand_made, tmp_path):
+    project, cats, *_ = hand_made
+    copy = tmp_path / "copy"
+    shutil.copytree(project.folder, copy)
+    with Project.open(copy) as other:
+        with other.write() as conn:
+            first = conn.execute(
+                s.instances.select().where(s.instances.c.category_id == cats["cat"]).limit(1)
+            ).first()
+            conn.execute(
+                s.instances.update().where(s.instances.c.id == first.id).values(is_crowd=True)
+            )
+        shape = compute_stats(other).shape
+    counts = {c.name: (c.instances, c.in_progress) for c in shape.categories}
+    assert counts["cat"] == (2, 0) and counts["dog"] == (1, 0)
+    assert len(shape.mask_sizes) == 3

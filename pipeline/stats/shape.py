@@ -99,21 +99,7 @@ def positive_pair_array(conn: Connection) -> np.ndarray:
 def data_shape(conn: Connection, pairs: np.ndarray | None = None) -> DataShape:
     """The shape of the project's curated data (see the module docstring); ``pairs``
     reuses :func:`positive_pair_array`."""
-    i = s.instances
-    counts = dict(
-        conn.execute(
-            select(i.c.category_id, func.count())
-            .where(i.c.status == s.ACCEPTED, i.c.is_crowd == false())
-            .group_by(i.c.category_id)
-        ).all()
-    )
-    waiting = dict(
-        conn.execute(
-            select(i.c.category_id, func.count())
-            .where(i.c.status != s.ACCEPTED, i.c.is_crowd == false())
-            .group_by(i.c.category_id)
-        ).all()
-    )
+    counts, waiting = instance_counts(conn)
     pairs = positive_pair_array(conn) if pairs is None else pairs
     images_of = count_by(pairs[:, 1])
     per_image = count_by(pairs[:, 0])
@@ -142,24 +128,55 @@ def data_shape(conn: Connection, pairs: np.ndarray | None = None) -> DataShape:
     return DataShape(tuple(categories), n_images, histogram, relative_mask_sizes(conn))
 
 
+def instance_counts(conn: Connection) -> tuple[dict[int, int], dict[int, int]]:
+    """Per category: accepted non-crowd instances, and the non-crowd ones not accepted yet.
+
+    Counted from the (category, status) index, which holds every instance, minus the
+    crowd regions counted apart: asking for ``is_crowd`` with the status would look up
+    a million rows one by one.
+    """
+    i = s.instances
+    accepted: dict[int, int] = {}
+    waiting: dict[int, int] = {}
+    for category_id, status, n in conn.execute(
+        select(i.c.category_id, i.c.status, func.count()).group_by(i.c.category_id, i.c.status)
+    ):
+        into = accepted if status == s.ACCEPTED else waiting
+        into[category_id] = into.get(category_id, 0) + int(n)
+    # "+ 0": group crowd regions (few) after a plain scan, not along the index
+    category = (i.c.category_id + 0).label("category")
+    for category_id, status, n in conn.execute(
+        select(category, i.c.status, func.count())
+        .where(i.c.is_crowd.is_(True))
+        .group_by(category, i.c.status)
+    ):
+        into = accepted if status == s.ACCEPTED else waiting
+        into[category_id] = into.get(category_id, 0) - int(n)
+    return accepted, waiting
+
+
 def relative_mask_sizes(conn: Connection) -> np.ndarray:
     """sqrt(mask area / image area) of each accepted, non-crowd instance's accepted mask."""
     i, g, im = s.instances, s.segments, s.images
     ratio = g.c.area * 1.0 / (im.c.width * im.c.height)
-    values = (
-        conn.execute(
-            select(ratio)
-            .select_from(g.join(i, i.c.id == g.c.instance_id).join(im, im.c.id == i.c.image_id))
-            .where(
-                g.c.status == s.SEGMENT_ACCEPTED,
-                i.c.status == s.ACCEPTED,
-                i.c.is_crowd == false(),
-            )
+    query = (
+        select(ratio)
+        .select_from(g.join(i, i.c.id == g.c.instance_id).join(im, im.c.id == i.c.image_id))
+        .where(
+            g.c.status == s.SEGMENT_ACCEPTED,
+            i.c.status == s.ACCEPTED,
+            i.c.is_crowd == false(),
         )
-        .scalars()
-        .all()
     )
-    return np.sqrt(np.asarray(values, dtype=np.float64))
+    # A million floats: read through the driver's cursor, not as result rows (3x faster).
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql)
+        values = np.fromiter((row[0] for row in cursor), dtype=np.float64)
+    finally:
+        cursor.close()
+    return np.sqrt(values)
 
 
 def count_by(ids: np.ndarray) -> dict[int, int]:
