@@ -64,12 +64,14 @@ class Coverage:
         }
 
 
-def coverage(conn: Connection, pairs: np.ndarray | None = None) -> Coverage:
-    """The coverage of every category of the project; ``pairs`` reuses
-    :func:`pipeline.stats.shape.positive_pair_array`."""
-    pairs = positive_pair_array(conn) if pairs is None else pairs
-    positives = count_by(pairs[:, 1])
-    not_exhaustive = count_by(pairs[pairs[:, 2] == 0, 1])
+@dataclass(frozen=True)
+class CoverageInputs:
+    negatives: dict[int, int]  # category id -> |N_c|
+    names: list[tuple[int, str]]
+    quota: int
+
+
+def coverage_inputs(conn: Connection) -> CoverageInputs:
     ic = s.image_categories
     negatives = dict(
         conn.execute(
@@ -78,17 +80,29 @@ def coverage(conn: Connection, pairs: np.ndarray | None = None) -> Coverage:
             .group_by(ic.c.category_id)
         ).all()
     )
-    names = conn.execute(select(s.categories.c.id, s.categories.c.name)).all()
+    names = [tuple(r) for r in conn.execute(select(s.categories.c.id, s.categories.c.name))]
+    return CoverageInputs(negatives, names, read_settings(conn).negatives_per_category)
+
+
+def coverage(conn: Connection, pairs: np.ndarray | None = None) -> Coverage:
+    """The coverage of every category of the project; ``pairs`` reuses
+    :func:`pipeline.stats.shape.positive_pair_array`."""
+    pairs = positive_pair_array(conn) if pairs is None else pairs
+    return assemble_coverage(coverage_inputs(conn), pairs)
+
+
+def assemble_coverage(inputs: CoverageInputs, pairs: np.ndarray) -> Coverage:
+    positives = count_by(pairs[:, 1])
+    not_exhaustive = count_by(pairs[pairs[:, 2] == 0, 1])
     rows = [
         CategoryCoverage(
             category_id=cid,
             name=name,
             positives=int(positives.get(cid, 0)),
-            negatives=int(negatives.get(cid, 0)),
+            negatives=int(inputs.negatives.get(cid, 0)),
             not_exhaustive=int(not_exhaustive.get(cid, 0)),
         )
-        for cid, name in names
+        for cid, name in inputs.names
     ]
     rows.sort(key=lambda c: (-c.positives, c.category_id))
-    quota = read_settings(conn).negatives_per_category
-    return Coverage(tuple(rows), quota)
+    return Coverage(tuple(rows), inputs.quota)

@@ -96,36 +96,63 @@ def positive_pair_array(conn: Connection) -> np.ndarray:
     return np.array(rows, dtype=np.int64).reshape(-1, 3)
 
 
+@dataclass(frozen=True)
+class ShapeInputs:
+    """What the shape reads besides the positive pairs (so both can be read at once)."""
+
+    accepted: dict[int, int]
+    waiting: dict[int, int]
+    train: dict[int, int]
+    groups: dict[int, str]
+    names: dict[int, str]
+    images: int
+    sizes: np.ndarray
+
+
+def shape_inputs(conn: Connection) -> ShapeInputs:
+    accepted, waiting = instance_counts(conn)
+    train = train_image_counts(conn)
+    return ShapeInputs(
+        accepted=accepted,
+        waiting=waiting,
+        train=train,
+        groups=frequency_groups(conn, train),
+        names=dict(conn.execute(select(s.categories.c.id, s.categories.c.name)).all()),
+        images=int(conn.execute(select(func.count()).select_from(s.images)).scalar_one()),
+        sizes=relative_mask_sizes(conn),
+    )
+
+
 def data_shape(conn: Connection, pairs: np.ndarray | None = None) -> DataShape:
     """The shape of the project's curated data (see the module docstring); ``pairs``
     reuses :func:`positive_pair_array`."""
-    counts, waiting = instance_counts(conn)
     pairs = positive_pair_array(conn) if pairs is None else pairs
+    return assemble_shape(shape_inputs(conn), pairs)
+
+
+def assemble_shape(inputs: ShapeInputs, pairs: np.ndarray) -> DataShape:
+    """The shape from what :func:`shape_inputs` and :func:`positive_pair_array` read."""
     images_of = count_by(pairs[:, 1])
     per_image = count_by(pairs[:, 0])
-    n_images = int(conn.execute(select(func.count()).select_from(s.images)).scalar_one())
     histogram: dict[int, int] = {}
     for n in per_image.values():
         histogram[n] = histogram.get(n, 0) + 1
-    if n_images - len(per_image) > 0:
-        histogram[0] = n_images - len(per_image)
-    train = train_image_counts(conn)
-    groups = frequency_groups(conn, train)
-    names = dict(conn.execute(select(s.categories.c.id, s.categories.c.name)).all())
+    if inputs.images - len(per_image) > 0:
+        histogram[0] = inputs.images - len(per_image)
     categories = [
         CategoryCount(
             category_id=cid,
-            name=names[cid],
-            frequency=groups[cid],
-            instances=int(counts.get(cid, 0)),
+            name=name,
+            frequency=inputs.groups[cid],
+            instances=int(inputs.accepted.get(cid, 0)),
             images=int(images_of.get(cid, 0)),
-            train_images=int(train.get(cid, 0)),
-            in_progress=int(waiting.get(cid, 0)),
+            train_images=int(inputs.train.get(cid, 0)),
+            in_progress=int(inputs.waiting.get(cid, 0)),
         )
-        for cid in names
+        for cid, name in inputs.names.items()
     ]
     categories.sort(key=lambda c: (-c.instances, c.category_id))
-    return DataShape(tuple(categories), n_images, histogram, relative_mask_sizes(conn))
+    return DataShape(tuple(categories), inputs.images, histogram, inputs.sizes)
 
 
 def instance_counts(conn: Connection) -> tuple[dict[int, int], dict[int, int]]:
