@@ -189,10 +189,3 @@ def use_grabcut_worker(session: Any) -> Any:
     worker = ModelWorker(session.project, predictor_factory=GrabCutPrompts, parent=session)
     session._model_worker = worker  # the session's lazily made worker, made here instead
     return worker
-
-
-def open_and_wait(qtbot: Any, window: Any, target: Any, timeout: int = 30000) -> None:
-    """Open a project in the main window and wait until its first stage is shown (it is
-    seeded on a worker first when it never was)."""
-    with qtbot.waitSignal(window.opened, timeout=timeout):
-        assert window.open_project(str(target))

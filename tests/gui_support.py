@@ -8,6 +8,13 @@ from pathlib import Path
 import pytest
 
 
+def open_and_wait(qtbot, window, target: Path | str, timeout: int = 30000) -> None:
+    """Open a project in the main window and wait until its first stage is shown (it is
+    seeded on a worker first when it never was)."""
+    with qtbot.waitSignal(window.opened, timeout=timeout):
+        assert window.open_project(str(target))
+
+
 @pytest.fixture
 def settings_sandbox(tmp_path: Path, qapp):
     """QSettings in tmp_path under an organization of its own: the user's settings (and

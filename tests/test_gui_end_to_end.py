@@ -8,7 +8,8 @@ from collections import Counter
 
 import pytest
 from gui_scripted_user import GuiAnnotator
-from gui_stage_support import coco_project, open_and_wait, rows, use_grabcut_worker
+from gui_stage_support import coco_project, rows, use_grabcut_worker
+from gui_support import open_and_wait
 
 from pipeline import schema as s
 from pipeline.formats.lvis import export_lvis

@@ -12,16 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+from gui_support import open_and_wait
 
 pytest_plugins = ["gui_support"]  # fixtures: settings_sandbox, demo_project, window
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def open_and_wait(qtbot, win, target: Path | str, timeout: int = 30000) -> None:
-    """Open a project in ``win`` and wait until its first stage is shown."""
-    with qtbot.waitSignal(win.opened, timeout=timeout):
-        assert win.open_project(str(target))
 
 
 LDD_WITHOUT_TWO = """\

@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 
 import pytest
-from gui_stage_support import coco_project, open_and_wait, rows, use_grabcut_worker
+from gui_stage_support import coco_project, rows, use_grabcut_worker
+from gui_support import open_and_wait
 from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest

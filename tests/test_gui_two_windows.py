@@ -13,7 +13,8 @@ import time
 
 import pytest
 from gui_scripted_user import GuiAnnotator
-from gui_stage_support import coco_project, open_and_wait, rows, show_view, use_grabcut_worker
+from gui_stage_support import coco_project, rows, show_view, use_grabcut_worker
+from gui_support import open_and_wait
 
 from app.gui.session import Session
 from app.gui.stages.spotting import SpottingView

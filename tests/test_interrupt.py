@@ -148,14 +148,17 @@ def assert_cancelled_in_one_line(stopped: Stopped) -> None:
 def test_ctrl_c_ends_a_command_stuck_in_a_long_c_call(stuck, tmp_path):
     """Python's KeyboardInterrupt waits for a C call to return: minutes here."""
     ready = tmp_path / "ready"
-    body = "\n".join("        " + line for line in stuck.splitlines())
+    # The set-up (imports, data) runs before "ready", so that the signal lands in the call.
+    *setup, call = stuck.splitlines()
+    body = "\n".join("        " + line for line in setup)
     script = (
         "import sys\n"
         "from app.cli import interrupt\n"
         "try:\n"
         "    with interrupt.handling_interrupts():\n"
-        f"        open({str(ready)!r}, 'w').close()\n"
         f"{body}\n"
+        f"        open({str(ready)!r}, 'w').close()\n"
+        f"        {call}\n"
         "except KeyboardInterrupt:\n"
         "    interrupt.announce('by Python')\n"
         "    sys.exit(interrupt.EXIT_STATUS)\n"
