@@ -97,6 +97,7 @@ def test_the_registry_shows_metrics_side_by_side_and_use_this_model_marks_one(qt
     assert not panel.use_button.isEnabled()  # already in use
 
 
+@pytest.mark.slow
 def test_a_run_streams_progress_into_the_curves_and_lands_in_the_registry(qtbot, project):
     panel = TrainingPanel(project)
     qtbot.addWidget(panel)
