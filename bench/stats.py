@@ -76,15 +76,16 @@ def give_history(project: Project, seed: int = 0) -> dict:
         "UPDATE instances SET status = CASE WHEN id % 20 = 0 THEN 'redo' "
         "WHEN id % 20 = 10 THEN 'segmented' ELSE 'accepted' END"
     )
+    # each item done by the annotator whose answer event is generated below
     db.execute(
-        "UPDATE work_items SET status = 'done', done_at = created_at + 3600, done_by = ? "
-        "WHERE stage = 4 AND segment_id % 20 != 10",
-        (people[0],),
+        "UPDATE work_items SET status = 'done', done_at = created_at + 3600, "
+        "done_by = ? + segment_id % 7 WHERE stage = 4 AND segment_id % 20 != 10",
+        (people[1],),
     )
     db.execute(
-        "UPDATE work_items SET status = 'done', done_at = created_at + 60, done_by = ? "
-        "WHERE stage = 1",
-        (people[1],),
+        "UPDATE work_items SET status = 'done', done_at = created_at + 60, "
+        "done_by = ? + image_id % 8 WHERE stage = 1",
+        (people[0],),
     )
 
     def rows_verdicts():
