@@ -70,8 +70,20 @@ def _ids(conn: Connection, query: Any, *, ordered: bool = False) -> np.ndarray:
     out: with it SQLite walks an index in image order and looks every row up, while
     numpy sorts a few thousand ids in no time. ``ordered``: the query gives them sorted
     and unique already."""
-    ids = np.fromiter((r[0] for r in conn.execute(query)), dtype=np.int64)
+    ids = _column(conn, query)
     return ids if ordered else np.unique(ids)
+
+
+def _column(conn: Connection, query: Any) -> np.ndarray:
+    """An integer column, read through the driver's cursor: a filter may match 100k
+    images, and result rows cost a microsecond each."""
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql)
+        return np.fromiter((row[0] for row in cursor), dtype=np.int64)
+    finally:
+        cursor.close()
 
 
 def all_image_ids(conn: Connection) -> np.ndarray:
@@ -103,7 +115,7 @@ def stage_image_ids(conn: Connection, stage: int) -> np.ndarray:
 def _waiting(conn: Connection, stage: int) -> np.ndarray:
     """Image ids of the stage's open and leased items (repeats and all)."""
     query = select(wi.c.image_id).where(wi.c.stage == stage, wi.c.status.in_((s.OPEN, s.LEASED)))
-    return np.fromiter((r[0] for r in conn.execute(query)), dtype=np.int64)
+    return _column(conn, query)
 
 
 def annotator_image_ids(conn: Connection, annotator_id: int) -> np.ndarray:
