@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
@@ -22,6 +22,17 @@ from ..style import COLORS
 from .base import IMAGES, StageView, image_path
 
 PANEL_WIDTH = 340
+PANEL_MIN_WIDTH = 290
+
+
+class SidePanel(QWidget):
+    """The column beside the canvas. Never narrower than its widest button: an explicit
+    minimum width would override the layout's, and the splitter would then cut the
+    buttons' labels ("Take back last answer (Ctrl+Backspace)") at the default window size."""
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(max(PANEL_MIN_WIDTH, hint.width()), hint.height())
 
 
 def title_label(parent: QWidget) -> QLabel:
@@ -57,8 +68,7 @@ class ImageStageView(StageView):
         area = self.work_area()
         self.canvas = CanvasView(parent=area)
         self.scene = self.canvas.annotation_scene
-        self.panel = QWidget(area)
-        self.panel.setMinimumWidth(290)
+        self.panel = SidePanel(area)
         self.panel_layout = QVBoxLayout(self.panel)
         self.panel_layout.setContentsMargins(12, 8, 12, 8)
         self.category_label = title_label(self.panel)

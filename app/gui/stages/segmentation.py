@@ -29,7 +29,7 @@ from ..autosave import AutoSaver
 from ..editor import MaskEditor
 from ..style import COLORS
 from .base import IMAGES, StageView, image_path
-from .image_view import title_label
+from .image_view import SidePanel, title_label
 
 AHEAD = 1  # items held beyond the shown one, their proposals computed in advance
 TOP_UP_MS = 60  # after an item is shown, the next is claimed and its proposal asked
@@ -68,8 +68,7 @@ class SegmentationView(StageView):
         self.editor = MaskEditor(area)
         self.editor.undoStackChanged.connect(self.undoStackChanged)
         self.editor.statusMessage.connect(self.statusMessage)
-        self.panel = QWidget(area)
-        self.panel.setMinimumWidth(290)
+        self.panel = SidePanel(area)
         panel = QVBoxLayout(self.panel)
         panel.setContentsMargins(12, 8, 12, 8)
         self.category_label = title_label(self.panel)
