@@ -111,3 +111,17 @@ def test_delete_removes_the_last_new_spot(view, work):
     QTest.keyClick(view.canvas, Qt.Key.Key_Return)
     spots = rows(work.project, s.spots, s.spots.c.image_id == item.image.id)
     assert [names_of(work)[sp.category_id] for sp in spots] == ["person"]
+
+
+def test_the_next_image_starts_with_an_empty_picker_query_and_the_most_used_first_list(view, work):
+    first = view.items[0]
+    click_image(view, 5, 5)
+    QTest.keyClicks(view.picker.query, "dog")
+    QTest.keyClick(view.picker.query, Qt.Key.Key_Return)
+    QTest.keyClick(view.canvas, Qt.Key.Key_Return)  # submits: the next image comes
+    assert view.items and view.items[0].image.id != first.image.id
+    assert view.picker.query.text() == ""
+    shown = [c.id for c in view.picker.model.hits]
+    dog = next(i for i, n in names_of(work).items() if n == "dog")
+    assert shown[0] == dog  # the category just used leads the list
+    assert shown == [c.id for c in view.picker.search("")]  # the unfiltered list, not 'dog' hits

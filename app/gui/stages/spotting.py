@@ -119,6 +119,8 @@ class SpottingView(ImageStageView):
         self.spots = []
         self._spot_items = []
         self._cancel_click()
+        # the last image's query ("bird") would filter the list for this one
+        self.picker.reset(focus=False)
         for known in item.known:
             if known.point is not None:
                 self.scene.add_point(*known.point, known.name, category_id=known.category_id)

@@ -315,14 +315,16 @@ class CategoryPicker(QWidget):
         self.recent = [category_id, *[c for c in self.recent if c != category_id]][:RECENT_KEYS]
         self._show_recent()
 
-    def reset(self) -> None:
-        """An empty query, the recent categories on top, the focus in the query."""
+    def reset(self, *, focus: bool = True) -> None:
+        """An empty query, the recent categories on top, the focus in the query (unless
+        ``focus`` is False: a new item resets the picker before anything was clicked)."""
         self.message.clear()
         if self.query.text():
             self.query.clear()
         else:
             self.search("")
-        self.query.setFocus(Qt.FocusReason.OtherFocusReason)
+        if focus:
+            self.query.setFocus(Qt.FocusReason.OtherFocusReason)
 
     # ------------------------------------------------------------ search
 
