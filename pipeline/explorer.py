@@ -103,29 +103,38 @@ def category_image_ids(conn: Connection, category_id: int, state: str) -> np.nda
     return _ids(conn, query)
 
 
-def stage_image_ids(conn: Connection, stage: int) -> np.ndarray:
+def _within(query: Any, column: Any, within: np.ndarray | None) -> Any:
+    """``query`` limited to the images ``within`` (None: all)."""
+    return query if within is None else query.where(column.in_([int(i) for i in within]))
+
+
+def stage_image_ids(conn: Connection, stage: int, within: np.ndarray | None = None) -> np.ndarray:
     """Images with work waiting in ``stage`` (or, for NO_WORK, in no stage). One query
     per stage: each walks the queue's claim index (stage, status)."""
     if stage == NO_WORK:
-        busy = np.unique(np.concatenate([_waiting(conn, k) for k in sorted(s.STAGES)]))
-        return np.setdiff1d(all_image_ids(conn), busy, assume_unique=True)
-    return np.unique(_waiting(conn, stage))
+        busy = np.unique(np.concatenate([_waiting(conn, k, within) for k in sorted(s.STAGES)]))
+        every = all_image_ids(conn) if within is None else within
+        return np.setdiff1d(every, busy, assume_unique=True)
+    return np.unique(_waiting(conn, stage, within))
 
 
-def _waiting(conn: Connection, stage: int) -> np.ndarray:
+def _waiting(conn: Connection, stage: int, within: np.ndarray | None) -> np.ndarray:
     """Image ids of the stage's open and leased items (repeats and all)."""
     query = select(wi.c.image_id).where(wi.c.stage == stage, wi.c.status.in_((s.OPEN, s.LEASED)))
-    return _column(conn, query)
+    return _column(conn, _within(query, wi.c.image_id, within))
 
 
-def annotator_image_ids(conn: Connection, annotator_id: int) -> np.ndarray:
+def annotator_image_ids(
+    conn: Connection, annotator_id: int, within: np.ndarray | None = None
+) -> np.ndarray:
     """Images on which the annotator answered anything: the work items they completed.
     (The event log says the same, but reading it by annotator looks up every one of
     their events; the queue's rows are narrow and read in one pass.)"""
-    return _ids(conn, select(wi.c.image_id).where(wi.c.done_by == annotator_id))
+    query = select(wi.c.image_id).where(wi.c.done_by == annotator_id)
+    return _ids(conn, _within(query, wi.c.image_id, within))
 
 
-def rejection_image_ids(conn: Connection) -> np.ndarray:
+def rejection_image_ids(conn: Connection, within: np.ndarray | None = None) -> np.ndarray:
     """Images with a segment that verification rejected (status ``rejected``)."""
     g, i = s.segments, s.instances
     # SQLite answers this from the (instance, status) index, never reading the segments
@@ -135,26 +144,34 @@ def rejection_image_ids(conn: Connection) -> np.ndarray:
         .select_from(g.join(i, i.c.id == g.c.instance_id))
         .where(g.c.status == s.SEGMENT_REJECTED)
     )
-    return _ids(conn, query)
+    return _ids(conn, _within(query, i.c.image_id, within))
+
+
+NARROW = 5000
+"""A filter part that leaves at most this many images limits the next parts' queries to
+them (a category present in a few hundred images: the annotator's part then reads those
+images' rows, not the whole queue)."""
 
 
 def filter_images(conn: Connection, chosen: ImageFilter) -> np.ndarray:
     """Sorted ids of the images that pass every part of ``chosen``."""
-    parts: list[np.ndarray] = []
-    if chosen.category_id is not None:
-        parts.append(category_image_ids(conn, chosen.category_id, chosen.category_state))
+    # the category part first: it is the cheapest and usually leaves the fewest images
+    parts: list[Any] = []
     if chosen.stage is not None:
-        parts.append(stage_image_ids(conn, chosen.stage))
+        parts.append(lambda within: stage_image_ids(conn, chosen.stage, within))
     if chosen.annotator_id is not None:
-        parts.append(annotator_image_ids(conn, chosen.annotator_id))
+        parts.append(lambda within: annotator_image_ids(conn, chosen.annotator_id, within))
     if chosen.has_rejections:
-        parts.append(rejection_image_ids(conn))
-    if not parts:
+        parts.append(lambda within: rejection_image_ids(conn, within))
+    if chosen.category_id is not None:
+        found = category_image_ids(conn, chosen.category_id, chosen.category_state)
+    elif parts:
+        found = parts.pop(0)(None)
+    else:
         return all_image_ids(conn)
-    parts.sort(key=len)
-    found = parts[0]
-    for other in parts[1:]:
-        found = np.intersect1d(found, other, assume_unique=True)
+    for part in parts:
+        within = found if len(found) <= NARROW else None
+        found = np.intersect1d(found, part(within), assume_unique=True)
     return found
 
 
