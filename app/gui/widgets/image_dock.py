@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QDockWidget, QTreeWidget, QTreeWidgetItem, QWidget
+from PySide6.QtWidgets import QDockWidget, QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 if TYPE_CHECKING:
     from pipeline.store import Project
@@ -25,7 +25,13 @@ class ImageDock(QDockWidget):
         self.setObjectName("imageDock")
         self.tree = QTreeWidget(self)
         self.tree.setHeaderLabels(["Category", "State"])
-        self.tree.setColumnWidth(0, 105)
+        # Both columns as wide as their texts ("confirmed, not exhaustive" was cut to
+        # "confirmed, no..."); a narrow dock scrolls sideways, and every cell's tooltip
+        # holds its full text as well.
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.setMinimumWidth(250)
         self.setWidget(self.tree)
         self.image_id: int | None = None
@@ -86,6 +92,8 @@ class ImageDock(QDockWidget):
                     states.get(category_id, ""),
                 ],
             )
+            node.setToolTip(0, node.text(0))
+            node.setToolTip(1, node.text(1))
             for annotation in found:
                 inst = annotation.instance
                 label = f"#{inst.id}" + (" crowd" if inst.is_crowd else "")

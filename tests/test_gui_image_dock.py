@@ -1,0 +1,63 @@
+"""The image panel (ImageDock) shows every state in full, however narrow the dock."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from PySide6.QtWidgets import QApplication
+from sqlalchemy import insert
+from stages_support import category_ids, image_ids, make_project
+
+from app.gui.widgets.image_dock import ImageDock
+from pipeline import schema as s
+
+
+@pytest.fixture
+def project(tmp_path):
+    project = make_project(tmp_path, images=1)
+    cats = category_ids(project)
+    (image_id,) = image_ids(project)
+    with project.write() as conn:
+        conn.execute(
+            insert(s.image_categories),
+            [
+                dict(
+                    image_id=image_id,
+                    category_id=cats["cat"],
+                    state="confirmed",
+                    exhaustive=False,
+                    updated_at=time.time(),
+                ),
+                dict(
+                    image_id=image_id,
+                    category_id=cats["dog"],
+                    state="spotted",
+                    exhaustive=True,
+                    updated_at=time.time(),
+                ),
+            ],
+        )
+    yield project
+    project.close()
+
+
+def test_the_state_column_is_as_wide_as_its_longest_state_with_the_full_text_in_a_tooltip(
+    qtbot, project
+):
+    dock = ImageDock()
+    qtbot.addWidget(dock)
+    dock.resize(260, 400)  # the dock's default width beside a 1280 px window
+    dock.show()
+    qtbot.waitExposed(dock)
+    dock.show_image(project, image_ids(project)[0])
+    QApplication.processEvents()
+    tree = dock.tree
+    rows = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
+    assert [r.text(1) for r in rows] == ["confirmed, not exhaustive", "spotted, exhaustive"]
+    metrics = tree.fontMetrics()
+    for row in rows:
+        for column in (0, 1):
+            assert metrics.horizontalAdvance(row.text(column)) <= tree.columnWidth(column)
+    for row in rows:
+        assert [row.toolTip(0), row.toolTip(1)] == [row.text(0), row.text(1)]
