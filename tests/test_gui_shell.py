@@ -113,6 +113,60 @@ def test_gui_command_prints_one_install_line_instead_of_qts_abort(tmp_path: Path
     assert "sudo apt-get install libxcb-icccm4 libxcb-keysyms1" in lines[0]
 
 
+def free_display() -> str:
+    """A display number no X server listens on (no socket, no lock file)."""
+    for number in range(160, 260):
+        if (
+            not Path(f"/tmp/.X11-unix/X{number}").exists()
+            and not Path(f"/tmp/.X{number}-lock").exists()
+        ):
+            return f":{number}"
+    pytest.skip("no free display number")
+
+
+def test_a_display_nothing_answers_on_is_found_unreachable_before_qt_starts():
+    from app.gui.platform_check import display_reachable, platform_problem
+
+    display = free_display()
+    reached = display_reachable(display)
+    if reached is None:
+        pytest.skip("libxcb.so.1 is not installed")
+    assert reached is False
+    problem = platform_problem({"DISPLAY": display}, "linux", lambda: [])
+    assert f"{display!r}" in problem and "cannot be reached" in problem
+    assert "xvfb-run" in problem and "QT_QPA_PLATFORM=offscreen" in problem
+    # without libxcb nothing can be said about the display: no problem claimed
+    assert platform_problem({"DISPLAY": display}, "linux", lambda: [], lambda _d: None) is None
+    # missing libraries are named first (they stop Qt whatever the display)
+    lacking = ["libxcb-cursor.so.0"]
+    assert "apt-get install libxcb-cursor0" in platform_problem(
+        {"DISPLAY": display}, "linux", lambda: lacking
+    )
+
+
+def test_gui_command_says_in_one_line_that_the_display_cannot_be_reached(tmp_path: Path):
+    from app.gui.platform_check import display_reachable, missing_xcb_libraries
+
+    display = free_display()
+    if display_reachable(display) is None or missing_xcb_libraries():
+        pytest.skip("the xcb libraries are not all installed")
+    env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb")
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "gui", "--annotator", "x"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert f"the X display '{display}' (DISPLAY) cannot be reached" in lines[0]
+    assert "xcb-cursor" not in done.stderr
+
+
 def test_gui_db_name_is_the_stores():
     from app.gui.widgets.dialogs import DB_NAME
     from pipeline.store import DB_NAME as STORE_DB_NAME

@@ -1,4 +1,5 @@
-"""Before Qt loads: is there a display, and does Qt's xcb plugin find its system libraries?
+"""Before Qt loads: is there a display, does Qt's xcb plugin find its system libraries,
+and does an X server answer at DISPLAY?
 
 Without them Qt prints a long message and aborts the process ("could not load the Qt
 platform plugin xcb"). A new user on a bare Debian/Ubuntu machine hits this first, so
@@ -105,6 +106,38 @@ def no_display_message() -> str:
     )
 
 
+def unreachable_display_message(display: str) -> str:
+    return (
+        f"the X display {display!r} (DISPLAY) cannot be reached: no X server answers there; "
+        "start one or fix DISPLAY, run under `xvfb-run -a longtail gui`, or use "
+        "QT_QPA_PLATFORM=offscreen (no visible window)"
+    )
+
+
+def display_reachable(display: str) -> bool | None:
+    """Whether an X server answers at ``display`` (libxcb's own connect, as Qt's plugin
+    does), or None where libxcb cannot be loaded (the missing-library check covers that).
+    Qt itself, failing to connect, blames a missing xcb-cursor library."""
+    try:
+        xcb = ctypes.CDLL("libxcb.so.1")
+    except OSError:
+        return None
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int)]
+    xcb.xcb_connection_has_error.restype = ctypes.c_int
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.restype = None
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    # a failed connect returns a (static) error connection, never NULL; disconnecting it is safe
+    connection = xcb.xcb_connect(display.encode(), None)
+    if not connection:
+        return False
+    try:
+        return xcb.xcb_connection_has_error(connection) == 0
+    finally:
+        xcb.xcb_disconnect(connection)
+
+
 def xcb_plugin_path() -> Path | None:
     """PySide6's libqxcb.so, found without importing Qt."""
     spec = importlib.util.find_spec("PySide6")
@@ -159,9 +192,11 @@ def platform_problem(
     env: Mapping[str, str] | None = None,
     platform: str | None = None,
     missing: Callable[[], list[str]] = missing_xcb_libraries,
+    reachable: Callable[[str], bool | None] = display_reachable,
 ) -> str | None:
     """Why a window cannot open here (one line), or None when it can (as far as we can
-    tell before Qt loads). Only Linux is checked; other platforms bring their own plugin."""
+    tell before Qt loads): missing libraries first, then an X server that does not answer.
+    Only Linux is checked; other platforms bring their own plugin."""
     env = os.environ if env is None else env
     platform = sys.platform if platform is None else platform
     if not platform.startswith("linux"):
@@ -175,7 +210,11 @@ def platform_problem(
     if not has_x:
         return no_display_message()
     lacking = missing()
-    return install_message(lacking) if lacking else None
+    if lacking:
+        return install_message(lacking)
+    if reachable(env["DISPLAY"]) is False:
+        return unreachable_display_message(env["DISPLAY"])
+    return None
 
 
 def check_platform() -> None:
