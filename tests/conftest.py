@@ -31,6 +31,19 @@ def tiny_coco(shared_data: Path) -> Path:
 
 
 @pytest.fixture
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where a test saves its screenshots: a folder in tmp_path, so test runs leave the
+    tracked pictures alone; with LONGTAIL_SCREENSHOTS=docs, docs/screenshots/ (retaking
+    the pictures the docs show)."""
+    if os.environ.get("LONGTAIL_SCREENSHOTS") == "docs":
+        folder = REPO / "docs" / "screenshots"
+    else:
+        folder = tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
 def empty_project(tmp_path: Path):
     """A new project with no images and no categories."""
     from pipeline.store import Project

@@ -211,7 +211,7 @@ def test_a_missing_image_file_says_which(qtbot, tmp_path: Path):
         v.set_image(tmp_path / "nothere.jpg")
 
 
-def test_canvas_screenshot_of_a_tiny_coco_image_with_its_masks(qtbot, tiny_coco):
+def test_canvas_screenshot_of_a_tiny_coco_image_with_its_masks(qtbot, tiny_coco, screenshot_dir):
     data = json.loads((tiny_coco / "annotations" / "instances_val2017.json").read_text())
     names = {c["id"]: c["name"] for c in data["categories"]}
     image = next(i for i in data["images"] if i["file_name"] == "000000397133.jpg")
@@ -228,9 +228,9 @@ def test_canvas_screenshot_of_a_tiny_coco_image_with_its_masks(qtbot, tiny_coco)
             shown += 1
     v.fit()
     assert shown > 5
-    out = Path(__file__).resolve().parents[1] / "docs" / "screenshots" / "canvas-tiny-coco.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = screenshot_dir / "canvas-tiny-coco.png"
     assert v.grab().save(str(out))
+    assert out.stat().st_size > 0
 
 
 def test_a_click_without_a_tool_selects_the_mask_under_it(view):

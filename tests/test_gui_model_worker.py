@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +23,6 @@ from app.gui.workers.model import ModelWorker  # noqa: E402
 from pipeline.geometry import Mask  # noqa: E402
 
 IMAGE = "000000397133.jpg"
-SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
 
 def tiny_predictor():
@@ -85,7 +83,7 @@ class TickCounter:
 
 
 def test_a_box_proposal_comes_back_through_the_worker_as_an_editable_mask(
-    qtbot, worker, coco_image
+    qtbot, worker, coco_image, screenshot_dir
 ):
     path, image, annotation = coco_image
     editor = MaskEditor(model_worker=worker)
@@ -133,8 +131,8 @@ def test_a_box_proposal_comes_back_through_the_worker_as_an_editable_mask(
     editor.view.set_zoom(1.6, QPointF(x + w / 2, y + h / 2))
     editor.scene.add_box((x, y, w, h), "sink: the prompt box")
     qtbot.wait(50)  # let the tool bar's layout settle after the spinner went away
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    assert editor.grab().save(str(SHOTS / "tool-proposal.png"))
+    assert editor.grab().save(str(screenshot_dir / "tool-proposal.png"))
+    assert (screenshot_dir / "tool-proposal.png").stat().st_size > 0
     QTest.keyClick(editor.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert editor.current_mask() is None
 

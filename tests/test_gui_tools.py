@@ -23,7 +23,6 @@ W, H = 320, 240
 ALT = Qt.KeyboardModifier.AltModifier
 NONE = Qt.KeyboardModifier.NoModifier
 LEFT = Qt.MouseButton.LeftButton
-SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
 
 def picture() -> np.ndarray:
@@ -279,26 +278,26 @@ def _fit_then(e: MaskEditor, zoom: float, cx: float, cy: float) -> None:
     e.view.pan_by(0, 0)
 
 
-def _save(e: MaskEditor, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    assert e.grab().save(str(SHOTS / name))
+def _save(e: MaskEditor, folder: Path, name: str) -> None:
+    assert e.grab().save(str(folder / name))
+    assert (folder / name).stat().st_size > 0
 
 
-def test_screenshots_of_each_tool_in_use(coco_editor):
+def test_screenshots_of_each_tool_in_use(coco_editor, screenshot_dir):
     e = coco_editor
     _fit_then(e, 2.0, 430, 250)
     person = [(400, 120), (440, 115), (470, 160), (480, 260), (470, 330), (430, 330), (410, 260)]
     for x, y in person[:-1]:
         click(e, x, y)
     QTest.mouseMove(e.view.viewport(), at(e, *person[-1]))
-    _save(e, "tool-polygon.png")
+    _save(e, screenshot_dir, "tool-polygon.png")
     click(e, *person[-1])
     key(e, Qt.Key.Key_Return)
     QTest.keyClick(e.view, Qt.Key.Key_H)
     for x, y in [(425, 200), (455, 200), (455, 240)]:
         click(e, x, y)
     QTest.mouseMove(e.view.viewport(), at(e, 425, 240))
-    _save(e, "tool-hole.png")
+    _save(e, screenshot_dir, "tool-hole.png")
     click(e, 425, 240)
     key(e, Qt.Key.Key_Return)
     assert e.current_mask().has_holes
@@ -308,13 +307,13 @@ def test_screenshots_of_each_tool_in_use(coco_editor):
     QTest.mousePress(vp, LEFT, NONE, at(e, 480, 260))
     for x, y in [(490, 280), (500, 300), (505, 320)]:
         QTest.mouseMove(vp, at(e, x, y))
-    _save(e, "tool-brush.png")
+    _save(e, screenshot_dir, "tool-brush.png")
     QTest.mouseRelease(vp, LEFT, NONE, at(e, 505, 320))
     key(e, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     QTest.keyClick(e.view, Qt.Key.Key_V)
     QTest.mousePress(vp, LEFT, NONE, at(e, 470, 160))
     QTest.mouseMove(vp, at(e, 478, 150))
     QTest.mouseMove(vp, at(e, 486, 142))
-    _save(e, "tool-vertex.png")
+    _save(e, screenshot_dir, "tool-vertex.png")
     QTest.mouseRelease(vp, LEFT, NONE, at(e, 486, 142))
     assert (486.0, 142.0) in map(tuple, e.current_mask().parts[0].exterior.tolist())
