@@ -109,6 +109,7 @@ def test_a_run_streams_progress_into_the_curves_and_lands_in_the_registry(qtbot,
     assert done.args == ["finished"], panel.status.text()
     assert not panel.is_running()
     assert panel.plot.steps == list(range(1, 11))
+    assert panel.plot.axes.get_ylim()[1] >= max(panel.plot.values["loss"])  # all curves in view
     assert all(v > 0 for v in panel.plot.values["loss"])
     assert panel.progress_bar.value() == 10
     (record,) = list_models(project)

@@ -107,9 +107,11 @@ class LossPlot(FigureCanvasQTAgg):
     def _redraw(self) -> None:
         for key, line in self.lines.items():
             line.set_data(self.steps, self.values[key])
-        self.axes.relim()
-        self.axes.autoscale_view()
-        self.axes.set_ylim(bottom=0)
+        finite = [v for values in self.values.values() for v in values if v == v]
+        if self.steps:
+            # set_ylim would switch y autoscaling off for good: set both ends each time
+            self.axes.set_xlim(min(self.steps) - 0.5, max(self.steps) + 0.5)
+            self.axes.set_ylim(0, max(finite, default=1.0) * 1.08 or 1.0)
         self.draw_idle()
 
 
