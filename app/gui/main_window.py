@@ -14,32 +14,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSettings, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import (
-    QDialog,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
     QStackedWidget,
     QUndoView,
-    QVBoxLayout,
     QWidget,
 )
 
 from pipeline.errors import LongtailError
 
+from . import project_flows as flows
+from .project_flows import STAGES
 from .welcome import WelcomePage
 from .widgets.dialogs import (
-    ExportDialog,
-    ImportDialog,
-    OpenProjectDialog,
     Report,
     ReportDialog,
     ShortcutsDialog,
@@ -49,23 +42,15 @@ from .widgets.dialogs import (
     store_annotator,
 )
 from .widgets.image_dock import ImageDock
+from .widgets.job_status import JobStatus
+from .widgets.stage_placeholder import StagePlaceholder
 from .widgets.stage_switcher import TITLES, StageSwitcher
-from .workers.jobs import (
-    Job,
-    JobOutcome,
-    create_project_work,
-    export_work,
-    import_work,
-    seed_work,
-)
+from .workers.jobs import Job, JobOutcome
 
 if TYPE_CHECKING:
     from .session import Session
 
 log = logging.getLogger(__name__)
-
-STAGES = tuple(sorted(TITLES))  # pipeline.schema.STAGES' numbers
-SPOTTING = 1
 
 TAKE_BACK_KEY = "Ctrl+Backspace"
 
@@ -79,61 +64,6 @@ def load_stage_views() -> dict[int, type]:
         log.exception("the stage views could not be loaded")
         return {}
     return dict(STAGE_VIEWS)
-
-
-class StagePlaceholder(QWidget):
-    """Stands in for a stage whose view is not available."""
-
-    def __init__(self, stage: int, reason: str = "", parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.stage = stage
-        layout = QVBoxLayout(self)
-        layout.addStretch(1)
-        title = QLabel(f"Stage {stage}: {TITLES[stage]}")
-        title.setProperty("role", "title")
-        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        layout.addWidget(title)
-        self.text = QLabel(
-            reason
-            or "The work view of this stage is not available in this build yet. "
-            "Its items stay in the queue; the counts on the left are live."
-        )
-        self.text.setWordWrap(True)
-        self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.text.setProperty("role", "muted")
-        layout.addWidget(self.text)
-        layout.addStretch(1)
-
-    def actions(self) -> list[QAction]:
-        return []
-
-
-class JobStatus(QWidget):
-    """Status bar part: the running job's title, its progress and Cancel."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.label = QLabel("")
-        self.bar = QProgressBar()
-        self.bar.setFixedWidth(180)
-        self.bar.setTextVisible(True)
-        self.cancel = QPushButton("Cancel")
-        self.cancel.setObjectName("jobCancel")
-        for widget in (self.label, self.bar, self.cancel):
-            layout.addWidget(widget)
-        self.hide()
-
-    def start(self, title: str) -> None:
-        self.label.setText(title)
-        self.bar.setRange(0, 0)  # busy until the first (done, total)
-        self.cancel.setEnabled(True)
-        self.show()
-
-    def update_progress(self, done: int, total: int) -> None:
-        self.bar.setRange(0, max(total, 1))
-        self.bar.setValue(min(done, max(total, 1)))
 
 
 class MainWindow(QMainWindow):
@@ -417,145 +347,46 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------ projects
 
     def new_project(self) -> None:
-        from .widgets.wizard import NewProjectWizard
-
-        wizard = NewProjectWizard(self)
-        self.wizard = wizard
-        wizard.accepted.connect(lambda: self.create_project(wizard.plan()))
-        wizard.open()
+        flows.new_project(self)
 
     def create_project(self, plan: Any) -> None:
         """Run a wizard's plan: create and scan, then import (if asked), then open."""
-        reports: list[Report] = []
-
-        def after_scan(outcome: JobOutcome) -> None:
-            reports.append(outcome.report)
-            if not outcome.ok:
-                self.show_report(outcome.report)
-                return
-            if plan.import_format:
-                images_root = plan.images if plan.import_format != "labelme" else None
-                self.run_job(
-                    Job(
-                        "Importing annotations",
-                        import_work(
-                            plan.project,
-                            plan.import_file,
-                            plan.import_format,
-                            images_root=images_root,
-                        ),
-                    ),
-                    after_import,
-                    report=False,
-                )
-            else:
-                after_import(None)
-
-        def after_import(outcome: JobOutcome | None) -> None:
-            if outcome is not None:
-                reports.append(outcome.report)
-            failed = any(r.failed for r in reports)
-            lines = [line for r in reports for line in r.lines]
-            summary = "\n".join(r.summary for r in reports)
-            self.show_report(Report("New project", summary, lines, failed=failed))
-            self.open_project(plan.project)
-
-        self.run_job(
-            Job(
-                "Scanning images",
-                create_project_work(plan.project, plan.images, plan.vocabulary),
-            ),
-            after_scan,
-            report=False,
-        )
+        flows.create_project(self, plan)
 
     def ask_open_project(self) -> None:
-        dialog = OpenProjectDialog(self, self.project_target or "")
-        self.open_dialog = dialog
-        dialog.accepted.connect(lambda: self.open_project(dialog.value()))
-        dialog.open()
+        flows.ask_open_project(self)
 
     def open_demo(self) -> None:
-        from app.cli.commands.demo import build_demo, default_location
-
-        folder = default_location()
-        # Building the demo reads five small images: quick enough to do here.
-        with build_demo(folder):
-            pass
-        self.open_project(str(folder))
+        flows.open_demo(self)
 
     def open_project(self, target: str) -> bool:
         """Open ``target`` (a folder or a database URL) for this annotator."""
         target = str(target)
         if self.session is not None:
             self.close_project()
-        self.show_message(f"Opening {project_display(target)}\u2026")
-        # The pipeline (SQLAlchemy, OpenCV) loads here, after the window is shown.
-        from pipeline import credentials
-        from pipeline.store import Project
-
-        credentials.set_prompt(self.ask_password)
-
-        from .session import Session
-
-        try:
-            project = Project.open(target)
-        except LongtailError as exc:
-            self.show_report(
-                Report("Open project", f"Cannot open {project_display(target)}: {exc}", failed=True)
-            )
-            self.openFailed.emit(str(exc))
+        session = flows.start_session(self, target)
+        if session is None:
             return False
-        try:
-            self.session = Session(project, self.annotator_name, self)
-        except LongtailError as exc:
-            project.close()
-            self.show_report(
-                Report("Open project", f"Cannot open {project_display(target)}: {exc}", failed=True)
-            )
-            self.openFailed.emit(str(exc))
-            return False
+        self.session = session
         self.project_target = target
         remember_project(target)
-        self.session.progressChanged.connect(self.switcher.set_progress)
-        self.session.itemClaimed.connect(self._on_item_claimed)
-        self.session.takenBack.connect(self._on_taken_back)
-        self.session.toast.connect(self.show_message)
+        session.progressChanged.connect(self.switcher.set_progress)
+        session.itemClaimed.connect(self._on_item_claimed)
+        session.takenBack.connect(self._on_taken_back)
+        session.toast.connect(self.show_message)
         self._build_views()
         self._apply_roles()
         self.pages.setCurrentWidget(self.workspace)
         self.dock.show()
         self._update_labels()
         self._update_enabled()
-        progress = self.session.pipeline.progress()
-        never_seeded = not any(p.open + p.leased + p.done for p in progress.values())
-        if never_seeded and project.counts()["images"]:
-            # A project made outside the pipeline (init, an import, the demo): open its
-            # first work items on a worker; a large project takes a moment.
-            self.run_job(
-                Job("Opening work items", seed_work(project)),
-                lambda _outcome: self._enter_first_stage(),
-                report=False,
-            )
-        else:
-            self._enter_first_stage()
+        flows.start_work(self, session)
         return True
 
     def _apply_roles(self) -> None:
-        """Grey out the stages this annotator's role may not work (once the project has an
-        admin, roles apply: decision 0010); the pipeline refuses them anyway."""
-        from pipeline import roles
-
+        """Grey out the stages this annotator's role may not work."""
         assert self.session is not None
-        project = self.session.project
-        self.allowed_stages = set(STAGES)
-        if roles.has_admin(project):
-            mine = {m.name: m.role for m in roles.team(project)}
-            role = mine.get(self.session.annotator.name, roles.ANNOTATOR)
-            settings = project.settings()
-            self.allowed_stages = {
-                st for st in STAGES if roles.may(role, roles.stage_role(st, settings))
-            }
+        self.allowed_stages = flows.allowed_stages(self.session)
         for stage in STAGES:
             allowed = stage in self.allowed_stages
             self.switcher.buttons[stage].setEnabled(allowed)
@@ -566,28 +397,15 @@ class MainWindow(QMainWindow):
                 )
 
     def ask_password(self, url: str) -> str | None:
-        """The database server wants a password (pipeline.credentials' prompt). Asked
-        only on the GUI thread; a worker's connection fails instead, with its reason."""
-        if QThread.currentThread() is not self.thread():
-            return None
-        text, ok = QInputDialog.getText(
-            self, "Password", f"Password for {url}:", QLineEdit.EchoMode.Password
-        )
-        return text if ok else None
+        return flows.ask_password(self, url)
 
     def _enter_first_stage(self) -> None:
         if self.session is None:
             return
-        self.session.refresh_progress()
-        progress = self.session.last_progress
-        # Work resumes where this annotator left it (items still held after a restart or
-        # a crash, with their drafts); else the first stage with open items.
         allowed = getattr(self, "allowed_stages", set(STAGES))
-        held = sorted({item.stage for item in self.session.pipeline.held(self.session.annotator)})
-        open_stages = [st for st in sorted(progress) if progress[st].open > 0 and st in allowed]
-        first = (held or open_stages or [SPOTTING])[0]
+        first, resumed = flows.first_stage(self.session, allowed)
         self.set_stage(first)
-        why = "your work in progress" if held else "the first with open items"
+        why = "your work in progress" if resumed else "the first with open items"
         self.show_message(
             f"Opened {project_display(self.project_target or '')}: stage {first} "
             f"({TITLES[first]}), {why}"
@@ -801,38 +619,16 @@ class MainWindow(QMainWindow):
         return dialog
 
     def ask_import(self) -> None:
-        if self.session is None:
-            return
-        dialog = ImportDialog(self)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return
-        fmt, file, images, lenient = dialog.values()
-        self.import_annotations(file, fmt, images_root=images, lenient=lenient)
+        flows.ask_import(self)
 
     def import_annotations(
         self, file: str, fmt: str, *, images_root: str | None = None, lenient: bool = False
     ) -> Job:
         """Import into the open project on a worker; a refusal changes nothing."""
-        assert self.project_target is not None
-        return self.run_job(
-            Job(
-                "Importing annotations",
-                import_work(
-                    self.project_target, file, fmt, images_root=images_root, lenient=lenient
-                ),
-            )
-        )
+        return flows.import_annotations(self, file, fmt, images_root=images_root, lenient=lenient)
 
     def ask_export(self) -> None:
-        if self.session is None or self.project_target is None:
-            return
-        folder = Path(self.project_target) if "://" not in self.project_target else Path.cwd()
-        dialog = ExportDialog(self, str(folder / "export.json"))
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return
-        fmt, out = dialog.values()
-        if out:
-            self.run_job(Job("Exporting", export_work(self.session.project, out, fmt)))
+        flows.ask_export(self)
 
     # ------------------------------------------------------------ panels
 
