@@ -20,6 +20,9 @@ from pipeline.store import Project  # noqa: E402
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
+gui_support = pytest.importorskip("gui_support")
+settings_sandbox, window = gui_support.settings_sandbox, gui_support.window  # fixtures
+
 
 @pytest.fixture
 def explorer(qtbot, tmp_path):
@@ -174,3 +177,17 @@ def test_explorer_screenshot_on_tiny_coco(qtbot, tmp_path, tiny_coco):
     view.close()
     session.close()
     project.close()
+
+
+def test_the_main_windows_view_menu_opens_the_explorer_and_the_statistics(qtbot, window, tmp_path):
+    made = build_hand_made(tmp_path)
+    folder = made.project.folder
+    made.project.close()
+    gui_support.open_and_wait(qtbot, window, folder)
+    window.explorer_action.trigger()
+    window.statistics_action.trigger()
+    explorer, statistics = window.panels["explorer"], window.panels["statistics"]
+    assert isinstance(explorer, ExplorerView)
+    qtbot.waitUntil(lambda: explorer.model.rowCount() == 3, timeout=5000)
+    qtbot.waitUntil(lambda: statistics.stats is not None, timeout=20000)
+    assert statistics.stats.shape.instances == 4
