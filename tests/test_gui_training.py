@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from PySide6.QtCore import Qt
@@ -20,8 +18,6 @@ from model.training.registry import (
     model_dir,
     update_model,
 )
-
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
 
 @pytest.fixture
@@ -98,7 +94,9 @@ def test_the_registry_shows_metrics_side_by_side_and_use_this_model_marks_one(qt
 
 
 @pytest.mark.slow
-def test_a_run_streams_progress_into_the_curves_and_lands_in_the_registry(qtbot, project):
+def test_a_run_streams_progress_into_the_curves_and_lands_in_the_registry(
+    qtbot, project, screenshot_dir
+):
     panel = TrainingPanel(project)
     qtbot.addWidget(panel)
     panel.show()
@@ -117,8 +115,7 @@ def test_a_run_streams_progress_into_the_curves_and_lands_in_the_registry(qtbot,
     assert panel.table.rowCount() == 1 and panel.table.item(0, 4).text() == "finished"
     assert "trained" in panel.status.text()
     panel.table.selectRow(0)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    panel.grab().save(str(SCREENSHOTS / "training-panel.png"))
+    assert panel.grab().save(str(screenshot_dir / "training-panel.png"))
 
 
 @pytest.mark.slow
