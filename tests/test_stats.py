@@ -269,3 +269,21 @@ def test_crowd_regions_are_not_counted_as_instances(hand_made, tmp_path):
     counts = {c.name: (c.instances, c.in_progress) for c in shape.categories}
     assert counts["cat"] == (2, 0) and counts["dog"] == (1, 0)
     assert len(shape.mask_sizes) == 3
+
+
+def test_a_large_log_is_read_stage_by_stage_side_by_side_with_the_same_sums(
+    hand_made, tmp_path, monkeypatch
+):
+    from pipeline.stats import eventcache
+
+    project, *_ = hand_made
+    copy = tmp_path / "copy"
+    shutil.copytree(project.folder, copy)
+    (copy / eventcache.CACHE_NAME).unlink(missing_ok=True)
+    monkeypatch.setattr(eventcache, "SIDE_BY_SIDE_FROM", 0)  # every read splits by stage
+    with Project.open(copy) as other:
+        eventcache.forget(other)
+        split = compute_stats(other).effort
+        whole = compute_stats(other, cache=False).effort
+    assert _effort_numbers(split) == _effort_numbers(whole)
+    assert split.by_stage[SEGMENTATION].answers == 5

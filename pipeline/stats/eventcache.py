@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,9 +85,17 @@ _MEMORY: dict[str, EventSums] = {}
 _LOCK = threading.Lock()
 
 
+SIDE_BY_SIDE_FROM = 100_000
+"""New events from which the stages are read side by side, one thread each."""
+
+
 def cached_answer_groups(conn: Connection, project: Project) -> list[AnswerGroup]:
     """:func:`pipeline.stats.effort.answer_groups`, reading only the events added since
-    the last call for this project (see the module docstring)."""
+    the last call for this project (see the module docstring). On PostgreSQL, whose ids
+    may commit out of order (an event with a smaller id can appear after a larger one
+    was read), everything is read each time."""
+    if conn.dialect.name != "sqlite":
+        return read_groups(conn, project, None, None)
     key = project.url
     path = project.folder / CACHE_NAME if project.folder is not None else None
     with _LOCK:
@@ -94,7 +104,7 @@ def cached_answer_groups(conn: Connection, project: Project) -> list[AnswerGroup
             sums = EventSums.from_json(path.read_bytes())
         if sums is None or not _same_log(conn, sums):
             sums = EventSums()
-        changed = _catch_up(conn, sums)
+        changed = _catch_up(conn, project, sums)
         _MEMORY[key] = sums
         if changed and path is not None:
             # a read-only project folder: the memory copy still serves
@@ -118,12 +128,40 @@ def _same_log(conn: Connection, sums: EventSums) -> bool:
     return at is not None and at == sums.last_at
 
 
-def _catch_up(conn: Connection, sums: EventSums) -> bool:
+def read_groups(
+    conn: Connection, project: Project, after: int | None, upto: int | None
+) -> list[AnswerGroup]:
+    """The answer groups of the events with ``after`` < id <= ``upto`` (None: no bound).
+    Many events: one thread per stage, each on a connection of its own (the database
+    works outside Python's lock), so a large log is read on every core."""
+    where = []
+    # "+ 0": the stage index, not the id, picks the rows of each stage
+    if after is not None:
+        where.append((ev.c.id + 0) > after)
+    if upto is not None:
+        where.append((ev.c.id + 0) <= upto)
+    bound = and_(*where) if where else None
+    first = conn.execute(select(func.min(ev.c.id))).scalar() or 0
+    if (upto or 0) - max(after or 0, first) < SIDE_BY_SIDE_FROM:
+        return answer_groups(conn, where=bound)
+
+    def one_stage(stage: int) -> list[AnswerGroup]:
+        with project.read() as own:
+            return answer_groups(own, where=bound, stage=stage)
+
+    workers = min(len(s.STAGES), os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="effort") as pool:
+        return [g for part in pool.map(one_stage, sorted(s.STAGES)) for g in part]
+
+
+def _catch_up(conn: Connection, project: Project, sums: EventSums) -> bool:
     last = conn.execute(select(func.max(ev.c.id))).scalar()
     if last is None or last <= sums.last_id:
         return False
     since = ev.c.id > sums.last_id
-    for g in answer_groups(conn, where=since):
+    # Bounded by the last id this transaction sees: the stage threads read their own
+    # snapshots, and SQLite hands out ids in commit order (one writer at a time).
+    for g in read_groups(conn, project, sums.last_id, int(last)):
         sums.add(group_key(g), [g.answers, g.timed, g.total_s, g.counted, g.clicks])
     # answers summed before and taken back since: subtract them
     targets = [
