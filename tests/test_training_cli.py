@@ -152,3 +152,20 @@ def test_tiny_coco_curated_by_the_pipeline_trains_evaluates_and_predicts(
     assert "trained model 1" in printed
     (mask,) = json.loads(results.read_text())
     assert mask["source"] in ("model",) or mask["source"].startswith("fallback")
+
+
+def test_heldout_fraction_sets_the_project_setting_the_split_follows(shapes, capsys):
+    from sqlalchemy import update
+
+    from pipeline import schema as s
+    from pipeline.store import Project
+
+    with Project.open(shapes) as project, project.write() as conn:
+        conn.execute(update(s.images).values(split="train"))
+    args = ["train", str(shapes), *TINY, "--iterations", "1", "--no-evaluate"]
+    assert main([*args, "--heldout-fraction", "0.5"]) == 0
+    assert "(hash 50%)" in capsys.readouterr().err
+    with Project.open(shapes) as project:
+        assert project.settings().heldout_fraction == 0.5
+    assert main([*args, "--heldout-fraction", "1.5"]) == 1
+    assert "heldout_fraction must be in [0, 1)" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from pipeline.errors import LongtailError
 
-from .config import add_arguments, config_from_args
+from .config import add_arguments, config_from_args, set_heldout_fraction
 
 CANCELLED_EXIT = 130
 
@@ -48,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_stop_handlers(stop)
     try:
         config = config_from_args(args)
+        set_heldout_fraction(args.project, args.heldout_fraction)
         from .loop import train  # torch is imported here, after the arguments are checked
 
         result = train(

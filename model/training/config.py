@@ -139,6 +139,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--workers", type=int, default=d.num_workers, help="data loading processes")
     p.add_argument("--no-evaluate", action="store_true", help="skip the held-out evaluation")
+    p.add_argument(
+        "--heldout-fraction",
+        type=float,
+        default=None,
+        metavar="F",
+        help="set the project's share of held-out images (used when it has no val split; "
+        "default setting 0.1)",
+    )
     p.add_argument("--name", default=None, help="the model's name in the registry")
     p.add_argument("--resume", action="store_true", help="continue the last interrupted run")
     p.add_argument("--resume-model", type=int, default=None, metavar="ID", help="continue run ID")
@@ -172,3 +180,13 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     )
     config.check()
     return config
+
+
+def set_heldout_fraction(project: str, fraction: float | None) -> None:
+    """``--heldout-fraction``: store the project setting (checked) before the snapshot."""
+    if fraction is None:
+        return
+    from pipeline.store import Project
+
+    with Project.open(project) as opened:
+        opened.update_settings(heldout_fraction=fraction)

@@ -81,9 +81,10 @@ class _Bar:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model.training.config import config_from_args
+    from model.training.config import config_from_args, set_heldout_fraction
 
     config = config_from_args(args)
+    set_heldout_fraction(args.project, args.heldout_fraction)
     stop = threading.Event()
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
