@@ -23,12 +23,12 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QStackedWidget,
-    QUndoView,
     QWidget,
 )
 
 from pipeline.errors import LongtailError
 
+from . import panels
 from . import project_flows as flows
 from .project_flows import STAGES
 from .welcome import WelcomePage
@@ -633,36 +633,10 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------ panels
 
     def show_history(self) -> None:
-        view = self.panels.get("history")
-        if view is None:
-            view = QUndoView(self.undo_group)
-            view.setWindowTitle("Edit history")
-            view.setEmptyLabel("(image as loaded)")
-            view.setWindowFlag(Qt.WindowType.Tool)
-            view.setParent(self, Qt.WindowType.Tool)
-            view.resize(280, 360)
-            self.panels["history"] = view
-        view.show()
-        view.raise_()
+        panels.show_history(self)
 
     def _open_panel(self, key: str, module: str, cls: str, *args: Any) -> QWidget | None:
-        """Lazily import and show a panel owned by another part of the app."""
-        panel = self.panels.get(key)
-        if panel is None:
-            import importlib
-
-            try:
-                factory = getattr(importlib.import_module(module), cls)
-            except (ImportError, AttributeError):
-                self.show_message(f"{key.capitalize()} is not available in this build")
-                return None
-            panel = factory(*args)
-            panel.setParent(self, Qt.WindowType.Window)
-            panel.setWindowTitle(panel.windowTitle() or key.capitalize())
-            self.panels[key] = panel
-        panel.show()
-        panel.raise_()
-        return panel
+        return panels.open_panel(self, key, module, cls, *args)
 
     def show_statistics(self) -> None:
         if self.session is not None:
@@ -702,30 +676,12 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------ closing
 
     def training_running(self) -> bool:
-        panel = self.panels.get("training")
-        if panel is None:
-            return False
-        running = getattr(panel, "is_running", None) or getattr(panel, "running", None)
-        return bool(running() if callable(running) else running)
+        return panels.training_running(self)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.training_running():
-            answer = QMessageBox.question(
-                self,
-                "Training is running",
-                "A training run is in progress. Stop it and quit?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No,
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                event.ignore()
-                return
-            panel = self.panels["training"]
-            for name in ("stop", "cancel"):
-                stop = getattr(panel, name, None)
-                if callable(stop):
-                    stop()
-                    break
+        if not panels.stop_training_to_quit(self):
+            event.ignore()
+            return
         self._pending_jobs.clear()
         if self.job is not None:
             job = self.job
