@@ -34,6 +34,21 @@ def settings_sandbox(tmp_path: Path, qapp):
 
 
 @pytest.fixture
+def app_style(qapp):
+    """The style the app runs with (Fusion, its palette, fonts and style sheet: wider
+    padding than Qt's default), put back afterwards for the other tests."""
+    from app.gui.style import apply_style
+
+    before = qapp.style().name(), qapp.palette(), qapp.font(), qapp.styleSheet()
+    apply_style(qapp)
+    yield
+    qapp.setStyleSheet(before[3])
+    qapp.setStyle(before[0])
+    qapp.setPalette(before[1])
+    qapp.setFont(before[2])
+
+
+@pytest.fixture
 def demo_project(tmp_path: Path) -> Path:
     """The demo project (five images, COCO-80), built in tmp_path; never seeded."""
     from app.cli.commands.demo import build_demo

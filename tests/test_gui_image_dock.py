@@ -61,3 +61,23 @@ def test_the_state_column_is_as_wide_as_its_longest_state_with_the_full_text_in_
             assert metrics.horizontalAdvance(row.text(column)) <= tree.columnWidth(column)
     for row in rows:
         assert [row.toolTip(0), row.toolTip(1)] == [row.text(0), row.text(1)]
+
+
+def test_the_placeholder_rows_are_shown_in_full(qtbot, project):
+    dock = ImageDock()
+    qtbot.addWidget(dock)
+    dock.resize(260, 400)
+    dock.show()
+    qtbot.waitExposed(dock)
+    metrics = dock.tree.fontMetrics()
+    QApplication.processEvents()
+    shown = dock.tree.topLevelItem(0).text(0)
+    assert shown == "No image shown"
+    assert metrics.horizontalAdvance(shown) <= dock.tree.columnWidth(0)
+    with project.write() as conn:  # an image nobody has spotted anything in yet
+        conn.execute(s.image_categories.delete())
+    dock.show_image(project, image_ids(project)[0])
+    QApplication.processEvents()
+    shown = dock.tree.topLevelItem(0).text(0)
+    assert shown == "No categories yet"
+    assert metrics.horizontalAdvance(shown) <= dock.tree.columnWidth(0)

@@ -14,25 +14,10 @@ from PySide6.QtWidgets import QApplication, QPushButton
 
 from pipeline.stages import EXHAUSTIVE, MARKING, NEGATIVES, SEGMENTATION, SPOTTING, VERIFICATION
 
-pytest_plugins = ["gui_support"]  # fixtures: settings_sandbox, window
+pytest_plugins = ["gui_support"]  # fixtures: settings_sandbox, window, app_style
 
 # room a button needs beside its text (at least a few pixels a side)
 TEXT_MARGIN = 2 * 4
-
-
-@pytest.fixture
-def app_style(qapp):
-    """The style the app runs with (Fusion, its fonts and style sheet: wider padding than
-    the tests' default), put back afterwards for the other tests."""
-    from app.gui.style import apply_style
-
-    before = qapp.style().name(), qapp.palette(), qapp.font(), qapp.styleSheet()
-    apply_style(qapp)
-    yield
-    qapp.setStyleSheet(before[3])
-    qapp.setStyle(before[0])
-    qapp.setPalette(before[1])
-    qapp.setFont(before[2])
 
 
 def clipped_buttons(view) -> list[str]:

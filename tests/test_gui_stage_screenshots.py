@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QApplication
 from pipeline import schema as s
 from pipeline.stages import EXHAUSTIVE, MARKING, NEGATIVES, SEGMENTATION, SPOTTING, VERIFICATION
 
-pytest_plugins = ["gui_support"]  # fixtures: settings_sandbox, window
+pytest_plugins = ["gui_support"]  # fixtures: settings_sandbox, window, app_style
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 NAMES = {
@@ -59,7 +59,7 @@ def assert_drawn(path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_every_stage_view_is_drawn_with_an_item(qtbot, window, tiny_coco, tmp_path):
+def test_every_stage_view_is_drawn_with_an_item(qtbot, app_style, window, tiny_coco, tmp_path):
     folder = DOCS if os.environ.get("LONGTAIL_SCREENSHOTS") == "docs" else tmp_path / "shots"
     folder.mkdir(parents=True, exist_ok=True)
     work = coco_project(
@@ -72,7 +72,7 @@ def test_every_stage_view_is_drawn_with_an_item(qtbot, window, tiny_coco, tmp_pa
         negative_candidates_per_image=3,
     )
     names = {r.id: r.name for r in rows(work.project, s.categories)}
-    window.resize(1400, 860)
+    # the window's default size (1280x800) in the app's own style: what a user first sees
     open_and_wait(qtbot, window, work.project.folder)
     worker = use_grabcut_worker(window.session)
     saved = []

@@ -26,8 +26,9 @@ class ImageDock(QDockWidget):
         self.tree = QTreeWidget(self)
         self.tree.setHeaderLabels(["Category", "State"])
         # Both columns as wide as their texts ("confirmed, not exhaustive" was cut to
-        # "confirmed, no..."); a narrow dock scrolls sideways, and every cell's tooltip
-        # holds its full text as well.
+        # "confirmed, no..."); placeholders sit in the first column, which then fits them
+        # (spanned, they were cut to both columns' width). A narrow dock scrolls sideways;
+        # every cell's tooltip holds its full text as well.
         header = self.tree.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
@@ -41,7 +42,7 @@ class ImageDock(QDockWidget):
         self.image_id = None
         self.tree.clear()
         self.setWindowTitle("Image")
-        QTreeWidgetItem(self.tree, ["No image shown", ""]).setFirstColumnSpanned(True)
+        QTreeWidgetItem(self.tree, ["No image shown", ""])
 
     def show_image(self, project: Project, image_id: int) -> None:
         """Read the image's categories and instances (one read transaction) and list them."""
@@ -82,7 +83,7 @@ class ImageDock(QDockWidget):
         states = {p.category_id: describe_pair(p.state, p.exhaustive) for p in pairs}
         order = sorted(ids, key=lambda c: (names.get(c, ""), c))
         if not order:
-            QTreeWidgetItem(self.tree, ["No categories yet", ""]).setFirstColumnSpanned(True)
+            QTreeWidgetItem(self.tree, ["No categories yet", ""])
         for category_id in order:
             found = by_category.get(category_id, [])
             node = QTreeWidgetItem(
