@@ -161,7 +161,7 @@ class Snapshot:
 
 
 def _frequency_group(train_images: int) -> str:
-    from pipeline.formats.exporting import frequency_group  # the LVIS r/c/f rule's owner
+    from pipeline.stats.frequency import frequency_group  # the LVIS r/c/f rule's owner
 
     return frequency_group(train_images)
 

@@ -10,7 +10,7 @@ See docs/formats.md for what is kept and what is lost.
 """
 
 from .coco import export_coco, import_coco
-from .exporting import ExportSummary, export_project, frequency_group
+from .exporting import ExportSummary, export_project
 from .labelme import import_labelme
 from .lvis import export_lvis, import_lvis
 from .report import FormatError, ImportReport, Problem
@@ -23,7 +23,6 @@ __all__ = [
     "export_coco",
     "export_lvis",
     "export_project",
-    "frequency_group",
     "import_coco",
     "import_labelme",
     "import_lvis",

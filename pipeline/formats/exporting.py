@@ -25,7 +25,7 @@ from ..errors import GeometryError, LongtailError
 from ..geometry import POLYGON, RLE, Mask
 from ..polygon_bytes import flat_parts_without_holes
 from ..roles import EXPORT, require
-from ..stats.frequency import frequency_group, frequency_groups
+from ..stats.frequency import frequency_groups
 from ..store import Project, read_meta_json
 from .jsonio import atomic_write_bytes, dump_json, no_cycle_collection
 from .writer import META_LICENSES, META_SUPERCATEGORIES
@@ -432,4 +432,4 @@ def _coco_categories(
     return out
 
 
-__all__ = ["COCO", "LVIS", "MASK_FORMS", "ExportSummary", "export_project", "frequency_group"]
+__all__ = ["COCO", "LVIS", "MASK_FORMS", "ExportSummary", "export_project"]
