@@ -261,29 +261,23 @@ class Project:
                 f"the project {self.folder or self.url} is read-only (its folder cannot be "
                 "written): it can be read (status, export), not changed"
             )
-        try:
-            with self.engine.connect() as conn:
-                conn = conn.execution_options(longtail_write=True)
-                with conn.begin():
-                    yield conn
-        except (sa_exc.DBAPIError, sqlite3.Error) as exc:
-            translated = _storage_error(exc, self)
-            if translated is None:
-                raise
-            raise translated from None
-        except OverflowError as exc:  # a number no 64-bit column holds, e.g. an id >= 2^63
-            if "SQLite INTEGER" not in str(exc):
-                raise
-            raise LongtailError(
-                f"a number is too large for the project's database ({exc})"
-            ) from None
+        with self._storage_errors(), self.engine.connect() as conn:
+            conn = conn.execution_options(longtail_write=True)
+            with conn.begin():
+                yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """One read transaction: a consistent snapshot, no write lock."""
+        with self._storage_errors(), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _storage_errors(self) -> Iterator[None]:
+        """Turn the database's storage errors (full disk, read-only file, ...) and numbers
+        no 64-bit column holds into one-line LongtailErrors."""
         try:
-            with self.engine.connect() as conn, conn.begin():
-                yield conn
+            yield
         except (sa_exc.DBAPIError, sqlite3.Error) as exc:
             translated = _storage_error(exc, self)
             if translated is None:
