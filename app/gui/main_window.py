@@ -653,9 +653,17 @@ class MainWindow(QMainWindow):
 
     def show_training(self) -> None:
         if self.session is not None:
-            self._open_panel(
+            new = "training" not in self.panels
+            panel = self._open_panel(
                 "training", "app.gui.widgets.training_panel", "TrainingPanel", self.session.project
             )
+            if new and panel is not None and hasattr(panel, "modelInUseChanged"):
+                panel.modelInUseChanged.connect(self._on_model_in_use_changed)
+
+    def _on_model_in_use_changed(self, _model_id: int) -> None:
+        """ "Use this model": the next prompt builds the predictor of the new model."""
+        if self.session is not None:
+            self.session.drop_model_worker()
 
     def show_shortcuts(self) -> None:
         dialog = ShortcutsDialog(self.action_groups(), self)

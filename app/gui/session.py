@@ -21,7 +21,7 @@ from pipeline.errors import ConflictError, NotFoundError
 from pipeline.events import Effort
 from pipeline.notify import Change, watch
 from pipeline.stages import AnswerResult, Pipeline, StageItem, StageProgress
-from pipeline.store import Project
+from pipeline.store import Project, read_meta
 
 if TYPE_CHECKING:
     from .workers.model import ModelWorker
@@ -29,6 +29,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_MS = 3000
+MODEL_IN_USE_KEY = "model_in_use"  # model.training.registry.IN_USE_KEY (torch-free here too)
+
+
+def read_model_in_use(project: Project) -> str | None:
+    """The meta value naming the model in use (None: none), one small read."""
+    with project.read() as conn:
+        return read_meta(conn, MODEL_IN_USE_KEY)
 
 
 def stage_word(stage: int, count: int) -> str:
@@ -64,6 +71,7 @@ class Session(QObject):
     leaseLost = Signal(object)  # StageItem
     takenBack = Signal(object)  # StageItem of an answer taken back (held again, untracked)
     projectChanged = Signal(object)  # pipeline.notify.Change made by any session (GUI thread)
+    modelWorkerChanged = Signal()  # the model in use changed: ask ``model_worker`` again
     _heard = Signal(object)  # from the watcher's thread, queued to _on_heard
     _counted = Signal(object)  # progress read on a worker thread, queued to _on_counted
 
@@ -76,6 +84,7 @@ class Session(QObject):
         roles.set_actor(self.annotator.name)
         self._held: dict[int, StageItem] = {}
         self._model_worker: ModelWorker | None = None
+        self._worker_model: str | None = None  # the meta "model_in_use" its predictor is of
         self._closed = False
         self.last_progress: dict[int, StageProgress] = {}
 
@@ -196,11 +205,13 @@ class Session(QObject):
         if self._closed or self._counting:
             return
         self._counting = True
-        pipeline, done = self.pipeline, self._counted
+        pipeline, done, project = self.pipeline, self._counted, self.project
 
         def count() -> None:
             try:
-                done.emit(pipeline.progress())
+                # the model in use rides along (one meta row): another process's
+                # `longtail models --use` reaches the model worker within a tick
+                done.emit((pipeline.progress(), read_model_in_use(project)))
             except Exception as exc:  # a closed project, a lost server: next tick retries
                 log.info("progress refresh failed: %s", exc)
                 done.emit(None)
@@ -208,10 +219,13 @@ class Session(QObject):
         self._count_pool.start(count)
 
     @Slot(object)
-    def _on_counted(self, progress: dict[int, StageProgress] | None) -> None:
+    def _on_counted(self, counted: tuple[dict[int, StageProgress], str | None] | None) -> None:
         self._counting = False
-        if self._closed or progress is None:
+        if self._closed or counted is None:
             return
+        progress, in_use = counted
+        if self._model_worker is not None and in_use != self._worker_model:
+            self.drop_model_worker()
         self.last_progress = progress
         self.progressChanged.emit(progress)
 
@@ -253,8 +267,20 @@ class Session(QObject):
         if self._model_worker is None:
             from .workers.model import ModelWorker
 
+            self._worker_model = read_model_in_use(self.project)
             self._model_worker = ModelWorker(self.project, parent=self)
         return self._model_worker
+
+    def drop_model_worker(self, _model_id: int | None = None) -> None:
+        """Another model is in use ("Use this model", or another process): close the
+        worker, so that the next prompt builds the predictor anew from the registry.
+        Views that hold the worker hear ``modelWorkerChanged`` and ask again."""
+        worker, self._model_worker = self._model_worker, None
+        if worker is None:
+            return
+        worker.close()  # cancels its pending requests (the views hear `cancelled`)
+        worker.deleteLater()
+        self.modelWorkerChanged.emit()
 
     def close(self) -> None:
         """Release every held item and stop the timers and the model worker."""

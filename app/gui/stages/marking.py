@@ -116,6 +116,9 @@ class MarkingView(ImageStageView):
         self._candidate_items: list[Any] = []
         self._candidate_request: int | None = None
         self._worker_connected = False
+        changed = getattr(session, "modelWorkerChanged", None)
+        if changed is not None:  # another model in use: connect to the session's new worker
+            changed.connect(self._forget_worker)
         self.tool = MarkTool(self)
         self.fits_action = self.add_action(
             "Fits", "Y", lambda: self.decide(True), "the category fits the highlighted object"
@@ -237,6 +240,9 @@ class MarkingView(ImageStageView):
         self.submit(self.items[0], MarkAnswer(True, tuple(self.marks)))
 
     # ------------------------------------------------------------ model candidates
+
+    def _forget_worker(self) -> None:
+        self._worker_connected = False
 
     def _ask_candidates(self, item: MarkingItem) -> None:
         if not model_in_use(self.session.project):

@@ -58,6 +58,9 @@ class SegmentationView(StageView):
         # item id -> (request id, mask or None): proposals asked ahead for held items
         self.proposals: dict[int, tuple[int, Mask | None]] = {}
         self._worker_ready = False
+        changed = getattr(session, "modelWorkerChanged", None)
+        if changed is not None:  # another model in use: the session made a new worker
+            changed.connect(self._on_worker_changed)
         self._top_up_timer = QTimer(self)
         self._top_up_timer.setSingleShot(True)
         self._top_up_timer.setInterval(TOP_UP_MS)
@@ -164,6 +167,13 @@ class SegmentationView(StageView):
             worker.requestFailed.connect(self._on_proposal_failed)
             self._worker_ready = True
         return worker
+
+    def _on_worker_changed(self) -> None:
+        # the old worker cancelled what it had; its request ids mean nothing to the new one
+        self.proposals.clear()
+        if self._worker_ready:
+            self._worker_ready = False
+            self._worker()  # the editor prompts the new worker from now on
 
     def advance(self) -> None:
         super().advance()

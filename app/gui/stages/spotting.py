@@ -70,6 +70,9 @@ class SpottingView(ImageStageView):
         self._suggestion_items: list[PointItem] = []
         self._suggestion_request: int | None = None
         self._worker_connected = False
+        changed = getattr(session, "modelWorkerChanged", None)
+        if changed is not None:  # another model in use: connect to the session's new worker
+            changed.connect(self._forget_worker)
         self.categories = project_categories(session.project)
         self._by_id = {c.id: c for c in self.categories}
         self.picker = CategoryPicker(self.categories, parent=self.panel)
@@ -228,6 +231,9 @@ class SpottingView(ImageStageView):
         self.submit(self.items[0], SpotAnswer(nothing_new=True))
 
     # ------------------------------------------------------------ model suggestions
+
+    def _forget_worker(self) -> None:
+        self._worker_connected = False
 
     def _ask_suggestions(self, item: SpottingItem) -> None:
         self.suggestions = []
