@@ -438,6 +438,58 @@ class Predictor:
         return out
 
 
+class FallbackPredictor(Predictor):
+    """A :class:`Predictor` without a network: box and point prompts answered by the
+    classical :mod:`model.fallback`, exactly as an untrained Predictor answers them.
+
+    Without trained mask weights a Predictor never asks its network for a prompt, and
+    building one (a random-init Mask R-CNN R50 takes 13-37 s on a shared CPU) buys
+    nothing; the GUI's model worker gets this instead. There are no whole-image
+    proposals (:meth:`propose` says so) and :meth:`prefetch` has nothing to compute.
+    It has no ``model`` attribute.
+    """
+
+    def __init__(
+        self,
+        categories: Sequence[Any],
+        *,
+        weights: WeightsReport | None = None,
+        fallback_settings: fallback.FallbackSettings | None = None,
+    ) -> None:
+        self.device = torch.device("cpu")
+        self.amp = self.channels_last = False
+        self.categories = list(categories)
+        self._names = [c if isinstance(c, str) else c.name for c in self.categories]
+        self._index = {normalize(n): i for i, n in enumerate(self._names)}
+        self.weights = weights or WeightsReport("none")
+        self.class_agnostic = False
+        self.cache = FeatureCache()
+        self.fallback_settings = fallback_settings
+        self.backbone_runs = 0
+        self._prefetcher = None
+
+    def box_to_mask(self, image: ImageInput, box: Box, **kwargs: Any) -> Proposal:
+        kwargs["use_model"] = False
+        return super().box_to_mask(image, box, **kwargs)
+
+    def point_to_mask(
+        self, image: ImageInput, point: tuple[float, float], **kwargs: Any
+    ) -> Proposal:
+        kwargs["use_model"] = False
+        return super().point_to_mask(image, point, **kwargs)
+
+    def features(self, *args: Any, **kwargs: Any) -> ImageFeatures:
+        raise LongtailError("no network was built (no trained weights): no image features")
+
+    def prefetch(self, images: Iterable[Any]) -> PrefetchJob | None:  # type: ignore[override]
+        return None  # the fallback works on pixels alone
+
+    def propose(self, image: ImageInput, **kwargs: Any) -> list[Proposal]:
+        raise LongtailError(
+            "whole-image proposals need a trained model; prompt with a box or a point instead"
+        )
+
+
 # ---------------------------------------------------------------- boxes
 
 
@@ -475,6 +527,7 @@ def grown_box(point: tuple[float, float], size: tuple[int, int], share: float = 
 __all__ = [
     "FALLBACK",
     "MODEL",
+    "FallbackPredictor",
     "ImageInput",
     "Predictor",
     "Proposal",

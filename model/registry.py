@@ -17,12 +17,14 @@ import torch
 from pipeline.store import Project
 from pipeline.vocabulary import Category, project_categories
 
-from .predictor import Predictor
+from .predictor import FallbackPredictor, Predictor
 from .training.architectures import build_for_training
 from .training.checkpoint import read_model_file
 from .training.loss import use_federated_heads
 from .training.registry import ModelRecord, in_use_model
-from .weights import LONGTAIL, WeightsError, WeightsReport
+from .weights import LONGTAIL, WeightsError, WeightsReport, find_cached
+from .zoo import DEFAULT_ARCHITECTURE
+from .zoo import architecture as architecture_spec
 
 
 def project_predictor(
@@ -30,9 +32,16 @@ def project_predictor(
     device: torch.device | str | None = None,
     *,
     architecture: str | None = None,
+    prompts_only: bool = False,
     **kwargs: Any,
 ) -> Predictor:
     """The predictor of the project's model in use, else :meth:`Predictor.load`'s default.
+
+    ``prompts_only`` (the GUI's model worker): the caller only asks box and point
+    prompts of an untrained predictor, so when no model is in use and no trained mask
+    weights are on disk, a :class:`~model.predictor.FallbackPredictor` is returned at
+    once instead of building a network that would go unused (the classical fallback
+    answers either way; whole-image proposals need a trained model in both cases).
 
     ``architecture`` picks the default's architecture (the model in use has its own).
     Other keyword arguments go to :class:`Predictor` (and to ``Predictor.load`` for the
@@ -42,10 +51,30 @@ def project_predictor(
     """
     record = in_use_model(project)
     if record is None:
+        categories = project_categories(project)
+        if prompts_only and not mask_weights_offline(architecture, kwargs):
+            return FallbackPredictor(
+                categories,
+                weights=WeightsReport(
+                    architecture or DEFAULT_ARCHITECTURE, total_categories=len(categories)
+                ),
+                fallback_settings=kwargs.get("fallback_settings"),
+            )
         if architecture is not None:
             kwargs["architecture"] = architecture
-        return Predictor.load(project_categories(project), device=device, **kwargs)
+        return Predictor.load(categories, device=device, **kwargs)
     return trained_predictor(project, record, device=device, **kwargs)
+
+
+def mask_weights_offline(architecture: str | None, load_kwargs: dict[str, Any]) -> bool:
+    """Would :meth:`Predictor.load` find trained mask weights (a ``weights`` file named,
+    or a COCO Mask R-CNN in torchvision's cache)? Looks at files only, loads nothing."""
+    if load_kwargs.get("weights") is not None:
+        return True
+    if not load_kwargs.get("use_cache", True):
+        return False
+    key = architecture_spec(architecture or DEFAULT_ARCHITECTURE).coco_checkpoint
+    return key is not None and find_cached(key) is not None
 
 
 def model_categories(project: Project, record: ModelRecord, names: list[str]) -> list[Category]:
@@ -99,4 +128,4 @@ def trained_predictor(
     return Predictor(model, categories, weights=report, device=device, **kwargs)
 
 
-__all__ = ["model_categories", "project_predictor", "trained_predictor"]
+__all__ = ["mask_weights_offline", "model_categories", "project_predictor", "trained_predictor"]

@@ -8,8 +8,10 @@ backbone can). ``prefetch`` decodes the next images (and computes their features
 the model is trained) so that the next prompt is fast.
 
 torch and the model package are imported in the worker thread, on the first request,
-so that opening the window never pays for them. Without trained weights the Predictor
-answers box and point prompts with the classical fallback (GrabCut).
+so that opening the window never pays for them. Without trained weights (no model in
+use, no COCO Mask R-CNN in torchvision's cache) no network is built at all: a
+``model.predictor.FallbackPredictor`` answers box and point prompts with the classical
+fallback (GrabCut) at once, and there are no whole-image proposals.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ def default_predictor(project: Any | None) -> Any:
         except ImportError:
             project_predictor = None
         if project_predictor is not None:
-            predictor = project_predictor(project)
+            # prompts only: without trained weights no network is built (FallbackPredictor)
+            predictor = project_predictor(project, prompts_only=True)
             if predictor is not None:
                 return predictor
     from model.predictor import Predictor
