@@ -123,15 +123,14 @@ class MaskEditor(QWidget):
             self._tool_group.addAction(act)
             self.toolbar.addAction(act)
             self._tool_actions[name] = act
-        self.toolbar.addSeparator()
         self.undo_action = self._action(
             "Undo", QKeySequence.StandardKey.Undo, lambda: self._stack.undo()
         )
         self.redo_action = self._action(
             "Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], lambda: self._stack.redo()
         )
-        self.toolbar.addAction(self.undo_action)
-        self.toolbar.addAction(self.redo_action)
+        self.undo_action.setToolTip("Undo the last edit (Ctrl+Z)")
+        self.redo_action.setToolTip("Redo (Ctrl+Shift+Z, Ctrl+Y)")
         self.cancel_action = self._action("Cancel proposal", "Esc", self.cancel_proposal)
         self.cancel_action.setEnabled(False)
         self.clear_action = self._action("Clear mask", "Ctrl+Shift+Backspace", self.clear_mask)
@@ -162,6 +161,13 @@ class MaskEditor(QWidget):
         options.setSpacing(10)
         show = QToolButton(self._options)
         show.setDefaultAction(self.show_action)
+        # Undo / Redo sit with the view options, so that the tool bar holds the tools
+        # alone and all of them fit beside the side panel at the default window size.
+        self.edit_bar = QToolBar("Edit", self._options)
+        self.edit_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.edit_bar.addAction(self.undo_action)
+        self.edit_bar.addAction(self.redo_action)
+        options.addWidget(self.edit_bar)
         options.addWidget(self.spinner_label)
         options.addWidget(self.spinner)
         options.addWidget(self.radius_label)
