@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("pytestqt")
@@ -17,8 +15,6 @@ from app.gui.widgets.explorer import ExplorerView  # noqa: E402
 from pipeline import schema as s  # noqa: E402
 from pipeline.geometry import Mask  # noqa: E402
 from pipeline.store import Project  # noqa: E402
-
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
 gui_support = pytest.importorskip("gui_support")
 settings_sandbox, window = gui_support.settings_sandbox, gui_support.window  # fixtures
@@ -153,7 +149,7 @@ def test_a_mask_corrected_in_the_explorer_goes_back_to_verification(qtbot, explo
     wait_ids(qtbot, view, {img0})
 
 
-def test_explorer_screenshot_on_tiny_coco(qtbot, tmp_path, tiny_coco):
+def test_explorer_screenshot_on_tiny_coco(qtbot, tmp_path, tiny_coco, screenshot_dir):
     project = Project.open(simulated_tiny_coco_folder(tiny_coco))
     session = Session(project, "reviewer")
     view = ExplorerView(session)
@@ -172,8 +168,7 @@ def test_explorer_screenshot_on_tiny_coco(qtbot, tmp_path, tiny_coco):
     if redone:
         view.select_instance(redone[0].annotation.instance.id)
     qtbot.wait(200)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    assert view.grab().save(str(SCREENSHOTS / "explorer.png"))
+    assert view.grab().save(str(screenshot_dir / "explorer.png"))
     view.close()
     session.close()
     project.close()

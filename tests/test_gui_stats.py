@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("pytestqt")
@@ -17,8 +15,6 @@ from app.gui.widgets.statistics_view import StatisticsView  # noqa: E402
 from pipeline.corrections import correct_mask  # noqa: E402
 from pipeline.stats.plots import PLOTS  # noqa: E402
 from pipeline.store import Project  # noqa: E402
-
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
 
 @pytest.fixture
@@ -71,7 +67,7 @@ def test_each_plot_exports_as_png(qtbot, view, tmp_path, monkeypatch):
     assert all((tmp_path / f"{p.key}.png").stat().st_size > 1000 for p in PLOTS)
 
 
-def test_statistics_screenshot_on_tiny_coco(qtbot, tmp_path, tiny_coco):
+def test_statistics_screenshot_on_tiny_coco(qtbot, tmp_path, tiny_coco, screenshot_dir):
     project = Project.open(simulated_tiny_coco_folder(tiny_coco))
     widget = StatisticsView(project)
     qtbot.addWidget(widget)
@@ -80,10 +76,9 @@ def test_statistics_screenshot_on_tiny_coco(qtbot, tmp_path, tiny_coco):
     qtbot.waitUntil(lambda: widget.stats is not None, timeout=20000)
     widget.tabs.setCurrentIndex(0)
     qtbot.wait(300)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    assert widget.grab().save(str(SCREENSHOTS / "statistics.png"))
+    assert widget.grab().save(str(screenshot_dir / "statistics.png"))
     widget.tabs.setCurrentIndex(6)
     qtbot.wait(300)
-    assert widget.grab().save(str(SCREENSHOTS / "statistics-effort-by-tool.png"))
+    assert widget.grab().save(str(screenshot_dir / "statistics-effort-by-tool.png"))
     widget.close()
     project.close()
