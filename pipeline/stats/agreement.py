@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.engine import Connection
 
 from .. import schema as s
@@ -77,18 +77,22 @@ def agreement(conn: Connection) -> Agreement:
     """The agreement figures of the project (see the module docstring)."""
     figures: dict[int, list[int]] = defaultdict(lambda: [0] * 4)
     v, x = s.verdicts, s.exhaustive_checks
-    for who, accept, n in conn.execute(
-        select(v.c.annotator_id, v.c.accept, func.count()).group_by(v.c.annotator_id, v.c.accept)
-    ):
-        figures[who][0] += int(n)
-        figures[who][1] += 0 if accept else int(n)
-    for who, complete, n in conn.execute(
-        select(x.c.annotator_id, x.c.all_segmented, func.count()).group_by(
-            x.c.annotator_id, x.c.all_segmented
+    # One group per annotator, the "no" answers summed within it: a single sort key
+    # (grouping by annotator and answer sorted a million rows on two).
+    for who, n, rejects in conn.execute(
+        select(v.c.annotator_id, func.count(), func.sum(case((v.c.accept, 0), else_=1))).group_by(
+            v.c.annotator_id
         )
     ):
+        figures[who][0] += int(n)
+        figures[who][1] += int(rejects)
+    for who, n, missing in conn.execute(
+        select(
+            x.c.annotator_id, func.count(), func.sum(case((x.c.all_segmented, 0), else_=1))
+        ).group_by(x.c.annotator_id)
+    ):
         figures[who][2] += int(n)
-        figures[who][3] += 0 if complete else int(n)
+        figures[who][3] += int(missing)
     names = dict(conn.execute(select(s.annotators.c.id, s.annotators.c.name)).all())
     return Agreement(
         tuple(
