@@ -23,10 +23,13 @@ ev = s.events
 ANSWER = "answer"
 
 
-def kept_answers(action: str = ANSWER) -> Any:
-    """The events of ``action`` that were not taken back."""
+def kept_answers(action: str = ANSWER, upto: int | None = None) -> Any:
+    """The events of ``action`` that were not taken back (by an undo with id <= ``upto``:
+    a reader bounded by an earlier snapshot must not see later undos)."""
     undo = ev.alias("undo")
     undone = select(undo.c.undoes).where(undo.c.undoes.is_not(None))
+    if upto is not None:
+        undone = undone.where(undo.c.id <= upto)
     # An uncorrelated NOT IN is evaluated once (a few undos), not probed per answer.
     return (ev.c.action == action) & ev.c.id.not_in(undone)
 
@@ -128,14 +131,15 @@ def group_key(g: AnswerGroup) -> tuple[str, int, int | None, str | None]:
 
 
 def answer_groups(
-    conn: Connection, where: Any = None, *, stage: int | None = None
+    conn: Connection, where: Any = None, *, stage: int | None = None, upto: int | None = None
 ) -> list[AnswerGroup]:
     """The kept answers and the corrections (of the events matching ``where``; of one
     ``stage``), summed per stage, annotator and tool in one pass over the event log. A
     pass costs seconds on millions of events: ``pipeline.stats.eventcache`` keeps the
-    sums between runs and reads the stages side by side."""
+    sums between runs and reads the stages side by side. ``upto``: only undos with an
+    id up to it count (a reader on a later snapshot than its caller's)."""
     if stage is not None:
-        return _stage_groups(conn, where, stage)
+        return _stage_groups(conn, where, stage, upto)
     query = (
         select(
             ev.c.action,
@@ -144,7 +148,7 @@ def answer_groups(
             tool_column().label("tool"),
             *_sums(),
         )
-        .where(kept_answers() | (ev.c.action == CORRECTION), ev.c.stage.is_not(None))
+        .where(kept_answers(upto=upto) | (ev.c.action == CORRECTION), ev.c.stage.is_not(None))
         .group_by(ev.c.action, ev.c.stage, "who", "tool")
     )
     if where is not None:
@@ -170,7 +174,7 @@ def _values(row: Any) -> tuple[int, int, float, int, int]:
     return int(n), int(timed), float(total), int(counted), int(clicks)
 
 
-def _stage_groups(conn: Connection, where: Any, stage: int) -> list[AnswerGroup]:
+def _stage_groups(conn: Connection, where: Any, stage: int, upto: int | None) -> list[AnswerGroup]:
     """:func:`answer_groups` of one stage. The database sorts every event to group them,
     so the sort key is kept small: no stage (fixed here), a 0/1 flag for the action
     rather than its text, and the tool only for segmentation answers. (Grouping by the
@@ -184,7 +188,7 @@ def _stage_groups(conn: Connection, where: Any, stage: int) -> list[AnswerGroup]
         keys.append(answer_tool().label("tool"))
     query = (
         select(*keys, *_sums())
-        .where(kept_answers() | (ev.c.action == CORRECTION), ev.c.stage == stage)
+        .where(kept_answers(upto=upto) | (ev.c.action == CORRECTION), ev.c.stage == stage)
         .group_by(*(k.name for k in keys))
     )
     if where is not None:

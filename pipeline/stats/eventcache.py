@@ -143,11 +143,13 @@ def read_groups(
     bound = and_(*where) if where else None
     first = conn.execute(select(func.min(ev.c.id))).scalar() or 0
     if (upto or 0) - max(after or 0, first) < SIDE_BY_SIDE_FROM:
-        return answer_groups(conn, where=bound)
+        return answer_groups(conn, where=bound, upto=upto)
 
     def one_stage(stage: int) -> list[AnswerGroup]:
+        # A later snapshot than the caller's: undos committed since are left out too
+        # (the caller's catch-up subtracts them once, when it reads them).
         with project.read() as own:
-            return answer_groups(own, where=bound, stage=stage)
+            return answer_groups(own, where=bound, stage=stage, upto=upto)
 
     workers = min(len(s.STAGES), os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="effort") as pool:
