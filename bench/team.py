@@ -12,9 +12,11 @@ Reports (JSON on stdout):
   LVIS vocabulary), roles in force (an admin; the workers are verifiers).
 - ``migrate``: the 100k-image / 1M-segment store of bench/store.py (``--store-images``,
   ``--per-image``), built once under ``--store-dir`` and reused, copied SQLite ->
-  PostgreSQL and back: seconds, rows per second, and the copy/verify split.
+  PostgreSQL and back: seconds, rows per second, the copy/verify split, this process's
+  CPU seconds and its peak resident memory. ``--store PATH`` migrates a project that is
+  already built (e.g. bench/stats.py's) instead: nothing is built and it is only read.
 
-Run: ``.venv/bin/python bench/team.py [--postgres URL] [--store-images N]``; the server
+Run: ``.venv/bin/python bench/team.py [--postgres URL] [--store-images N | --store PATH]``; the server
 defaults to $LONGTAIL_TEST_POSTGRES_URL. Each database made on the server is dropped.
 """
 
@@ -24,6 +26,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -170,8 +173,40 @@ def store(folder: Path, images: int, per_image: int) -> dict[str, Any]:
     return figures
 
 
-def measure_migration(base: str, folder: Path, images: int, per_image: int) -> dict[str, Any]:
-    figures: dict[str, Any] = {"store": store(folder, images, per_image)}
+def built_store(folder: Path) -> dict[str, Any]:
+    """What is known of a project built elsewhere: its built.json if any, and its size."""
+    if not (folder / DB_NAME).is_file():
+        raise SystemExit(f"--store {folder}: no {DB_NAME} there")
+    done = folder / "built.json"
+    figures = json.loads(done.read_text()) if done.is_file() else {}
+    figures["db_mb"] = round((folder / DB_NAME).stat().st_size / 2**20, 1)
+    return figures
+
+
+def reset_peak_rss() -> bool:
+    """Restart the kernel's peak-RSS mark (VmHWM) of this process, where Linux allows it."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb(reset: bool) -> float:
+    """This process's peak resident memory: since the last reset where that worked,
+    else (ru_maxrss) over its whole life."""
+    if reset:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def measure_migration(
+    base: str, folder: Path, images: int, per_image: int, prebuilt: bool = False
+) -> dict[str, Any]:
+    built = built_store(folder) if prebuilt else store(folder, images, per_image)
+    figures: dict[str, Any] = {"store": built}
     phases: list[tuple[float, int, int]] = []
 
     def progress(done: int, total: int) -> None:
@@ -184,6 +219,7 @@ def measure_migration(base: str, folder: Path, images: int, per_image: int) -> d
         ):
             phases.clear()
             load = os.getloadavg()[0]
+            reset = reset_peak_rss()
             started, cpu = time.perf_counter(), time.process_time()
             report = migrate(source, destination, progress=progress, by="bench")
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -198,7 +234,10 @@ def measure_migration(base: str, folder: Path, images: int, per_image: int) -> d
                 # load when it started: on shared cores the wall time is mostly waiting
                 "cpu_s": round(cpu, 1),
                 "load_average": round(load, 1),
+                "peak_rss_mb": peak_rss_mb(reset),
+                "peak_rss_scope": "this_direction" if reset else "process_lifetime",
             }
+            print(json.dumps({label: figures[label]}), file=sys.stderr, flush=True)
     return figures
 
 
@@ -213,6 +252,10 @@ def main() -> None:
         "--store-dir",
         default=str(Path(tempfile.gettempdir()) / "longtail-bench-store"),
         help="where bench/store.py's project is built once and kept",
+    )
+    parser.add_argument(
+        "--store",
+        help="migrate this already-built project folder (only read) instead of building one",
     )
     parser.add_argument("--skip", choices=("claims", "migrate"), action="append", default=[])
     args = parser.parse_args()
@@ -231,9 +274,16 @@ def main() -> None:
         if not args.postgres:
             figures["migrate"] = "skipped: no PostgreSQL server (--postgres URL)"
         else:
-            store_folder = Path(args.store_dir) / f"store-{args.store_images}x{args.per_image}"
+            if args.store:
+                store_folder = Path(args.store).resolve()
+            else:
+                store_folder = Path(args.store_dir) / f"store-{args.store_images}x{args.per_image}"
             figures["migrate"] = measure_migration(
-                args.postgres, store_folder, args.store_images, args.per_image
+                args.postgres,
+                store_folder,
+                args.store_images,
+                args.per_image,
+                prebuilt=bool(args.store),
             )
     print(json.dumps(figures, indent=2))
 
