@@ -63,10 +63,27 @@ def _add_annotator_role_v3(conn: Connection) -> None:
         )
 
 
+def _add_effort_index_v4(conn: Connection) -> None:
+    # A new project's version 1 already made it. Building it reads the whole event log
+    # (about 12 s for 4.3M events), once.
+    index = next(i for i in s.events.indexes if i.name == "ix_events_effort")
+    index.create(conn, checkfirst=True)
+    if conn.dialect.name == "sqlite" and conn.dialect.has_table(conn, "sqlite_stat1"):
+        # An analyzed database without figures for the new index: SQLite would think it
+        # very selective and walk it (with a table read per row) where the (stage, time)
+        # index serves, e.g. the burn-down's first and last answer: 2 s became 15 s.
+        conn.exec_driver_sql("ANALYZE ix_events_effort")
+
+
 # Ordered migrations: entry i brings a project from version i to version i + 1.
 # Version 1 is the first schema (it creates the tables of the current schema, so later
 # steps must tolerate finding their change made); append, never edit, once shipped.
-MIGRATIONS: list[Migration] = [_create_v1, _add_drafts_v2, _add_annotator_role_v3]
+MIGRATIONS: list[Migration] = [
+    _create_v1,
+    _add_drafts_v2,
+    _add_annotator_role_v3,
+    _add_effort_index_v4,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -200,13 +200,49 @@ def test_a_version_1_project_gains_the_drafts_table_and_annotator_roles(tmp_path
     db = sqlite3.connect(tmp_path / "p" / DB_NAME)
     db.execute("DROP TABLE drafts")
     db.execute("ALTER TABLE annotators DROP COLUMN role")
+    db.execute("DROP INDEX ix_events_effort")
     db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     db.commit()
     db.close()
     with Project.open(tmp_path / "p") as project:
-        assert project.schema_version() == len(MIGRATIONS) == 3
+        assert project.schema_version() == len(MIGRATIONS) == 4
         with project.read() as conn:
             roles = conn.exec_driver_sql("SELECT name, role FROM annotators").all()
             tables = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master")}
     assert roles == [("ann", "annotator")]
     assert "drafts" in tables
+    assert "ix_events_effort" in tables
+
+
+def test_an_analyzed_version_3_project_gains_the_effort_index_with_its_statistics(
+    tmp_path: Path,
+):
+    with Project.create(tmp_path / "p") as project:
+        project.annotator("ann")
+    db = sqlite3.connect(tmp_path / "p" / DB_NAME)
+    db.execute("DROP INDEX ix_events_effort")
+    db.executemany(
+        "INSERT INTO events (at, annotator_id, stage, action, duration_s, clicks) "
+        "VALUES (?, 1, ?, 'answer', 2.5, 3)",
+        [(float(k), 1 + k % 6) for k in range(60)],
+    )
+    db.execute("ANALYZE")  # figures for every other index, none for the new one
+    db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    with Project.open(tmp_path / "p") as project:
+        assert project.schema_version() == 4
+        with project.read() as conn:
+            analyzed = {r[0] for r in conn.exec_driver_sql("SELECT idx FROM sqlite_stat1").all()}
+            # the effort sums of a stage walk the index: no sort, no table read
+            plan = " ".join(
+                str(r[-1])
+                for r in conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN SELECT annotator_id, action, count(*), "
+                    "sum(duration_s), sum(clicks) FROM events WHERE stage = 2 "
+                    "GROUP BY annotator_id, action"
+                ).all()
+            )
+    assert "ix_events_effort" in analyzed
+    assert "COVERING INDEX ix_events_effort" in plan
+    assert "TEMP B-TREE" not in plan
