@@ -15,13 +15,14 @@ import math
 from typing import Any, ClassVar
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QKeyEvent
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
 
 from pipeline.stages import MARKING, Mark, MarkAnswer, MarkingItem
 
 from ..canvas.items import BoxItem
 from ..canvas.view import CanvasEvent
+from ..tools.base import Tool
 from .base import image_path
 from .image_view import ImageStageView
 from .spotting import model_in_use
@@ -32,11 +33,13 @@ CANDIDATE_COLOR = QColor("#bfbfbf")
 DRAG_PX = 6.0  # a press that moves further than this on screen draws a box
 
 
-class MarkTool:
-    """Click: a point mark; drag: a box mark (its centre is the point). Implements
-    CANVAS's CanvasTool protocol, so the canvas keeps its zoom and pan."""
+class MarkTool(Tool):
+    """Click: a point mark; drag: a box mark (its centre is the point). A canvas tool
+    whose events the canvas passes on, so it keeps its zoom and pan; what it does not
+    handle falls to :class:`Tool`'s defaults."""
 
     def __init__(self, view: MarkingView) -> None:
+        super().__init__()
         self.view = view
         self._start: CanvasEvent | None = None
         self._band: BoxItem | None = None
@@ -87,18 +90,6 @@ class MarkTool:
         if x1 - x0 <= 0 or y1 - y0 <= 0:
             return None
         return (x0, y0, x1 - x0, y1 - y0)
-
-    def double_click(self, event: CanvasEvent) -> bool:
-        return False
-
-    def key(self, event: QKeyEvent) -> bool:
-        return False
-
-    def wants_key(self, event: QKeyEvent) -> bool:
-        return False
-
-    def leave(self) -> None:
-        pass
 
 
 class MarkingView(ImageStageView):
