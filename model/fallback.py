@@ -190,6 +190,9 @@ def _colour_posterior(image: np.ndarray, box: Box, s: FallbackSettings) -> np.nd
     return out
 
 
+GRABCUT_SEED = 12345
+
+
 def _grabcut(
     image: np.ndarray, box: Box, start: np.ndarray, s: FallbackSettings
 ) -> np.ndarray | None:
@@ -210,6 +213,9 @@ def _grabcut(
         return None
     models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     bgr = np.ascontiguousarray(crop[:, :, ::-1])
+    # GrabCut seeds its colour models with k-means++ from OpenCV's per-thread RNG;
+    # a fixed seed makes the same box on the same image give the same mask every time
+    cv2.setRNGSeed(GRABCUT_SEED)
     cv2.grabCut(bgr, labels, None, *models, s.iterations, cv2.GC_INIT_WITH_MASK)
     fg = ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)).astype(np.uint8)
     if scale < 1:
