@@ -133,10 +133,8 @@ def give_history(project: Project, seed: int = 0) -> dict:
     )
 
     def events():
-        columns = (
-            "(at, annotator_id, stage, action, image_id, category_id, duration_s, clicks, payload)"
-        )
-        del columns
+        # (at, annotator_id, stage, image_id, category_id, duration_s, clicks, payload,
+        # tool): the tool column (schema version 5) for segmentation answers only
         for image_id in range(1, n_images + 1):
             yield (
                 at(image_id / n_images * 0.3),
@@ -147,6 +145,7 @@ def give_history(project: Project, seed: int = 0) -> dict:
                 rng.uniform(5, 20),
                 rng.randint(1, 12),
                 '{"answer": {"nothing_new": false}}',
+                None,
             )
         for i, c in pairs:
             yield (
@@ -158,6 +157,7 @@ def give_history(project: Project, seed: int = 0) -> dict:
                 rng.uniform(3, 12),
                 rng.randint(1, 9),
                 '{"answer": {"category_fits": true}}',
+                None,
             )
         for sid in range(1, n_segments + 1):
             image_id = (sid - 1) // 10 + 1
@@ -171,6 +171,7 @@ def give_history(project: Project, seed: int = 0) -> dict:
                 rng.uniform(4, 40) * (0.4 if tool == "proposal" else 1.0),
                 rng.randint(2, 40),
                 f'{{"answer": {{"tool": "{tool}", "segment_id": {sid}}}}}',
+                tool,
             )
             if sid % 20 != 10:
                 yield (
@@ -182,6 +183,7 @@ def give_history(project: Project, seed: int = 0) -> dict:
                     rng.uniform(1, 4),
                     1,
                     f'{{"answer": {{"accept": {"false" if sid % 20 == 0 else "true"}}}}}',
+                    None,
                 )
         for i, c in pairs:
             yield (
@@ -193,6 +195,7 @@ def give_history(project: Project, seed: int = 0) -> dict:
                 rng.uniform(2, 8),
                 1,
                 f'{{"answer": {{"all_segmented": {"true" if (i + c) % 9 else "false"}}}}}',
+                None,
             )
         for i, c in negatives:
             yield (
@@ -204,11 +207,12 @@ def give_history(project: Project, seed: int = 0) -> dict:
                 rng.uniform(1, 3),
                 1,
                 '{"answer": {"present": false}}',
+                None,
             )
 
     db.executemany(
         "INSERT INTO events (at, annotator_id, stage, action, image_id, category_id, "
-        "duration_s, clicks, payload) VALUES (?, ?, ?, 'answer', ?, ?, ?, ?, ?)",
+        "duration_s, clicks, payload, tool) VALUES (?, ?, ?, 'answer', ?, ?, ?, ?, ?, ?)",
         events(),
     )
     db.execute("COMMIT")

@@ -158,6 +158,7 @@ def correct_mask(
                 },
                 "journal": journal.ops,
             },
+            tool=tool,
         )
     return Correction(
         instance_id=instance_id,

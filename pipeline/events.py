@@ -31,9 +31,11 @@ def log_event(
     category_id: int | None = None,
     effort: Effort | None = None,
     payload: dict[str, Any] | None = None,
+    tool: str | None = None,
     at: float | None = None,
 ) -> int:
-    """Append one event inside the caller's transaction; returns its id."""
+    """Append one event inside the caller's transaction; returns its id. ``tool``: the
+    tool a segmentation answer or correction was made with (the effort by tool)."""
     effort = effort or Effort()
     result = conn.execute(
         s.events.insert().values(
@@ -47,6 +49,7 @@ def log_event(
             duration_s=effort.duration_s,
             clicks=effort.clicks,
             payload=payload,
+            tool=tool,
         )
     )
     event_id = int(result.inserted_primary_key[0])

@@ -249,7 +249,15 @@ instances = Table(
         "status IN ('marked', 'segmented', 'accepted', 'redo')", name="ck_instance_status"
     ),
 )
-Index("ix_instances_image", instances.c.image_id, instances.c.category_id)
+# With the status and crowd flag in it, "is there an accepted, non-crowd instance of this
+# pair?" (a positive label) is answered from the index alone (schema version 5).
+Index(
+    "ix_instances_image",
+    instances.c.image_id,
+    instances.c.category_id,
+    instances.c.status,
+    instances.c.is_crowd,
+)
 Index("ix_instances_category", instances.c.category_id, instances.c.status)
 
 # --- stage 3: instance segmentation ---------------------------------------------------
@@ -397,17 +405,21 @@ events = Table(
     Column("payload", JSON, nullable=True),
     # An "undo" event names the answer event it took back; the log itself is append-only.
     Column("undoes", ForeignKey("events.id"), nullable=True),
+    # The tool of a segmentation answer or correction (polygon, brush, proposal...), also
+    # in its payload: a column, so the effort by tool is summed from an index (version 5).
+    Column("tool", String(16), nullable=True),
 )
 Index("ix_events_annotator", events.c.annotator_id, events.c.at)
 Index("ix_events_stage", events.c.stage, events.c.at)
-# The effort statistics sum each stage's answers per annotator and action: walked in this
-# order, with the summed columns in the index, SQLite groups millions of events without
-# sorting them or reading the table (schema version 4; pipeline/stats/effort.py).
+# The effort statistics sum each stage's answers per annotator, action and tool: walked
+# in this order, with the summed columns in the index, SQLite groups millions of events
+# without sorting them or reading the table (schema versions 4 and 5; stats/effort.py).
 Index(
     "ix_events_effort",
     events.c.stage,
     events.c.annotator_id,
     events.c.action,
+    events.c.tool,
     events.c.duration_s,
     events.c.clicks,
 )

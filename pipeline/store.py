@@ -64,15 +64,55 @@ def _add_annotator_role_v3(conn: Connection) -> None:
 
 
 def _add_effort_index_v4(conn: Connection) -> None:
-    # A new project's version 1 already made it. Building it reads the whole event log
-    # (about 12 s for 4.3M events), once.
-    index = next(i for i in s.events.indexes if i.name == "ix_events_effort")
-    index.create(conn, checkfirst=True)
+    # A new project's version 1 already made it (in its version 5 form). Building it reads
+    # the whole event log (about 12 s for 4.3M events), once. Spelled out, not taken from
+    # the schema, whose index has since gained a column this version does not have yet.
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_events_effort "
+        "ON events (stage, annotator_id, action, duration_s, clicks)"
+    )
+    _analyze_new_index(conn, "ix_events_effort")
+
+
+def _statistics_columns_v5(conn: Connection) -> None:
+    """The segmentation tool as a column of the event log, copied from the payloads of
+    the answers and corrections logged before, and in the effort index, so the effort by
+    tool is summed along the index (4.1 s -> 0.6 s for 1M segmentation answers). The
+    instances' (image, category) index gains the status and crowd flag, so a positive
+    label is checked from the index alone (positive pairs 3.2 s -> 2.3 s for 1M pairs).
+    About 20 s once on a store of 4.3M events and 1M instances."""
+    columns = {c["name"] for c in inspect(conn).get_columns("events")}
+    if "tool" not in columns:
+        conn.exec_driver_sql("ALTER TABLE events ADD COLUMN tool VARCHAR(16)")
+    ev = s.events
+    for action, path in (("answer", ("answer", "tool")), ("correct", ("correction", "tool"))):
+        conn.execute(
+            ev.update()
+            .where(ev.c.stage == s.SEGMENTATION, ev.c.action == action, ev.c.tool.is_(None))
+            .values(tool=ev.c.payload[path].as_string())
+        )
+    for table, name in ((s.events, "ix_events_effort"), (s.instances, "ix_instances_image")):
+        _rebuild_index(conn, table, name)
+
+
+def _rebuild_index(conn: Connection, table: Any, name: str) -> None:
+    """Build the schema's index ``name`` again where the database's has other columns."""
+    index = next(i for i in table.indexes if i.name == name)
+    wanted = [c.name for c in index.columns]
+    found = next((i for i in inspect(conn).get_indexes(table.name) if i["name"] == name), None)
+    if found is not None and found["column_names"] == wanted:
+        return
+    conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+    index.create(conn)
+    _analyze_new_index(conn, name)
+
+
+def _analyze_new_index(conn: Connection, name: str) -> None:
     if conn.dialect.name == "sqlite" and conn.dialect.has_table(conn, "sqlite_stat1"):
-        # An analyzed database without figures for the new index: SQLite would think it
+        # An analyzed database without figures for a new index: SQLite would think it
         # very selective and walk it (with a table read per row) where the (stage, time)
         # index serves, e.g. the burn-down's first and last answer: 2 s became 15 s.
-        conn.exec_driver_sql("ANALYZE ix_events_effort")
+        conn.exec_driver_sql(f"ANALYZE {name}")
 
 
 # Ordered migrations: entry i brings a project from version i to version i + 1.
@@ -83,6 +123,7 @@ MIGRATIONS: list[Migration] = [
     _add_drafts_v2,
     _add_annotator_role_v3,
     _add_effort_index_v4,
+    _statistics_columns_v5,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -124,3 +124,46 @@ def test_coco_import_export_on_postgresql(pg_url: str, tiny_coco):
     truth = json.loads(truth_path.read_text())
     assert len(exported["annotations"]) == len(truth["annotations"])
     assert {a["id"] for a in exported["annotations"]} == {a["id"] for a in truth["annotations"]}
+
+
+def test_a_version_4_project_on_postgresql_gains_the_event_tool_column(pg_url: str):
+    with Project.create(pg_url) as project:
+        who = project.annotator("ann")
+        with project.write() as conn:
+            conn.execute(text("DROP INDEX ix_events_effort"))
+            conn.execute(text("ALTER TABLE events DROP COLUMN tool"))
+            conn.execute(
+                text(
+                    "CREATE INDEX ix_events_effort "
+                    "ON events (stage, annotator_id, action, duration_s, clicks)"
+                )
+            )
+            for k, (action, stage, payload) in enumerate(
+                [
+                    ("answer", 3, '{"answer": {"tool": "brush"}}'),
+                    ("correct", 3, '{"correction": {"tool": "polygon"}}'),
+                    ("answer", 2, '{"answer": {"category_fits": true}}'),
+                ]
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO events (at, annotator_id, stage, action, payload) "
+                        "VALUES (:at, :who, :stage, :action, CAST(:payload AS JSON))"
+                    ),
+                    {"at": float(k), "who": who.id, "stage": stage, "action": action,
+                     "payload": payload},
+                )  # fmt: skip
+            conn.execute(text("UPDATE meta SET value = '4' WHERE key = 'schema_version'"))
+    with Project.open(pg_url) as project:
+        assert project.schema_version() == len(MIGRATIONS) == 5
+        with project.read() as conn:
+            tools = conn.execute(text("SELECT action, tool FROM events ORDER BY id")).all()
+            indexed = conn.execute(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_events_effort'")
+            ).scalar_one()
+    assert [tuple(r) for r in tools] == [
+        ("answer", "brush"),
+        ("correct", "polygon"),
+        ("answer", None),
+    ]
+    assert "tool" in indexed

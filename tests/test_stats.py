@@ -12,9 +12,12 @@ import numpy as np
 import pytest
 from stages_support import HEIGHT, WIDTH, make_project, pending
 from stats_support import build_hand_made, simulated_tiny_coco_folder
+from team_support import fresh_database, needs_postgres
 
+from pipeline import roles
 from pipeline import schema as s
 from pipeline.events import Effort
+from pipeline.migrate import migrate
 from pipeline.stages import (
     EXHAUSTIVE,
     NEGATIVES,
@@ -38,6 +41,24 @@ def hand_made(tmp_path_factory):
     made = build_hand_made(tmp_path_factory.mktemp("hand"))
     yield made
     made.project.close()
+
+
+@needs_postgres
+def test_every_statistic_on_postgresql_equals_the_one_on_sqlite(hand_made, monkeypatch):
+    """The same project copied into PostgreSQL: its reads there (string_agg, floor, the
+    JSON path of the payloads) give every number that SQLite's give."""
+    monkeypatch.delenv(roles.ACTOR_VARIABLE, raising=False)
+    project = hand_made.project
+    here = compute_stats(project, cache=False).as_dict()
+    with fresh_database() as url:
+        migrate(project.folder, url)
+        with Project.open(url) as server:
+            there = compute_stats(server).as_dict()
+    for figures in (here, there):
+        for key in ("project", "computed_at", "seconds"):
+            figures.pop(key)
+    assert sum(there["shape"]["relative_mask_size"]["instances"]) == 4  # the accepted masks
+    assert there == here
 
 
 # ---------------------------------------------------------------- the r/c/f rule

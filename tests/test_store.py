@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pipeline.annotations import add_instance, add_segment, image_annotations
 from pipeline.errors import LongtailError, NotAProjectError, SchemaVersionError
 from pipeline.geometry import Mask
 from pipeline.settings import ProjectSettings
+from pipeline.stats.effort import answer_groups
 from pipeline.store import DB_NAME, MIGRATIONS, Project
 
 
@@ -201,11 +203,12 @@ def test_a_version_1_project_gains_the_drafts_table_and_annotator_roles(tmp_path
     db.execute("DROP TABLE drafts")
     db.execute("ALTER TABLE annotators DROP COLUMN role")
     db.execute("DROP INDEX ix_events_effort")
+    db.execute("ALTER TABLE events DROP COLUMN tool")
     db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     db.commit()
     db.close()
     with Project.open(tmp_path / "p") as project:
-        assert project.schema_version() == len(MIGRATIONS) == 4
+        assert project.schema_version() == len(MIGRATIONS) == 5
         with project.read() as conn:
             roles = conn.exec_driver_sql("SELECT name, role FROM annotators").all()
             tables = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master")}
@@ -221,6 +224,7 @@ def test_an_analyzed_version_3_project_gains_the_effort_index_with_its_statistic
         project.annotator("ann")
     db = sqlite3.connect(tmp_path / "p" / DB_NAME)
     db.execute("DROP INDEX ix_events_effort")
+    db.execute("ALTER TABLE events DROP COLUMN tool")
     db.executemany(
         "INSERT INTO events (at, annotator_id, stage, action, duration_s, clicks) "
         "VALUES (?, 1, ?, 'answer', 2.5, 3)",
@@ -231,7 +235,7 @@ def test_an_analyzed_version_3_project_gains_the_effort_index_with_its_statistic
     db.commit()
     db.close()
     with Project.open(tmp_path / "p") as project:
-        assert project.schema_version() == 4
+        assert project.schema_version() == len(MIGRATIONS)
         with project.read() as conn:
             analyzed = {r[0] for r in conn.exec_driver_sql("SELECT idx FROM sqlite_stat1").all()}
             # the effort sums of a stage walk the index: no sort, no table read
@@ -246,3 +250,74 @@ def test_an_analyzed_version_3_project_gains_the_effort_index_with_its_statistic
     assert "ix_events_effort" in analyzed
     assert "COVERING INDEX ix_events_effort" in plan
     assert "TEMP B-TREE" not in plan
+
+
+def test_a_version_4_project_gains_the_event_tool_column_and_the_wider_indexes(
+    tmp_path: Path,
+):
+    with Project.create(tmp_path / "p") as project:
+        project.annotator("ann")
+    db = sqlite3.connect(tmp_path / "p" / DB_NAME)
+    # Back to version 4: no tool column, the effort index without it.
+    db.execute("DROP INDEX ix_events_effort")
+    db.execute("ALTER TABLE events DROP COLUMN tool")
+    db.execute(
+        "CREATE INDEX ix_events_effort ON events (stage, annotator_id, action, duration_s, clicks)"
+    )
+    db.execute("DROP INDEX ix_instances_image")
+    db.execute("CREATE INDEX ix_instances_image ON instances (image_id, category_id)")
+    answers = [("polygon", 10.0), ("brush", 20.0), ("proposal", 4.0), ("polygon", 12.0)]
+    db.executemany(
+        "INSERT INTO events (at, annotator_id, stage, action, duration_s, clicks, payload) "
+        "VALUES (?, 1, 3, 'answer', ?, 2, ?)",
+        [(float(k), d, json.dumps({"answer": {"tool": t}})) for k, (t, d) in enumerate(answers)],
+    )
+    db.execute(
+        "INSERT INTO events (at, annotator_id, stage, action, duration_s, payload) "
+        "VALUES (9.0, 1, 3, 'correct', 7.0, ?)",
+        (json.dumps({"correction": {"tool": "brush"}}),),
+    )
+    db.execute(  # another stage's answer keeps no tool
+        "INSERT INTO events (at, annotator_id, stage, action, payload) "
+        "VALUES (10.0, 1, 2, 'answer', ?)",
+        (json.dumps({"answer": {"category_fits": True}}),),
+    )
+    db.execute("ANALYZE")
+    db.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    with Project.open(tmp_path / "p") as project:
+        assert project.schema_version() == len(MIGRATIONS) == 5
+        with project.read() as conn:
+            tools = conn.exec_driver_sql("SELECT action, stage, tool FROM events ORDER BY id").all()
+            index = conn.exec_driver_sql("PRAGMA index_info(ix_events_effort)").all()
+            pairs = conn.exec_driver_sql("PRAGMA index_info(ix_instances_image)").all()
+            analyzed = {r[0] for r in conn.exec_driver_sql("SELECT idx FROM sqlite_stat1").all()}
+            plan = " ".join(
+                str(r[-1])
+                for r in conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN SELECT annotator_id, action, tool, count(*), "
+                    "sum(duration_s) FROM events WHERE stage = 3 GROUP BY annotator_id, action, tool"
+                ).all()
+            )
+            groups = {(g.action, g.tool): g.total_s for g in answer_groups(conn, stage=3)}
+    assert tools == [
+        ("answer", 3, "polygon"),
+        ("answer", 3, "brush"),
+        ("answer", 3, "proposal"),
+        ("answer", 3, "polygon"),
+        ("correct", 3, "brush"),
+        ("answer", 2, None),
+    ]
+    assert [r[2] for r in index] == [
+        "stage", "annotator_id", "action", "tool", "duration_s", "clicks"
+    ]  # fmt: skip
+    assert [r[2] for r in pairs] == ["image_id", "category_id", "status", "is_crowd"]
+    assert "ix_events_effort" in analyzed  # (ANALYZE records nothing for an empty table)
+    assert "COVERING INDEX ix_events_effort" in plan and "TEMP B-TREE" not in plan
+    assert groups == {
+        ("answer", "polygon"): 22.0,
+        ("answer", "brush"): 20.0,
+        ("answer", "proposal"): 4.0,
+        ("correct", "brush"): 7.0,
+    }

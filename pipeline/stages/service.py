@@ -278,6 +278,7 @@ class Pipeline:
                 category_id=work.category_id,
                 effort=effort,
                 payload={"answer": ctx.summary, "journal": journal.ops},
+                tool=ctx.summary.get("tool") if work.stage == s.SEGMENTATION else None,
             )
             opened = dict.fromkeys(s.STAGES, 0)
             if journal.ops:

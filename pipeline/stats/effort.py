@@ -2,8 +2,9 @@
 by tool (proposal, polygon, brush...): what a mask costs by hand and with the model.
 
 Every answer is an ``answer`` event carrying the duration and clicks the front end
-measured (``pipeline.events.Effort``); a segmentation answer's payload names its tool
-(``SegmentAnswer.tool``, also stored on the segment). Answers later taken back (an
+measured (``pipeline.events.Effort``); a segmentation answer's event names its tool
+(``SegmentAnswer.tool``, in the ``tool`` column since schema version 5, also stored on
+the segment and in the payload). Answers later taken back (an
 ``undo`` event names them) are left out. Answers without a measurement count as
 answers but not in the means.
 """
@@ -118,13 +119,7 @@ class AnswerGroup:
 
 def tool_column() -> Any:
     """The tool a segmentation answer names (None for the other stages)."""
-    return case((ev.c.stage == s.SEGMENTATION, answer_tool()), else_=None)
-
-
-def answer_tool() -> Any:
-    """The payload's answer.tool as text: one path, so SQLite parses the payload once
-    (``payload["answer"]["tool"]`` re-quotes and parses the inner object again)."""
-    return ev.c.payload[("answer", "tool")].as_string()
+    return case((ev.c.stage == s.SEGMENTATION, ev.c.tool), else_=None)
 
 
 def group_key(g: AnswerGroup) -> tuple[str, int, int | None, str | None]:
@@ -176,32 +171,23 @@ def _values(row: Any) -> tuple[int, int, float, int, int]:
 
 
 def _stage_groups(conn: Connection, where: Any, stage: int, upto: int | None) -> list[AnswerGroup]:
-    """:func:`answer_groups` of one stage. Grouped by the plain annotator and action
-    columns, the stages other than segmentation walk the ``ix_events_effort`` index
-    (stage, annotator, action, duration, clicks) in its order: no sort, no table reads.
-    A segmentation answer's tool sits in the JSON payload, so that stage still reads
-    each row and sorts its groups; there the sort key is kept small (no stage, a 0/1
-    flag for the action)."""
-    if stage != s.SEGMENTATION:
-        keys: list[Any] = [ev.c.annotator_id, ev.c.action]
-        query = select(*keys, *_sums()).group_by(*keys)
-    else:
-        # "+ 0" keeps the planner off the annotator index (a lookup per event, out of order)
-        who = (ev.c.annotator_id + 0).label("who")
-        corrected = case((ev.c.action == CORRECTION, 1), else_=0).label("corrected")
-        keys = [who, corrected, answer_tool().label("tool")]
-        query = select(*keys, *_sums()).group_by(*(k.name for k in keys))
-    query = query.where(kept_answers(upto=upto) | (ev.c.action == CORRECTION), ev.c.stage == stage)
+    """:func:`answer_groups` of one stage. Grouped by the plain annotator, action and
+    tool columns, a stage's answers are summed along the ``ix_events_effort`` index
+    (stage, annotator, action, tool, duration, clicks) in its order: no sort, no table
+    reads, segmentation's tools included (schema version 5)."""
+    keys: list[Any] = [ev.c.annotator_id, ev.c.action, ev.c.tool]
+    query = (
+        select(*keys, *_sums())
+        .where(kept_answers(upto=upto) | (ev.c.action == CORRECTION), ev.c.stage == stage)
+        .group_by(*keys)
+    )
     if where is not None:
         query = query.where(where)
     groups = []
-    for row in conn.execute(query):
-        if stage == s.SEGMENTATION:
-            action, tool = (CORRECTION if row[1] else ANSWER), row[2]
-        else:
-            action, tool = row[1], None  # the WHERE lets only answers and corrections through
-        values = _values(row[len(keys) :])
-        groups.append(AnswerGroup(action, stage, row[0], tool, *values))
+    for who, action, tool, *row in conn.execute(query):
+        # the WHERE lets only answers and corrections through
+        used = tool if stage == s.SEGMENTATION else None
+        groups.append(AnswerGroup(action, stage, who, used, *_values(row)))
     return groups
 
 
