@@ -289,6 +289,13 @@ segments = Table(
     ),
 )
 Index("ix_segments_instance", segments.c.instance_id, segments.c.status)
+# The explorer's "has rejections" filter: the few rejected segments, without walking all.
+Index(
+    "ix_segments_rejected",
+    segments.c.instance_id,
+    sqlite_where=segments.c.status == SEGMENT_REJECTED,
+    postgresql_where=segments.c.status == SEGMENT_REJECTED,
+)
 
 # --- stage 4: segment verification ----------------------------------------------------
 
@@ -357,14 +364,18 @@ work_items = Table(
     CheckConstraint("stage BETWEEN 1 AND 6", name="ck_work_stage"),
     CheckConstraint("status IN ('open', 'leased', 'done', 'cancelled')", name="ck_work_status"),
 )
-# The claim query walks this index: open items of a stage in priority order.
+# The claim query walks this index: open items of a stage in priority order. The image
+# at the end answers the explorer's "work waiting in stage k" from the index alone.
 Index(
     "ix_work_items_claim",
     work_items.c.stage,
     work_items.c.status,
     work_items.c.priority,
     work_items.c.id,
+    work_items.c.image_id,
 )
+# The explorer's annotator filter: the images of the items someone completed.
+Index("ix_work_items_done_by", work_items.c.done_by, work_items.c.image_id)
 Index("ix_work_items_lease", work_items.c.status, work_items.c.lease_expires)
 Index("ix_work_items_image", work_items.c.image_id, work_items.c.stage)
 Index("ix_work_items_instance", work_items.c.instance_id)

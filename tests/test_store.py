@@ -266,6 +266,10 @@ def test_a_version_4_project_gains_the_event_tool_column_and_the_wider_indexes(
     )
     db.execute("DROP INDEX ix_instances_image")
     db.execute("CREATE INDEX ix_instances_image ON instances (image_id, category_id)")
+    db.execute("DROP INDEX ix_work_items_claim")
+    db.execute("CREATE INDEX ix_work_items_claim ON work_items (stage, status, priority, id)")
+    db.execute("DROP INDEX ix_work_items_done_by")
+    db.execute("DROP INDEX ix_segments_rejected")
     answers = [("polygon", 10.0), ("brush", 20.0), ("proposal", 4.0), ("polygon", 12.0)]
     db.executemany(
         "INSERT INTO events (at, annotator_id, stage, action, duration_s, clicks, payload) "
@@ -292,6 +296,11 @@ def test_a_version_4_project_gains_the_event_tool_column_and_the_wider_indexes(
             tools = conn.exec_driver_sql("SELECT action, stage, tool FROM events ORDER BY id").all()
             index = conn.exec_driver_sql("PRAGMA index_info(ix_events_effort)").all()
             pairs = conn.exec_driver_sql("PRAGMA index_info(ix_instances_image)").all()
+            claim = conn.exec_driver_sql("PRAGMA index_info(ix_work_items_claim)").all()
+            partial = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'ix_segments_rejected'"
+            ).scalar_one()
+            done_by = conn.exec_driver_sql("PRAGMA index_info(ix_work_items_done_by)").all()
             analyzed = {r[0] for r in conn.exec_driver_sql("SELECT idx FROM sqlite_stat1").all()}
             plan = " ".join(
                 str(r[-1])
@@ -313,6 +322,9 @@ def test_a_version_4_project_gains_the_event_tool_column_and_the_wider_indexes(
         "stage", "annotator_id", "action", "tool", "duration_s", "clicks"
     ]  # fmt: skip
     assert [r[2] for r in pairs] == ["image_id", "category_id", "status", "is_crowd"]
+    assert [r[2] for r in claim] == ["stage", "status", "priority", "id", "image_id"]
+    assert [r[2] for r in done_by] == ["done_by", "image_id"]
+    assert "WHERE status = 'rejected'" in partial
     assert "ix_events_effort" in analyzed  # (ANALYZE records nothing for an empty table)
     assert "COVERING INDEX ix_events_effort" in plan and "TEMP B-TREE" not in plan
     assert groups == {

@@ -14,20 +14,16 @@ from typing import Any
 import numpy as np
 from sqlalchemy import (
     Integer,
-    Select,
-    Text,
     case,
-    cast,
     false,
     func,
-    literal,
     select,
     text,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.selectable import TextualSelect
 
 from .. import schema as s
+from ..columns import integer_columns
 from ..federated import positive_pairs
 from .frequency import GROUPS, frequency_groups, train_image_counts
 
@@ -107,27 +103,6 @@ def positive_pair_array(conn: Connection) -> np.ndarray:
     exhaustive = case((ic.c.exhaustive.is_(None), -1), (ic.c.exhaustive, 1), else_=0)
     query = positive_pairs().with_only_columns(ic.c.image_id, ic.c.category_id, exhaustive)
     return np.stack(integer_columns(conn, query), axis=1).reshape(-1, 3)
-
-
-def integer_columns(conn: Connection, query: Select | TextualSelect) -> list[np.ndarray]:
-    """Each column of ``query`` (integers) as an array, joined by the database into one
-    text per column (``group_concat``, ``string_agg``) and parsed by numpy.
-
-    Millions of values arrive in one row: read row by row, the driver takes Python's
-    lock for each row, and the statistics read on the other threads wait for it (a
-    million positive pairs: 3.2 s of CPU as rows, 1.5 s joined, all but the parsing
-    outside the lock). The rows of one scan feed every column, in the same order.
-    """
-    inner = query.subquery()
-    if conn.dialect.name == "sqlite":
-        joined = [func.group_concat(c) for c in inner.c]
-    else:
-        joined = [func.string_agg(cast(c, Text), literal(",")) for c in inner.c]
-    texts = conn.execute(select(*joined)).one()
-    return [
-        np.fromstring(t, dtype=np.int64, sep=",") if t else np.zeros(0, dtype=np.int64)
-        for t in texts
-    ]
 
 
 @dataclass(frozen=True)
