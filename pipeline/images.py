@@ -229,6 +229,36 @@ def place_in_roots(roots: Sequence[ImageRoot], path: Path) -> Path:
     raise OutsideRootError(str(path), f"is outside the project's image roots ({folders})")
 
 
+class ImageFiles:
+    """Where the project's image rows point, each path checked against the recorded image
+    roots before anything opens it (decision 0007): a row edited to name ``/etc/passwd``
+    or ``../../secret.png``, or a link placed since import that leads out of a root, is
+    an :class:`OutsideRootError` naming the file, never a read. A project made before
+    roots were recorded has none: its paths are used as stored (``longtail status``
+    says so). Used by every reader of image rows: the window, the explorer, ``predict``
+    and the training snapshot.
+    """
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.roots = image_roots(project)
+
+    def path(self, stored: str) -> Path:
+        """The checked file of an image row's ``path``. A refusal first reads the roots
+        again (an import since may have recorded a new one)."""
+        path = self.project.resolve(stored)
+        if not self.roots:
+            return path
+        try:
+            return place_in_roots(self.roots, path)
+        except OutsideRootError:
+            fresh = image_roots(self.project)
+            if fresh == self.roots:
+                raise
+            self.roots = fresh
+            return place_in_roots(self.roots, path)
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:

@@ -381,3 +381,74 @@ def test_labelme_images_beside_the_annotations_need_a_wider_images_root(tmp_path
     assert code == 0 and (out["images_added"], out["instances"]) == (1, 1)
     with Project.open(project) as opened, opened.read() as conn:
         assert list(conn.execute(select(s.images.c.file_name)).scalars()) == ["img/x.png"]
+
+
+# ---------------------------------------------------------------- readers of recorded paths
+
+
+def _project_on_root(world: dict[str, Path], folder: Path) -> Path:
+    """A project made by ``init`` on the image root (its links taken away first)."""
+    for name in ("link.png", "pipe-link.png", "album"):
+        os.unlink(world["root"] / name)
+    assert main(["init", str(folder), "--images", str(world["root"])]) == 0
+    return folder
+
+
+def test_predict_does_not_open_a_recorded_path_outside_the_roots(world, tmp_path, capsys):
+    project = _project_on_root(world, tmp_path / "p")
+    with Project.open(project) as opened, opened.write() as conn:
+        conn.execute(update(s.images).values(path=str(world["fifo"])))  # an edited row
+    capsys.readouterr()
+    out = tmp_path / "found.json"
+    code = main(
+        ["predict", str(project), "--image", "a.png", "--box", "2,2,20,20", "--out", str(out)]
+    )
+    assert code != 0 and not out.exists()
+    assert "is outside the project's image roots" in capsys.readouterr().err
+    # (the FIFO's watcher fails the test if anything opened it)
+
+
+def test_a_training_snapshot_refuses_an_image_swapped_for_a_link_out(world, tmp_path):
+    from model.training.snapshot import SnapshotError, take_snapshot
+
+    project = _project_on_root(world, tmp_path / "p")
+    with Project.open(project) as opened:
+        with opened.write() as conn:  # something verified about the image: it is trained on
+            category = conn.execute(select(s.categories.c.id).limit(1)).scalar_one()
+            conn.execute(
+                s.image_categories.insert().values(
+                    image_id=1, category_id=category, state=s.NEGATIVE, source="pipeline",
+                    updated_at=0.0,
+                )
+            )  # fmt: skip
+        assert [i.path for i in take_snapshot(opened).images] == [
+            str(world["root"] / "a.png")
+        ]  # fmt: skip
+        os.unlink(world["root"] / "a.png")
+        (world["root"] / "a.png").symlink_to(world["private"])  # swapped after the import
+        with pytest.raises(SnapshotError, match=r"image 1: '.*a.png' leads through a symbolic link"):
+            take_snapshot(opened)
+    assert_unread(world["private"])
+
+
+def test_the_window_says_why_it_does_not_open_an_image_outside_the_roots(world, tmp_path, qtbot):
+    from gui_stage_support import show_view
+
+    from app.gui.session import Session
+    from app.gui.stages.spotting import SpottingView
+    from pipeline.stages import Pipeline
+
+    project = Project.open(_project_on_root(world, tmp_path / "p"))
+    Pipeline(project).seed()
+    with project.write() as conn:
+        conn.execute(update(s.images).values(path=str(world["fifo"])))
+    session = Session(project, "alice")
+    view = SpottingView(session)
+    show_view(qtbot, view)
+    try:
+        assert "is outside the project's image roots" in view.toast.text()
+        assert "S skips it" in view.toast.text()
+    finally:
+        view.deactivate()
+        session.close()
+        project.close()

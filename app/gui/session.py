@@ -19,6 +19,7 @@ from pipeline import roles
 from pipeline import schema as s
 from pipeline.errors import ConflictError, NotFoundError
 from pipeline.events import Effort
+from pipeline.images import ImageFiles
 from pipeline.notify import Change, watch
 from pipeline.stages import AnswerResult, Pipeline, StageItem, StageProgress
 from pipeline.store import Project, read_meta
@@ -80,6 +81,8 @@ class Session(QObject):
         self.project = project
         self.pipeline = Pipeline(project)
         self.annotator = self.pipeline.annotator(annotator_name)
+        # Every image the views open is checked against the project's image roots first.
+        self.image_files = ImageFiles(project)
         # Admin actions and a training subprocess act as this annotator.
         roles.set_actor(self.annotator.name)
         self._held: dict[int, StageItem] = {}

@@ -33,6 +33,7 @@ from pipeline import schema as s
 from pipeline.errors import LongtailError
 from pipeline.federated import federated_labels
 from pipeline.geometry import Mask
+from pipeline.images import ImageFiles, OutsideRootError
 from pipeline.store import Project, read_settings
 
 TRAIN = "train"
@@ -237,6 +238,7 @@ def take_snapshot(project: Project, *, heldout_fraction: float | None = None) ->
             )
         )
     use_val = any(r.split == VAL_SPLIT for r in images.values())
+    files = ImageFiles(project)  # each path checked against the image roots
     chosen = []
     for image_id in sorted(images):
         label = labels.get(image_id)
@@ -250,10 +252,14 @@ def take_snapshot(project: Project, *, heldout_fraction: float | None = None) ->
         # Positives are pairs with an accepted instance; their instances are all accepted
         # masks of the pair (an unaccepted one is not in the snapshot).
         known = label.positive_category_ids | label.negative_category_ids
+        try:
+            path = files.path(row.path)
+        except OutsideRootError as exc:
+            raise SnapshotError(f"image {image_id}: {exc}; nothing was trained") from None
         chosen.append(
             SnapshotImage(
                 id=image_id,
-                path=str(project.resolve(row.path)),
+                path=str(path),
                 file_name=row.file_name,
                 width=int(row.width),
                 height=int(row.height),

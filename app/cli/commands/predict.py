@@ -52,13 +52,13 @@ def _numbers(count: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline.images import find_image
+    from pipeline.images import ImageFiles, find_image
     from pipeline.store import Project
     from pipeline.vocabulary import project_categories
 
     with Project.open(args.project) as project:
         record = find_image(project, args.image)
-        path = project.resolve(record.path)
+        path = ImageFiles(project).path(record.path)  # inside the image roots, or refused
         categories = project_categories(project)
     if not categories:
         raise LongtailError("the project has no categories; a model needs a vocabulary")

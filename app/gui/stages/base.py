@@ -170,8 +170,9 @@ IMAGES = ImageCache()
 
 
 def image_path(session: Any, item: StageItem) -> str:
-    """Where the item's image file is, resolved against the project folder."""
-    return str(session.project.resolve(item.image.path))
+    """Where the item's image file is: resolved against the project folder and checked
+    against its image roots (an OutsideRootError, shown as a toast, is never opened)."""
+    return str(session.image_files.path(item.image.path))
 
 
 # ---------------------------------------------------------------- the view

@@ -49,6 +49,7 @@ from pipeline.corrections import correct_mask
 from pipeline.errors import LongtailError
 from pipeline.events import Effort
 from pipeline.geometry import Mask
+from pipeline.images import ImageFiles, OutsideRootError
 
 THUMB = ex.THUMBNAIL
 PAGE = 240  # rows the grid holds before it asks for more (fetchMore)
@@ -108,6 +109,7 @@ class ThumbnailModel(QAbstractListModel):
     def __init__(self, project: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.project = project
+        self.files = ImageFiles(project)  # thumbnails open only files inside the roots
         self.ids = np.zeros(0, dtype=np.int64)
         self.records: dict[int, Any] = {}
         self.shown = 0  # rows exposed so far (grows with fetchMore)
@@ -179,7 +181,11 @@ class ThumbnailModel(QAbstractListModel):
         if image_id in self.requested or record is None:
             return
         self.requested.add(image_id)
-        path = self.project.resolve(record.path)
+        try:
+            path = self.files.path(record.path)
+        except OutsideRootError as exc:
+            self._thumbnail_failed(image_id, str(exc))
+            return
         self.pool.start(_Job(image_id, lambda: _qimage(ex.thumbnail(path)), self._signals))
 
     def _thumbnail_ready(self, image_id: int, image: QImage) -> None:
@@ -190,7 +196,9 @@ class ThumbnailModel(QAbstractListModel):
         pixmap = self._placeholder()
         painter = QPainter(pixmap)
         painter.setPen(QColor("#a00000"))
-        painter.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, "missing file")
+        refused = "outside the image root" in message or "image roots" in message
+        label = "outside the\nimage roots" if refused else "missing file"
+        painter.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, label)
         painter.end()
         self.pixmaps[image_id] = pixmap
         self._changed(image_id)
@@ -489,7 +497,7 @@ class ExplorerView(QWidget):
             f"split {image.split}) — work waiting: {waiting or 'none'}"
         )
         try:
-            self.canvas.set_image(str(self.project.resolve(image.path)))
+            self.canvas.set_image(str(self.session.image_files.path(image.path)))
         except (LongtailError, OSError) as exc:
             self.statusMessage.emit(f"image {image.id}: {exc}")
         self.scene.clear_annotations()
@@ -572,9 +580,12 @@ class ExplorerView(QWidget):
         ]
         current = entry.annotation.segment.mask if entry.annotation.segment else None
         try:
-            dialog = CorrectionDialog(
-                str(self.project.resolve(self.history.image.path)), current, others, self
-            )
+            path = self.session.image_files.path(self.history.image.path)
+        except OutsideRootError as exc:
+            self.statusMessage.emit(f"image {self.history.image.id}: {exc}")
+            return
+        try:
+            dialog = CorrectionDialog(str(path), current, others, self)
         except ImportError as exc:  # the mask editor is part of another package of the app
             self.statusMessage.emit(f"the mask editor is not available ({exc})")
             return
