@@ -193,10 +193,14 @@ def test_a_large_image_shows_a_preview_first_and_sharpens_by_tiles(
     assert image.cached_tiles == 0  # fitted: the preview is sharp enough
     v.set_zoom(0.4, QPointF(500, 350))
     v.grab()
+    assert image.cached_tiles == 0  # while the zoom moves, the preview is drawn scaled
+    v.settle()
+    v.grab()
     # Between the preview and 1:1: half-resolution tiles (256 image px), only those in view.
     assert image._tiles and all(level == 1 for level, _, _ in image._tiles)
     v.set_zoom(2.0, QPointF(500, 350))
     before = set(image._tiles)
+    v.settle()
     v.grab()
     full = {key for key in image._tiles if key not in before}
     assert full and all(level == 0 for level, _, _ in full) and len(full) <= 4

@@ -7,6 +7,11 @@ the uncovered strip, and only a change of one of them (or of the zoom) redraws i
 then only the changed area. The items stay real items, found by the BSP index for
 hover, selection and hit tests; they paint only their highlight. A mask being edited
 (``cached=False``), points and boxes paint themselves above the background.
+
+A ``CanvasView`` draws the static masks from its own mask layer (``layer``), which it
+keeps at its zoom off the GUI thread; every change to the background goes through
+``invalidate_background`` so that the views hear of it (``backgroundInvalidated``).
+A plain ``QGraphicsView`` gets the same picture from ``drawBackground``.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
 from pipeline.geometry import Box, Mask
 
-from .items import BoxItem, MaskItem, PointItem, _Annotation, category_color
+from .items import BoxItem, MaskItem, MaskLook, PointItem, _Annotation, category_color
 from .tiles import ImageItem, ImageSource
 
 DEFAULT_OPACITY = 0.45
@@ -32,6 +37,7 @@ class AnnotationScene(QGraphicsScene):
     """An image and its annotations (see the module doc)."""
 
     imageChanged = Signal(int, int)  # width, height
+    backgroundInvalidated = Signal(QRectF)  # image coords; an empty rect: everything
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -56,7 +62,7 @@ class AnnotationScene(QGraphicsScene):
         """Show an image file or RGB array (annotations stay; call clear_annotations)."""
         self.image_item.set_source(source)
         self.setSceneRect(self.image_rect)
-        self.invalidate(QRectF(), QGraphicsScene.SceneLayer.BackgroundLayer)
+        self.invalidate_background()
         self.imageChanged.emit(self.image_item.width, self.image_item.height)
 
     @property
@@ -70,12 +76,18 @@ class AnnotationScene(QGraphicsScene):
 
     # ------------------------------------------------------------ annotations
 
+    def invalidate_background(self, rect: QRectF | None = None) -> None:
+        """Redraw the views' background under ``rect`` (image coords; None: all)."""
+        rect = QRectF() if rect is None else QRectF(rect)
+        self.backgroundInvalidated.emit(rect)
+        self.invalidate(rect, QGraphicsScene.SceneLayer.BackgroundLayer)
+
     def _image_changed(self) -> None:
+        # The image's pixels sharpened (tiles): the masks over it are unchanged.
         self.invalidate(self.image_rect, QGraphicsScene.SceneLayer.BackgroundLayer)
 
     def _repaint_background(self, item: QGraphicsItem | None = None) -> None:
-        rect = item.boundingRect() if item is not None else QRectF()
-        self.invalidate(rect, QGraphicsScene.SceneLayer.BackgroundLayer)
+        self.invalidate_background(item.boundingRect() if item is not None else None)
 
     def _add(self, item: _Annotation, cached: bool = True) -> None:
         item.set_view_scale(self._view_scale)
@@ -88,7 +100,7 @@ class AnnotationScene(QGraphicsScene):
             item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.addItem(item)
         self._annotations.append(item)
-        if isinstance(item, MaskItem) and item.baked:
+        if isinstance(item, MaskItem) and item.in_background:
             self._repaint_background(item)
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802 (Qt's)
@@ -98,7 +110,7 @@ class AnnotationScene(QGraphicsScene):
         bounding rect (the whole view): masks are looked up per strip of the painter's
         clip so that only those in the strips are drawn.
         """
-        parts = self._exposed_parts(painter, rect)
+        parts = self.exposed_parts(painter, rect)
         for part in parts:
             # One simple clip rect per strip: with the two-strip clip region, Qt's
             # rasteriser fills each path over the whole view before clipping (~60 us a
@@ -106,20 +118,45 @@ class AnnotationScene(QGraphicsScene):
             painter.save()
             if len(parts) > 1:
                 painter.setClipRect(part, Qt.ClipOperation.IntersectClip)
-            super().drawBackground(painter, part)
-            self.image_item.draw(painter, part)
-            if self._visible:
-                found = [
-                    item
-                    for item in self.items(part, Qt.ItemSelectionMode.IntersectsItemBoundingRect)
-                    if isinstance(item, MaskItem) and item.baked and item.isVisible()
-                ]
-                for item in sorted(found, key=lambda i: (i.zValue(), i.order)):
-                    item.paint_base(painter)
+            self.draw_backdrop(painter, part)
+            self.paint_static_masks(painter, part)
             painter.restore()
 
+    def draw_backdrop(self, painter: QPainter, rect: QRectF, *, quick: bool = False) -> None:
+        """The canvas colour and the image in ``rect`` (``quick``: see ImageItem.draw)."""
+        super().drawBackground(painter, rect)
+        self.image_item.draw(painter, rect, quick=quick)
+
+    def paint_static_masks(self, painter: QPainter, rect: QRectF) -> int:
+        """Draw the static masks that reach into ``rect`` (on the GUI thread);
+        returns how many."""
+        if not self._visible:
+            return 0
+        found = [
+            item
+            for item in self.items(rect, Qt.ItemSelectionMode.IntersectsItemBoundingRect)
+            if isinstance(item, MaskItem) and item.in_background and item.isVisible()
+        ]
+        for item in sorted(found, key=lambda i: (i.zValue(), i.order)):
+            item.paint_base(painter)
+        return len(found)
+
+    def static_looks(self) -> list[MaskLook]:
+        """Every static mask's look, in drawing order: a snapshot that a rendering
+        thread may read (see ``layer``)."""
+        if not self._visible:
+            return []
+        found = [
+            item
+            for item in self._annotations
+            if isinstance(item, MaskItem) and item.in_background and item.isVisible()
+        ]
+        found.sort(key=lambda i: (i.zValue(), i.order))
+        return [item.look() for item in found]
+
     @staticmethod
-    def _exposed_parts(painter: QPainter, rect: QRectF) -> list[QRectF]:
+    def exposed_parts(painter: QPainter, rect: QRectF) -> list[QRectF]:
+        """The exposed area of a background paint as simple rects (image coords)."""
         if not painter.hasClipping():
             return [rect]
         transform = painter.transform()
@@ -181,7 +218,7 @@ class AnnotationScene(QGraphicsScene):
     def remove_annotation(self, item: _Annotation) -> None:
         if item in self._annotations:
             self._annotations.remove(item)
-            if isinstance(item, MaskItem) and item.baked:
+            if isinstance(item, MaskItem) and item.in_background:
                 self._repaint_background(item)
             self.removeItem(item)
 

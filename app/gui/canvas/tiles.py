@@ -6,6 +6,11 @@ libjpeg's DCT scaling (PIL ``draft``), which is what makes the first paint fast;
 full pixels are decoded on a worker thread, and once they are there the item draws
 full-resolution tiles (built on demand, kept in a small LRU) wherever the view zooms in
 past the preview's resolution.
+
+While the view zooms, ``draw(..., quick=True)`` scales the preview as it is (a few ms)
+instead of making tiles or a smoothed copy at each step; once the zoom settles, the
+view has the smoothed copy for the new zoom made on its worker (``fitted_request``,
+``set_fitted``) and draws sharp again.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image, ImageOps
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
@@ -82,6 +87,7 @@ class ImageItem(QGraphicsItem):
         self.width = 0
         self.height = 0
         self._preview: QPixmap | None = None
+        self._preview_image: QImage | None = None  # the same pixels, for a worker thread
         self._preview_scale = 1.0  # preview px per image px
         self._full: np.ndarray | None = None
         self._tiles: OrderedDict[tuple[int, int], QPixmap] = OrderedDict()
@@ -140,9 +146,28 @@ class ImageItem(QGraphicsItem):
         self.update()
 
     def _set_preview(self, pixels: np.ndarray) -> None:
-        self._preview = QPixmap.fromImage(qimage_from_rgb(pixels))
+        self._preview_image = qimage_from_rgb(pixels)
+        self._preview = QPixmap.fromImage(self._preview_image)
         self._preview_scale = pixels.shape[1] / self.width
         self._fitted: tuple[float, QPixmap] | None = None
+
+    def _fitted_size(self, scale: float) -> QSize:
+        return QSize(max(1, round(self.width * scale)), max(1, round(self.height * scale)))
+
+    def fitted_request(self, scale: float) -> tuple[QImage, QSize] | None:
+        """At ``scale`` (the view's level of detail), the preview and the size of the
+        smoothed copy that ``draw`` will want; None when it needs none or has it.
+        Making it (``QImage.scaled``, smooth) is safe on a worker thread."""
+        if self._preview_image is None or not scale < self._preview_scale * 0.99:
+            return None
+        if self._fitted is not None and self._fitted[0] == scale:
+            return None
+        return self._preview_image, self._fitted_size(scale)
+
+    def set_fitted(self, scale: float, image: QImage) -> None:
+        """Keep a smoothed copy made elsewhere for ``scale`` (see fitted_request)."""
+        if image.size() == self._fitted_size(scale):
+            self._fitted = (scale, QPixmap.fromImage(image))
 
     def _start_decode(self) -> None:
         if self._decode_pending is not None:
@@ -195,8 +220,9 @@ class ImageItem(QGraphicsItem):
             self.on_change()
         self.update()
 
-    def draw(self, painter: QPainter, rect: QRectF) -> None:
-        """Draw the part of the image in ``rect`` (item coordinates) at the painter's zoom."""
+    def draw(self, painter: QPainter, rect: QRectF, *, quick: bool = False) -> None:
+        """Draw the part of the image in ``rect`` (item coordinates) at the painter's
+        zoom; ``quick``: from the preview as it is (while the view zooms)."""
         if self._preview is None:
             return
         if self._decode_pending is not None:
@@ -208,18 +234,22 @@ class ImageItem(QGraphicsItem):
         scale = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
         # Smooth when zoomed out; crisp pixels when zoomed in (to place vertices on them).
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 1.0)
-        if self._full is not None and scale > self._preview_scale * 1.01:
+        fitted_here = self._fitted is not None and self._fitted[0] == scale
+        if quick and not fitted_here:
+            self._paint_preview(painter, exposed)
+        elif self._full is not None and scale > self._preview_scale * 1.01:
             self._paint_tiles(painter, exposed, scale)
         elif scale < self._preview_scale * 0.99 and self._paint_fitted(painter, exposed, scale):
             pass
         else:
-            # Whole pixels: a fractional source rect sends Qt down its slow path.
-            exposed = QRectF(exposed.toAlignedRect()).intersected(self.boundingRect())
-            s = self._preview_scale
-            source = QRectF(
-                exposed.x() * s, exposed.y() * s, exposed.width() * s, exposed.height() * s
-            )
-            painter.drawPixmap(exposed, self._preview, source)
+            self._paint_preview(painter, exposed)
+
+    def _paint_preview(self, painter: QPainter, exposed: QRectF) -> None:
+        # Whole pixels: a fractional source rect sends Qt down its slow path.
+        exposed = QRectF(exposed.toAlignedRect()).intersected(self.boundingRect())
+        s = self._preview_scale
+        source = QRectF(exposed.x() * s, exposed.y() * s, exposed.width() * s, exposed.height() * s)
+        painter.drawPixmap(exposed, self._preview, source)
 
     def _paint_fitted(self, painter: QPainter, exposed: QRectF, scale: float) -> bool:
         """Zoomed out: blit from a copy smoothed once to this zoom (a smooth scaled draw
@@ -228,10 +258,8 @@ class ImageItem(QGraphicsItem):
         if not transform.isAffine() or transform.m12() or transform.m21():
             return False
         if self._fitted is None or self._fitted[0] != scale:
-            size = (max(1, round(self.width * scale)), max(1, round(self.height * scale)))
             fitted = self._preview.scaled(
-                size[0],
-                size[1],
+                self._fitted_size(scale),
                 Qt.AspectRatioMode.IgnoreAspectRatio,
                 Qt.TransformationMode.SmoothTransformation,
             )

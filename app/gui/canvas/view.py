@@ -5,6 +5,13 @@ view's resolution) and handed to the current tool (``set_tool``); the view pans 
 Space-drag or the middle button whatever the tool. Only what changed is repainted
 (``MinimalViewportUpdate``); panning scrolls the pixels already drawn, and the image
 with the static masks is the view's cached background (see ``scene``).
+
+The static masks come from the view's mask layer (``layer.MaskLayer``): a raster of
+them at the view's zoom, blitted into the background. A zoom step does not draw the
+masks again: it shows the layer scaled (and the image from its preview), which costs a
+few milliseconds; once the zoom has paused for ``SETTLE_MS``, a worker thread renders
+the layer at the new zoom, and the view swaps it in and is exact again
+(``backgroundSettled``). ``settle()`` does that at once, for tests and screenshots.
 """
 
 from __future__ import annotations
@@ -13,23 +20,30 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
-from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
+    QImage,
     QKeyEvent,
     QKeySequence,
     QMouseEvent,
     QPainter,
+    QRegion,
+    QTransform,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QFrame, QGraphicsView, QWidget
+from PySide6.QtWidgets import QFrame, QGraphicsView, QStyleOptionGraphicsItem, QWidget
 
+from .layer import LayerJob, LayerRenderer, LayerResult, MaskLayer, render_layer
 from .scene import AnnotationScene
 from .tiles import ImageSource
 
 MIN_SCALE = 0.01
 MAX_SCALE = 64.0
 WHEEL_STEP = 1.25  # zoom factor per wheel notch
+SETTLE_MS = 150  # a zoom that paused this long gets its exact background rendered
+LAYER_MARGIN = 0.25  # the mask layer reaches this share of the viewport past each side
+EDGE_PAD_PX = 160  # the layer reaches this far past the image (outlines, label tags)
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,7 @@ class CanvasView(QGraphicsView):
     clicked = Signal(QPointF, Qt.MouseButton, Qt.KeyboardModifier)  # image coords
     zoomChanged = Signal(float)  # device px per image px
     cursorMoved = Signal(QPointF)  # image coords under the mouse
+    backgroundSettled = Signal()  # the background is exact at the current zoom again
 
     def __init__(self, scene: AnnotationScene | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -92,7 +107,17 @@ class CanvasView(QGraphicsView):
         self._space = False
         self._pan_from: QPoint | None = None
         self._fit_pending = True
+        self._layer: MaskLayer | None = None
+        self._zoom_anchor: tuple[QPointF, QPointF, QTransform] | None = None
+        self._settling = False  # the zoom changed: a quick look until the new layer
+        self._renderer = LayerRenderer(self)
+        self._renderer.rendered.connect(self._on_rendered)
+        self._settle_timer = QTimer(self)
+        self._settle_timer.setSingleShot(True)
+        self._settle_timer.setInterval(SETTLE_MS)
+        self._settle_timer.timeout.connect(self._render_layer)
         self._scene.imageChanged.connect(self._on_image_changed)
+        self._scene.backgroundInvalidated.connect(self._on_background_invalidated)
         self._view_actions = self._make_actions()
 
     # ------------------------------------------------------------ image and tool
@@ -165,10 +190,18 @@ class CanvasView(QGraphicsView):
         """Zoom by ``factor`` keeping the image point under ``anchor`` (viewport
         coords; default the centre) where it is."""
         anchor = QPointF(self.viewport().rect().center()) if anchor is None else QPointF(anchor)
-        before = self.view_to_image(anchor)
+        last = self._zoom_anchor
+        if last is not None and last[0] == anchor and last[2] == self.viewportTransform():
+            # The same burst at the same spot: the scroll position is whole pixels, so
+            # the point under the cursor is kept from the first step, not from the last
+            # (which was rounded), lest it drift by up to half a pixel per step.
+            before = last[1]
+        else:
+            before = self.view_to_image(anchor)
         self._set_scale(self.scale_factor * factor)
         after = self.image_to_view(before)
         self.pan_by(after.x() - anchor.x(), after.y() - anchor.y())
+        self._zoom_anchor = (anchor, before, self.viewportTransform())
 
     def set_zoom(self, scale: float, centre: QPointF | None = None) -> None:
         """Show the image at ``scale`` centred on ``centre`` (image coords)."""
@@ -192,6 +225,10 @@ class CanvasView(QGraphicsView):
             return
         self._scene.set_view_scale(scale)
         self.setTransform(self.transform().fromScale(scale, scale))
+        # The background shows its quick look until the zoom pauses (see the module doc).
+        self._settling = True
+        self._renderer.cancel()
+        self._settle_timer.start()
         self.zoomChanged.emit(scale)
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt's name)
@@ -205,6 +242,163 @@ class CanvasView(QGraphicsView):
         super().resizeEvent(event)
         if self._fit_pending:
             self.fit()
+
+    # ------------------------------------------------------------ the background
+
+    @property
+    def settling(self) -> bool:
+        """True from a zoom step until the background is exact at the new zoom."""
+        return self._settling
+
+    @property
+    def mask_layer(self) -> MaskLayer | None:
+        return self._layer
+
+    def settle(self) -> None:
+        """Make the background exact at the current zoom now, on this thread (what the
+        worker does once a zoom pauses; for tests, screenshots and benchmarks)."""
+        if self._settling or self._settle_timer.isActive() or self._renderer.busy:
+            self._settle_timer.stop()
+            self._renderer.cancel()
+            result = render_layer(self._layer_job())
+            assert result is not None
+            self._install(result)
+
+    def _device_scale(self) -> tuple[float, QPoint, float]:
+        """(device px per image px, device position of the scene origin, pixel ratio)."""
+        dpr = self.viewport().devicePixelRatioF()
+        t = self.viewportTransform()
+        return t.m11() * dpr, QPoint(round(t.dx() * dpr), round(t.dy() * dpr)), dpr
+
+    def _layer_rect(self, scale: float, offset: QPoint, dpr: float) -> QRect:
+        """Where a layer rendered now should reach (scaled scene coords): the viewport
+        and a margin, within the image (and its labels' reach)."""
+        size = self.viewport().size() * dpr
+        view = QRect(-offset.x(), -offset.y(), size.width(), size.height())
+        mx, my = int(size.width() * LAYER_MARGIN), int(size.height() * LAYER_MARGIN)
+        w, h = self._scene.image_size
+        image = QRectF(0, 0, w * scale, h * scale).toAlignedRect()
+        image.adjust(-EDGE_PAD_PX, -EDGE_PAD_PX, EDGE_PAD_PX, EDGE_PAD_PX)
+        return view.adjusted(-mx, -my, mx, my).intersected(image)
+
+    def _layer_job(self) -> LayerJob:
+        scale, offset, dpr = self._device_scale()
+        rect = self._layer_rect(scale, offset, dpr)
+        if rect.isEmpty():
+            rect = QRect(-offset.x(), -offset.y(), 1, 1)
+        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(self.viewportTransform())
+        return LayerJob(
+            id=self._renderer.next_id(),
+            scale=scale,
+            origin=rect.topLeft(),
+            size=rect.size(),
+            looks=self._scene.static_looks(),
+            fitted=self._scene.image_item.fitted_request(lod),
+            fitted_scale=lod,
+        )
+
+    def _render_layer(self) -> None:
+        job = self._layer_job()
+        if not job.looks and job.fitted is None:
+            image = QImage(job.size, QImage.Format.Format_ARGB32_Premultiplied)
+            image.fill(Qt.GlobalColor.transparent)
+            self._install(LayerResult(job, image, None))
+            return
+        self._renderer.start(job)
+
+    def _on_rendered(self, result: LayerResult) -> None:
+        if result.job is not self._renderer.current:
+            return  # cancelled: the zoom moved on, or the masks changed
+        self._renderer.current = None
+        self._install(result)
+
+    def _install(self, result: LayerResult) -> None:
+        job = result.job
+        layer = MaskLayer(result.image, job.scale, job.origin)
+        layer.valid = QRegion(layer.pixel_rect)
+        for rect in job.dirty:
+            layer.invalidate(rect)
+        self._layer = layer
+        if result.fitted is not None:
+            self._scene.image_item.set_fitted(job.fitted_scale, result.fitted)
+        scale, _, _ = self._device_scale()
+        if math.isclose(job.scale, scale, rel_tol=1e-9) and self._settling:
+            self._settling = False
+            self.resetCachedContent()  # the quick look goes; the exact one is a blit
+        if not self._settling:
+            self.backgroundSettled.emit()
+
+    def _on_background_invalidated(self, rect: QRectF) -> None:
+        job = self._renderer.current
+        if rect.isEmpty():
+            # Everything changed (opacity, visibility, another image): a new layer is
+            # drawn at the next paint; a render in flight is out of date.
+            self._layer = None
+            if job is not None:
+                self._renderer.cancel()
+                self._settle_timer.start()
+            return
+        if self._layer is not None:
+            self._layer.invalidate(rect)
+        if job is not None:
+            job.dirty.append(QRectF(rect))
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802 (Qt's)
+        """The image, and the static masks from the mask layer (see the module doc)."""
+        scene = self._scene
+        parts = scene.exposed_parts(painter, rect)
+        for part in parts:
+            painter.save()
+            if len(parts) > 1:
+                painter.setClipRect(part, Qt.ClipOperation.IntersectClip)
+            scene.draw_backdrop(painter, part, quick=self._settling)
+            if scene.annotations_visible:
+                self._draw_masks(painter, part)
+            painter.restore()
+
+    def _draw_masks(self, painter: QPainter, part: QRectF) -> None:
+        scene = self._scene
+        device_transform = painter.deviceTransform()
+        scale = device_transform.m11()
+        offset = QPoint(round(device_transform.dx()), round(device_transform.dy()))
+        aligned = (
+            not device_transform.m12()
+            and not device_transform.m21()
+            and not device_transform.isRotating()
+            and scale == device_transform.m22()
+            and offset.x() == device_transform.dx()
+            and offset.y() == device_transform.dy()
+        )
+        if not aligned:  # rotated or between pixels (a print, a render()): draw directly
+            scene.paint_static_masks(painter, part)
+            return
+        dpr = scale / max(painter.worldTransform().m11(), 1e-12)
+        layer = self._layer
+        if layer is not None and not math.isclose(layer.scale, scale, rel_tol=1e-9):
+            if self._settling:
+                layer.draw_scaled(painter)  # the quick look, until the zoom pauses
+                return
+            layer = None
+        if layer is None:
+            rect = self._layer_rect(scale, offset, dpr)
+            if rect.isEmpty():
+                return  # no part of the image (nor of its labels) in view
+            image = QImage(rect.size(), QImage.Format.Format_ARGB32_Premultiplied)
+            layer = self._layer = MaskLayer(image, scale, rect.topLeft())
+        device = device_transform.mapRect(part).toAlignedRect()
+        if painter.hasClipping():
+            device &= device_transform.mapRect(painter.clipBoundingRect()).toAlignedRect()
+        px = layer.to_layer_px(device, offset)
+        if layer.pixel_rect.contains(px):
+            layer.repair(px, scene.paint_static_masks)
+            layer.blit(painter, device, px, dpr)
+            return
+        # Panned past the layer: draw here, and render a layer about the view once the
+        # pan pauses.
+        drawn = scene.paint_static_masks(painter, part)
+        reach = layer.pixel_rect.translated(layer.origin)
+        if drawn and not reach.contains(self._layer_rect(scale, offset, dpr)):
+            self._settle_timer.start()
 
     # ------------------------------------------------------------ actions
 
