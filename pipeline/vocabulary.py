@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -402,17 +402,25 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 @dataclass(frozen=True)
 class _Entry:
+    """One category's searchable text, normalised once. Joined fields put a newline
+    before each label (a normalised query has none): ``"\n" + q in name_lines`` says
+    some name starts with ``q``, and ``q in label_text`` that some label contains it."""
+
     category: Category
+    key: Any  # its id, else its name: what ``usage`` and ``among`` are keyed by
     names: tuple[str, ...]  # the name, normalised, and its bare form
     synonyms: tuple[str, ...]
     compact: frozenset[str]  # every label without spaces or punctuation
-    labels: tuple[str, ...]  # names and synonyms, normalised
-    label_words: frozenset[str]
+    name_lines: str
+    synonym_lines: str
+    label_text: str  # names and synonyms, normalised, one a line
     definition: str
-    definition_words: frozenset[str]
+    # the words of labels and definition, each after a space: `" " + w in word_starts`
+    # says some word starts with ``w``
+    word_starts: str
     # labels and definition in one string: a query (or a word of it) that is not in it
     # matches no rank but the compact label's (a quick rejection per keystroke)
-    text: str = ""
+    text: str
 
 
 class CategoryIndex:
@@ -426,24 +434,36 @@ class CategoryIndex:
     """
 
     def __init__(self, categories: Iterable[Category]) -> None:
-        self._entries = []
-        for c in categories:
+        self._entries: list[_Entry] = []
+        self._positions: dict[Any, list[int]] = {}
+        self._by_compact: dict[str, list[int]] = {}
+        for position, c in enumerate(categories):
             forms = name_forms(c.name)
             labels = tuple(dict.fromkeys([*forms, *(f for x in c.synonyms for f in name_forms(x))]))
+            synonyms = labels[len(forms) :]
             definition = c.definition.lower()
+            words = {w for label in labels for w in _WORD.findall(label)}
+            words.update(_WORD.findall(definition))
+            compact = frozenset(_compact(label) for label in labels)
+            key = c.id if c.id is not None else c.name
             self._entries.append(
                 _Entry(
                     category=c,
+                    key=key,
                     names=tuple(forms),
-                    synonyms=labels[len(forms) :],
-                    compact=frozenset(_compact(label) for label in labels),
-                    labels=labels,
-                    label_words=frozenset(w for label in labels for w in _WORD.findall(label)),
+                    synonyms=synonyms,
+                    compact=compact,
+                    name_lines="".join("\n" + x for x in forms),
+                    synonym_lines="".join("\n" + x for x in synonyms),
+                    label_text="\n".join(labels),
                     definition=definition,
-                    definition_words=frozenset(_WORD.findall(definition)),
+                    word_starts="".join(" " + w for w in sorted(words)),
                     text="\n".join((*labels, definition)),
                 )
             )
+            self._positions.setdefault(key, []).append(position)
+            for label in compact:
+                self._by_compact.setdefault(label, []).append(position)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -454,29 +474,37 @@ class CategoryIndex:
         *,
         limit: int | None = 50,
         usage: Mapping[Any, int] | None = None,
-        among: Container[Any] | None = None,
+        among: Collection[Any] | None = None,
     ) -> list[Category]:
         """Categories matching ``query``, best first. An empty query lists all (by usage).
 
         ``among`` (keys: category id, else name) limits the ranking to those categories
         and the ones a compact label equals the query: type-ahead passes the matches of
-        the query typed so far (see :func:`narrows`), a much shorter list.
+        the query typed so far (see :func:`narrows`), a much shorter list, and only
+        those are looked at.
         """
         q = normalize(query)
         usage = usage or {}
         matcher = _Matcher(q)
+        entries = self._entries
+        if among is None:
+            positions: Iterable[int] = range(len(entries))
+        else:
+            where = self._positions
+            positions = {p for k in among if k in where for p in where[k]}
+            positions.update(self._by_compact.get(matcher.compact, ()))
+        rank = matcher.rank if q else lambda entry: 0
         scored = []
-        for order, entry in enumerate(self._entries):
-            key = entry.category.id if entry.category.id is not None else entry.category.name
-            if among is not None and key not in among and matcher.compact not in entry.compact:
-                continue
-            rank = matcher.rank(entry) if q else 0
-            if rank is None:
-                continue
-            scored.append((rank, -usage.get(key, 0), len(entry.names[0]), order, entry.category))
-        scored.sort(key=lambda t: t[:4])
-        found = [t[4] for t in scored]
-        return found if limit is None else found[:limit]
+        for order in positions:
+            entry = entries[order]
+            found = rank(entry)
+            if found is not None:
+                key = entry.key
+                scored.append((found, -usage.get(key, 0), len(entry.names[0]), order))
+        # (rank, usage, name length, position) is unique per entry: the order is total
+        scored.sort()
+        found = [entries[t[3]].category for t in (scored if limit is None else scored[:limit])]
+        return found
 
 
 _PLAIN = re.compile(r"[a-z0-9 ]+")
@@ -486,7 +514,13 @@ def narrows(before: str, after: str) -> bool:
     """Does every category matching ``after`` match ``before`` too (its compact label
     aside)? True when ``after`` extends ``before`` and both are plain words (letters,
     digits, spaces): then the matches of ``before`` may be passed to ``search`` as
-    ``among``. (Punctuation can split a word, so such queries are searched in full.)"""
+    ``among``. (Punctuation can split a word, so such queries are searched in full.)
+
+    Why, rank by rank (``before`` is a prefix of ``after``, so each word of ``before``
+    is a prefix of a word of ``after``): ``after`` inside a name, synonym or the
+    definition (ranks 0-9) puts ``before`` there too; every word of ``after`` starting
+    a word of the category (rank 10) makes every word of ``before`` do so. Only rank 1's
+    compact label (``t shirt`` is ``tshirt``) is not inherited; ``search`` adds those."""
     before, after = normalize(before), normalize(after)
     return bool(before) and after.startswith(before) and _PLAIN.fullmatch(after) is not None
 
@@ -496,40 +530,66 @@ class _Matcher:
 
     def __init__(self, q: str) -> None:
         self.q = q
+        self.line_q = "\n" + q
         self.words = _WORD.findall(q)
-        self.phrase = re.compile(r"\b" + re.escape(q) + r"\b")
-        self.word_prefix = re.compile(r"\b" + re.escape(q))
+        self.word_starts = tuple(" " + w for w in self.words)
         self.compact = _compact(q)
         # what every match holds somewhere in its text: the query, or each of its words
         self.needles = (q,) if len(self.words) <= 1 else tuple(self.words)
+        self._phrase: re.Pattern[str] | None = None
+        self._word_prefix: re.Pattern[str] | None = None
+
+    # the patterns are compiled when first needed: most queries rank most entries
+    # without them, and compiling costs as much as ranking a hundred entries
+    @property
+    def phrase(self) -> re.Pattern[str]:
+        if self._phrase is None:
+            self._phrase = re.compile(r"\b" + re.escape(self.q) + r"\b")
+        return self._phrase
+
+    @property
+    def word_prefix(self) -> re.Pattern[str]:
+        if self._word_prefix is None:
+            self._word_prefix = re.compile(r"\b" + re.escape(self.q))
+        return self._word_prefix
 
     def rank(self, entry: _Entry) -> int | None:
         q = self.q
-        if self.compact not in entry.compact and not all(n in entry.text for n in self.needles):
-            return None
+        compact = self.compact in entry.compact
+        if not compact:
+            text = entry.text
+            for needle in self.needles:
+                if needle not in text:
+                    return None
         if q in entry.names:
             return 0
-        if q in entry.synonyms or (self.compact and self.compact in entry.compact):
+        if (compact and self.compact) or q in entry.synonyms:
             return 1
-        if any(name.startswith(q) for name in entry.names):
+        # a label, a line of the joined text, starts with q
+        if self.line_q in entry.name_lines:
             return 2
-        if any(x.startswith(q) for x in entry.synonyms):
+        if self.line_q in entry.synonym_lines:
             return 3
-        in_labels = [label for label in entry.labels if q in label]
-        if in_labels:
-            if any(self.phrase.search(label) for label in in_labels):
+        # q holds no newline: in the joined labels it is inside one label, and \b at a
+        # newline is \b at a label's end
+        labels = entry.label_text
+        if q in labels:
+            if self.phrase.search(labels):
                 return 4
-            if any(self.word_prefix.search(label) for label in in_labels):
+            if self.word_prefix.search(labels):
                 return 5
             return 6
-        if q in entry.definition:
-            if self.phrase.search(entry.definition):
+        definition = entry.definition
+        if q in definition:
+            if self.phrase.search(definition):
                 return 7
-            if self.word_prefix.search(entry.definition):
+            if self.word_prefix.search(definition):
                 return 8
             return 9
         if len(self.words) > 1:
-            pool = entry.label_words | entry.definition_words
-            if all(any(w.startswith(word) for w in pool) for word in self.words):
-                return 10
+            starts = entry.word_starts
+            for word in self.word_starts:
+                if word not in starts:
+                    return None
+            return 10
         return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from PySide6.QtCore import (
     QEvent,
@@ -30,8 +31,9 @@ from PySide6.QtGui import (
     QFontMetrics,
     QKeySequence,
     QPainter,
-    QPixmap,
     QShortcut,
+    QStaticText,
+    QTransform,
 )
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -51,9 +53,17 @@ from ..style import COLORS
 
 RESULT_LIMIT = 60
 RECENT_KEYS = 9
+ROWS_PER_TICK = 8  # rows laid out per idle tick (about 0.2 ms each)
 HIT_CACHE = 4000  # queries whose hits are kept (cleared when the usage counts change)
-ROW_CACHE = 250  # rendered rows kept (250 x 420 x 40 px x 4 bytes: about 17 MB at most)
 WARM_QUERIES = tuple("abcdefghijklmnopqrstuvwxyz0123456789")
+SCROLL_BAR_STYLE = f"""
+QScrollBar:vertical {{ background: {COLORS["base"]}; width: 10px; margin: 0; border: none; }}
+QScrollBar::handle:vertical {{
+    background: {COLORS["border"]}; min-height: 24px; margin: 0 2px; border-radius: 3px;
+}}
+QScrollBar::add-line:vertical, QScrollBar::sub-line:vertical {{ height: 0; border: none; }}
+QScrollBar::add-page:vertical, QScrollBar::sub-page:vertical {{ background: none; }}
+"""
 _WORDS = re.compile(r"[a-z0-9]+")
 PICKER_KEYS = (
     Qt.Key.Key_Return,
@@ -70,7 +80,9 @@ class CategoryModel(QStringListModel):
     """The hits of the current query (a short list: the search stops at RESULT_LIMIT).
 
     The names live in Qt's own string list, so the view's many row and data queries per
-    keystroke stay in C++; the delegate reads the categories from ``hits``.
+    keystroke stay in C++; the delegate reads the categories from ``hits``. A new list
+    changes only the rows that differ: the view repaints those rows, not the whole list
+    (while a query narrows, the top hits mostly stay).
     """
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -78,10 +90,34 @@ class CategoryModel(QStringListModel):
         self.hits: list[Category] = []
         self.excluded: Mapping[int, str] = {}
         self.recent_ids: list[int] = []
+        self._drawn_state: tuple = ((), ())
 
     def set_hits(self, hits: list[Category]) -> None:
+        old = self.hits
         self.hits = hits
-        self.setStringList([c.display_name for c in hits])
+        if len(hits) < len(old):
+            self.removeRows(len(hits), len(old) - len(hits))
+        elif len(hits) > len(old):
+            self.insertRows(len(old), len(hits) - len(old))
+        # setData signals the row only when its name changed (names are unique)
+        for row, category in enumerate(hits):
+            self.setData(self.index(row), category.display_name)
+        # what else a row shows: the exclusion reasons and the Alt+n keys
+        state = (tuple(sorted(self.excluded.items())), tuple(self.recent_ids))
+        if state != self._drawn_state and hits:
+            self._drawn_state = state
+            self.dataChanged.emit(self.index(0), self.index(len(hits) - 1))
+
+
+@dataclass(frozen=True)
+class RowText:
+    """A category's row, laid out once for one list width: the bold name, its synonyms
+    elided to the room left beside it, the definition elided to the width."""
+
+    name: QStaticText
+    name_width: int
+    synonyms: QStaticText | None
+    definition: QStaticText
 
 
 class CategoryDelegate(QStyledItemDelegate):
@@ -91,7 +127,11 @@ class CategoryDelegate(QStyledItemDelegate):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._fonts: tuple[QFont, QFont, QFontMetrics, QFontMetrics] | None = None
-        self._rows: dict[tuple, QPixmap] = {}
+        # laying text out (shaping, eliding) is most of a row's cost, and a laid-out row
+        # is drawn in a few microseconds: rows are laid out once per list width (the
+        # width with and without the scroll bar), most of them in idle time before they
+        # are first shown (see CategoryPicker.warm_up)
+        self._texts: dict[tuple[int, float], dict[int | None, RowText]] = {}
 
     def fonts(self, font: QFont) -> tuple[QFont, QFont, QFontMetrics, QFontMetrics]:
         """The plain and bold fonts and their metrics, made once (a repaint per keystroke)."""
@@ -99,82 +139,126 @@ class CategoryDelegate(QStyledItemDelegate):
             bold = QFont(font)
             bold.setBold(True)
             self._fonts = (QFont(font), bold, QFontMetrics(font), QFontMetrics(bold))
+            self._texts.clear()
         return self._fonts
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         height = self.fonts(option.font)[2].height()
         return QSize(200, 2 * height + 12)
 
+    def row_text(self, category: Category, font: QFont, width: int, ratio: float) -> RowText:
+        """The row of ``category`` laid out for a row ``width`` pixels wide on a screen of
+        ``ratio`` device pixels per pixel."""
+        fonts = self.fonts(font)
+        texts = self._texts_for(width, ratio)
+        text = texts.get(category.id)
+        if text is None:
+            text = texts[category.id] = _lay_out(category, fonts, width - 2 * MARGIN, ratio)
+        return text
+
+    def lay_out_ahead(
+        self, todo: list[Category], font: QFont, width: int, ratio: float, count: int
+    ) -> None:
+        """Lay out the rows of up to ``count`` categories not laid out yet, taken from
+        the end of ``todo`` (those already laid out are dropped from it for free)."""
+        fonts = self.fonts(font)
+        texts = self._texts_for(width, ratio)
+        while todo and count > 0:
+            category = todo.pop()
+            if category.id not in texts:
+                texts[category.id] = _lay_out(category, fonts, width - 2 * MARGIN, ratio)
+                count -= 1
+
+    def _texts_for(self, width: int, ratio: float) -> dict[int | None, RowText]:
+        texts = self._texts.get((width, ratio))
+        if texts is None:
+            while len(self._texts) >= WIDTHS_KEPT:
+                del self._texts[next(iter(self._texts))]  # the oldest width
+            texts = self._texts[width, ratio] = {}
+        return texts
+
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
-        # A row is drawn once into a pixmap and reused: the same categories come back
-        # keystroke after keystroke while the query narrows, and text is slow to draw.
         model: CategoryModel = index.model()
-        category: Category = model.hits[index.row()]
+        row = index.row()
+        category: Category = model.hits[row]
         reason = model.excluded.get(category.id)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        recent = model.recent_ids.index(category.id) if category.id in model.recent_ids else -1
         rect = option.rect
-        key = (category.id, selected, index.row() % 2, reason, recent, rect.width(), rect.height())
-        pixmap = self._rows.get(key)
-        if pixmap is None:
-            ratio = painter.device().devicePixelRatioF()
-            pixmap = QPixmap(rect.size() * ratio)
-            pixmap.setDevicePixelRatio(ratio)
-            pixmap.fill(QColor(COLORS["base"]))
-            row_painter = QPainter(pixmap)
-            self._paint_row(row_painter, option, category, reason, selected, recent, index.row())
-            row_painter.end()
-            if len(self._rows) > ROW_CACHE:
-                self._rows.clear()
-            self._rows[key] = pixmap
-        painter.drawPixmap(rect.topLeft(), pixmap)
-
-    def _paint_row(
-        self,
-        painter: QPainter,
-        option: QStyleOptionViewItem,
-        category: Category,
-        reason: str | None,
-        selected: bool,
-        recent: int,
-        row: int,
-    ) -> None:
-        painter.save()
-        rect = QRect(0, 0, option.rect.width(), option.rect.height())
         if selected:
             painter.fillRect(rect, QColor(COLORS["accent"]))
         elif row % 2:
             painter.fillRect(rect, QColor(COLORS["alternate"]))
-        main = QColor(COLORS["accent_text"] if selected else COLORS["text"])
-        muted = QColor("#dfe8fb" if selected else COLORS["muted"])
-        if reason:
-            main = muted
-        inner = rect.adjusted(8, 4, -8, -4)
+        else:
+            painter.fillRect(rect, QColor(COLORS["base"]))
+        muted = QColor(SELECTED_MUTED if selected else COLORS["muted"])
+        main = muted if reason else QColor(COLORS["accent_text"] if selected else COLORS["text"])
         plain, bold, metrics, bold_metrics = self.fonts(option.font)
         line = metrics.height()
+        left, top = rect.left() + MARGIN, rect.top() + 4
+        right = rect.right() - MARGIN
+        recent = model.recent_ids.index(category.id) if category.id in model.recent_ids else -1
+        ratio = painter.device().devicePixelRatioF()
+        text = self.row_text(category, option.font, rect.width(), ratio)
         painter.setFont(bold)
         painter.setPen(main)
-        name = category.display_name
-        if recent >= 0:
-            name += f"   Alt+{recent + 1}"
-        name_width = min(bold_metrics.horizontalAdvance(name) + 4, inner.width())
-        top = QRect(inner.left(), inner.top(), inner.width(), line)
-        painter.drawText(top, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
+        name_width = text.name_width
+        if recent >= 0:  # at most nine rows, on the empty query: drawn as they are
+            name = f"{category.display_name}   Alt+{recent + 1}"
+            name_width = min(bold_metrics.horizontalAdvance(name) + 4, right - left)
+            painter.drawText(QRect(left, top, right - left, line), Qt.AlignmentFlag.AlignLeft, name)
+        else:
+            painter.drawStaticText(left, top, text.name)
         painter.setFont(plain)
         painter.setPen(muted)
-        extra = f"excluded: {reason}" if reason else _synonym_text(category)
-        if extra:
-            rest = QRect(inner.left() + name_width + 8, inner.top(), inner.width(), line)
-            rest.setRight(inner.right())
-            elided = metrics.elidedText(extra, Qt.TextElideMode.ElideRight, rest.width())
-            painter.drawText(
-                rest, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, elided
-            )
-        second = QRect(inner.left(), inner.top() + line + 2, inner.width(), line)
-        definition = category.definition or "(no definition)"
-        elided = metrics.elidedText(definition, Qt.TextElideMode.ElideRight, second.width())
-        painter.drawText(second, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, elided)
-        painter.restore()
+        if reason or recent >= 0:
+            extra = f"excluded: {reason}" if reason else _synonym_text(category)
+            room = QRect(left + name_width + 8, top, right - left - name_width - 8, line)
+            elided = metrics.elidedText(extra, Qt.TextElideMode.ElideRight, room.width())
+            painter.drawText(room, Qt.AlignmentFlag.AlignLeft, elided)
+        elif text.synonyms is not None:
+            painter.drawStaticText(left + name_width + 8, top, text.synonyms)
+        painter.drawStaticText(left, top + line + 2, text.definition)
+
+
+MARGIN = 8  # a row's text starts this far from its left and right edges
+WIDTHS_KEPT = 2  # list widths whose laid-out rows are kept
+SELECTED_MUTED = "#dfe8fb"  # the muted text on the selected row's accent
+
+
+def _lay_out(
+    category: Category,
+    fonts: tuple[QFont, QFont, QFontMetrics, QFontMetrics],
+    width: int,
+    ratio: float,
+) -> RowText:
+    """The row's texts for ``width`` pixels of text, prepared for the screen's ``ratio``
+    (a text prepared for another scale is laid out again when drawn)."""
+    plain, bold, metrics, bold_metrics = fonts
+    scale = QTransform.fromScale(ratio, ratio)
+    name = category.display_name
+    name_width = min(bold_metrics.horizontalAdvance(name) + 4, width)
+    synonyms = _synonym_text(category)
+    room = width - name_width - 8
+    definition = category.definition or "(no definition)"
+    return RowText(
+        name=_static(name, bold, scale),
+        name_width=name_width,
+        synonyms=(
+            _static(metrics.elidedText(synonyms, Qt.TextElideMode.ElideRight, room), plain, scale)
+            if synonyms and room > 0
+            else None
+        ),
+        definition=_static(
+            metrics.elidedText(definition, Qt.TextElideMode.ElideRight, width), plain, scale
+        ),
+    )
+
+
+def _static(text: str, font: QFont, scale: QTransform) -> QStaticText:
+    static = QStaticText(text)
+    static.setTextFormat(Qt.TextFormat.PlainText)
+    static.prepare(scale, font)
+    return static
 
 
 def _synonym_text(category: Category) -> str:
@@ -210,6 +294,8 @@ class CategoryPicker(QWidget):
         self._warm.setInterval(0)
         self._warm.timeout.connect(self._warm_one)
         self._to_warm: list[str] = []
+        self._to_lay_out: list[Category] = []
+        self._by_usage: list[Category] = []
         self._by_id = {c.id: c for c in self.index.search("", limit=None)}
 
         self.query = QLineEdit(self)
@@ -218,10 +304,17 @@ class CategoryPicker(QWidget):
         self.model = CategoryModel(self)
         self.list = QListView(self)
         self.list.setModel(self.model)
-        self.list.setItemDelegate(CategoryDelegate(self.list))
+        self.delegate = CategoryDelegate(self.list)
+        self.list.setItemDelegate(self.delegate)
         self.list.setUniformItemSizes(True)
         self.list.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # typing stays in the query
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # The number of hits changes with most keystrokes, and so does the scroll bar:
+        # a flat one repaints in microseconds where Fusion's takes milliseconds, and one
+        # always there keeps the rows' width (a scroll bar coming and going would lay
+        # the list out again).
+        self.list.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        self.list.verticalScrollBar().setStyleSheet(SCROLL_BAR_STYLE)
         self.message = QLabel(self)
         self.message.setWordWrap(True)
         self.message.setProperty("role", "muted")
@@ -241,6 +334,7 @@ class CategoryPicker(QWidget):
         self.query.textChanged.connect(self.search)
         self.query.returnPressed.connect(self.pick_current)
         self.query.installEventFilter(self)
+        self.list.viewport().installEventFilter(self)
         self.list.clicked.connect(lambda index: self._pick_row(index.row()))
         for n in range(1, RECENT_KEYS + 1):
             shortcut = QShortcut(QKeySequence(f"Alt+{n}"), self)
@@ -259,12 +353,23 @@ class CategoryPicker(QWidget):
         self.warm_up()
 
     def warm_up(self) -> None:
-        """Compute the broadest queries while the event loop is idle: every single
-        character, then the first two letters of each word of a name or synonym (what
-        an annotator types first); longer queries are quick on their own."""
+        """Work ahead while the event loop is idle: rank the broadest queries (every
+        single character, then the first two letters of each word of a name or synonym,
+        what an annotator types first; longer queries are quick on their own), then lay
+        out every category's row for the list's width."""
         queries = list(WARM_QUERIES) + self._two_letter_starts()
         # popped from the end: single characters first
         self._to_warm = [q for q in reversed(queries) if q not in self._hits]
+        # the least used last, so that the most used are popped first
+        self._by_usage = self.index.search("", limit=None, usage=self.usage)[::-1]
+        self._lay_out_rows()
+
+    def warming(self) -> bool:
+        """Is there work ahead left for idle time?"""
+        return self._warm.isActive()
+
+    def _lay_out_rows(self) -> None:
+        self._to_lay_out = list(self._by_usage)
         self._warm.start()
 
     def _two_letter_starts(self) -> list[str]:
@@ -277,11 +382,22 @@ class CategoryPicker(QWidget):
         return list(starts)
 
     def _warm_one(self) -> None:
+        # one search or a few rows a tick: a keystroke never waits for more than ~2 ms
         while self._to_warm:
             query = self._to_warm.pop()
             if query not in self._hits:
                 self._ranked(query)
-                return  # one search a tick: typing never waits for more than one
+                return
+        # rows wait for the list to have its width (it is laid out again on a resize)
+        if self._to_lay_out and self.list.isVisible():
+            self.delegate.lay_out_ahead(
+                self._to_lay_out,
+                self.list.font(),
+                self.list.viewport().width(),
+                self.list.devicePixelRatioF(),
+                ROWS_PER_TICK,
+            )
+            return
         self._warm.stop()
 
     def _ranked(self, text: str) -> list[Category]:
@@ -390,6 +506,9 @@ class CategoryPicker(QWidget):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
+        if kind == QEvent.Type.Resize and watched is self.list.viewport():
+            self._lay_out_rows()  # for the new width (rows laid out already are kept)
+            return False
         # the picker's keys win over a window's shortcuts on the same keys (Enter
         # submits in a stage view, arrows move in a grid)
         override = kind == QEvent.Type.ShortcutOverride and watched is self.query
