@@ -127,6 +127,19 @@ def test_a_wheel_step_shows_the_old_layer_scaled_and_renders_nothing_on_the_gui_
     assert layer.scale != pytest.approx(view.scale_factor)
 
 
+def test_zooming_out_the_quick_look_shows_the_canvas_colour_around_the_image(view, qtbot):
+    wheel(view, QPointF(320, 240), -4)
+    assert view.settling and view.mask_layer.snapshot is not None
+    quick = pixels(view.viewport())
+    canvas = view.annotation_scene.backgroundBrush().color()
+    corner = view.image_to_view(QPointF(0, 0))
+    assert corner.x() > 20 and corner.y() > 20  # the image is small in the middle now
+    for x, y in [(3, 3), (view.viewport().width() - 4, view.viewport().height() - 4)]:
+        assert tuple(quick[y, x]) == (canvas.red(), canvas.green(), canvas.blue())
+    centre = view.image_to_view(QPointF(140, 100)).toPoint()
+    assert is_red(quick[centre.y(), centre.x()])  # the mask, from the scaled snapshot
+
+
 def test_after_a_wheel_zoom_settles_the_mask_pixels_are_where_the_geometry_says(view, qtbot):
     wheel(view, QPointF(300, 200), 3)
     quick = pixels(view.viewport())

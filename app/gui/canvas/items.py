@@ -16,9 +16,8 @@ values that a rendering thread may read: the view renders its background layer o
 static masks from these off the GUI thread (``layer``).
 
 Bounding rects carry their screen-pixel margin at a *bucketed* scale (a power of two at
-or below the view's, kept while zooming in up to 4x past it): a zoom step changes no
-item's geometry unless it leaves that range (re-indexing 1000 items on every wheel step
-costs milliseconds).
+or below the view's, kept while zooming in up to 4x past it), and the view re-sizes them
+once a zoom pauses, not at each step (re-indexing 1000 items costs ~10 ms).
 """
 
 from __future__ import annotations
@@ -209,11 +208,12 @@ class _Annotation(QGraphicsItem):
         self.setAcceptHoverEvents(True)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
 
-    def set_view_scale(self, scale: float) -> None:
+    def set_view_scale(self, scale: float, *, bounds: bool = True) -> None:
+        """The view's zoom; ``bounds`` False: keep the bounding margin for now."""
         self._scale = scale
         # Zooming in, the margin only grows too wide: re-sized at 4x, not at each power
         # of two, so that zooming to and fro about one does not re-index every item.
-        if not self._bounds_scale <= scale < 4.0 * self._bounds_scale:
+        if bounds and not self._bounds_scale <= scale < 4.0 * self._bounds_scale:
             self._geometry_changed()
             self._bounds_scale = bounds_scale(scale)
 

@@ -7,7 +7,9 @@ from it:
 
 - at the layer's scale, a blit of whole pixels (the same pixels a direct draw gives);
 - at another scale (during a zoom), the layer scaled, a little blurry, for the moment
-  until the view has settled and a new layer at the exact scale has been rendered.
+  until the view has settled and a new layer at the exact scale has been rendered. A
+  layer from the worker also carries an opaque *snapshot* (the image's preview with the
+  masks over it), so that this quick look is one opaque scaled draw, not two blended.
 
 New layers are rendered by :class:`LayerRenderer` on a worker thread (QPainter on a
 QImage is allowed there; QPixmap is not), from a snapshot of the masks' looks
@@ -20,10 +22,11 @@ from __future__ import annotations
 import contextlib
 import itertools
 import threading
+import time
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QPoint, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QImage, QPainter, QPainterPath, QRegion, QTransform
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QRegion, QTransform
 
 from .items import MaskLook, paint_look
 
@@ -39,6 +42,7 @@ class MaskLayer:
     scale: float
     origin: QPoint  # scaled-scene coords of pixel (0, 0)
     valid: QRegion = field(default_factory=QRegion)  # layer pixels that are up to date
+    snapshot: QImage | None = None  # opaque: the image with the masks (the quick look)
 
     @property
     def pixel_rect(self) -> QRect:
@@ -76,6 +80,7 @@ class MaskLayer:
         missing = QRegion(px.intersected(self.pixel_rect)) - self.valid
         if missing.isEmpty():
             return
+        self.snapshot = None  # it would show the masks as they were
         painter = QPainter(self.image)
         transform = QTransform.fromTranslate(-self.origin.x(), -self.origin.y()).scale(
             self.scale, self.scale
@@ -100,11 +105,16 @@ class MaskLayer:
         painter.drawImage(device.topLeft(), self.image, px)
         painter.restore()
 
-    def draw_scaled(self, painter: QPainter) -> None:
-        """The whole layer at the painter's (other) scale: the zoom's quick look."""
+    def draw_scaled(self, painter: QPainter, *, snapshot: bool = False) -> None:
+        """The layer at the painter's (other) scale: the zoom's quick look; with
+        ``snapshot``, the opaque snapshot (image included) instead of the masks alone."""
         painter.save()
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-        painter.drawImage(self.scene_rect(), self.image)
+        # Enlarged, nearest pixels (half the cost of bilinear, and crisp enough for the
+        # moment it shows); shrunk, smoothed, or thin outlines would break up.
+        shrinking = painter.deviceTransform().m11() < self.scale
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, shrinking)
+        image = self.snapshot if snapshot and self.snapshot is not None else self.image
+        painter.drawImage(self.scene_rect(), image)
         painter.restore()
 
 
@@ -120,6 +130,7 @@ class LayerJob:
     looks: list[MaskLook]
     fitted: tuple[QImage, QSize] | None = None
     fitted_scale: float = 0.0  # the image's level of detail the fitted copy is for
+    backdrop: tuple[QImage, QRectF, QColor] | None = None  # preview, its rect, canvas colour
     dirty: list[QRectF] = field(default_factory=list)  # scene rects edited meanwhile
     cancelled: bool = False
 
@@ -129,10 +140,13 @@ class LayerResult:
     job: LayerJob
     image: QImage
     fitted: QImage | None
+    render_ms: float = 0.0  # the worker's time (wall clock)
+    snapshot: QImage | None = None
 
 
 def render_layer(job: LayerJob) -> LayerResult | None:
     """Render ``job`` (any thread); None when it was cancelled meanwhile."""
+    start = time.perf_counter()
     image = QImage(job.size, QImage.Format.Format_ARGB32_Premultiplied)
     image.fill(Qt.GlobalColor.transparent)
     s = job.scale
@@ -159,6 +173,19 @@ def render_layer(job: LayerJob) -> LayerResult | None:
         own.setFillRule(look.path.fillRule())
         paint_look(painter, look, s, path=own)
     painter.end()
+    snapshot = None
+    if job.backdrop is not None:
+        preview, rect, canvas = job.backdrop
+        snapshot = QImage(job.size, QImage.Format.Format_RGB32)
+        snapshot.fill(canvas)
+        painter = QPainter(snapshot)
+        painter.translate(-job.origin.x(), -job.origin.y())
+        painter.scale(s, s)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, s < 1.0)
+        painter.drawImage(rect, preview)
+        painter.resetTransform()
+        painter.drawImage(0, 0, image)
+        painter.end()
     fitted = None
     if job.fitted is not None:
         source, size = job.fitted
@@ -167,7 +194,9 @@ def render_layer(job: LayerJob) -> LayerResult | None:
             Qt.AspectRatioMode.IgnoreAspectRatio,
             Qt.TransformationMode.SmoothTransformation,
         ).convertToFormat(QImage.Format.Format_RGB32)
-    return None if job.cancelled else LayerResult(job, image, fitted)
+    if job.cancelled:
+        return None
+    return LayerResult(job, image, fitted, (time.perf_counter() - start) * 1000, snapshot)
 
 
 class LayerRenderer(QObject):

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from PySide6.QtCore import QObject, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QPainter, QPixmapCache
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPixmapCache
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
 from pipeline.geometry import Box, Mask
@@ -124,8 +124,12 @@ class AnnotationScene(QGraphicsScene):
 
     def draw_backdrop(self, painter: QPainter, rect: QRectF, *, quick: bool = False) -> None:
         """The canvas colour and the image in ``rect`` (``quick``: see ImageItem.draw)."""
-        super().drawBackground(painter, rect)
+        self.draw_canvas(painter, rect)
         self.image_item.draw(painter, rect, quick=quick)
+
+    def draw_canvas(self, painter: QPainter, rect: QRectF) -> None:
+        """The canvas colour (the scene's background brush) in ``rect``."""
+        super().drawBackground(painter, rect)
 
     def paint_static_masks(self, painter: QPainter, rect: QRectF) -> int:
         """Draw the static masks that reach into ``rect`` (on the GUI thread);
@@ -153,6 +157,14 @@ class AnnotationScene(QGraphicsScene):
         ]
         found.sort(key=lambda i: (i.zValue(), i.order))
         return [item.look() for item in found]
+
+    def backdrop(self) -> tuple[QImage, QRectF, QColor] | None:
+        """What a rendering thread needs to paint the image roughly: its preview (a
+        QImage), the rect it fills and the canvas colour around it."""
+        preview = self.image_item.preview_image
+        if preview is None:
+            return None
+        return preview, self.image_rect, QColor(self.backgroundBrush().color())
 
     @staticmethod
     def exposed_parts(painter: QPainter, rect: QRectF) -> list[QRectF]:
@@ -259,14 +271,16 @@ class AnnotationScene(QGraphicsScene):
             item.setVisible(self._visible)
         self._repaint_background()
 
-    def set_view_scale(self, scale: float) -> None:
+    def set_view_scale(self, scale: float, *, bounds: bool = True) -> None:
         """The view's zoom (device px per image px): items size their screen-sized
-        outlines and handles with it."""
-        if abs(scale - self._view_scale) < 1e-9:
+        outlines and handles with it. ``bounds`` False leaves their bounding margins
+        as they are (while a zoom moves, when every step repaints the whole view); a
+        later call with True sizes them."""
+        if abs(scale - self._view_scale) < 1e-9 and not bounds:
             return
         self._view_scale = scale
         for item in self._annotations:
-            item.set_view_scale(scale)
+            item.set_view_scale(scale, bounds=bounds)
 
     @property
     def view_scale(self) -> float:

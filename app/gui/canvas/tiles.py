@@ -151,6 +151,11 @@ class ImageItem(QGraphicsItem):
         self._preview_scale = pixels.shape[1] / self.width
         self._fitted: tuple[float, QPixmap] | None = None
 
+    @property
+    def preview_image(self) -> QImage | None:
+        """The preview's pixels as a QImage (which, unlike a QPixmap, a thread may draw)."""
+        return self._preview_image
+
     def _fitted_size(self, scale: float) -> QSize:
         return QSize(max(1, round(self.width * scale)), max(1, round(self.height * scale)))
 

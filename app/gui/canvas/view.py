@@ -109,6 +109,7 @@ class CanvasView(QGraphicsView):
         self._fit_pending = True
         self._layer: MaskLayer | None = None
         self._zoom_anchor: tuple[QPointF, QPointF, QTransform] | None = None
+        self.last_layer_render_ms = 0.0
         self._settling = False  # the zoom changed: a quick look until the new layer
         self._renderer = LayerRenderer(self)
         self._renderer.rendered.connect(self._on_rendered)
@@ -223,7 +224,9 @@ class CanvasView(QGraphicsView):
         scale = min(max(scale, MIN_SCALE), MAX_SCALE)
         if math.isclose(scale, self.scale_factor, rel_tol=1e-12):
             return
-        self._scene.set_view_scale(scale)
+        # Bounding margins are re-sized when the zoom pauses (re-indexing every item
+        # at each step costs ~10 ms); until then every step repaints the whole view.
+        self._scene.set_view_scale(scale, bounds=False)
         self.setTransform(self.transform().fromScale(scale, scale))
         # The background shows its quick look until the zoom pauses (see the module doc).
         self._settling = True
@@ -282,6 +285,7 @@ class CanvasView(QGraphicsView):
         return view.adjusted(-mx, -my, mx, my).intersected(image)
 
     def _layer_job(self) -> LayerJob:
+        self._scene.set_view_scale(self.scale_factor)  # the margins, now the zoom paused
         scale, offset, dpr = self._device_scale()
         rect = self._layer_rect(scale, offset, dpr)
         if rect.isEmpty():
@@ -295,6 +299,7 @@ class CanvasView(QGraphicsView):
             looks=self._scene.static_looks(),
             fitted=self._scene.image_item.fitted_request(lod),
             fitted_scale=lod,
+            backdrop=self._scene.backdrop(),
         )
 
     def _render_layer(self) -> None:
@@ -314,7 +319,8 @@ class CanvasView(QGraphicsView):
 
     def _install(self, result: LayerResult) -> None:
         job = result.job
-        layer = MaskLayer(result.image, job.scale, job.origin)
+        self.last_layer_render_ms = result.render_ms  # for bench/canvas.py
+        layer = MaskLayer(result.image, job.scale, job.origin, snapshot=result.snapshot)
         layer.valid = QRegion(layer.pixel_rect)
         for rect in job.dirty:
             layer.invalidate(rect)
@@ -351,10 +357,27 @@ class CanvasView(QGraphicsView):
             painter.save()
             if len(parts) > 1:
                 painter.setClipRect(part, Qt.ClipOperation.IntersectClip)
-            scene.draw_backdrop(painter, part, quick=self._settling)
-            if scene.annotations_visible:
-                self._draw_masks(painter, part)
+            if self._quick_look_covers(painter, part):
+                # The worker's opaque snapshot scaled: image and masks in one draw.
+                if not self._layer.scene_rect().contains(part):
+                    scene.draw_canvas(painter, part)
+                self._layer.draw_scaled(painter, snapshot=True)
+            else:
+                scene.draw_backdrop(painter, part, quick=self._settling)
+                if scene.annotations_visible:
+                    self._draw_masks(painter, part)
             painter.restore()
+
+    def _quick_look_covers(self, painter: QPainter, part: QRectF) -> bool:
+        layer = self._layer
+        return (
+            self._settling
+            and layer is not None
+            and layer.snapshot is not None
+            and self._scene.annotations_visible
+            and not math.isclose(layer.scale, painter.deviceTransform().m11(), rel_tol=1e-9)
+            and layer.scene_rect().contains(part.intersected(self._scene.image_rect))
+        )
 
     def _draw_masks(self, painter: QPainter, part: QRectF) -> None:
         scene = self._scene
