@@ -437,6 +437,8 @@ class CategoryIndex:
         self._entries: list[_Entry] = []
         self._positions: dict[Any, list[int]] = {}
         self._by_compact: dict[str, list[int]] = {}
+        self._texts: list[str] = []  # each entry's text and compact labels, by position
+        self._compacts: list[frozenset[str]] = []
         for position, c in enumerate(categories):
             forms = name_forms(c.name)
             labels = tuple(dict.fromkeys([*forms, *(f for x in c.synonyms for f in name_forms(x))]))
@@ -462,6 +464,8 @@ class CategoryIndex:
                 )
             )
             self._positions.setdefault(key, []).append(position)
+            self._texts.append(self._entries[-1].text)
+            self._compacts.append(compact)
             for label in compact:
                 self._by_compact.setdefault(label, []).append(position)
 
@@ -493,14 +497,27 @@ class CategoryIndex:
             where = self._positions
             positions = {p for k in among if k in where for p in where[k]}
             positions.update(self._by_compact.get(matcher.compact, ()))
+        if q:
+            # the quick rejection, one pass in a comprehension (a call per entry costs
+            # more than the test): what holds neither the query (or each of its words)
+            # nor the query as a compact label matches no rank
+            texts, compacts, compact = self._texts, self._compacts, matcher.compact
+            if len(matcher.needles) == 1:
+                positions = [p for p in positions if q in texts[p] or compact in compacts[p]]
+            else:
+                needles = matcher.needles
+                positions = [
+                    p
+                    for p in positions
+                    if compact in compacts[p] or all(n in texts[p] for n in needles)
+                ]
         rank = matcher.rank if q else lambda entry: 0
         scored = []
         for order in positions:
             entry = entries[order]
             found = rank(entry)
             if found is not None:
-                key = entry.key
-                scored.append((found, -usage.get(key, 0), len(entry.names[0]), order))
+                scored.append((found, -usage.get(entry.key, 0), len(entry.names[0]), order))
         # (rank, usage, name length, position) is unique per entry: the order is total
         scored.sort()
         found = [entries[t[3]].category for t in (scored if limit is None else scored[:limit])]
@@ -554,13 +571,10 @@ class _Matcher:
         return self._word_prefix
 
     def rank(self, entry: _Entry) -> int | None:
+        """The entry's rank, or None; ``search`` has dropped already the entries that
+        hold neither the query (or each of its words) nor it as a compact label."""
         q = self.q
         compact = self.compact in entry.compact
-        if not compact:
-            text = entry.text
-            for needle in self.needles:
-                if needle not in text:
-                    return None
         if q in entry.names:
             return 0
         if (compact and self.compact) or q in entry.synonyms:
@@ -572,20 +586,17 @@ class _Matcher:
             return 3
         # q holds no newline: in the joined labels it is inside one label, and \b at a
         # newline is \b at a label's end
+        # (a whole word starts a word too: no word start, no whole word either)
         labels = entry.label_text
         if q in labels:
-            if self.phrase.search(labels):
-                return 4
-            if self.word_prefix.search(labels):
-                return 5
-            return 6
+            if not self.word_prefix.search(labels):
+                return 6
+            return 4 if self.phrase.search(labels) else 5
         definition = entry.definition
         if q in definition:
-            if self.phrase.search(definition):
-                return 7
-            if self.word_prefix.search(definition):
-                return 8
-            return 9
+            if not self.word_prefix.search(definition):
+                return 9
+            return 7 if self.phrase.search(definition) else 8
         if len(self.words) > 1:
             starts = entry.word_starts
             for word in self.word_starts:

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
 from PySide6.QtTest import QTest
 
 from app.gui.widgets.category_picker import RESULT_LIMIT, CategoryPicker
@@ -121,3 +122,50 @@ def test_typing_narrows_the_search_without_changing_its_result(picker, lvis):
         for end in range(1, len(word) + 1):
             QTest.keyClick(picker.query, word[end - 1])
             assert picker.model.hits == index.search(word[:end], limit=RESULT_LIMIT)
+
+
+def test_a_keystroke_signals_only_the_rows_whose_category_changed(picker):
+    QTest.keyClicks(picker.query, "baseball")
+    signalled: list[tuple[int, int]] = []
+    picker.model.dataChanged.connect(
+        lambda first, last, *_: signalled.append((first.row(), last.row()))
+    )
+    kept = list(picker.model.hits)
+    QTest.keyClick(picker.query, Qt.Key.Key_Space)  # 'baseball ' is 'baseball': the same list
+    assert picker.model.hits == kept and signalled == []
+    QTest.keyClick(picker.query, "g")  # 'baseball g': baseball glove alone
+    changed = {row for row, category in enumerate(picker.model.hits) if kept[row] is not category}
+    assert changed and {first for first, _ in signalled} == changed
+    assert all(first == last for first, last in signalled)  # row by row: no full repaint
+
+
+def test_excluding_or_using_a_category_redraws_every_row(picker, lvis):
+    QTest.keyClicks(picker.query, "bag")
+    signalled: list[tuple[int, int]] = []
+    picker.model.dataChanged.connect(
+        lambda first, last, *_: signalled.append((first.row(), last.row()))
+    )
+    picker.set_excluded({by_name(lvis, "bagel").id: "rejected at marking"})
+    assert (0, len(picker.model.hits) - 1) in signalled  # its greyed look and reason
+
+
+def darkest_in_name_line(picker, row: int) -> int:
+    """The darkest grey level on the first text line of ``row`` as painted."""
+    rect = picker.list.visualRect(picker.model.index(row))
+    image = picker.list.viewport().grab(rect).toImage()
+    line = picker.list.fontMetrics().height()
+    return min(
+        QColor(image.pixel(x, y)).lightness()
+        for y in range(4, 4 + line)
+        for x in range(image.width())
+    )
+
+
+def test_rows_laid_out_in_idle_time_draw_names_and_grey_an_excluded_one(qtbot, picker):
+    qtbot.waitUntil(lambda: not picker.warming(), timeout=10_000)  # rows laid out ahead
+    QTest.keyClicks(picker.query, "bat")
+    plain = darkest_in_name_line(picker, 2)
+    assert plain < 80  # the name in the text colour
+    picker.set_excluded({picker.model.hits[1].id: "verified absent"})
+    assert darkest_in_name_line(picker, 1) > plain + 40  # greyed
+    assert darkest_in_name_line(picker, 2) == plain  # its neighbour unchanged

@@ -99,9 +99,14 @@ class CategoryModel(QStringListModel):
             self.removeRows(len(hits), len(old) - len(hits))
         elif len(hits) > len(old):
             self.insertRows(len(old), len(hits) - len(old))
-        # setData signals the row only when its name changed (names are unique)
         for row, category in enumerate(hits):
-            self.setData(self.index(row), category.display_name)
+            if row < len(old) and old[row] is category:
+                continue  # the same row: not signalled, not repainted
+            index = self.index(row)
+            if self.data(index) == category.display_name:
+                self.dataChanged.emit(index, index)  # another category of the same name
+            else:
+                self.setData(index, category.display_name)  # signals the row
         # what else a row shows: the exclusion reasons and the Alt+n keys
         state = (tuple(sorted(self.excluded.items())), tuple(self.recent_ids))
         if state != self._drawn_state and hits:
