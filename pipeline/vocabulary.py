@@ -543,7 +543,7 @@ def narrows(before: str, after: str) -> bool:
 
 
 class _Matcher:
-    """One query, compiled once, ranked against every entry."""
+    """One query, prepared once, ranked against every entry."""
 
     def __init__(self, q: str) -> None:
         self.q = q
@@ -553,22 +553,6 @@ class _Matcher:
         self.compact = _compact(q)
         # what every match holds somewhere in its text: the query, or each of its words
         self.needles = (q,) if len(self.words) <= 1 else tuple(self.words)
-        self._phrase: re.Pattern[str] | None = None
-        self._word_prefix: re.Pattern[str] | None = None
-
-    # the patterns are compiled when first needed: most queries rank most entries
-    # without them, and compiling costs as much as ranking a hundred entries
-    @property
-    def phrase(self) -> re.Pattern[str]:
-        if self._phrase is None:
-            self._phrase = re.compile(r"\b" + re.escape(self.q) + r"\b")
-        return self._phrase
-
-    @property
-    def word_prefix(self) -> re.Pattern[str]:
-        if self._word_prefix is None:
-            self._word_prefix = re.compile(r"\b" + re.escape(self.q))
-        return self._word_prefix
 
     def rank(self, entry: _Entry) -> int | None:
         """The entry's rank, or None; ``search`` has dropped already the entries that
@@ -584,19 +568,14 @@ class _Matcher:
             return 2
         if self.line_q in entry.synonym_lines:
             return 3
-        # q holds no newline: in the joined labels it is inside one label, and \b at a
-        # newline is \b at a label's end
-        # (a whole word starts a word too: no word start, no whole word either)
+        # q holds no newline: in the joined labels it is inside one label, and a word
+        # ends at a newline as at a label's end
         labels = entry.label_text
         if q in labels:
-            if not self.word_prefix.search(labels):
-                return 6
-            return 4 if self.phrase.search(labels) else 5
+            return 6 - _word_match(q, labels)
         definition = entry.definition
         if q in definition:
-            if not self.word_prefix.search(definition):
-                return 9
-            return 7 if self.phrase.search(definition) else 8
+            return 9 - _word_match(q, definition)
         if len(self.words) > 1:
             starts = entry.word_starts
             for word in self.word_starts:
@@ -604,3 +583,25 @@ class _Matcher:
                     return None
             return 10
         return None
+
+
+def _word_match(q: str, text: str) -> int:
+    """2 if ``q`` is in ``text`` as whole words (``\\bq\\b``), 1 if it starts a word
+    there (``\\bq``), else 0. Word boundaries as ``re`` sees them, without compiling
+    a pattern per query (which costs as much as ranking a hundred categories)."""
+    starts_word = False
+    first, last = _is_word(q[0]), _is_word(q[-1])
+    at = text.find(q)
+    while at >= 0:
+        end = at + len(q)
+        if (at > 0 and _is_word(text[at - 1])) != first:
+            if (end < len(text) and _is_word(text[end])) != last:
+                return 2
+            starts_word = True
+        at = text.find(q, at + 1)
+    return 1 if starts_word else 0
+
+
+def _is_word(char: str) -> bool:
+    """``re``'s ``\\w``: a letter, a digit or numeral of any script, or the underscore."""
+    return char.isalnum() or char == "_"

@@ -54,6 +54,9 @@ from ..style import COLORS
 RESULT_LIMIT = 60
 RECENT_KEYS = 9
 ROWS_PER_TICK = 8  # rows laid out per idle tick (about 0.2 ms each)
+WIDTHS_KEPT = 2  # list widths whose laid-out rows are kept
+MARGIN = 8  # a row's text starts this far from its left and right edges
+SELECTED_MUTED = "#dfe8fb"  # the muted text on the selected row's accent
 HIT_CACHE = 4000  # queries whose hits are kept (cleared when the usage counts change)
 WARM_QUERIES = tuple("abcdefghijklmnopqrstuvwxyz0123456789")
 SCROLL_BAR_STYLE = f"""
@@ -134,8 +137,8 @@ class CategoryDelegate(QStyledItemDelegate):
         self._fonts: tuple[QFont, QFont, QFontMetrics, QFontMetrics] | None = None
         # laying text out (shaping, eliding) is most of a row's cost, and a laid-out row
         # is drawn in a few microseconds: rows are laid out once per list width (the
-        # width with and without the scroll bar), most of them in idle time before they
-        # are first shown (see CategoryPicker.warm_up)
+        # last two are kept, as across a resize and back), most of them in idle time
+        # before they are first shown (see CategoryPicker.warm_up)
         self._texts: dict[tuple[int, float], dict[int | None, RowText]] = {}
 
     def fonts(self, font: QFont) -> tuple[QFont, QFont, QFontMetrics, QFontMetrics]:
@@ -200,7 +203,7 @@ class CategoryDelegate(QStyledItemDelegate):
         plain, bold, metrics, bold_metrics = self.fonts(option.font)
         line = metrics.height()
         left, top = rect.left() + MARGIN, rect.top() + 4
-        right = rect.right() - MARGIN
+        width = rect.width() - 2 * MARGIN
         recent = model.recent_ids.index(category.id) if category.id in model.recent_ids else -1
         ratio = painter.device().devicePixelRatioF()
         text = self.row_text(category, option.font, rect.width(), ratio)
@@ -209,25 +212,20 @@ class CategoryDelegate(QStyledItemDelegate):
         name_width = text.name_width
         if recent >= 0:  # at most nine rows, on the empty query: drawn as they are
             name = f"{category.display_name}   Alt+{recent + 1}"
-            name_width = min(bold_metrics.horizontalAdvance(name) + 4, right - left)
-            painter.drawText(QRect(left, top, right - left, line), Qt.AlignmentFlag.AlignLeft, name)
+            name_width = min(bold_metrics.horizontalAdvance(name) + 4, width)
+            painter.drawText(QRect(left, top, width, line), Qt.AlignmentFlag.AlignLeft, name)
         else:
             painter.drawStaticText(left, top, text.name)
         painter.setFont(plain)
         painter.setPen(muted)
         if reason or recent >= 0:
             extra = f"excluded: {reason}" if reason else _synonym_text(category)
-            room = QRect(left + name_width + 8, top, right - left - name_width - 8, line)
+            room = QRect(left + name_width + 8, top, width - name_width - 8, line)
             elided = metrics.elidedText(extra, Qt.TextElideMode.ElideRight, room.width())
             painter.drawText(room, Qt.AlignmentFlag.AlignLeft, elided)
         elif text.synonyms is not None:
             painter.drawStaticText(left + name_width + 8, top, text.synonyms)
         painter.drawStaticText(left, top + line + 2, text.definition)
-
-
-MARGIN = 8  # a row's text starts this far from its left and right edges
-WIDTHS_KEPT = 2  # list widths whose laid-out rows are kept
-SELECTED_MUTED = "#dfe8fb"  # the muted text on the selected row's accent
 
 
 def _lay_out(
