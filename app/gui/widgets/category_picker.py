@@ -186,46 +186,73 @@ class CategoryDelegate(QStyledItemDelegate):
         return texts
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        # a dozen rows a keystroke: the colours are made once, the text laid out ahead
         model: CategoryModel = index.model()
         row = index.row()
         category: Category = model.hits[row]
         reason = model.excluded.get(category.id)
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        selected = bool(option.state & SELECTED)
         rect = option.rect
-        if selected:
-            painter.fillRect(rect, QColor(COLORS["accent"]))
-        elif row % 2:
-            painter.fillRect(rect, QColor(COLORS["alternate"]))
-        else:
-            painter.fillRect(rect, QColor(COLORS["base"]))
-        muted = QColor(SELECTED_MUTED if selected else COLORS["muted"])
-        main = muted if reason else QColor(COLORS["accent_text"] if selected else COLORS["text"])
-        plain, bold, metrics, bold_metrics = self.fonts(option.font)
-        line = metrics.height()
+        painter.fillRect(rect, _PAINT.accent if selected else _PAINT.background[row % 2])
+        muted = _PAINT.selected_muted if selected else _PAINT.muted
+        font = option.font
+        text = self.row_text(category, font, rect.width(), painter.device().devicePixelRatioF())
+        plain, bold, metrics, bold_metrics = self._fonts  # made by row_text for this font
         left, top = rect.left() + MARGIN, rect.top() + 4
-        width = rect.width() - 2 * MARGIN
-        recent = model.recent_ids.index(category.id) if category.id in model.recent_ids else -1
-        ratio = painter.device().devicePixelRatioF()
-        text = self.row_text(category, option.font, rect.width(), ratio)
         painter.setFont(bold)
-        painter.setPen(main)
-        name_width = text.name_width
-        if recent >= 0:  # at most nine rows, on the empty query: drawn as they are
-            name = f"{category.display_name}   Alt+{recent + 1}"
-            name_width = min(bold_metrics.horizontalAdvance(name) + 4, width)
-            painter.drawText(QRect(left, top, width, line), Qt.AlignmentFlag.AlignLeft, name)
+        painter.setPen(muted if reason else _PAINT.selected_text if selected else _PAINT.text)
+        if category.id in model.recent_ids or reason:
+            # at most nine recent rows (on the empty query) and the few excluded ones:
+            # drawn as they are
+            self._paint_name_as_is(painter, model, category, reason, muted, left, top, rect)
         else:
             painter.drawStaticText(left, top, text.name)
+            painter.setFont(plain)
+            painter.setPen(muted)
+            if text.synonyms is not None:
+                painter.drawStaticText(left + text.name_width + 8, top, text.synonyms)
+        painter.drawStaticText(left, top + metrics.height() + 2, text.definition)
+
+    def _paint_name_as_is(
+        self,
+        painter: QPainter,
+        model: CategoryModel,
+        category: Category,
+        reason: str | None,
+        muted: QColor,
+        left: int,
+        top: int,
+        rect: QRect,
+    ) -> None:
+        plain, bold, metrics, bold_metrics = self._fonts
+        width, line = rect.width() - 2 * MARGIN, metrics.height()
+        name = category.display_name
+        if category.id in model.recent_ids:
+            name += f"   Alt+{model.recent_ids.index(category.id) + 1}"
+        name_width = min(bold_metrics.horizontalAdvance(name) + 4, width)
+        painter.drawText(QRect(left, top, width, line), Qt.AlignmentFlag.AlignLeft, name)
         painter.setFont(plain)
         painter.setPen(muted)
-        if reason or recent >= 0:
-            extra = f"excluded: {reason}" if reason else _synonym_text(category)
-            room = QRect(left + name_width + 8, top, width - name_width - 8, line)
-            elided = metrics.elidedText(extra, Qt.TextElideMode.ElideRight, room.width())
-            painter.drawText(room, Qt.AlignmentFlag.AlignLeft, elided)
-        elif text.synonyms is not None:
-            painter.drawStaticText(left + name_width + 8, top, text.synonyms)
-        painter.drawStaticText(left, top + line + 2, text.definition)
+        extra = f"excluded: {reason}" if reason else _synonym_text(category)
+        room = QRect(left + name_width + 8, top, width - name_width - 8, line)
+        elided = metrics.elidedText(extra, Qt.TextElideMode.ElideRight, room.width())
+        painter.drawText(room, Qt.AlignmentFlag.AlignLeft, elided)
+
+
+class _Paint:
+    """The row colours, made once (``COLORS`` names them)."""
+
+    def __init__(self) -> None:
+        self.background = (QColor(COLORS["base"]), QColor(COLORS["alternate"]))
+        self.accent = QColor(COLORS["accent"])
+        self.text = QColor(COLORS["text"])
+        self.selected_text = QColor(COLORS["accent_text"])
+        self.muted = QColor(COLORS["muted"])
+        self.selected_muted = QColor(SELECTED_MUTED)
+
+
+_PAINT = _Paint()
+SELECTED = QStyle.StateFlag.State_Selected
 
 
 def _lay_out(
