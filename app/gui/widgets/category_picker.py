@@ -536,8 +536,8 @@ class CategoryPicker(QWidget):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
-        if kind == QEvent.Type.Resize and watched is self.list.viewport():
-            self._lay_out_rows()  # for the new width (rows laid out already are kept)
+        if kind in (QEvent.Type.Resize, QEvent.Type.Show) and watched is self.list.viewport():
+            self._lay_out_rows()  # for its width (rows laid out already are kept)
             return False
         # the picker's keys win over a window's shortcuts on the same keys (Enter
         # submits in a stage view, arrows move in a grid)
