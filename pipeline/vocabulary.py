@@ -439,6 +439,7 @@ class CategoryIndex:
         self._by_compact: dict[str, list[int]] = {}
         self._texts: list[str] = []  # each entry's text and compact labels, by position
         self._compacts: list[frozenset[str]] = []
+        self._word_starts: list[str] = []
         for position, c in enumerate(categories):
             forms = name_forms(c.name)
             labels = tuple(dict.fromkeys([*forms, *(f for x in c.synonyms for f in name_forms(x))]))
@@ -466,6 +467,7 @@ class CategoryIndex:
             self._positions.setdefault(key, []).append(position)
             self._texts.append(self._entries[-1].text)
             self._compacts.append(compact)
+            self._word_starts.append(self._entries[-1].word_starts)
             for label in compact:
                 self._by_compact.setdefault(label, []).append(position)
 
@@ -494,23 +496,27 @@ class CategoryIndex:
         if among is None:
             positions: Iterable[int] = range(len(entries))
         else:
-            where = self._positions
-            positions = {p for k in among if k in where for p in where[k]}
-            positions.update(self._by_compact.get(matcher.compact, ()))
+            where, nowhere = self._positions, ()
+            keys = among if isinstance(among, (set, frozenset)) else set(among)  # once each
+            positions = [p for k in keys for p in where.get(k, nowhere)]
+            compact_labelled = self._by_compact.get(matcher.compact)
+            if compact_labelled:
+                listed = set(positions)
+                positions += [p for p in compact_labelled if p not in listed]
+        word_by_word: list[int] = []  # rank 10, found without the other ranks' tests
         if q:
-            # the quick rejection, one pass in a comprehension (a call per entry costs
-            # more than the test): what holds neither the query (or each of its words)
-            # nor the query as a compact label matches no rank
+            # Passes in comprehensions (a call per entry costs more than its tests).
+            # Ranks 0-9 need the query as it stands in a label or the definition, or as
+            # a compact label; a query of several words also matches word by word
+            # (rank 10), each of its words starting a word of the category.
             texts, compacts, compact = self._texts, self._compacts, matcher.compact
-            if len(matcher.needles) == 1:
-                positions = [p for p in positions if q in texts[p] or compact in compacts[p]]
-            else:
-                needles = matcher.needles
-                positions = [
-                    p
-                    for p in positions
-                    if compact in compacts[p] or all(n in texts[p] for n in needles)
-                ]
+            whole = [p for p in positions if q in texts[p] or compact in compacts[p]]
+            if len(matcher.words) > 1:
+                starts, kept = self._word_starts, set(whole)
+                word_by_word = [p for p in positions if p not in kept]
+                for word in matcher.word_starts:  # a pass a word: no call per entry
+                    word_by_word = [p for p in word_by_word if word in starts[p]]
+            positions = whole
         rank = matcher.rank if q else lambda entry: 0
         scored = []
         for order in positions:
@@ -518,7 +524,11 @@ class CategoryIndex:
             found = rank(entry)
             if found is not None:
                 scored.append((found, -usage.get(entry.key, 0), len(entry.names[0]), order))
-        # (rank, usage, name length, position) is unique per entry: the order is total
+        for order in word_by_word:
+            entry = entries[order]
+            scored.append((10, -usage.get(entry.key, 0), len(entry.names[0]), order))
+        # (rank, usage, name length, position) is unique per entry: the order is total,
+        # whatever order the entries were looked at in
         scored.sort()
         found = [entries[t[3]].category for t in (scored if limit is None else scored[:limit])]
         return found
@@ -551,12 +561,10 @@ class _Matcher:
         self.words = _WORD.findall(q)
         self.word_starts = tuple(" " + w for w in self.words)
         self.compact = _compact(q)
-        # what every match holds somewhere in its text: the query, or each of its words
-        self.needles = (q,) if len(self.words) <= 1 else tuple(self.words)
 
     def rank(self, entry: _Entry) -> int | None:
-        """The entry's rank, or None; ``search`` has dropped already the entries that
-        hold neither the query (or each of its words) nor it as a compact label."""
+        """The entry's rank from 0 to 9, or None, for an entry that holds the query in
+        its text or as a compact label (``search`` picks those, and ranks 10 itself)."""
         q = self.q
         compact = self.compact in entry.compact
         if q in entry.names:
@@ -576,12 +584,6 @@ class _Matcher:
         definition = entry.definition
         if q in definition:
             return 9 - _word_match(q, definition)
-        if len(self.words) > 1:
-            starts = entry.word_starts
-            for word in self.word_starts:
-                if word not in starts:
-                    return None
-            return 10
         return None
 
 

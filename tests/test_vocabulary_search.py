@@ -217,3 +217,4 @@ def test_categories_without_ids_are_narrowed_by_name():
     among = {c.name for c in index.search("a", limit=None)}
     assert [c.name for c in index.search("ap", limit=None, among=among)] == ["apple", "apricot"]
     assert index.search("ap", limit=None, among={"apricot"}) == [cats[1]]
+    assert index.search("ap", limit=None, among=["apricot", "apricot"]) == [cats[1]]  # once
