@@ -403,8 +403,9 @@ _WORD = re.compile(r"[a-z0-9]+")
 @dataclass(frozen=True)
 class _Entry:
     """One category's searchable text, normalised once. Joined fields put a newline
-    before each label (a normalised query has none): ``"\n" + q in name_lines`` says
-    some name starts with ``q``, and ``q in label_text`` that some label contains it."""
+    before each label, and a normalised query has none: a newline followed by ``q`` in
+    ``name_lines`` says that some name starts with ``q``, ``q`` in ``label_text`` that
+    some label contains it."""
 
     category: Category
     key: Any  # its id, else its name: what ``usage`` and ``among`` are keyed by
@@ -418,8 +419,8 @@ class _Entry:
     # the words of labels and definition, each after a space: `" " + w in word_starts`
     # says some word starts with ``w``
     word_starts: str
-    # labels and definition in one string: a query (or a word of it) that is not in it
-    # matches no rank but the compact label's (a quick rejection per keystroke)
+    # labels and definition in one string: a query not in it matches no rank but the
+    # compact label's and the word-by-word one (a quick rejection per keystroke)
     text: str
 
 
