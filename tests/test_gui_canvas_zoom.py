@@ -1,7 +1,8 @@
 """Wheel zoom on the canvas: a quick scaled look while zooming, then the exact background.
 
 The pixels are checked against the geometry (and against a plain ``QGraphicsView`` of
-the same scene drawing every mask directly), after the worker thread's re-render.
+the same scene drawing every mask directly), once the layer has been rendered again at
+the new zoom (in pieces between events, after the zoom pauses).
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ def test_after_a_wheel_zoom_settles_the_mask_pixels_are_where_the_geometry_says(
     quick = pixels(view.viewport())
     assert view.settling
     with qtbot.waitSignal(view.backgroundSettled, timeout=5000):
-        pass  # the worker thread renders the layer once the zoom has paused
+        pass  # the layer is rendered again, in pieces, once the zoom has paused
     assert not view.settling
     assert view.mask_layer.scale == pytest.approx(view.scale_factor)
     exact = pixels(view.viewport())
@@ -209,11 +210,11 @@ def test_a_mask_edited_after_the_zoom_settled_is_redrawn_where_it_now_is(view, q
     assert differs(shot, reference(view, qtbot)) == 0
 
 
-def test_a_mask_edited_while_the_worker_renders_is_right_once_the_layer_arrives(view, qtbot):
+def test_a_mask_edited_while_the_layer_renders_is_right_once_the_layer_arrives(view, qtbot):
     item = view.annotation_scene.annotations()[0]
     wheel(view, QPointF(320, 240), 2)
     view._settle_timer.stop()
-    view._render_layer()  # the worker starts from the masks as they are now ...
+    view._render_layer()  # the render starts from the masks as they are now ...
     item.set_mask(square(40.0, 30.0, 90.0, 70.0))  # ... and this edit comes after
     with qtbot.waitSignal(view.backgroundSettled, timeout=5000):
         pass
@@ -221,6 +222,46 @@ def test_a_mask_edited_while_the_worker_renders_is_right_once_the_layer_arrives(
     assert differs(shot, reference(view, qtbot)) == 0
     inside_old = view.image_to_view(QPointF(140, 100)).toPoint()
     assert is_grey(shot[inside_old.y(), inside_old.x()])
+
+
+def test_a_settled_view_repaints_from_the_layer_even_zoomed_out_past_the_image(
+    view, qtbot, monkeypatch
+):
+    wheel(view, QPointF(320, 240), -3)  # the image is now smaller than the view
+    view.settle()
+    scene = view.annotation_scene
+    drawn: list[int] = []
+    direct = scene.paint_static_masks
+    monkeypatch.setattr(scene, "paint_static_masks", lambda *a: drawn.append(direct(*a)) or 0)
+    view.resetCachedContent()
+    shot = pixels(view.viewport())
+    assert drawn == []  # a blit of the layer, not the masks drawn again
+    monkeypatch.undo()
+    assert_square_where_the_geometry_says(view, shot)
+    assert differs(shot, reference(view, qtbot)) == 0
+
+
+def test_the_settle_render_goes_in_pieces_between_events_and_ends_exact(qtbot, monkeypatch):
+    from app.gui.canvas import layer
+
+    monkeypatch.setattr(layer, "PIECE_MS", 0.2)
+    v = CanvasView()
+    qtbot.addWidget(v)
+    v.resize(640, 480)
+    v.show()
+    v.set_image(np.full((H, W, 3), GREY, np.uint8))
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        x, y = rng.uniform(10, W - 40), rng.uniform(10, H - 40)
+        v.annotation_scene.add_mask(square(x, y, x + 25, y + 20), category_id=int(x) % 9)
+    v.settle()
+    pieces: list[bool] = []
+    v._renderer._timer.timeout.connect(lambda: pieces.append(v._renderer.busy))
+    wheel(v, QPointF(300, 200), 2)
+    with qtbot.waitSignal(v.backgroundSettled, timeout=10000):
+        pass
+    assert len(pieces) > 3 and pieces[0]  # many turns of the event loop, not one
+    assert differs(pixels(v.viewport()), reference(v, qtbot)) == 0
 
 
 def test_opacity_and_panning_past_the_layer_after_a_zoom_match_a_direct_draw(view, qtbot):

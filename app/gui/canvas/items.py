@@ -11,9 +11,9 @@ margin is right and updates stay as small as the item.
   brighten the fill and thicken the outline; ``set_editing`` shows vertex handles.
 - :class:`PointItem` and :class:`BoxItem` for spots, marks and prompts.
 
-A static mask's look (:class:`MaskLook`, drawn by :func:`paint_look`) is plain Qt
-values that a rendering thread may read: the view renders its background layer of
-static masks from these off the GUI thread (``layer``).
+A static mask's look (:class:`MaskLook`, drawn by :func:`paint_look`) is kept until the
+mask changes: the view renders its layer of static masks from these (``layer``), in
+pieces, so a render in progress keeps the looks it started with.
 
 Bounding rects carry their screen-pixel margin at a *bucketed* scale (a power of two at
 or below the view's, kept while zooming in up to 4x past it), and the view re-sizes them
@@ -110,8 +110,7 @@ def draw_label(painter: QPainter, anchor: QPointF, text: str, color: QColor, sca
 
 @dataclass(frozen=True, eq=False)
 class MaskLook:
-    """How a static mask is drawn: made once on the GUI thread, then only read (by the
-    GUI thread and by a thread rendering the view's mask layer)."""
+    """How a static mask is drawn (made once, then only read)."""
 
     path: QPainterPath
     shape_rect: QRectF
@@ -124,15 +123,12 @@ class MaskLook:
     color: QColor
 
 
-def paint_look(
-    painter: QPainter, look: MaskLook, scale: float, *, path: QPainterPath | None = None
-) -> None:
+def paint_look(painter: QPainter, look: MaskLook, scale: float) -> None:
     """Draw a static mask (``scale``: device px per image px, for the label's size).
 
     The fill without antialiasing is ~20x cheaper, and the antialiased outline drawn
-    over it hides its stair-stepped edge. Leaves the painter antialiased; a thread
-    passes its own copy of the ``path``."""
-    path = look.path if path is None else path
+    over it hides its stair-stepped edge. Leaves the painter antialiased."""
+    path = look.path
     if look.image is not None:
         previous = painter.opacity()
         painter.setOpacity(previous * look.opacity)

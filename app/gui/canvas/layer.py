@@ -1,4 +1,4 @@
-"""The static masks of one view as a raster at the view's zoom, rendered off the GUI thread.
+"""The static masks of one view as a raster at the view's zoom, rendered in pieces.
 
 A :class:`MaskLayer` is an ARGB image of the static masks (the scene's baked masks) at
 one scale, covering the viewport plus a margin, on the device pixel grid: its pixel
@@ -8,30 +8,41 @@ from it:
 - at the layer's scale, a blit of whole pixels (the same pixels a direct draw gives);
 - at another scale (during a zoom), the layer scaled, a little blurry, for the moment
   until the view has settled and a new layer at the exact scale has been rendered. A
-  layer from the worker also carries an opaque *snapshot* (the image's preview with the
+  layer from ``LayerRenderer`` also carries an opaque *snapshot* (the image's preview with the
   masks over it), so that this quick look is one opaque scaled draw, not two blended.
 
-New layers are rendered by :class:`LayerRenderer` on a worker thread (QPainter on a
-QImage is allowed there; QPixmap is not), from a snapshot of the masks' looks
-(:class:`app.gui.canvas.items.MaskLook`) taken on the GUI thread. Small repairs (a mask
-edited, the view panned past the layer) are rendered on the GUI thread into the layer.
+New layers are rendered by :class:`LayerRenderer` in pieces of at most ``PIECE_MS`` on
+the GUI thread, between events, from the masks' looks
+(:class:`app.gui.canvas.items.MaskLook`) as they were when it started (an edit meanwhile
+marks its rect out of date). The image's smoothed copy for the new zoom is made by
+OpenCV on a plain thread meanwhile. Not a painting thread: PySide holds the GIL inside
+every QPainter call, so a thread painting masks stalls the GUI thread for up to the
+interpreter's switch interval at each step (13 ms gaps measured), and a process that
+exits while such a thread paints hangs (the thread waits in Qt's raster engine for Qt's
+thread pool, holding the GIL that the exiting main thread waits for). Small repairs (a
+mask edited, the view panned past the layer) are rendered into the layer at once.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import threading
 import time
+from collections.abc import Generator
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QObject, QPoint, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QRegion, QTransform
+import cv2
+import numpy as np
+from PySide6.QtCore import QObject, QPoint, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QRegion, QTransform
 
 from .items import MaskLook, paint_look
+from .tiles import qimage_from_rgb
 
-MARGIN = 0.25  # of the viewport's size, on each side: a pan or a zoom-out step stays inside
 LABEL_PAD_PX = 160.0  # how far a label tag may reach beyond its mask, in device px
+PIECE_MS = 5.0  # the longest piece of a render between two turns of the event loop
+BAND = 256  # rows of a fresh layer (or snapshot) cleared or drawn in one step
+WAITING = "waiting"  # what render_steps yields while only the image's thread has work
 
 
 @dataclass
@@ -120,17 +131,18 @@ class MaskLayer:
 
 @dataclass
 class LayerJob:
-    """What a worker renders: the looks at ``scale`` into ``size`` pixels at ``origin``,
-    and optionally the image's smoothed copy for this zoom (``fitted``)."""
+    """What to render: the looks at ``scale`` into ``size`` pixels at ``origin``; the
+    opaque snapshot over the image's ``backdrop``; and, with ``fitted``, the image's
+    smoothed copy for this zoom."""
 
     id: int
     scale: float
     origin: QPoint
     size: QSize
     looks: list[MaskLook]
-    fitted: tuple[QImage, QSize] | None = None
+    fitted: tuple[np.ndarray, QSize] | None = None  # the preview's pixels, the size wanted
     fitted_scale: float = 0.0  # the image's level of detail the fitted copy is for
-    backdrop: tuple[QImage, QRectF, QColor] | None = None  # preview, its rect, canvas colour
+    backdrop: tuple[QPixmap, QRectF, QColor] | None = None  # preview, its rect, canvas colour
     dirty: list[QRectF] = field(default_factory=list)  # scene rects edited meanwhile
     cancelled: bool = False
 
@@ -140,15 +152,30 @@ class LayerResult:
     job: LayerJob
     image: QImage
     fitted: QImage | None
-    render_ms: float = 0.0  # the worker's time (wall clock)
+    render_ms: float = 0.0  # from the start to the end of the render (wall clock)
     snapshot: QImage | None = None
 
 
-def render_layer(job: LayerJob) -> LayerResult | None:
-    """Render ``job`` (any thread); None when it was cancelled meanwhile."""
+def _fit(pixels: np.ndarray, size: QSize) -> np.ndarray:
+    # Area averaging (like Qt's smooth scaling); OpenCV releases the GIL meanwhile.
+    return cv2.resize(pixels, (size.width(), size.height()), interpolation=cv2.INTER_AREA)
+
+
+def render_steps(job: LayerJob) -> Generator[str | None, None, LayerResult]:
+    """Render ``job`` one mask at a time: yields between masks (and between the other
+    steps) so that a caller can share the thread, ``WAITING`` while only the image's
+    thread has work; returns the result."""
     start = time.perf_counter()
+    fitted: list[np.ndarray] = []
+    helper = None
+    if job.fitted is not None:
+        pixels, size = job.fitted
+        helper = threading.Thread(
+            target=lambda: fitted.append(_fit(pixels, size)), daemon=True, name="image-fit"
+        )
+        helper.start()
     image = QImage(job.size, QImage.Format.Format_ARGB32_Premultiplied)
-    image.fill(Qt.GlobalColor.transparent)
+    bands = [QRect(0, y, job.size.width(), BAND) for y in range(0, job.size.height(), BAND)]
     s = job.scale
     visible = QRectF(
         job.origin.x() / s, job.origin.y() / s, job.size.width() / s, job.size.height() / s
@@ -156,52 +183,64 @@ def render_layer(job: LayerJob) -> LayerResult | None:
     label_pad = LABEL_PAD_PX / s
     edge = 3.0 / s  # the outline reaches past the shape by half its width
     painter = QPainter(image)
-    painter.translate(-job.origin.x(), -job.origin.y())
-    painter.scale(s, s)
-    for look in job.looks:
-        if job.cancelled:
-            painter.end()
-            return None
-        pad = label_pad if look.label else edge
-        reach = look.shape_rect.adjusted(-pad, -pad, pad, pad)
-        if not reach.intersects(visible):
-            continue
-        # A thread's own copy of the path: Qt caches a path's rasteriser input in the
-        # path itself, which the GUI thread may be filling in at the same moment.
-        own = QPainterPath()
-        own.addPath(look.path)
-        own.setFillRule(look.path.fillRule())
-        paint_look(painter, look, s, path=own)
-    painter.end()
-    snapshot = None
-    if job.backdrop is not None:
-        preview, rect, canvas = job.backdrop
-        snapshot = QImage(job.size, QImage.Format.Format_RGB32)
-        snapshot.fill(canvas)
-        painter = QPainter(snapshot)
+    try:
+        # Cleared a band at a time: the first touch of a fresh 10 MB image is page
+        # faults, several ms in one go.
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
+        for band in bands:
+            painter.fillRect(band, Qt.GlobalColor.transparent)
+            yield
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
         painter.translate(-job.origin.x(), -job.origin.y())
         painter.scale(s, s)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, s < 1.0)
-        painter.drawImage(rect, preview)
-        painter.resetTransform()
-        painter.drawImage(0, 0, image)
+        for look in job.looks:
+            pad = label_pad if look.label else edge
+            if look.shape_rect.adjusted(-pad, -pad, pad, pad).intersects(visible):
+                paint_look(painter, look, s)
+                yield
+    finally:
         painter.end()
-    fitted = None
-    if job.fitted is not None:
-        source, size = job.fitted
-        fitted = source.scaled(
-            size,
-            Qt.AspectRatioMode.IgnoreAspectRatio,
-            Qt.TransformationMode.SmoothTransformation,
-        ).convertToFormat(QImage.Format.Format_RGB32)
-    if job.cancelled:
-        return None
-    return LayerResult(job, image, fitted, (time.perf_counter() - start) * 1000, snapshot)
+    snapshot = None
+    if job.backdrop is not None:
+        yield
+        preview, rect, canvas = job.backdrop
+        snapshot = QImage(job.size, QImage.Format.Format_RGB32)
+        for rows in bands:  # in bands too: one whole scaled draw is a long step
+            yield
+            painter = QPainter(snapshot)
+            painter.fillRect(rows, canvas)
+            painter.setClipRect(rows)
+            painter.translate(-job.origin.x(), -job.origin.y())
+            painter.scale(s, s)
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, s < 1.0)
+            painter.drawPixmap(rect, preview, QRectF(preview.rect()))
+            painter.resetTransform()
+            painter.drawImage(rows.topLeft(), image, rows)
+            painter.end()
+    fitted_image = None
+    if helper is not None:
+        while helper.is_alive():
+            yield WAITING
+        if fitted:
+            yield
+            fitted_image = qimage_from_rgb(fitted[0])
+    return LayerResult(job, image, fitted_image, (time.perf_counter() - start) * 1000, snapshot)
+
+
+def render_layer(job: LayerJob) -> LayerResult:
+    """Render ``job`` at once (``CanvasView.settle``)."""
+    steps = render_steps(job)
+    while True:
+        try:
+            if next(steps) == WAITING:
+                time.sleep(0.001)
+        except StopIteration as done:
+            return done.value
 
 
 class LayerRenderer(QObject):
-    """Runs one :class:`LayerJob` at a time on a worker thread; ``rendered`` brings the
-    result back to the GUI thread. A new job cancels the one in flight."""
+    """Renders one :class:`LayerJob` at a time in pieces between events (see the module
+    doc); ``rendered`` gives the result. A new job cancels the one in progress."""
 
     rendered = Signal(object)  # LayerResult
 
@@ -210,6 +249,10 @@ class LayerRenderer(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.current: LayerJob | None = None
+        self._steps: Generator[str | None, None, LayerResult] | None = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._piece)
 
     def next_id(self) -> int:
         return next(self._ids)
@@ -217,9 +260,14 @@ class LayerRenderer(QObject):
     def start(self, job: LayerJob) -> None:
         self.cancel()
         self.current = job
-        threading.Thread(target=self._run, args=(job,), daemon=True, name="mask-layer").start()
+        self._steps = render_steps(job)
+        self._timer.start(0)
 
     def cancel(self) -> None:
+        self._timer.stop()
+        if self._steps is not None:
+            self._steps.close()  # ends its painter
+            self._steps = None
         if self.current is not None:
             self.current.cancelled = True
             self.current = None
@@ -228,12 +276,28 @@ class LayerRenderer(QObject):
     def busy(self) -> bool:
         return self.current is not None
 
-    def _run(self, job: LayerJob) -> None:
-        result = render_layer(job)
-        if result is None:
+    def _piece(self) -> None:
+        if self._steps is None:
+            self._timer.stop()
             return
-        with contextlib.suppress(RuntimeError):  # the view was closed meanwhile
-            self.rendered.emit(result)
+        deadline = time.perf_counter() + PIECE_MS / 1000
+        try:
+            while time.perf_counter() < deadline:
+                if next(self._steps) == WAITING:
+                    self._timer.setInterval(2)  # not a busy wait: the thread needs the CPU
+                    return
+            self._timer.setInterval(0)
+        except StopIteration as done:
+            self._timer.stop()
+            self._steps = None
+            self.rendered.emit(done.value)
 
 
-__all__ = ["LayerJob", "LayerRenderer", "LayerResult", "MaskLayer", "render_layer"]
+__all__ = [
+    "LayerJob",
+    "LayerRenderer",
+    "LayerResult",
+    "MaskLayer",
+    "render_layer",
+    "render_steps",
+]

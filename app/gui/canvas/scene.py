@@ -9,7 +9,7 @@ hover, selection and hit tests; they paint only their highlight. A mask being ed
 (``cached=False``), points and boxes paint themselves above the background.
 
 A ``CanvasView`` draws the static masks from its own mask layer (``layer``), which it
-keeps at its zoom off the GUI thread; every change to the background goes through
+keeps at its zoom (rendered in pieces between events); every change to the background goes through
 ``invalidate_background`` so that the views hear of it (``backgroundInvalidated``).
 A plain ``QGraphicsView`` gets the same picture from ``drawBackground``.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from PySide6.QtCore import QObject, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPixmapCache
+from PySide6.QtGui import QBrush, QColor, QPainter, QPixmap, QPixmapCache
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
 from pipeline.geometry import Box, Mask
@@ -146,8 +146,8 @@ class AnnotationScene(QGraphicsScene):
         return len(found)
 
     def static_looks(self) -> list[MaskLook]:
-        """Every static mask's look, in drawing order: a snapshot that a rendering
-        thread may read (see ``layer``)."""
+        """Every static mask's look, in drawing order (what a layer render starts
+        from; see ``layer``)."""
         if not self._visible:
             return []
         found = [
@@ -158,10 +158,10 @@ class AnnotationScene(QGraphicsScene):
         found.sort(key=lambda i: (i.zValue(), i.order))
         return [item.look() for item in found]
 
-    def backdrop(self) -> tuple[QImage, QRectF, QColor] | None:
-        """What a rendering thread needs to paint the image roughly: its preview (a
-        QImage), the rect it fills and the canvas colour around it."""
-        preview = self.image_item.preview_image
+    def backdrop(self) -> tuple[QPixmap, QRectF, QColor] | None:
+        """What a layer's snapshot shows under the masks: the image's preview, the rect
+        it fills and the canvas colour around it."""
+        preview = self.image_item.preview
         if preview is None:
             return None
         return preview, self.image_rect, QColor(self.backgroundBrush().color())

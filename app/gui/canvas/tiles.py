@@ -87,7 +87,7 @@ class ImageItem(QGraphicsItem):
         self.width = 0
         self.height = 0
         self._preview: QPixmap | None = None
-        self._preview_image: QImage | None = None  # the same pixels, for a worker thread
+        self._preview_pixels: np.ndarray | None = None  # the same pixels (for the fitted copy)
         self._preview_scale = 1.0  # preview px per image px
         self._full: np.ndarray | None = None
         self._tiles: OrderedDict[tuple[int, int], QPixmap] = OrderedDict()
@@ -146,28 +146,28 @@ class ImageItem(QGraphicsItem):
         self.update()
 
     def _set_preview(self, pixels: np.ndarray) -> None:
-        self._preview_image = qimage_from_rgb(pixels)
-        self._preview = QPixmap.fromImage(self._preview_image)
+        self._preview_pixels = pixels
+        self._preview = QPixmap.fromImage(qimage_from_rgb(pixels))
         self._preview_scale = pixels.shape[1] / self.width
         self._fitted: tuple[float, QPixmap] | None = None
 
     @property
-    def preview_image(self) -> QImage | None:
-        """The preview's pixels as a QImage (which, unlike a QPixmap, a thread may draw)."""
-        return self._preview_image
+    def preview(self) -> QPixmap | None:
+        """The preview level (the whole image, at most PREVIEW_SIDE a side)."""
+        return self._preview
 
     def _fitted_size(self, scale: float) -> QSize:
         return QSize(max(1, round(self.width * scale)), max(1, round(self.height * scale)))
 
-    def fitted_request(self, scale: float) -> tuple[QImage, QSize] | None:
-        """At ``scale`` (the view's level of detail), the preview and the size of the
-        smoothed copy that ``draw`` will want; None when it needs none or has it.
-        Making it (``QImage.scaled``, smooth) is safe on a worker thread."""
-        if self._preview_image is None or not scale < self._preview_scale * 0.99:
+    def fitted_request(self, scale: float) -> tuple[np.ndarray, QSize] | None:
+        """At ``scale`` (the view's level of detail), the preview's pixels and the size
+        of the smoothed copy that ``draw`` will want; None when it needs none or has it.
+        (The view has it made off the GUI thread; see ``set_fitted``.)"""
+        if self._preview_pixels is None or not scale < self._preview_scale * 0.99:
             return None
         if self._fitted is not None and self._fitted[0] == scale:
             return None
-        return self._preview_image, self._fitted_size(scale)
+        return self._preview_pixels, self._fitted_size(scale)
 
     def set_fitted(self, scale: float, image: QImage) -> None:
         """Keep a smoothed copy made elsewhere for ``scale`` (see fitted_request)."""

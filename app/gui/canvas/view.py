@@ -9,9 +9,10 @@ with the static masks is the view's cached background (see ``scene``).
 The static masks come from the view's mask layer (``layer.MaskLayer``): a raster of
 them at the view's zoom, blitted into the background. A zoom step does not draw the
 masks again: it shows the layer scaled (and the image from its preview), which costs a
-few milliseconds; once the zoom has paused for ``SETTLE_MS``, a worker thread renders
-the layer at the new zoom, and the view swaps it in and is exact again
-(``backgroundSettled``). ``settle()`` does that at once, for tests and screenshots.
+few milliseconds; once the zoom has paused for ``SETTLE_MS``, the layer is rendered
+at the new zoom in pieces of a few milliseconds between events (``layer``), and the
+view swaps it in and is exact again (``backgroundSettled``). ``settle()`` does that at
+once, for tests and screenshots.
 """
 
 from __future__ import annotations
@@ -258,14 +259,12 @@ class CanvasView(QGraphicsView):
         return self._layer
 
     def settle(self) -> None:
-        """Make the background exact at the current zoom now, on this thread (what the
-        worker does once a zoom pauses; for tests, screenshots and benchmarks)."""
+        """Make the background exact at the current zoom now, in one go (what happens in
+        pieces once a zoom pauses; for tests, screenshots and benchmarks)."""
         if self._settling or self._settle_timer.isActive() or self._renderer.busy:
             self._settle_timer.stop()
             self._renderer.cancel()
-            result = render_layer(self._layer_job())
-            assert result is not None
-            self._install(result)
+            self._install(render_layer(self._layer_job()))
 
     def _device_scale(self) -> tuple[float, QPoint, float]:
         """(device px per image px, device position of the scene origin, pixel ratio)."""
@@ -279,10 +278,13 @@ class CanvasView(QGraphicsView):
         size = self.viewport().size() * dpr
         view = QRect(-offset.x(), -offset.y(), size.width(), size.height())
         mx, my = int(size.width() * LAYER_MARGIN), int(size.height() * LAYER_MARGIN)
+        return view.adjusted(-mx, -my, mx, my).intersected(self._mask_reach(scale))
+
+    def _mask_reach(self, scale: float) -> QRect:
+        """Where masks can show at ``scale`` (scaled scene coords): the image and a pad."""
         w, h = self._scene.image_size
         image = QRectF(0, 0, w * scale, h * scale).toAlignedRect()
-        image.adjust(-EDGE_PAD_PX, -EDGE_PAD_PX, EDGE_PAD_PX, EDGE_PAD_PX)
-        return view.adjusted(-mx, -my, mx, my).intersected(image)
+        return image.adjusted(-EDGE_PAD_PX, -EDGE_PAD_PX, EDGE_PAD_PX, EDGE_PAD_PX)
 
     def _layer_job(self) -> LayerJob:
         self._scene.set_view_scale(self.scale_factor)  # the margins, now the zoom paused
@@ -358,7 +360,7 @@ class CanvasView(QGraphicsView):
             if len(parts) > 1:
                 painter.setClipRect(part, Qt.ClipOperation.IntersectClip)
             if self._quick_look_covers(painter, part):
-                # The worker's opaque snapshot scaled: image and masks in one draw.
+                # The layer's opaque snapshot scaled: image and masks in one draw.
                 if not self._layer.scene_rect().contains(part):
                     scene.draw_canvas(painter, part)
                 self._layer.draw_scaled(painter, snapshot=True)
@@ -411,7 +413,13 @@ class CanvasView(QGraphicsView):
         device = device_transform.mapRect(part).toAlignedRect()
         if painter.hasClipping():
             device &= device_transform.mapRect(painter.clipBoundingRect()).toAlignedRect()
-        px = layer.to_layer_px(device, offset)
+        # Only where masks can be need come from the layer (zoomed out, the view is
+        # larger than the image, and so than the layer).
+        reach = self._mask_reach(scale).translated(-layer.origin.x(), -layer.origin.y())
+        px = layer.to_layer_px(device, offset).intersected(reach)
+        device = px.translated(offset + layer.origin)
+        if px.isEmpty():
+            return
         if layer.pixel_rect.contains(px):
             layer.repair(px, scene.paint_static_masks)
             layer.blit(painter, device, px, dpr)
@@ -419,8 +427,8 @@ class CanvasView(QGraphicsView):
         # Panned past the layer: draw here, and render a layer about the view once the
         # pan pauses.
         drawn = scene.paint_static_masks(painter, part)
-        reach = layer.pixel_rect.translated(layer.origin)
-        if drawn and not reach.contains(self._layer_rect(scale, offset, dpr)):
+        covered = layer.pixel_rect.translated(layer.origin)
+        if drawn and not covered.contains(self._layer_rect(scale, offset, dpr)):
             self._settle_timer.start()
 
     # ------------------------------------------------------------ actions
