@@ -227,8 +227,9 @@ def test_a_mask_edited_while_the_layer_renders_is_right_once_the_layer_arrives(v
 def test_a_settled_view_repaints_from_the_layer_even_zoomed_out_past_the_image(
     view, qtbot, monkeypatch
 ):
-    wheel(view, QPointF(320, 240), -3)  # the image is now smaller than the view
+    wheel(view, QPointF(320, 240), -6)  # the image (and its pad) smaller than the view
     view.settle()
+    assert not view.mask_layer.pixel_rect.contains(view.viewport().rect())
     scene = view.annotation_scene
     drawn: list[int] = []
     direct = scene.paint_static_masks
