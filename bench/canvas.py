@@ -222,13 +222,12 @@ def scene_figures(app: QApplication, frames: int, cached: bool) -> dict[str, obj
     editor.load(picture(W, H), [(m, "", c) for m, c in shapes[1:]], draft=editable)
     editor.view.fit()
     view = editor.view
-    flush(app)
     out: dict[str, object] = {
         "viewport": [view.viewport().width(), view.viewport().height()],
         "items": len(editor.scene.annotations()),
     }
-    first = timed(app, view.viewport().repaint)
-    out["first_full_repaint_ms"] = round(first, 2)
+    # The image's first paint with its 1000 masks (every mask drawn once).
+    out["first_paint_ms"] = stats([timed(app, view.viewport().repaint)])
     view.settle()
     flush(app)
     out["full_repaint_ms"] = stats([timed(app, view.viewport().repaint) for _ in range(frames)])
