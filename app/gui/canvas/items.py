@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import colorsys
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -108,9 +108,9 @@ def draw_label(painter: QPainter, anchor: QPointF, text: str, color: QColor, sca
     painter.restore()
 
 
-@dataclass(frozen=True, eq=False)
-class MaskLook:
-    """How a static mask is drawn (made once, then only read)."""
+class MaskLook(NamedTuple):
+    """How a static mask is drawn (made once, then only read; a tuple because a
+    thousand are made at a first paint)."""
 
     path: QPainterPath
     shape_rect: QRectF
@@ -121,6 +121,31 @@ class MaskLook:
     opacity: float
     label: str
     color: QColor
+
+
+_ANTIALIASING = QPainter.RenderHint.Antialiasing  # looked up once: a thousand masks a paint
+_OUTLINES: dict[int, QPen] = {}  # rgba -> the outline pen of that colour (shared, read-only)
+_FILLS: dict[tuple[int, float], QColor] = {}  # (rgba, opacity) -> the fill colour
+
+
+def _outline_pen(color: QColor) -> QPen:
+    pen = _OUTLINES.get(color.rgba())
+    if pen is None:
+        pen = QPen(color.darker(125), OUTLINE_PX)
+        pen.setCosmetic(True)
+        pen.setJoinStyle(Qt.PenJoinStyle.BevelJoin)  # round joins cost ~2x to stroke
+        pen = _OUTLINES.setdefault(color.rgba(), pen)
+    return pen
+
+
+def _fill_color(color: QColor, opacity: float) -> QColor:
+    key = (color.rgba(), opacity)
+    fill = _FILLS.get(key)
+    if fill is None:
+        fill = QColor(color)
+        fill.setAlphaF(opacity)
+        fill = _FILLS.setdefault(key, fill)
+    return fill
 
 
 def paint_look(painter: QPainter, look: MaskLook, scale: float) -> None:
@@ -135,9 +160,9 @@ def paint_look(painter: QPainter, look: MaskLook, scale: float) -> None:
         painter.drawImage(look.image_rect, look.image)
         painter.setOpacity(previous)
     elif look.fill is not None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.setRenderHint(_ANTIALIASING, False)
         painter.fillPath(path, look.fill)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setRenderHint(_ANTIALIASING, True)
     painter.strokePath(path, look.pen)
     if look.label:
         draw_label(painter, look.shape_rect.topLeft(), look.label, look.color, scale)
@@ -419,23 +444,17 @@ class MaskItem(_Annotation):
         mask, its colour or its opacity change)."""
         if self._look is None:
             opacity = min(max(self._fill_opacity, 0.0), 1.0)
-            fill = None
-            if self._image is None and opacity > 0:
-                fill = QColor(self.color)
-                fill.setAlphaF(opacity)
-            pen = QPen(self.color.darker(125), OUTLINE_PX)
-            pen.setCosmetic(True)
-            pen.setJoinStyle(Qt.PenJoinStyle.BevelJoin)  # round joins cost ~2x to stroke
+            has_fill = self._image is None and opacity > 0
             self._look = MaskLook(
-                path=self._path,
-                shape_rect=QRectF(self._shape_rect),
-                fill=fill,
-                pen=pen,
-                image=self._image,
-                image_rect=QRectF(self._image_rect),
-                opacity=opacity,
-                label=self.label,
-                color=QColor(self.color),
+                self._path,
+                self._shape_rect,
+                _fill_color(self.color, opacity) if has_fill else None,
+                _outline_pen(self.color),
+                self._image,
+                self._image_rect,
+                opacity,
+                self.label,
+                self.color,
             )
         return self._look
 

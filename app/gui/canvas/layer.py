@@ -54,6 +54,7 @@ class MaskLayer:
     origin: QPoint  # scaled-scene coords of pixel (0, 0)
     valid: QRegion = field(default_factory=QRegion)  # layer pixels that are up to date
     snapshot: QImage | None = None  # opaque: the image with the masks (the quick look)
+    painted: bool = False  # whether any mask was drawn into it (else a blit is a no-op)
 
     @property
     def pixel_rect(self) -> QRect:
@@ -104,13 +105,16 @@ class MaskLayer:
             painter.fillRect(rect, Qt.GlobalColor.transparent)
             painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
             painter.setTransform(transform)
-            paint_masks(painter, inverse.mapRect(QRectF(rect)))
+            if paint_masks(painter, inverse.mapRect(QRectF(rect))):
+                self.painted = True
             painter.restore()
         painter.end()
         self.valid += missing
 
     def blit(self, painter: QPainter, device: QRect, px: QRect, dpr: float) -> None:
         """Copy layer pixels ``px`` to ``device`` (device pixels of ``painter``)."""
+        if not self.painted:
+            return  # transparent: blending it would change nothing
         painter.save()
         painter.setWorldTransform(QTransform.fromScale(1.0 / dpr, 1.0 / dpr))
         painter.drawImage(device.topLeft(), self.image, px)
@@ -154,6 +158,7 @@ class LayerResult:
     fitted: QImage | None
     render_ms: float = 0.0  # from the start to the end of the render (wall clock)
     snapshot: QImage | None = None
+    painted: bool = False  # whether any mask was drawn
 
 
 def _fit(pixels: np.ndarray, size: QSize) -> np.ndarray:
@@ -182,6 +187,7 @@ def render_steps(job: LayerJob) -> Generator[str | None, None, LayerResult]:
     )
     label_pad = LABEL_PAD_PX / s
     edge = 3.0 / s  # the outline reaches past the shape by half its width
+    painted = False
     painter = QPainter(image)
     try:
         # Cleared a band at a time: the first touch of a fresh 10 MB image is page
@@ -197,6 +203,7 @@ def render_steps(job: LayerJob) -> Generator[str | None, None, LayerResult]:
             pad = label_pad if look.label else edge
             if look.shape_rect.adjusted(-pad, -pad, pad, pad).intersects(visible):
                 paint_look(painter, look, s)
+                painted = True
                 yield
     finally:
         painter.end()
@@ -224,7 +231,8 @@ def render_steps(job: LayerJob) -> Generator[str | None, None, LayerResult]:
         if fitted:
             yield
             fitted_image = qimage_from_rgb(fitted[0])
-    return LayerResult(job, image, fitted_image, (time.perf_counter() - start) * 1000, snapshot)
+    elapsed = (time.perf_counter() - start) * 1000
+    return LayerResult(job, image, fitted_image, elapsed, snapshot, painted)
 
 
 def render_layer(job: LayerJob) -> LayerResult:

@@ -322,7 +322,9 @@ class CanvasView(QGraphicsView):
     def _install(self, result: LayerResult) -> None:
         job = result.job
         self.last_layer_render_ms = result.render_ms  # for bench/canvas.py
-        layer = MaskLayer(result.image, job.scale, job.origin, snapshot=result.snapshot)
+        layer = MaskLayer(
+            result.image, job.scale, job.origin, snapshot=result.snapshot, painted=result.painted
+        )
         layer.valid = QRegion(layer.pixel_rect)
         for rect in job.dirty:
             layer.invalidate(rect)
