@@ -222,16 +222,23 @@ class _Annotation(QGraphicsItem):
         super().__init__()
         self.color = QColor(color)
         self.label = label
-        self._scale = 1.0  # device px per image px, told by the scene
+        self._own_scale = 1.0  # device px per image px, outside an AnnotationScene
         self._bounds_scale = 1.0  # bounds_scale(self._scale): what the margins are sized for
         self._bounds: QRectF | None = None
         self._hover = False
         self.setAcceptHoverEvents(True)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
 
+    @property
+    def _scale(self) -> float:
+        """The view's zoom (device px per image px): read from the scene, so that a zoom
+        step does not have to visit a thousand items."""
+        scale = getattr(self.scene(), "view_scale", None)
+        return self._own_scale if scale is None else scale
+
     def set_view_scale(self, scale: float, *, bounds: bool = True) -> None:
         """The view's zoom; ``bounds`` False: keep the bounding margin for now."""
-        self._scale = scale
+        self._own_scale = scale
         # Zooming in, the margin only grows too wide: re-sized at 4x, not at each power
         # of two, so that zooming to and fro about one does not re-index every item.
         if bounds and not self._bounds_scale <= scale < 4.0 * self._bounds_scale:

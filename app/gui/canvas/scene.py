@@ -145,6 +145,11 @@ class AnnotationScene(QGraphicsScene):
             item.paint_base(painter)
         return len(found)
 
+    def has_static_masks(self) -> bool:
+        return self._visible and any(
+            isinstance(item, MaskItem) and item.in_background for item in self._annotations
+        )
+
     def static_looks(self) -> list[MaskLook]:
         """Every static mask's look, in drawing order (what a layer render starts
         from; see ``layer``)."""
@@ -276,11 +281,10 @@ class AnnotationScene(QGraphicsScene):
         outlines and handles with it. ``bounds`` False leaves their bounding margins
         as they are (while a zoom moves, when every step repaints the whole view); a
         later call with True sizes them."""
-        if abs(scale - self._view_scale) < 1e-9 and not bounds:
-            return
-        self._view_scale = scale
-        for item in self._annotations:
-            item.set_view_scale(scale, bounds=bounds)
+        self._view_scale = scale  # what the items draw with (they read it from here)
+        if bounds:
+            for item in self._annotations:
+                item.set_view_scale(scale)
 
     @property
     def view_scale(self) -> float:

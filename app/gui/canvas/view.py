@@ -202,7 +202,11 @@ class CanvasView(QGraphicsView):
             before = self.view_to_image(anchor)
         self._set_scale(self.scale_factor * factor)
         after = self.image_to_view(before)
+        # The cached background is drawn afresh after a zoom: scrolling its pixels with
+        # the anchor's pan would be wasted (two 6 MB copies a step).
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheNone)
         self.pan_by(after.x() - anchor.x(), after.y() - anchor.y())
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
         self._zoom_anchor = (anchor, before, self.viewportTransform())
 
     def set_zoom(self, scale: float, centre: QPointF | None = None) -> None:
@@ -408,8 +412,8 @@ class CanvasView(QGraphicsView):
             layer = None
         if layer is None:
             rect = self._layer_rect(scale, offset, dpr)
-            if rect.isEmpty():
-                return  # no part of the image (nor of its labels) in view
+            if rect.isEmpty() or not scene.has_static_masks():
+                return  # no mask, or no part of the image (nor of its labels) in view
             image = QImage(rect.size(), QImage.Format.Format_ARGB32_Premultiplied)
             layer = self._layer = MaskLayer(image, scale, rect.topLeft())
         device = device_transform.mapRect(part).toAlignedRect()
