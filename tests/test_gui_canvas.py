@@ -200,9 +200,14 @@ def test_a_large_image_shows_a_preview_first_and_sharpens_by_tiles(
     assert image._tiles and all(level == 1 for level, _, _ in image._tiles)
     v.set_zoom(2.0, QPointF(500, 350))
     before = set(image._tiles)
-    v.settle()
     v.grab()
+    assert set(image._tiles) == before  # the quick look: no tile made in a zoom step
+    with qtbot.waitSignal(v.backgroundSettled, timeout=10000):
+        pass  # the settle makes the tiles in view, one per piece of work
     full = {key for key in image._tiles if key not in before}
+    assert full
+    v.grab()
+    assert {key for key in image._tiles if key not in before} == full  # none in the paint
     assert full and all(level == 0 for level, _, _ in full) and len(full) <= 4
 
 

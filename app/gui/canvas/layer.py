@@ -28,7 +28,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
 import cv2
@@ -147,6 +147,7 @@ class LayerJob:
     fitted: tuple[np.ndarray, QSize] | None = None  # the preview's pixels, the size wanted
     fitted_scale: float = 0.0  # the image's level of detail the fitted copy is for
     backdrop: tuple[QPixmap, QRectF, QColor] | None = None  # preview, its rect, canvas colour
+    prepare: list[Callable[[], object]] = field(default_factory=list)  # one step each
     dirty: list[QRectF] = field(default_factory=list)  # scene rects edited meanwhile
     cancelled: bool = False
 
@@ -207,6 +208,9 @@ def render_steps(job: LayerJob) -> Generator[str | None, None, LayerResult]:
                 yield
     finally:
         painter.end()
+    for make in job.prepare:  # the large image's tiles for this zoom, one a step
+        yield
+        make()
     snapshot = None
     if job.backdrop is not None:
         yield

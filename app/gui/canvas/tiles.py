@@ -19,6 +19,7 @@ import math
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -280,21 +281,33 @@ class ImageItem(QGraphicsItem):
         painter.restore()
         return True
 
-    def _paint_tiles(self, painter: QPainter, exposed: QRectF, scale: float) -> None:
+    def _tile_keys(self, exposed: QRectF, scale: float) -> list[tuple[int, int, int]]:
         # Level k holds every 2^k-th pixel (area-averaged): zoomed out between the
         # preview and 1:1, a tile of level k covers TILE * 2^k image pixels.
         level = max(0, int(math.floor(math.log2(1.0 / scale)))) if scale < 1.0 else 0
         span = TILE << level
-        c0, r0 = int(exposed.left()) // span, int(exposed.top()) // span
+        c0, r0 = max(0, int(exposed.left()) // span), max(0, int(exposed.top()) // span)
         c1 = min(math.ceil(exposed.right() / span), math.ceil(self.width / span))
         r1 = min(math.ceil(exposed.bottom() / span), math.ceil(self.height / span))
-        for row in range(r0, r1):
-            for col in range(c0, c1):
-                pixmap = self._tile(level, col, row)
-                x, y = col * span, row * span
-                w = min(span, self.width - x)
-                h = min(span, self.height - y)
-                painter.drawPixmap(QRectF(x, y, w, h), pixmap, QRectF(pixmap.rect()))
+        return [(level, col, row) for row in range(r0, r1) for col in range(c0, c1)]
+
+    def tile_makers(self, rect: QRectF, scale: float) -> list[Callable[[], object]]:
+        """For the tiles a sharp draw of ``rect`` at ``scale`` will use and that are not
+        made yet, one call each that makes it: the view makes them a piece at a time
+        before it shows the exact picture, rather than all in one paint."""
+        if self._full is None or not scale > self._preview_scale * 1.01:
+            return []
+        keys = self._tile_keys(rect.intersected(self.boundingRect()), scale)
+        return [lambda key=key: self._tile(*key) for key in keys if key not in self._tiles]
+
+    def _paint_tiles(self, painter: QPainter, exposed: QRectF, scale: float) -> None:
+        for level, col, row in self._tile_keys(exposed, scale):
+            span = TILE << level
+            pixmap = self._tile(level, col, row)
+            x, y = col * span, row * span
+            w = min(span, self.width - x)
+            h = min(span, self.height - y)
+            painter.drawPixmap(QRectF(x, y, w, h), pixmap, QRectF(pixmap.rect()))
 
     def _tile(self, level: int, col: int, row: int) -> QPixmap:
         key = (level, col, row)

@@ -297,20 +297,22 @@ class CanvasView(QGraphicsView):
         if rect.isEmpty():
             rect = QRect(-offset.x(), -offset.y(), 1, 1)
         lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(self.viewportTransform())
+        image = self._scene.image_item
         return LayerJob(
             id=self._renderer.next_id(),
             scale=scale,
             origin=rect.topLeft(),
             size=rect.size(),
             looks=self._scene.static_looks(),
-            fitted=self._scene.image_item.fitted_request(lod),
+            fitted=image.fitted_request(lod),
             fitted_scale=lod,
             backdrop=self._scene.backdrop(),
+            prepare=image.tile_makers(self.visible_image_rect(), lod),
         )
 
     def _render_layer(self) -> None:
         job = self._layer_job()
-        if not job.looks and job.fitted is None:
+        if not job.looks and job.fitted is None and not job.prepare:
             image = QImage(job.size, QImage.Format.Format_ARGB32_Premultiplied)
             image.fill(Qt.GlobalColor.transparent)
             self._install(LayerResult(job, image, None))
