@@ -176,8 +176,10 @@ def render_steps(job: LayerJob) -> Generator[str | None, None, LayerResult]:
     helper = None
     if job.fitted is not None:
         pixels, size = job.fitted
+        # Not a daemon: a process exiting meanwhile waits the few ms for it, rather
+        # than killing OpenCV's threads mid-resize (std::terminate).
         helper = threading.Thread(
-            target=lambda: fitted.append(_fit(pixels, size)), daemon=True, name="image-fit"
+            target=lambda: fitted.append(_fit(pixels, size)), daemon=False, name="image-fit"
         )
         helper.start()
     image = QImage(job.size, QImage.Format.Format_ARGB32_Premultiplied)
