@@ -81,7 +81,7 @@ def _statistics_columns_v5(conn: Connection) -> None:
     instances' (image, category) index gains the status and crowd flag, so a positive
     label is checked from the index alone (positive pairs 3.2 s -> 2.3 s for 1M pairs).
     The explorer's filters get their indexes: the claim index gains the image, and the
-    items by who completed them, and the rejected segments. About 25 s once on a store
+    items by who completed them, and the rejected segments. About 27 s once on a store
     of 4.3M events, 1M instances and 1.1M work items."""
     columns = {c["name"] for c in inspect(conn).get_columns("events")}
     if "tool" not in columns:
