@@ -73,3 +73,23 @@ def window(qtbot, settings_sandbox):
         win.job.cancel()
         win.job.wait()
     win.close_project()
+
+
+def wheel(view, at, notches: int) -> None:
+    """Turn the mouse wheel ``notches`` steps (120 each; positive zooms in) over the
+    viewport point ``at`` of a canvas view, as a real QWheelEvent."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    event = QWheelEvent(
+        at,
+        view.viewport().mapToGlobal(at),
+        QPoint(0, 0),
+        QPoint(0, 120 * notches),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(view.viewport(), event)

@@ -11,10 +11,9 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
+from gui_support import wheel  # noqa: E402
 from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QWheelEvent  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.gui.canvas import (  # noqa: E402
     AnnotationScene,
@@ -52,20 +51,6 @@ def holed_mask() -> Mask:
         ([(80, 80), (120, 80), (120, 120), (80, 120)],),
     )
     return Mask.from_polygons([part], H, W)
-
-
-def wheel(view: CanvasView, at: QPointF, notches: int) -> None:
-    event = QWheelEvent(
-        at,
-        view.viewport().mapToGlobal(at),
-        QPoint(0, 0),
-        QPoint(0, 120 * notches),
-        Qt.MouseButton.NoButton,
-        Qt.KeyboardModifier.NoModifier,
-        Qt.ScrollPhase.NoScrollPhase,
-        False,
-    )
-    QApplication.sendEvent(view.viewport(), event)
 
 
 def test_a_polygon_mask_is_one_path_item_whose_holes_stay_open(view):

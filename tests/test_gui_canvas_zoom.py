@@ -13,10 +13,11 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QColor, QImage, QWheelEvent  # noqa: E402
+from gui_support import wheel  # noqa: E402
+from PySide6.QtCore import QPointF, Qt  # noqa: E402
+from PySide6.QtGui import QColor, QImage  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication, QFrame, QGraphicsView  # noqa: E402
+from PySide6.QtWidgets import QFrame, QGraphicsView  # noqa: E402
 
 from app.gui.canvas import CanvasView  # noqa: E402
 from pipeline.geometry import Mask  # noqa: E402
@@ -43,20 +44,6 @@ def view(qtbot):
     v.annotation_scene.add_mask(square(*SQUARE), color=RED)
     v.settle()
     return v
-
-
-def wheel(view: CanvasView, at: QPointF, notches: int) -> None:
-    event = QWheelEvent(
-        at,
-        view.viewport().mapToGlobal(at),
-        QPoint(0, 0),
-        QPoint(0, 120 * notches),
-        Qt.MouseButton.NoButton,
-        Qt.KeyboardModifier.NoModifier,
-        Qt.ScrollPhase.NoScrollPhase,
-        False,
-    )
-    QApplication.sendEvent(view.viewport(), event)
 
 
 def pixels(widget) -> np.ndarray:
