@@ -6,6 +6,8 @@ import json
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -195,18 +197,26 @@ def test_two_processes_share_a_project(tmp_path: Path):
         assert project.counts()["annotators"] == 1
 
 
-def test_a_version_1_project_gains_the_drafts_table_and_annotator_roles(tmp_path: Path):
-    with Project.create(tmp_path / "p") as project:
+@contextmanager
+def older_project(folder: Path, version: int) -> Iterator[sqlite3.Connection]:
+    """A new project (one annotator, "ann") whose database the body turns back into
+    what ``version`` had; it is marked as that version and closed afterwards."""
+    with Project.create(folder) as project:
         project.annotator("ann")
-    # Turn it back into a version 1 project: no drafts table, no role column.
-    db = sqlite3.connect(tmp_path / "p" / DB_NAME)
-    db.execute("DROP TABLE drafts")
-    db.execute("ALTER TABLE annotators DROP COLUMN role")
-    db.execute("DROP INDEX ix_events_effort")
-    db.execute("ALTER TABLE events DROP COLUMN tool")
-    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    db = sqlite3.connect(folder / DB_NAME)
+    yield db
+    db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
     db.commit()
     db.close()
+
+
+def test_a_version_1_project_gains_the_drafts_table_and_annotator_roles(tmp_path: Path):
+    # Turn it back into a version 1 project: no drafts table, no role column.
+    with older_project(tmp_path / "p", 1) as db:
+        db.execute("DROP TABLE drafts")
+        db.execute("ALTER TABLE annotators DROP COLUMN role")
+        db.execute("DROP INDEX ix_events_effort")
+        db.execute("ALTER TABLE events DROP COLUMN tool")
     with Project.open(tmp_path / "p") as project:
         assert project.schema_version() == len(MIGRATIONS) == 5
         with project.read() as conn:
@@ -220,20 +230,15 @@ def test_a_version_1_project_gains_the_drafts_table_and_annotator_roles(tmp_path
 def test_an_analyzed_version_3_project_gains_the_effort_index_with_its_statistics(
     tmp_path: Path,
 ):
-    with Project.create(tmp_path / "p") as project:
-        project.annotator("ann")
-    db = sqlite3.connect(tmp_path / "p" / DB_NAME)
-    db.execute("DROP INDEX ix_events_effort")
-    db.execute("ALTER TABLE events DROP COLUMN tool")
-    db.executemany(
-        "INSERT INTO events (at, annotator_id, stage, action, duration_s, clicks) "
-        "VALUES (?, 1, ?, 'answer', 2.5, 3)",
-        [(float(k), 1 + k % 6) for k in range(60)],
-    )
-    db.execute("ANALYZE")  # figures for every other index, none for the new one
-    db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
-    db.commit()
-    db.close()
+    with older_project(tmp_path / "p", 3) as db:
+        db.execute("DROP INDEX ix_events_effort")
+        db.execute("ALTER TABLE events DROP COLUMN tool")
+        db.executemany(
+            "INSERT INTO events (at, annotator_id, stage, action, duration_s, clicks) "
+            "VALUES (?, 1, ?, 'answer', 2.5, 3)",
+            [(float(k), 1 + k % 6) for k in range(60)],
+        )
+        db.execute("ANALYZE")  # figures for every other index, none for the new one
     with Project.open(tmp_path / "p") as project:
         assert project.schema_version() == len(MIGRATIONS)
         with project.read() as conn:
@@ -255,41 +260,39 @@ def test_an_analyzed_version_3_project_gains_the_effort_index_with_its_statistic
 def test_a_version_4_project_gains_the_event_tool_column_and_the_wider_indexes(
     tmp_path: Path,
 ):
-    with Project.create(tmp_path / "p") as project:
-        project.annotator("ann")
-    db = sqlite3.connect(tmp_path / "p" / DB_NAME)
-    # Back to version 4: no tool column, the effort index without it.
-    db.execute("DROP INDEX ix_events_effort")
-    db.execute("ALTER TABLE events DROP COLUMN tool")
-    db.execute(
-        "CREATE INDEX ix_events_effort ON events (stage, annotator_id, action, duration_s, clicks)"
-    )
-    db.execute("DROP INDEX ix_instances_image")
-    db.execute("CREATE INDEX ix_instances_image ON instances (image_id, category_id)")
-    db.execute("DROP INDEX ix_work_items_claim")
-    db.execute("CREATE INDEX ix_work_items_claim ON work_items (stage, status, priority, id)")
-    db.execute("DROP INDEX ix_work_items_done_by")
-    db.execute("DROP INDEX ix_segments_rejected")
-    answers = [("polygon", 10.0), ("brush", 20.0), ("proposal", 4.0), ("polygon", 12.0)]
-    db.executemany(
-        "INSERT INTO events (at, annotator_id, stage, action, duration_s, clicks, payload) "
-        "VALUES (?, 1, 3, 'answer', ?, 2, ?)",
-        [(float(k), d, json.dumps({"answer": {"tool": t}})) for k, (t, d) in enumerate(answers)],
-    )
-    db.execute(
-        "INSERT INTO events (at, annotator_id, stage, action, duration_s, payload) "
-        "VALUES (9.0, 1, 3, 'correct', 7.0, ?)",
-        (json.dumps({"correction": {"tool": "brush"}}),),
-    )
-    db.execute(  # another stage's answer keeps no tool
-        "INSERT INTO events (at, annotator_id, stage, action, payload) "
-        "VALUES (10.0, 1, 2, 'answer', ?)",
-        (json.dumps({"answer": {"category_fits": True}}),),
-    )
-    db.execute("ANALYZE")
-    db.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
-    db.commit()
-    db.close()
+    with older_project(tmp_path / "p", 4) as db:
+        # Back to version 4: no tool column, the effort index without it.
+        db.execute("DROP INDEX ix_events_effort")
+        db.execute("ALTER TABLE events DROP COLUMN tool")
+        db.execute(
+            "CREATE INDEX ix_events_effort ON events (stage, annotator_id, action, duration_s, clicks)"
+        )
+        db.execute("DROP INDEX ix_instances_image")
+        db.execute("CREATE INDEX ix_instances_image ON instances (image_id, category_id)")
+        db.execute("DROP INDEX ix_work_items_claim")
+        db.execute("CREATE INDEX ix_work_items_claim ON work_items (stage, status, priority, id)")
+        db.execute("DROP INDEX ix_work_items_done_by")
+        db.execute("DROP INDEX ix_segments_rejected")
+        answers = [("polygon", 10.0), ("brush", 20.0), ("proposal", 4.0), ("polygon", 12.0)]
+        db.executemany(
+            "INSERT INTO events (at, annotator_id, stage, action, duration_s, clicks, payload) "
+            "VALUES (?, 1, 3, 'answer', ?, 2, ?)",
+            [
+                (float(k), d, json.dumps({"answer": {"tool": t}}))
+                for k, (t, d) in enumerate(answers)
+            ],
+        )
+        db.execute(
+            "INSERT INTO events (at, annotator_id, stage, action, duration_s, payload) "
+            "VALUES (9.0, 1, 3, 'correct', 7.0, ?)",
+            (json.dumps({"correction": {"tool": "brush"}}),),
+        )
+        db.execute(  # another stage's answer keeps no tool
+            "INSERT INTO events (at, annotator_id, stage, action, payload) "
+            "VALUES (10.0, 1, 2, 'answer', ?)",
+            (json.dumps({"answer": {"category_fits": True}}),),
+        )
+        db.execute("ANALYZE")
     with Project.open(tmp_path / "p") as project:
         assert project.schema_version() == len(MIGRATIONS) == 5
         with project.read() as conn:
