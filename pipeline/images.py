@@ -235,13 +235,21 @@ class ImageFiles:
     or ``../../secret.png``, or a link placed since import that leads out of a root, is
     an :class:`OutsideRootError` naming the file, never a read. A project made before
     roots were recorded has none: its paths are used as stored (``longtail status``
-    says so). Used by every reader of image rows: the window, the explorer, ``predict``
-    and the training snapshot.
+    says so). Used by every reader of image rows: the window, the explorer, ``predict``,
+    the training snapshot and ``status``'s file check. ``follow_symlinks`` lets links
+    inside every root lead out of it (``status --follow-symlinks``).
     """
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, *, follow_symlinks: bool = False) -> None:
         self.project = project
-        self.roots = image_roots(project)
+        self.follow_symlinks = follow_symlinks
+        self.roots = self._recorded_roots()
+
+    def _recorded_roots(self) -> list[ImageRoot]:
+        roots = image_roots(self.project)
+        if self.follow_symlinks:
+            roots = [ImageRoot(r.folder, True) for r in roots]
+        return roots
 
     def path(self, stored: str) -> Path:
         """The checked file of an image row's ``path``. A refusal first reads the roots
@@ -252,7 +260,7 @@ class ImageFiles:
         try:
             return place_in_roots(self.roots, path)
         except OutsideRootError:
-            fresh = image_roots(self.project)
+            fresh = self._recorded_roots()
             if fresh == self.roots:
                 raise
             self.roots = fresh
@@ -535,23 +543,19 @@ def check_image_files(
     hashed. Size and modification time are compared next; only a file whose stamp
     moved is hashed again, so a check of an unchanged project reads no image data.
     """
-    roots = image_roots(project)
-    if follow_symlinks:
-        roots = [ImageRoot(r.folder, True) for r in roots]
+    files = ImageFiles(project, follow_symlinks=follow_symlinks)
     with project.read() as conn:
         rows = conn.execute(select(s.images).order_by(s.images.c.id)).all()
-    result = ImageCheck(roots_recorded=bool(roots))
+    result = ImageCheck(roots_recorded=bool(files.roots))
     for done, row in enumerate(rows, 1):
-        path = project.resolve(row.path)
-        if roots:
-            try:
-                path = place_in_roots(roots, path)
-            except OutsideRootError as exc:
-                result.outside.append((image_from_row(row), str(exc)))
-                result.checked += 1
-                if progress is not None:
-                    progress(done, len(rows))
-                continue
+        try:
+            path = files.path(row.path)
+        except OutsideRootError as exc:
+            result.outside.append((image_from_row(row), str(exc)))
+            result.checked += 1
+            if progress is not None:
+                progress(done, len(rows))
+            continue
         try:
             stat = path.stat()
         except OSError:
