@@ -106,10 +106,10 @@ class ThumbnailModel(QAbstractListModel):
 
     ImageIdRole = Qt.ItemDataRole.UserRole + 1
 
-    def __init__(self, project: Any, parent: QObject | None = None) -> None:
+    def __init__(self, project: Any, files: ImageFiles, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.project = project
-        self.files = ImageFiles(project)  # thumbnails open only files inside the roots
+        self.files = files  # thumbnails open only files inside the image roots
         self.ids = np.zeros(0, dtype=np.int64)
         self.records: dict[int, Any] = {}
         self.shown = 0  # rows exposed so far (grows with fetchMore)
@@ -314,7 +314,7 @@ class ExplorerView(QWidget):
         left.addWidget(self.count)
         left.addStretch(1)
 
-        self.model = ThumbnailModel(self.project, self)
+        self.model = ThumbnailModel(self.project, self.session.image_files, self)
         self.grid = QListView()
         self.grid.setViewMode(QListView.ViewMode.IconMode)
         self.grid.setResizeMode(QListView.ResizeMode.Adjust)
