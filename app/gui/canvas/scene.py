@@ -16,8 +16,6 @@ A plain ``QGraphicsView`` gets the same picture from ``drawBackground``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from PySide6.QtCore import QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPainter, QPixmap, QPixmapCache
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
@@ -247,10 +245,6 @@ class AnnotationScene(QGraphicsScene):
 
     def annotations(self) -> list[_Annotation]:
         return list(self._annotations)
-
-    def add_masks(self, masks: Iterable[tuple[Mask, str, int | None]]) -> list[MaskItem]:
-        """Many masks at once: ``(mask, label, category_id)`` triples."""
-        return [self.add_mask(m, label, category_id=c) for m, label, c in masks]
 
     # ------------------------------------------------------------ looks
 
