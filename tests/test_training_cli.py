@@ -14,21 +14,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from training_support import shapes_project
+from training_support import one_thread, shapes_project  # noqa: F401 (autouse)
 
 from app.cli.main import main
 from model.training.registry import CANCELLED, FINISHED, get_model, list_models
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--model", "tiny", "--min-size", "64", "--max-size", "64", "--no-weights-cache"]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

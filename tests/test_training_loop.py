@@ -7,7 +7,7 @@ import threading
 import pytest
 import torch
 from sqlalchemy import update
-from training_support import shapes_project
+from training_support import one_thread, shapes_project  # noqa: F401 (autouse)
 
 from model.training.architectures import build_for_training
 from model.training.config import TrainConfig
@@ -24,15 +24,6 @@ from model.weights import CLASS_SPECIFIC, COCO_CLASSES
 from pipeline import schema as s
 from pipeline.errors import LongtailError
 from pipeline.vocabulary import Category
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Two threads on two shared, busy cores spin against each other (6x slower here).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw
 
 SHAPES = ("square", "disc", "triangle")
@@ -109,3 +110,15 @@ def shapes_project(folder: Path, *, train: int = 12, val: int = 4, size: int = 9
         path.write_text(json.dumps(doc))
         import_lvis(project, path, images_root=folder / split, split=split)
     return project
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Torch on one thread for each test of a module that imports this fixture: two
+    threads on two shared, busy cores spin against each other (6x slower here)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
