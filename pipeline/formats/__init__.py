@@ -11,18 +11,21 @@ See docs/formats.md for what is kept and what is lost.
 
 from .coco import export_coco, import_coco
 from .exporting import ExportSummary, export_project
+from .ids import ExportedIds, exported_ids
 from .labelme import import_labelme
 from .lvis import export_lvis, import_lvis
 from .report import FormatError, ImportReport, Problem
 
 __all__ = [
     "ExportSummary",
+    "ExportedIds",
     "FormatError",
     "ImportReport",
     "Problem",
     "export_coco",
     "export_lvis",
     "export_project",
+    "exported_ids",
     "import_coco",
     "import_labelme",
     "import_lvis",

@@ -2,16 +2,18 @@
 
 What goes out: the images (of one split, or all), every category of the project, and
 every accepted instance with its latest accepted segment (COCO also writes crowd
-regions, as ``iscrowd: 1``; LVIS never does). Ids: a record keeps the id it had in
-the file it was imported from when that id is free; the others are numbered after
-the largest kept id, in project order. The same project always gives the same bytes.
+regions, as ``iscrowd: 1``; LVIS never does). Image and category ids are
+:func:`.ids.exported_ids`' (the file's own ids, 0 included, where free). An annotation
+keeps its file's id when that id is free and not 0 (COCOeval takes a matched gt id 0
+for unmatched); the others are numbered after the largest kept id, in project order.
+The same project always gives the same bytes.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from ..polygon_bytes import flat_parts_without_holes
 from ..roles import EXPORT, require
 from ..stats.frequency import frequency_groups
 from ..store import Project, read_meta_json
+from .ids import exported_ids
 from .jsonio import atomic_write_bytes, dump_json, no_cycle_collection
 from .writer import META_LICENSES, META_SUPERCATEGORIES
 
@@ -123,9 +126,10 @@ def _build(
     if split is not None:
         image_query = image_query.where(s.images.c.split == split)
     image_rows = conn.execute(image_query).all()
-    image_ids = _keep_ids([(r.id, _extra(r).get("source_id")) for r in image_rows])
+    ids = exported_ids(conn)  # the same ids as every results file (predict --out)
+    image_ids = ids.images
     category_rows = conn.execute(select(s.categories).order_by(s.categories.c.id)).all()
-    category_ids = _keep_ids([(r.id, r.source_id) for r in category_rows])
+    category_ids = ids.categories
     sizes = {r.id: (r.height, r.width) for r in image_rows}
 
     exported = _exported_instances(split, lvis=fmt == LVIS)
@@ -205,24 +209,6 @@ def _build(
         "annotations": annotations,
         "categories": categories,
     }
-
-
-def _keep_ids(pairs: Iterable[tuple[int, Any]]) -> dict[int, int]:
-    """Project id -> exported id: the wanted (file) id where free, else numbers after the
-    largest kept one, in project order."""
-    pairs = list(pairs)
-    taken: set[int] = set()
-    out: dict[int, int] = {}
-    for pid, wanted in pairs:
-        if type(wanted) is int and wanted > 0 and wanted not in taken:
-            out[pid] = wanted
-            taken.add(wanted)
-    fresh = max(taken, default=0) + 1
-    for pid, _ in pairs:
-        if pid not in out:
-            out[pid] = fresh
-            fresh += 1
-    return out
 
 
 def _exported_instances(split: str | None, *, lvis: bool) -> Any:
