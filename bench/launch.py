@@ -75,7 +75,7 @@ def main() -> None:
 
     # bench/pipeline.py would shadow the package: the repository comes first
     sys.path.insert(0, str(REPO))
-    from app.cli.commands.demo import build_demo
+    from app.demo import build_demo
 
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "demo"

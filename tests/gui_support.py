@@ -51,7 +51,7 @@ def app_style(qapp):
 @pytest.fixture
 def demo_project(tmp_path: Path) -> Path:
     """The demo project (five images, COCO-80), built in tmp_path; never seeded."""
-    from app.cli.commands.demo import build_demo
+    from app.demo import build_demo
 
     folder = tmp_path / "demo"
     with build_demo(folder):

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from skips import needs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,7 +26,7 @@ def x_display(tmp_path: Path):
     """A private Xvfb server; yields its DISPLAY (":N")."""
     xvfb = shutil.which("Xvfb")
     if xvfb is None:
-        pytest.skip("Xvfb is not installed (.ci/run installs it)")
+        needs("Xvfb", "apt-get install xvfb; .ci/run installs it")
     for number in range(140, 200):
         if (
             not Path(f"/tmp/.X11-unix/X{number}").exists()
@@ -58,8 +59,8 @@ def test_the_window_opens_on_a_real_x_server_with_the_demo_project(x_display, tm
 
     missing = missing_xcb_libraries()
     if missing and os.environ.get("CI") != "true":
-        pytest.skip(f"xcb libraries missing here: {', '.join(missing)} (.ci/run installs them)")
-    from app.cli.commands.demo import build_demo
+        needs(f"xcb libraries {', '.join(missing)}", ".ci/run installs them")
+    from app.demo import build_demo
 
     with build_demo(tmp_path / "demo"):
         pass

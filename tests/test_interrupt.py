@@ -153,7 +153,7 @@ def test_ctrl_c_ends_a_command_stuck_in_a_long_c_call(stuck, tmp_path):
     body = "\n".join("        " + line for line in setup)
     script = (
         "import sys\n"
-        "from app.cli import interrupt\n"
+        "from app import interrupt\n"
         "try:\n"
         "    with interrupt.handling_interrupts():\n"
         f"{body}\n"
@@ -172,7 +172,7 @@ def test_a_command_that_stops_by_itself_says_so_once(tmp_path):
     ready = tmp_path / "ready"
     script = (
         "import sys, time\n"
-        "from app.cli import interrupt\n"
+        "from app import interrupt\n"
         "try:\n"
         "    with interrupt.handling_interrupts():\n"
         f"        open({str(ready)!r}, 'w').close()\n"
@@ -191,7 +191,7 @@ def test_a_command_may_ask_for_a_longer_grace_and_say_it_in_its_own_words(tmp_pa
     ready = tmp_path / "ready"
     script = (
         "import signal, sys, time\n"
-        "from app.cli import interrupt\n"
+        "from app import interrupt\n"
         "stop = []\n"
         "with interrupt.handling_interrupts():\n"
         "    interrupt.set_grace(5)\n"

@@ -9,10 +9,11 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
+from app import interrupt
 from pipeline import __version__
 from pipeline.errors import LongtailError
 
-from . import commands, interrupt
+from . import commands
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

@@ -137,7 +137,7 @@ def close_on_ctrl_c(window: object) -> None:
 
     from PySide6.QtCore import QTimer
 
-    from app.cli import interrupt
+    from app import interrupt
 
     interrupt.set_grace(5.0)  # closing releases items and ends threads: give it time
 

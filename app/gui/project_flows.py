@@ -97,7 +97,7 @@ def ask_open_project(window: MainWindow) -> None:
 
 
 def open_demo(window: MainWindow) -> None:
-    from app.cli.commands.demo import build_demo, default_location
+    from app.demo import build_demo, default_location
 
     folder = default_location()
     # Building the demo reads five small images: quick enough to do here.

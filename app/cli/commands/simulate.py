@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from app.interrupt import Cancelled
 from pipeline.simulate import PROFILES, load_truth, run_annotators
 from pipeline.store import Project
 
-from ..interrupt import Cancelled
 from ..progress import progress_bar
 
 
