@@ -39,7 +39,7 @@ from . import schema as s
 from .credentials import shown
 from .errors import LongtailError, NotAllowedError, NotFoundError
 from .settings import ProjectSettings
-from .store import Annotator, Project, now
+from .store import SETTINGS_CHECKS, Annotator, Project, now
 
 ANNOTATOR, VERIFIER, ADMIN, ROLES = s.ANNOTATOR, s.VERIFIER, s.ADMIN, s.ROLES
 RANK = {ANNOTATOR: 0, VERIFIER: 1, ADMIN: 2}
@@ -258,3 +258,10 @@ def _a(role: str) -> str:
 
 def _from(role: str) -> str:
     return {ANNOTATOR: "everyone", VERIFIER: "verifiers and admins", ADMIN: "admins"}[role]
+
+
+def _require_admin_for_settings(conn: Connection, project: Project) -> None:
+    require_in(conn, SETTINGS, target=project_target(project))
+
+
+SETTINGS_CHECKS.append(_require_admin_for_settings)  # Project.update_settings runs it

@@ -140,6 +140,12 @@ def now() -> float:
     return time.time()
 
 
+SETTINGS_CHECKS: list[Callable[[Connection, Project], None]] = []
+"""Run inside :meth:`Project.update_settings`'s transaction before anything changes; each
+raises to refuse. :mod:`pipeline.roles` adds its admin rule on import: the rule builds on
+the store, so the store does not import it."""
+
+
 @dataclass(frozen=True)
 class Annotator:
     id: int
@@ -367,12 +373,11 @@ class Project:
             return read_settings(conn)
 
     def update_settings(self, **changes: Any) -> ProjectSettings:
-        """Change settings (checked; an admin's action: :mod:`pipeline.roles`); returns the
-        new settings."""
-        from .roles import SETTINGS, project_target, require_in  # roles builds on the store
-
+        """Change settings (checked by every :data:`SETTINGS_CHECKS` entry: an admin's
+        action, :mod:`pipeline.roles` registers the rule); returns the new settings."""
         with self.write() as conn:
-            require_in(conn, SETTINGS, target=project_target(self))
+            for check in SETTINGS_CHECKS:
+                check(conn, self)
             new = read_settings(conn).updated(**changes)
             for key, value in new.as_dict().items():
                 if key in changes:
