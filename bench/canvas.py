@@ -44,7 +44,7 @@ from PySide6.QtCore import QEvent, QEventLoop, QPoint, QPointF, Qt, QTimer  # no
 from PySide6.QtGui import QMouseEvent, QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tiny_coco" / "val2017"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "tiny_coco" / "val2017"
 TARGETS = {"frame_ms": 16.0, "large_image_first_paint_ms": 1000.0}
 W, H = 1920, 1080
 VIEW = (1600, 900)

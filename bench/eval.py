@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
+SHARED = REPO / "tests" / "data"
 SIZES = [(480, 640), (640, 480), (427, 640), (640, 427), (512, 512), (375, 500)]
 STAT_NAMES = (
     "AP",

@@ -27,8 +27,8 @@ from pipeline.geometry import Mask  # noqa: E402
 from pipeline.simulate import SLOPPY_CEILING, NoiseWork, sloppy_mask  # noqa: E402
 
 TRUTH = (
-    Path(__file__).resolve().parents[2]
-    / "shared" / "data" / "tiny_coco" / "annotations" / "instances_val2017.json"
+    Path(__file__).resolve().parents[1]
+    / "tests" / "data" / "tiny_coco" / "annotations" / "instances_val2017.json"
 )  # fmt: skip
 
 

@@ -29,7 +29,7 @@ from model.weights import WeightsReport  # noqa: E402
 from model.zoo import ARCHITECTURES, build_model  # noqa: E402
 from pipeline.images import load_image  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tiny_coco" / "val2017"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "tiny_coco" / "val2017"
 TARGETS = {"cpu": {"box_to_mask_ms": 250}, "cuda": {"box_to_mask_ms": 15, "backbone_ms": 40}}
 
 

@@ -28,7 +28,7 @@ from model import fallback  # noqa: E402
 from pipeline.geometry import Mask  # noqa: E402
 from pipeline.images import load_image  # noqa: E402
 
-TINY = Path(__file__).resolve().parents[2] / "shared" / "data" / "tiny_coco"
+TINY = Path(__file__).resolve().parents[1] / "tests" / "data" / "tiny_coco"
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

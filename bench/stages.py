@@ -71,7 +71,7 @@ from pipeline.stages import (  # noqa: E402
 from pipeline.store import Project  # noqa: E402
 from pipeline.vocabulary import CategoryIndex, shipped_vocabulary  # noqa: E402
 
-TINY_COCO = ROOT.parent / "shared" / "data" / "tiny_coco"
+TINY_COCO = ROOT / "tests" / "data" / "tiny_coco"
 QUERIES = (
     "zebra",
     "baseball bat",

@@ -1,4 +1,4 @@
-"""Shared fixtures. Qt runs offscreen; real data comes from ../shared/data when present."""
+"""Shared fixtures. Qt runs offscreen; real data comes from tests/data (in the repository)."""
 
 from __future__ import annotations
 
@@ -10,24 +10,20 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+TEST_DATA = REPO / "tests" / "data"
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """``../shared/data``; tests that need it are skipped where it is absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip("../shared/data is not present")
-    return SHARED_DATA
+def test_data() -> Path:
+    """``tests/data``: the real datasets the tests read (see its README for sources and
+    licences). It is part of the repository, so a missing file is a failure, not a skip."""
+    return TEST_DATA
 
 
 @pytest.fixture(scope="session")
-def tiny_coco(shared_data: Path) -> Path:
+def tiny_coco(test_data: Path) -> Path:
     """The tiny COCO subset: annotations/instances_{train,val}2017.json, train2017/, val2017/."""
-    path = shared_data / "tiny_coco"
-    if not path.is_dir():
-        pytest.skip("tiny_coco is not present")
-    return path
+    return test_data / "tiny_coco"
 
 
 @pytest.fixture
@@ -78,3 +74,22 @@ def make_image(
         kwargs["exif"] = exif
     img.save(path, **kwargs)
     return path
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A skip must be for a missing system service and say how to enable it (tests/skips.py);
+    any other skip (missing data above all) fails the test, so a fresh clone runs everything."""
+    from skips import is_service_reason
+
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and isinstance(report.longrepr, tuple) and not hasattr(report, "wasxfail"):
+        reason = str(report.longrepr[2])
+        if not is_service_reason(reason):
+            report.outcome = "failed"
+            report.longrepr = (
+                f"{item.nodeid} was skipped for a reason that is not a missing service: "
+                f"{reason!r}; tests/data carries the test data, and a service skip goes "
+                "through tests/skips.py's needs(SERVICE, HOW)"
+            )

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import skips
 
 POSTGRES = os.environ.get("LONGTAIL_TEST_POSTGRES_URL")
-needs_postgres = pytest.mark.skipif(not POSTGRES, reason="LONGTAIL_TEST_POSTGRES_URL is not set")
+needs_postgres = pytest.mark.skipif(not POSTGRES, reason=skips.POSTGRES)
 
 
 def _admin_engine():

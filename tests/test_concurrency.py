@@ -11,6 +11,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
+import skips
 from conftest import make_image
 from sqlalchemy import create_engine, select, text
 
@@ -114,7 +115,7 @@ def test_four_processes_answer_every_item_exactly_once(tmp_path):
 POSTGRES = os.environ.get("LONGTAIL_TEST_POSTGRES_URL")
 
 
-@pytest.mark.skipif(not POSTGRES, reason="LONGTAIL_TEST_POSTGRES_URL is not set")
+@pytest.mark.skipif(not POSTGRES, reason=skips.POSTGRES)
 def test_four_processes_on_postgresql():
     pytest.importorskip("psycopg")
     name = f"longtail_test_{uuid.uuid4().hex[:10]}"

@@ -11,6 +11,7 @@ import secrets
 from pathlib import Path
 
 import pytest
+import skips
 from conftest import make_image
 from gui_support import open_and_wait, settings_sandbox, window  # noqa: F401 (fixtures)
 from sqlalchemy import select
@@ -98,7 +99,7 @@ def test_a_server_that_cannot_be_reached_is_one_clear_line(capsys):
 def role():
     """(name, password) of a throwaway login role on the test server."""
     if not POSTGRES:
-        pytest.skip("LONGTAIL_TEST_POSTGRES_URL is not set")
+        pytest.skip(skips.POSTGRES)
     password = "pw-" + secrets.token_hex(12)
     with throwaway_role(password) as name:
         yield name, password

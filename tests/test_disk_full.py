@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from skips import needs
 from sqlalchemy import event
 
 from app.cli import main
@@ -30,7 +31,7 @@ from pipeline.vocabulary import add_categories, shipped_vocabulary
 def small_disk(folder: Path, size: str) -> Iterator[Path]:
     """A tmpfs of ``size`` mounted on ``folder`` (root only; skipped elsewhere)."""
     if os.geteuid() != 0:
-        pytest.skip("mounting a small filesystem needs root")
+        needs("root", "mounting a small tmpfs needs root; CI runs as root")
     folder.mkdir()
     try:
         subprocess.run(
@@ -39,7 +40,7 @@ def small_disk(folder: Path, size: str) -> Iterator[Path]:
             capture_output=True,
         )
     except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"cannot mount a tmpfs here ({exc})")
+        needs("a tmpfs mount", f"this sandbox refused it: {exc}; run as root on a normal Linux")
     try:
         yield folder
     finally:

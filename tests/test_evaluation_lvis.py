@@ -14,10 +14,8 @@ from pipeline.evaluation import evaluate_coco, evaluate_lvis
 
 
 @pytest.fixture(scope="module")
-def lvis_val(shared_data) -> dict:
-    path = shared_data / "lvis_v05_val_100.json"
-    if not path.is_file():
-        pytest.skip("lvis_v05_val_100.json is not present")
+def lvis_val(test_data) -> dict:
+    path = test_data / "lvis_v05_val_100.json"
     return json.loads(path.read_text())
 
 

@@ -23,10 +23,8 @@ from pipeline.store import Project
 
 
 @pytest.fixture(scope="module")
-def snacks(shared_data: Path) -> Path:
-    path = shared_data / "snacks_labelme"
-    if not path.is_dir():
-        pytest.skip("snacks_labelme is not present")
+def snacks(test_data: Path) -> Path:
+    path = test_data / "snacks_labelme"
     return path
 
 

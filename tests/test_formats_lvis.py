@@ -34,22 +34,20 @@ V05_BAD_BOXES = {448, 449, 450, 451, 452, 453, 579, 580, 581, 582, 583, 584, 585
 
 
 @pytest.fixture(scope="module")
-def v05(shared_data: Path) -> dict:
-    path = shared_data / "lvis_v05_val_100.json"
-    if not path.is_file():
-        pytest.skip("lvis_v05_val_100.json is not present")
+def v05(test_data: Path) -> dict:
+    path = test_data / "lvis_v05_val_100.json"
     return json.loads(path.read_text())
 
 
 @pytest.fixture(scope="module")
-def v05_round_trip(v05: dict, shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
+def v05_round_trip(v05: dict, test_data: Path, tmp_path_factory: pytest.TempPathFactory):
     """The v0.5 file imported (with placeholder pixels) and exported as LVIS v1."""
     folder = tmp_path_factory.mktemp("v05")
     placeholder_images(v05, folder / "images")
     with Project.create(folder / "project") as project:
         report = import_lvis(
             project,
-            shared_data / "lvis_v05_val_100.json",
+            test_data / "lvis_v05_val_100.json",
             images_root=folder / "images",
             repair_boxes=True,
         )
@@ -59,13 +57,13 @@ def v05_round_trip(v05: dict, shared_data: Path, tmp_path_factory: pytest.TempPa
 
 
 def test_strict_import_names_every_box_that_disagrees_and_changes_nothing(
-    v05: dict, shared_data: Path, empty_project: Project, tmp_path: Path
+    v05: dict, test_data: Path, empty_project: Project, tmp_path: Path
 ) -> None:
     placeholder_images(v05, tmp_path / "images")
     before = snapshot(empty_project)
     with pytest.raises(FormatError) as caught:
         import_lvis(
-            empty_project, shared_data / "lvis_v05_val_100.json", images_root=tmp_path / "images"
+            empty_project, test_data / "lvis_v05_val_100.json", images_root=tmp_path / "images"
         )
     problems = caught.value.report.problems
     assert {p.annotation_id for p in problems} == V05_BAD_BOXES
@@ -294,11 +292,11 @@ def test_frequency_groups_follow_the_train_split(empty_project: Project, tmp_pat
     assert {c["id"]: c["image_count"] for c in out["categories"]} == {**counts, 6: 0}
 
 
-def test_reference_only_import_needs_no_pixels(v05: dict, shared_data: Path, empty_project):
+def test_reference_only_import_needs_no_pixels(v05: dict, test_data: Path, empty_project):
     report = import_lvis(
         empty_project,
-        shared_data / "lvis_v05_val_100.json",
-        images_root=shared_data,
+        test_data / "lvis_v05_val_100.json",
+        images_root=test_data,
         reference_only=True,
         repair_boxes=True,
     )

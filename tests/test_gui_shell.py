@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from gui_support import open_and_wait
+from skips import needs
 
 pytest_plugins = ["gui_support"]  # fixtures: settings_sandbox, demo_project, window
 
@@ -121,7 +122,7 @@ def free_display() -> str:
             and not Path(f"/tmp/.X{number}-lock").exists()
         ):
             return f":{number}"
-    pytest.skip("no free display number")
+    needs("a free X display number", "stop an X server holding :90-:99")
 
 
 def test_a_display_nothing_answers_on_is_found_unreachable_before_qt_starts():
@@ -130,7 +131,7 @@ def test_a_display_nothing_answers_on_is_found_unreachable_before_qt_starts():
     display = free_display()
     reached = display_reachable(display)
     if reached is None:
-        pytest.skip("libxcb.so.1 is not installed")
+        needs("libxcb.so.1", "apt-get install libxcb1; .ci/run installs it")
     assert reached is False
     problem = platform_problem({"DISPLAY": display}, "linux", lambda: [])
     assert f"{display!r}" in problem and "cannot be reached" in problem
@@ -149,7 +150,7 @@ def test_gui_command_says_in_one_line_that_the_display_cannot_be_reached(tmp_pat
 
     display = free_display()
     if display_reachable(display) is None or missing_xcb_libraries():
-        pytest.skip("the xcb libraries are not all installed")
+        needs("Qt's xcb libraries", ".ci/run installs them; see its GUI_PACKAGES")
     env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb")
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
     done = subprocess.run(

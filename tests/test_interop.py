@@ -122,9 +122,9 @@ def test_import_json_lists_the_categories_that_matched_nothing(tmp_path: Path, c
 
 
 def test_lvis_v05_metadata_that_differs_from_the_project_is_reported_field_by_field(
-    lvis_project, shared_data: Path
+    lvis_project, test_data: Path
 ):
-    path = shared_data / "lvis_v05_val_100.json"
+    path = test_data / "lvis_v05_val_100.json"
     v05 = json.loads(path.read_text())["categories"]
     v1 = {normalize(c.name): c for c in shipped_vocabulary("lvis").categories}
     report = import_lvis(lvis_project, path, reference_only=True, repair_boxes=True)

@@ -10,6 +10,7 @@ import threading
 import uuid
 
 import pytest
+import skips
 from sqlalchemy import create_engine, text
 
 from pipeline import schema as s
@@ -20,7 +21,7 @@ from pipeline.vocabulary import add_categories, project_categories, shipped_voca
 from pipeline.workqueue import add_items, claim_next, complete_in
 
 BASE_URL = os.environ.get("LONGTAIL_TEST_POSTGRES_URL")
-pytestmark = pytest.mark.skipif(not BASE_URL, reason="LONGTAIL_TEST_POSTGRES_URL is not set")
+pytestmark = pytest.mark.skipif(not BASE_URL, reason=skips.POSTGRES)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from skips import needs
 from stages_support import box_mask, category_ids, confirmed_pair, make_project, segment_and_accept
 
 from app.cli import main
@@ -49,7 +50,7 @@ def read_only_view(folder: Path, view: Path) -> Iterator[Path]:
     except (OSError, subprocess.CalledProcessError) as exc:
         if mounted:
             subprocess.run(["umount", str(view)], check=False)
-        pytest.skip(f"cannot make a read-only mount here ({exc})")
+        needs("a read-only bind mount", f"this sandbox refused it: {exc}; run as root on a normal Linux")
     try:
         yield view
     finally:
@@ -130,7 +131,7 @@ def test_a_read_only_copy_without_its_shm_file_says_what_to_do(finished_project,
     _copy_while_open(finished_project, tmp_path / "copy", keep_shm=False)
     with read_only_view(tmp_path / "copy", tmp_path / "view") as view:
         if os.access(view, os.W_OK):
-            pytest.skip("the view is writable to this user")
+            needs("a user that a read-only mount binds", "root may still write to this view here; run as root on a normal Linux")
         with pytest.raises(ReadOnlyProjectError, match="not closed cleanly"):
             Project.open(view)
 

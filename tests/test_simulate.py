@@ -182,10 +182,8 @@ def test_lvis_truth_is_matched_by_coco_url_and_keeps_its_negatives(tmp_path, tin
 
 
 @pytest.fixture(scope="module")
-def clean_run(tmp_path_factory, shared_data):
-    tiny = shared_data / "tiny_coco"
-    if not tiny.is_dir():
-        pytest.skip("tiny_coco is not present")
+def clean_run(tmp_path_factory, test_data):
+    tiny = test_data / "tiny_coco"
     root = tmp_path_factory.mktemp("clean")
     images, truth = coco_subset(tiny, "val2017", None, root)
     project = coco_project(root / "project", images, negatives_per_category=3)

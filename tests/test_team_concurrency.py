@@ -15,6 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
+import skips
 from conftest import make_image
 from sqlalchemy import select
 from team_support import POSTGRES, fresh_database, team_member
@@ -52,7 +53,7 @@ def target(request, tmp_path):
         yield str(tmp_path / "project")
         return
     if not POSTGRES:
-        pytest.skip("LONGTAIL_TEST_POSTGRES_URL is not set")
+        pytest.skip(skips.POSTGRES)
     with fresh_database() as url:
         yield url
 

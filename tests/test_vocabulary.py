@@ -32,8 +32,8 @@ def test_shipped_vocabularies():
     assert all(c.definition and c.synset for c in lvis.categories)
 
 
-def test_shipped_lvis_matches_the_published_list(shared_data: Path):
-    published = json.loads((shared_data / "lvis_v1_categories.json").read_text())
+def test_shipped_lvis_matches_the_published_list(test_data: Path):
+    published = json.loads((test_data / "lvis_v1_categories.json").read_text())
     ours = {c.source_id: c for c in shipped_vocabulary("lvis").categories}
     for c in published:
         assert ours[c["id"]].name == c["name"]

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 root = Path(__file__).resolve().parents[1]
-data = Path(sys.argv[1]) if len(sys.argv) > 1 else root.parent / "shared" / "data"
+data = Path(sys.argv[1]) if len(sys.argv) > 1 else root / "tests" / "data"
 out = root / "resources" / "vocabularies"
 out.mkdir(parents=True, exist_ok=True)
 
