@@ -10,6 +10,12 @@ Derived from the answers (DESIGN section 3), never stored twice:
 - every other pair (spotted, confirmed but not yet accepted, rejected) and every
   pair without a row is unverified: neither positive nor negative.
 
+:func:`pair_state` is the one place that turns these facts into a :class:`PairState`;
+the LVIS export, the training snapshot (and through it the loss and the held-out
+evaluation) all read :func:`federated_labels`, which calls it. A *pending* pair — one
+with an instance that is not accepted yet — is never a negative and always counts as
+not exhaustive: the missing instance is there, only not finished.
+
 :func:`check_invariants` checks that the stored states allow this reading: negatives
 and positives disjoint, not-exhaustive a subset of positives, accepted instances only
 on confirmed pairs with exactly one accepted segment, and no work item twice in a queue.
@@ -18,7 +24,8 @@ on confirmed pairs with exactly one accepted segment, and no work item twice in 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import and_, exists, func, select
@@ -34,14 +41,57 @@ seg = s.segments
 wi = s.work_items
 
 
+class PairState(str, Enum):
+    """What one (image, category) pair says; see :func:`pair_state`."""
+
+    EXHAUSTIVE = "exhaustive"  # positive, answered "every instance is marked"
+    POSITIVE = "positive"  # positive, exhaustiveness not asked (read as exhaustive, as LVIS)
+    NOT_EXHAUSTIVE = "not exhaustive"  # answered (or imported) "some are missing"
+    PENDING = "pending"  # an instance of it is not accepted yet: counts as not exhaustive
+    NEGATIVE = "verified negative"  # verified absent
+    UNVERIFIED = "unverified"  # spotted, confirmed without an instance, rejected, no row
+
+    @property
+    def is_positive(self) -> bool:
+        return self in (PairState.EXHAUSTIVE, PairState.POSITIVE)
+
+    @property
+    def counts_not_exhaustive(self) -> bool:
+        return self in (PairState.NOT_EXHAUSTIVE, PairState.PENDING)
+
+
+def pair_state(
+    state: str | None, exhaustive: bool | None, accepted: bool, pending: bool
+) -> PairState:
+    """The one rule: a pair's stored ``state`` and ``exhaustive`` flag, whether it has an
+    accepted non-crowd instance with an accepted segment, and whether it has a non-crowd
+    instance that is not accepted yet (``pending``)."""
+    if state == s.NEGATIVE:
+        return PairState.NEGATIVE
+    if state not in (s.SPOTTED, s.CONFIRMED):
+        return PairState.UNVERIFIED
+    if pending:
+        return PairState.PENDING
+    if exhaustive is False:
+        return PairState.NOT_EXHAUSTIVE
+    if state == s.CONFIRMED and accepted:
+        return PairState.EXHAUSTIVE if exhaustive else PairState.POSITIVE
+    return PairState.UNVERIFIED
+
+
 @dataclass(frozen=True)
 class FederatedLabels:
-    """The federated label sets of one image (category ids)."""
+    """The federated label sets of one image (category ids).
+
+    ``not_exhaustive_category_ids`` holds the pairs answered "some are missing" and the
+    pending ones; ``pending_category_ids`` the pending ones alone. A pending pair with an
+    accepted instance is also in ``positive_category_ids`` (its accepted masks train)."""
 
     image_id: int
     positive_category_ids: frozenset[int]
     negative_category_ids: frozenset[int]
     not_exhaustive_category_ids: frozenset[int]
+    pending_category_ids: frozenset[int] = field(default_factory=frozenset)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -86,36 +136,95 @@ def positive_pairs() -> Select:
     )
 
 
-def federated_labels(
-    conn: Connection, image_ids: Iterable[int] | None = None
-) -> dict[int, FederatedLabels]:
-    """The labels of the given images (every image when None), by image id."""
+def pair_states(
+    conn: Connection, image_ids: Iterable[int] | None = None, *, split: str | None = None
+) -> dict[tuple[int, int], PairState]:
+    """:func:`pair_state` of every pair of the given images (or split) that is not
+    unverified, by (image id, category id)."""
     ids = None if image_ids is None else sorted(set(image_ids))
-    image_query = select(s.images.c.id)
-    positive_query = positive_pairs()
-    negative_query = select(ic.c.image_id, ic.c.category_id).where(ic.c.state == s.NEGATIVE)
-    if ids is not None:
-        image_query = image_query.where(s.images.c.id.in_(ids))
-        positive_query = positive_query.where(ic.c.image_id.in_(ids))
-        negative_query = negative_query.where(ic.c.image_id.in_(ids))
-    positives: dict[int, set[int]] = {}
-    not_exhaustive: dict[int, set[int]] = {}
-    negatives: dict[int, set[int]] = {}
-    for image_id, category_id, exhaustive in conn.execute(positive_query):
-        positives.setdefault(image_id, set()).add(category_id)
-        if exhaustive is False:
-            not_exhaustive.setdefault(image_id, set()).add(category_id)
-    for image_id, category_id in conn.execute(negative_query):
-        negatives.setdefault(image_id, set()).add(category_id)
-    return {
-        image_id: FederatedLabels(
-            image_id,
-            frozenset(positives.get(image_id, ())),
-            frozenset(negatives.get(image_id, ())),
-            frozenset(not_exhaustive.get(image_id, ())),
-        )
-        for image_id in conn.execute(image_query.order_by(s.images.c.id)).scalars()
+    return _read_pairs(conn, ids, split)[0]
+
+
+def _read_pairs(
+    conn: Connection, ids: list[int] | None, split: str | None
+) -> tuple[dict[tuple[int, int], PairState], set[tuple[int, int]]]:
+    """The states of the pairs that are not unverified, and the pairs with an accepted
+    instance."""
+    rows: dict[tuple[int, int], tuple[str, bool | None]] = {}
+    told = select(ic.c.image_id, ic.c.category_id, ic.c.state, ic.c.exhaustive).where(
+        (ic.c.state == s.NEGATIVE) | ic.c.exhaustive.is_not(None)
+    )
+    for image_id, category_id, state, exhaustive in conn.execute(_only_images(told, ids, split)):
+        rows[(image_id, category_id)] = (state, exhaustive)
+    accepted = set()
+    for image_id, category_id, exhaustive in conn.execute(
+        _only_images(positive_pairs(), ids, split)
+    ):
+        accepted.add((image_id, category_id))
+        rows[(image_id, category_id)] = (s.CONFIRMED, exhaustive)
+    unfinished = (
+        select(inst.c.image_id, inst.c.category_id, ic.c.state, ic.c.exhaustive)
+        .join(ic, and_(ic.c.image_id == inst.c.image_id, ic.c.category_id == inst.c.category_id))
+        .where(inst.c.status != s.ACCEPTED, inst.c.is_crowd.is_(False))
+        .distinct()
+    )
+    pending = set()
+    for image_id, category_id, state, exhaustive in conn.execute(
+        _only_images(unfinished, ids, split, inst.c.image_id)
+    ):
+        pending.add((image_id, category_id))
+        rows[(image_id, category_id)] = (state, exhaustive)
+    states = {
+        key: pair_state(state, exhaustive, key in accepted, key in pending)
+        for key, (state, exhaustive) in rows.items()
     }
+    known = {key: value for key, value in states.items() if value is not PairState.UNVERIFIED}
+    return known, accepted
+
+
+def federated_labels(
+    conn: Connection, image_ids: Iterable[int] | None = None, *, split: str | None = None
+) -> dict[int, FederatedLabels]:
+    """The labels of the given images (every image when None; or one split's), by image
+    id, as :func:`pair_state` reads each pair."""
+    ids = None if image_ids is None else sorted(set(image_ids))
+    states, accepted = _read_pairs(conn, ids, split)
+    sets: dict[int, dict[str, set[int]]] = {}
+    for (image_id, category_id), state in states.items():
+        kinds = sets.setdefault(image_id, {"pos": set(), "neg": set(), "nel": set(), "pen": set()})
+        if state is PairState.NEGATIVE:
+            kinds["neg"].add(category_id)
+        # Positive: confirmed with an accepted instance, whatever its exhaustiveness
+        # (a pending pair's accepted masks train too).
+        if (image_id, category_id) in accepted:
+            kinds["pos"].add(category_id)
+        if state.counts_not_exhaustive:
+            kinds["nel"].add(category_id)
+        if state is PairState.PENDING:
+            kinds["pen"].add(category_id)
+    image_query = _only_images(select(s.images.c.id), ids, split, s.images.c.id)
+    empty: dict[str, set[int]] = {}
+    out = {}
+    for image_id in conn.execute(image_query.order_by(s.images.c.id)).scalars():
+        kinds = sets.get(image_id, empty)
+        out[image_id] = FederatedLabels(
+            image_id,
+            frozenset(kinds.get("pos", ())),
+            frozenset(kinds.get("neg", ())),
+            frozenset(kinds.get("nel", ())),
+            frozenset(kinds.get("pen", ())),
+        )
+    return out
+
+
+def _only_images(
+    query: Select, ids: list[int] | None, split: str | None, image_col: Any = ic.c.image_id
+) -> Select:
+    if ids is not None:
+        query = query.where(image_col.in_(ids))
+    if split is not None:
+        query = query.where(image_col.in_(select(s.images.c.id).where(s.images.c.split == split)))
+    return query
 
 
 def project_labels(project: Project, image_ids: Iterable[int] | None = None):

@@ -17,8 +17,10 @@ an instance of it may be punished for scoring it:
 - ``VERIFIED_NEGATIVE``: verified absent (N_c) -> yes, and always in the subset;
 - ``MAY_PUNISH``: an exhaustive positive (every instance is annotated), or a category
   nobody spotted in an image whose spotting finished (a "likely negative") -> yes;
-- ``NOT_EXHAUSTIVE``: a positive answered "some are missing" -> never as a false
-  positive (a background region may be a missing instance); its instances still train;
+- ``NOT_EXHAUSTIVE``: a positive answered "some are missing", or a *pending* pair (an
+  instance still being segmented; :func:`pipeline.federated.pair_state`) -> never as a
+  false positive (a background region may be a missing instance); its accepted
+  instances still train;
 - ``UNVERIFIED``: spotted, confirmed but not accepted, rejected, or an image whose
   spotting is unfinished -> neither positive nor negative: no gradient.
 
