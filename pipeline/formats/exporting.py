@@ -332,47 +332,20 @@ def _federated_lists(
     category_ids: dict[int, int],
     split: str | None,
 ) -> None:
-    """Each LVIS image's neg_category_ids and not_exhaustive_category_ids (sorted ids).
-
-    Not exhaustive: pairs answered so in stage 5 (or imported so), and positive pairs
-    with an instance that has no accepted mask yet: the file would otherwise claim
-    that the missing instance is not there.
+    """Each LVIS image's neg_category_ids and not_exhaustive_category_ids (sorted ids),
+    as :func:`pipeline.federated.pair_state` reads each pair (the training snapshot and
+    the held-out evaluation read the same): not exhaustive are pairs answered so in
+    stage 5 (or imported so), and pending pairs, with an instance that has no accepted
+    mask yet: the file would otherwise claim that the missing instance is not there.
     """
-    pairs = s.image_categories
-    in_split = (
-        [pairs.c.image_id.in_(select(s.images.c.id).where(s.images.c.split == split))]
-        if split is not None
-        else []
-    )
-    negatives: dict[int, set[int]] = {}
-    for image_id, category_id in conn.execute(
-        select(pairs.c.image_id, pairs.c.category_id).where(pairs.c.state == s.NEGATIVE, *in_split)
-    ):
-        negatives.setdefault(image_id, set()).add(category_id)
-    partial: dict[int, set[int]] = {}
-    for image_id, category_id in conn.execute(
-        select(pairs.c.image_id, pairs.c.category_id).where(
-            pairs.c.exhaustive == false(),
-            pairs.c.state.in_((s.SPOTTED, s.CONFIRMED)),
-            *in_split,
-        )
-    ):
-        partial.setdefault(image_id, set()).add(category_id)
-    i = s.instances
-    unfinished = select(i.c.image_id, i.c.category_id).where(
-        i.c.status != s.ACCEPTED, i.c.is_crowd == false()
-    )
-    if split is not None:
-        unfinished = unfinished.where(
-            i.c.image_id.in_(select(s.images.c.id).where(s.images.c.split == split))
-        )
-    for image_id, category_id in conn.execute(unfinished.distinct()):
-        if category_id not in negatives.get(image_id, ()):
-            partial.setdefault(image_id, set()).add(category_id)
+    from ..federated import federated_labels  # the one rule for a pair's state
+
+    labels = federated_labels(conn, split=split)
     for image, row in zip(images, image_rows, strict=True):
-        image["neg_category_ids"] = sorted(category_ids[c] for c in negatives.get(row.id, ()))
+        label = labels[row.id]
+        image["neg_category_ids"] = sorted(category_ids[c] for c in label.negative_category_ids)
         image["not_exhaustive_category_ids"] = sorted(
-            category_ids[c] for c in partial.get(row.id, ())
+            category_ids[c] for c in label.not_exhaustive_category_ids
         )
 
 
