@@ -13,20 +13,25 @@ starts another run (``--weights``) or proposes masks. ``models/<id>/checkpoint.j
 holds the run's config, the data snapshot's hash and the iteration, for people and
 for ``--resume`` to check it continues the same run.
 
-Both are written atomically (a temporary file, then a rename): a run killed while
-writing leaves the previous checkpoint intact.
+Both are written through :func:`pipeline.outputs.atomic_path`: a temporary file beside
+the target named ``.longtail-tmp-<hash of the name>-<pid>-<random>.tmp``, fsynced, then
+renamed over the target (and the folder fsynced), with the mode the umask gives (0644
+or 0664, so the project's group can read a model; never 0600). A run killed while
+writing leaves the previous checkpoint intact and a temporary file that the next run
+of that model folder (:func:`sweep_leftovers`) or the next write removes.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from pipeline.outputs import atomic_path, output_target
 
 from ..weights import WeightsError, read_checkpoint
 
@@ -37,15 +42,13 @@ HEADS = "federated-sigmoid"
 
 
 def _atomic(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temp:
+        write(temp)
+
+
+def sweep_leftovers(folder: Path) -> list[Path]:
+    """Remove the temporary files a killed checkpoint write left in ``folder``."""
+    return [p for name in (CHECKPOINT, CHECKPOINT_JSON) for p in sweep_temporaries(folder / name)]
 
 
 def write_checkpoint(
@@ -75,7 +78,7 @@ def write_checkpoint(
     path = folder / CHECKPOINT
     _atomic(path, lambda tmp: torch.save(data, tmp))
     text = json.dumps({**info, "iteration": int(iteration)}, indent=2, sort_keys=True)
-    _atomic(folder / CHECKPOINT_JSON, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    _atomic(folder / CHECKPOINT_JSON, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import gc
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from ..outputs import write_output
 
 
 class JSONReadError(ValueError):
@@ -53,21 +54,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename.
 
     Readers see the old file or the new one, never a part; the old one stays if
-    anything fails on the way.
+    anything fails on the way. The path is checked and written by
+    :func:`pipeline.outputs.write_output` (no folders, devices, FIFOs or database files).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes it private; a JSON file is not
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_output(path, data)
 
 
 def _umask() -> int:

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from pipeline.formats import export_project
+from pipeline.outputs import is_stdout, output_target
 from pipeline.store import Project
 
 from ..acting import act_as, add_annotator_option
@@ -20,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(atomically; the same project always gives the same bytes).",
     )
     p.add_argument("project", help="project folder or database URL")
-    p.add_argument("out", metavar="OUT.json", help="file to write")
+    p.add_argument("out", metavar="OUT.json", help="file to write ('-': standard output)")
     p.add_argument("--format", required=True, choices=("coco", "lvis"))
     p.add_argument("--split", default=None, help="export only this split (default: all images)")
     p.add_argument(
@@ -36,9 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     act_as(args)  # exporting is an admin's action in a team project
-    with Project.open(args.project) as project, progress_bar("exporting", unit="ann") as bar:
-        _, summary = export_project(
-            project, args.format, args.out, split=args.split, masks=args.masks, progress=bar
-        )
-    print(summary.summary())
+    with Project.open(args.project) as project:
+        # Refused before the work: never the project's own files, a folder or a device.
+        output_target(args.out, project=project, stdout_ok=True)
+        with progress_bar("exporting", unit="ann") as bar:
+            _, summary = export_project(
+                project, args.format, args.out, split=args.split, masks=args.masks, progress=bar
+            )
+    # With the document on standard output, the summary goes to standard error.
+    print(summary.summary(), file=sys.stderr if is_stdout(args.out) else sys.stdout)
     return 0

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
-from pathlib import Path
 
 from pipeline.errors import LongtailError
 
@@ -53,10 +50,13 @@ def _numbers(count: int):
 
 def run(args: argparse.Namespace) -> int:
     from pipeline.images import ImageFiles, find_image
+    from pipeline.outputs import output_target
     from pipeline.store import Project
     from pipeline.vocabulary import project_categories
 
     with Project.open(args.project) as project:
+        # Refused before the model loads: never the project's database, a folder, a device.
+        output_target(args.out, project=project)
         record = find_image(project, args.image)
         path = ImageFiles(project).path(record.path)  # inside the image roots, or refused
         categories = project_categories(project)
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         for p in found
     ]
     _check_masks(results, record)
-    _write_json(Path(args.out), results)
+    _write_json(args.out, results, project)
     sources = sorted({p.source for p in found})
     print(f"weights: {note}")
     if any(s.startswith("fallback") for s in sources):
@@ -140,14 +140,8 @@ def _check_masks(results: list[dict], record: object) -> None:
             ) from None
 
 
-def _write_json(path: Path, data: object) -> None:
-    """Atomically: a temporary file beside the target, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _write_json(path: str, data: object, project: object) -> None:
+    """Whole or not at all, through the one output helper (decision 0023)."""
+    from pipeline.outputs import write_output
+
+    write_output(path, json.dumps(data).encode("utf-8"), project=project)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
+from pipeline.errors import LongtailError
+from pipeline.outputs import output_target
 from pipeline.stats import compute_stats
-from pipeline.stats.report import write_outputs
+from pipeline.stats.report import NUMBERS_NAME, PLOTS, REPORT_NAME, write_outputs
 from pipeline.store import Project
 
 from ..progress import progress_bar
@@ -30,9 +33,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def output_names() -> list[str]:
+    """The files ``stats --out`` writes into its folder."""
+    return [f"{plot.key}.png" for plot in PLOTS] + [REPORT_NAME, NUMBERS_NAME]
+
+
 def run(args: argparse.Namespace) -> int:
-    with Project.open(args.project) as project, progress_bar("statistics", unit="part") as bar:
-        stats = compute_stats(project, progress=bar)
+    with Project.open(args.project) as project:
+        # Every file is checked before the work: none over the project's own files, a
+        # folder, a device or a FIFO (decision 0023).
+        folder = Path(args.out).expanduser()
+        if folder.exists() and not folder.is_dir():
+            raise LongtailError(f"{args.out}: is a file; --out names a folder for the statistics")
+        for name in output_names():
+            output_target(folder / name, project=project)
+        with progress_bar("statistics", unit="part") as bar:
+            stats = compute_stats(project, progress=bar)
     with progress_bar("drawing plots", unit="file") as progress:
         written = write_outputs(stats, args.out, progress=progress)
     if args.json:
