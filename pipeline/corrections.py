@@ -27,13 +27,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from . import schema as s
-from .annotations import next_version, segment_values
-from .errors import ConflictError, LongtailError, NotFoundError
+from .errors import ConflictError, NotFoundError
 from .events import Effort, log_event
 from .geometry import Mask
 from .stages.common import cancel, lock_image, pair_row, pending_items
 from .stages.journal import Journal
-from .stages.segmentation import open_verification
+from .stages.segmentation import new_segment_version
 from .store import Annotator, Project, now, read_settings
 
 CORRECTION = "correct"
@@ -85,14 +84,6 @@ def correct_mask(
                 f"instance {instance_id}: its category is not confirmed in image "
                 f"{instance.image_id} (the pair's state is {state})"
             )
-        if (mask.height, mask.width) != (image.height, image.width):
-            raise LongtailError(
-                f"instance {instance_id}: the mask is {mask.width}x{mask.height} but image "
-                f"{image.id} is {image.width}x{image.height}"
-            )
-        mask.check()  # an RLE from a tool must cover the image exactly
-        if mask.area == 0:
-            raise LongtailError(f"instance {instance_id}: the corrected mask is empty")
         settings = read_settings(conn)
         journal = Journal(conn)
         replaced = tuple(
@@ -121,22 +112,16 @@ def correct_mask(
                 exhaustive=None,
                 updated_at=now(),
             )
-        version = next_version(conn, instance_id)
-        segment_id = journal.insert(
-            s.segments,
-            instance_id=instance_id,
-            version=version,
-            annotator_id=who.id,
-            status=s.PENDING,
+        written = new_segment_version(
+            journal,
+            settings,
+            instance,
+            image,
+            mask,
+            author_id=who.id,
             tool=tool,
-            source=s.SOURCE_PIPELINE,
-            created_at=now(),
-            **segment_values(mask),
+            where=f"instance {instance_id}: ",
         )
-        journal.update(s.instances, instance_id, status=s.SEGMENTED)
-        before = set(journal.created(s.work_items))
-        open_verification(journal, settings, instance, segment_id, who.id)
-        opened = tuple(i for i in journal.created(s.work_items) if i not in before)
         event_id = log_event(
             conn,
             CORRECTION,
@@ -148,8 +133,8 @@ def correct_mask(
             payload={
                 "correction": {
                     "instance_id": instance_id,
-                    "segment_id": segment_id,
-                    "version": version,
+                    "segment_id": written.segment_id,
+                    "version": written.version,
                     "replaced": list(replaced),
                     "previous_status": instance.status,
                     "tool": tool,
@@ -162,10 +147,10 @@ def correct_mask(
         )
     return Correction(
         instance_id=instance_id,
-        segment_id=segment_id,
-        version=version,
+        segment_id=written.segment_id,
+        version=written.version,
         replaced=replaced,
-        verification_items=opened,
+        verification_items=written.verification_items,
         cancelled_items=cancelled,
         exhaustive_cleared=cleared,
         event_id=event_id,

@@ -114,7 +114,7 @@ def test_correcting_a_pending_mask_replaces_it_and_its_verification_items(tmp_pa
     [
         ("unknown instance", "instance", NotFoundError, "instance 999 does not exist"),
         ("mask of another size", "size", LongtailError, "the mask is 60x40 but image"),
-        ("empty mask", "empty", LongtailError, "the corrected mask is empty"),
+        ("empty mask", "empty", LongtailError, "instance [0-9]+: the mask is empty"),
         ("crowd region", "crowd", ConflictError, "is a crowd region"),
         ("rejected category", "rejected", ConflictError, "the pair's state is rejected"),
     ],

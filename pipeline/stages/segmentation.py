@@ -25,6 +25,7 @@ from ..annotations import (
     segment_values,
 )
 from ..errors import ConflictError, LongtailError, NotFoundError
+from ..geometry import Mask
 from ..settings import ProjectSettings
 from ..store import now
 from ..vocabulary import Category, category_from_row
@@ -118,30 +119,75 @@ def apply(ctx: Answering, answer: SegmentAnswer) -> None:
     instance = instance_row(ctx.conn, ctx.item.instance_id)
     if instance.status not in (s.MARKED, s.REDO):
         raise ConflictError(f"instance {instance.id} does not wait for a mask ({instance.status})")
-    mask = answer.mask
-    if (mask.height, mask.width) != (ctx.image.height, ctx.image.width):
+    written = new_segment_version(
+        ctx.journal,
+        ctx.settings,
+        instance,
+        ctx.image,
+        answer.mask,
+        author_id=ctx.annotator.id,
+        tool=answer.tool,
+        empty_advice="; draw the instance, or skip the item",
+    )
+    ctx.summary.update(
+        segment_id=written.segment_id,
+        version=written.version,
+        tool=answer.tool,
+        area=answer.mask.area,
+    )
+
+
+@dataclass(frozen=True)
+class SegmentVersion:
+    """What :func:`new_segment_version` wrote."""
+
+    segment_id: int
+    version: int
+    verification_items: tuple[int, ...]  # the stage-4 items opened for it
+
+
+def new_segment_version(
+    journal: Journal,
+    settings: ProjectSettings,
+    instance: Any,
+    image: Any,
+    mask: Mask,
+    *,
+    author_id: int | None,
+    tool: str | None,
+    where: str = "",
+    empty_advice: str = "",
+) -> SegmentVersion:
+    """The one writer of "a new version of an instance's mask" (stage 3 and corrections):
+    the mask must have the image's size, be well formed and cover something (errors start
+    with ``where``); it is stored ``pending`` as the instance's next version, the instance
+    becomes ``segmented`` and its stage-4 items open (author excluded unless allowed).
+    Superseding older versions is the caller's (a correction replaces an accepted one)."""
+    if (mask.height, mask.width) != (image.height, image.width):
         raise LongtailError(
-            f"the mask is {mask.width}x{mask.height} but the image is "
-            f"{ctx.image.width}x{ctx.image.height}"
+            f"{where}the mask is {mask.width}x{mask.height} but image {image.id} is "
+            f"{image.width}x{image.height}"
         )
     mask.check()  # an RLE from a tool or a model must cover the image exactly
     if mask.area == 0:
-        raise LongtailError("the mask is empty; draw the instance, or skip the item")
-    version = next_version(ctx.conn, instance.id)
-    segment_id = ctx.journal.insert(
+        raise LongtailError(f"{where}the mask is empty{empty_advice}")
+    version = next_version(journal.conn, instance.id)
+    segment_id = journal.insert(
         s.segments,
         instance_id=instance.id,
         version=version,
-        annotator_id=ctx.annotator.id,
+        annotator_id=author_id,
         status=s.PENDING,
-        tool=answer.tool,
+        tool=tool,
         source=s.SOURCE_PIPELINE,
         created_at=now(),
         **segment_values(mask),
     )
-    ctx.journal.update(s.instances, instance.id, status=s.SEGMENTED)
-    open_verification(ctx.journal, ctx.settings, instance, segment_id, ctx.annotator.id)
-    ctx.summary.update(segment_id=segment_id, version=version, tool=answer.tool, area=mask.area)
+    journal.update(s.instances, instance.id, status=s.SEGMENTED)
+    before = set(journal.created(s.work_items))
+    open_verification(journal, settings, instance, segment_id, author_id)
+    opened = tuple(i for i in journal.created(s.work_items) if i not in before)
+    return SegmentVersion(segment_id, version, opened)
 
 
 def open_verification(
