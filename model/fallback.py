@@ -24,12 +24,16 @@ defaults were tuned on tiny_coco *train*; figures on val are in
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 Box = tuple[float, float, float, float]
+Click = tuple[float, float, bool]
+"""A click (x, y, positive): a point on the object (True) or off it (False)."""
 
 BOX = "box"
 PRIOR = "prior"
@@ -54,6 +58,9 @@ class FallbackSettings:
     min_fit: float = 0.70  # share of the box covered by the GrabCut segment's bbox
     min_fill: float = 0.25  # share of the box the GrabCut segment must cover
     colour_min_fill: float = 0.20
+    view_side: int = 400  # the box's surroundings are scaled to at most this many px a side
+    click_radius: float = 0.03  # a click's seed disc: this share of the box's side (>= 2 px)
+    click_work_side: int = 240  # GrabCut's crop side when there are clicks
 
 
 @dataclass(frozen=True)
@@ -84,38 +91,85 @@ def prior_mask(
 
 
 def box_to_mask(
-    image: np.ndarray, box: Box, settings: FallbackSettings | None = None
+    image: np.ndarray,
+    box: Box,
+    settings: FallbackSettings | None = None,
+    points: Sequence[Click] = (),
 ) -> FallbackResult:
-    """The mask of the object inside ``box`` (x, y, w, h) of ``image`` (H x W x 3 RGB)."""
+    """The mask of the object inside ``box`` (x, y, w, h) of ``image`` (H x W x 3 RGB).
+
+    ``points`` are clicks ``(x, y, positive)``: hard seeds of GrabCut (a disc of
+    definite foreground or background each). A positive click outside the box grows
+    the box to hold it. The work happens on the box's surroundings scaled to at most
+    ``view_side`` px a side, and the mask is scaled back, so the cost does not grow
+    with the image (an 8000 x 6000 photo costs what a 640 x 480 one does).
+    """
     s = settings or FallbackSettings()
     try:
         image = _as_rgb(image)
     except (ValueError, TypeError):
         raise ValueError(f"an image must be H x W x 3 (or grey), got {np.shape(image)}") from None
     height, width = image.shape[:2]
-    prior = prior_mask(box, height, width, s.exponent)
-    if prior.method == BOX:
-        return prior
+    clicks = _clean_clicks(points, height, width)
+    box = holding_clicks(box, clicks, height, width)
     c0, r0, c1, r1 = pixel_box(box, height, width)
     side = float(np.sqrt((c1 - c0) * (r1 - r0)))
+    view = _View.around(image, (c0, r0, c1, r1), s)
+    vbox = view.box(box)
+    vclicks = [view.click(c) for c in clicks]
+    vh, vw = view.image.shape[:2]
+    prior = prior_mask(vbox, vh, vw, s.exponent)
+    if prior.method == BOX and not clicks:
+        return box_mask(box, height, width)
     if side < s.min_side:
-        return prior
-    try:
-        colour = _colour_posterior(image, box, s)
-    except (cv2.error, ValueError, FloatingPointError):
-        return prior
-    if colour is None or colour[r0:r1, c0:c1].mean() < s.colour_min_fill:
-        return prior
-    best = FallbackResult(colour, COLOUR)
-    if side < s.grabcut_min_side:
-        return best
-    try:
-        segment = _grabcut(image, box, colour, s)
-    except cv2.error:
-        return best
-    if segment is not None and _fits_box(segment[r0:r1, c0:c1], s):
-        return FallbackResult(segment, GRABCUT)
-    return best
+        start, method = prior.bitmap, prior.method
+    else:
+        start, method = _colour_or_prior(view.image, vbox, prior, s)
+    segment = None
+    if side >= s.grabcut_min_side or clicks:
+        with contextlib.suppress(cv2.error):
+            segment = _grabcut(view.image, vbox, start, s, vclicks)
+    vc0, vr0, vc1, vr1 = pixel_box(vbox, vh, vw)
+    if segment is not None and (clicks or _fits_box(segment[vr0:vr1, vc0:vc1], s)):
+        start, method = segment, GRABCUT
+    elif clicks:
+        start = _seeded(start, vclicks, _click_radius(vbox, 1.0, s))
+    return FallbackResult(view.paste(start, (c0, r0, c1, r1), height, width), method)
+
+
+def refine(
+    image: np.ndarray,
+    box: Box,
+    probability: np.ndarray,
+    points: Sequence[Click],
+    settings: FallbackSettings | None = None,
+) -> np.ndarray:
+    """A mask from a model's ``probability`` map (image size) refined by clicks.
+
+    GrabCut starts from the model's belief (probable foreground where it is above 0.5,
+    probable background elsewhere in the box, definite background outside) and takes
+    the clicks as hard seeds, at the same capped resolution as :func:`box_to_mask`.
+    """
+    s = settings or FallbackSettings()
+    image = _as_rgb(image)
+    height, width = image.shape[:2]
+    clicks = _clean_clicks(points, height, width)
+    box = holding_clicks(box, clicks, height, width)
+    c0, r0, c1, r1 = pixel_box(box, height, width)
+    view = _View.around(image, (c0, r0, c1, r1), s)
+    vbox = view.box(box)
+    vclicks = [view.click(c) for c in clicks]
+    start = view.crop_scaled((probability > 0.5).astype(np.uint8))
+    vh, vw = start.shape
+    vc0, vr0, vc1, vr1 = pixel_box(vbox, vh, vw)
+    inside = np.zeros_like(start)
+    inside[vr0:vr1, vc0:vc1] = start[vr0:vr1, vc0:vc1]
+    segment = None
+    with contextlib.suppress(cv2.error):
+        segment = _grabcut(view.image, vbox, inside, s, vclicks)
+    if segment is None:
+        segment = _seeded(inside, vclicks, _click_radius(vbox, 1.0, s))
+    return view.paste(segment, (c0, r0, c1, r1), height, width)
 
 
 # ---------------------------------------------------------------- internals
@@ -194,13 +248,18 @@ GRABCUT_SEED = 12345
 
 
 def _grabcut(
-    image: np.ndarray, box: Box, start: np.ndarray, s: FallbackSettings
+    image: np.ndarray,
+    box: Box,
+    start: np.ndarray,
+    s: FallbackSettings,
+    clicks: Sequence[Click] = (),
 ) -> np.ndarray | None:
     height, width = image.shape[:2]
     c0, r0, c1, r1 = box_px = pixel_box(box, height, width)
     X0, Y0, X1, Y1 = _context(box_px, s.margin, height, width)
     crop = image[Y0:Y1, X0:X1]
-    scale = min(1.0, s.work_side / max(crop.shape[:2]))
+    side = s.click_work_side if clicks else s.work_side
+    scale = min(1.0, side / max(crop.shape[:2]))
     size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
     labels = np.full(crop.shape[:2], cv2.GC_BGD, np.uint8)
     labels[r0 - Y0 : r1 - Y0, c0 - X0 : c1 - X0] = np.where(
@@ -209,7 +268,15 @@ def _grabcut(
     if scale < 1:
         crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
         labels = cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST)
-    if not (labels == cv2.GC_PR_FGD).any() or not (labels != cv2.GC_PR_FGD).any():
+    radius = _click_radius(box, scale, s)
+    seeds = [((x - X0) * scale, (y - Y0) * scale, positive) for x, y, positive in clicks]
+    for x, y, positive in seeds:
+        centre = (int(np.clip(x, 0, labels.shape[1] - 1)), int(np.clip(y, 0, labels.shape[0] - 1)))
+        cv2.circle(labels, centre, radius, int(cv2.GC_FGD if positive else cv2.GC_BGD), -1)
+    foreground = (labels == cv2.GC_PR_FGD) | (labels == cv2.GC_FGD)
+    if not foreground.any() or foreground.all():
+        return None
+    if not (labels == cv2.GC_PR_FGD).any() and not (labels == cv2.GC_PR_BGD).any():
         return None
     models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     bgr = np.ascontiguousarray(crop[:, :, ::-1])
@@ -221,18 +288,161 @@ def _grabcut(
     if scale < 1:
         fg = cv2.resize(fg, (X1 - X0, Y1 - Y0), interpolation=cv2.INTER_LINEAR)
     out = np.zeros((height, width), np.uint8)
-    out[r0:r1, c0:c1] = fg[r0 - Y0 : r1 - Y0, c0 - X0 : c1 - X0]
-    return _largest_pieces(out)
+    if clicks:  # a positive click outside the box grew it; a seed may lie in the margin
+        out[Y0:Y1, X0:X1] = fg
+        out *= _box_and_seeds(out.shape, box_px, clicks, _click_radius(box, 1.0, s))
+    else:
+        out[r0:r1, c0:c1] = fg[r0 - Y0 : r1 - Y0, c0 - X0 : c1 - X0]
+    return _largest_pieces(out, [(x, y) for x, y, positive in clicks if positive])
 
 
-def _largest_pieces(fg: np.ndarray) -> np.ndarray:
-    """The largest connected piece, and any other at least a fifth of its size."""
+def _box_and_seeds(shape, box_px, clicks: Sequence[Click], radius: int) -> np.ndarray:
+    """1 inside the box and inside the positive clicks' seed discs."""
+    c0, r0, c1, r1 = box_px
+    keep = np.zeros(shape, np.uint8)
+    keep[r0:r1, c0:c1] = 1
+    for x, y, positive in clicks:
+        if positive:
+            cv2.circle(keep, (int(round(x)), int(round(y))), radius, 1, -1)
+    return keep
+
+
+def _click_radius(box: Box, scale: float, s: FallbackSettings) -> int:
+    """The seed disc's radius in pixels at ``scale`` (at least 1 px there)."""
+    side = float(np.sqrt(max(box[2], 1.0) * max(box[3], 1.0)))
+    return max(1, int(round(max(2.0, s.click_radius * side) * scale)))
+
+
+def _seeded(bitmap: np.ndarray, clicks: Sequence[Click], radius: int) -> np.ndarray:
+    """``bitmap`` with a disc set around each positive click and cleared around each negative."""
+    out = bitmap.copy()
+    for x, y, positive in clicks:
+        cv2.circle(out, (int(round(x)), int(round(y))), radius, int(positive), -1)
+    return out
+
+
+def _clean_clicks(points: Sequence[Click], height: int, width: int) -> list[Click]:
+    """Clicks as (x, y, positive) floats, clamped onto the image."""
+    out = []
+    for point in points:
+        x, y, positive = float(point[0]), float(point[1]), bool(point[2])
+        if np.isfinite(x) and np.isfinite(y):
+            out.append((min(max(x, 0.0), width - 1.0), min(max(y, 0.0), height - 1.0), positive))
+    return out
+
+
+def holding_clicks(box: Box, clicks: Sequence[Click], height: int, width: int) -> Box:
+    """``box`` grown to hold every positive click outside it, with room beyond the click
+    (a quarter of the box's side that way): a click out there says the box was short."""
+    clicks = _clean_clicks(clicks, height, width)
+    x, y, w, h = (float(v) for v in box)
+    x0, y0, x1, y1 = x, y, x + w, y + h
+    room_x, room_y = max(2.0, 0.25 * w), max(2.0, 0.25 * h)
+    for px, py, positive in clicks:
+        if not positive:
+            continue
+        if px < x:
+            x0 = min(x0, px - room_x)
+        elif px >= x + w:
+            x1 = max(x1, px + 1 + room_x)
+        if py < y:
+            y0 = min(y0, py - room_y)
+        elif py >= y + h:
+            y1 = max(y1, py + 1 + room_y)
+    x0, y0 = max(x0, 0.0), max(y0, 0.0)
+    x1, y1 = min(x1, float(width)), min(y1, float(height))
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def _colour_or_prior(
+    image: np.ndarray, box: Box, prior: FallbackResult, s: FallbackSettings
+) -> tuple[np.ndarray, str]:
+    """The colour posterior when it covers a plausible share of the box, else the prior."""
+    height, width = image.shape[:2]
+    c0, r0, c1, r1 = pixel_box(box, height, width)
+    try:
+        colour = _colour_posterior(image, box, s)
+    except (cv2.error, ValueError, FloatingPointError):
+        return prior.bitmap, prior.method
+    if colour is None or colour[r0:r1, c0:c1].mean() < s.colour_min_fill:
+        return prior.bitmap, prior.method
+    return colour, COLOUR
+
+
+@dataclass(frozen=True)
+class _View:
+    """The box's surroundings, cropped and scaled to at most ``view_side`` px a side."""
+
+    image: np.ndarray
+    origin: tuple[int, int]  # (x, y) of the crop in the image
+    size: tuple[int, int]  # (height, width) of the crop at full resolution
+    scale: float
+
+    @classmethod
+    def around(cls, image: np.ndarray, box_px: tuple[int, int, int, int], s: FallbackSettings):
+        height, width = image.shape[:2]
+        X0, Y0, X1, Y1 = _context(box_px, s.margin + 0.05, height, width)
+        crop = image[Y0:Y1, X0:X1]
+        scale = min(1.0, s.view_side / max(crop.shape[:2]))
+        if scale < 1:
+            size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+            crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+            scale_y, scale_x = crop.shape[0] / (Y1 - Y0), crop.shape[1] / (X1 - X0)
+            scale = min(scale_x, scale_y)
+        return cls(np.ascontiguousarray(crop), (X0, Y0), (Y1 - Y0, X1 - X0), scale)
+
+    def box(self, box: Box) -> Box:
+        x, y, w, h = (float(v) for v in box)
+        X0, Y0 = self.origin
+        return ((x - X0) * self.scale, (y - Y0) * self.scale, w * self.scale, h * self.scale)
+
+    def click(self, click: Click) -> Click:
+        X0, Y0 = self.origin
+        return ((click[0] - X0) * self.scale, (click[1] - Y0) * self.scale, click[2])
+
+    def crop_scaled(self, bitmap: np.ndarray) -> np.ndarray:
+        """A full-image bitmap's crop at the view's resolution."""
+        X0, Y0 = self.origin
+        crop = bitmap[Y0 : Y0 + self.size[0], X0 : X0 + self.size[1]]
+        if self.scale >= 1:
+            return np.ascontiguousarray(crop)
+        vh, vw = self.image.shape[:2]
+        return (cv2.resize(crop * 255, (vw, vh), interpolation=cv2.INTER_AREA) >= 128).astype(
+            np.uint8
+        )
+
+    def paste(
+        self, bitmap: np.ndarray, box_px: tuple[int, int, int, int], height: int, width: int
+    ) -> np.ndarray:
+        """A view-sized bitmap back at full resolution, kept inside ``box_px``."""
+        X0, Y0 = self.origin
+        if self.scale < 1:
+            big = cv2.resize(
+                bitmap * np.uint8(255), (self.size[1], self.size[0]), interpolation=cv2.INTER_LINEAR
+            )
+            bitmap = (big >= 128).astype(np.uint8)
+        c0, r0, c1, r1 = box_px
+        out = np.zeros((height, width), np.uint8)
+        out[r0:r1, c0:c1] = bitmap[r0 - Y0 : r1 - Y0, c0 - X0 : c1 - X0]
+        if not out.any():  # never empty: the box is the last resort
+            out[r0:r1, c0:c1] = 1
+        return out
+
+
+def _largest_pieces(fg: np.ndarray, keep_at: Sequence[tuple[float, float]] = ()) -> np.ndarray:
+    """The largest connected piece, any other at least a fifth of its size, and every
+    piece holding one of the points ``keep_at`` (positive clicks)."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
     if count <= 2:
         return fg
     areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = 1 + np.flatnonzero(areas >= 0.2 * areas.max())
-    return np.isin(labels, keep).astype(np.uint8)
+    keep = set((1 + np.flatnonzero(areas >= 0.2 * areas.max())).tolist())
+    for x, y in keep_at:
+        row = int(np.clip(round(y), 0, fg.shape[0] - 1))
+        col = int(np.clip(round(x), 0, fg.shape[1] - 1))
+        if labels[row, col]:
+            keep.add(int(labels[row, col]))
+    return np.isin(labels, sorted(keep)).astype(np.uint8)
 
 
 def _fits_box(inside: np.ndarray, s: FallbackSettings) -> bool:

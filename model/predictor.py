@@ -42,6 +42,7 @@ from pipeline.images import load_image
 from pipeline.vocabulary import normalize
 
 from . import fallback
+from .fallback import Click
 from .features import Cancelled, CancelToken, FeatureCache, ImageFeatures, Prefetcher, PrefetchJob
 from .weights import WeightsReport, load_weights
 from .zoo import DEFAULT_ARCHITECTURE, build_model, is_class_agnostic
@@ -304,24 +305,35 @@ class Predictor:
         category: str | int | None = None,
         key: Hashable | None = None,
         use_model: bool | None = None,
+        points: Sequence[Click] = (),
     ) -> Proposal:
         """The mask of the object in ``box`` (x, y, w, h, image pixels).
 
         ``use_model`` None: the model when its mask head is trained, else the fallback.
-        The mask lies inside the box and has the image's size.
+        ``points`` are clicks ``(x, y, positive)`` that refine the mask: a positive click
+        is on the object, a negative one off it. The fallback takes them as GrabCut's
+        hard seeds; the model's mask seeds a GrabCut refinement with them (see
+        :func:`model.fallback.refine`). The mask lies inside the box (grown to hold the
+        positive clicks) and has the image's size.
         """
         index = self.category_index(category)
         use_model = self.trained if use_model is None else use_model
+        points = _clicks(points)
         if not use_model:
-            return self._fallback(image, box, index)
+            return self._fallback(image, box, index, points)
         feats = self.features(image, key=key)
         box = _clip_box(box, feats.original_size)
+        box = fallback.holding_clicks(box, points, *feats.original_size)
         probability, class_index, score = self._box_head_and_mask(feats, box, index)
         bitmap = _inside_box((probability > 0.5).astype(np.uint8), box)
         if not bitmap.any() and self.trained:
             # The model sees nothing there: the classical answer beats an empty mask.
-            result = self._fallback(image, box, index)
+            result = self._fallback(image, box, index, points)
             return Proposal(result.bitmap, box, result.score, result.category, index, result.source)
+        if points:
+            bitmap = fallback.refine(
+                self._pixels(image), box, probability, points, self.fallback_settings
+            )
         return Proposal(bitmap, box, score, self._name(class_index), class_index, MODEL)
 
     def point_to_mask(
@@ -332,28 +344,54 @@ class Predictor:
         category: str | int | None = None,
         key: Hashable | None = None,
         use_model: bool | None = None,
+        points: Sequence[Click] = (),
     ) -> Proposal:
-        """The best detection whose mask (else box) holds ``point`` (x, y); if none, the
-        mask of a box grown around the point (see :func:`grown_box`)."""
+        """The best detection whose mask holds ``point`` (x, y) and every positive click
+        of ``points`` and no negative one, refined by ``points``; if none, the mask of a
+        box grown around the point (see :func:`grown_box`) with ``point`` as a positive
+        click besides ``points``."""
         index = self.category_index(category)
         use_model = self.trained if use_model is None else use_model
         size = self._size(image)
         # A point off the image is refused before any model work (PromptError).
         x, y = prompt_point((float(point[0]), float(point[1])), *size)
+        points = _clicks(points)
+        clicks = [(x, y, True), *points]
         if use_model:
             feats = self.features(image, key=key)
             height, width = feats.original_size
-            col, row = int(np.clip(x, 0, width - 1)), int(np.clip(y, 0, height - 1))
+
+            def agrees(p: Proposal) -> bool:
+                for cx, cy, positive in clicks:
+                    col, row = int(np.clip(cx, 0, width - 1)), int(np.clip(cy, 0, height - 1))
+                    if bool(p.bitmap[row, col]) != positive:
+                        return False
+                return True
+
             candidates = [
                 p
                 for p in self._detect(feats)
                 if index is None or p.category_index == index
-                if p.bitmap[row, col]
+                if agrees(p)
             ]
             if candidates:
-                return max(candidates, key=lambda p: p.score)
+                best = max(candidates, key=lambda p: p.score)
+                if not points:
+                    return best
+                bitmap = fallback.refine(
+                    self._pixels(image),
+                    best.box,
+                    best.bitmap.astype(np.float32),
+                    clicks,
+                    self.fallback_settings,
+                )
+                return Proposal(
+                    bitmap, best.box, best.score, best.category, best.category_index, MODEL
+                )
         box = grown_box((x, y), size)
-        return self.box_to_mask(image, box, category=index, key=key, use_model=use_model)
+        return self.box_to_mask(
+            image, box, category=index, key=key, use_model=use_model, points=clicks
+        )
 
     def propose(
         self,
@@ -374,10 +412,13 @@ class Predictor:
     def _name(self, index: int | None) -> str | None:
         return None if index is None else self._names[index]
 
-    def _fallback(self, image: ImageInput, box: Box, index: int | None) -> Proposal:
+    def _fallback(
+        self, image: ImageInput, box: Box, index: int | None, points: Sequence[Click] = ()
+    ) -> Proposal:
         pixels = self._pixels(image)
         box = _clip_box(box, pixels.shape[:2])
-        result = fallback.box_to_mask(pixels, box, self.fallback_settings)
+        result = fallback.box_to_mask(pixels, box, self.fallback_settings, points)
+        box = fallback.holding_clicks(box, points, *pixels.shape[:2])
         return Proposal(
             result.bitmap, box, 1.0, self._name(index), index, f"{FALLBACK}:{result.method}"
         )
@@ -509,6 +550,21 @@ def _clip_box(box: Box, size: tuple[int, int]) -> Box:
     return (x0, y0, x1 - x0, y1 - y0)
 
 
+def _clicks(points: Sequence[Sequence[Any]]) -> list[Click]:
+    """Clicks as (x, y, positive): finite numbers, else a PromptError-like LongtailError."""
+    out = []
+    for n, point in enumerate(points):
+        try:
+            x, y, positive = point
+            x, y = float(x), float(y)
+        except (TypeError, ValueError):
+            raise LongtailError(f"click #{n}: expected (x, y, positive), got {point!r}") from None
+        if not (np.isfinite(x) and np.isfinite(y)):
+            raise LongtailError(f"click #{n}: needs finite numbers, got {point!r}")
+        out.append((x, y, bool(positive)))
+    return out
+
+
 def _inside_box(bitmap: np.ndarray, box: Box) -> np.ndarray:
     c0, r0, c1, r1 = fallback.pixel_box(box, *bitmap.shape)
     out = np.zeros_like(bitmap)
@@ -526,6 +582,7 @@ def grown_box(point: tuple[float, float], size: tuple[int, int], share: float = 
 
 __all__ = [
     "FALLBACK",
+    "Click",
     "MODEL",
     "FallbackPredictor",
     "ImageInput",
