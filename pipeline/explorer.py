@@ -223,6 +223,12 @@ class PairRecord:
     positive: bool  # in P_c (an accepted mask)
 
 
+    @property
+    def verified_absent(self) -> bool:
+        """Stage 6 said the category is not in the image (a verified negative, N_c)."""
+        return self.state == s.NEGATIVE
+
+
 @dataclass(frozen=True)
 class ImageHistory:
     image: ImageRecord
@@ -313,6 +319,94 @@ def image_history(conn: Connection, image_id: int) -> ImageHistory:
         ),
         waiting=waiting,
     )
+
+
+# ---------------------------------------------------------------- one image, briefly
+
+
+@dataclass(frozen=True)
+class PairState:
+    state: str  # spotted / confirmed / rejected / negative
+    exhaustive: bool | None
+
+    def describe(self) -> str:
+        """'confirmed, not exhaustive' / 'spotted, exhaustive' / 'negative'."""
+        if self.state in (s.SPOTTED, s.CONFIRMED) and self.exhaustive is not None:
+            return f"{self.state}, {'exhaustive' if self.exhaustive else 'not exhaustive'}"
+        return self.state
+
+
+@dataclass(frozen=True)
+class ImageSummary:
+    """What the image panel and the stage views' context layer show of one image: its
+    (image, category) pairs, every instance with its latest mask, and the names."""
+
+    image: ImageRecord
+    pairs: dict[int, PairState]  # category id -> its state in the image
+    annotations: tuple[Annotation, ...]  # instance id order
+    names: dict[int, str]  # category id -> name, for the pairs' and instances' categories
+
+    def category_ids(self) -> list[int]:
+        """Every category of the image (a pair or an instance), by name."""
+        ids = set(self.pairs) | {a.instance.category_id for a in self.annotations}
+        return sorted(ids, key=lambda c: (self.names.get(c, ""), c))
+
+    def context_masks(self) -> list[tuple[Annotation, str]]:
+        """The image's drawn masks, accepted or waiting for verification, with their
+        category names (rejected and superseded versions are not context)."""
+        return [
+            (a, self.names.get(a.instance.category_id, "?"))
+            for a in self.annotations
+            if a.segment is not None and a.segment.status in (s.PENDING, s.SEGMENT_ACCEPTED)
+        ]
+
+
+def image_summary(conn: Connection, image_id: int) -> ImageSummary | None:
+    """One image's pairs, instances (with their latest masks) and category names, in one
+    read transaction; None when the image is not in the project."""
+    row = conn.execute(select(s.images).where(s.images.c.id == image_id)).first()
+    if row is None:
+        return None
+    pairs = {
+        r.category_id: PairState(r.state, r.exhaustive)
+        for r in conn.execute(
+            select(ic.c.category_id, ic.c.state, ic.c.exhaustive).where(ic.c.image_id == image_id)
+        )
+    }
+    annotations = tuple(load_image_annotations(conn, image_id))
+    ids = set(pairs) | {a.instance.category_id for a in annotations}
+    names = dict(
+        conn.execute(
+            select(s.categories.c.id, s.categories.c.name).where(s.categories.c.id.in_(sorted(ids)))
+        ).all()
+    )
+    return ImageSummary(image_from_row(row), pairs, annotations, names)
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """What the explorer's filter lists offer: (id, name) pairs, by name."""
+
+    categories: tuple[tuple[int, str], ...]
+    annotators: tuple[tuple[int, str], ...]
+
+
+def filter_choices(conn: Connection) -> FilterChoices:
+    categories = conn.execute(
+        select(s.categories.c.id, s.categories.c.name).order_by(s.categories.c.name)
+    ).all()
+    people = conn.execute(
+        select(s.annotators.c.id, s.annotators.c.name).order_by(s.annotators.c.name)
+    ).all()
+    return FilterChoices(
+        tuple((int(i), str(n)) for i, n in categories), tuple((int(i), str(n)) for i, n in people)
+    )
+
+
+def filter_with_total(conn: Connection, chosen: ImageFilter) -> tuple[np.ndarray, int]:
+    """The images that pass ``chosen`` and how many images the project has."""
+    ids = filter_images(conn, chosen)
+    return ids, len(ids) if chosen.is_empty else len(all_image_ids(conn))
 
 
 # ---------------------------------------------------------------- thumbnails

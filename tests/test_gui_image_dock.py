@@ -10,7 +10,13 @@ from sqlalchemy import insert
 from stages_support import category_ids, image_ids, make_project
 
 from app.gui.widgets.image_dock import ImageDock
+from pipeline import explorer
 from pipeline import schema as s
+
+
+def summary(project, image_id):
+    with project.read() as conn:
+        return explorer.image_summary(conn, image_id)
 
 
 @pytest.fixture
@@ -50,7 +56,7 @@ def test_the_state_column_is_as_wide_as_its_longest_state_with_the_full_text_in_
     dock.resize(260, 400)  # the dock's default width beside a 1280 px window
     dock.show()
     qtbot.waitExposed(dock)
-    dock.show_image(project, image_ids(project)[0])
+    dock.show_summary(summary(project, image_ids(project)[0]))
     QApplication.processEvents()
     tree = dock.tree
     rows = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
@@ -76,7 +82,7 @@ def test_the_placeholder_rows_are_shown_in_full(qtbot, project):
     assert metrics.horizontalAdvance(shown) <= dock.tree.columnWidth(0)
     with project.write() as conn:  # an image nobody has spotted anything in yet
         conn.execute(s.image_categories.delete())
-    dock.show_image(project, image_ids(project)[0])
+    dock.show_summary(summary(project, image_ids(project)[0]))
     QApplication.processEvents()
     shown = dock.tree.topLevelItem(0).text(0)
     assert shown == "No categories yet"

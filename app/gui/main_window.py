@@ -558,13 +558,18 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, lambda: self.set_stage(item.stage))
 
     def _on_item_claimed(self, item: Any) -> None:
-        if item.stage == self.current_stage:
-            self.show_image_annotations(item.image.id)
+        """A claim is not what the canvas shows (a view claims ahead): the image panel
+        follows the views' ``show_image_summary`` instead."""
 
     def show_image_annotations(self, image_id: int) -> None:
-        """Fill the side dock with the image's categories and instances (views call it)."""
+        """Fill the side dock with the image's categories and instances."""
         if self.session is not None:
-            self.dock.show_image(self.session.project, image_id)
+            self.dock.show_image(self.session, image_id)
+
+    def show_image_summary(self, summary: Any, layer: Any = None) -> None:
+        """The shown item's image (``pipeline.explorer.ImageSummary``, None: nothing
+        shown) and the view's context masks, for the image panel (views call it)."""
+        self.dock.show_summary(summary, layer, self.session)
 
     # ------------------------------------------------------------ jobs
 

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal, Slot
 
-from pipeline import roles
+from pipeline import explorer, roles
 from pipeline import schema as s
 from pipeline.errors import ConflictError, NotFoundError
 from pipeline.events import Effort
-from pipeline.images import ImageFiles
+from pipeline.images import ImageFiles, ImageRecord
 from pipeline.notify import Change, watch
 from pipeline.stages import AnswerResult, Pipeline, StageItem, StageProgress
 from pipeline.store import Project, read_meta
@@ -268,6 +268,37 @@ class Session(QObject):
     def model_worker(self) -> ModelWorker:
         """The model worker thread (created on first use; it imports torch lazily)."""
         if self._model_worker is None:
+    # ------------------------------------------------------------ the read side
+    # What the views show of the store, as named pipeline reads (``pipeline.explorer``):
+    # views call these and never open a connection. Each is one read transaction, safe
+    # on a worker thread.
+
+    def image_summary(self, image_id: int) -> explorer.ImageSummary | None:
+        """The image's pairs, instances with their latest masks, and category names."""
+        with self.project.read() as conn:
+            return explorer.image_summary(conn, image_id)
+
+    def image_history(self, image_id: int) -> explorer.ImageHistory:
+        with self.project.read() as conn:
+            return explorer.image_history(conn, image_id)
+
+    def filter_choices(self) -> explorer.FilterChoices:
+        with self.project.read() as conn:
+            return explorer.filter_choices(conn)
+
+    def filter_images(self, chosen: explorer.ImageFilter) -> tuple[Any, int]:
+        """The ids (numpy) of the images that pass ``chosen``, and the project's total."""
+        with self.project.read() as conn:
+            return explorer.filter_with_total(conn, chosen)
+
+    def first_image_ids(self, limit: int) -> Any:
+        with self.project.read() as conn:
+            return explorer.first_image_ids(conn, limit)
+
+    def image_page(self, ids: Any, offset: int, limit: int) -> list[ImageRecord]:
+        with self.project.read() as conn:
+            return explorer.image_page(conn, ids, offset, limit)
+
             from .workers.model import ModelWorker
 
             self._worker_model = read_model_in_use(self.project)

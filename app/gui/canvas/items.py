@@ -88,18 +88,50 @@ def bounds_scale(scale: float) -> float:
     return 2.0 ** math.floor(math.log2(max(scale, 1e-6)))
 
 
-def draw_label(painter: QPainter, anchor: QPointF, text: str, color: QColor, scale: float) -> None:
-    """A label as a small tag at ``anchor`` (image coords), drawn at screen size."""
+LABEL_MAX_PX = 140.0  # a longer label is elided ("television s…")
+_LABEL_FONT: QFont | None = None
+_LABEL_SIZES: dict[str, tuple[str, float, float]] = {}  # text -> (shown text, w, h) in px
+
+
+def label_font() -> QFont:
+    global _LABEL_FONT
+    if _LABEL_FONT is None:
+        _LABEL_FONT = QFont()
+        _LABEL_FONT.setPointSizeF(9.0)
+        _LABEL_FONT.setBold(True)
+    return _LABEL_FONT
+
+
+def label_size(text: str) -> tuple[str, float, float]:
+    """The text a label shows (elided to ``LABEL_MAX_PX``) and its tag's size in screen
+    pixels (kept per text: a thousand labels are measured at each zoom's placement)."""
+    found = _LABEL_SIZES.get(text)
+    if found is None:
+        metrics = QFontMetricsF(label_font())
+        shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, LABEL_MAX_PX)
+        rect = metrics.boundingRect(shown)
+        found = (shown, rect.width() + 8.0, rect.height() + 4.0)
+        _LABEL_SIZES[text] = found
+    return found
+
+
+def draw_label(
+    painter: QPainter,
+    anchor: QPointF,
+    text: str,
+    color: QColor,
+    scale: float,
+    *,
+    below: bool = False,
+) -> None:
+    """A label as a small tag at ``anchor`` (image coords), drawn at screen size: its
+    bottom-left corner at the anchor (``below``: its top-left corner)."""
     painter.save()
     painter.translate(anchor)
     painter.scale(1.0 / scale, 1.0 / scale)
-    font = QFont(painter.font())
-    font.setPointSizeF(9.0)
-    font.setBold(True)
-    painter.setFont(font)
-    metrics = QFontMetricsF(font)
-    rect = metrics.boundingRect(text).adjusted(-4, -2, 4, 2)
-    rect.moveTo(0, -rect.height())
+    painter.setFont(label_font())
+    text, width, height = label_size(text)
+    rect = QRectF(0, 0 if below else -height, width, height)
     painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(color.darker(170))
     painter.drawRoundedRect(rect, 3, 3)
@@ -121,6 +153,7 @@ class MaskLook(NamedTuple):
     opacity: float
     label: str
     color: QColor
+    below: bool = False  # the label's tag hangs below its anchor (placed so, not to overlap)
 
 
 _ANTIALIASING = QPainter.RenderHint.Antialiasing  # looked up once: a thousand masks a paint
@@ -165,7 +198,9 @@ def paint_look(painter: QPainter, look: MaskLook, scale: float) -> None:
     painter.setRenderHint(_ANTIALIASING, True)
     painter.strokePath(path, look.pen)
     if look.label:
-        draw_label(painter, look.shape_rect.topLeft(), look.label, look.color, scale)
+        draw_label(
+            painter, look.shape_rect.topLeft(), look.label, look.color, scale, below=look.below
+        )
 
 
 def _signed_area(ring: np.ndarray) -> float:
@@ -283,18 +318,29 @@ class _Annotation(QGraphicsItem):
         return self._hover
 
     def _draw_label(self, painter: QPainter, anchor: QPointF) -> None:
-        if self.label:
-            draw_label(painter, anchor, self.label, self.color, self._scale)
+        if not self.label:
+            return
+        place = self.label_place()
+        if place is not None:
+            draw_label(painter, anchor, self.label, self.color, self._scale, below=place)
+
+    def label_place(self) -> bool | None:
+        """Where the label goes at the view's zoom: None hidden (labels off, or it would
+        overlap another), False above its anchor, True below (the scene's placement)."""
+        plan = getattr(self.scene(), "label_place", None)
+        return False if plan is None else plan(self)
+
+    def label_anchor(self, scale: float) -> tuple[float, float]:
+        """The label's anchor in scaled scene coordinates (device px at ``scale``)."""
+        raise NotImplementedError
 
     def _label_extent(self) -> tuple[float, float]:
-        """The label tag's size in image units (for bounding rects)."""
+        """The label tag's size in image units (for bounding rects; room for a tag
+        above or below its anchor)."""
         if not self.label:
             return (0.0, 0.0)
-        font = QFont()
-        font.setPointSizeF(9.0)
-        font.setBold(True)
-        rect = QFontMetricsF(font).boundingRect(self.label)
-        return self._bounds_margin(rect.width() + 10), self._bounds_margin(rect.height() + 6)
+        _, width, height = label_size(self.label)
+        return self._bounds_margin(width + 2), self._bounds_margin(height + 2)
 
 
 class MaskItem(_Annotation):
@@ -317,6 +363,7 @@ class MaskItem(_Annotation):
         self._active = False
         self._baked = False
         self._active_vertex: tuple[int, int, int] | None = None
+        self.opacity_factor = 1.0  # times the scene's fill opacity (context masks: less)
         self.mask: Mask = mask
         self._build()
 
@@ -424,9 +471,8 @@ class MaskItem(_Annotation):
         rect = self._shape_rect.adjusted(-grow, -grow, grow, grow)
         if self.label:
             w, h = self._label_extent()
-            rect = rect.united(
-                QRectF(self._shape_rect.topLeft() - QPointF(0, h), QRectF(0, 0, w, h).size())
-            )
+            corner = self._shape_rect.topLeft()
+            rect = rect.united(QRectF(corner.x(), corner.y() - h, w, 2 * h))
         return rect
 
     def shape(self) -> QPainterPath:
@@ -468,7 +514,27 @@ class MaskItem(_Annotation):
     def paint_base(self, painter: QPainter) -> None:
         """The mask's look without highlight (what the background shows; the caller
         sets the antialiasing hint back)."""
-        paint_look(painter, self.look(), self._scale)
+        paint_look(painter, self.placed_look(), self._scale)
+
+    def placed_look(self) -> MaskLook:
+        """The look with its label as the scene places it at the view's zoom (hidden
+        where it would overlap another label, or hung below its anchor)."""
+        look = self.look()
+        if not look.label:
+            return look
+        place = self.label_place()
+        if place is None:
+            return look._replace(label="")
+        return look._replace(below=True) if place else look
+
+    def label_anchor(self, scale: float) -> tuple[float, float]:
+        corner = self._shape_rect.topLeft()
+        return corner.x() * scale, corner.y() * scale
+
+    @property
+    def label_priority(self) -> float:
+        """Larger masks place their labels first (a small one's label gives way)."""
+        return self._shape_rect.width() * self._shape_rect.height()
 
     def _draw(self, painter: QPainter, opacity: float, selected: bool, *, label: bool) -> None:
         if self._image is not None:
@@ -541,8 +607,13 @@ class PointItem(_Annotation):
         rect = QRectF(self.x - r, self.y - r, 2 * r, 2 * r)
         if self.label:
             w, h = self._label_extent()
-            rect = rect.united(QRectF(self.x + r, self.y - h, w, h))
+            rect = rect.united(QRectF(self.x + r, self.y - h, w, 2 * h))
         return rect
+
+    def label_anchor(self, scale: float) -> tuple[float, float]:
+        return self.x * scale + self.RADIUS_PX, self.y * scale - 0.3 * self.RADIUS_PX
+
+    label_priority = math.inf  # points and boxes are what a view works on: labelled first
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
@@ -576,12 +647,17 @@ class BoxItem(_Annotation):
     def rect(self) -> QRectF:
         return QRectF(*self.box)
 
+    def label_anchor(self, scale: float) -> tuple[float, float]:
+        return self.box[0] * scale, self.box[1] * scale
+
+    label_priority = math.inf
+
     def _compute_bounds(self) -> QRectF:
         g = self._bounds_margin(SELECTED_PX + 2.0)
         rect = self.rect.adjusted(-g, -g, g, g)
         if self.label:
             w, h = self._label_extent()
-            rect = rect.united(QRectF(self.box[0], self.box[1] - h, w, h))
+            rect = rect.united(QRectF(self.box[0], self.box[1] - h, w, 2 * h))
         return rect
 
     def shape(self) -> QPainterPath:

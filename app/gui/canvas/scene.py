@@ -16,13 +16,23 @@ A plain ``QGraphicsView`` gets the same picture from ``drawBackground``.
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPainter, QPixmap, QPixmapCache
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
 from pipeline.geometry import Box, Mask
 
-from .items import BoxItem, MaskItem, MaskLook, PointItem, _Annotation, category_color
+from .items import (
+    BoxItem,
+    MaskItem,
+    MaskLook,
+    PointItem,
+    _Annotation,
+    category_color,
+    label_size,
+)
 from .tiles import ImageItem, ImageSource
 
 DEFAULT_OPACITY = 0.45
@@ -53,6 +63,9 @@ class AnnotationScene(QGraphicsScene):
         self._view_scale = 1.0
         self._added = 0
         self.bake_masks = True  # False: every mask paints itself (for comparisons)
+        self._labels_visible = True
+        self._label_generation = 0  # bumped when the labelled items change
+        self._label_plans: dict[tuple[int, int], dict[int, bool]] = {}
 
     # ------------------------------------------------------------ image
 
@@ -98,6 +111,8 @@ class AnnotationScene(QGraphicsScene):
             item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.addItem(item)
         self._annotations.append(item)
+        if item.label:
+            self.labels_changed()
         if isinstance(item, MaskItem) and item.in_background:
             self._repaint_background(item)
 
@@ -148,9 +163,9 @@ class AnnotationScene(QGraphicsScene):
             isinstance(item, MaskItem) and item.in_background for item in self._annotations
         )
 
-    def static_looks(self) -> list[MaskLook]:
+    def static_looks(self, scale: float | None = None) -> list[MaskLook]:
         """Every static mask's look, in drawing order (what a layer render starts
-        from; see ``layer``)."""
+        from; see ``layer``), with the labels placed for ``scale`` (None: the view's)."""
         if not self._visible:
             return []
         found = [
@@ -159,7 +174,17 @@ class AnnotationScene(QGraphicsScene):
             if isinstance(item, MaskItem) and item.in_background and item.isVisible()
         ]
         found.sort(key=lambda i: (i.zValue(), i.order))
-        return [item.look() for item in found]
+        if scale is None:
+            return [item.placed_look() for item in found]
+        plan = self.label_plan(scale)
+        looks = []
+        for item in found:
+            look = item.look()
+            if look.label:
+                place = plan.get(id(item))
+                look = look._replace(label="") if place is None else look._replace(below=place)
+            looks.append(look)
+        return looks
 
     def backdrop(self) -> tuple[QPixmap, QRectF, QColor] | None:
         """What a layer's snapshot shows under the masks: the image's preview, the rect
@@ -233,6 +258,8 @@ class AnnotationScene(QGraphicsScene):
     def remove_annotation(self, item: _Annotation) -> None:
         if item in self._annotations:
             self._annotations.remove(item)
+            if item.label:
+                self.labels_changed()
             if isinstance(item, MaskItem) and item.in_background:
                 self._repaint_background(item)
             self.removeItem(item)
@@ -241,6 +268,7 @@ class AnnotationScene(QGraphicsScene):
         for item in self._annotations:
             self.removeItem(item)
         self._annotations.clear()
+        self.labels_changed()
         self._repaint_background()
 
     def annotations(self) -> list[_Annotation]:
@@ -256,8 +284,9 @@ class AnnotationScene(QGraphicsScene):
         """The fill opacity of every mask (0 outlines only, 1 opaque)."""
         self._opacity = max(0.0, min(1.0, float(opacity)))
         for item in self._annotations:
-            if isinstance(item, MaskItem):
-                item.set_fill_opacity(self._opacity, repaint=not item.baked)
+            if isinstance(item, MaskItem):  # context masks stay fainter (their factor)
+                opacity = self._opacity * item.opacity_factor
+                item.set_fill_opacity(opacity, repaint=not item.baked)
         self._repaint_background()
 
     @property
@@ -268,7 +297,82 @@ class AnnotationScene(QGraphicsScene):
         self._visible = bool(visible)
         for item in self._annotations:
             item.setVisible(self._visible)
+        self.labels_changed()
         self._repaint_background()
+
+    # ------------------------------------------------------------ labels
+
+    @property
+    def labels_visible(self) -> bool:
+        return self._labels_visible
+
+    def set_labels_visible(self, visible: bool) -> None:
+        """Show or hide every label (masks, points, boxes)."""
+        if bool(visible) == self._labels_visible:
+            return
+        self._labels_visible = bool(visible)
+        self.labels_changed()
+        self._repaint_background()
+
+    def labels_changed(self) -> None:
+        """Labelled items came, went, or were shown or hidden: place the labels anew.
+        Points and boxes repaint (their pictures are cached); the masks' labels are in
+        the background, repainted with the masks that changed."""
+        self._label_generation += 1
+        self._label_plans.clear()
+        for item in self._annotations:
+            if item.label and not isinstance(item, MaskItem):
+                item.update()
+
+    def label_place(self, item: _Annotation) -> bool | None:
+        """Where ``item``'s label goes at the view's zoom (see ``label_plan``)."""
+        return self.label_plan(self._view_scale).get(id(item))
+
+    def label_plan(self, scale: float) -> dict[int, bool]:
+        """Which labels are drawn at ``scale``, and where: id(item) -> False (the tag
+        above its anchor) or True (below it); a label missing would overlap one placed
+        before it. Points and boxes go first, then masks by size (a large mask's label
+        is the one to read). Kept per generation and zoom step (an eighth of an octave:
+        placements that close differ by a few pixels)."""
+        step = round(math.log2(max(scale, 1e-6)) * 8)
+        key = (self._label_generation, step)
+        plan = self._label_plans.get(key)
+        if plan is None:
+            plan = self._place_labels(2.0 ** (step / 8))
+            if len(self._label_plans) > 4:
+                self._label_plans.clear()
+            self._label_plans[key] = plan
+        return plan
+
+    def _place_labels(self, scale: float) -> dict[int, bool]:
+        plan: dict[int, bool] = {}
+        if not (self._labels_visible and self._visible):
+            return plan
+        labelled = [i for i in self._annotations if i.label and i.isVisible()]
+        labelled.sort(key=lambda i: -i.label_priority)
+        cell = 64.0
+        grid: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
+        for item in labelled:
+            _, width, height = label_size(item.label)
+            ax, ay = item.label_anchor(scale)
+            for below in (False, True):
+                top = ay if below else ay - height
+                box = (ax, top, ax + width, top + height)
+                cells = [
+                    (cx, cy)
+                    for cx in range(int(box[0] // cell), int(box[2] // cell) + 1)
+                    for cy in range(int(box[1] // cell), int(box[3] // cell) + 1)
+                ]
+                if not any(
+                    o[0] < box[2] and box[0] < o[2] and o[1] < box[3] and box[1] < o[3]
+                    for c in cells
+                    for o in grid.get(c, ())
+                ):
+                    for c in cells:
+                        grid.setdefault(c, []).append(box)
+                    plan[id(item)] = below
+                    break
+        return plan
 
     def set_view_scale(self, scale: float, *, bounds: bool = True) -> None:
         """The view's zoom (device px per image px): items size their screen-sized

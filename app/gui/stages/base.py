@@ -336,6 +336,7 @@ class StageView(QWidget):
         if not items:
             self.items = []
             self.clear_item()
+            self.show_image_context(None)
             self._pages.setCurrentWidget(self._empty)
             self._empty_label.setText(self.empty_text())
             return False
@@ -374,10 +375,29 @@ class StageView(QWidget):
             self.toast.show_message(f"Cannot show item {self.items[0].id}: {exc} (S skips it)")
         self.meter.start()
         self.statusMessage.emit(self.describe(self.items[0]))
-        # the main window's image panel follows the item shown (not the last claimed)
-        dock = getattr(self.window(), "show_image_annotations", None)
-        if callable(dock):
-            dock(self.items[0].image.id)
+        self.show_image_context(self.items[0].image.id)
+
+    # ------------------------------------------------------------ the image's context
+
+    def context_layer(self) -> Any:
+        """The view's :class:`app.gui.canvas.context.ContextLayer` (None: no canvas)."""
+        return None
+
+    def context_exclude(self) -> frozenset[int]:
+        """Instances the view draws itself (left out of the faint context masks)."""
+        return frozenset()
+
+    def show_image_context(self, image_id: int | None) -> None:
+        """Read the shown image's summary once: its accepted and pending masks go faintly
+        under the view's own annotations, and the main window's image panel lists it
+        (the item on the canvas, never one claimed ahead; None: nothing shown)."""
+        summary = self.session.image_summary(image_id) if image_id is not None else None
+        layer = self.context_layer()
+        if layer is not None:
+            layer.show(summary, self.context_exclude())
+        panel = getattr(self.window(), "show_image_summary", None)
+        if callable(panel):
+            panel(summary, layer)
 
     def advance(self) -> None:
         """After an answer: the next queued item, else the next claim."""

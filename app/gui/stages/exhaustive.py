@@ -97,6 +97,12 @@ class ExhaustiveView(ImageStageView):
         self._missing_items.append(marker)
         self.statusMessage.emit(f"{len(self.missing)} missing instances marked; Enter submits")
 
+    def context_exclude(self) -> frozenset[int]:
+        # the category's masks are the question, drawn brightly by show_item
+        if not self.items:
+            return frozenset()
+        return frozenset(a.instance.id for a in self.items[0].annotations)
+
     def remove_last(self) -> None:
         if self.missing:
             self.missing.pop()

@@ -15,6 +15,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from app.gui.canvas import CanvasView
+from app.gui.canvas.context import ContextLayer
 from pipeline.stages import StageItem
 from pipeline.vocabulary import Category
 
@@ -68,6 +69,7 @@ class ImageStageView(StageView):
         area = self.work_area()
         self.canvas = CanvasView(parent=area)
         self.scene = self.canvas.annotation_scene
+        self.context = ContextLayer(self.scene, self)  # the image's masks, faintly
         self.panel = SidePanel(area)
         self.panel_layout = QVBoxLayout(self.panel)
         self.panel_layout.setContentsMargins(12, 8, 12, 8)
@@ -135,6 +137,9 @@ class ImageStageView(StageView):
 
     def clear_item(self) -> None:
         self.scene.clear_annotations()
+
+    def context_layer(self) -> ContextLayer:
+        return self.context
 
     def describe(self, item: StageItem) -> str:
         return f"Stage {self.stage} ({self.title}): {item.image.file_name}"

@@ -26,6 +26,7 @@ from pipeline.geometry import Mask
 from pipeline.stages import SEGMENTATION, SegmentAnswer, SegmentationItem, StageItem
 
 from ..autosave import AutoSaver
+from ..canvas.context import ContextLayer
 from ..editor import MaskEditor
 from ..style import COLORS
 from .base import IMAGES, StageView, image_path
@@ -71,6 +72,8 @@ class SegmentationView(StageView):
         self.editor = MaskEditor(area)
         self.editor.undoStackChanged.connect(self.undoStackChanged)
         self.editor.statusMessage.connect(self.statusMessage)
+        # the image's other masks, faintly: what is done, and where not to overlap
+        self.context = ContextLayer(self.editor.scene, self)
         self.panel = SidePanel(area)
         panel = QVBoxLayout(self.panel)
         panel.setContentsMargins(12, 8, 12, 8)
@@ -285,6 +288,13 @@ class SegmentationView(StageView):
     def clear_item(self) -> None:
         self._stop_autosave()
 
+    def context_layer(self) -> ContextLayer:
+        return self.context
+
+    def context_exclude(self) -> frozenset[int]:
+        # the instance being segmented is the editor's draft, not context
+        return frozenset({self.items[0].instance.id}) if self.items else frozenset()
+
     def describe(self, item: StageItem) -> str:
         return f"Stage 3: segment a {item.category.display_name} in {item.image.file_name}"
 
@@ -310,6 +320,7 @@ class SegmentationView(StageView):
             untouched = self.editor.current_mask() is None and not self.editor.undo_stack().count()
             if shown is not None and shown.id == item_id and untouched:
                 self.show_item(shown)
+                self.context.ensure(shown.image.id)  # the editor's reload cleared it
             return
 
     def _on_proposal_failed(self, request_id: int, message: str) -> None:

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from pipeline.events import Effort
 from pipeline.stages import VERIFICATION, VerificationItem, VerifyAnswer
 
-from ..canvas.items import mask_path
+from ..canvas.items import category_color, mask_path
 from ..style import COLORS
 from .base import IMAGES, StageView, image_path
 
@@ -92,8 +92,14 @@ def render_crop(path: str, item: VerificationItem, size: QSize) -> QPixmap:
     painter.scale(scale, scale)
     painter.translate(-x0, -y0)
     outline = mask_path(item.segment.mask)
-    painter.fillPath(outline, QBrush(QColor(255, 214, 10, 60)))
-    pen = QPen(QColor("#ffd60a"), 2.0 / scale)
+    color = category_color(item.category.id)  # as on every canvas, not all yellow
+    fill = QColor(color)
+    fill.setAlpha(70)
+    painter.fillPath(outline, QBrush(fill))
+    halo = QPen(QColor(255, 255, 255, 200), 4.0 / scale)  # dark colours show on dark photos
+    painter.setPen(halo)
+    painter.drawPath(outline)
+    pen = QPen(color, 2.0 / scale)
     pen.setCosmetic(False)
     painter.setPen(pen)
     painter.drawPath(outline)
@@ -303,8 +309,11 @@ class VerificationView(StageView):
 
     def select(self, index: int) -> None:
         if 0 <= index < len(self.tiles):
+            moved = index != self.grid.selected
             self.grid.selected = index
             self.grid.update()
+            if moved:  # the image panel follows the selected mask's image
+                self.show_image_context(self.tiles[index].item.image.id)
 
     def move(self, rows: int, columns: int) -> None:
         if not self.tiles:

@@ -10,9 +10,10 @@ actually paints, so the window stays responsive on a project of 100k images.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import (
@@ -41,15 +42,16 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from sqlalchemy import select
 
 from pipeline import explorer as ex
-from pipeline import schema as s
 from pipeline.corrections import correct_mask
 from pipeline.errors import LongtailError
 from pipeline.events import Effort
 from pipeline.geometry import Mask
-from pipeline.images import ImageFiles, OutsideRootError
+from pipeline.images import OutsideRootError
+
+if TYPE_CHECKING:
+    from app.gui.session import Session
 
 THUMB = ex.THUMBNAIL
 PAGE = 240  # rows the grid holds before it asks for more (fetchMore)
@@ -87,9 +89,11 @@ class _Job(QRunnable):
         try:
             result = self.work()
         except Exception as exc:  # noqa: BLE001 - shown to the user, never lost
-            self.signals.failed.emit(self.request, str(exc))
+            with contextlib.suppress(RuntimeError):  # the explorer closed meanwhile
+                self.signals.failed.emit(self.request, str(exc))
             return
-        self.signals.done.emit(self.request, result)
+        with contextlib.suppress(RuntimeError):  # the explorer closed meanwhile
+            self.signals.done.emit(self.request, result)
 
 
 def _qimage(pixels: np.ndarray) -> QImage:
@@ -106,10 +110,10 @@ class ThumbnailModel(QAbstractListModel):
 
     ImageIdRole = Qt.ItemDataRole.UserRole + 1
 
-    def __init__(self, project: Any, files: ImageFiles, parent: QObject | None = None) -> None:
+    def __init__(self, session: Session, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.project = project
-        self.files = files  # thumbnails open only files inside the image roots
+        self.session = session
+        self.files = session.image_files  # thumbnails open only files inside the image roots
         self.ids = np.zeros(0, dtype=np.int64)
         self.records: dict[int, Any] = {}
         self.shown = 0  # rows exposed so far (grows with fetchMore)
@@ -146,9 +150,8 @@ class ThumbnailModel(QAbstractListModel):
         if parent.isValid() or self.shown >= len(self.ids):
             return
         more = min(PAGE, len(self.ids) - self.shown)
-        with self.project.read() as conn:
-            for record in ex.image_page(conn, self.ids, self.shown, more):
-                self.records[record.id] = record
+        for record in self.session.image_page(self.ids, self.shown, more):
+            self.records[record.id] = record
         self.beginInsertRows(QModelIndex(), self.shown, self.shown + more - 1)
         self.shown += more
         self.endInsertRows()
@@ -260,7 +263,7 @@ class ExplorerView(QWidget):
     filtered = Signal(int)  # images matching the filter (after each filter run)
     historyShown = Signal(object)  # pipeline.explorer.ImageHistory
 
-    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.project = session.project
@@ -314,7 +317,7 @@ class ExplorerView(QWidget):
         left.addWidget(self.count)
         left.addStretch(1)
 
-        self.model = ThumbnailModel(self.project, self.session.image_files, self)
+        self.model = ThumbnailModel(self.session, self)
         self.grid = QListView()
         self.grid.setViewMode(QListView.ViewMode.IconMode)
         self.grid.setResizeMode(QListView.ResizeMode.Adjust)
@@ -383,21 +386,15 @@ class ExplorerView(QWidget):
         self.rejections.toggled.connect(self.apply_filter)
 
     def _load_choices(self) -> None:
-        with self.project.read() as conn:
-            categories = conn.execute(
-                select(s.categories.c.id, s.categories.c.name).order_by(s.categories.c.name)
-            ).all()
-            people = conn.execute(
-                select(s.annotators.c.id, s.annotators.c.name).order_by(s.annotators.c.name)
-            ).all()
+        choices = self.session.filter_choices()
         self.category.blockSignals(True)
         self.category.addItem("any category", None)
-        for cid, name in categories:
+        for cid, name in choices.categories:
             self.category.addItem(name, cid)
         self.category.blockSignals(False)
         self.annotator.blockSignals(True)
         self.annotator.addItem("anyone", None)
-        for aid, name in people:
+        for aid, name in choices.annotators:
             self.annotator.addItem(name, aid)
         self.annotator.blockSignals(False)
 
@@ -440,16 +437,9 @@ class ExplorerView(QWidget):
         self.count.setText("filtering…")
         if chosen.is_empty and not self.model.shown:
             # Opening: the first page shows at once; the whole list follows.
-            with self.project.read() as conn:
-                self.model.set_ids(ex.first_image_ids(conn, PAGE))
-
-        def work() -> tuple[np.ndarray, int]:
-            with self.project.read() as conn:
-                ids = ex.filter_images(conn, chosen)
-                total = len(ids) if chosen.is_empty else len(ex.all_image_ids(conn))
-                return ids, total
-
-        self._latest_filter = self._run("filter", work)
+            self.model.set_ids(self.session.first_image_ids(PAGE))
+        session = self.session
+        self._latest_filter = self._run("filter", lambda: session.filter_images(chosen))
 
     def _run(self, kind: str, work: Callable[[], Any]) -> int:
         request = next(self._requests)
@@ -482,11 +472,8 @@ class ExplorerView(QWidget):
     def open_image(self, image_id: int) -> None:
         """Show the image's annotations with their states and history (on a worker)."""
 
-        def work() -> ex.ImageHistory:
-            with self.project.read() as conn:
-                return ex.image_history(conn, image_id)
-
-        self._latest_history = self._run("history", work)
+        session = self.session
+        self._latest_history = self._run("history", lambda: session.image_history(image_id))
 
     def _show_history(self, history: ex.ImageHistory) -> None:
         self.history = history
@@ -510,9 +497,9 @@ class ExplorerView(QWidget):
                 )
         self.tree.clear()
         labels = QTreeWidgetItem(self.tree, ["categories", "", ""])
-        absent = [p for p in history.pairs if p.state == s.NEGATIVE]
+        absent = [p for p in history.pairs if p.verified_absent]
         for pair in history.pairs:
-            if pair.state == s.NEGATIVE:
+            if pair.verified_absent:
                 continue
             state = "positive" if pair.positive else pair.state
             detail = {True: "exhaustive", False: "not exhaustive", None: ""}[pair.exhaustive]
@@ -621,12 +608,8 @@ class ExplorerView(QWidget):
             f"({len(done.verification_items)} item{'s' if len(done.verification_items) != 1 else ''})"
         )
         self.statusMessage.emit(message)
-        toast = getattr(self.session, "toast", None)
-        if toast is not None:
-            toast.emit(message)
-        refresh = getattr(self.session, "refresh_progress", None)
-        if refresh is not None:
-            refresh()
+        self.session.toast.emit(message)
+        self.session.refresh_progress()
         if self.history is not None:
             self.open_image(self.history.image.id)
 
