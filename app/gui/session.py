@@ -262,12 +262,6 @@ class Session(QObject):
                 self.toast.emit(f"Item {item_id} is no longer yours: {exc}")
                 self.leaseLost.emit(item)
 
-    # ------------------------------------------------------------ model, closing
-
-    @property
-    def model_worker(self) -> ModelWorker:
-        """The model worker thread (created on first use; it imports torch lazily)."""
-        if self._model_worker is None:
     # ------------------------------------------------------------ the read side
     # What the views show of the store, as named pipeline reads (``pipeline.explorer``):
     # views call these and never open a connection. Each is one read transaction, safe
@@ -299,6 +293,12 @@ class Session(QObject):
         with self.project.read() as conn:
             return explorer.image_page(conn, ids, offset, limit)
 
+    # ------------------------------------------------------------ model, closing
+
+    @property
+    def model_worker(self) -> ModelWorker:
+        """The model worker thread (created on first use; it imports torch lazily)."""
+        if self._model_worker is None:
             from .workers.model import ModelWorker
 
             self._worker_model = read_model_in_use(self.project)
