@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from pipeline.outputs import atomic_path, output_target
+from pipeline.outputs import atomic_path, output_target, sweep_temporaries
 
 from ..weights import WeightsError, read_checkpoint
 
@@ -42,7 +42,9 @@ HEADS = "federated-sigmoid"
 
 
 def _atomic(path: Path, write: Any) -> None:
-    with atomic_path(path) as temp:
+    target = output_target(path, internal=True)  # never a folder, a device or a database
+    assert target is not None
+    with atomic_path(target) as temp:
         write(temp)
 
 
