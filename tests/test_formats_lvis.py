@@ -29,7 +29,7 @@ from pipeline.geometry import Mask
 from pipeline.store import Project
 
 # The boxes of these LVIS v0.5 annotations disagree with their polygons (by up to 430
-# pixels: the boxes of rotated photos); a strict import must name every one of them.
+# pixels: the boxes of rotated photos); an import keeps them and names every one.
 V05_BAD_BOXES = {448, 449, 450, 451, 452, 453, 579, 580, 581, 582, 583, 584, 585}
 
 
@@ -56,22 +56,30 @@ def v05_round_trip(v05: dict, test_data: Path, tmp_path_factory: pytest.TempPath
     return report, doc, out
 
 
-def test_strict_import_names_every_box_that_disagrees_and_changes_nothing(
+def test_a_strict_import_keeps_every_box_that_disagrees_and_names_it(
     v05: dict, test_data: Path, empty_project: Project, tmp_path: Path
 ) -> None:
     placeholder_images(v05, tmp_path / "images")
-    before = snapshot(empty_project)
-    with pytest.raises(FormatError) as caught:
-        import_lvis(
-            empty_project, test_data / "lvis_v05_val_100.json", images_root=tmp_path / "images"
-        )
-    problems = caught.value.report.problems
-    assert {p.annotation_id for p in problems} == V05_BAD_BOXES
-    assert all("disagrees with its polygon" in p.message for p in problems)
-    assert "image 179898: annotation 448: the bbox [448.66, 26.43, 31.52, 50.32]" in str(
-        caught.value
+    report = import_lvis(
+        empty_project, test_data / "lvis_v05_val_100.json", images_root=tmp_path / "images"
     )
-    assert snapshot(empty_project) == before
+    assert report.ok and report.instances == 977
+    notes = [n for n in report.notes if "disagrees with its polygon" in n.message]
+    assert {n.annotation_id for n in notes} == V05_BAD_BOXES
+    assert all("the file's bbox is kept" in n.message for n in notes)
+    assert report.boxes_disagreeing == len(V05_BAD_BOXES)
+    assert report.largest_box_gap > 400
+    summary = report.summary()
+    assert f"{len(V05_BAD_BOXES)} boxes disagree with their masks by up to" in summary
+    assert "--repair-boxes" in summary
+    # The file's box is the instance's; the mask's extent is the segment's.
+    with empty_project.read() as conn:
+        box = conn.execute(
+            select(
+                s.instances.c.box_x, s.instances.c.box_y, s.instances.c.box_w, s.instances.c.box_h
+            ).where(s.instances.c.source_id == 448)
+        ).one()
+    assert tuple(box) == pytest.approx((448.66, 26.43, 31.52, 50.32))
 
 
 def test_v05_round_trip_keeps_instances_and_federated_labels(v05: dict, v05_round_trip) -> None:

@@ -16,21 +16,24 @@ from typing import Any
 import numpy as np
 
 from ..errors import GeometryError, VocabularyError
-from ..geometry import Mask, boxes_agree
+from ..geometry import Mask, polygon_problems
 from ..vocabulary import category_from_entry, normalize
 from .locate import ImageSearch, find_file, keep_readable, relative_names
 from .masks import encode_mask, encode_polygons
 from .report import FormatError, ImportReport
-from .source import Encoded, SourceCategory, SourceImage
+from .source import BOX_ONLY, Encoded, SourceCategory, SourceImage
 
 # Image fields with a column of their own; any other field is kept in images.extra.
 IMAGE_FIELDS = frozenset(
     {"id", "file_name", "width", "height", "coco_url", "neg_category_ids",
      "not_exhaustive_category_ids"}
 )  # fmt: skip
-# A box and the extent of its mask may differ by this much on each side (pixels):
-# COCO's own boxes are within 1 pixel of their polygons.
-BOX_TOLERANCE = 1.0 + 1e-6
+# A file's bbox is kept as the file gives it (as pycocotools does). One that differs from
+# its mask's extent by more than this on some side (pixels) is reported, never refused:
+# COCO's own boxes are within 1 pixel of their polygons, and float32 writers add noise
+# (supervision: 1.0000048 px; float32 rounding at 8192 px is 0.001 px).
+# docs/decisions/0027-one-box-rule.md
+BOX_TOLERANCE = 1.0 + 1e-3
 
 Progress = Callable[[int, int], None]
 
@@ -311,6 +314,37 @@ def attach_annotations(
         image.annotations.append(ann)
 
 
+def without_placeholders(
+    categories: list[SourceCategory], images: list[SourceImage], report: ImportReport, file: str
+) -> list[SourceCategory]:
+    """The categories less empty placeholders: a category no annotation uses whose
+    name is the supercategory of another (Roboflow writes its dataset's name so, as
+    category 0 with supercategory 'none'). A note says each was not created."""
+    supers = {
+        normalize(c.supercategory)
+        for c in categories
+        if c.supercategory and normalize(c.supercategory) != c.category.key
+    }  # ("person" is its own supercategory in COCO: that makes no placeholder)
+    candidates = {c.key for c in categories if c.category.key in supers}
+    if not candidates:
+        return categories
+    used = {a.get("category_id") for image in images for a in image.annotations}
+    used.update(k for image in images for k in (*image.negative_keys, *image.not_exhaustive_keys))
+    out = []
+    for c in categories:
+        if c.key in candidates and c.key not in used:
+            report.placeholders.append(c.category.name)
+            report.note(
+                f"{c.category.name!r} has no annotations and is the supercategory of other "
+                "categories (an empty placeholder): it is not created",
+                file=file,
+                category_id=c.key,
+            )
+            continue
+        out.append(c)
+    return out
+
+
 def check_negatives(image: SourceImage, report: ImportReport) -> None:
     """A negative category of an image has no annotation on it (crowd regions aside)."""
     if not image.negative_keys:
@@ -338,6 +372,15 @@ def encode_annotations(
     for ann in image.annotations:
         # The common case, cheaply: a polygon list, a 4-item bbox list, iscrowd 0 or 1.
         seg, bbox, crowd = ann.get("segmentation"), ann.get("bbox"), ann.get("iscrowd", 0)
+        if type(seg) is list and not seg:
+            # A box and no mask (detection files, Label Studio rectangles): a marked
+            # instance whose box is the prompt of stage 3.
+            row = _box_only(ann, image, report)
+            if row is None:
+                report.annotations_skipped += 1
+            else:
+                out.append(row)
+            continue
         if (
             type(seg) is list
             and type(bbox) is list
@@ -389,12 +432,9 @@ def encode_annotations(
                 report.problem(problems[-1], **where)
             if not problems:
                 box = _box(ann["bbox"], mask_box, "RLE", report, file, iid, aid, repair_boxes)
-                if box is not None:
-                    crowd = bool(ann.get("iscrowd", 0))
-                    out.append(
-                        Encoded(aid, ann["category_id"], crowd, box, kind, data, area, mask_box)
-                    )
-                    continue
+                crowd = bool(ann.get("iscrowd", 0))
+                out.append(Encoded(aid, ann["category_id"], crowd, box, kind, data, area, mask_box))
+                continue
         else:
             message = (
                 "missing key 'segmentation'"
@@ -417,32 +457,102 @@ def encode_annotations(
     extents = encoded.boxes.tolist()
     for i, ann in enumerate(poly_anns):
         aid = ann["id"]
-        if not encoded.ok(i):
-            for message in encoded.problems[i]:
-                report.problem(message, file=file, image_id=iid, annotation_id=aid)
-            report.annotations_skipped += 1
-            continue
-        mask_box = tuple(extents[i])
+        if encoded.ok(i):
+            kind, data, area = encoded.kinds[i], encoded.data[i], encoded.areas[i]
+            mask_box = tuple(extents[i])
+        else:
+            kept = _without_degenerate_parts(
+                ann["segmentation"], height, width, report, file, iid, aid
+            )
+            if kept is None:
+                for message in encoded.problems[i]:
+                    report.problem(message, file=file, image_id=iid, annotation_id=aid)
+                report.annotations_skipped += 1
+                continue
+            kind, data, area, mask_box = kept
+            agree[i] = False  # the box is checked against the parts that are left
         if agree[i]:
             box = tuple(given_boxes[i])
         else:
             box = _box(given_boxes[i], mask_box, "polygon", report, file, iid, aid, repair_boxes)
-            if box is None:
-                report.annotations_skipped += 1
-                continue
         out.append(
             Encoded(
                 aid,
                 ann["category_id"],
                 bool(ann.get("iscrowd", 0)),
                 box,  # type: ignore[arg-type]
-                encoded.kinds[i],  # type: ignore[arg-type]
-                encoded.data[i],  # type: ignore[arg-type]
-                encoded.areas[i],
+                kind,  # type: ignore[arg-type]
+                data,  # type: ignore[arg-type]
+                area,
                 mask_box,  # type: ignore[arg-type]
             )
         )
     return out
+
+
+# What polygon_problems says of a part that has no area: such a part of a multi-part
+# polygon is dropped (pycocotools rasterises the rest), not the whole annotation.
+_DEGENERATE = ("coordinates; it needs at least 6", "has zero area")
+
+
+def _without_degenerate_parts(
+    seg: Any, height: int, width: int, report: ImportReport, file: str, iid: Any, aid: Any
+) -> tuple[str, bytes, int, tuple[float, float, float, float]] | None:
+    """A multi-part polygon without its degenerate parts (a note says which), encoded;
+    None when another problem spoils it or no part is left."""
+    if type(seg) is not list or len(seg) < 2:
+        return None
+    kept, dropped = [], []
+    for index, part in enumerate(seg):
+        problems = polygon_problems(part, width, height)
+        if not problems:
+            kept.append(part)
+        elif all(any(d in p for d in _DEGENERATE) for p in problems):
+            dropped.append(index)
+        else:
+            return None
+    if not kept or not dropped:
+        return None
+    encoded = encode_polygons([kept], height, width)
+    if not encoded.ok(0):
+        return None
+    report.note(
+        f"polygon part{'s' if len(dropped) > 1 else ''} {', '.join(map(str, dropped))} "
+        f"of {len(seg)} {'have' if len(dropped) > 1 else 'has'} no area and "
+        f"{'were' if len(dropped) > 1 else 'was'} dropped; the other {len(kept)} kept",
+        file=file,
+        image_id=iid,
+        annotation_id=aid,
+    )
+    x, y, w, h = encoded.boxes[0].tolist()
+    return encoded.kinds[0], encoded.data[0], encoded.areas[0], (x, y, w, h)  # type: ignore[return-value]
+
+
+def _box_only(ann: dict, image: SourceImage, report: ImportReport) -> Encoded | None:
+    """A box-only annotation as a marked instance with its box, or None (a problem)."""
+    where = {"file": image.file, "image_id": image.key, "annotation_id": ann["id"]}
+    problems = _field_problems(ann)
+    if not problems:
+        x, y, w, h = (float(v) for v in ann["bbox"])
+        if w <= 0 or h <= 0:
+            problems.append(f"the bbox {ann['bbox']} has no area and there is no mask")
+        elif (
+            x < -BOX_TOLERANCE
+            or y < -BOX_TOLERANCE
+            or (x + w > image.width + BOX_TOLERANCE or y + h > image.height + BOX_TOLERANCE)
+        ):
+            problems.append(
+                f"the bbox {ann['bbox']} lies outside the {image.width}x{image.height} image"
+            )
+        elif ann.get("iscrowd"):
+            problems.append("a crowd region needs a mask; its segmentation is empty")
+    for message in problems:
+        report.problem(message, **where)
+    if problems:
+        return None
+    report.box_only += 1
+    box = (x, y, w, h)
+    return Encoded(ann["id"], ann["category_id"], False, box, BOX_ONLY, b"", 0, box)
 
 
 def _field_problems(ann: dict) -> list[str]:
@@ -470,21 +580,22 @@ def _box(
     iid: Any,
     aid: Any,
     repair: bool,
-) -> tuple[float, float, float, float] | None:
-    """The instance's box: the given one when it agrees with the mask's extent; else
-    a problem, or (``repair``) the mask's extent and a note."""
+) -> tuple[float, float, float, float]:
+    """The instance's box: the file's, with a note when it disagrees with the mask's
+    extent; with ``repair``, the mask's extent instead (and a note)."""
     x, y, w, h = (float(v) for v in bbox)
     mx, my, mw, mh = mask_box
-    if boxes_agree((x, y, w, h), mask_box, tolerance=BOX_TOLERANCE):
+    gap = max(abs(x - mx), abs(y - my), abs(x + w - mx - mw), abs(y + h - my - mh))
+    if gap <= BOX_TOLERANCE:
         return (x, y, w, h)
+    report.box_disagrees(gap)
     message = (
         f"the bbox [{x:g}, {y:g}, {w:g}, {h:g}] disagrees with its {what}, which spans "
-        f"[{mx:g}, {my:g}, {mw:g}, {mh:g}]"
+        f"[{mx:g}, {my:g}, {mw:g}, {mh:g}] (by {gap:.3g} px)"
     )
+    where = {"file": file, "image_id": iid, "annotation_id": aid}
     if repair:
-        report.note(
-            message + "; the mask's extent is kept", file=file, image_id=iid, annotation_id=aid
-        )
+        report.note(message + "; the mask's extent is kept (--repair-boxes)", **where)
         return (mx, my, mw, mh)
-    report.problem(message, file=file, image_id=iid, annotation_id=aid)
-    return None
+    report.note(message + "; the file's bbox is kept", **where)
+    return (x, y, w, h)

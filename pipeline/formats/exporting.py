@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import and_, exists, false, func, not_, select
 from sqlalchemy.engine import Connection
 
@@ -25,12 +26,13 @@ from .. import __version__
 from .. import schema as s
 from ..errors import GeometryError, LongtailError
 from ..geometry import POLYGON, RLE, Mask
+from ..outputs import write_output
 from ..polygon_bytes import flat_parts_without_holes
 from ..roles import EXPORT, require
 from ..stats.frequency import frequency_groups
 from ..store import Project, read_meta_json
 from .ids import exported_ids
-from .jsonio import atomic_write_bytes, dump_json, no_cycle_collection
+from .jsonio import dump_json, no_cycle_collection
 from .writer import META_LICENSES, META_SUPERCATEGORIES
 
 Progress = Callable[[int, int], None]
@@ -55,6 +57,9 @@ class ExportSummary:
     # their `area` is that of the polygons as written
     lossy: list[tuple[int, int]] = field(default_factory=list)
     kept_as_rle: list[int] = field(default_factory=list)  # empty masks a polygon cannot hold
+    # Instances with a box and no accepted mask: written (--include-unsegmented) or left out.
+    unsegmented: int = 0
+    unsegmented_written: bool = False
 
     def summary(self) -> str:
         what = f"{self.images} images, {self.annotations} annotations"
@@ -74,6 +79,16 @@ class ExportSummary:
             )
         if self.kept_as_rle:
             line += f"; {len(self.kept_as_rle)} empty masks stay RLE"
+        if self.unsegmented and self.unsegmented_written:
+            line += (
+                f"; {self.unsegmented} box-only instances written with an empty segmentation "
+                "(--include-unsegmented)"
+            )
+        elif self.unsegmented:
+            line += (
+                f"; {self.unsegmented} instances with a box and no accepted mask left out "
+                "(--include-unsegmented writes them box-only)"
+            )
         return line
 
 
@@ -85,8 +100,12 @@ def export_project(
     split: str | None = None,
     masks: str = "auto",
     progress: Progress | None = None,
+    include_unsegmented: bool = False,
 ) -> tuple[dict[str, Any], ExportSummary]:
-    """The export document and its summary; written atomically to ``out_path`` if given."""
+    """The export document and its summary; written atomically to ``out_path`` if given.
+
+    ``include_unsegmented`` also writes the instances that have a box and no accepted
+    mask yet (box-only imports, marks with a box) with an empty ``segmentation``."""
     require(project, EXPORT)  # an admin's action
     if fmt not in (COCO, LVIS):
         raise LongtailError(f"unknown export format {fmt!r}; use coco or lvis")
@@ -103,10 +122,10 @@ def export_project(
                 f"the project has no images in split {split!r} (splits: {', '.join(known) or 'none'})"
             )
         doc = _build(conn, project, fmt, split, masks, summary, progress)
+        _unsegmented(conn, doc, fmt, split, summary, include=include_unsegmented)
     if out_path is not None:
-        path = Path(out_path).expanduser()
-        atomic_write_bytes(path, dump_json(doc))
-        summary.path = path
+        # Never over the project's database or internals, a folder or a device (decision 0023).
+        summary.path = write_output(out_path, dump_json(doc), project=project, stdout_ok=True)
     return doc, summary
 
 
@@ -158,8 +177,9 @@ def _build(
     for done, row in enumerate(rows, 1):
         aid = annotation_id(row.id, row.source_id)
         height, width = sizes[row.image_id]
-        segmentation, area = _segmentation(
-            row.mask_kind, row.mask, row.area, height, width, masks, aid, summary
+        stored_box = (row.bbox_x, row.bbox_y, row.bbox_w, row.bbox_h)
+        segmentation, area, box = _segmentation(
+            row.mask_kind, row.mask, row.area, stored_box, height, width, masks, aid, summary
         )
         category = category_ids[row.category_id]
         annotation = {
@@ -168,12 +188,7 @@ def _build(
             "category_id": category,
             "segmentation": segmentation,
             "area": area,
-            "bbox": [
-                round(row.bbox_x, 6),
-                round(row.bbox_y, 6),
-                round(row.bbox_w, 6),
-                round(row.bbox_h, 6),
-            ],
+            "bbox": [round(v, 6) for v in box],
         }
         if fmt == COCO:
             annotation["iscrowd"] = 1 if row.is_crowd else 0
@@ -209,6 +224,63 @@ def _build(
         "annotations": annotations,
         "categories": categories,
     }
+
+
+def _unsegmented(
+    conn: Connection,
+    doc: dict[str, Any],
+    fmt: str,
+    split: str | None,
+    summary: ExportSummary,
+    *,
+    include: bool,
+) -> None:
+    """Count (and with ``include``, append as box-only annotations) the instances that
+    have a box and no accepted mask. Their annotation ids: the file's where free and not
+    0, else numbers after every id written."""
+    i = s.instances
+    accepted = exists().where(
+        s.segments.c.instance_id == i.c.id, s.segments.c.status == s.SEGMENT_ACCEPTED
+    )
+    query = (
+        select(i.c.id, i.c.image_id, i.c.category_id, i.c.source_id, i.c.box_x, i.c.box_y,
+               i.c.box_w, i.c.box_h)
+        .where(i.c.is_crowd == false(), i.c.box_w.is_not(None), i.c.box_h.is_not(None),
+               not_(accepted))
+        .order_by(i.c.id)
+    )  # fmt: skip
+    if split is not None:
+        query = query.where(
+            i.c.image_id.in_(select(s.images.c.id).where(s.images.c.split == split))
+        )
+    rows = conn.execute(query).all()
+    summary.unsegmented = len(rows)
+    summary.unsegmented_written = include
+    if not include or not rows:
+        return
+    ids = exported_ids(conn)
+    used = {a["id"] for a in doc["annotations"]}
+    wanted = {r.source_id for r in rows if r.source_id is not None}
+    fresh = max(used | wanted, default=0) + 1
+    for row in rows:
+        aid = row.source_id
+        if aid is None or aid <= 0 or aid in used:
+            aid = fresh
+            fresh += 1
+        used.add(aid)
+        box = [round(float(v), 6) for v in (row.box_x, row.box_y, row.box_w, row.box_h)]
+        annotation: dict[str, Any] = {
+            "id": aid,
+            "image_id": ids.image(row.image_id),
+            "category_id": ids.category(row.category_id),
+            "segmentation": [],
+            "area": round(box[2] * box[3], 6),
+            "bbox": box,
+        }
+        if fmt == COCO:
+            annotation["iscrowd"] = 0
+        doc["annotations"].append(annotation)
+    summary.annotations = len(doc["annotations"])
 
 
 def _exported_instances(split: str | None, *, lvis: bool) -> Any:
@@ -278,30 +350,45 @@ def _segmentation(
     kind: str,
     data: bytes,
     area: int,
+    box: tuple[float, float, float, float],
     height: int,
     width: int,
     form: str,
     aid: int,
     summary: ExportSummary,
-) -> tuple[Any, int]:
-    """The COCO segmentation of a stored mask in ``form`` and its area as written (the
-    stored area unless the polygon form changed the pixels; the summary lists those)."""
+) -> tuple[Any, int, tuple[float, float, float, float]]:
+    """The COCO segmentation of a stored mask in ``form``, its area as written (the
+    stored area unless the polygon form changed the pixels; the summary lists those),
+    and its bbox: the extent of the mask as written (of the polygons' points, or of an
+    RLE's pixels), which is what an import measures. ``box`` is the stored extent."""
     if kind == POLYGON and form != RLE:
         parts = flat_parts_without_holes(data)
         if parts is not None:
-            return parts, int(area)
+            return parts, int(area), box
     if kind == RLE and form != POLYGON:
-        return {"size": [height, width], "counts": bytes(data).decode("ascii")}, int(area)
+        rle = {"size": [height, width], "counts": bytes(data).decode("ascii")}
+        return rle, int(area), box
     mask = Mask.from_bytes(kind, data, height, width)
     try:
         written = mask.to_coco(form)
     except GeometryError:
         # An empty mask has no polygon: it stays an (empty) RLE.
         summary.kept_as_rle.append(aid)
-        return mask.coco_rle(), int(area)
+        return mask.coco_rle(), int(area), (0.0, 0.0, 0.0, 0.0)
     if written.changed:
         summary.lossy.append((aid, written.changed))
-    return written.segmentation, int(written.area)
+    return written.segmentation, int(written.area), _extent(written.segmentation, mask)
+
+
+def _extent(segmentation: Any, mask: Mask) -> tuple[float, float, float, float]:
+    """The bbox an import measures of a written segmentation: its polygons' points, or
+    the RLE's pixels (pycocotools' toBbox)."""
+    if isinstance(segmentation, dict):
+        return mask.to_rle_mask().bbox
+    points = np.concatenate([np.asarray(part, dtype=np.float64) for part in segmentation])
+    x, y = points[0::2], points[1::2]
+    x0, y0 = float(x.min()), float(y.min())
+    return (x0, y0, float(x.max()) - x0, float(y.max()) - y0)
 
 
 def _image(project: Project, row: Any, image_id: int, fmt: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from .cocolike import (
     encode_annotations,
     read_categories,
     read_images,
+    without_placeholders,
 )
 from .jsonio import JSONReadError, load_json, no_cycle_collection
 from .locate import ImageSearch, image_search, infer_split
@@ -153,6 +154,8 @@ def match_vocabulary(
         ):
             if mine is not None and given is not None and mine != given:
                 kept.append(f"{label} {mine!r} (the file's {given!r})")
+                if label == "id":
+                    report.vocabulary_ids += 1
         if kept:
             report.note(
                 f"the project's category {ours.name!r} keeps its " + "; ".join(kept),
@@ -209,7 +212,11 @@ def _import_cocolike(
     file = display_path(path)
     split = split or infer_split(path) or project.settings().default_split
     report = ImportReport(
-        source=str(path), format="lvis" if lvis else "coco", split=split, lenient=lenient
+        source=str(path),
+        format="lvis" if lvis else "coco",
+        split=split,
+        lenient=lenient,
+        repair_boxes=repair_boxes,
     )
     if images_root is not None and not Path(images_root).expanduser().is_dir():
         raise LongtailError(f"image folder {images_root} does not exist or is not a folder")
@@ -238,6 +245,7 @@ def _import_cocolike(
         progress=None if reference_only else steps.phase(n_images),
     )
     attach_annotations(doc, images, listed_images, category_keys, listed_categories, report, file)
+    categories = without_placeholders(categories, images, report, file)
     if lvis:
         for image in images:
             check_negatives(image, report)

@@ -69,6 +69,16 @@ class ImportReport:
     categories_unmatched: list[str] = field(default_factory=list)
     negative_pairs: int = 0
     not_exhaustive_pairs: int = 0
+    # Box-only annotations imported as marked instances (stage 3 segments them).
+    box_only: int = 0
+    # Boxes that disagree with their masks beyond the tolerance (kept, or repaired).
+    boxes_disagreeing: int = 0
+    largest_box_gap: float = 0.0
+    repair_boxes: bool = False
+    # Empty placeholder categories (Roboflow's) that were not created.
+    placeholders: list[str] = field(default_factory=list)
+    # Categories whose id the project's vocabulary decided (COCO-80, LVIS ids win).
+    vocabulary_ids: int = 0
     report_path: Path | None = None
 
     @property
@@ -80,6 +90,10 @@ class ImportReport:
 
     def note(self, message: str, **where: object) -> None:
         self.notes.append(Problem(message, **where))  # type: ignore[arg-type]
+
+    def box_disagrees(self, gap: float) -> None:
+        self.boxes_disagreeing += 1
+        self.largest_box_gap = max(self.largest_box_gap, gap)
 
     def summary(self) -> str:
         """One line: what was imported, and what was not."""
@@ -106,6 +120,26 @@ class ImportReport:
                 f"{self.negative_pairs} verified negatives, "
                 f"{self.not_exhaustive_pairs} not-exhaustive pairs"
             )
+        if self.box_only:
+            parts.append(
+                f"{self.box_only} box-only instances (marked; stage 3 segments them from "
+                "their boxes)"
+            )
+        if self.boxes_disagreeing:
+            what = "taken from their masks" if self.repair_boxes else "kept as the file has them"
+            parts.append(
+                f"{self.boxes_disagreeing} boxes disagree with their masks by up to "
+                f"{self.largest_box_gap:.3g} px ({what}"
+                + ("" if self.repair_boxes else "; --repair-boxes takes the masks' extents")
+                + ")"
+            )
+        if self.placeholders:
+            parts.append(
+                f"{len(self.placeholders)} empty placeholder categories not created "
+                f"({', '.join(self.placeholders[:5])})"
+            )
+        if self.vocabulary_ids:
+            parts.append(f"{self.vocabulary_ids} categories keep the vocabulary's ids")
         if self.split:
             parts.append(f"split {self.split}")
         line = f"imported {', '.join(parts)}"

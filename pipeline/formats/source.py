@@ -44,8 +44,14 @@ class SourceImage:
     not_exhaustive_keys: list[Key] = field(default_factory=list)
 
 
+# Encoded.mask_kind of an annotation with a box and no mask: stored as a marked instance
+# (no segment) that stage 3 segments with the box as its prompt.
+BOX_ONLY = ""
+
+
 class Encoded(NamedTuple):
-    """One annotation checked and in stored form: an instance and its accepted segment."""
+    """One annotation checked and in stored form: an instance and its accepted segment
+    (or, with ``mask_kind`` BOX_ONLY, a marked instance with its box and no segment)."""
 
     source_id: int | None
     category_key: Key

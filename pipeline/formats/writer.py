@@ -1,9 +1,9 @@
 """Storing an import: categories, images, instances, segments and federated labels.
 
 Everything happens in the caller's transaction (one import, one transaction). Imported
-annotations are stored as :func:`annotations.insert_instance` and
-:func:`annotations.insert_segment` would store them (accepted instance, accepted
-segment version 1, ``source='imported'``, ``tool='imported'``), but in bulk: rows are
+annotations are stored as an accepted instance with an accepted segment version 1
+(``source='imported'``, ``tool='imported'``; the columns of
+:func:`annotations.instance_values` and :func:`annotations.segment_values`), in bulk: rows are
 written with ``executemany`` and ids are handed out here, under the write lock.
 """
 
@@ -21,7 +21,7 @@ from ..images import stored_path
 from ..store import Project, now, read_meta_json, write_meta_json
 from ..vocabulary import merge_categories, normalize
 from .report import ImportReport
-from .source import Encoded, Key, SourceCategory, SourceImage
+from .source import BOX_ONLY, Encoded, Key, SourceCategory, SourceImage
 
 # Rows buffered before they are sent to the database.
 FLUSH_ROWS = 20_000
@@ -47,6 +47,10 @@ SEGMENT_COLUMNS = (
     "id", "instance_id", "mask_kind", "mask", "area", "bbox_x", "bbox_y", "bbox_w", "bbox_h",
 )  # fmt: skip
 PAIR_COLUMNS = ("image_id", "category_id", "state", "exhaustive")
+# A box-only annotation: a marked instance (its point the box's centre), no segment.
+MARKED_COLUMNS = (
+    "id", "image_id", "category_id", "x", "y", "box_x", "box_y", "box_w", "box_h", "source_id",
+)  # fmt: skip
 _NO_BOX = (None, None, None, None)
 
 
@@ -87,6 +91,7 @@ class ImportWriter:
         self.next_instance = self._next_id(s.instances)
         self.next_segment = self._next_id(s.segments)
         self.instances: list[tuple] = []
+        self.marked: list[tuple] = []
         self.segments: list[tuple] = []
         self.pairs: list[tuple] = []
         self.reused: set[int] = set()
@@ -289,6 +294,14 @@ class ImportWriter:
         crowd = 0
         for source_id, key, is_crowd, box, kind, data, area, bbox in rows:
             category_id = category_ids[key]
+            if kind == BOX_ONLY:
+                x, y, w, h = bbox
+                self.marked.append(
+                    (instance_id, image_id, category_id, x + w / 2, y + h / 2, *bbox, source_id)
+                )
+                instance_id += 1
+                positives.add(category_id)
+                continue
             instances.append(
                 (instance_id, image_id, category_id, *(box or _NO_BOX), is_crowd, source_id)
             )
@@ -369,6 +382,13 @@ class ImportWriter:
             {"status": s.ACCEPTED, "source": s.SOURCE_IMPORTED, "created_at": created},
         )
         self._insert(
+            s.instances,
+            MARKED_COLUMNS,
+            self.marked,
+            {"status": s.MARKED, "is_crowd": False, "source": s.SOURCE_IMPORTED,
+             "created_at": created},
+        )  # fmt: skip
+        self._insert(
             s.segments,
             SEGMENT_COLUMNS,
             self.segments,
@@ -398,6 +418,7 @@ class ImportWriter:
                 self.pair_updates,
             )
         self.instances, self.segments, self.pairs, self.pair_updates = [], [], [], []
+        self.marked = []
 
     def finish(self) -> None:
         """Store everything buffered, and on PostgreSQL move the id sequences past the

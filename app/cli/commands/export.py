@@ -32,6 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="mask form: auto writes polygons, and RLE for masks with holes or painted "
         "with a brush (default: auto)",
     )
+    p.add_argument(
+        "--include-unsegmented",
+        action="store_true",
+        help="also write instances that have a box and no accepted mask yet (box-only "
+        "imports), with an empty segmentation",
+    )
     add_annotator_option(p)
     p.set_defaults(func=run)
 
@@ -43,7 +49,13 @@ def run(args: argparse.Namespace) -> int:
         output_target(args.out, project=project, stdout_ok=True)
         with progress_bar("exporting", unit="ann") as bar:
             _, summary = export_project(
-                project, args.format, args.out, split=args.split, masks=args.masks, progress=bar
+                project,
+                args.format,
+                args.out,
+                split=args.split,
+                masks=args.masks,
+                progress=bar,
+                include_unsegmented=args.include_unsegmented,
             )
     # With the document on standard output, the summary goes to standard error.
     print(summary.summary(), file=sys.stderr if is_stdout(args.out) else sys.stdout)

@@ -111,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report_json(report), indent=2))
     else:
         print(report.summary())
+        # --lenient never drops silently: each dropped record, one located line.
+        for problem in report.problems:
+            print(f"dropped: {problem.line()}")
     return 0
 
 
