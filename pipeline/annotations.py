@@ -158,38 +158,6 @@ def next_version(conn: Connection, instance_id: int) -> int:
     return int(latest) + 1
 
 
-def insert_segment(
-    conn: Connection,
-    instance_id: int,
-    mask: Mask,
-    *,
-    annotator_id: int | None = None,
-    status: str = s.PENDING,
-    tool: str | None = None,
-    source: str = s.SOURCE_PIPELINE,
-) -> int:
-    """A new version of the instance's mask; earlier pending versions are superseded."""
-    version = next_version(conn, instance_id)
-    conn.execute(
-        s.segments.update()
-        .where(s.segments.c.instance_id == instance_id, s.segments.c.status == s.PENDING)
-        .values(status=s.SUPERSEDED)
-    )
-    result = conn.execute(
-        s.segments.insert().values(
-            instance_id=instance_id,
-            version=version,
-            annotator_id=annotator_id,
-            status=status,
-            tool=tool,
-            source=source,
-            created_at=now(),
-            **segment_values(mask),
-        )
-    )
-    return int(result.inserted_primary_key[0])
-
-
 def load_image_annotations(
     conn: Connection, image_id: int, *, include_crowd: bool = True
 ) -> list[Annotation]:
@@ -234,8 +202,3 @@ def add_instance(project: Project, image_id: int, category_id: int, **options: A
     with project.write() as conn:
         return insert_instance(conn, image_id, category_id, **options)
 
-
-def add_segment(project: Project, instance_id: int, mask: Mask, **options: Any) -> int:
-    """:func:`insert_segment`, committed on its own."""
-    with project.write() as conn:
-        return insert_segment(conn, instance_id, mask, **options)

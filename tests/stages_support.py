@@ -13,6 +13,7 @@ from conftest import make_image
 from sqlalchemy import select
 
 from pipeline import schema as s
+from pipeline.annotations import segment_values
 from pipeline.geometry import Mask
 from pipeline.images import add_image_folder
 from pipeline.settings import ProjectSettings
@@ -31,7 +32,7 @@ from pipeline.stages import (
     SpotAnswer,
     VerifyAnswer,
 )
-from pipeline.store import Project
+from pipeline.store import Project, now
 from pipeline.vocabulary import Category, add_categories
 
 WIDTH, HEIGHT = 120, 90
@@ -135,3 +136,29 @@ def segment_and_accept(service: Pipeline, mask: Mask | None = None) -> None:
 def all_segmented(service: Pipeline) -> None:
     item = service.next_item(EXHAUSTIVE, "checker")
     service.answer(item, ExhaustiveAnswer(True))
+
+
+def store_accepted_segment(
+    conn: Any,
+    instance_id: int,
+    mask: Mask,
+    *,
+    tool: str | None = "imported",
+    source: str = s.SOURCE_IMPORTED,
+) -> int:
+    """Seed an accepted version 1 of an instance's mask, as the importer stores one
+    (pipeline/formats/writer.py, in bulk). New versions in product code have one writer,
+    :func:`pipeline.stages.segmentation.new_segment_version`; tests of versions use it."""
+    return int(
+        conn.execute(
+            s.segments.insert().values(
+                instance_id=instance_id,
+                version=1,
+                status=s.SEGMENT_ACCEPTED,
+                tool=tool,
+                source=source,
+                created_at=now(),
+                **segment_values(mask),
+            )
+        ).inserted_primary_key[0]
+    )

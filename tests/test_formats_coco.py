@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from stages_support import store_accepted_segment
 from test_formats_util import (
     assert_same_annotations,
     mask_iou,
@@ -21,7 +22,7 @@ from test_formats_util import (
 
 from app.cli import main
 from pipeline import schema as s
-from pipeline.annotations import insert_instance, insert_segment, segment_values
+from pipeline.annotations import insert_instance, segment_values
 from pipeline.formats import FormatError, export_coco, export_project, import_coco
 from pipeline.formats.masks import encode_polygons
 from pipeline.geometry import Mask, PolygonPart
@@ -273,7 +274,7 @@ def _holed_project(project: Project, tmp_path: Path) -> None:
         painted[12:18, 3:9] = 1
         for mask in (holed, Mask.from_bitmap(painted)):
             instance = insert_instance(conn, image_id, category, status=s.ACCEPTED)
-            insert_segment(conn, instance, mask, status=s.SEGMENT_ACCEPTED, tool="brush")
+            store_accepted_segment(conn, instance, mask, tool="brush", source=s.SOURCE_PIPELINE)
 
 
 def test_auto_masks_write_holes_and_brush_masks_as_rle(empty_project: Project, tmp_path) -> None:

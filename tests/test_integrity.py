@@ -369,7 +369,9 @@ def test_a_polygon_export_writes_the_area_of_what_it_writes(tiny_coco, tmp_path)
         truth = tiny_coco / "annotations" / "instances_val2017.json"
         import_coco(project, truth, images_root=tiny_coco / "val2017", reference_only=True)
         with project.write() as conn:  # a holed polygon mask, accepted, on the first image
-            from pipeline.annotations import insert_instance, insert_segment
+            from stages_support import store_accepted_segment
+
+            from pipeline.annotations import insert_instance
             from pipeline.geometry import PolygonPart
 
             image = conn.execute(select(s.images).order_by(s.images.c.id)).first()
@@ -379,7 +381,7 @@ def test_a_polygon_export_writes_the_area_of_what_it_writes(tiny_coco, tmp_path)
                 image.width,
             )  # fmt: skip
             instance = insert_instance(conn, image.id, 1, status=s.ACCEPTED)
-            insert_segment(conn, instance, holed, status=s.SEGMENT_ACCEPTED, tool="polygon")
+            store_accepted_segment(conn, instance, holed, tool="polygon", source=s.SOURCE_PIPELINE)
         doc, summary = export_project(project, "coco", masks="polygon")
         sizes = {im["id"]: (im["height"], im["width"]) for im in doc["images"]}
         changed = dict(summary.lossy)

@@ -14,7 +14,8 @@ import skips
 from sqlalchemy import create_engine, text
 
 from pipeline import schema as s
-from pipeline.annotations import add_instance, add_segment, image_annotations
+from pipeline.annotations import add_instance, image_annotations
+from pipeline.corrections import correct_mask
 from pipeline.geometry import Mask
 from pipeline.store import MIGRATIONS, Project
 from pipeline.vocabulary import add_categories, project_categories, shipped_vocabulary
@@ -56,8 +57,14 @@ def test_project_on_postgresql(pg_url: str):
                 )
             ).inserted_primary_key[0]
         category = project_categories(project)[0]
+        with project.write() as conn:
+            conn.execute(
+                s.image_categories.insert().values(
+                    image_id=image_id, category_id=category.id, state=s.CONFIRMED, updated_at=0.0
+                )
+            )
         instance = add_instance(project, image_id, category.id, point=(3, 3), box=(1, 1, 5, 5))
-        add_segment(project, instance, Mask.from_box((1, 1, 5, 5), 30, 40))
+        correct_mask(project, instance, Mask.from_box((1, 1, 5, 5), 30, 40), "a")
         (annotation,) = image_annotations(project, image_id)
         assert annotation.segment.mask.area == 25
     with Project.open(pg_url) as project:

@@ -15,10 +15,11 @@ from stages_support import (
     pending,
     rows,
     segment_and_accept,
+    store_accepted_segment,
 )
 
 from pipeline import schema as s
-from pipeline.annotations import insert_instance, insert_segment
+from pipeline.annotations import insert_instance
 from pipeline.errors import ConflictError, LongtailError
 from pipeline.events import Effort
 from pipeline.federated import project_labels, project_violations
@@ -336,14 +337,7 @@ def import_pair(project, image_id, category_id, boxes, *, crowd=None, exhaustive
                 status=s.ACCEPTED,
                 source=s.SOURCE_IMPORTED,
             )
-            insert_segment(
-                conn,
-                instance,
-                box_mask(*box),
-                status=s.SEGMENT_ACCEPTED,
-                source=s.SOURCE_IMPORTED,
-                tool="imported",
-            )
+            store_accepted_segment(conn, instance, box_mask(*box))
         if crowd is not None:
             instance = insert_instance(
                 conn,
@@ -354,13 +348,7 @@ def import_pair(project, image_id, category_id, boxes, *, crowd=None, exhaustive
                 is_crowd=True,
                 source=s.SOURCE_IMPORTED,
             )
-            insert_segment(
-                conn,
-                instance,
-                box_mask(*crowd),
-                status=s.SEGMENT_ACCEPTED,
-                source=s.SOURCE_IMPORTED,
-            )
+            store_accepted_segment(conn, instance, box_mask(*crowd), tool=None)
         conn.execute(
             s.image_categories.insert().values(
                 image_id=image_id,

@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import select, text
 
 from pipeline import schema as s
-from pipeline.annotations import add_instance, add_segment, image_annotations
+from pipeline.annotations import add_instance, image_annotations
+from pipeline.corrections import correct_mask
 from pipeline.errors import LongtailError, NotAProjectError, SchemaVersionError
 from pipeline.geometry import Mask
 from pipeline.settings import ProjectSettings
@@ -168,17 +169,30 @@ def _one_image(project: Project) -> tuple[int, int]:
     return image_id, category_id
 
 
+def _confirmed(project: Project, image_id: int, category_id: int) -> None:
+    with project.write() as conn:
+        conn.execute(
+            s.image_categories.insert().values(
+                image_id=image_id, category_id=category_id, state=s.CONFIRMED, updated_at=0.0
+            )
+        )
+
+
 def test_segments_are_versioned_and_annotations_load(empty_project: Project):
     image_id, category_id = _one_image(empty_project)
+    _confirmed(empty_project, image_id, category_id)
     instance = add_instance(empty_project, image_id, category_id, point=(5, 5), box=(1, 1, 10, 10))
-    first = add_segment(empty_project, instance, Mask.from_box((1, 1, 10, 10), 30, 40))
-    second = add_segment(empty_project, instance, Mask.from_box((1, 1, 8, 8), 30, 40))
+    first = correct_mask(empty_project, instance, Mask.from_box((1, 1, 10, 10), 30, 40), "a")
+    second = correct_mask(empty_project, instance, Mask.from_box((1, 1, 8, 8), 30, 40), "a")
     (annotation,) = image_annotations(empty_project, image_id)
     assert annotation.instance.box == (1, 1, 10, 10)
-    assert annotation.segment.id == second and annotation.segment.version == 2
+    assert (first.version, second.version) == (1, 2) and second.replaced == (first.segment_id,)
+    assert annotation.segment.id == second.segment_id and annotation.segment.version == 2
     assert annotation.segment.mask.area == 64
     with empty_project.read() as conn:
-        status = conn.execute(select(s.segments.c.status).where(s.segments.c.id == first)).scalar()
+        status = conn.execute(
+            select(s.segments.c.status).where(s.segments.c.id == first.segment_id)
+        ).scalar()
     assert status == s.SUPERSEDED
 
 

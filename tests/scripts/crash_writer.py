@@ -5,10 +5,15 @@ Used by test_crash.py, which kills this process with SIGKILL at a random moment.
 
 import sys
 
-from pipeline.annotations import insert_instance, insert_segment
+from sqlalchemy import select
+
+from pipeline import schema as s
+from pipeline.annotations import insert_instance
 from pipeline.events import log_event
 from pipeline.geometry import Mask
-from pipeline.store import Project
+from pipeline.stages.journal import Journal
+from pipeline.stages.segmentation import new_segment_version
+from pipeline.store import Project, read_settings
 
 project = Project.open(sys.argv[1])
 image_id, category_id = int(sys.argv[2]), int(sys.argv[3])
@@ -21,8 +26,14 @@ while True:
         instance = insert_instance(
             conn, image_id, category_id, point=(n % 60, n % 40), annotator_id=annotator.id
         )
-        insert_segment(
-            conn, instance, Mask.from_box((n % 50, n % 30, 5, 5), 48, 64), annotator_id=annotator.id
+        new_segment_version(  # the segment writer of stage 3 and corrections
+            Journal(conn),
+            read_settings(conn),
+            conn.execute(select(s.instances).where(s.instances.c.id == instance)).one(),
+            conn.execute(select(s.images).where(s.images.c.id == image_id)).one(),
+            Mask.from_box((n % 50, n % 30, 5, 5), 48, 64),
+            author_id=annotator.id,
+            tool=None,
         )
         log_event(
             conn, "crash-test", annotator_id=annotator.id, image_id=image_id, payload={"n": n}
