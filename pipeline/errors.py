@@ -11,6 +11,11 @@ class NotAProjectError(LongtailError):
     """The path or URL names no longtail project."""
 
 
+class DamagedProjectError(LongtailError):
+    """A longtail project whose database lost a table, a schema version or a readable
+    value: "project P is damaged: the table events is missing (schema version 5)"."""
+
+
 class SchemaVersionError(LongtailError):
     """The project was written by a newer longtail than this one."""
 

@@ -30,6 +30,7 @@ from . import __version__
 from . import schema as s
 from .credentials import scrub, server_engine, shown
 from .errors import (
+    DamagedProjectError,
     DiskFullError,
     LongtailError,
     NotAProjectError,
@@ -239,9 +240,10 @@ class Project:
         project = cls(_engine(url), folder, url)
         try:
             with project.write() as conn:
-                version = _read_version(conn)
+                version = _read_version(conn, target)
                 if version is None or read_meta(conn, "application") != PROJECT_MARK:
                     raise NotAProjectError(f"{shown(target)} is not a longtail project")
+                check_tables(conn, target, version)
                 if version > len(migrations):
                     raise SchemaVersionError(
                         f"{shown(target)} was written by a newer longtail (schema version {version}; "
@@ -282,9 +284,10 @@ class Project:
         known = len(MIGRATIONS if migrations is None else migrations)
         try:
             with project.read() as conn:
-                version = _read_version(conn)
+                version = _read_version(conn, target)
                 if version is None or read_meta(conn, "application") != PROJECT_MARK:
                     raise NotAProjectError(f"{target} is not a longtail project")
+                check_tables(conn, target, version)
                 if version > known:
                     raise SchemaVersionError(
                         f"{target} was written by a newer longtail (schema version {version}; "
@@ -588,21 +591,103 @@ def write_meta(conn: Connection, key: str, value: str) -> None:
     conn.execute(s.meta.insert().values(key=key, value=value))
 
 
-def read_meta_json(conn: Connection, key: str, default: Any) -> Any:
+def read_meta_json(conn: Connection, key: str, default: Any, *, target: object = None) -> Any:
+    """A JSON ``meta`` value; DamagedProjectError when it is not JSON, or not of the
+    default's type (a list where a list belongs)."""
     value = read_meta(conn, key)
-    return json.loads(value) if value else default
+    if not value:
+        return default
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        raise DamagedProjectError(
+            f"project {_named(conn, target)} is damaged: its meta value {key} is not JSON"
+        ) from None
+    if default is not None and not isinstance(decoded, type(default)):
+        raise DamagedProjectError(
+            f"project {_named(conn, target)} is damaged: its meta value {key} is not a "
+            f"JSON {type(default).__name__}"
+        )
+    return decoded
 
 
 def write_meta_json(conn: Connection, key: str, value: Any) -> None:
     write_meta(conn, key, json.dumps(value, sort_keys=True))
 
 
-def _read_version(conn: Connection) -> int | None:
-    """The schema version, or None for a database without longtail's meta table."""
+def _read_version(conn: Connection, target: object = None) -> int | None:
+    """The schema version, or None for a database without longtail's meta table.
+    DamagedProjectError for a longtail project whose version is missing, not a whole
+    number or below 1 (a version longtail never wrote: migrating from it would re-run
+    migrations over tables that have them)."""
     if not conn.dialect.has_table(conn, "meta"):
         return None
     value = read_meta(conn, "schema_version")
-    return int(value) if value is not None else None
+    if value is None:
+        if read_meta(conn, "application") == PROJECT_MARK:
+            raise DamagedProjectError(
+                f"project {_named(conn, target)} is damaged: its schema version is missing"
+            )
+        return None
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise DamagedProjectError(
+            f"project {_named(conn, target)} is damaged: its schema version {value[:40]!r} "
+            "is not a version longtail writes (a whole number from 1)"
+        )
+    return int(text)
+
+
+# The tables every project has had since schema version 1 (version 1 creates them all).
+REQUIRED_TABLES = (
+    "meta",
+    "settings",
+    "images",
+    "categories",
+    "annotators",
+    "spot_visits",
+    "spotting_finished",
+    "spots",
+    "image_categories",
+    "instances",
+    "segments",
+    "verdicts",
+    "exhaustive_checks",
+    "negative_checks",
+    "work_items",
+    "drafts",
+    "events",
+    "models",
+)
+
+
+# The JSON meta values every command may read (key -> what an absent one reads as).
+JSON_META: dict[str, Any] = {"images.roots": []}
+
+
+def check_tables(conn: Connection, target: object, version: int) -> None:
+    """DamagedProjectError naming the first of :data:`REQUIRED_TABLES` that is missing,
+    or the first of :data:`JSON_META` that is not JSON of its type."""
+    present = set(inspect(conn).get_table_names())
+    missing = [name for name in REQUIRED_TABLES if name not in present]
+    if missing:
+        more = f" (and {len(missing) - 1} more: {', '.join(missing[1:])})" if missing[1:] else ""
+        raise DamagedProjectError(
+            f"project {_named(conn, target)} is damaged: the table {missing[0]} is missing"
+            f"{more} (schema version {version})"
+        )
+    for key, default in JSON_META.items():
+        read_meta_json(conn, key, default, target=target)
+
+
+def _named(conn: Connection, target: object) -> str:
+    """How a message names the project: as the user gave it, else by its database."""
+    if target is not None:
+        return shown(os.fspath(target)) if isinstance(target, (str, os.PathLike)) else str(target)
+    database = conn.engine.url.database or ""
+    if conn.dialect.name == "sqlite":
+        return str(Path(database.removeprefix("file:").split("?")[0]).parent)
+    return str(shown(str(conn.engine.url)))
 
 
 def _migrate(conn: Connection, version: int, migrations: Sequence[Migration]) -> None:
