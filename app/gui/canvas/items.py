@@ -181,8 +181,10 @@ def _fill_color(color: QColor, opacity: float) -> QColor:
     return fill
 
 
-def paint_look(painter: QPainter, look: MaskLook, scale: float) -> None:
-    """Draw a static mask (``scale``: device px per image px, for the label's size).
+def paint_look(painter: QPainter, look: MaskLook, scale: float, *, label: bool = True) -> None:
+    """Draw a static mask (``scale``: device px per image px, for the label's size);
+    ``label`` False leaves the label for :func:`paint_look_label` (drawn after every
+    mask, so that no later mask covers it).
 
     The fill without antialiasing is ~20x cheaper, and the antialiased outline drawn
     over it hides its stair-stepped edge. Leaves the painter antialiased."""
@@ -197,6 +199,12 @@ def paint_look(painter: QPainter, look: MaskLook, scale: float) -> None:
         painter.fillPath(path, look.fill)
     painter.setRenderHint(_ANTIALIASING, True)
     painter.strokePath(path, look.pen)
+    if label:
+        paint_look_label(painter, look, scale)
+
+
+def paint_look_label(painter: QPainter, look: MaskLook, scale: float) -> None:
+    """A static mask's label tag (nothing when it has none, or it was placed hidden)."""
     if look.label:
         draw_label(
             painter, look.shape_rect.topLeft(), look.label, look.color, scale, below=look.below
@@ -330,8 +338,9 @@ class _Annotation(QGraphicsItem):
         plan = getattr(self.scene(), "label_place", None)
         return False if plan is None else plan(self)
 
-    def label_anchor(self, scale: float) -> tuple[float, float]:
-        """The label's anchor in scaled scene coordinates (device px at ``scale``)."""
+    def label_origin(self) -> tuple[float, float, float, float]:
+        """The label's anchor as (x, y, dx, dy): at zoom ``s`` it sits at device
+        position (x * s + dx, y * s + dy) of the scaled scene."""
         raise NotImplementedError
 
     def _label_extent(self) -> tuple[float, float]:
@@ -511,10 +520,10 @@ class MaskItem(_Annotation):
             )
         return self._look
 
-    def paint_base(self, painter: QPainter) -> None:
+    def paint_base(self, painter: QPainter, *, label: bool = True) -> None:
         """The mask's look without highlight (what the background shows; the caller
-        sets the antialiasing hint back)."""
-        paint_look(painter, self.placed_look(), self._scale)
+        sets the antialiasing hint back); ``label`` False: see :func:`paint_look`."""
+        paint_look(painter, self.placed_look(), self._scale, label=label)
 
     def placed_look(self) -> MaskLook:
         """The look with its label as the scene places it at the view's zoom (hidden
@@ -527,9 +536,9 @@ class MaskItem(_Annotation):
             return look._replace(label="")
         return look._replace(below=True) if place else look
 
-    def label_anchor(self, scale: float) -> tuple[float, float]:
-        corner = self._shape_rect.topLeft()
-        return corner.x() * scale, corner.y() * scale
+    def label_origin(self) -> tuple[float, float, float, float]:
+        rect = self._shape_rect
+        return rect.x(), rect.y(), 0.0, 0.0
 
     @property
     def label_priority(self) -> float:
@@ -610,8 +619,8 @@ class PointItem(_Annotation):
             rect = rect.united(QRectF(self.x + r, self.y - h, w, 2 * h))
         return rect
 
-    def label_anchor(self, scale: float) -> tuple[float, float]:
-        return self.x * scale + self.RADIUS_PX, self.y * scale - 0.3 * self.RADIUS_PX
+    def label_origin(self) -> tuple[float, float, float, float]:
+        return self.x, self.y, self.RADIUS_PX, -0.3 * self.RADIUS_PX
 
     label_priority = math.inf  # points and boxes are what a view works on: labelled first
 
@@ -647,8 +656,8 @@ class BoxItem(_Annotation):
     def rect(self) -> QRectF:
         return QRectF(*self.box)
 
-    def label_anchor(self, scale: float) -> tuple[float, float]:
-        return self.box[0] * scale, self.box[1] * scale
+    def label_origin(self) -> tuple[float, float, float, float]:
+        return self.box[0], self.box[1], 0.0, 0.0
 
     label_priority = math.inf
 
@@ -691,4 +700,5 @@ __all__ = [
     "category_color",
     "mask_path",
     "paint_look",
+    "paint_look_label",
 ]

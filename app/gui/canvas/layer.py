@@ -36,7 +36,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QPoint, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QRegion, QTransform
 
-from .items import MaskLook, paint_look
+from .items import MaskLook, paint_look, paint_look_label
 from .tiles import qimage_from_rgb
 
 LABEL_PAD_PX = 160.0  # how far a label tag may reach beyond its mask, in device px
@@ -202,12 +202,18 @@ def render_steps(job: LayerJob) -> Generator[str | None, None, LayerResult]:
         painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
         painter.translate(-job.origin.x(), -job.origin.y())
         painter.scale(s, s)
+        labelled = []
         for look in job.looks:
             pad = label_pad if look.label else edge
             if look.shape_rect.adjusted(-pad, -pad, pad, pad).intersects(visible):
-                paint_look(painter, look, s)
+                paint_look(painter, look, s, label=False)
                 painted = True
+                if look.label:
+                    labelled.append(look)
                 yield
+        for look in labelled:  # over every mask: a later mask never covers a label
+            paint_look_label(painter, look, s)
+            yield
     finally:
         painter.end()
     for make in job.prepare:  # the large image's tiles for this zoom, one a step

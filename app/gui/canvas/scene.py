@@ -32,6 +32,7 @@ from .items import (
     _Annotation,
     category_color,
     label_size,
+    paint_look_label,
 )
 from .tiles import ImageItem, ImageSource
 
@@ -66,6 +67,7 @@ class AnnotationScene(QGraphicsScene):
         self._labels_visible = True
         self._label_generation = 0  # bumped when the labelled items change
         self._label_plans: dict[tuple[int, int], dict[int, bool]] = {}
+        self._candidates: tuple[int, list] | None = None
 
     # ------------------------------------------------------------ image
 
@@ -154,8 +156,12 @@ class AnnotationScene(QGraphicsScene):
             for item in self.items(rect, Qt.ItemSelectionMode.IntersectsItemBoundingRect)
             if isinstance(item, MaskItem) and item.in_background and item.isVisible()
         ]
-        for item in sorted(found, key=lambda i: (i.zValue(), i.order)):
-            item.paint_base(painter)
+        found.sort(key=lambda i: (i.zValue(), i.order))
+        for item in found:
+            item.paint_base(painter, label=False)
+        for item in found:  # labels over every mask
+            if item.label:
+                paint_look_label(painter, item.placed_look(), item._scale)
         return len(found)
 
     def has_static_masks(self) -> bool:
@@ -344,10 +350,50 @@ class AnnotationScene(QGraphicsScene):
             self._label_plans[key] = plan
         return plan
 
+    def _label_candidates(self) -> list[tuple[float, float, float, float, float, float, int]]:
+        """The labels to place, first to last: (x, y, dx, dy, width, height, id) (see
+        ``_Annotation.label_origin``); made once per generation, not at each zoom."""
+        if self._candidates is None or self._candidates[0] != self._label_generation:
+            labelled = [i for i in self._annotations if i.label and i.isVisible()]
+            labelled.sort(key=lambda i: -i.label_priority)
+            found = []
+            for item in labelled:
+                _, width, height = label_size(item.label)
+                found.append((*item.label_origin(), width, height, id(item)))
+            self._candidates = (self._label_generation, found)
+        return self._candidates[1]
+
     def _place_labels(self, scale: float) -> dict[int, bool]:
         plan: dict[int, bool] = {}
         if not (self._labels_visible and self._visible):
             return plan
+        cell = 64.0
+        grid: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
+        for x, y, dx, dy, width, height, key in self._label_candidates():
+            ax, ay = x * scale + dx, y * scale + dy
+            for below in (False, True):
+                top = ay if below else ay - height
+                x1, y1 = ax + width, top + height
+                cells = [
+                    (cx, cy)
+                    for cx in range(int(ax // cell), int(x1 // cell) + 1)
+                    for cy in range(int(top // cell), int(y1 // cell) + 1)
+                ]
+                clear = True
+                for c in cells:
+                    for ox0, oy0, ox1, oy1 in grid.get(c, ()):
+                        if ox0 < x1 and ax < ox1 and oy0 < y1 and top < oy1:
+                            clear = False
+                            break
+                    if not clear:
+                        break
+                if clear:
+                    box = (ax, top, x1, y1)
+                    for c in cells:
+                        grid.setdefault(c, []).append(box)
+                    plan[key] = below
+                    break
+        return plan
         labelled = [i for i in self._annotations if i.label and i.isVisible()]
         labelled.sort(key=lambda i: -i.label_priority)
         cell = 64.0
