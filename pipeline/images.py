@@ -32,6 +32,7 @@ from sqlalchemy import select
 from . import schema as s
 from .errors import ImageError, LongtailError, NotFoundError
 from .store import Project, now, read_meta_json, write_meta_json
+from .text import clean as clean_text
 
 SUPPORTED_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"})
 # EXIF orientations 5-8 turn the picture by 90 degrees: width and height swap.
@@ -430,7 +431,7 @@ def add_images(
     in, is recorded with them.
     """
     report = report if report is not None else ImageImportReport()
-    split = split or project.settings().default_split
+    split = clean_text("split", split or project.settings().default_split, where="split")
     with project.write() as conn:
         if root is not None:
             record_image_roots(conn, [root])

@@ -40,7 +40,7 @@ from . import roles
 from . import schema as s
 from .credentials import shown
 from .errors import LongtailError
-from .store import DB_NAME, Project, _engine, _locate
+from .store import DB_NAME, Project, _engine, _locate, remove_sqlite_files, unfinished_sqlite
 
 Progress = Callable[[int, int], None]
 BATCH_ROWS = 5000
@@ -419,7 +419,9 @@ def _prepare_folder(folder: Path | None) -> bool:
     if folder.exists() and not folder.is_dir():
         raise MigrationError(f"{folder} is a file, not a folder")
     if (folder / DB_NAME).exists():
-        raise MigrationError(f"{folder} already holds a longtail project")
+        if not unfinished_sqlite(folder / DB_NAME):
+            raise MigrationError(f"{folder} already holds a longtail project")
+        remove_sqlite_files(folder)  # what a killed migrate or init left: replaced
     made = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     return made

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import time
 import weakref
@@ -41,6 +42,8 @@ from .settings import ProjectSettings
 
 DB_NAME = "longtail.db"
 PROJECT_MARK = "longtail-project"
+# meta key present while init or migrate fills a new project ("pid@host"); see create().
+BUILDING_MARK = "building"
 
 Migration = Callable[[Connection], None]
 
@@ -176,13 +179,24 @@ class Project:
         *,
         settings: ProjectSettings | None = None,
         exist_ok: bool = False,
+        building: bool = False,
     ) -> Project:
-        """A new, empty project in folder ``target`` (created) or at a database URL."""
+        """A new, empty project in folder ``target`` (created) or at a database URL.
+
+        The database must be empty: a PostgreSQL database with other tables is refused
+        with their names (nothing is written into them). A database file left by a
+        killed ``init`` or ``migrate`` (no tables, or still marked as being built) is
+        recognised and replaced. ``building``: the project stays marked as unfinished
+        (``open`` refuses it) until :meth:`finish_building`, so a command that fills it
+        in several transactions leaves all or nothing.
+        """
         url, folder = _locate(target)
         if folder is not None:
             db = folder / DB_NAME
             if db.exists() and not exist_ok:
-                raise LongtailError(f"{folder} already holds a longtail project")
+                if not unfinished_sqlite(db):
+                    raise LongtailError(f"{folder} already holds a longtail project")
+                remove_sqlite_files(folder)  # a killed run's leftover: replaced
             if folder.exists() and not folder.is_dir():
                 raise LongtailError(f"{folder} is a file, not a folder")
             try:
@@ -194,22 +208,69 @@ class Project:
                     f"{folder} is read-only: a project cannot be created there"
                 )
         project = cls(_engine(url), folder, url)
-        with project.write() as conn:
-            if _read_version(conn) is None:
-                _migrate(conn, 0, MIGRATIONS)
-                conn.execute(
-                    s.meta.insert(),
-                    [
-                        {"key": "application", "value": PROJECT_MARK},
-                        {"key": "created_at", "value": repr(now())},
-                        {"key": "created_by", "value": __version__},
-                    ],
-                )
-                values = (settings or ProjectSettings()).as_dict()
-                conn.execute(
-                    s.settings.insert(), [{"key": k, "value": v} for k, v in values.items()]
-                )
+        try:
+            with project.write() as conn:
+                project._create_in(conn, target, settings, exist_ok, building)
+        except BaseException:
+            project.close()
+            raise
         return project
+
+    def _create_in(
+        self,
+        conn: Connection,
+        target: str | os.PathLike[str],
+        settings: ProjectSettings | None,
+        exist_ok: bool,
+        building: bool,
+    ) -> None:
+        if folder_less := self.folder is None:
+            _replace_unfinished_server_project(conn, target)
+        names = set(inspect(conn).get_table_names())
+        if names and (folder_less or _read_version(conn, target) is None):
+            if "meta" in names and read_meta(conn, "application") == PROJECT_MARK:
+                if exist_ok:
+                    return
+                raise LongtailError(f"{shown(target)} already holds a longtail project")
+            listed = ", ".join(sorted(names)[:12]) + (" ..." if len(names) > 12 else "")
+            raise LongtailError(
+                f"{shown(target)} is not empty: it has {len(names)} tables of another "
+                f"application ({listed}); a project needs an empty database (createdb a "
+                "new one)"
+            )
+        if _read_version(conn, target) is None:
+            _migrate(conn, 0, MIGRATIONS)
+            conn.execute(
+                s.meta.insert(),
+                [
+                    {"key": "application", "value": PROJECT_MARK},
+                    {"key": "created_at", "value": repr(now())},
+                    {"key": "created_by", "value": __version__},
+                ],
+            )
+            values = (settings or ProjectSettings()).as_dict()
+            conn.execute(s.settings.insert(), [{"key": k, "value": v} for k, v in values.items()])
+            if building:
+                write_meta(conn, BUILDING_MARK, f"{os.getpid()}@{socket.gethostname()}")
+
+    def discard_unfinished(self) -> None:
+        """Remove the project :meth:`create` made with ``building=True`` (a command that
+        filled it failed): its database files, or on a server its tables. Closes it."""
+        if self.folder is not None:
+            self.close()
+            remove_sqlite_files(self.folder)
+            return
+        try:
+            with self.write() as conn:
+                if read_meta(conn, BUILDING_MARK) is not None:
+                    s.metadata.drop_all(conn)
+        finally:
+            self.close()
+
+    def finish_building(self) -> None:
+        """The project :meth:`create` made with ``building=True`` is complete: it opens."""
+        with self.write() as conn:
+            conn.execute(s.meta.delete().where(s.meta.c.key == BUILDING_MARK))
 
     @classmethod
     def open(
@@ -232,6 +293,11 @@ class Project:
             if not (folder / DB_NAME).is_file():
                 raise NotAProjectError(f"{folder} is not a longtail project (no {DB_NAME} in it)")
             _check_sqlite_file(folder / DB_NAME)
+            if unfinished_sqlite(folder / DB_NAME):
+                raise NotAProjectError(
+                    f"{folder} holds an unfinished project (left by an init or migrate that "
+                    "did not end); run that command again to replace it"
+                )
             if read_only is None:
                 read_only = not (_writable(folder) and _writable(folder / DB_NAME))
             if read_only:
@@ -243,6 +309,7 @@ class Project:
                 version = _read_version(conn, target)
                 if version is None or read_meta(conn, "application") != PROJECT_MARK:
                     raise NotAProjectError(f"{shown(target)} is not a longtail project")
+                _refuse_unfinished(conn, target)
                 check_tables(conn, target, version)
                 if version > len(migrations):
                     raise SchemaVersionError(
@@ -287,6 +354,7 @@ class Project:
                 version = _read_version(conn, target)
                 if version is None or read_meta(conn, "application") != PROJECT_MARK:
                     raise NotAProjectError(f"{target} is not a longtail project")
+                _refuse_unfinished(conn, target)
                 check_tables(conn, target, version)
                 if version > known:
                     raise SchemaVersionError(
@@ -422,6 +490,9 @@ class Project:
         name = name.strip()
         if not name:
             raise LongtailError("an annotator needs a name")
+        from .text import clean  # the one text policy (decision 0024)
+
+        name = clean("annotator", name, where="annotator")
         with self.write() as conn:
             row = conn.execute(select(s.annotators).where(s.annotators.c.name == name)).first()
             if row is None:
@@ -556,6 +627,75 @@ def _forget_pool_in_forked_children(engine: Engine) -> None:
         os.register_at_fork(after_in_child=after_fork)
 
 
+def _refuse_unfinished(conn: Connection, target: object) -> None:
+    mark = read_meta(conn, BUILDING_MARK)
+    if mark is not None:
+        raise NotAProjectError(
+            f"{shown(os.fspath(target)) if isinstance(target, (str, os.PathLike)) else target} "
+            f"holds an unfinished project (an init or migrate by {mark} that did not end); "
+            "run that command again to replace it"
+        )
+
+
+def _builder_gone(mark: str) -> bool:
+    """Whether the process named by a building mark ("pid@host") has ended. A mark of
+    another host is taken as ended only when old enough to be a leftover: here, never."""
+    pid, _, host = mark.partition("@")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False  # still running: not a leftover
+
+
+def unfinished_sqlite(db: Path) -> bool:
+    """Whether ``db`` is what a killed ``init``/``migrate`` left: a database with no
+    tables (its transaction never committed), or one still marked as being built by a
+    process that has ended."""
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return False
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            return True
+        if "meta" not in tables:
+            return False
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (BUILDING_MARK,)).fetchone()
+        return row is not None and _builder_gone(row[0])
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+
+
+def remove_sqlite_files(folder: Path) -> None:
+    """Remove a project's database and its -wal, -shm and -journal files."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        (folder / f"{DB_NAME}{suffix}").unlink(missing_ok=True)
+
+
+def _replace_unfinished_server_project(conn: Connection, target: object) -> None:
+    """A PostgreSQL project left unfinished by an init or migrate whose process ended:
+    its tables are dropped (in this transaction) so that the new one replaces it."""
+    if not conn.dialect.has_table(conn, "meta"):
+        return
+    mark = read_meta(conn, BUILDING_MARK)
+    if mark is None or read_meta(conn, "application") != PROJECT_MARK:
+        return
+    if not _builder_gone(mark):
+        raise LongtailError(
+            f"{shown(os.fspath(target)) if isinstance(target, (str, os.PathLike)) else target} "
+            f"is being built by {mark}; wait for it, or stop it first"
+        )
+    s.metadata.drop_all(conn)
+
+
 def _check_sqlite_file(path: Path) -> None:
     with open(path, "rb") as f:
         head = f.read(16)
@@ -661,6 +801,9 @@ REQUIRED_TABLES = (
 )
 
 
+# The tables a later migration added: the schema version that has them first.
+TABLE_SINCE = {"drafts": 2}
+
 # The JSON meta values every command may read (key -> what an absent one reads as).
 JSON_META: dict[str, Any] = {"images.roots": []}
 
@@ -669,7 +812,11 @@ def check_tables(conn: Connection, target: object, version: int) -> None:
     """DamagedProjectError naming the first of :data:`REQUIRED_TABLES` that is missing,
     or the first of :data:`JSON_META` that is not JSON of its type."""
     present = set(inspect(conn).get_table_names())
-    missing = [name for name in REQUIRED_TABLES if name not in present]
+    missing = [
+        name
+        for name in REQUIRED_TABLES
+        if name not in present and version >= TABLE_SINCE.get(name, 1)
+    ]
     if missing:
         more = f" (and {len(missing) - 1} more: {', '.join(missing[1:])})" if missing[1:] else ""
         raise DamagedProjectError(

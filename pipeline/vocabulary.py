@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 
 from . import schema as s
+from . import text as text_policy
 from .errors import VocabularyError
 from .store import Project, now
 
@@ -341,10 +342,14 @@ def merge_categories(conn: Any, incoming: Iterable[Category]) -> tuple[int, int]
     for category in incoming:
         row = existing.get(category.key)
         if row is None:
+            # The one text policy (decision 0024): both backends hold what is stored.
+            where = f"category {category.name[:60]!r}"
             new_rows.append(
                 {
-                    "name": category.name,
-                    "synonyms": list(category.synonyms),
+                    "name": text_policy.clean("category", category.name, where=where),
+                    "synonyms": [
+                        text_policy.clean("synonym", x, where=where) for x in category.synonyms
+                    ],
                     "definition": category.definition,
                     "synset": category.synset,
                     "source_id": category.source_id,

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from app import interrupt
 from pipeline import __version__
 from pipeline.errors import LongtailError
+from pipeline.text import for_terminal
 
 from . import commands
 
@@ -47,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with interrupt.handling_interrupts():
             return int(args.func(args) or 0)
     except LongtailError as exc:
-        print(f"longtail: error: {exc}", file=sys.stderr)
+        print(f"longtail: error: {for_terminal(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
         interrupt.announce(str(exc) if isinstance(exc, interrupt.Cancelled) else "")

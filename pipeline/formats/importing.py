@@ -21,6 +21,7 @@ from ..errors import LongtailError
 from ..images import ImageRoot, record_image_roots
 from ..roles import IMPORT, require
 from ..store import Project
+from ..text import clean as clean_text
 from ..vocabulary import category_from_row, match_categories
 from .cocolike import (
     attach_annotations,
@@ -87,7 +88,11 @@ def run_import(
         raise FormatError(report)
     with project.write() as conn:
         writer = ImportWriter(
-            conn, project, report, split=report.split or "train", exhaustive=exhaustive
+            conn,
+            project,
+            report,
+            split=clean_text("split", report.split or "train", where="split"),
+            exhaustive=exhaustive,
         )
         record_image_roots(conn, roots)
         category_ids = writer.categories(match_vocabulary(conn, categories, report))

@@ -13,11 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from .project import ProjectStats
+
+# Every text drawn is plain: a category called "$$" or an annotator "$_$" is a name, not
+# mathtext (which raised in the middle of a draw and left half a plot). Set for the
+# process rather than per figure: tick labels are made lazily, when a canvas draws.
+matplotlib.rcParams["text.parse_math"] = False
 
 SIZE = (8.0, 4.5)
 BARS_UP_TO = 60  # categories drawn as separate bars; more are drawn as a filled curve  # inches; 800x450 pixels at the default 100 dpi

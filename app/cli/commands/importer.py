@@ -9,6 +9,7 @@ from typing import Any
 
 from pipeline.formats import ImportReport, Problem, import_coco, import_labelme, import_lvis
 from pipeline.store import Project
+from pipeline.text import for_terminal
 
 from ..acting import act_as, add_annotator_option
 from ..progress import progress_bar
@@ -110,10 +111,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report_json(report), indent=2))
     else:
-        print(report.summary())
+        print(for_terminal(report.summary()))  # names from the file: never raw escapes
         # --lenient never drops silently: each dropped record, one located line.
         for problem in report.problems:
-            print(f"dropped: {problem.line()}")
+            print(f"dropped: {for_terminal(problem.line())}")
     return 0
 
 

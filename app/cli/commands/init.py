@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 from pipeline.credentials import shown
 from pipeline.images import add_image_folder
 from pipeline.store import Project
+from pipeline.text import for_terminal
 from pipeline.vocabulary import add_categories, load_vocabulary
 
 from ..progress import progress_bar
@@ -39,20 +41,36 @@ def run(args: argparse.Namespace) -> int:
         from pipeline.errors import LongtailError
 
         raise LongtailError(f"image folder {images} does not exist or is not a folder")
-    project = Project.create(args.project)
-    with project:
-        added, _ = add_categories(project, vocabulary)
-        with progress_bar("reading images", unit="img") as progress:
-            report = add_image_folder(
-                project,
-                images,
-                split=args.split,
-                progress=progress,
-                follow_symlinks=args.follow_symlinks,
-            )
+    # All or nothing: the project stays marked unfinished until everything is in; a
+    # failure (or Ctrl-C) removes it, a killed run's leftover is replaced by the next.
+    target = Path(args.project).expanduser() if "://" not in args.project else None
+    made_folder = target is not None and not target.exists()
+    project = Project.create(args.project, building=True)
+    try:
+        with project:
+            added, _ = add_categories(project, vocabulary)
+            with progress_bar("reading images", unit="img") as progress:
+                report = add_image_folder(
+                    project,
+                    images,
+                    split=args.split,
+                    progress=progress,
+                    follow_symlinks=args.follow_symlinks,
+                )
+            project.finish_building()
+    except BaseException:
+        project.discard_unfinished()
+        if made_folder and target is not None:
+            _remove_if_empty(target)
+        raise
     for line in report.lines():
-        print(f"  {line}")
+        print(f"  {for_terminal(line)}")  # file names: never raw escapes (decision 0024)
     print(
         f"created {shown(args.project)}: {report.summary()}; {added} categories ({vocabulary.name})"
     )
     return 0
+
+
+def _remove_if_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not empty (something else is there): left as is
+        folder.rmdir()

@@ -6,6 +6,7 @@ import argparse
 
 from pipeline import roles
 from pipeline.store import Project
+from pipeline.text import for_terminal
 
 from ..acting import act_as, add_annotator_option
 
@@ -34,12 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     with Project.open(args.project) as project:
         if args.action == "list":
-            print(format_team(project))
+            print(for_terminal(format_team(project)))  # names are never raw escapes
             return 0
         act_as(args)
         change = roles.add_member if args.action == "add" else roles.set_role
         member = change(project, args.name, args.role)
-        print(f"{member.name} is now {'an' if member.role[0] in 'aeiou' else 'a'} {member.role}")
+        article = "an" if member.role[0] in "aeiou" else "a"
+        print(f"{for_terminal(member.name)} is now {article} {member.role}")
     return 0
 
 
