@@ -12,37 +12,47 @@ everything the one before it may. The rules:
 - settings, seeding, import, export, training and the team itself are for admins.
 
 Roles are in force once the project has an admin. Until then (every single-user SQLite
-project, and a new team project until someone is made admin) everyone acts as an
-admin, so nothing changes for one person working alone (docs/decisions/0010).
+project) everyone acts as an admin, so nothing changes for one person working alone
+(docs/decisions/0010).
 
-The pipeline service checks the stage rules at every claim and answer; the entry
-points of import, export, seeding, settings and training call :func:`require`. Who is
-acting: the name given, else ``$LONGTAIL_ANNOTATOR`` (which :func:`set_actor` sets for
-the GUI's annotator and the CLI's ``--annotator``), else the login name
-(:func:`acting_name`).
+Who acts, and who enforces the rules, depends on the database:
 
-Roles guard the workflow, not the data: whoever holds the database's password can
-change anything with ``psql``; the server's own roles guard that.
+- **PostgreSQL** (schema version 6, decision 0020): the acting annotator is the database
+  login (``session_user``); a role is membership of one of the project's group roles;
+  grants, row-level security and a trigger refuse what a role may not do, to longtail
+  and to any other client. ``--annotator`` / ``$LONGTAIL_ANNOTATOR`` naming anyone but
+  the login is refused. The checks here only make the refusals readable.
+- **SQLite**: the name given, else ``$LONGTAIL_ANNOTATOR`` (which :func:`set_actor` sets
+  for the GUI's annotator and the CLI's ``--annotator``), else the login name
+  (:func:`acting_name`); the file's permissions are the boundary.
 """
 
 from __future__ import annotations
 
 import getpass
 import os
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import exists, func, select, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from . import schema as s
+from . import teamdb
 from .credentials import shown
 from .errors import LongtailError, NotAllowedError, NotFoundError
 from .settings import ProjectSettings
 from .store import SETTINGS_CHECKS, Annotator, Project, now
+from .teamdb import Identity, identity_in
 
 ANNOTATOR, VERIFIER, ADMIN, ROLES = s.ANNOTATOR, s.VERIFIER, s.ADMIN, s.ROLES
-RANK = {ANNOTATOR: 0, VERIFIER: 1, ADMIN: 2}
+REMOVED = s.REMOVED
+RANK = {REMOVED: -1, ANNOTATOR: 0, VERIFIER: 1, ADMIN: 2}
+
 
 # the admin actions, and how a refusal names them
 SETTINGS = "settings"
@@ -160,31 +170,90 @@ def require_in(
     conn: Connection, action: str, who: str | Annotator | None = None, *, target: str = "PROJECT"
 ) -> None:
     """Refuse ``action`` (an admin action) unless whoever acts may do it, inside the
-    caller's transaction; ``target`` names the project in the advice."""
+    caller's transaction; ``target`` names the project in the advice. On a team-secured
+    PostgreSQL project whoever acts is the login, whatever ``who`` says."""
     if action not in ADMIN_ACTIONS:
         raise ValueError(f"unknown action {action!r}")
+    what = ADMIN_ACTIONS[action]
+    ident = identity_in(conn)
+    if ident.secured:
+        check_named_actor(ident)
+        if ident.role != ADMIN:
+            raise NotAllowedError(_login_refusal(conn, ident, what, target))
+        return
     if not roles_in_force(conn):
         return
     name = who.name if isinstance(who, Annotator) else acting_name(who)
     role = conn.execute(select(an.c.role).where(an.c.name == name)).scalar()
-    what = ADMIN_ACTIONS[action]
-    if role is None:
+    if role is None or role == REMOVED:
         raise NotAllowedError(
             f"{name} is not in this project's team, and {what} is for admins "
-            f"(an admin adds them: longtail team {target} add {name} --role admin; "
-            f"or act as an admin with --annotator NAME or ${ACTOR_VARIABLE})"
+            f"({_granted_by(conn)}: longtail team {target} add {name} --role admin)"
         )
     if role != ADMIN:
         raise NotAllowedError(
             f"{name} is {_a(role)} in this project, and {what} is for admins "
-            f"(an admin can change that: longtail team {target} set {name} --role admin)"
+            f"({_granted_by(conn)}: longtail team {target} set {name} --role admin)"
         )
+
+
+def check_named_actor(ident: Identity) -> None:
+    """Refuse ``--annotator`` / ``$LONGTAIL_ANNOTATOR`` naming anyone but the login (a
+    team-secured PostgreSQL project: the login is who acts)."""
+    named = (os.environ.get(ACTOR_VARIABLE) or "").strip()
+    if ident.login is not None and named and named != ident.login:
+        raise NotAllowedError(
+            f"--annotator / ${ACTOR_VARIABLE} names {named}, but on this PostgreSQL project "
+            f"you act as your database login, {ident.login}"
+        )
+
+
+def _login_refusal(conn: Connection, ident: Identity, what: str, target: str) -> str:
+    held = f"{_a(ident.role)}" if ident.role else "not in this project's team"
+    return (
+        f"{ident.login} is {held} in this project, and {what} is for admins "
+        f"({_granted_by(conn)}: longtail team {target} set {ident.login} --role admin)"
+    )
+
+
+def _granted_by(conn: Connection) -> str:
+    """Who can grant a role: the project's admins, by name."""
+    admins = sorted(conn.execute(select(an.c.name).where(an.c.role == ADMIN)).scalars())
+    if not admins:
+        return "the project's owner grants it"
+    shown_admins = ", ".join(admins[:5]) + (" ..." if len(admins) > 5 else "")
+    return f"an admin ({shown_admins}) grants it"
 
 
 def require(project: Project, action: str, who: str | Annotator | None = None) -> None:
     """:func:`require_in` in a transaction of its own (entry points call it first)."""
     with project.read() as conn:
         require_in(conn, action, who, target=project_target(project))
+
+
+def identity(project: Project) -> Identity:
+    """Who this process is on ``project`` (see :class:`pipeline.teamdb.Identity`)."""
+    with project.read() as conn:
+        return identity_in(conn)
+
+
+_logins: weakref.WeakKeyDictionary[Project, Identity] = weakref.WeakKeyDictionary()
+
+
+def check_acting(project: Project, name: str) -> None:
+    """Refuse acting as ``name`` on a team-secured PostgreSQL project unless it is the
+    login, or the login is an admin (scripts, simulations); nothing on SQLite."""
+    if project.is_sqlite:
+        return
+    ident = _logins.get(project)
+    if ident is None:
+        ident = _logins[project] = identity(project)
+    if not ident.secured or name == ident.login or ident.role == ADMIN:
+        return
+    raise NotAllowedError(
+        f"on this PostgreSQL project you act as your database login, {ident.login}; "
+        f"{name} is another person (their answers are theirs to give)"
+    )
 
 
 # ---------------------------------------------------------------- the team
@@ -203,19 +272,39 @@ def has_admin(project: Project) -> bool:
         return roles_in_force(conn)
 
 
-def add_member(project: Project, name: str, role: str, *, by: str | None = None) -> Member:
-    """Add ``name`` to the team with ``role`` (admins only, once roles are in force)."""
+def add_member(
+    project: Project,
+    name: str,
+    role: str,
+    *,
+    by: str | None = None,
+    password: str | None = None,
+) -> Member:
+    """Add ``name`` to the team with ``role`` (admins only, once roles are in force).
+
+    On a team-secured PostgreSQL project ``name`` is a login: it is created with
+    ``password`` when the server has none by that name (an existing one is taken as it
+    is), and given the project's group for ``role``; the database refuses a non-admin."""
     name, role = _name(name), check_role(role)
     with project.write() as conn:
-        require_in(conn, TEAM, by, target=project_target(project))
-        if conn.execute(select(an.c.id).where(an.c.name == name)).first() is not None:
+        target = project_target(project)
+        require_in(conn, TEAM, by, target=target)
+        row = conn.execute(select(an.c.id, an.c.role).where(an.c.name == name)).first()
+        if row is not None and row.role != REMOVED:
             raise LongtailError(
                 f"{name} is in the team already; change their role with "
-                f"longtail team {project_target(project)} set {name} --role {role}"
+                f"longtail team {target} set {name} --role {role}"
             )
-        new_id = conn.execute(
-            an.insert().values(name=name, is_bot=False, role=role, created_at=now())
-        ).inserted_primary_key[0]
+        if identity_in(conn).secured:
+            _in_database(lambda: teamdb.team_set(conn, name, role, password))
+            new_id = conn.execute(select(an.c.id).where(an.c.name == name)).scalar_one()
+        elif row is not None:
+            conn.execute(an.update().where(an.c.id == row.id).values(role=role))
+            new_id = row.id
+        else:
+            new_id = conn.execute(
+                an.insert().values(name=name, is_bot=False, role=role, created_at=now())
+            ).inserted_primary_key[0]
     return Member(int(new_id), name, role, False)
 
 
@@ -225,20 +314,58 @@ def set_role(project: Project, name: str, role: str, *, by: str | None = None) -
     name, role = _name(name), check_role(role)
     with project.write() as conn:
         require_in(conn, TEAM, by, target=project_target(project))
-        row = conn.execute(select(an).where(an.c.name == name)).first()
-        if row is None:
-            raise NotFoundError(
-                f"no annotator named {name} in this project; add them with "
-                f"longtail team {project_target(project)} add {name} --role {role}"
-            )
-        if row.role == ADMIN and role != ADMIN:
-            admins = conn.execute(select(func.count()).where(an.c.role == ADMIN)).scalar_one()
-            if admins == 1:
-                raise LongtailError(
-                    f"{name} is the project's only admin; make someone else admin first"
-                )
-        conn.execute(an.update().where(an.c.id == row.id).values(role=role))
+        row = _member_row(conn, name, project, role)
+        _keep_an_admin(conn, row, role)
+        if identity_in(conn).secured:
+            _in_database(lambda: teamdb.team_set(conn, name, role))
+        else:
+            conn.execute(an.update().where(an.c.id == row.id).values(role=role))
     return Member(int(row.id), name, role, bool(row.is_bot))
+
+
+def remove_member(project: Project, name: str, *, by: str | None = None) -> Member:
+    """Take ``name`` off the team: on PostgreSQL their login loses the project's groups
+    (the login itself stays: it may belong to other projects); everywhere their past
+    answers stay, under their name."""
+    name = _name(name)
+    with project.write() as conn:
+        require_in(conn, TEAM, by, target=project_target(project))
+        row = _member_row(conn, name, project, ANNOTATOR)
+        _keep_an_admin(conn, row, REMOVED)
+        if identity_in(conn).secured:
+            _in_database(lambda: teamdb.team_remove(conn, name))
+        else:
+            conn.execute(an.update().where(an.c.id == row.id).values(role=REMOVED))
+    return Member(int(row.id), name, REMOVED, bool(row.is_bot))
+
+
+def _member_row(conn: Connection, name: str, project: Project, role: str) -> Any:
+    row = conn.execute(select(an).where(an.c.name == name)).first()
+    if row is None:
+        raise NotFoundError(
+            f"no annotator named {name} in this project; add them with "
+            f"longtail team {project_target(project)} add {name} --role {role}"
+        )
+    return row
+
+
+def _keep_an_admin(conn: Connection, row: Any, role: str) -> None:
+    if row.role == ADMIN and role != ADMIN:
+        admins = conn.execute(select(func.count()).where(an.c.role == ADMIN)).scalar_one()
+        if admins == 1:
+            raise LongtailError(
+                f"{row.name} is the project's only admin; make someone else admin first"
+            )
+
+
+def _in_database(change: Callable[[], None]) -> None:
+    """Run a team change the database checks; its refusal becomes one line."""
+    try:
+        change()
+    except sa_exc.DBAPIError as exc:
+        raise NotAllowedError(
+            f"the project's database refused the change: {teamdb.refusal_text(exc)}"
+        ) from None
 
 
 def _name(name: str) -> str:

@@ -67,6 +67,8 @@ ANNOTATOR = "annotator"
 VERIFIER = "verifier"
 ADMIN = "admin"
 ROLES = (ANNOTATOR, VERIFIER, ADMIN)
+# someone taken off the team (``longtail team PROJECT remove``): their answers stay
+REMOVED = "removed"
 
 # the six stages
 SPOTTING = 1
@@ -454,3 +456,283 @@ models = Table(
     _created(),
     Column("finished_at", Float, nullable=True),
 )
+
+# --- team security on PostgreSQL (schema version 6) -------------------------------------
+#
+# The database is the server (decision 0020): a login is an annotator (``session_user``,
+# by name), a role is membership of one of the project's three group roles, and grants,
+# row-level security policies and a trigger refuse what a role may not do, to longtail
+# and to a plain psql or psycopg client alike. The statements below are applied once by
+# the project's owner (pipeline/store.py, migration 6); SQLite has none of this.
+
+# Tables members may only read: written by admins (and their SECURITY DEFINER functions).
+ADMIN_TABLES = ("meta", "settings", "images", "categories", "annotators", "models")
+# Answer tables naming their author: inserted as oneself, deleted (undo) only when one's own.
+AUTHORED_TABLES = (
+    "spot_visits",
+    "spots",
+    "instances",
+    "segments",
+    "verdicts",
+    "exhaustive_checks",
+    "negative_checks",
+)
+# Derived state an answer changes (pair labels, finished images): members write them.
+DERIVED_TABLES = ("image_categories", "spotting_finished")
+
+GROUP_PREFIX = "lt"
+
+
+def team_group_prefix(database_oid: int) -> str:
+    """The prefix of one project's group roles: ``lt<oid>_`` (a database's oid is unique
+    on its server, so two projects never share groups; its name may be reused)."""
+    return f"{GROUP_PREFIX}{int(database_oid)}_"
+
+
+def team_security_ddl(prefix: str, schema: str, database: str) -> list[str]:
+    """The statements that give the project in ``schema`` its group roles (``prefix`` +
+    annotator / verifier / admin), grants, policies and functions. Run by the owner of
+    the tables, who needs CREATEROLE; idempotent (a re-run replaces functions and
+    policies)."""
+    ann, ver, adm = (f"{prefix}{r}" for r in ROLES)
+    q = f'"{schema}"'
+    fixed = f"SET search_path = pg_catalog, {q}, pg_temp"
+    me = f"(SELECT {q}.longtail_me())"
+    groups = "".join(
+        f"IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{g}') THEN "
+        f'CREATE ROLE "{g}" NOLOGIN; END IF; '
+        for g in (ann, ver, adm)
+    )
+    out = [
+        f"DO $$ BEGIN {groups}END $$",
+        f'GRANT "{ann}" TO "{ver}"',
+        f'GRANT "{ver}" TO "{adm}"',
+        # the owner is the project's first admin; WITH ADMIN OPTION is not needed: team
+        # changes go through the SECURITY DEFINER functions below
+        f'GRANT "{adm}" TO SESSION_USER',
+    ]
+    for role, what in ((ann, "annotators"), (ver, "verifiers"), (adm, "admins")):
+        comment = f"longtail project {database} ({schema}): {what}".replace("'", "''")
+        out.append(f"COMMENT ON ROLE \"{role}\" IS '{comment}'")
+    # -------- identity and settings, as functions the policies call
+    out += [
+        f"""CREATE OR REPLACE FUNCTION {q}.longtail_me() RETURNS integer
+        LANGUAGE sql STABLE SECURITY DEFINER {fixed}
+        AS $$ SELECT id FROM {q}.annotators WHERE name = session_user $$""",
+        f"""CREATE OR REPLACE FUNCTION {q}.longtail_group() RETURNS text
+        LANGUAGE sql IMMUTABLE {fixed} AS $$ SELECT '{prefix}'::text $$""",
+        f"""CREATE OR REPLACE FUNCTION {q}.longtail_may(role text) RETURNS boolean
+        LANGUAGE sql STABLE {fixed}
+        AS $$ SELECT pg_has_role(session_user, '{prefix}' || role, 'MEMBER') $$""",
+        f"""CREATE OR REPLACE FUNCTION {q}.longtail_setting(setting text) RETURNS text
+        LANGUAGE sql STABLE SECURITY DEFINER {fixed}
+        AS $$ SELECT value #>> '{{}}' FROM {q}.settings WHERE key = setting $$""",
+        f"""CREATE OR REPLACE FUNCTION {q}.longtail_may_verify() RETURNS boolean
+        LANGUAGE sql STABLE {fixed}
+        AS $$ SELECT {q}.longtail_may(
+            coalesce({q}.longtail_setting('verification_role'), '{VERIFIER}')) $$""",
+        f"""CREATE OR REPLACE FUNCTION {q}.longtail_event_author(event integer) RETURNS integer
+        LANGUAGE sql STABLE SECURITY DEFINER {fixed}
+        AS $$ SELECT annotator_id FROM {q}.events WHERE id = event $$""",
+    ]
+    # -------- grants: members read everything and write only the answer tables
+    out += [
+        f"REVOKE ALL ON ALL TABLES IN SCHEMA {q} FROM PUBLIC",
+        f'GRANT SELECT ON ALL TABLES IN SCHEMA {q} TO "{ann}"',
+        f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {q} TO "{ann}"',
+        f'GRANT ALL ON ALL TABLES IN SCHEMA {q} TO "{adm}"',
+        f'GRANT ALL ON ALL SEQUENCES IN SCHEMA {q} TO "{adm}"',
+        f'ALTER DEFAULT PRIVILEGES IN SCHEMA {q} GRANT SELECT ON TABLES TO "{ann}"',
+        f'ALTER DEFAULT PRIVILEGES IN SCHEMA {q} GRANT ALL ON TABLES TO "{adm}"',
+        f'ALTER DEFAULT PRIVILEGES IN SCHEMA {q} GRANT USAGE, SELECT ON SEQUENCES TO "{ann}"',
+        f'ALTER DEFAULT PRIVILEGES IN SCHEMA {q} GRANT ALL ON SEQUENCES TO "{adm}"',
+        f'GRANT USAGE ON SCHEMA {q} TO "{ann}"',
+    ]
+    for table in (*AUTHORED_TABLES, *DERIVED_TABLES, "work_items"):
+        out.append(f'GRANT INSERT, DELETE ON {q}.{table} TO "{ann}"')
+    out += [
+        f'GRANT UPDATE (status) ON {q}.instances, {q}.segments TO "{ann}"',
+        f'GRANT UPDATE ON {q}.image_categories, {q}.work_items TO "{ann}"',
+        f'GRANT INSERT, UPDATE (undoes) ON {q}.events TO "{ann}"',
+        f'GRANT INSERT, UPDATE, DELETE ON {q}.drafts TO "{ann}"',
+        # an answer locks its image row (SELECT ... FOR UPDATE needs an UPDATE grant);
+        # the policy below lets no update through
+        f'GRANT UPDATE (id) ON {q}.images TO "{ann}"',
+    ]
+
+    # -------- row-level security
+    def policies(table: str, *rules: str) -> list[str]:
+        stmts = [
+            f"ALTER TABLE {q}.{table} ENABLE ROW LEVEL SECURITY",
+            f"DROP POLICY IF EXISTS longtail_admin ON {q}.{table}",
+            f'CREATE POLICY longtail_admin ON {q}.{table} TO "{adm}" USING (true) WITH CHECK (true)',
+        ]
+        for rule in rules:
+            name = rule.split()[0]
+            stmts.append(f"DROP POLICY IF EXISTS {name} ON {q}.{table}")
+            stmts.append(f"CREATE POLICY {rule.replace('@', f'ON {q}.{table}', 1)}")
+        return stmts
+
+    read = f'longtail_read @ FOR SELECT TO "{ann}" USING (true)'
+    own_insert = f'longtail_insert @ FOR INSERT TO "{ann}" WITH CHECK (annotator_id = {me})'
+    own_delete = f'longtail_undo @ FOR DELETE TO "{ann}" USING (annotator_id = {me})'
+    status = f'longtail_status @ FOR UPDATE TO "{ann}" USING (true) WITH CHECK (true)'
+    verify = f"annotator_id = {me} AND {q}.longtail_may_verify()"
+    self_ok = f"{q}.longtail_setting('allow_self_verification') = 'true'"
+    not_own_segment = (
+        f"NOT EXISTS (SELECT 1 FROM {q}.segments g "
+        f"WHERE g.id = segment_id AND g.annotator_id = {me})"
+    )
+    for table in ("spot_visits", "spots", "negative_checks"):
+        out += policies(table, read, own_insert, own_delete)
+    out += policies("instances", read, own_insert, own_delete, status)
+    out += policies("segments", read, own_insert, own_delete, status)
+    out += policies(
+        "verdicts",
+        read,
+        f'longtail_insert @ FOR INSERT TO "{ann}" '
+        f"WITH CHECK ({verify} AND ({self_ok} OR {not_own_segment}))",
+        own_delete,
+    )
+    out += policies(
+        "exhaustive_checks",
+        read,
+        f'longtail_insert @ FOR INSERT TO "{ann}" WITH CHECK ({verify})',
+        own_delete,
+    )
+    answered_by_me = (
+        f"EXISTS (SELECT 1 FROM {q}.work_items w WHERE w.id = work_item_id AND w.done_by = {me})"
+    )
+    out += policies(
+        "events",
+        read,
+        f'longtail_insert @ FOR INSERT TO "{ann}" WITH CHECK (annotator_id = {me} '
+        f"AND (action <> 'answer' OR work_item_id IS NULL OR {answered_by_me}))",
+        f'longtail_undo @ FOR UPDATE TO "{ann}" '
+        f"USING (annotator_id = {me} AND action = 'undo' AND undoes IS NULL) "
+        f"WITH CHECK (annotator_id = {me} AND action = 'undo' "
+        f"AND {q}.longtail_event_author(undoes) = {me})",
+    )
+    out += policies(
+        "drafts",
+        f'longtail_own @ TO "{ann}" USING (annotator_id = {me}) WITH CHECK (annotator_id = {me})',
+    )
+    out += policies(
+        "images", read, f'longtail_lock @ FOR UPDATE TO "{ann}" USING (true) WITH CHECK (false)'
+    )
+    now_s = "extract(epoch FROM clock_timestamp())"
+    out += policies(
+        "work_items",
+        read,
+        f'longtail_insert @ FOR INSERT TO "{ann}" '
+        f"WITH CHECK (status = '{OPEN}' AND done_by IS NULL)",
+        f'longtail_update @ FOR UPDATE TO "{ann}" USING (true) WITH CHECK (true)',
+        # undo takes back the items its answer opened, while nobody holds them
+        f"longtail_undo @ FOR DELETE TO \"{ann}\" USING (status = '{OPEN}' "
+        f"OR (status = '{LEASED}' AND lease_expires < {now_s}))",
+    )
+    # -------- a work item changes hands only by the queue's rules
+    out += [
+        f"""CREATE OR REPLACE FUNCTION {q}.longtail_guard_work_item() RETURNS trigger
+        LANGUAGE plpgsql {fixed} AS $$
+        DECLARE me integer;
+        BEGIN
+          IF pg_has_role(session_user, '{adm}', 'MEMBER') THEN RETURN NEW; END IF;
+          me := {q}.longtail_me();
+          IF OLD.status = '{LEASED}' AND OLD.lease_owner IS DISTINCT FROM me
+             AND OLD.lease_expires >= {now_s} AND NEW.status <> '{CANCELLED}' THEN
+            RAISE EXCEPTION 'work item % is held by someone else', OLD.id
+              USING ERRCODE = '42501';
+          END IF;
+          IF OLD.status = '{DONE}' AND NEW IS DISTINCT FROM OLD
+             AND OLD.done_by IS DISTINCT FROM me THEN
+            RAISE EXCEPTION 'work item % was answered by someone else', OLD.id
+              USING ERRCODE = '42501';
+          END IF;
+          IF NEW.status = '{DONE}' AND OLD.status <> '{DONE}'
+             AND (OLD.lease_owner IS DISTINCT FROM me OR NEW.done_by IS DISTINCT FROM me) THEN
+            RAISE EXCEPTION 'work item % is not held by %', OLD.id, session_user
+              USING ERRCODE = '42501';
+          END IF;
+          IF NEW.status = '{LEASED}' AND NEW.lease_owner IS DISTINCT FROM me THEN
+            RAISE EXCEPTION 'work item % can be leased to its claimant only', OLD.id
+              USING ERRCODE = '42501';
+          END IF;
+          RETURN NEW;
+        END $$""",
+        f"DROP TRIGGER IF EXISTS longtail_guard ON {q}.work_items",
+        f"CREATE TRIGGER longtail_guard BEFORE UPDATE ON {q}.work_items "
+        f"FOR EACH ROW EXECUTE FUNCTION {q}.longtail_guard_work_item()",
+    ]
+    out += _team_functions(prefix, q, fixed)
+    for fn in (
+        "longtail_me()",
+        "longtail_group()",
+        "longtail_may(text)",
+        "longtail_setting(text)",
+        "longtail_may_verify()",
+        "longtail_event_author(integer)",
+        "longtail_team_set(text, text, text)",
+        "longtail_team_remove(text)",
+    ):
+        out.append(f"REVOKE ALL ON FUNCTION {q}.{fn} FROM PUBLIC")
+        out.append(f'GRANT EXECUTE ON FUNCTION {q}.{fn} TO "{ann}"')
+    return out
+
+
+def _team_functions(prefix: str, q: str, fixed: str) -> list[str]:
+    """``longtail_team_set(name, role, password_verifier)`` and ``longtail_team_remove(name)``:
+    the team changes, run with the owner's rights (CREATEROLE) for any admin, refused
+    to everyone else. A new login gets the SCRAM verifier the client computed, so the
+    password itself never reaches the server."""
+    adm = f"{prefix}{ADMIN}"
+    groups = ", ".join(f'"{prefix}{r}"' for r in ROLES)
+    refuse_non_admin = (
+        f"IF NOT pg_has_role(session_user, '{adm}', 'MEMBER') THEN "
+        f"RAISE EXCEPTION 'changing the team is for admins of this project (%)', "
+        f"current_database() USING ERRCODE = '42501'; END IF;"
+    )
+    last_admin = (
+        f"IF (SELECT role FROM {q}.annotators WHERE name = member) = '{ADMIN}' "
+        f"AND (SELECT count(*) FROM {q}.annotators WHERE role = '{ADMIN}') = 1 THEN "
+        f"RAISE EXCEPTION '% is the project''s only admin; make someone else admin first', "
+        f"member USING ERRCODE = '55000'; END IF;"
+    )
+    return [
+        f"""CREATE OR REPLACE FUNCTION {q}.longtail_team_set(
+            member text, new_role text, verifier text DEFAULT NULL) RETURNS void
+        LANGUAGE plpgsql SECURITY DEFINER {fixed} AS $$
+        BEGIN
+          {refuse_non_admin}
+          IF new_role NOT IN ('{ANNOTATOR}', '{VERIFIER}', '{ADMIN}') THEN
+            RAISE EXCEPTION 'unknown role %', new_role USING ERRCODE = '22023';
+          END IF;
+          IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = member)
+             AND verifier IS NOT NULL THEN
+            EXECUTE format('CREATE ROLE %I LOGIN PASSWORD %L', member, verifier);
+          END IF;
+          IF new_role <> '{ADMIN}' THEN {last_admin} END IF;
+          -- without a login (none given a password yet) only the row is kept: an admin
+          -- may act for them (a scripted member); the login gets the group when made
+          IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = member) THEN
+            EXECUTE format('REVOKE {groups} FROM %I', member);
+            EXECUTE format('GRANT %I TO %I', '{prefix}' || new_role, member);
+          END IF;
+          INSERT INTO {q}.annotators (name, is_bot, role, created_at)
+            VALUES (member, false, new_role, extract(epoch FROM now()))
+            ON CONFLICT (name) DO UPDATE SET role = EXCLUDED.role;
+        END $$""",
+        f"""CREATE OR REPLACE FUNCTION {q}.longtail_team_remove(member text) RETURNS void
+        LANGUAGE plpgsql SECURITY DEFINER {fixed} AS $$
+        BEGIN
+          {refuse_non_admin}
+          IF NOT EXISTS (SELECT 1 FROM {q}.annotators WHERE name = member) THEN
+            RAISE EXCEPTION 'no annotator named % in this project', member USING ERRCODE = '42704';
+          END IF;
+          {last_admin}
+          IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = member) THEN
+            EXECUTE format('REVOKE {groups} FROM %I', member);
+          END IF;
+          UPDATE {q}.annotators SET role = '{REMOVED}' WHERE name = member;
+        END $$""",
+    ]

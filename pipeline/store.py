@@ -27,13 +27,14 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import QueuePool
 
-from . import __version__
+from . import __version__, teamdb
 from . import schema as s
 from .credentials import scrub, server_engine, shown
 from .errors import (
     DamagedProjectError,
     DiskFullError,
     LongtailError,
+    NotAllowedError,
     NotAProjectError,
     ReadOnlyProjectError,
     SchemaVersionError,
@@ -127,6 +128,24 @@ def _analyze_new_index(conn: Connection, name: str) -> None:
         conn.exec_driver_sql(f"ANALYZE {name}")
 
 
+class MigrationDeferred(Exception):
+    """A migration this login may not apply (only the project's owner may): the project
+    stays at the version before it, works as that version did, and says so."""
+
+
+def _team_security_v6(conn: Connection) -> None:
+    """PostgreSQL: the project's group roles, grants, row-level security and the
+    functions that change the team (pipeline/schema.py, decision 0020), applied by the
+    owner of the tables, who needs CREATEROLE; anyone else leaves the project at
+    version 5 (``longtail team URL upgrade`` by the owner applies it). SQLite: nothing
+    (the file's permissions are the boundary)."""
+    if conn.dialect.name != "postgresql":
+        return
+    reason = teamdb.apply_team_security(conn)
+    if reason is not None:
+        raise MigrationDeferred(reason)
+
+
 # Ordered migrations: entry i brings a project from version i to version i + 1.
 # Version 1 is the first schema (it creates the tables of the current schema, so later
 # steps must tolerate finding their change made); append, never edit, once shipped.
@@ -136,6 +155,7 @@ MIGRATIONS: list[Migration] = [
     _add_annotator_role_v3,
     _add_effort_index_v4,
     _statistics_columns_v5,
+    _team_security_v6,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -571,6 +591,12 @@ def _storage_error(exc: Exception, project: Project) -> LongtailError | None:
         return ReadOnlyProjectError(
             f"the project {where} is read-only ({text}); the change was not saved"
         )
+    if state == teamdb.INSUFFICIENT_PRIVILEGE:  # a grant, a policy, the work-queue trigger
+        return NotAllowedError(
+            f"the project's database refused this: {teamdb.refusal_text(orig)} (your login's "
+            f"role in the project does not allow it; its admins change roles: "
+            f"longtail team {where} list)"
+        )
     return None
 
 
@@ -841,6 +867,12 @@ def _migrate(conn: Connection, version: int, migrations: Sequence[Migration]) ->
     """Apply migrations ``version`` .. end in this transaction; record the new version."""
     if version == len(migrations):
         return
+    reached = version
     for step in migrations[version:]:
-        step(conn)
-    write_meta(conn, "schema_version", str(len(migrations)))
+        try:
+            step(conn)
+        except MigrationDeferred:
+            break  # nothing of it was done: the project stays at the version reached
+        reached += 1
+    if reached != version:
+        write_meta(conn, "schema_version", str(reached))

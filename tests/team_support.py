@@ -43,8 +43,19 @@ def fresh_database() -> Iterator[str]:
         yield POSTGRES.rsplit("/", 1)[0] + "/" + name
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            drop_database(conn, name)
         admin.dispose()
+
+
+def drop_database(conn, name: str) -> None:
+    """Drop a test database and the project's group roles, which live on the server
+    (``lt<oid>_annotator`` / ``_verifier`` / ``_admin``, pipeline/schema.py)."""
+    from sqlalchemy import text
+
+    oid = conn.execute(text("SELECT oid FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    for role in ("admin", "verifier", "annotator"):
+        conn.execute(text(f'DROP ROLE IF EXISTS "lt{oid}_{role}"'))
 
 
 @contextmanager

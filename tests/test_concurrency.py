@@ -14,6 +14,7 @@ import pytest
 import skips
 from conftest import make_image
 from sqlalchemy import create_engine, select, text
+from team_support import drop_database
 
 from pipeline import schema as s
 from pipeline.federated import project_labels, project_violations
@@ -148,5 +149,5 @@ def test_four_processes_on_postgresql():
             run_four_workers(project, url, truth)
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            drop_database(conn, name)  # and the project's group roles
         admin.dispose()

@@ -12,6 +12,7 @@ import uuid
 import pytest
 import skips
 from sqlalchemy import create_engine, text
+from team_support import drop_database
 
 from pipeline import schema as s
 from pipeline.annotations import add_instance, image_annotations
@@ -37,7 +38,7 @@ def pg_url():
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     yield BASE_URL.rsplit("/", 1)[0] + "/" + name
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        drop_database(conn, name)  # and the project's group roles
     admin.dispose()
 
 
@@ -163,7 +164,7 @@ def test_a_version_4_project_on_postgresql_gains_the_event_tool_column(pg_url: s
                 )  # fmt: skip
             conn.execute(text("UPDATE meta SET value = '4' WHERE key = 'schema_version'"))
     with Project.open(pg_url) as project:
-        assert project.schema_version() == len(MIGRATIONS) == 5
+        assert project.schema_version() == len(MIGRATIONS) == 6
         with project.read() as conn:
             tools = conn.execute(text("SELECT action, tool FROM events ORDER BY id")).all()
             indexed = conn.execute(

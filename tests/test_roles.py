@@ -171,7 +171,7 @@ def test_a_non_admins_import_is_refused_and_the_project_is_unchanged(service, ti
         )
     assert str(refused.value) == (
         f"ver is a verifier in this project, and importing annotations is for admins "
-        f"(an admin can change that: longtail team {service.project.folder} set ver --role admin)"
+        f"(an admin (boss) grants it: longtail team {service.project.folder} set ver --role admin)"
     )
     assert table_checks(service.project) == before
 

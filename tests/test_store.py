@@ -308,7 +308,7 @@ def test_a_version_4_project_gains_the_event_tool_column_and_the_wider_indexes(
         )
         db.execute("ANALYZE")
     with Project.open(tmp_path / "p") as project:
-        assert project.schema_version() == len(MIGRATIONS) == 5
+        assert project.schema_version() == len(MIGRATIONS) == 6
         with project.read() as conn:
             tools = conn.exec_driver_sql("SELECT action, stage, tool FROM events ORDER BY id").all()
             index = conn.exec_driver_sql("PRAGMA index_info(ix_events_effort)").all()

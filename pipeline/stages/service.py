@@ -119,6 +119,7 @@ class Pipeline:
             return who
         found = self._annotators.get(who)
         if found is None:
+            roles.check_acting(self.project, who)  # PostgreSQL: the login acts (decision 0020)
             found = self._annotators[who] = self.project.annotator(who, is_bot=is_bot)
         return found
 
