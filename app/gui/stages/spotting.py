@@ -20,7 +20,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QWidget
 
-from pipeline.stages import SPOTTING, Spot, SpotAnswer, SpottingItem
+from pipeline.stages import SPOTTING, Spot, SpotAnswer, SpottingItem, StageItem
 from pipeline.vocabulary import Category, project_categories
 
 from ..canvas.items import PointItem
@@ -47,10 +47,8 @@ class Suggestion:
 
 def model_in_use(project: Any) -> bool:
     """Is a trained model in use (so whole-image suggestions make sense)? Torch-free."""
-    try:
-        from model.training.registry import in_use_model
-    except ImportError:
-        return False
+    from model.training.registry import in_use_model  # torch-free, read when needed
+
     return in_use_model(project) is not None
 
 
@@ -75,6 +73,11 @@ class SpottingView(ImageStageView):
             changed.connect(self._forget_worker)
         self.categories = project_categories(session.project)
         self._by_id = {c.id: c for c in self.categories}
+        # the spots of this session's recent answers, by item id: an answer taken back
+        # (Ctrl+Backspace) comes back with its spots, to be edited, not drawn again
+        self._answered: dict[int, tuple[Spot, ...]] = {}
+        self._restore: dict[int, tuple[Spot, ...]] = {}
+        session.takenBack.connect(self._on_taken_back)
         self.picker = CategoryPicker(self.categories, parent=self.panel)
         self.picker.picked.connect(self._on_picked)
         self.picker.cancelled.connect(self._cancel_click)
@@ -138,7 +141,22 @@ class SpottingView(ImageStageView):
             f"{item.done_after} 'nothing new' answers in a row ({item.nothing_new_in_row} so far)."
         )
         self.detail_label.setText("")
+        restored = self._restore.pop(item.id, ())
+        for spot in restored:
+            category = self._by_id.get(spot.category_id)
+            if category is not None:
+                self.add_spot(category, spot.x, spot.y, announce=False)
+        if restored:
+            self.detail_label.setText(
+                f"Your {len(restored)} taken-back spot{'s' if len(restored) != 1 else ''} "
+                "are back: edit them (Delete removes the last), Enter submits."
+            )
         self._ask_suggestions(item)
+
+    def _on_taken_back(self, item: StageItem) -> None:
+        spots = self._answered.get(item.id)
+        if item.stage == SPOTTING and spots:
+            self._restore[item.id] = spots
 
     def clear_item(self) -> None:
         super().clear_item()
@@ -190,8 +208,12 @@ class SpottingView(ImageStageView):
         self.add_spot(category, *self.clicked_at)
         self._cancel_click()
 
-    def add_spot(self, category: Category, x: float, y: float) -> None:
+    def add_spot(self, category: Category, x: float, y: float, *, announce: bool = True) -> None:
+        """A new spot of ``category``; ``announce``: the toast names the category picked
+        (a prefix typed and Enter can pick another than meant: it says which)."""
         self.spots.append(Spot(category.id, x, y))
+        if announce:
+            self.toast.show_message(f"Spotted: {category.display_name}")
         self._spot_items.append(
             self.scene.add_point(x, y, category.display_name, category_id=category.id)
         )
@@ -217,7 +239,11 @@ class SpottingView(ImageStageView):
             self.toast.show_message("No new spot yet: click an object, or N for nothing new")
             return
         self.picker.setEnabled(False)
-        self.submit(self.items[0], SpotAnswer(tuple(self.spots)))
+        item, spots = self.items[0], tuple(self.spots)
+        if self.submit(item, SpotAnswer(spots)) is not None:
+            self._answered[item.id] = spots
+            while len(self._answered) > 50:  # only the last answers can be taken back
+                self._answered.pop(next(iter(self._answered)))
 
     def nothing_new(self) -> None:
         if not self.items:
