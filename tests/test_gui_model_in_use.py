@@ -40,16 +40,17 @@ def test_use_this_model_gives_the_session_a_new_model_worker(qtbot, window, demo
     open_and_wait(qtbot, window, demo_project)
     session = window.session
     old = session.model_worker
-    assert old._thread.isRunning()
+    assert old.is_running()
     window.show_training()
     panel = window.panels["training"]
     row = next(i for i, r in enumerate(panel.records) if r.id == model_id)
     panel.table.selectRow(row)
     with qtbot.waitSignal(session.modelWorkerChanged, timeout=5000):
         qtbot.mouseClick(panel.use_button, Qt.MouseButton.LeftButton)
-    assert not old._thread.isRunning()  # the old predictor's thread ended
+    assert old.closed  # closed at once; its thread ends without anyone waiting
+    qtbot.waitUntil(lambda: not old.is_running(), timeout=5000)
     new = session.model_worker
-    assert new is not old and new._thread.isRunning()
+    assert new is not old and new.is_running()
     assert new.predictor is None  # built anew from the registry on the first prompt
 
 
@@ -68,7 +69,7 @@ def test_a_model_put_in_use_by_another_process_drops_the_worker_within_a_tick(qt
                 use_model(other, model_id)
             with qtbot.waitSignal(session.modelWorkerChanged, timeout=10000):
                 session.refresh_progress_later()  # what the 3 s timer does
-            assert not old._thread.isRunning()
+            qtbot.waitUntil(lambda: not old.is_running(), timeout=5000)
             assert session.model_worker is not old
         finally:
             session.close()

@@ -127,7 +127,13 @@ def run_gui(project: str | None = None, *, annotator: str | None = None) -> int:
 
     when_exposed(window, shown)
     close_on_ctrl_c(window)
-    return int(app.exec())  # type: ignore[attr-defined]
+    status = int(app.exec())  # type: ignore[attr-defined]
+    # The window closed its project (items given back, drafts written). A worker still
+    # busy (a proposal that takes minutes) is not waited for: the process ends now.
+    from .workers.lifetime import exit_without_waiting
+
+    exit_without_waiting(status)
+    return status
 
 
 def close_on_ctrl_c(window: object) -> None:

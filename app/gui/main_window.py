@@ -159,6 +159,8 @@ class MainWindow(QMainWindow):
         self.import_action = a("&Import annotations\u2026", "Ctrl+I", self.ask_import)
         self.export_action = a("&Export\u2026", "Ctrl+E", self.ask_export)
         self.switch_annotator_action = a(
+        # Quit works from every window of the app (Statistics, Explorer, Train too).
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
             "Switch &annotator\u2026", "Ctrl+Shift+A", self.switch_annotator
         )
         self.close_project_action = a("&Close project", "Ctrl+W", self.close_project)
@@ -340,6 +342,11 @@ class MainWindow(QMainWindow):
             name = Path(target).name if "://" not in target else project_display(target)
             title = f"{name} \u2014 longtail"
         self.setWindowTitle(title)
+    def project_name(self) -> str:
+        """The open project as window titles name it (its folder, or its URL)."""
+        target = self.project_target or ""
+        return project_display(target) if "://" in target else Path(target).name
+
 
     def show_message(self, text: str, ms: int = 6000) -> None:
         self.statusBar().showMessage(text, ms)
@@ -362,8 +369,8 @@ class MainWindow(QMainWindow):
     def open_project(self, target: str) -> bool:
         """Open ``target`` (a folder or a database URL) for this annotator."""
         target = str(target)
-        if self.session is not None:
-            self.close_project()
+        if self.session is not None and not self.close_project():
+            return False
         session = flows.start_session(self, target)
         if session is None:
             return False
@@ -412,11 +419,17 @@ class MainWindow(QMainWindow):
         )
         self.opened.emit()
 
-    def close_project(self) -> None:
-        """Release what the views hold and go back to the welcome page."""
+    def close_project(self, *, ask: bool = True) -> bool:
+        """Release what the views hold, close the project's panels (Statistics, Explorer,
+        Train) and workers, and go back to the welcome page. False: a training run is
+        going and the user chose to keep it (``ask``: ask first)."""
         if self.session is None:
-            return
+            return True
+        if ask and not panels.stop_training_to_quit(self, "close the project"):
+            return False
         if self.job is not None:  # it may be working on this project
+        panels.close_project_panels(self)
+        self._detach_view_actions()
             self._pending_jobs.clear()
             self.job.cancel()
             self.job.wait(30000)
@@ -437,6 +450,21 @@ class MainWindow(QMainWindow):
         self.allowed_stages = set(STAGES)
         for button in self.switcher.buttons.values():
             button.setEnabled(True)
+        return True
+
+    def _detach_view_actions(self) -> None:
+        """The views are about to be freed: their commands leave the Edit and Stage
+        menus first (the window's own "Take back last answer" comes back)."""
+        current = getattr(self, "_edit_take_back", None)
+        if current is not None and current is not self.take_back_fallback:
+            self.edit_menu.removeAction(current)
+            self.edit_menu.addAction(self.take_back_fallback)
+            self._edit_take_back = self.take_back_fallback
+            self.take_back_fallback.setShortcut(QKeySequence(TAKE_BACK_KEY))
+        for action in getattr(self, "_stage_view_actions", []):
+            self.stage_menu.removeAction(action)
+        self._stage_view_actions = []
+        self._stage_separator.setVisible(False)
         self.welcome.refresh()
         self.pages.setCurrentWidget(self.welcome)
         self._update_labels()
@@ -700,7 +728,7 @@ class MainWindow(QMainWindow):
             job = self.job
             job.cancel()
             job.wait(30000)
-        self.close_project()
+        self.close_project(ask=False)  # a training run was stopped above
         QSettings().setValue("window/geometry", self.saveGeometry())
         super().closeEvent(event)
 

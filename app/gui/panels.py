@@ -1,6 +1,10 @@
 """The main window's tool windows: the edit history, and the panels other parts of the
-app own (statistics, explorer, training), imported only when first opened so that a
-build without one still opens ("not available" in the status bar)."""
+app own (statistics, explorer, training), imported only when first opened.
+
+A panel shows one project, named in its title ("Statistics \u2014 demo"). Closing or
+switching the project closes the project's panels (their workers are abandoned, never
+waited for: ``workers/lifetime.py``); opening one again builds it for the new project.
+"""
 
 from __future__ import annotations
 
@@ -29,22 +33,62 @@ def show_history(window: MainWindow) -> None:
     view.raise_()
 
 
-def open_panel(window: MainWindow, key: str, module: str, cls: str, *args: Any) -> QWidget | None:
-    """Lazily import and show a panel owned by another part of the app (one per key)."""
+PROJECT_PANELS = ("statistics", "explorer", "training")
+# Sizes a panel opens at (the window's own size is remembered across runs).
+PANEL_SIZES = {"statistics": (1000, 700), "explorer": (1200, 760), "training": (980, 680)}
+
+
+def open_panel(window: MainWindow, key: str, module: str, cls: str, *args: Any) -> QWidget:
+    """Import and show a panel of the open project (one per key), titled with it."""
     panel = window.panels.get(key)
     if panel is None:
-        try:
-            factory = getattr(importlib.import_module(module), cls)
-        except (ImportError, AttributeError):
-            window.show_message(f"{key.capitalize()} is not available in this build")
-            return None
+        factory = getattr(importlib.import_module(module), cls)
         panel = factory(*args)
         panel.setParent(window, Qt.WindowType.Window)
-        panel.setWindowTitle(panel.windowTitle() or key.capitalize())
+        title = panel.windowTitle() or key.capitalize()
+        panel.setWindowTitle(f"{title} \u2014 {window.project_name()}")
+        if key in PANEL_SIZES:
+            panel.resize(*fitting_size(window, *PANEL_SIZES[key]))
+        message = getattr(panel, "statusMessage", None)
+        if message is not None:
+            message.connect(window.show_message)
         window.panels[key] = panel
     panel.show()
     panel.raise_()
+    panel.activateWindow()
     return panel
+
+
+def fitting_size(window: QWidget, width: int, height: int) -> tuple[int, int]:
+    """``width`` x ``height``, shrunk to 90% of the screen the window is on."""
+    screen = window.screen()
+    if screen is None:
+        return width, height
+    room = screen.availableGeometry()
+    return min(width, int(room.width() * 0.9)), min(height, int(room.height() * 0.9))
+
+
+def close_project_panels(window: MainWindow) -> None:
+    """The project is closing: close its panels and abandon their workers (a running
+    training was stopped before, see :func:`stop_training_to_quit`)."""
+    for key in PROJECT_PANELS:
+        panel = window.panels.pop(key, None)
+        if panel is None:
+            continue
+        trainer = getattr(panel, "trainer", None)
+        if trainer is not None and trainer.is_running():
+            trainer.stop_and_wait()  # the user agreed to stop it; it writes a checkpoint
+        for pool in (getattr(panel, "pool", None), getattr(getattr(panel, "model", None), "pool", None)):
+            close = getattr(pool, "close", None)
+            if callable(close):
+                close()  # a DaemonWorker: returns at once
+            elif pool is not None and hasattr(pool, "clear"):
+                pool.clear()
+        shut_down = getattr(panel, "shut_down", None)
+        if callable(shut_down):
+            shut_down()
+        panel.close()
+        panel.deleteLater()
 
 
 def training_running(window: MainWindow) -> bool:
@@ -55,15 +99,15 @@ def training_running(window: MainWindow) -> bool:
     return bool(running() if callable(running) else running)
 
 
-def stop_training_to_quit(window: MainWindow) -> bool:
-    """Before quitting: a running training is stopped if the user agrees. False: keep
-    the window open (the user said no)."""
+def stop_training_to_quit(window: MainWindow, doing: str = "quit") -> bool:
+    """Before quitting (or closing the project: ``doing``): a running training is stopped
+    if the user agrees. False: keep things as they are (the user said no)."""
     if not training_running(window):
         return True
     answer = QMessageBox.question(
         window,
         "Training is running",
-        "A training run is in progress. Stop it and quit?",
+        f"A training run is in progress. Stop it and {doing}?",
         QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
         QMessageBox.StandardButton.No,
     )

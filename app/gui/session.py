@@ -10,10 +10,11 @@ stopped and an autosaved draft finds its item.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from pipeline import explorer, roles
 from pipeline import schema as s
@@ -25,6 +26,8 @@ from pipeline.stages import AnswerResult, Pipeline, StageItem, StageProgress
 from pipeline.store import Project, read_meta
 
 if TYPE_CHECKING:
+from .workers.lifetime import DaemonWorker
+
     from .workers.model import ModelWorker
 
 log = logging.getLogger(__name__)
@@ -104,8 +107,8 @@ class Session(QObject):
         # Periodic counts are read off the GUI thread: on a large project the
         # group-by over the work items is not free.
         self._counting = False
-        self._count_pool = QThreadPool(self)
-        self._count_pool.setMaxThreadCount(1)
+        # a daemon thread: closing never waits for a slow count (workers/lifetime.py)
+        self._count_pool = DaemonWorker("progress-counts")
         self._counted.connect(self._on_counted, Qt.ConnectionType.QueuedConnection)
 
         # Other sessions' answers reach this one as they happen (PostgreSQL NOTIFY, or
@@ -214,12 +217,14 @@ class Session(QObject):
             try:
                 # the model in use rides along (one meta row): another process's
                 # `longtail models --use` reaches the model worker within a tick
-                done.emit((pipeline.progress(), read_model_in_use(project)))
+                counted = (pipeline.progress(), read_model_in_use(project))
             except Exception as exc:  # a closed project, a lost server: next tick retries
                 log.info("progress refresh failed: %s", exc)
-                done.emit(None)
+                counted = None
+            with contextlib.suppress(RuntimeError):  # the session was closed and freed
+                done.emit(counted)
 
-        self._count_pool.start(count)
+        self._count_pool.submit(count)
 
     @Slot(object)
     def _on_counted(self, counted: tuple[dict[int, StageProgress], str | None] | None) -> None:
@@ -323,14 +328,13 @@ class Session(QObject):
         self._heartbeat.stop()
         self._progress_timer.stop()
         self._watcher.stop()
-        self._count_pool.waitForDone(10000)  # before the project's engine is disposed
+        # A count still running ends on its own (its answer is dropped: _closed); one
+        # that meets the disposed engine fails quietly. Never waited for.
+        self._count_pool.close()
         for item in list(self._held.values()):
             self.release(item)
-        if self._model_worker is not None:
-            for name in ("close", "shutdown", "stop"):  # its thread must end before Qt exits
-                stop = getattr(self._model_worker, name, None)
-                if callable(stop):
-                    stop()
-                    break
+        # The worker never outlives the session: closed here (a request still running
+        # is abandoned, its answer dropped; workers/lifetime.py), whoever holds it.
+        self.drop_model_worker()
         roles.set_actor(None)
         self._closed = True

@@ -14,7 +14,7 @@ from typing import Any
 
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
 from pipeline.stats import ProjectStats, compute_stats
 from pipeline.stats.plots import PLOTS, png_bytes
 
+from ..workers.lifetime import DaemonWorker
+
 
 class _Signals(QObject):
     done = Signal(int, object, object)  # request, ProjectStats, {key: Figure}
@@ -37,22 +39,19 @@ class _Signals(QObject):
     progress = Signal(int, int, int)  # request, done, total
 
 
-class _Refresh(QRunnable):
-    def __init__(self, request: int, project: Any, signals: _Signals) -> None:
-        super().__init__()
-        self.request, self.project, self.signals = request, project, signals
-
-    def run(self) -> None:
-        try:
-            stats = compute_stats(
-                self.project,
-                progress=lambda done, total: self.signals.progress.emit(self.request, done, total),
-            )
-            figures = {plot.key: plot.draw(stats) for plot in PLOTS}
-        except Exception as exc:  # noqa: BLE001 - shown in the view, never lost
-            self.signals.failed.emit(self.request, str(exc))
-            return
-        self.signals.done.emit(self.request, stats, figures)
+def _refresh(request: int, project: Any, signals: _Signals) -> None:
+    """One statistics run, on the view's worker thread. ``signals`` is never parented
+    to the view: a run that outlives a closed view emits into nothing."""
+    try:
+        stats = compute_stats(
+            project,
+            progress=lambda done, total: signals.progress.emit(request, done, total),
+        )
+        figures = {plot.key: plot.draw(stats) for plot in PLOTS}
+    except Exception as exc:  # noqa: BLE001 - shown in the view, never lost
+        signals.failed.emit(request, str(exc))
+        return
+    signals.done.emit(request, stats, figures)
 
 
 class StatisticsView(QWidget):
@@ -69,9 +68,9 @@ class StatisticsView(QWidget):
         self.canvases: dict[str, FigureCanvasQTAgg] = {}
         self._requests = itertools.count(1)
         self._latest = 0
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
-        self._signals = _Signals(self)
+        # A daemon thread: closing the view never waits for a long run (lifetime.py).
+        self.pool = DaemonWorker("statistics")
+        self._signals = _Signals()
         self._signals.done.connect(self._on_done)
         self._signals.failed.connect(self._on_failed)
         self._signals.progress.connect(self._on_progress)
@@ -128,7 +127,8 @@ class StatisticsView(QWidget):
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
         self.summary.setText("computing the statistics…")
-        self.pool.start(_Refresh(self._latest, self.project, self._signals))
+        request, project, signals = self._latest, self.project, self._signals
+        self.pool.submit(lambda: _refresh(request, project, signals))
 
     def _on_progress(self, request: int, done: int, total: int) -> None:
         if request == self._latest:
@@ -211,6 +211,12 @@ class StatisticsView(QWidget):
         self._latest = -1  # results still on their way are dropped
         self.pool.clear()
         super().closeEvent(event)
+
+    def shut_down(self) -> None:
+        """For good (a project switch): drop the results on their way and end the
+        thread after the run in progress, without waiting for it."""
+        self._latest = -1
+        self.pool.close()
 
 
 __all__ = ["StatisticsView"]

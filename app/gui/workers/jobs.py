@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from pipeline.errors import LongtailError
 
 from ..widgets.dialogs import Report
+from .lifetime import DaemonWorker
 
 Progress = Callable[[int, int], None]
 Work = Callable[[Progress], Report]
@@ -46,15 +47,6 @@ class JobOutcome:
     seconds: float = 0.0
 
 
-class _Thread(QThread):
-    def __init__(self, job: Job) -> None:
-        super().__init__()
-        self.job = job
-
-    def run(self) -> None:
-        self.job._run()
-
-
 class Job(QObject):
     """One piece of long work with progress and Cancel (see the module docstring)."""
 
@@ -68,7 +60,7 @@ class Job(QObject):
         self.title = title
         self._work = work
         self._cancel = threading.Event()
-        self._thread: _Thread | None = None
+        self._thread: DaemonWorker | None = None
         self.outcome: JobOutcome | None = None
         self._last_emit = 0.0
         # A plain function connected to a worker's signal would run on the worker;
@@ -86,9 +78,10 @@ class Job(QObject):
         self.finished.emit(outcome)
 
     def start(self) -> None:
-        self._thread = _Thread(self)
-        self._thread.finished.connect(self._thread.deleteLater)
-        self._thread.start()
+        # A daemon thread: a job that does not stop in time after Cancel is abandoned
+        # (its report goes nowhere), never destroyed while it runs (workers/lifetime.py).
+        self._thread = DaemonWorker(f"job {self.title}")
+        self._thread.close(last=self._run)  # its one task, then the thread ends
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -101,8 +94,8 @@ class Job(QObject):
         return self._thread is not None and self.outcome is None
 
     def wait(self, ms: int = 30000) -> bool:
-        """Block until the thread ended (tests, closing the window)."""
-        return self._thread.wait(ms) if self._thread is not None else True
+        """Block until the thread ended, at most ``ms`` (tests, closing the window)."""
+        return self._thread.join(ms / 1000) if self._thread is not None else True
 
     def _report_progress(self, done: int, total: int) -> None:
         if self._cancel.is_set():
@@ -111,7 +104,8 @@ class Job(QObject):
         t = time.monotonic()
         if done >= total or t - self._last_emit > 0.03:
             self._last_emit = t
-            self._progressed.emit(int(done), int(total))
+            with contextlib.suppress(RuntimeError):  # the job was freed: nobody listens
+                self._progressed.emit(int(done), int(total))
 
     def _run(self) -> None:
         start = time.monotonic()
@@ -142,15 +136,16 @@ class Job(QObject):
                 ),
                 ok=False,
             )
-        self._done.emit(
-            JobOutcome(
-                outcome.title,
-                outcome.report,
-                outcome.ok,
-                outcome.cancelled,
-                time.monotonic() - start,
+        with contextlib.suppress(RuntimeError):  # the job was freed: nobody listens
+            self._done.emit(
+                JobOutcome(
+                    outcome.title,
+                    outcome.report,
+                    outcome.ok,
+                    outcome.cancelled,
+                    time.monotonic() - start,
+                )
             )
-        )
 
 
 # ---------------------------------------------------------------- the jobs

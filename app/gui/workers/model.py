@@ -27,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from pipeline.errors import LongtailError
 from pipeline.geometry import Box, Mask
+
+from .lifetime import DaemonWorker
 
 ImageInput = str | os.PathLike | np.ndarray
 PIXEL_CACHE = 6  # decoded images kept by the worker (the current one and the next few)
@@ -69,7 +71,8 @@ def default_predictor(project: Any | None) -> Any:
 
 
 class _Runner(QObject):
-    """Lives in the worker thread; runs one request at a time."""
+    """Runs one request at a time on the worker's daemon thread; its signals are
+    queued to the GUI thread. Never parented: an abandoned request may still hold it."""
 
     done = Signal(int, object, float, str)  # id, Mask or list, score, source
     error = Signal(int, str)
@@ -178,21 +181,28 @@ class ModelWorker(QObject):
     ) -> None:
         super().__init__(parent)
         factory = predictor_factory or (lambda: default_predictor(project))
+        self._dropped_all = False  # closed: every answer is dropped
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._dropped: set[int] = set()
         self._pending: set[int] = set()
         self.last_source: str | None = None
-        self._thread = QThread()
-        self._thread.setObjectName("model-worker")
+        # A daemon thread, not a QThread: closing never waits for a running request
+        # and nothing can destroy the thread under it (see workers/lifetime.py).
+        self._thread = DaemonWorker("model-worker")
         self._runner = _Runner(factory, self._is_dropped)
-        self._runner.moveToThread(self._thread)
-        self._submit.connect(self._runner.run)
+        self._submit.connect(self._queue_request)
+        self._closed = False
         self._runner.done.connect(self._on_done)
         self._runner.error.connect(self._on_error)
-        self._thread.start()
         self._prefetch_id: int | None = None
+    def _queue_request(self, request: ProposalRequest) -> None:
+        runner = self._runner
+        self._thread.submit(lambda: runner.run(request))
 
+
+        if self._closed:
+            raise LongtailError("the model worker was closed; reopen the stage to prompt again")
     # ------------------------------------------------------------ requests
 
     def _send(self, request: ProposalRequest) -> int:
@@ -260,7 +270,7 @@ class ModelWorker(QObject):
 
     def _is_dropped(self, rid: int) -> bool:
         with self._lock:
-            return rid in self._dropped
+            return self._dropped_all or rid in self._dropped
 
     def _finish(self, rid: int) -> bool:
         if rid not in self._pending:
@@ -287,14 +297,27 @@ class ModelWorker(QObject):
 
     # ------------------------------------------------------------ lifetime
 
-    def close(self, timeout_ms: int = 10000) -> None:
-        """Stop the thread (after the request it is running) and free the model."""
-        if not self._thread.isRunning():
+    def close(self) -> None:
+        """Drop every request and stop the thread, without waiting: a request already
+        running (a GrabCut cannot be interrupted) finishes on its own, its answer is
+        self._closed = True
+        dropped, and the model is freed after it. Returns at once."""
+        if self._closed:
             return
         self.cancel()
-        self._thread.quit()
-        self._thread.wait(timeout_ms)
-        self._runner.shutdown()
+        if self._prefetch_id is not None:
+            self._drop(self._prefetch_id)
+        with self._lock:
+            self._dropped_all = True
+        self._thread.close(last=self._runner.shutdown)  # after the running request
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def is_running(self) -> bool:
+        """The worker's thread is alive (a closed worker's ends after its request)."""
+        return self._thread.is_running()
 
     @property
     def predictor(self) -> Any:
