@@ -59,6 +59,7 @@ def create_project(window: MainWindow, plan: Any) -> None:
                         plan.import_file,
                         plan.import_format,
                         images_root=images_root,
+                        split=plan.import_split,  # the wizard asked (None: the file's name)
                     ),
                 ),
                 after_import,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -23,6 +24,8 @@ from PySide6.QtWidgets import (
     QWizard,
     QWizardPage,
 )
+
+from pipeline.formats.locate import infer_split
 
 from .dialogs import DB_NAME
 
@@ -48,6 +51,17 @@ class NewProjectPlan:
     vocabulary: str  # "coco", "lvis" or a file path
     import_format: str | None = None  # "coco" | "lvis" | "labelme"
     import_file: str | None = None
+    import_split: str | None = None  # the split new images join; None: the file's name says
+
+    def import_options(self) -> Any:
+        """The import as ``longtail import`` would be asked it (a frozen
+        ``pipeline.formats.ImportOptions``), or None without an import."""
+        if not self.import_format:
+            return None
+        from pipeline.formats.options import ImportOptions
+
+        root = None if self.import_format == "labelme" else self.images
+        return ImportOptions(kind=self.import_format, images_root=root, split=self.import_split)
 
 
 def _path_row(edit: QLineEdit, browse: QPushButton) -> QHBoxLayout:
@@ -205,16 +219,79 @@ class VocabularyPage(_ChoicePage):
         )
 
 
+IMPORT_NOTE = (
+    "Imported masks arrive accepted: they count as verified annotations at once and are "
+    "not sent to verification (Explorer \u2192 Correct mask\u2026 sends one back). "
+    "Box-only annotations (a box, no mask) arrive as marked instances: stage 3 segments "
+    "them from their box. A file with any problem is refused as a whole, with every "
+    "problem located; the project then stays as the scan left it."
+)
+SPLITS = (("train", "train"), ("val", "val (held out)"))
+
+
 class ImportPage(_ChoicePage):
+    """The format and file, and the split the file's images join."""
+
     def __init__(self) -> None:
         super().__init__(
             "Import annotations (optional)",
-            "Existing annotations of these images enter the pipeline for verification. "
-            "A file with any problem is refused as a whole, with every problem located; "
-            "the project then stays as the scan left it.",
+            "Existing annotations of these images, from a COCO, LVIS or labelme file.",
             IMPORT_FORMATS,
             file_key="",
         )
+        layout = self.layout()
+        at = layout.count() - 2  # above the error line and the stretch
+        self.split_label = QLabel("The file's images join the split:")
+        layout.insertWidget(at, self.split_label)
+        self.split_group = QButtonGroup(self)
+        self.split_buttons: dict[str | None, QRadioButton] = {}
+        row = QHBoxLayout()
+        for index, (key, text) in enumerate(((None, ""), *SPLITS)):
+            button = QRadioButton(text)
+            button.setObjectName(f"split_{key or 'from_name'}")
+            self.split_group.addButton(button, index)
+            self.split_buttons[key] = button
+            row.addWidget(button)
+        row.addStretch(1)
+        layout.insertLayout(at + 1, row)
+        self.split_buttons["train"].setChecked(True)
+        self.note = QLabel(IMPORT_NOTE)
+        self.note.setObjectName("importNote")
+        self.note.setWordWrap(True)
+        self.note.setProperty("role", "muted")
+        layout.insertWidget(at + 2, self.note)
+        self.file.textChanged.connect(lambda *_: self._show_name_split())
+        self._show_name_split()
+        self._update()
+
+    def _show_name_split(self) -> None:
+        """The "from the file name" choice shows what the name says (or that it says
+        nothing, when the project's default split is used)."""
+        name = Path(self.file.text().strip()).name
+        said = infer_split(Path(name)) if name else None
+        button = self.split_buttons[None]
+        if not name:
+            button.setText("from the file name")
+        elif said:
+            button.setText(f"from the file name: {said} ({name})")
+        else:
+            button.setText(f"from the file name: none in {name}, the project's default")
+
+    def split(self) -> str | None:
+        """The chosen split; None: the file's name decides."""
+        keys = [None, *(k for k, _ in SPLITS)]
+        return keys[self.split_group.checkedId()]
+
+    def _update(self) -> None:
+        super()._update()
+        buttons = getattr(self, "split_buttons", None)
+        if buttons is None:  # the base class's first _update, before the split row
+            return
+        needed = self.needs_file()
+        self.split_label.setEnabled(needed)
+        self.note.setVisible(needed)
+        for button in buttons.values():
+            button.setEnabled(needed)
 
 
 class NewProjectWizard(QWizard):
@@ -244,4 +321,5 @@ class NewProjectWizard(QWizard):
             vocabulary=vocabulary,
             import_format=fmt,
             import_file=self.import_page.file.text().strip() or None if fmt else None,
+            import_split=self.import_page.split() if fmt else None,
         )
