@@ -159,12 +159,12 @@ class MainWindow(QMainWindow):
         self.import_action = a("&Import annotations\u2026", "Ctrl+I", self.ask_import)
         self.export_action = a("&Export\u2026", "Ctrl+E", self.ask_export)
         self.switch_annotator_action = a(
-        # Quit works from every window of the app (Statistics, Explorer, Train too).
-        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
             "Switch &annotator\u2026", "Ctrl+Shift+A", self.switch_annotator
         )
         self.close_project_action = a("&Close project", "Ctrl+W", self.close_project)
         self.quit_action = a("&Quit", "Ctrl+Q", self.close)
+        # Quit works from every window of the app (Statistics, Explorer, Train too).
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
 
         self.undo_action = self.undo_group.createUndoAction(self, "&Undo")
         self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
@@ -342,14 +342,14 @@ class MainWindow(QMainWindow):
             name = Path(target).name if "://" not in target else project_display(target)
             title = f"{name} \u2014 longtail"
         self.setWindowTitle(title)
+
+    def show_message(self, text: str, ms: int = 6000) -> None:
+        self.statusBar().showMessage(text, ms)
+
     def project_name(self) -> str:
         """The open project as window titles name it (its folder, or its URL)."""
         target = self.project_target or ""
         return project_display(target) if "://" in target else Path(target).name
-
-
-    def show_message(self, text: str, ms: int = 6000) -> None:
-        self.statusBar().showMessage(text, ms)
 
     # ------------------------------------------------------------ projects
 
@@ -428,12 +428,12 @@ class MainWindow(QMainWindow):
         if ask and not panels.stop_training_to_quit(self, "close the project"):
             return False
         if self.job is not None:  # it may be working on this project
-        panels.close_project_panels(self)
-        self._detach_view_actions()
             self._pending_jobs.clear()
             self.job.cancel()
             self.job.wait(30000)
         self._deactivate_current()
+        panels.close_project_panels(self)
+        self._detach_view_actions()
         for view in self.views.values():
             self.stack.removeWidget(view)
             view.deleteLater()
@@ -450,6 +450,10 @@ class MainWindow(QMainWindow):
         self.allowed_stages = set(STAGES)
         for button in self.switcher.buttons.values():
             button.setEnabled(True)
+        self.welcome.refresh()
+        self.pages.setCurrentWidget(self.welcome)
+        self._update_labels()
+        self._update_enabled()
         return True
 
     def _detach_view_actions(self) -> None:
@@ -465,10 +469,6 @@ class MainWindow(QMainWindow):
             self.stage_menu.removeAction(action)
         self._stage_view_actions = []
         self._stage_separator.setVisible(False)
-        self.welcome.refresh()
-        self.pages.setCurrentWidget(self.welcome)
-        self._update_labels()
-        self._update_enabled()
 
     def switch_annotator(self) -> None:
         name = ask_annotator_name(self, self.annotator_name)

@@ -25,9 +25,9 @@ from pipeline.notify import Change, watch
 from pipeline.stages import AnswerResult, Pipeline, StageItem, StageProgress
 from pipeline.store import Project, read_meta
 
-if TYPE_CHECKING:
 from .workers.lifetime import DaemonWorker
 
+if TYPE_CHECKING:
     from .workers.model import ModelWorker
 
 log = logging.getLogger(__name__)
