@@ -181,10 +181,10 @@ class ModelWorker(QObject):
     ) -> None:
         super().__init__(parent)
         factory = predictor_factory or (lambda: default_predictor(project))
-        self._dropped_all = False  # closed: every answer is dropped
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._dropped: set[int] = set()
+        self._dropped_all = False  # closed: every answer is dropped
         self._pending: set[int] = set()
         self.last_source: str | None = None
         # A daemon thread, not a QThread: closing never waits for a running request
@@ -192,20 +192,20 @@ class ModelWorker(QObject):
         self._thread = DaemonWorker("model-worker")
         self._runner = _Runner(factory, self._is_dropped)
         self._submit.connect(self._queue_request)
-        self._closed = False
         self._runner.done.connect(self._on_done)
         self._runner.error.connect(self._on_error)
         self._prefetch_id: int | None = None
+        self._closed = False
+
+    # ------------------------------------------------------------ requests
+
     def _queue_request(self, request: ProposalRequest) -> None:
         runner = self._runner
         self._thread.submit(lambda: runner.run(request))
 
-
+    def _send(self, request: ProposalRequest) -> int:
         if self._closed:
             raise LongtailError("the model worker was closed; reopen the stage to prompt again")
-    # ------------------------------------------------------------ requests
-
-    def _send(self, request: ProposalRequest) -> int:
         if request.kind != "prefetch":
             was_idle = not self._pending
             self._pending.add(request.id)
@@ -300,10 +300,10 @@ class ModelWorker(QObject):
     def close(self) -> None:
         """Drop every request and stop the thread, without waiting: a request already
         running (a GrabCut cannot be interrupted) finishes on its own, its answer is
-        self._closed = True
         dropped, and the model is freed after it. Returns at once."""
         if self._closed:
             return
+        self._closed = True
         self.cancel()
         if self._prefetch_id is not None:
             self._drop(self._prefetch_id)
