@@ -30,6 +30,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from . import constants
+
 metadata = MetaData()
 
 # --- enumerations --------------------------------------------------------------
@@ -70,21 +72,14 @@ ROLES = (ANNOTATOR, VERIFIER, ADMIN)
 # someone taken off the team (``longtail team PROJECT remove``): their answers stay
 REMOVED = "removed"
 
-# the six stages
-SPOTTING = 1
-MARKING = 2
-SEGMENTATION = 3
-VERIFICATION = 4
-EXHAUSTIVE = 5
-NEGATIVES = 6
-STAGES = {
-    SPOTTING: "object spotting",
-    MARKING: "exhaustive instance marking",
-    SEGMENTATION: "instance segmentation",
-    VERIFICATION: "segment verification",
-    EXHAUSTIVE: "exhaustive annotations verification",
-    NEGATIVES: "negative labels",
-}
+# the six stages (pipeline.constants holds them: the GUI reads them without SQLAlchemy)
+SPOTTING = constants.SPOTTING
+MARKING = constants.MARKING
+SEGMENTATION = constants.SEGMENTATION
+VERIFICATION = constants.VERIFICATION
+EXHAUSTIVE = constants.EXHAUSTIVE
+NEGATIVES = constants.NEGATIVES
+STAGES = constants.STAGES
 
 # where a record came from
 SOURCE_PIPELINE = "pipeline"

@@ -17,13 +17,9 @@ from sqlalchemy import select
 from pipeline import schema as s
 from pipeline.images import add_image_folder
 from pipeline.settings import ProjectSettings
-
-try:  # the scripted annotator's modules (pipeline/simulate/ is being split up)
-    from pipeline.simulate.annotator import ScriptedAnnotator
-    from pipeline.simulate.noise import noise_profile
-    from pipeline.simulate.truth import Truth, load_truth
-except ImportError:
-    from pipeline.simulate import ScriptedAnnotator, Truth, load_truth, noise_profile
+from pipeline.simulate.annotator import ScriptedAnnotator
+from pipeline.simulate.noise import noise_profile
+from pipeline.simulate.truth import Truth, load_truth
 from pipeline.stages import Pipeline
 from pipeline.store import Project
 from pipeline.vocabulary import add_categories, shipped_vocabulary

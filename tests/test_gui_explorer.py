@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 pytest.importorskip("pytestqt")
+from gui_support import open_and_wait  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from stages_support import pending, rows  # noqa: E402
@@ -16,8 +17,7 @@ from pipeline import schema as s  # noqa: E402
 from pipeline.geometry import Mask  # noqa: E402
 from pipeline.store import Project  # noqa: E402
 
-gui_support = pytest.importorskip("gui_support")
-settings_sandbox, window = gui_support.settings_sandbox, gui_support.window  # fixtures
+pytest_plugins = ["gui_support"]  # fixtures: settings_sandbox, window
 
 
 @pytest.fixture
@@ -101,7 +101,6 @@ def test_opening_an_image_shows_its_annotations_states_and_history(qtbot, explor
 
 
 def test_a_mask_corrected_in_the_explorer_goes_back_to_verification(qtbot, explorer):
-    pytest.importorskip("app.gui.editor")
     made, view = explorer
     img0 = made.images[0]
     open_first(qtbot, view, img0)
@@ -178,7 +177,7 @@ def test_the_main_windows_view_menu_opens_the_explorer_and_the_statistics(qtbot,
     made = build_hand_made(tmp_path)
     folder = made.project.folder
     made.project.close()
-    gui_support.open_and_wait(qtbot, window, folder)
+    open_and_wait(qtbot, window, folder)
     window.explorer_action.trigger()
     window.statistics_action.trigger()
     explorer, statistics = window.panels["explorer"], window.panels["statistics"]

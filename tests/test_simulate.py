@@ -226,8 +226,7 @@ def test_no_noise_federated_labels_match_the_truth(clean_run):
 
 
 def test_no_noise_lvis_export_passes_the_invariants_and_scores_ap_1(clean_run):
-    formats = pytest.importorskip("pipeline.formats")
-    evaluation = pytest.importorskip("pipeline.evaluation")
+    from pipeline import evaluation, formats
     project, truth_path, summary = clean_run
     exported = formats.export_lvis(project)
     annotated: dict[int, set[int]] = {}

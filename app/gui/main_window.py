@@ -56,13 +56,9 @@ TAKE_BACK_KEY = "Ctrl+Backspace"
 
 
 def load_stage_views() -> dict[int, type]:
-    """STAGE_VIEWS from ``app.gui.stages``, or none while that package cannot load (the
-    window then shows a placeholder per stage rather than failing to open)."""
-    try:
-        from .stages import STAGE_VIEWS
-    except Exception:
-        log.exception("the stage views could not be loaded")
-        return {}
+    """STAGE_VIEWS from ``app.gui.stages`` (imported when a project opens)."""
+    from .stages import STAGE_VIEWS
+
     return dict(STAGE_VIEWS)
 
 

@@ -13,18 +13,18 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QDialog, QInputDialog, QLineEdit
 
+from pipeline.constants import SPOTTING
+from pipeline.constants import STAGES as STAGE_NAMES
 from pipeline.errors import LongtailError
 
 from .widgets.dialogs import ExportDialog, ImportDialog, OpenProjectDialog, Report, project_display
-from .widgets.stage_switcher import TITLES
 from .workers.jobs import Job, JobOutcome, create_project_work, export_work, import_work, seed_work
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
     from .session import Session
 
-STAGES = tuple(sorted(TITLES))  # pipeline.schema.STAGES' numbers
-SPOTTING = 1
+STAGES = tuple(sorted(STAGE_NAMES))
 
 
 # ---------------------------------------------------------------- creating

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from pipeline import explorer, roles
 from pipeline import schema as s
+from pipeline.constants import MODEL_IN_USE_KEY
 from pipeline.errors import ConflictError, NotFoundError
 from pipeline.events import Effort
 from pipeline.images import ImageFiles, ImageRecord
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_MS = 3000
-MODEL_IN_USE_KEY = "model_in_use"  # model.training.registry.IN_USE_KEY (torch-free here too)
 
 
 def read_model_in_use(project: Project) -> str | None:

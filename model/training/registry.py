@@ -19,10 +19,11 @@ from typing import Any
 from sqlalchemy import select
 
 from pipeline import schema as s
+from pipeline.constants import MODEL_IN_USE_KEY
 from pipeline.errors import LongtailError
 from pipeline.store import Project, now, read_meta, write_meta
 
-IN_USE_KEY = "model_in_use"
+IN_USE_KEY = MODEL_IN_USE_KEY
 
 TRAINING = "training"  # the run is going (or died without saying so)
 FINISHED = "finished"  # trained and evaluated: can be used

@@ -571,11 +571,7 @@ class ExplorerView(QWidget):
         except OutsideRootError as exc:
             self.statusMessage.emit(f"image {self.history.image.id}: {exc}")
             return
-        try:
-            dialog = CorrectionDialog(str(path), current, others, self)
-        except ImportError as exc:  # the mask editor is part of another package of the app
-            self.statusMessage.emit(f"the mask editor is not available ({exc})")
-            return
+        dialog = CorrectionDialog(str(path), current, others, self)
         self.correction_dialog = dialog  # tests drive it
         dialog.open()
         started = _now()

@@ -7,20 +7,10 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QButtonGroup, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
+from pipeline.constants import STAGE_TITLES as TITLES
+
 if TYPE_CHECKING:
     from pipeline.stages import StageProgress
-
-# Short titles of the pipeline's stages 1-6 (pipeline.schema.STAGES has the full
-# names); kept here so that the window draws before the pipeline (SQLAlchemy,
-# OpenCV) has loaded.
-TITLES = {
-    1: "Object spotting",
-    2: "Instance marking",
-    3: "Segmentation",
-    4: "Verification",
-    5: "Exhaustiveness",
-    6: "Negative labels",
-}
 
 
 def count_text(progress: StageProgress | None) -> str:

@@ -54,15 +54,12 @@ def default_predictor(project: Any | None) -> Any:
     one, else a Predictor built as ``longtail predict`` builds it: torchvision's cached
     weights if any, the classical fallback for prompts when no trained mask head."""
     if project is not None:
-        try:
-            from model.registry import project_predictor  # written by the training helper
-        except ImportError:
-            project_predictor = None
-        if project_predictor is not None:
-            # prompts only: without trained weights no network is built (FallbackPredictor)
-            predictor = project_predictor(project, prompts_only=True)
-            if predictor is not None:
-                return predictor
+        from model.registry import project_predictor
+
+        # prompts only: without trained weights no network is built (FallbackPredictor)
+        predictor = project_predictor(project, prompts_only=True)
+        if predictor is not None:
+            return predictor
     from model.predictor import Predictor
     from pipeline.vocabulary import project_categories
 
