@@ -119,7 +119,7 @@ def test_export_writes_the_same_bytes_twice(tiny_coco: Path, tmp_path: Path) -> 
 
 def test_imported_rows_follow_the_pipeline_conventions(empty_project: Project, tmp_path) -> None:
     doc = small_coco(tmp_path)
-    report = import_coco(empty_project, write_json(tmp_path / "train.json", doc))
+    report = import_coco(empty_project, write_json(tmp_path / "train.json", doc), federated=True)
     assert (report.instances, report.crowd, report.images_added) == (3, 1, 3)
     assert report.split == "train"
     with empty_project.read() as conn:
@@ -145,7 +145,8 @@ def test_imported_rows_follow_the_pipeline_conventions(empty_project: Project, t
     stored = segments[instances[101].id]
     assert stored.mask == segment_values(polygon)["mask"]
     assert stored.area == polygon.area
-    # Positive pairs: confirmed, imported, exhaustive unknown; the crowd-only pair none.
+    # --federated: positive pairs confirmed, imported, exhaustive unknown; the crowd-only
+    # pair none; no negatives (test_formats_rules has the exhaustive default).
     person, dog = categories["person"].id, categories["dog"].id
     image_a, image_b = images["a.png"].id, images["b.png"].id
     assert sorted((p.image_id, p.category_id) for p in pairs) == sorted(

@@ -254,9 +254,11 @@ def test_lvis_export_leaves_crowd_out_and_finds_images_by_coco_url(
         root = tmp_path if "/" in image["file_name"] else tmp_path.parent
         folder, name = image["coco_url"].split("/")[-2:]
         assert (root / folder / name).is_file()
-    # COCO pairs were never verified as exhaustive, and are not claimed not exhaustive.
+    # COCO is exhaustive over its categories: no pair is claimed not exhaustive, and
+    # each image's absent categories are its negatives (decision 0028).
     assert all(i["not_exhaustive_category_ids"] == [] for i in out["images"])
-    assert all(i["neg_category_ids"] == [] for i in out["images"])
+    negatives = {i["file_name"]: i["neg_category_ids"] for i in out["images"]}
+    assert negatives == {"a.png": [3], "b.png": [1, 3], "sub/c.png": [1, 3, 18]}
 
 
 def test_an_instance_without_an_accepted_mask_makes_its_pair_not_exhaustive(

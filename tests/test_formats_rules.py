@@ -235,3 +235,66 @@ def test_lenient_lists_every_dropped_annotation_on_the_command_line(
     assert len(dropped) == 2
     assert "annotation 101" in dropped[0] and "annotation 104" in dropped[1]
     assert "lies outside the 40x30 image" in out
+
+
+# ---------------------------------------------------------------- COCO is exhaustive
+
+
+def _pairs(project: Project) -> dict[tuple[str, str], tuple[str, object]]:
+    with project.read() as conn:
+        rows = conn.execute(
+            select(s.images.c.file_name, s.categories.c.name, s.image_categories.c.state,
+                   s.image_categories.c.exhaustive)
+            .join(s.images, s.images.c.id == s.image_categories.c.image_id)
+            .join(s.categories, s.categories.c.id == s.image_categories.c.category_id)
+        ).all()  # fmt: skip
+    return {(r[0], r[1]): (r[2], r[3]) for r in rows}
+
+
+def test_a_coco_import_records_absent_categories_as_verified_negatives(
+    coco_project: Project, tmp_path: Path
+) -> None:
+    path = write_json(tmp_path / "set.json", small_coco(tmp_path))
+    report = import_coco(coco_project, path, images_root=tmp_path)
+    pairs = _pairs(coco_project)
+    # The file's categories are person, dog and car: on each image, those without an
+    # annotation are verified negatives, those with one exhaustive positives. The other
+    # 77 categories of the vocabulary are not the file's: it says nothing of them.
+    assert pairs == {
+        ("a.png", "person"): (s.CONFIRMED, True),
+        ("a.png", "dog"): (s.CONFIRMED, True),
+        ("a.png", "car"): (s.NEGATIVE, None),
+        ("b.png", "dog"): (s.CONFIRMED, True),
+        ("b.png", "person"): (s.NEGATIVE, None),
+        ("b.png", "car"): (s.NEGATIVE, None),
+        ("sub/c.png", "person"): (s.NEGATIVE, None),
+        ("sub/c.png", "dog"): (s.NEGATIVE, None),
+        ("sub/c.png", "car"): (s.NEGATIVE, None),
+    }
+    assert report.negative_pairs == 6
+    assert "6 verified negatives" in report.summary() and "--federated" in report.summary()
+
+
+def test_federated_keeps_absent_categories_unverified(
+    coco_project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_json(tmp_path / "set.json", small_coco(tmp_path))
+    folder = coco_project.folder
+    code = main(["import", str(folder), str(path), "--format", "coco", "--federated",
+                 "--images", str(tmp_path)])  # fmt: skip
+    assert code == 0
+    pairs = _pairs(coco_project)
+    assert all(state == s.CONFIRMED and flag is None for state, flag in pairs.values())
+    assert len(pairs) == 3
+
+
+def test_a_vocabulary_that_lacks_the_files_categories_reads_it_as_federated(
+    coco_project: Project, tmp_path: Path
+) -> None:
+    def change(doc: dict) -> None:
+        doc["categories"][2]["name"] = "zeppelin"  # not a COCO category
+
+    path = write_json(tmp_path / "set.json", mutated(small_coco(tmp_path), change))
+    report = import_coco(coco_project, path, images_root=tmp_path)
+    assert report.negative_pairs == 0
+    assert any("stay unverified" in n.message for n in report.notes)

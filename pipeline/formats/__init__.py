@@ -9,22 +9,26 @@ with its location; exports are deterministic (same project, same bytes)::
 See docs/formats.md for what is kept and what is lost.
 """
 
+from .api import import_annotations
 from .coco import export_coco, import_coco
 from .exporting import ExportSummary, export_project
 from .ids import ExportedIds, exported_ids
 from .labelme import import_labelme
 from .lvis import export_lvis, import_lvis
+from .options import ImportOptions
 from .report import FormatError, ImportReport, Problem
 
 __all__ = [
     "ExportSummary",
     "ExportedIds",
     "FormatError",
+    "ImportOptions",
     "ImportReport",
     "Problem",
     "export_coco",
     "export_lvis",
     "export_project",
+    "import_annotations",
     "exported_ids",
     "import_coco",
     "import_labelme",

@@ -8,6 +8,7 @@ from typing import Any
 from ..store import Project
 from .exporting import COCO, Progress, export_project
 from .importing import import_cocolike
+from .options import ImportOptions
 from .report import ImportReport
 
 
@@ -22,6 +23,7 @@ def import_coco(
     reference_only: bool = False,
     repair_boxes: bool = False,
     follow_symlinks: bool = False,
+    federated: bool = False,
 ) -> ImportReport:
     """Import a COCO instances file into ``project`` in one transaction.
 
@@ -36,19 +38,22 @@ def import_coco(
     Every image must lie inside the image root (``images_root``, else the file's
     folder's parent): other paths, and links leading out unless ``follow_symlinks``,
     are refused unopened (docs/decisions/0007-image-root.md).
+
+    A COCO file is exhaustive over its categories: on each imported image, the file's
+    categories without an annotation become verified negatives and those with one
+    exhaustive positives (docs/decisions/0028); ``federated`` leaves them unverified.
     """
-    return import_cocolike(
-        project,
-        path,
-        lvis=False,
+    options = ImportOptions(
+        kind="coco",
         images_root=images_root,
         split=split,
         lenient=lenient,
-        progress=progress,
         reference_only=reference_only,
         repair_boxes=repair_boxes,
         follow_symlinks=follow_symlinks,
+        federated=federated,
     )
+    return import_cocolike(project, path, options, progress)
 
 
 def export_coco(

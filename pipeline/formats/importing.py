@@ -34,6 +34,7 @@ from .cocolike import (
 )
 from .jsonio import JSONReadError, load_json, no_cycle_collection
 from .locate import ImageSearch, image_search, infer_split
+from .options import ImportOptions
 from .report import FormatError, ImportReport, display_path
 from .source import Encoded, SourceCategory, SourceImage
 from .writer import ImportWriter
@@ -73,11 +74,15 @@ def run_import(
     licenses: Iterable[dict[str, Any]] = (),
     progress: Progress | None = None,
     roots: Sequence[ImageRoot] = (),
+    exhaustive_source: bool = False,
 ) -> ImportReport:
     """Encode every image's annotations and store them in one transaction (see module).
 
     The input's categories meet the project's by :func:`match_vocabulary`; ``roots``,
-    the image roots the images were placed in, are recorded with them."""
+    the image roots the images were placed in, are recorded with them.
+    ``exhaustive_source``: the input annotates every instance of its categories (COCO):
+    where the project's vocabulary covers them, each image's absent categories become
+    verified negatives and its present ones exhaustive (docs/decisions/0028)."""
     lenient = report.lenient
     if report.problems and not lenient:
         # Already refused: still check every annotation so the report is complete.
@@ -96,6 +101,8 @@ def run_import(
         )
         record_image_roots(conn, roots)
         category_ids = writer.categories(match_vocabulary(conn, categories, report))
+        if exhaustive_source:
+            _exhaustive_over(writer, report, category_ids)
         writer.licenses(licenses)
         image_ids = writer.images(images)
         for done, image in enumerate(images, 1):
@@ -114,6 +121,21 @@ def run_import(
     if report.problems or report.notes:
         report.write(project.folder)
     return report
+
+
+def _exhaustive_over(writer: ImportWriter, report: ImportReport, category_ids: dict) -> None:
+    """Read the input as exhaustive over its categories, if the vocabulary covers them."""
+    file = display_path(report.source)
+    if report.categories_unmatched:
+        report.note(
+            f"the project's vocabulary lacks {len(report.categories_unmatched)} of the file's "
+            "categories, so absent categories stay unverified (as with --federated)",
+            file=file,
+        )
+        return
+    writer.exhaustive = True
+    writer.exhaustive_over = sorted(set(category_ids.values()))
+    report.exhaustive_source = True
 
 
 def match_vocabulary(
@@ -174,55 +196,30 @@ def match_vocabulary(
 def import_cocolike(
     project: Project,
     path: str | os.PathLike[str],
-    *,
-    lvis: bool,
-    images_root: str | os.PathLike[str] | None,
-    split: str | None,
-    lenient: bool,
-    progress: Progress | None,
-    reference_only: bool,
-    repair_boxes: bool,
-    follow_symlinks: bool = False,
+    options: ImportOptions,
+    progress: Progress | None = None,
 ) -> ImportReport:
-    """Import a COCO or LVIS file (see :func:`pipeline.formats.import_coco`)."""
+    """Import a COCO or LVIS file (see :func:`pipeline.formats.import_coco`): read the
+    document once, check it, encode each image's annotations, and write them."""
     require(project, IMPORT)  # an admin's action, refused before any file is read
     with no_cycle_collection():
-        return _import_cocolike(
-            project,
-            Path(path).expanduser(),
-            lvis=lvis,
-            images_root=images_root,
-            split=split,
-            lenient=lenient,
-            progress=progress,
-            reference_only=reference_only,
-            repair_boxes=repair_boxes,
-            follow_symlinks=follow_symlinks,
-        )
+        return _import_cocolike(project, Path(path).expanduser(), options, progress)
 
 
 def _import_cocolike(
-    project: Project,
-    path: Path,
-    *,
-    lvis: bool,
-    images_root: str | os.PathLike[str] | None,
-    split: str | None,
-    lenient: bool,
-    progress: Progress | None,
-    reference_only: bool,
-    repair_boxes: bool,
-    follow_symlinks: bool,
+    project: Project, path: Path, options: ImportOptions, progress: Progress | None
 ) -> ImportReport:
     file = display_path(path)
-    split = split or infer_split(path) or project.settings().default_split
+    lvis = options.lvis
+    split = options.split or infer_split(path) or project.settings().default_split
     report = ImportReport(
         source=str(path),
-        format="lvis" if lvis else "coco",
+        format=options.kind,
         split=split,
-        lenient=lenient,
-        repair_boxes=repair_boxes,
+        lenient=options.lenient,
+        repair_boxes=options.repair_boxes,
     )
+    images_root = options.images_root
     if images_root is not None and not Path(images_root).expanduser().is_dir():
         raise LongtailError(f"image folder {images_root} does not exist or is not a folder")
     try:
@@ -236,8 +233,9 @@ def _import_cocolike(
     listed_categories = {
         c.get("id") for c in doc["categories"] if isinstance(c, dict) and type(c.get("id")) is int
     }
-    search: ImageSearch = image_search(path, images_root, follow_symlinks=follow_symlinks)
+    search: ImageSearch = image_search(path, images_root, follow_symlinks=options.follow_symlinks)
     n_images = len(doc["images"])
+    reference_only = options.reference_only
     steps = Steps(progress, n_images * (1 if reference_only else 2))
     images, listed_images = read_images(
         doc,
@@ -256,6 +254,7 @@ def _import_cocolike(
             check_negatives(image, report)
     licenses = [item for item in doc.get("licenses") or [] if isinstance(item, dict)]
     doc.clear()  # the images now hold their annotations; let the rest go
+    repair_boxes = options.repair_boxes
 
     def encode(image: SourceImage) -> list[Encoded]:
         return encode_annotations(image, report, repair_boxes=repair_boxes)
@@ -270,6 +269,7 @@ def _import_cocolike(
         licenses=licenses if isinstance(licenses, list) else (),
         progress=steps.phase(len(images)),
         roots=[search.root],
+        exhaustive_source=not lvis and not options.federated,
     )
     steps.finish()
     return report

@@ -8,6 +8,7 @@ from typing import Any
 from ..store import Project
 from .exporting import LVIS, Progress, export_project
 from .importing import import_cocolike
+from .options import ImportOptions
 from .report import ImportReport
 
 
@@ -31,18 +32,16 @@ def import_lvis(
     ``not_exhaustive_category_ids`` not-exhaustive positives; the other positives are
     stored as exhaustive, as LVIS asserts.
     """
-    return import_cocolike(
-        project,
-        path,
-        lvis=True,
+    options = ImportOptions(
+        kind="lvis",
         images_root=images_root,
         split=split,
         lenient=lenient,
-        progress=progress,
         reference_only=reference_only,
         repair_boxes=repair_boxes,
         follow_symlinks=follow_symlinks,
     )
+    return import_cocolike(project, path, options, progress)
 
 
 def export_lvis(

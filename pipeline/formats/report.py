@@ -79,6 +79,8 @@ class ImportReport:
     placeholders: list[str] = field(default_factory=list)
     # Categories whose id the project's vocabulary decided (COCO-80, LVIS ids win).
     vocabulary_ids: int = 0
+    # The input was read as exhaustive over its categories (COCO; docs/decisions/0028).
+    exhaustive_source: bool = False
     report_path: Path | None = None
 
     @property
@@ -119,6 +121,12 @@ class ImportReport:
             parts.append(
                 f"{self.negative_pairs} verified negatives, "
                 f"{self.not_exhaustive_pairs} not-exhaustive pairs"
+                + (
+                    " (COCO is exhaustive over its categories; --federated leaves absent "
+                    "ones unverified)"
+                    if self.exhaustive_source
+                    else ""
+                )
             )
         if self.box_only:
             parts.append(

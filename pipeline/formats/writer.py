@@ -73,6 +73,9 @@ class ImportWriter:
         # What the input says about an imported positive pair's exhaustiveness when it
         # does not list it as not exhaustive: LVIS asserts True, COCO and labelme nothing.
         self.exhaustive = exhaustive
+        # The categories the input is exhaustive over (COCO): on each image, those it
+        # does not annotate become verified negatives. None: the input says nothing.
+        self.exhaustive_over: list[int] | None = None
         self.created = now()
         self.sqlite = conn.dialect.name == "sqlite"
         if self.sqlite:
@@ -281,6 +284,13 @@ class ImportWriter:
             self._pair(image_id, category_id, s.CONFIRMED, flag, image)
         for category_id in sorted(negatives):
             self._pair(image_id, category_id, s.NEGATIVE, None, image)
+        if self.exhaustive_over is not None:
+            present = positives | not_exhaustive | negatives
+            present.update(category_ids[r.category_key] for r in rows if r.is_crowd)
+            known = self.existing_pairs
+            for category_id in self.exhaustive_over:
+                if category_id not in present and (image_id, category_id) not in known:
+                    self._pair(image_id, category_id, s.NEGATIVE, None, image)
         if len(self.instances) >= FLUSH_ROWS:
             self.flush()
 

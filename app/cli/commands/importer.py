@@ -1,5 +1,5 @@
-"""``longtail import PROJECT FILE --format {coco,lvis,labelme} [--images ROOT] [--split NAME]
-[--lenient] [--follow-symlinks] [--json]``"""
+"""``longtail import PROJECT FILE --format {coco,lvis,labelme}
+[--images ROOT] [--split NAME] [--lenient] [--follow-symlinks] [--federated] [--json]``"""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import argparse
 import json
 from typing import Any
 
-from pipeline.formats import ImportReport, Problem, import_coco, import_labelme, import_lvis
+from pipeline.formats import ImportOptions, ImportReport, Problem, import_annotations
+from pipeline.formats.options import KINDS
 from pipeline.store import Project
 from pipeline.text import for_terminal
 
@@ -28,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--format",
         required=True,
-        choices=("coco", "lvis", "labelme"),
+        choices=KINDS,
         help="coco: instances JSON; lvis: LVIS v1 or v0.5 JSON (keeps negative and "
         "not-exhaustive labels); labelme: a labelme JSON file or a folder of them",
     )
@@ -72,42 +73,30 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="COCO/LVIS: take a bbox that disagrees with its mask from the mask (noted in "
         "the report) instead of refusing the annotation",
     )
+    p.add_argument(
+        "--federated",
+        action="store_true",
+        help="COCO: do not read the file as exhaustive over its categories (absent "
+        "categories stay unverified instead of becoming verified negatives)",
+    )
     add_annotator_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     act_as(args)  # importing is an admin's action in a team project
+    options = ImportOptions(
+        kind=args.format,
+        images_root=args.images,
+        split=args.split,
+        lenient=args.lenient,
+        reference_only=args.reference_only,
+        repair_boxes=args.repair_boxes,
+        follow_symlinks=args.follow_symlinks,
+        federated=args.federated,
+    )
     with Project.open(args.project) as project, progress_bar("importing", unit="step") as bar:
-        if args.format == "labelme":
-            if args.reference_only or args.repair_boxes:
-                from pipeline.errors import LongtailError
-
-                raise LongtailError(
-                    "--reference-only and --repair-boxes apply to COCO and LVIS files"
-                )
-            report = import_labelme(
-                project,
-                args.file,
-                split=args.split,
-                lenient=args.lenient,
-                progress=bar,
-                images_root=args.images,
-                follow_symlinks=args.follow_symlinks,
-            )
-        else:
-            importer = import_lvis if args.format == "lvis" else import_coco
-            report = importer(
-                project,
-                args.file,
-                images_root=args.images,
-                split=args.split,
-                lenient=args.lenient,
-                progress=bar,
-                reference_only=args.reference_only,
-                repair_boxes=args.repair_boxes,
-                follow_symlinks=args.follow_symlinks,
-            )
+        report = import_annotations(project, args.file, options, bar)
     if args.json:
         print(json.dumps(report_json(report), indent=2))
     else:

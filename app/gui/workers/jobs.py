@@ -216,24 +216,15 @@ def import_work(
     located report, and the project is left as it was."""
 
     def work(progress: Progress) -> Report:
-        from pipeline.formats import FormatError, import_coco, import_labelme, import_lvis
+        from pipeline.formats import FormatError, ImportOptions, import_annotations
 
+        # The same frozen options as `longtail import` builds (labelme: no image root
+        # given means the imported folder).
+        root = None if fmt == "labelme" else images_root
+        options = ImportOptions(kind=fmt, images_root=root, split=split, lenient=lenient)
         with opened(target) as project:
             try:
-                if fmt == "labelme":
-                    report = import_labelme(
-                        project, file, split=split, lenient=lenient, progress=progress
-                    )
-                else:
-                    importer = import_lvis if fmt == "lvis" else import_coco
-                    report = importer(
-                        project,
-                        file,
-                        images_root=images_root,
-                        split=split,
-                        lenient=lenient,
-                        progress=progress,
-                    )
+                report = import_annotations(project, file, options, progress)
             except FormatError as exc:
                 rep = exc.report
                 return Report(
