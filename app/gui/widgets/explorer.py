@@ -24,10 +24,12 @@ from PySide6.QtCore import (
     QSize,
     Qt,
     QThreadPool,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QPixmap, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -43,6 +45,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.canvas.items import category_color
 from pipeline import explorer as ex
 from pipeline.corrections import correct_mask
 from pipeline.errors import LongtailError
@@ -54,6 +57,7 @@ if TYPE_CHECKING:
     from app.gui.session import Session
 
 THUMB = ex.THUMBNAIL
+THUMB_HEIGHT = THUMB * 3 // 4  # a cell's picture height: landscape 4:3 fills it
 PAGE = 240  # rows the grid holds before it asks for more (fetchMore)
 STATE_LABELS = {
     ex.PRESENT: "present (positive)",
@@ -96,6 +100,12 @@ class _Job(QRunnable):
             self.signals.done.emit(self.request, result)
 
 
+def category_rgb(category_id: int) -> tuple[int, int, int]:
+    """A category's colour as on every canvas (QColor is a value: safe on a pool thread)."""
+    color = category_color(category_id)
+    return color.red(), color.green(), color.blue()
+
+
 def _qimage(pixels: np.ndarray) -> QImage:
     pixels = np.ascontiguousarray(pixels)
     height, width = pixels.shape[:2]
@@ -127,7 +137,7 @@ class ThumbnailModel(QAbstractListModel):
         self.placeholder = self._placeholder()
 
     def _placeholder(self) -> QPixmap:
-        pixmap = QPixmap(THUMB, THUMB * 3 // 4)
+        pixmap = QPixmap(THUMB, THUMB_HEIGHT)
         pixmap.fill(QColor("#e8e8e8"))
         return pixmap
 
@@ -189,9 +199,35 @@ class ThumbnailModel(QAbstractListModel):
         except OutsideRootError as exc:
             self._thumbnail_failed(image_id, str(exc))
             return
-        self.pool.start(_Job(image_id, lambda: _qimage(ex.thumbnail(path)), self._signals))
+        session, size = self.session, (record.width, record.height)
+
+        def work() -> QImage:
+            # the image's accepted and pending masks, in their categories' colours
+            pixels = ex.thumbnail(path)
+            summary = session.image_summary(image_id)
+            if summary is not None:
+                masks = [
+                    (a.segment.mask, category_rgb(a.instance.category_id))
+                    for a, _ in summary.context_masks()
+                ]
+                pixels = ex.draw_masks(pixels, size, masks)
+            return _qimage(pixels)
+
+        self.pool.start(_Job(image_id, work, self._signals))
+
+    def refresh_thumbnail(self, image_id: int) -> None:
+        """Draw the image's thumbnail again (its masks changed)."""
+        self.pixmaps.pop(image_id, None)
+        self.requested.discard(image_id)
+        self._changed(image_id)
 
     def _thumbnail_ready(self, image_id: int, image: QImage) -> None:
+        if image.height() > THUMB_HEIGHT:
+            # a portrait photo fits the cell's height: every cell is one size
+            # (uniform items), and a taller icon pushed the name out of it
+            image = image.scaledToHeight(
+                THUMB_HEIGHT, Qt.TransformationMode.SmoothTransformation
+            )
         self.pixmaps[image_id] = QPixmap.fromImage(image)
         self._changed(image_id)
 
@@ -222,13 +258,30 @@ class ThumbnailModel(QAbstractListModel):
 class CorrectionDialog(QDialog):
     """Redraw one instance's mask with the MaskEditor (its current mask as the draft)."""
 
-    def __init__(self, image_path: str, mask: Mask | None, others: list, parent=None) -> None:
+    def __init__(
+        self,
+        image_path: str,
+        mask: Mask | None,
+        others: list,
+        parent=None,
+        *,
+        category: str | None = None,
+        category_id: int | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Correct mask: the new version goes to verification")
         from app.gui.editor import MaskEditor  # lazily: the editor pulls in the tools
 
         self.editor = MaskEditor(self)
-        self.editor.load(image_path, others, mask, draft_tool="polygon")
+        # others: (mask, label, category id): each in its category's colour
+        self.editor.load(
+            image_path,
+            others,
+            mask,
+            category=category,
+            category_id=category_id,
+            draft_tool="polygon",
+        )
         note = QLabel(
             "Edit the mask, then send it to verification. The accepted version stays in the "
             "history; the instance counts again once a verifier accepts the new one."
@@ -250,7 +303,22 @@ class CorrectionDialog(QDialog):
         layout.addWidget(note)
         layout.addWidget(self.editor, 1)
         layout.addLayout(buttons)
-        self.resize(900, 700)
+        self.resize(self._useful_size(parent))
+
+    @staticmethod
+    def _useful_size(parent: QWidget | None) -> QSize:
+        """Most of the screen (or of the window it opens over): the image to edit, not
+        a thumbnail of it."""
+        screen = (parent.screen() if parent is not None else None) or QApplication.primaryScreen()
+        area = screen.availableGeometry() if screen is not None else None
+        if area is None:
+            return QSize(1100, 800)
+        return QSize(max(900, int(area.width() * 0.8)), max(700, int(area.height() * 0.85)))
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        # fitted once the dialog has its size (loaded before, the view was a few px)
+        QTimer.singleShot(0, self.editor.view.fit)
 
 
 # ---------------------------------------------------------------- the explorer
@@ -323,8 +391,9 @@ class ExplorerView(QWidget):
         self.grid.setResizeMode(QListView.ResizeMode.Adjust)
         self.grid.setMovement(QListView.Movement.Static)
         self.grid.setUniformItemSizes(True)
-        self.grid.setIconSize(QSize(THUMB, THUMB))
-        self.grid.setGridSize(QSize(THUMB + 16, THUMB + 28))
+        self.grid.setIconSize(QSize(THUMB, THUMB_HEIGHT))
+        name_height = self.grid.fontMetrics().height()
+        self.grid.setGridSize(QSize(THUMB + 16, THUMB_HEIGHT + name_height + 20))
         self.grid.setSpacing(4)
         self.grid.setWordWrap(False)
         self.grid.setTextElideMode(Qt.TextElideMode.ElideMiddle)
@@ -375,6 +444,10 @@ class ExplorerView(QWidget):
         splitter.addWidget(self.grid)
         splitter.addWidget(detail)
         splitter.setSizes([230, 560, 460])
+        # a wider window widens the grid (it reflows) and the image, not the filters
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(2, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
@@ -561,7 +634,7 @@ class ExplorerView(QWidget):
             self.statusMessage.emit("crowd regions are not verified and cannot be corrected")
             return
         others = [
-            (e.annotation.segment.mask, e.category)
+            (e.annotation.segment.mask, e.category, e.annotation.instance.category_id)
             for e in self.history.instances
             if e is not entry and e.annotation.segment is not None
         ]
@@ -571,7 +644,14 @@ class ExplorerView(QWidget):
         except OutsideRootError as exc:
             self.statusMessage.emit(f"image {self.history.image.id}: {exc}")
             return
-        dialog = CorrectionDialog(str(path), current, others, self)
+        dialog = CorrectionDialog(
+            str(path),
+            current,
+            others,
+            self,
+            category=entry.category,
+            category_id=entry.annotation.instance.category_id,
+        )
         self.correction_dialog = dialog  # tests drive it
         dialog.open()
         started = _now()
@@ -607,6 +687,7 @@ class ExplorerView(QWidget):
         self.session.toast.emit(message)
         self.session.refresh_progress()
         if self.history is not None:
+            self.model.refresh_thumbnail(self.history.image.id)
             self.open_image(self.history.image.id)
 
     def closeEvent(self, event) -> None:  # noqa: N802

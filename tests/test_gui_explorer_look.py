@@ -1,0 +1,117 @@
+"""The explorer as a person sees it: thumbnails show the masks, portrait thumbnails keep
+their names, the grid reflows with the window, and "Correct mask…" opens the image at
+a useful size with each mask in its category's colour."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QImage
+from PySide6.QtTest import QTest
+from stats_support import build_hand_made
+from test_gui_explorer import open_first
+
+from app.gui.canvas.items import MaskItem, category_color
+from app.gui.session import Session
+from app.gui.widgets.explorer import THUMB_HEIGHT, ExplorerView
+from pipeline import explorer as ex
+
+
+@pytest.fixture
+def explorer(qtbot, tmp_path):
+    made = build_hand_made(tmp_path)
+    session = Session(made.project, "editor")
+    view = ExplorerView(session)
+    qtbot.addWidget(view)
+    view.resize(1280, 760)
+    view.show()
+    qtbot.waitUntil(lambda: view.model.rowCount() == 3, timeout=5000)
+    qtbot.waitUntil(lambda: len(view.model.pixmaps) == 3, timeout=8000)
+    yield made, view
+    view.close()
+    session.close()
+    made.project.close()
+
+
+def pixels(pixmap) -> np.ndarray:
+    image = pixmap.toImage().convertToFormat(QImage.Format.Format_RGB888)
+    width, height = image.width(), image.height()
+    data = np.frombuffer(bytes(image.constBits()), np.uint8, image.bytesPerLine() * height)
+    return data.reshape(height, image.bytesPerLine())[:, : 3 * width].reshape(height, width, 3)
+
+
+def test_thumbnails_show_the_images_masks(explorer):
+    made, view = explorer
+    model = view.model
+    for image_id in made.images:
+        record = model.records[image_id]
+        plain = ex.thumbnail(model.files.path(record.path))
+        shown = pixels(model.pixmaps[image_id])
+        with_masks = bool(view.session.image_summary(image_id).context_masks())
+        differ = int((np.abs(shown.astype(int) - plain.astype(int)) > 8).any(axis=2).sum())
+        if with_masks:
+            assert differ > 50, f"image {image_id}: its masks are not drawn"
+        else:
+            assert differ == 0, f"image {image_id} has no mask, yet its thumbnail changed"
+
+
+def test_a_portrait_thumbnail_keeps_its_name_in_its_cell(explorer):
+    made, view = explorer
+    image_id = made.images[0]
+    portrait = QImage(90, 160, QImage.Format.Format_RGB888)
+    portrait.fill(Qt.GlobalColor.darkGreen)
+    view.model._thumbnail_ready(image_id, portrait)
+    pixmap = view.model.pixmaps[image_id]
+    assert pixmap.height() == THUMB_HEIGHT
+    row = view.image_ids.index(image_id)
+    cell = view.grid.visualRect(view.model.index(row))
+    name_height = view.grid.fontMetrics().height()
+    assert cell.height() >= pixmap.height() + name_height  # the name is below, in the cell
+
+
+def test_the_grid_reflows_when_the_window_widens(qtbot, explorer):
+    made, view = explorer
+    rows_before = {view.grid.visualRect(view.model.index(i)).top() for i in range(3)}
+    view.resize(700, 760)
+    qtbot.waitUntil(
+        lambda: len({view.grid.visualRect(view.model.index(i)).top() for i in range(3)}) == 3,
+        timeout=3000,
+    )
+    view.resize(1920, 1000)
+    qtbot.waitUntil(
+        lambda: len({view.grid.visualRect(view.model.index(i)).top() for i in range(3)}) == 1,
+        timeout=3000,
+    )
+    assert len(rows_before) <= 2
+
+
+def test_correct_mask_opens_at_a_useful_size_in_category_colours(qtbot, explorer):
+    made, view = explorer
+    img0 = made.images[0]
+    open_first(qtbot, view, img0)
+    entry = next(e for e in view.history.instances if e.annotation.segment is not None)
+    view.select_instance(entry.annotation.instance.id)
+    QTest.mouseClick(view.correct_button, Qt.MouseButton.LeftButton)
+    dialog = view.correction_dialog
+    qtbot.waitUntil(dialog.isVisible, timeout=3000)
+    assert dialog.size().expandedTo(QSize(900, 700)) == dialog.size()
+    editor = dialog.editor
+    width, height = editor.scene.image_size
+    viewport = editor.view.viewport().size()
+    # fitted: the image fills the view (not a 40 px thumbnail in its corner)
+    qtbot.waitUntil(
+        lambda: (
+            max(
+                width * editor.view.scale_factor / viewport.width(),
+                height * editor.view.scale_factor / viewport.height(),
+            )
+            > 0.9
+        ),
+        timeout=3000,
+    )
+    others = [i for i in editor.scene.annotations() if isinstance(i, MaskItem) and i.label]
+    assert others, "the image's other masks are shown"
+    for item in others:
+        assert item.color == category_color(item.category_id)
+    dialog.reject()
