@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from pipeline import explorer, roles
 from pipeline import schema as s
 from pipeline.constants import MODEL_IN_USE_KEY
-from pipeline.errors import ConflictError, NotFoundError
+from pipeline.errors import ConflictError, LongtailError, NotFoundError
 from pipeline.events import Effort
 from pipeline.images import ImageFiles, ImageRecord
 from pipeline.notify import Change, watch
@@ -302,7 +302,10 @@ class Session(QObject):
 
     @property
     def model_worker(self) -> ModelWorker:
-        """The model worker thread (created on first use; it imports torch lazily)."""
+        """The model worker thread (created on first use; it imports torch lazily).
+        A closed session makes none: its worker must not outlive it."""
+        if self._closed:
+            raise LongtailError("the project was closed: no model worker")
         if self._model_worker is None:
             from .workers.model import ModelWorker
 
@@ -319,7 +322,8 @@ class Session(QObject):
             return
         worker.close()  # cancels its pending requests (the views hear `cancelled`)
         worker.deleteLater()
-        self.modelWorkerChanged.emit()
+        if not self._closed:  # closing: nobody may ask for a new one
+            self.modelWorkerChanged.emit()
 
     def close(self) -> None:
         """Release every held item and stop the timers and the model worker."""
@@ -335,6 +339,6 @@ class Session(QObject):
             self.release(item)
         # The worker never outlives the session: closed here (a request still running
         # is abandoned, its answer dropped; workers/lifetime.py), whoever holds it.
+        self._closed = True
         self.drop_model_worker()
         roles.set_actor(None)
-        self._closed = True
