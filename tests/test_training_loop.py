@@ -49,8 +49,14 @@ def tiny_config(**changes) -> TrainConfig:
     return TrainConfig(**values)
 
 
+def as_dicts(events: list):
+    """A report that keeps each event as its JSON-line dict."""
+    return lambda event: events.append(event.as_dict())
+
+
 def stopping_after(iteration: int, stop: threading.Event, events: list):
-    def report(event: dict) -> None:
+    def report(event) -> None:
+        event = event.as_dict()
         events.append(event)
         if event["event"] == "progress" and event["iteration"] == iteration:
             stop.set()
@@ -87,7 +93,7 @@ def test_bad_settings_are_refused_by_name():
 
 def test_a_run_registers_a_finished_model_with_its_checkpoint_and_metrics(project):
     events: list[dict] = []
-    result = train(project, tiny_config(iterations=3, evaluate=True), report=events.append)
+    result = train(project, tiny_config(iterations=3, evaluate=True), report=as_dicts(events))
     record = get_model(project, result.model_id)
     assert record.status == FINISHED and record.iterations == 3
     assert record.data_hash and record.config["start_weights"] == START_SCRATCH
@@ -97,7 +103,7 @@ def test_a_run_registers_a_finished_model_with_its_checkpoint_and_metrics(projec
     assert data["iteration"] == 3 and data["architecture"] == "tiny"
     assert (record.checkpoint_path(project).parent / "checkpoint.json").is_file()
     kinds = [e["event"] for e in events]
-    assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("progress") == 3
+    assert kinds[:2] == ["registered", "start"] and kinds[-1] == "done" and kinds.count("progress") == 3
     progress = next(e for e in events if e["event"] == "progress")
     assert set(progress) >= {"iteration", "loss", "losses", "lr", "images_per_s", "eta_s"}
     assert set(progress["losses"]) >= {"loss_classifier", "loss_mask", "loss_objectness"}
@@ -150,7 +156,7 @@ def test_nothing_to_resume_is_a_clear_error(project):
 
 def test_gradient_accumulation_counts_every_forward(project):
     events: list[dict] = []
-    train(project, tiny_config(iterations=1, batch_size=1, accumulate=2), report=events.append)
+    train(project, tiny_config(iterations=1, batch_size=1, accumulate=2), report=as_dicts(events))
     progress = [e for e in events if e["event"] == "progress"]
     assert progress[0]["images"] == 2
     assert len(list_models(project)) == 1

@@ -9,8 +9,16 @@ CLI can read the registry without importing torch:
 - :mod:`model.training.sampler` — repeat-factor sampling (LVIS) and its distributed wrapper
 - :mod:`model.training.loss` — the federated sigmoid loss, as a torchvision ``RoIHeads``
   subclass
-- :mod:`model.training.loop` — optimiser, schedule, AMP, accumulation, checkpoints, resume,
-  cancel; :mod:`model.training.checkpoint` reads and writes the files
+- :mod:`model.training.loop` — the run composed from named parts: plan, model building
+  (:mod:`model.training.starting`: starting weights, which BatchNorm layers to freeze),
+  restoring, the loader, the ``Checkpointer``, the ``Stepper`` and the finish;
+  :mod:`model.training.checkpoint` reads and writes the files (names in
+  :mod:`model.training.runfiles`, torch-free)
+- :mod:`model.training.events` — what a run reports, as dataclasses (torch-free): the
+  loop, the CLI progress bar and the GUI worker share them
+- :mod:`model.training.entry` — the one entry point of ``longtail train`` and
+  ``python -m model.training``; :mod:`model.training.isolate` runs the loop in a child
+  process so that a stop ends the run within 2 seconds
 - :mod:`model.training.distributed` — ``torchrun`` set-up (DDP, gloo on the CPU)
 - :mod:`model.training.evaluate` — COCO and LVIS AP on the held-out split
 - :mod:`model.training.registry` — the ``models`` table and the model in use (torch-free)

@@ -1,41 +1,32 @@
 """``python -m model.training PROJECT [options]``: one training run, progress as JSON lines.
 
 The process the GUI starts (QProcess) and ``torchrun`` replicates: one JSON object per
-line on stdout (``event``: start, progress, checkpoint, evaluating, evaluation, done,
-cancelled or error); everything else goes to stderr. SIGINT or SIGTERM stops the run at
-the next step (within a couple of seconds on one process), writes a checkpoint and
-exits with status 130; an error prints an ``error`` event and exits with status 1.
+line on stdout (an :mod:`model.training.events` event's ``as_dict``: registered, start,
+progress, checkpoint, evaluating, evaluation_progress, evaluation, done, cancelled or
+error); everything else goes to stderr. SIGINT or SIGTERM stops the run within 2 seconds
+(:mod:`model.training.entry`), with a checkpoint, and exits with status 130; an error
+prints an ``error`` event and exits with status 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 
 from pipeline.errors import LongtailError
 
-from .config import add_arguments, config_from_args, set_heldout_fraction
+from . import events as ev
+from .config import add_arguments
+from .entry import CANCELLED_EXIT, exit_status, run
 
-CANCELLED_EXIT = 130
+__all__ = ["CANCELLED_EXIT", "emit", "main"]
 
 
-def emit(event: dict) -> None:
-    sys.stdout.write(json.dumps(event, default=str) + "\n")
+def emit(event: ev.Event) -> None:
+    sys.stdout.write(json.dumps(event.as_dict(), default=str) + "\n")
     sys.stdout.flush()
-
-
-def install_stop_handlers(stop: threading.Event) -> None:
-    """SIGINT and SIGTERM set ``stop`` (the loop then checkpoints and ends)."""
-
-    def handler(_signum: int, _frame: object) -> None:
-        stop.set()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,26 +35,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     add_arguments(parser)
     args = parser.parse_args(argv)
-    stop = threading.Event()
-    install_stop_handlers(stop)
     try:
-        config = config_from_args(args)
-        set_heldout_fraction(args.project, args.heldout_fraction)
-        from .loop import train  # torch is imported here, after the arguments are checked
-
-        result = train(
-            args.project,
-            config,
-            resume=args.resume,
-            resume_model=args.resume_model,
-            device=args.device,
-            report=emit,
-            stop=stop,
-        )
+        result = run(args, emit)
     except LongtailError as exc:
-        emit({"event": "error", "message": str(exc)})
+        emit(ev.Failed(str(exc)))
         return 1
-    return CANCELLED_EXIT if result.status == "cancelled" else 0
+    return exit_status(result)
 
 
 if __name__ == "__main__":

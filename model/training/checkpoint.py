@@ -34,9 +34,9 @@ import torch
 from pipeline.outputs import atomic_path, output_target, sweep_temporaries
 
 from ..weights import WeightsError, read_checkpoint
+from .runfiles import CHECKPOINT, CHECKPOINT_JSON, read_checkpoint_info
 
-CHECKPOINT = "checkpoint.pt"
-CHECKPOINT_JSON = "checkpoint.json"
+__all__ = ["CHECKPOINT", "CHECKPOINT_JSON", "read_checkpoint_info", "read_model_file"]
 FORMAT = 1
 HEADS = "federated-sigmoid"
 
@@ -90,14 +90,3 @@ def read_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data.get("model"), Mapping):
         raise WeightsError(f"{path} is not a longtail training checkpoint (no 'model' state)")
     return data
-
-
-def read_checkpoint_info(folder: Path) -> dict[str, Any] | None:
-    """``checkpoint.json`` of a run folder, or None when there is none yet."""
-    path = folder / CHECKPOINT_JSON
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise WeightsError(f"{path} is damaged ({exc})") from None

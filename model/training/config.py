@@ -12,7 +12,8 @@ from typing import Any
 
 from pipeline.errors import LongtailError
 
-RFS_THRESHOLD = 0.001
+RFS_THRESHOLD = 0.001  # LVIS's t: categories in under 0.1% of the images repeat
+RFS_MIN_IMAGES = 10  # the default t repeats categories in under 10 train images
 DEFAULT_ARCHITECTURE = "r50-fpn-v2"  # model.zoo.DEFAULT_ARCHITECTURE, kept torch-free here
 ARCHITECTURES = ("r50-fpn-v2", "swin-t", "tiny")  # model.training.architectures.TRAINABLE
 ADAMW_ARCHITECTURES = ("swin-t",)  # transformers train with AdamW; ResNets with SGD
@@ -38,13 +39,16 @@ class TrainConfig:
     scale_jitter: bool = True  # shorter side drawn from 0.8-1.0 x min_size each batch
     lsj: bool = False  # large-scale jitter onto a min_size square instead
     hflip: float = 0.5
-    rfs_threshold: float = RFS_THRESHOLD
+    rfs_threshold: float | None = None  # default: rfs_threshold_for(train images)
     fed_loss_classes: int = 50
     checkpoint_every: int = 500
     seed: int = 0
     amp: bool | None = None  # default: on CUDA
     channels_last: bool | None = None  # default: on CUDA
-    freeze_bn: bool | None = None  # default: when starting from weights with a small batch
+    # BatchNorm layers whose statistics came from the starting weights keep them (eval
+    # mode); default: when starting from weights with a batch under 16. Randomly
+    # initialised layers (an ImageNet start's FPN and heads) always learn theirs.
+    freeze_bn: bool | None = None
     weights: str | None = None  # a checkpoint file to start from (default: torchvision cache)
     use_weights_cache: bool = True
     num_workers: int = 0
@@ -79,6 +83,15 @@ class TrainConfig:
         passed = sum(1 for s in self.lr_steps if iteration >= int(s * self.iterations))
         return lr * self.lr_gamma**passed
 
+    def rfs_threshold_for(self, train_images: int) -> float:
+        """Repeat-factor sampling's ``t``: the set value, else ``max(0.001, 10 / N)`` for
+        N train images — LVIS's 0.001 from 10,000 images on, and on a smaller project
+        every category in fewer than 10 train images is repeated (``sqrt(10 / n)``
+        times for one in n images). A fixed 0.001 repeats nothing below 1,000 images."""
+        if self.rfs_threshold is not None:
+            return self.rfs_threshold
+        return max(RFS_THRESHOLD, RFS_MIN_IMAGES / max(1, train_images))
+
     def check(self) -> None:
         for name in ("iterations", "batch_size", "accumulate", "checkpoint_every", "min_size"):
             if getattr(self, name) < 1:
@@ -87,6 +100,10 @@ class TrainConfig:
             raise LongtailError("training setting max_size must be at least min_size")
         if not 0.0 <= self.hflip <= 1.0:
             raise LongtailError("training setting hflip must be a probability in [0, 1]")
+        if self.rfs_threshold is not None and not 0.0 <= self.rfs_threshold <= 1.0:
+            raise LongtailError(
+                "training setting rfs_threshold must be in [0, 1] (0: no repeat-factor sampling)"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -132,6 +149,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument(
+        "--rfs-threshold",
+        type=float,
+        default=None,
+        metavar="T",
+        help="repeat-factor sampling threshold: an image with a category in a fraction f < T "
+        "of the train images repeats sqrt(T / f) times (default max(0.001, 10 / train images): "
+        "categories in under 10 images repeat; 0 turns it off)",
+    )
+    bn = p.add_mutually_exclusive_group()
+    bn.add_argument(
+        "--freeze-bn",
+        dest="freeze_bn",
+        action="store_true",
+        default=None,
+        help="keep the starting weights' BatchNorm statistics (default: with a batch under 16)",
+    )
+    bn.add_argument(
+        "--train-bn", dest="freeze_bn", action="store_false", help="let every BatchNorm layer learn"
+    )
+    p.add_argument(
         "--weights", default=None, help="checkpoint to start from (default: torchvision cache)"
     )
     p.add_argument(
@@ -171,6 +208,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         lsj=args.lsj,
         checkpoint_every=args.checkpoint_every,
         seed=args.seed,
+        rfs_threshold=args.rfs_threshold,
+        freeze_bn=args.freeze_bn,
         amp=args.amp,
         weights=args.weights,
         use_weights_cache=not args.no_weights_cache,

@@ -1,21 +1,29 @@
-"""The training loop: optimiser and schedule, AMP, accumulation, checkpoints, resume, cancel.
+"""The training loop, composed from named parts.
 
-:func:`train` runs one training run of a project end to end: snapshot the store, build
-the model with its starting weights, train for ``iterations`` optimiser steps, write a
-checkpoint every ``checkpoint_every`` steps and at the end, evaluate on the held-out
-split, and record everything in the registry. Progress goes to a ``report`` callback
-as plain dicts (the entry point prints them as JSON lines).
+:func:`train` runs one training run of a project end to end:
+
+1. :func:`plan_run` — snapshot the store and create (or, resuming, find) the registry row;
+2. :func:`build_model` — the architecture with its federated heads and starting weights
+   (:mod:`model.training.starting`), and which BatchNorm layers to freeze;
+3. :func:`restore` — on ``--resume``, the model, optimiser and scaler from the checkpoint;
+4. :func:`make_loader` — repeat-factor sampling over the train split, sharded across ranks;
+5. :class:`Checkpointer` — periodic and final checkpoints, recorded in the registry;
+6. :class:`Stepper` — one optimiser step (accumulation, AMP, a stop inside the forward);
+7. :func:`finish` — the held-out evaluation (rank 0 alone: the other ranks do not wait
+   for it) and the registry row's final state.
+
+Progress goes to a ``report`` callback as :mod:`model.training.events` dataclasses.
 
 Repeatability: every random draw is a function of the run's seed and the iteration —
 the data order and augmentation (:mod:`model.training.sampler`) and the global torch
-generator, reseeded before each forward (RPN / RoI sampling, multi-scale size,
-federated negatives). So a run resumed from its checkpoint continues with exactly the
-losses an uninterrupted run has (on the CPU; cuDNN kernels are not bitwise repeatable).
+generator, reseeded before each forward. So a run resumed from its checkpoint continues
+with exactly the losses an uninterrupted run has (on the CPU).
 
-Cancelling (``stop`` set, e.g. by SIGINT/SIGTERM): the run stops at the next
-iteration boundary — or, on one process, inside the current forward pass, which is then
-discarded — writes a checkpoint of the last finished iteration and ends ``cancelled``;
-``--resume`` continues it.
+Cancelling (``stop`` set): the run stops at the next iteration boundary — or, on one
+process, inside the current forward pass, which is then discarded — writes a checkpoint
+of the last finished iteration and ends ``cancelled``. A step cannot be abandoned in
+the middle of its backward pass here; :mod:`model.training.isolate` runs this loop in a
+child process that it can end at once.
 """
 
 from __future__ import annotations
@@ -25,10 +33,10 @@ import math
 import threading
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -39,23 +47,22 @@ from pipeline.errors import LongtailError
 from pipeline.store import Project
 from pipeline.vocabulary import Category, project_categories
 
-from ..weights import (
-    COCO,
-    COCO_CLASSES,
-    LONGTAIL,
-    WeightsReport,
-    checkpoint_rows,
-    load_weights,
-    read_checkpoint,
-)
 from . import distributed as dist_utils
+from . import events as ev
 from . import registry
-from .architectures import TINY, build_for_training
-from .checkpoint import CHECKPOINT, read_checkpoint_info, read_model_file, write_checkpoint
+from .architectures import build_for_training
+from .checkpoint import (
+    CHECKPOINT,
+    read_checkpoint_info,
+    read_model_file,
+    sweep_leftovers,
+    write_checkpoint,
+)
 from .config import REFERENCE_BATCH, TrainConfig
 from .data import Augment, SnapshotDataset, collate, scale_jitter_sizes
 from .evaluate import evaluate_model
-from .loss import class_weights, init_sigmoid_classifier, use_federated_heads
+from .events import TrainResult
+from .loss import class_weights, use_federated_heads
 from .sampler import (
     DistributedRepeatFactorSampler,
     RepeatFactorSampler,
@@ -64,85 +71,52 @@ from .sampler import (
     image_repeat_factors,
 )
 from .snapshot import Snapshot, SnapshotError, take_snapshot
+from .starting import (
+    START_COCO,
+    START_IMAGENET,
+    START_LONGTAIL,
+    START_SCRATCH,
+    freeze_batch_norms,
+    pretrained_batch_norms,
+    start_weights,
+)
 
-Report = Callable[[dict[str, Any]], None]
+__all__ = [
+    "START_COCO",
+    "START_IMAGENET",
+    "START_LONGTAIL",
+    "START_SCRATCH",
+    "TrainResult",
+    "start_weights",
+    "train",
+]
+
+Report = Callable[[ev.Event], None]
 
 
-@dataclass
-class TrainResult:
-    model_id: int
-    status: str  # registry.FINISHED or registry.CANCELLED
-    iterations_done: int
-    checkpoint: Path | None
-    metrics: dict[str, Any] | None
-    weights: str  # what the run started from
-    seconds: float
-    losses: list[dict[str, float]] = field(default_factory=list)  # per iteration, this session
+class StopFlag(Protocol):
+    def is_set(self) -> bool: ...
 
 
 class _Stopped(Exception):
     """The stop flag was seen inside a forward pass."""
 
 
-# ---------------------------------------------------------------- starting weights
+# ---------------------------------------------------------------- 1. the plan
 
 
-START_COCO = "COCO weights"
-START_IMAGENET = "ImageNet backbone"
-START_LONGTAIL = "a longtail model"
-START_SCRATCH = "scratch"
+@dataclass
+class Plan:
+    """What one run is: its data, settings and registry row."""
 
-
-def start_weights(
-    model: nn.Module,
-    architecture: str,
-    categories: list[Category],
-    weights: str | None = None,
-    *,
-    use_cache: bool = True,
-) -> tuple[WeightsReport, str]:
-    """Initialise ``model``: COCO weights (class predictors mapped by category name,
-    the rest re-initialised), else an ImageNet backbone, else nothing; what was used."""
-    if architecture == TINY and weights is None:
-        report = WeightsReport(architecture)  # tiny has no published weights
-    else:
-        report = load_weights(model, architecture, categories, weights, use_cache=use_cache)
-    if report.kind in (COCO, LONGTAIL):
-        init_sigmoid_classifier(model, rows=_unmatched_rows(report, categories))
-    else:
-        init_sigmoid_classifier(model)
-    start = {COCO: START_COCO, LONGTAIL: START_LONGTAIL, None: START_SCRATCH}.get(
-        report.kind, START_IMAGENET
-    )
-    return report, start
-
-
-def _unmatched_rows(report: WeightsReport, categories: list[Category]) -> list[int]:
-    """Class rows (1-based) that no checkpoint category filled."""
-    if report.kind == COCO:
-        names = list(COCO_CLASSES[1:])
-    else:
-        assert report.path is not None
-        names = [str(n) for n in read_checkpoint(report.path).get("categories") or []]
-    mapping = checkpoint_rows(names, categories)
-    return [i + 1 for i, m in enumerate(mapping) if m is None]
-
-
-# ---------------------------------------------------------------- the run
-
-
-def _categories_of(project: Project, snapshot: Snapshot) -> list[Category]:
-    by_id = {c.id: c for c in project_categories(project)}
-    return [
-        by_id.get(c) or Category(name=n, id=c)
-        for c, n in zip(snapshot.category_ids, snapshot.category_names, strict=True)
-    ]
-
-
-def _freeze_batch_norm(model: nn.Module) -> None:
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.eval()
+    project: Project
+    snapshot: Snapshot
+    config: TrainConfig
+    model_id: int
+    folder: Path
+    checkpoint_state: dict[str, Any] | None  # resuming: the checkpoint's contents
+    weights_used: str
+    frozen_names: list[str] | None  # resuming: the BatchNorm layers the run froze
 
 
 def _resumable(project: Project, model_id: int | None) -> registry.ModelRecord:
@@ -164,148 +138,103 @@ def _resumable(project: Project, model_id: int | None) -> registry.ModelRecord:
     return record
 
 
-def train(
-    project_target: str | Path | Project,
-    config: TrainConfig | None = None,
-    *,
-    resume: bool = False,
-    resume_model: int | None = None,
-    device: str | None = None,
-    report: Report | None = None,
-    stop: threading.Event | None = None,
-) -> TrainResult:
-    """One training run (see the module docstring). ``resume`` continues the latest
-    interrupted run (or ``resume_model``) with its stored config."""
-    emit = report or (lambda _event: None)
-    stop = stop or threading.Event()
-    ctx = dist_utils.setup(device)
-    own_project = not isinstance(project_target, Project)
-    project = Project.open(project_target) if own_project else project_target
-    try:
-        roles.require(project, roles.TRAIN)  # an admin's action in a team project
-        return _train(project, config or TrainConfig(), resume, resume_model, ctx, emit, stop)
-    finally:
-        if own_project:
-            project.close()
-        dist_utils.teardown(ctx)
+def _resume_plan(project: Project, snapshot: Snapshot, config: TrainConfig, model: int | None):
+    record = _resumable(project, model)
+    stored = dict(record.config.get("train") or {})
+    config = replace(TrainConfig.from_dict(stored), num_workers=config.num_workers)
+    if record.data_hash and record.data_hash != snapshot.data_hash:
+        raise LongtailError(
+            f"model {record.id} was trained on other data (data hash {record.data_hash[:12]}, "
+            f"now {snapshot.data_hash[:12]}): the project changed since; start a new run"
+        )
+    folder = registry.model_dir(project, record.id)
+    state = read_model_file(folder / CHECKPOINT) if (folder / CHECKPOINT).is_file() else None
+    frozen = record.config.get("frozen_batch_norms")
+    return Plan(
+        project,
+        snapshot,
+        config,
+        record.id,
+        folder,
+        state,
+        str(record.config.get("start_weights", START_SCRATCH)),
+        list(frozen) if isinstance(frozen, list) else None,
+    )
 
 
-def _train(
+def plan_run(
     project: Project,
     config: TrainConfig,
     resume: bool,
     resume_model: int | None,
     ctx: dist_utils.Context,
-    emit: Report,
-    stop: threading.Event,
-) -> TrainResult:
-    started = time.perf_counter()
-    main = ctx.is_main
-    say: Report = emit if main else (lambda _e: None)
+) -> Plan:
+    """Snapshot the project; the new run's registry row, or the run to resume."""
     snapshot = take_snapshot(project)
     if not any(im.instances for im in snapshot.train):
         raise SnapshotError(
             "the project has no accepted masks in its train split yet: nothing to train on "
             f"({snapshot.summary()['train_images']} train images with labels)"
         )
-    checkpoint_state: dict[str, Any] | None = None
     if resume or resume_model is not None:
-        record = _resumable(project, resume_model)
-        stored = dict(record.config.get("train") or {})
-        config = replace(TrainConfig.from_dict(stored), num_workers=config.num_workers)
-        if record.data_hash and record.data_hash != snapshot.data_hash:
-            raise LongtailError(
-                f"model {record.id} was trained on other data (data hash {record.data_hash[:12]}, "
-                f"now {snapshot.data_hash[:12]}): the project changed since; start a new run"
-            )
-        folder = registry.model_dir(project, record.id)
-        if (folder / CHECKPOINT).is_file():
-            checkpoint_state = read_model_file(folder / CHECKPOINT)
-        model_id = record.id
-        weights_used = str(record.config.get("start_weights", START_SCRATCH))
-    else:
-        config.check()
-        model_id = None
-        if main:
-            model_id = registry.create_model(
-                project,
-                name=config.name or f"{config.architecture} {time.strftime('%Y-%m-%d %H:%M')}",
-                architecture=config.architecture,
-                category_ids=list(snapshot.category_ids),
-                config={
-                    "train": config.as_dict(),
-                    "data_hash": snapshot.data_hash,
-                    "snapshot": snapshot.summary(),
-                    "iterations_done": 0,
-                    "min_size": config.min_size,
-                    "max_size": config.max_size,
-                    "world_size": ctx.world_size,
-                },
-            ).id
-        model_id = dist_utils.broadcast_int(model_id, ctx)
-        weights_used = START_SCRATCH
-    folder = registry.model_dir(project, model_id)
-    if main and checkpoint_state is not None:
-        registry.update_model(project, model_id, status=registry.TRAINING)
-    try:
-        result = _run(
+        return _resume_plan(project, snapshot, config, resume_model)
+    config.check()
+    model_id = None
+    if ctx.is_main:
+        model_id = registry.create_model(
             project,
-            snapshot,
-            config,
-            model_id,
-            folder,
-            checkpoint_state,
-            weights_used,
-            ctx,
-            say,
-            stop,
-        )
-    except BaseException as exc:
-        if main:
-            # Keep the last checkpoint usable: the row points at it whatever went wrong.
-            has_checkpoint = read_checkpoint_info(folder) is not None
-            registry.update_model(
-                project,
-                model_id,
-                status=registry.CANCELLED
-                if isinstance(exc, KeyboardInterrupt)
-                else registry.FAILED,
-                checkpoint=project.relative(folder / CHECKPOINT) if has_checkpoint else None,
-                config={"error": "".join(traceback.format_exception_only(exc)).strip()},
-            )
-        raise
-    result.seconds = round(time.perf_counter() - started, 3)
-    return result
+            name=config.name or f"{config.architecture} {time.strftime('%Y-%m-%d %H:%M')}",
+            architecture=config.architecture,
+            category_ids=list(snapshot.category_ids),
+            config={
+                "train": config.as_dict(),
+                "data_hash": snapshot.data_hash,
+                "snapshot": snapshot.summary(),
+                "iterations_done": 0,
+                "min_size": config.min_size,
+                "max_size": config.max_size,
+                "world_size": ctx.world_size,
+            },
+        ).id
+    model_id = dist_utils.broadcast_int(model_id, ctx)
+    folder = registry.model_dir(project, model_id)
+    return Plan(project, snapshot, config, model_id, folder, None, START_SCRATCH, None)
 
 
-def _run(
-    project: Project,
-    snapshot: Snapshot,
-    config: TrainConfig,
-    model_id: int,
-    folder: Path,
-    checkpoint_state: dict[str, Any] | None,
-    weights_used: str,
-    ctx: dist_utils.Context,
-    say: Report,
-    stop: threading.Event,
-) -> TrainResult:
-    device = ctx.device
-    on_gpu = device.type == "cuda"
-    amp = on_gpu if config.amp is None else bool(config.amp and on_gpu)
-    channels_last = on_gpu if config.channels_last is None else bool(config.channels_last)
-    categories = _categories_of(project, snapshot)
+# ---------------------------------------------------------------- 2-4. model and data
 
+
+@dataclass
+class Built:
+    model: nn.Module
+    weights_used: str
+    weights_summary: str
+    frozen: list[str]  # BatchNorm layers kept in eval mode
+
+
+def _categories_of(project: Project, snapshot: Snapshot) -> list[Category]:
+    by_id = {c.id: c for c in project_categories(project)}
+    return [
+        by_id.get(c) or Category(name=n, id=c)
+        for c, n in zip(snapshot.category_ids, snapshot.category_names, strict=True)
+    ]
+
+
+def build_model(plan: Plan, categories: list[Category], world_size: int) -> Built:
+    """The model with its federated heads and starting weights (unless resuming), and
+    the BatchNorm layers to freeze: those with pretrained statistics, when starting from
+    weights with a batch under 16 (or ``freeze_bn``); a resumed run keeps its choice."""
+    config = plan.config
     torch.manual_seed(config.seed)
     model = build_for_training(
         config.architecture,
-        snapshot.num_classes,
+        plan.snapshot.num_classes,
         min_size=config.min_size,
         max_size=config.max_size,
     )
     use_federated_heads(model, fed_loss_num_classes=config.fed_loss_classes)
-    weights_summary = "resumed from its checkpoint"
-    if checkpoint_state is None:
+    weights_used, summary = plan.weights_used, "resumed from its checkpoint"
+    if plan.checkpoint_state is None:
         report, weights_used = start_weights(
             model,
             config.architecture,
@@ -313,38 +242,52 @@ def _run(
             config.weights,
             use_cache=config.use_weights_cache,
         )
-        weights_summary = report.summary()
-    model.roi_heads.class_weights = class_weights(snapshot.train_image_counts())
+        summary = report.summary()
+    model.roi_heads.class_weights = class_weights(plan.snapshot.train_image_counts())
     if config.lsj:
         model.transform.min_size = (config.min_size,)
         model.transform.max_size = config.min_size
     elif config.scale_jitter:
         model.transform.min_size = scale_jitter_sizes(config.min_size)
-    freeze_bn = config.freeze_bn
-    if freeze_bn is None:
-        freeze_bn = (
-            weights_used != START_SCRATCH and config.total_batch(ctx.world_size) < REFERENCE_BATCH
-        )
-    model.to(device)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
+    if plan.frozen_names is not None:
+        frozen = plan.frozen_names
+    else:
+        freeze = config.freeze_bn
+        if freeze is None:
+            freeze = (
+                weights_used != START_SCRATCH and config.total_batch(world_size) < REFERENCE_BATCH
+            )
+        frozen = pretrained_batch_norms(model) if freeze and plan.checkpoint_state is None else []
+    return Built(model, weights_used, summary, frozen)
 
-    optimizer = _optimizer(model, config)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    start_iteration = 0
-    if checkpoint_state is not None:
-        model.load_state_dict(checkpoint_state["model"])
-        if checkpoint_state.get("optimizer"):
-            optimizer.load_state_dict(checkpoint_state["optimizer"])
-        if checkpoint_state.get("scaler"):
-            scaler.load_state_dict(checkpoint_state["scaler"])
-        start_iteration = int(checkpoint_state.get("iteration", 0))
-    ddp_model = dist_utils.wrap(model, ctx)
 
-    # Data: RFS over the train images' positive categories, sharded across ranks.
+def restore(
+    state: dict[str, Any] | None,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+) -> int:
+    """Load a checkpoint's model, optimiser and scaler; the iteration it stands at."""
+    if state is None:
+        return 0
+    model.load_state_dict(state["model"])
+    if state.get("optimizer"):
+        optimizer.load_state_dict(state["optimizer"])
+    if state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    return int(state.get("iteration", 0))
+
+
+def make_loader(
+    snapshot: Snapshot, config: TrainConfig, ctx: dist_utils.Context, start_iteration: int
+) -> Iterator[Any]:
+    """Batches of the train split: repeat-factor sampling over its positive categories
+    (``t`` from :meth:`TrainConfig.rfs_threshold_for`), sharded across ranks, continuing
+    at ``start_iteration``."""
     train_images = snapshot.train
     factors = image_repeat_factors(
-        [[a.category_id for a in im.instances] for im in train_images], config.rfs_threshold
+        [[a.category_id for a in im.instances] for im in train_images],
+        config.rfs_threshold_for(len(train_images)),
     )
     rfs = RepeatFactorSampler(factors, config.seed)
     sampler = (
@@ -369,192 +312,7 @@ def _run(
         num_workers=config.num_workers,
         persistent_workers=False,
     )
-    batches = iter(loader)
-
-    def save(iteration: int) -> Path | None:
-        path = None
-        if ctx.is_main:
-            path = write_checkpoint(
-                folder,
-                model_state=model.state_dict(),
-                architecture=config.architecture,
-                categories=[c.name for c in categories],
-                category_ids=list(snapshot.category_ids),
-                iteration=iteration,
-                optimizer_state=optimizer.state_dict(),
-                scaler_state=scaler.state_dict() if amp else None,
-                info={
-                    "model_id": model_id,
-                    "train": config.as_dict(),
-                    "data_hash": snapshot.data_hash,
-                    "start_weights": weights_used,
-                },
-            )
-            registry.update_model(
-                project,
-                model_id,
-                checkpoint=project.relative(path),
-                config={"iterations_done": iteration, "start_weights": weights_used},
-            )
-            say({"event": "checkpoint", "iteration": iteration, "path": str(path)})
-        dist_utils.barrier(ctx)
-        return path
-
-    say(
-        {
-            "event": "start",
-            "model_id": model_id,
-            "architecture": config.architecture,
-            "start_weights": weights_used,
-            "weights": weights_summary,
-            "snapshot": snapshot.summary(),
-            "iterations": config.iterations,
-            "start_iteration": start_iteration,
-            "device": str(device),
-            "world_size": ctx.world_size,
-            "amp": amp,
-            "optimizer": config.optimizer,
-            "total_batch": config.total_batch(ctx.world_size),
-        }
-    )
-    # One process can stop mid-forward; with several, every rank must stop at the same
-    # step or the others would wait forever in the gradient all-reduce.
-    hooks = []
-    if not ctx.distributed:
-
-        def check(_module: nn.Module, _inputs: object) -> None:
-            if stop.is_set():
-                raise _Stopped()
-
-        hooks = [m.register_forward_pre_hook(check) for m in model.backbone.modules()]
-
-    ddp_model.train()
-    if freeze_bn:
-        _freeze_batch_norm(model)
-    losses_log: list[dict[str, float]] = []
-    iteration = start_iteration
-    path: Path | None = None
-    loop_start = time.perf_counter()
-    images_seen = 0.0
-    autocast = (
-        (lambda: torch.autocast(device_type="cuda", dtype=torch.float16))
-        if amp
-        else contextlib.nullcontext
-    )
-    cancelled = False
-    last_checkpoint = start_iteration
-    try:
-        while iteration < config.iterations:
-            if dist_utils.any_rank(stop.is_set(), ctx):
-                cancelled = True
-                break
-            lr = config.lr_at(iteration, ctx.world_size)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            sums: dict[str, float] = {}
-            step_images = 0
-            try:
-                for micro in range(config.accumulate):
-                    images, targets = next(batches)
-                    torch.manual_seed(_seed(config.seed, iteration, micro, ctx.rank, "step"))
-                    images = [im.to(device, non_blocking=True) for im in images]
-                    targets = [{k: v.to(device) for k, v in t.items()} for t in targets]
-                    with autocast():
-                        parts = ddp_model(images, targets)
-                        loss = sum(parts.values()) / config.accumulate
-                    scaler.scale(loss).backward()
-                    for name, value in parts.items():
-                        sums[name] = sums.get(name, 0.0) + float(value.detach()) / config.accumulate
-                    step_images += len(images)
-            except _Stopped:
-                optimizer.zero_grad(set_to_none=True)
-                cancelled = True
-                break
-            scaler.step(optimizer)
-            scaler.update()
-            optimizer.zero_grad(set_to_none=True)
-            iteration += 1
-            names = sorted(sums)
-            reduced = dist_utils.all_sum([sums[n] for n in names] + [float(step_images)], ctx)
-            parts_mean = {n: reduced[i] / ctx.world_size for i, n in enumerate(names)}
-            images_seen += reduced[-1]
-            total = sum(parts_mean.values())
-            if not math.isfinite(total):
-                raise LongtailError(
-                    f"the loss diverged at iteration {iteration} ({parts_mean}); lower the "
-                    "learning rate (--lr) or check the data"
-                )
-            losses_log.append({**parts_mean, "loss": total})
-            elapsed = time.perf_counter() - loop_start
-            done_here = iteration - start_iteration
-            say(
-                {
-                    "event": "progress",
-                    "iteration": iteration,
-                    "iterations": config.iterations,
-                    "loss": round(total, 6),
-                    "losses": {n: round(v, 6) for n, v in parts_mean.items()},
-                    "lr": lr,
-                    "images": int(reduced[-1]),
-                    "images_per_s": round(images_seen / elapsed, 3) if elapsed > 0 else None,
-                    "eta_s": round(elapsed / done_here * (config.iterations - iteration), 1),
-                    "ranks": ctx.world_size,
-                }
-            )
-            if iteration % config.checkpoint_every == 0 and iteration < config.iterations:
-                path = save(iteration)
-                last_checkpoint = iteration
-    finally:
-        for hook in hooks:
-            hook.remove()
-    # A checkpoint of the last finished iteration (unless the one on disk already is).
-    if iteration > last_checkpoint or checkpoint_state is None and last_checkpoint == 0:
-        path = save(iteration)
-    else:
-        path = folder / CHECKPOINT
-    metrics = None
-    status = registry.CANCELLED if cancelled else registry.FINISHED
-    if ctx.is_main:
-        if not cancelled and config.evaluate:
-            say({"event": "evaluating", "images": len(snapshot.heldout)})
-            metrics = evaluate_model(
-                model,
-                snapshot,
-                device,
-                amp=amp,
-                progress=lambda d, n: say({"event": "evaluation_progress", "done": d, "total": n}),
-            )
-            say({"event": "evaluation", "metrics": metrics})
-        registry.update_model(
-            project,
-            model_id,
-            status=status,
-            checkpoint=project.relative(path) if path is not None else None,
-            metrics=metrics,
-            config={"iterations_done": iteration, "start_weights": weights_used},
-            finished=True,
-        )
-    dist_utils.barrier(ctx)
-    say(
-        {
-            "event": "cancelled" if cancelled else "done",
-            "model_id": model_id,
-            "status": status,
-            "iteration": iteration,
-            "checkpoint": str(path) if path is not None else None,
-            "metrics": metrics,
-        }
-    )
-    return TrainResult(
-        model_id=model_id,
-        status=status,
-        iterations_done=iteration,
-        checkpoint=path,
-        metrics=metrics,
-        weights=weights_used,
-        seconds=0.0,
-        losses=losses_log,
-    )
+    return iter(loader)
 
 
 def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -565,3 +323,343 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
         return torch.optim.AdamW(params, lr=lr, weight_decay=decay)
     decay = 1e-4 if config.weight_decay is None else config.weight_decay
     return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=decay)
+
+
+# ---------------------------------------------------------------- 5. checkpoints
+
+
+class Checkpointer:
+    """Writes the run's checkpoint (rank 0) and records it in the registry; every rank
+    waits for the write. Temporary files a killed earlier write left are swept first."""
+
+    def __init__(
+        self, plan: Plan, categories: list[Category], ctx: dist_utils.Context, say: Report
+    ) -> None:
+        self.plan, self.ctx, self.say = plan, ctx, say
+        self.category_names = [c.name for c in categories]
+        self.last: int | None = None
+        self.path: Path | None = None
+        if ctx.is_main:
+            sweep_leftovers(plan.folder)
+
+    def save(self, iteration: int, built: Built, optimizer: Any, scaler: Any, amp: bool) -> None:
+        plan = self.plan
+        if self.ctx.is_main:
+            self.path = write_checkpoint(
+                plan.folder,
+                model_state=built.model.state_dict(),
+                architecture=plan.config.architecture,
+                categories=self.category_names,
+                category_ids=list(plan.snapshot.category_ids),
+                iteration=iteration,
+                optimizer_state=optimizer.state_dict(),
+                scaler_state=scaler.state_dict() if amp else None,
+                info={
+                    "model_id": plan.model_id,
+                    "train": plan.config.as_dict(),
+                    "data_hash": plan.snapshot.data_hash,
+                    "start_weights": built.weights_used,
+                },
+            )
+            registry.update_model(
+                plan.project,
+                plan.model_id,
+                checkpoint=plan.project.relative(self.path),
+                config={"iterations_done": iteration, "start_weights": built.weights_used},
+            )
+            self.say(ev.CheckpointSaved(iteration, str(self.path)))
+        else:
+            self.path = plan.folder / CHECKPOINT
+        self.last = iteration
+        dist_utils.barrier(self.ctx)
+
+
+# ---------------------------------------------------------------- 6. the step
+
+
+@dataclass
+class StepOutcome:
+    losses: dict[str, float]  # each loss part, averaged over the ranks
+    images: int  # images of the step, all ranks
+
+
+class Stepper:
+    """One optimiser step: ``accumulate`` forwards, the backward passes, the update.
+    On one process a forward pre-hook raises :class:`_Stopped` when ``stop`` is set, so
+    a stop abandons the forward at once (with several, every rank must step alike)."""
+
+    def __init__(
+        self,
+        ddp_model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scaler: torch.amp.GradScaler,
+        config: TrainConfig,
+        ctx: dist_utils.Context,
+        amp: bool,
+    ) -> None:
+        self.model, self.optimizer, self.scaler = ddp_model, optimizer, scaler
+        self.config, self.ctx = config, ctx
+        self.autocast = (
+            (lambda: torch.autocast(device_type="cuda", dtype=torch.float16))
+            if amp
+            else contextlib.nullcontext
+        )
+
+    @contextlib.contextmanager
+    def stoppable(self, backbone: nn.Module, stop: StopFlag) -> Iterator[None]:
+        if self.ctx.distributed:
+            yield
+            return
+
+        def check(_module: nn.Module, _inputs: object) -> None:
+            if stop.is_set():
+                raise _Stopped()
+
+        hooks = [m.register_forward_pre_hook(check) for m in backbone.modules()]
+        try:
+            yield
+        finally:
+            for hook in hooks:
+                hook.remove()
+
+    def step(self, iteration: int, batches: Iterator[Any]) -> StepOutcome:
+        config, ctx, device = self.config, self.ctx, self.ctx.device
+        lr = config.lr_at(iteration, ctx.world_size)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        sums: dict[str, float] = {}
+        images_here = 0
+        try:
+            for micro in range(config.accumulate):
+                images, targets = next(batches)
+                torch.manual_seed(_seed(config.seed, iteration, micro, ctx.rank, "step"))
+                images = [im.to(device, non_blocking=True) for im in images]
+                targets = [{k: v.to(device) for k, v in t.items()} for t in targets]
+                with self.autocast():
+                    parts = self.model(images, targets)
+                    loss = sum(parts.values()) / config.accumulate
+                self.scaler.scale(loss).backward()
+                for name, value in parts.items():
+                    sums[name] = sums.get(name, 0.0) + float(value.detach()) / config.accumulate
+                images_here += len(images)
+        except _Stopped:
+            self.optimizer.zero_grad(set_to_none=True)
+            raise
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        names = sorted(sums)
+        reduced = dist_utils.all_sum([sums[n] for n in names] + [float(images_here)], ctx)
+        means = {n: reduced[i] / ctx.world_size for i, n in enumerate(names)}
+        if not math.isfinite(sum(means.values())):
+            raise LongtailError(
+                f"the loss diverged at iteration {iteration + 1} ({means}); lower the "
+                "learning rate (--lr) or check the data"
+            )
+        return StepOutcome(means, int(reduced[-1]))
+
+
+# ---------------------------------------------------------------- the run
+
+
+def train(
+    project_target: str | Path | Project,
+    config: TrainConfig | None = None,
+    *,
+    resume: bool = False,
+    resume_model: int | None = None,
+    device: str | None = None,
+    report: Report | None = None,
+    stop: StopFlag | None = None,
+) -> TrainResult:
+    """One training run (see the module docstring). ``resume`` continues the latest
+    interrupted run (or ``resume_model``) with its stored config."""
+    emit = report or (lambda _event: None)
+    flag: StopFlag = stop or threading.Event()
+    ctx = dist_utils.setup(device)
+    own_project = not isinstance(project_target, Project)
+    project = Project.open(project_target) if own_project else project_target
+    try:
+        roles.require(project, roles.TRAIN)  # an admin's action in a team project
+        started = time.perf_counter()
+        say: Report = emit if ctx.is_main else (lambda _e: None)
+        plan = plan_run(project, config or TrainConfig(), resume, resume_model, ctx)
+        say(ev.Registered(plan.model_id))
+        result = _guarded(plan, ctx, say, flag)
+        result.seconds = round(time.perf_counter() - started, 3)
+        return result
+    finally:
+        if own_project:
+            project.close()
+        dist_utils.teardown(ctx)
+
+
+def _guarded(plan: Plan, ctx: dist_utils.Context, say: Report, stop: StopFlag) -> TrainResult:
+    """:func:`_run`; whatever goes wrong, the registry row keeps the last checkpoint."""
+    if ctx.is_main and plan.checkpoint_state is not None:
+        registry.update_model(plan.project, plan.model_id, status=registry.TRAINING)
+    try:
+        return _run(plan, ctx, say, stop)
+    except BaseException as exc:
+        if ctx.is_main:
+            has_checkpoint = read_checkpoint_info(plan.folder) is not None
+            registry.update_model(
+                plan.project,
+                plan.model_id,
+                status=registry.CANCELLED
+                if isinstance(exc, KeyboardInterrupt)
+                else registry.FAILED,
+                checkpoint=plan.project.relative(plan.folder / CHECKPOINT)
+                if has_checkpoint
+                else None,
+                config={"error": "".join(traceback.format_exception_only(exc)).strip()},
+            )
+        raise
+
+
+def _run(plan: Plan, ctx: dist_utils.Context, say: Report, stop: StopFlag) -> TrainResult:
+    config, device = plan.config, ctx.device
+    on_gpu = device.type == "cuda"
+    amp = on_gpu if config.amp is None else bool(config.amp and on_gpu)
+    channels_last = on_gpu if config.channels_last is None else bool(config.channels_last)
+    categories = _categories_of(plan.project, plan.snapshot)
+    built = build_model(plan, categories, ctx.world_size)
+    model = built.model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    optimizer = _optimizer(model, config)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    start_iteration = restore(plan.checkpoint_state, model, optimizer, scaler)
+    if ctx.is_main and plan.frozen_names is None:
+        registry.update_model(
+            plan.project, plan.model_id, config={"frozen_batch_norms": built.frozen}
+        )
+    stepper = Stepper(dist_utils.wrap(model, ctx), optimizer, scaler, config, ctx, amp)
+    batches = make_loader(plan.snapshot, config, ctx, start_iteration)
+    checkpointer = Checkpointer(plan, categories, ctx, say)
+    checkpointer.last = start_iteration if plan.checkpoint_state is not None else None
+    say(
+        ev.Started(
+            model_id=plan.model_id,
+            architecture=config.architecture,
+            start_weights=built.weights_used,
+            weights=built.weights_summary,
+            snapshot=plan.snapshot.summary(),
+            iterations=config.iterations,
+            start_iteration=start_iteration,
+            device=str(device),
+            world_size=ctx.world_size,
+            amp=amp,
+            optimizer=config.optimizer,
+            total_batch=config.total_batch(ctx.world_size),
+            frozen_batch_norms=len(built.frozen),
+        )
+    )
+    stepper.model.train()
+    freeze_batch_norms(dist_utils.unwrap(stepper.model), built.frozen)  # SyncBatchNorm's, on GPUs
+    iteration, cancelled, losses = _steps(
+        plan, ctx, say, stop, stepper, built, batches, checkpointer, amp, start_iteration
+    )
+    if checkpointer.last != iteration:  # a checkpoint of the last finished iteration
+        checkpointer.save(iteration, built, optimizer, scaler, amp)
+    return finish(plan, ctx, say, built, checkpointer, iteration, cancelled, losses, amp)
+
+
+def _steps(
+    plan: Plan,
+    ctx: dist_utils.Context,
+    say: Report,
+    stop: StopFlag,
+    stepper: Stepper,
+    built: Built,
+    batches: Iterator[Any],
+    checkpointer: Checkpointer,
+    amp: bool,
+    iteration: int,
+) -> tuple[int, bool, list[dict[str, float]]]:
+    """Optimiser steps until the last iteration or a stop; (iteration, cancelled, losses)."""
+    config = plan.config
+    losses: list[dict[str, float]] = []
+    first, loop_start, images_seen = iteration, time.perf_counter(), 0.0
+    with stepper.stoppable(built.model.backbone, stop):
+        while iteration < config.iterations:
+            if dist_utils.any_rank(stop.is_set(), ctx):
+                return iteration, True, losses
+            try:
+                outcome = stepper.step(iteration, batches)
+            except _Stopped:
+                return iteration, True, losses
+            iteration += 1
+            total = sum(outcome.losses.values())
+            losses.append({**outcome.losses, "loss": total})
+            images_seen += outcome.images
+            elapsed = time.perf_counter() - loop_start
+            say(
+                ev.Progress(
+                    iteration=iteration,
+                    iterations=config.iterations,
+                    loss=round(total, 6),
+                    losses={n: round(v, 6) for n, v in outcome.losses.items()},
+                    lr=config.lr_at(iteration - 1, ctx.world_size),
+                    images=outcome.images,
+                    images_per_s=round(images_seen / elapsed, 3) if elapsed > 0 else None,
+                    eta_s=round(elapsed / (iteration - first) * (config.iterations - iteration), 1),
+                    ranks=ctx.world_size,
+                )
+            )
+            if iteration % config.checkpoint_every == 0 and iteration < config.iterations:
+                checkpointer.save(iteration, built, stepper.optimizer, stepper.scaler, amp)
+    return iteration, False, losses
+
+
+# ---------------------------------------------------------------- 7. the finish
+
+
+def finish(
+    plan: Plan,
+    ctx: dist_utils.Context,
+    say: Report,
+    built: Built,
+    checkpointer: Checkpointer,
+    iteration: int,
+    cancelled: bool,
+    losses: list[dict[str, float]],
+    amp: bool,
+) -> TrainResult:
+    """Evaluate on the held-out split (rank 0 only; the other ranks return at once, so
+    none waits at a barrier through the evaluation) and close the registry row."""
+    status = registry.CANCELLED if cancelled else registry.FINISHED
+    path = checkpointer.path or plan.folder / CHECKPOINT
+    metrics = None
+    if ctx.is_main:
+        if not cancelled and plan.config.evaluate:
+            say(ev.Evaluating(len(plan.snapshot.heldout)))
+            metrics = evaluate_model(
+                built.model,
+                plan.snapshot,
+                ctx.device,
+                amp=amp,
+                progress=lambda d, n: say(ev.EvaluationProgress(d, n)),
+            )
+            say(ev.Evaluated(metrics))
+        registry.update_model(
+            plan.project,
+            plan.model_id,
+            status=status,
+            checkpoint=plan.project.relative(path),
+            metrics=metrics,
+            config={"iterations_done": iteration, "start_weights": built.weights_used},
+            finished=True,
+        )
+    end = ev.Cancelled if cancelled else ev.Ended
+    say(end(plan.model_id, status, iteration, str(path), metrics))
+    return TrainResult(
+        model_id=plan.model_id,
+        status=status,
+        iterations_done=iteration,
+        checkpoint=path,
+        metrics=metrics,
+        weights=built.weights_used,
+        seconds=0.0,
+        losses=losses,
+    )

@@ -4,17 +4,16 @@
 Fine-tunes a Mask R-CNN on the project's accepted masks (federated loss, repeat-factor
 sampling), evaluates it on the held-out split and adds it to the registry (``longtail
 models``). Runs in this process with a progress bar (loss, ETA); Ctrl-C (or SIGTERM)
-stops at the next step, writes a checkpoint and exits with status 130 — ``--resume``
-continues. For several GPUs: ``torchrun --nproc-per-node N -m model.training PROJECT ...``
+stops the run within 2 seconds (the loop runs in a child process), with a checkpoint,
+and exits with status 130 — ``--resume`` continues from the checkpoint it names. The same
+entry point as ``python -m model.training`` (:mod:`model.training.entry`). For several GPUs: ``torchrun --nproc-per-node N -m model.training PROJECT ...``
 takes the same options. torch is imported only when the command runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from typing import Any
 
 from pipeline.errors import LongtailError
@@ -44,35 +43,33 @@ class _Bar:
         self._tqdm = tqdm
         self.bar: Any = None
 
-    def __call__(self, event: dict) -> None:
-        kind = event["event"]
-        if kind == "start":
+    def __call__(self, event: Any) -> None:
+        from model.training import events as ev  # torch-free
+
+        if isinstance(event, ev.Started):
+            snap = event.snapshot
+            ranks = f" x{event.world_size}" if event.world_size > 1 else ""
             print(
-                f"model {event['model_id']}: {event['architecture']} from "
-                f"{event['start_weights']} on {event['device']}"
-                f"{' x' + str(event['world_size']) if event['world_size'] > 1 else ''}; "
-                f"{event['snapshot']['train_images']} train / "
-                f"{event['snapshot']['heldout_images']} held-out images "
-                f"({event['snapshot']['heldout_rule']})",
+                f"model {event.model_id}: {event.architecture} from {event.start_weights} "
+                f"on {event.device}{ranks}; {snap['train_images']} train / "
+                f"{snap['heldout_images']} held-out images ({snap['heldout_rule']})",
                 file=sys.stderr,
             )
             self.bar = self._tqdm(
-                total=event["iterations"],
-                initial=event["start_iteration"],
+                total=event.iterations,
+                initial=event.start_iteration,
                 desc="training",
                 unit="it",
                 file=sys.stderr,
                 disable=not sys.stderr.isatty(),
                 leave=False,
             )
-        elif kind == "progress" and self.bar is not None:
-            self.bar.set_postfix(
-                loss=f"{event['loss']:.3f}", lr=f"{event['lr']:.2g}", refresh=False
-            )
-            self.bar.update(event["iteration"] - self.bar.n)
-        elif kind == "evaluating":
+        elif isinstance(event, ev.Progress) and self.bar is not None:
+            self.bar.set_postfix(loss=f"{event.loss:.3f}", lr=f"{event.lr:.2g}", refresh=False)
+            self.bar.update(event.iteration - self.bar.n)
+        elif isinstance(event, ev.Evaluating):
             self.close()
-            print(f"evaluating on {event['images']} held-out images", file=sys.stderr)
+            print(f"evaluating on {event.images} held-out images", file=sys.stderr)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -81,43 +78,27 @@ class _Bar:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model.training.config import config_from_args, set_heldout_fraction
+    from model.training.entry import exit_status
+    from model.training.entry import run as run_training
+    from model.training.evaluate import format_metrics
 
-    config = config_from_args(args)
-    set_heldout_fraction(args.project, args.heldout_fraction)
-    stop = threading.Event()
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    def handler(_signum: int, _frame: object) -> None:
-        stop.set()
-
-    for signum in previous:
-        signal.signal(signum, handler)
     bar = _Bar()
     try:
-        from model.training.evaluate import format_metrics
-        from model.training.loop import train
-
-        result = train(
-            args.project,
-            config,
-            resume=args.resume,
-            resume_model=args.resume_model,
-            device=args.device,
-            report=bar,
-            stop=stop,
-        )
+        result = run_training(args, bar)
     finally:
         bar.close()
-        for signum, old in previous.items():
-            signal.signal(signum, old)
     if result.status == "cancelled":
+        lost = (
+            f" (the step after it was abandoned at iteration {result.stopped_at})"
+            if result.stopped_at is not None and result.stopped_at > result.iterations_done
+            else ""
+        )
         print(
-            f"longtail: training cancelled at iteration {result.iterations_done}; checkpoint "
-            f"{result.checkpoint} (continue with --resume)",
+            f"longtail: training cancelled; --resume continues from iteration "
+            f"{result.iterations_done}{lost}, checkpoint {result.checkpoint}",
             file=sys.stderr,
         )
-        return 130
+        return exit_status(result)
     if result.checkpoint is None:  # pragma: no cover - a finished run always writes one
         raise LongtailError("training finished without writing a checkpoint")
     print(

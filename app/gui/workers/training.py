@@ -17,6 +17,8 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
+from model.training import events as ev
+
 CANCELLED_EXIT = 130
 KILL_AFTER_MS = 30000
 STDERR_KEPT = 8000
@@ -125,25 +127,27 @@ class TrainingProcess(QObject):
         if not line.startswith(b"{"):
             return
         try:
-            event = json.loads(line)
+            data = json.loads(line)
         except json.JSONDecodeError:
             return
-        kind = event.get("event")
-        self._last = event
-        if kind == "start":
-            self.started.emit(event)
-            self.message.emit(f"training model {event['model_id']} ({event['architecture']})")
-        elif kind == "progress":
-            self.progress.emit(event)
-        elif kind == "checkpoint":
-            self.checkpoint.emit(event)
-        elif kind == "evaluating":
-            self.evaluating.emit(event)
-            self.message.emit(f"training: evaluating on {event.get('images')} held-out images")
-        elif kind == "evaluation":
-            self.evaluated.emit(event)
-        elif kind == "error":
-            self._error = str(event.get("message"))
+        event = ev.event_from_dict(data)  # the trainer's events, one torch-free module
+        if event is None:
+            return
+        self._last = data
+        if isinstance(event, ev.Started):
+            self.started.emit(data)
+            self.message.emit(f"training model {event.model_id} ({event.architecture})")
+        elif isinstance(event, ev.Progress):
+            self.progress.emit(data)
+        elif isinstance(event, ev.CheckpointSaved):
+            self.checkpoint.emit(data)
+        elif isinstance(event, ev.Evaluating):
+            self.evaluating.emit(data)
+            self.message.emit(f"training: evaluating on {event.images} held-out images")
+        elif isinstance(event, ev.Evaluated):
+            self.evaluated.emit(data)
+        elif isinstance(event, ev.Failed):
+            self._error = event.message
 
     def _on_error(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart:
