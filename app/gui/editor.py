@@ -46,6 +46,7 @@ from app.gui.tools.base import (
     MoveVertex,
     PaintStroke,
     Propose,
+    Refine,
 )
 from pipeline.drafts import Draft, DraftError
 from pipeline.errors import LongtailError
@@ -103,6 +104,11 @@ class MaskEditor(QWidget):
         self._worker = model_worker
         self._own_worker = False
         self._proposal_id: int | None = None
+        # the prompt of the mask on screen (box, point, refining clicks), and that of
+        # the proposal on its way: clicks refine the former (see tools/prompt.py)
+        self._prompt: edits.Prompt | None = None
+        self._asked: edits.Prompt | None = None
+        self._click_items: list[Any] = []
         self._build_ui(tools)
         self.set_tool(tools[0] if tools else None)
 
@@ -215,7 +221,9 @@ class MaskEditor(QWidget):
             act.setShortcuts([QKeySequence(k) for k in keys])
         elif keys:
             act.setShortcut(QKeySequence(keys))
-        act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        # The window's keys: tools work without a click on the canvas first (after
+        # Ctrl+3, a click on a button); a hidden stage's editor is not asked.
+        act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         act.triggered.connect(slot)
         self.addAction(act)
         return act
@@ -262,6 +270,8 @@ class MaskEditor(QWidget):
             self._tool.cancel()
         self.scene.clear_annotations()
         self._item = None
+        self._click_items = []
+        self._apply_prompt(None)
         self.view.set_image(image)
         self._image = image
         self._category = category
@@ -403,6 +413,9 @@ class MaskEditor(QWidget):
             elif isinstance(request, Propose):
                 self.request_proposal(box=request.box, point=request.point)
                 return
+            elif isinstance(request, Refine):
+                self.refine(*request.point, request.positive)
+                return
             elif isinstance(request, CancelProposal):
                 self.cancel_proposal()
                 return
@@ -463,25 +476,63 @@ class MaskEditor(QWidget):
         self, box: Box | None = None, point: tuple[float, float] | None = None
     ) -> int | None:
         """Ask the model for a mask from a box (x, y, w, h) or a point; returns the request
-        id. The answer replaces the mask being drawn (undoable)."""
+        id. The answer replaces the mask being drawn (undoable); clicks then refine it."""
+        if box is None and point is None:
+            return None
+        return self._ask((box, point, ()))
+
+    def set_prompt(self, box: Box | None = None, point: tuple[float, float] | None = None) -> None:
+        """What the mask on screen was (or would be) proposed from, so that clicks refine
+        it (stage 3 gives the instance's box or point; a correction the mask's box)."""
+        self._apply_prompt((box, point, ()) if box is not None or point is not None else None)
+
+    def refine(self, x: float, y: float, positive: bool) -> int | None:
+        """Ask again with one more click: positive (the object is there) or negative (it
+        is not); the answer replaces the mask in place, one undo step per click."""
+        if self._prompt is None:
+            self.statusMessage.emit("Ask for a proposal first: drag a box or click (M)")
+            return None
+        box, point, clicks = self._prompt
+        return self._ask((box, point, (*clicks, (float(x), float(y), bool(positive)))))
+
+    @property
+    def clicks(self) -> tuple[edits.Click, ...]:
+        """The refining clicks of the mask on screen."""
+        return self._prompt[2] if self._prompt is not None else ()
+
+    def _ask(self, prompt: edits.Prompt) -> int | None:
         if self._image is None:
             return None
         worker = self._ensure_worker()
         if self._proposal_id is not None:
             worker.cancel(self._proposal_id)
+        box, point, clicks = prompt
         try:
             if box is not None:
-                rid = worker.propose_box(self._image, box, self._category)
-            elif point is not None:
-                rid = worker.propose_point(self._image, point, self._category)
+                rid = worker.propose_box(self._image, box, self._category, points=clicks)
             else:
-                return None
+                rid = worker.propose_point(self._image, point, self._category, points=clicks)
         except LongtailError as exc:
             self.statusMessage.emit(str(exc))
             return None
         self._proposal_id = rid
+        self._asked = prompt
         self._set_waiting(True)
         return rid
+
+    def _apply_prompt(self, prompt: edits.Prompt | None) -> None:
+        """The prompt of the mask on screen (a PromptEdit's undo and redo set it too);
+        its clicks are shown as green (positive) and red (negative) dots."""
+        self._prompt = prompt
+        tool = self._tools.get("prompt")
+        if tool is not None:
+            tool.refining = prompt is not None
+        for item in self._click_items:
+            self.scene.remove_annotation(item)
+        self._click_items = [
+            self.scene.add_point(x, y, "", QColor("#2ecc40" if positive else "#ff4136"))
+            for x, y, positive in (prompt[2] if prompt is not None else ())
+        ]
 
     def cancel_proposal(self) -> None:
         if self._proposal_id is not None and self._worker is not None:
@@ -516,12 +567,26 @@ class MaskEditor(QWidget):
             self.statusMessage.emit("The model found nothing there")
             return
         source = getattr(self._worker, "last_source", None) or "model"
+        asked, self._asked = self._asked, None
+        clicks = asked[2] if asked is not None else ()
+        if clicks and self._prompt is not None and clicks[:-1] == self._prompt[2]:
+            text = "Positive click" if clicks[-1][2] else "Negative click"
+        else:
+            text = f"Model proposal ({source})"
         self._push(
-            edits.replace(
-                self._draft, mask, f"Model proposal ({source})", "proposal", self._changed
+            edits.PromptEdit(
+                self._draft,
+                mask,
+                text,
+                self._changed,
+                (self._prompt, asked),
+                self._apply_prompt,
             )
         )
-        self.statusMessage.emit(f"Proposal from {source}: edit it, or draw over it")
+        self.statusMessage.emit(
+            f"{text} from {source}: click to refine (right or Alt+click: not the object), "
+            "or edit it"
+        )
 
     def _on_proposal_failed(self, rid: int, message: str) -> None:
         if rid != self._proposal_id:

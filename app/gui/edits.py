@@ -14,7 +14,7 @@ from PySide6.QtGui import QUndoCommand
 
 from pipeline import drafts
 from pipeline.drafts import Draft, VertexRef
-from pipeline.geometry import Mask
+from pipeline.geometry import Box, Mask
 
 Point = tuple[float, float]
 Changed = Callable[[Mask | None, str], None]
@@ -91,8 +91,40 @@ def replace(draft: Draft, mask: Mask | None, text: str, tool: str, changed: Chan
     return DraftEdit(draft, mask, text, tool, changed)
 
 
+Click = tuple[float, float, bool]
+Prompt = tuple[Box | None, Point | None, tuple[Click, ...]]
+"""What a proposal was asked with: its box, its point, and the refining clicks."""
+
+
+class PromptEdit(DraftEdit):
+    """A model's mask for a prompt: undo puts back the mask and the prompt before it
+    (so that the next click refines what is on screen), redo both after."""
+
+    def __init__(
+        self,
+        draft: Draft,
+        after: Mask,
+        text: str,
+        changed: Changed,
+        prompts: tuple[Prompt | None, Prompt | None],
+        set_prompt: Callable[[Prompt | None], None],
+    ) -> None:
+        super().__init__(draft, after, text, "proposal", changed)
+        self.prompt_before, self.prompt_after = prompts
+        self._set_prompt = set_prompt
+
+    def redo(self) -> None:
+        self._set_prompt(self.prompt_after)
+        super().redo()
+
+    def undo(self) -> None:
+        self._set_prompt(self.prompt_before)
+        super().undo()
+
+
 __all__ = [
     "DraftEdit",
+    "PromptEdit",
     "add_polygon",
     "cut_hole",
     "delete_vertex",

@@ -235,6 +235,9 @@ class SegmentationView(StageView):
             draft_tool=tool,
         )
         self._show_marks(item)
+        # clicks with the prompt tool (M) refine the proposal from the instance's prompt
+        point = (item.instance.x, item.instance.y) if item.instance.x is not None else None
+        self.editor.set_prompt(box=item.instance.box, point=point)
         self.category_label.setText(item.category.display_name)
         self.definition_label.setText(item.category.definition)
         where = "its box" if item.instance.box is not None else "its point"

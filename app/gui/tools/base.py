@@ -73,6 +73,15 @@ class Propose:
 
 
 @dataclass(frozen=True)
+class Refine:
+    """A click that refines the last proposal: ``positive`` adds the object under it,
+    otherwise it takes that area out."""
+
+    point: Point
+    positive: bool
+
+
+@dataclass(frozen=True)
 class CancelProposal:
     pass
 
@@ -193,6 +202,7 @@ __all__ = [
     "PaintStroke",
     "PolylinePreview",
     "Propose",
+    "Refine",
     "StrokePreview",
     "Tool",
 ]

@@ -222,13 +222,22 @@ class ThumbnailModel(QAbstractListModel):
         self._changed(image_id)
 
     def _thumbnail_ready(self, image_id: int, image: QImage) -> None:
-        if image.height() > THUMB_HEIGHT:
-            # a portrait photo fits the cell's height: every cell is one size
-            # (uniform items), and a taller icon pushed the name out of it
-            image = image.scaledToHeight(
-                THUMB_HEIGHT, Qt.TransformationMode.SmoothTransformation
+        # Every picture is one size, THUMB x THUMB_HEIGHT, the thumbnail centred in it:
+        # the grid's items are uniform (sized from the first row), and a portrait
+        # thumbnail taller than a landscape one pushed its name out of its cell.
+        if image.height() > THUMB_HEIGHT or image.width() > THUMB:
+            image = image.scaled(
+                THUMB,
+                THUMB_HEIGHT,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
             )
-        self.pixmaps[image_id] = QPixmap.fromImage(image)
+        pixmap = QPixmap(THUMB, THUMB_HEIGHT)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.drawImage((THUMB - image.width()) // 2, (THUMB_HEIGHT - image.height()) // 2, image)
+        painter.end()
+        self.pixmaps[image_id] = pixmap
         self._changed(image_id)
 
     def _thumbnail_failed(self, image_id: int, message: str) -> None:
@@ -282,6 +291,8 @@ class CorrectionDialog(QDialog):
             category_id=category_id,
             draft_tool="polygon",
         )
+        if mask is not None and mask.area:  # clicks (M) refine a proposal from its box
+            self.editor.set_prompt(box=tuple(float(v) for v in mask.bbox))
         note = QLabel(
             "Edit the mask, then send it to verification. The accepted version stays in the "
             "history; the instance counts again once a verifier accepts the new one."

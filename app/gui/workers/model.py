@@ -21,7 +21,7 @@ import os
 import threading
 import traceback
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,11 @@ class ProposalRequest:
     point: tuple[float, float] | None = None
     category: str | int | None = None
     images: tuple[ImageInput, ...] = ()
+    points: tuple[tuple[float, float, bool], ...] = ()  # refining clicks (x, y, positive)
+
+
+def _clicks(points: Sequence[tuple[float, float, bool]]) -> tuple[tuple[float, float, bool], ...]:
+    return tuple((float(x), float(y), bool(positive)) for x, y, positive in points)
 
 
 def default_predictor(project: Any | None) -> Any:
@@ -114,10 +119,17 @@ class _Runner(QObject):
             pixels = self._load(request.image)
             if self._cancelled(request.id):
                 return
+            # clicks go only with a request that has them: a predictor of another
+            # make (tests' stand-ins) may not take the keyword
+            clicks = {"points": request.points} if request.points else {}
             if request.kind == "box":
-                found = predictor.box_to_mask(pixels, request.box, category=request.category)
+                found = predictor.box_to_mask(
+                    pixels, request.box, category=request.category, **clicks
+                )
             elif request.kind == "point":
-                found = predictor.point_to_mask(pixels, request.point, category=request.category)
+                found = predictor.point_to_mask(
+                    pixels, request.point, category=request.category, **clicks
+                )
             else:
                 if not predictor.trained:
                     raise LongtailError(
@@ -211,19 +223,38 @@ class ModelWorker(QObject):
         self._submit.emit(request)
         return request.id
 
-    def propose_box(self, image: ImageInput, box: Box, category: str | int | None = None) -> int:
-        """A mask for the object in ``box`` (x, y, w, h); returns the request id."""
+    def propose_box(
+        self,
+        image: ImageInput,
+        box: Box,
+        category: str | int | None = None,
+        points: Sequence[tuple[float, float, bool]] = (),
+    ) -> int:
+        """A mask for the object in ``box`` (x, y, w, h), refined by ``points`` (clicks
+        ``(x, y, positive)``); returns the request id."""
         x, y, w, h = (float(v) for v in box)
         if w <= 0 or h <= 0:
             raise LongtailError(f"the box {tuple(box)} has no area")
         return self._send(
-            ProposalRequest(next(self._ids), "box", image, box=(x, y, w, h), category=category)
+            ProposalRequest(
+                next(self._ids),
+                "box",
+                image,
+                box=(x, y, w, h),
+                category=category,
+                points=_clicks(points),
+            )
         )
 
     def propose_point(
-        self, image: ImageInput, point: tuple[float, float], category: str | int | None = None
+        self,
+        image: ImageInput,
+        point: tuple[float, float],
+        category: str | int | None = None,
+        points: Sequence[tuple[float, float, bool]] = (),
     ) -> int:
-        """A mask for the object under ``point`` (x, y); returns the request id."""
+        """A mask for the object under ``point`` (x, y), refined by ``points``; returns
+        the request id."""
         return self._send(
             ProposalRequest(
                 next(self._ids),
@@ -231,6 +262,7 @@ class ModelWorker(QObject):
                 image,
                 point=(float(point[0]), float(point[1])),
                 category=category,
+                points=_clicks(points),
             )
         )
 
