@@ -208,6 +208,9 @@ def zoom_burst(app: QApplication, view, steps: int = 10, gap_ms: int = 40) -> di
     }
 
 
+LABELS = False  # --labels: the context polygons carry labels (placed without overlap)
+
+
 def scene_figures(app: QApplication, frames: int, cached: bool) -> dict[str, object]:
     from app.gui.editor import MaskEditor
 
@@ -219,7 +222,8 @@ def scene_figures(app: QApplication, frames: int, cached: bool) -> dict[str, obj
     shapes = polygons(1000, 50)
     # 999 context polygons and one being edited (the one under the drag).
     editable, _ = shapes[0]
-    editor.load(picture(W, H), [(m, "", c) for m, c in shapes[1:]], draft=editable)
+    context = [(m, f"category {c % 20}" if LABELS else "", c) for m, c in shapes[1:]]
+    editor.load(picture(W, H), context, draft=editable)
     editor.view.fit()
     view = editor.view
     out: dict[str, object] = {
@@ -399,7 +403,10 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--proposals", type=int, default=8)
     parser.add_argument("--no-proposals", action="store_true")
+    parser.add_argument("--labels", action="store_true", help="label the 999 context masks")
     args = parser.parse_args()
+    global LABELS
+    LABELS = args.labels
     app = QApplication.instance() or QApplication([])
     result: dict[str, object] = {
         "bench": "canvas",
