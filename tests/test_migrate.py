@@ -38,6 +38,7 @@ def worked_project(folder: Path, tiny_coco: Path) -> Path:
             project,
             tiny_coco / "annotations" / "instances_val2017.json",
             images_root=tiny_coco / "val2017",
+            federated=True,  # exhaustiveness stays to be asked (stage 5 has work)
         )
         service = Pipeline(project)
         service.seed()
