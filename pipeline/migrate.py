@@ -52,7 +52,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from . import roles
+from . import roles, teamdb
 from . import schema as s
 from . import text as text_policy
 from .credentials import shown
@@ -191,6 +191,7 @@ def _copy(src: Project, dst: Project, progress: Progress | None) -> dict[str, Ta
             raise MigrationError(
                 "the copy does not match the source, so nothing was kept: " + "; ".join(wrong)
             )
+        teamdb.secure_new_project(write)  # PostgreSQL: the connecting login is its admin
     return found
 
 

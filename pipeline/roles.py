@@ -133,7 +133,10 @@ def may(role: str, needed: str) -> bool:
 
 
 def roles_in_force(conn: Connection) -> bool:
-    """True once the project has an admin (see the module docstring)."""
+    """True once the project has an admin (see the module docstring); always on a
+    team-secured PostgreSQL project, whose owner is its first admin."""
+    if teamdb.group_prefix(conn) is not None:
+        return True
     return bool(conn.execute(select(exists().where(an.c.role == ADMIN))).scalar())
 
 
@@ -142,6 +145,16 @@ def check_stage(conn: Connection, who: Annotator, stage: int, settings: ProjectS
     needed = stage_role(stage, settings)
     if needed == ANNOTATOR:
         return  # everyone's stage: no query on the claim's hot path
+    ident = identity_in(conn)
+    if ident.secured and who.name == ident.login:  # the login's groups are its role
+        if ident.role is None or not may(ident.role, needed):
+            held = _a(ident.role) if ident.role else "not in the team"
+            raise NotAllowedError(
+                f"{who.name} is {held} in this project; stage {stage} ({s.STAGES[stage]}) "
+                f"is for {_from(needed)} ({_granted_by(conn)}; project setting "
+                "verification_role)"
+            )
+        return
     admins = select(func.count()).where(an.c.role == ADMIN).scalar_subquery()
     row = conn.execute(select(an.c.role, admins).where(an.c.id == who.id)).first()
     if row is None:
@@ -218,7 +231,10 @@ def _login_refusal(conn: Connection, ident: Identity, what: str, target: str) ->
 
 def _granted_by(conn: Connection) -> str:
     """Who can grant a role: the project's admins, by name."""
-    admins = sorted(conn.execute(select(an.c.name).where(an.c.role == ADMIN)).scalars())
+    if teamdb.group_prefix(conn) is not None:
+        admins = sorted(n for n, r in teamdb.members(conn).items() if r == ADMIN)
+    else:
+        admins = sorted(conn.execute(select(an.c.name).where(an.c.role == ADMIN)).scalars())
     if not admins:
         return "the project's owner grants it"
     shown_admins = ", ".join(admins[:5]) + (" ..." if len(admins) > 5 else "")
@@ -263,7 +279,13 @@ def team(project: Project) -> list[Member]:
     """Every annotator with their stored role, admins first, then by name."""
     with project.read() as conn:
         rows = conn.execute(select(an.c.id, an.c.name, an.c.role, an.c.is_bot)).all()
-    members = [Member(int(r.id), r.name, r.role, bool(r.is_bot)) for r in rows]
+        # PostgreSQL: a login's groups are its role (the owner may have no row yet)
+        logins = teamdb.members(conn)
+    members = [
+        Member(int(r.id), r.name, logins.get(r.name, r.role), bool(r.is_bot)) for r in rows
+    ]
+    known = {m.name for m in members}
+    members += [Member(0, n, role, False) for n, role in logins.items() if n not in known]
     return sorted(members, key=lambda m: (-RANK.get(m.role, 0), m.name))
 
 
@@ -350,6 +372,8 @@ def _member_row(conn: Connection, name: str, project: Project, role: str) -> Any
 
 
 def _keep_an_admin(conn: Connection, row: Any, role: str) -> None:
+    if teamdb.group_prefix(conn) is not None:
+        return  # the database's team functions keep the last admin
     if row.role == ADMIN and role != ADMIN:
         admins = conn.execute(select(func.count()).where(an.c.role == ADMIN)).scalar_one()
         if admins == 1:

@@ -687,9 +687,11 @@ def _team_functions(prefix: str, q: str, fixed: str) -> list[str]:
         f"RAISE EXCEPTION 'changing the team is for admins of this project (%)', "
         f"current_database() USING ERRCODE = '42501'; END IF;"
     )
+    # the admins are the logins in the admin group (the owner among them)
     last_admin = (
-        f"IF (SELECT role FROM {q}.annotators WHERE name = member) = '{ADMIN}' "
-        f"AND (SELECT count(*) FROM {q}.annotators WHERE role = '{ADMIN}') = 1 THEN "
+        f"IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = member) "
+        f"AND pg_has_role(member, '{adm}', 'MEMBER') AND (SELECT count(*) FROM "
+        f"pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid WHERE g.rolname = '{adm}') = 1 THEN "
         f"RAISE EXCEPTION '% is the project''s only admin; make someone else admin first', "
         f"member USING ERRCODE = '55000'; END IF;"
     )

@@ -10,7 +10,6 @@ on the schema only, so that the store's migration can call it.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +17,6 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from . import schema as s
-
-TEAM_GROUPS = "team_groups"
-"""The ``meta`` key holding the prefix of the project's group roles (``lt<oid>_``)."""
 
 INSUFFICIENT_PRIVILEGE = "42501"
 """The SQLSTATE of every refusal: a missing grant, a policy, the work-queue trigger."""
@@ -48,10 +44,19 @@ def _meta(conn: Connection, key: str) -> str | None:
 
 
 def group_prefix(conn: Connection) -> str | None:
-    """The prefix of the project's group roles, or None (SQLite, or not applied yet)."""
+    """The prefix of the project's group roles, ``lt<oid>_`` (None on SQLite, or while
+    they are not made yet). Derived from the database, never stored in it: a copy of the
+    project (``migrate``) is another database, with groups of its own."""
     if conn.dialect.name != "postgresql":
         return None
-    return _meta(conn, TEAM_GROUPS)
+    oid = conn.execute(
+        text(
+            "SELECT d.oid FROM pg_database d WHERE d.datname = current_database() "
+            "AND to_regrole(:p || d.oid::text || :admin) IS NOT NULL"
+        ),
+        {"p": s.GROUP_PREFIX, "admin": "_" + s.ADMIN},
+    ).scalar()
+    return None if oid is None else s.team_group_prefix(int(oid))
 
 
 def identity_in(conn: Connection) -> Identity:
@@ -119,25 +124,21 @@ def apply_team_security(conn: Connection) -> str | None:
     driver = conn.connection.driver_connection  # no parameters: '%' stays plpgsql's
     for statement in s.team_security_ddl(prefix, str(schema), str(database)):
         driver.execute(statement)  # type: ignore[union-attr]
-    conn.execute(s.meta.delete().where(s.meta.c.key == TEAM_GROUPS))
-    conn.execute(s.meta.insert().values(key=TEAM_GROUPS, value=prefix))
     make_login_admin(conn)
     return None
 
 
 def make_login_admin(conn: Connection) -> None:
-    """The connecting login becomes an admin of the project (its annotator row and the
-    admin group); ``init`` and ``migrate`` call it for whoever made the project."""
+    """The connecting login becomes an admin of the project (the admin group; its
+    annotator row, where it has one, says so too); ``init`` and ``migrate`` call it for
+    whoever made the project. No row is added: a copied project keeps its rows as they
+    were, and the login's row is made when it first acts."""
     prefix = group_prefix(conn)
     if prefix is None:
         return
     conn.execute(
-        text(
-            "INSERT INTO annotators (name, is_bot, role, created_at) "
-            "VALUES (session_user, false, :admin, :at) "
-            "ON CONFLICT (name) DO UPDATE SET role = :admin"
-        ),
-        {"admin": s.ADMIN, "at": time.time()},
+        text("UPDATE annotators SET role = :admin WHERE name = session_user"),
+        {"admin": s.ADMIN},
     )
     conn.exec_driver_sql(f'GRANT "{prefix}{s.ADMIN}" TO SESSION_USER')
 
@@ -149,6 +150,8 @@ def secure_new_project(conn: Connection) -> str | None:
     returns why, or None."""
     if conn.dialect.name != "postgresql":
         return None
+    # migrate's connection streams its reads (yield_per); these writes must not be
+    conn = conn.execution_options(stream_results=False, yield_per=None)
     why = apply_team_security(conn)
     if why is not None:
         version = _meta(conn, "schema_version")
@@ -227,7 +230,6 @@ def refusal_text(exc: Any) -> str:
 
 __all__ = [
     "INSUFFICIENT_PRIVILEGE",
-    "TEAM_GROUPS",
     "Identity",
     "apply_team_security",
     "identity_in",

@@ -135,9 +135,12 @@ def test_the_annotator_cannot_make_themself_admin(server):
     _refused(server, "ann", "SELECT longtail_team_set(%s, 'admin')", (server.login("ann"),))
 
 
+GROUP_PREFIX = "SELECT 'lt' || oid::text || '_' FROM pg_database WHERE datname = current_database()"
+
+
 def _group(srv: TeamServer) -> str:
     with srv.connect() as conn:
-        return conn.execute("SELECT value FROM meta WHERE key = 'team_groups'").fetchone()[0]
+        return conn.execute(GROUP_PREFIX).fetchone()[0]
 
 
 # ---------------------------------------------------------------- answers as oneself
@@ -344,7 +347,7 @@ def test_an_admin_who_is_not_the_owner_changes_roles_and_removes(server):
 
 
 def _has(conn, login: str, role: str) -> bool:
-    group = conn.execute("SELECT value FROM meta WHERE key = 'team_groups'").fetchone()[0]
+    group = conn.execute(GROUP_PREFIX).fetchone()[0]
     return bool(
         conn.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", (login, group + role)).fetchone()[0]
     )
@@ -352,7 +355,15 @@ def _has(conn, login: str, role: str) -> bool:
 
 def test_the_group_roles_belong_to_this_database_only(server):
     with server.connect() as owner:
-        group, oid = owner.execute(
-            "SELECT m.value, d.oid FROM meta m, pg_database d WHERE m.key = 'team_groups' AND d.datname = current_database()"
-        ).fetchone()
-    assert group == f"{s.GROUP_PREFIX}{oid}_"
+        oid = owner.execute(
+            "SELECT oid FROM pg_database WHERE datname = current_database()"
+        ).fetchone()[0]
+        comments = owner.execute(
+            "SELECT rolname, shobj_description(oid, 'pg_authid') FROM pg_roles "
+            "WHERE rolname LIKE %s ORDER BY rolname",
+            (f"{s.GROUP_PREFIX}{oid}\\_%",),
+        ).fetchall()
+    assert [name for name, _ in comments] == [
+        f"lt{oid}_{r}" for r in ("admin", "annotator", "verifier")
+    ]
+    assert all(server.database in comment for _, comment in comments)
