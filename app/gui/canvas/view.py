@@ -35,6 +35,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFrame, QGraphicsView, QStyleOptionGraphicsItem, QWidget
 
+from .focus import focus_click, watch
 from .layer import LayerJob, LayerRenderer, LayerResult, MaskLayer, render_layer
 from .scene import AnnotationScene
 from .tiles import ImageSource
@@ -104,6 +105,7 @@ class CanvasView(QGraphicsView):
         self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        watch(self)  # its focus and the app's activation, for the focus click (focus.py)
         self._tool: CanvasTool | None = None
         self._space = False
         self._pan_from: QPoint | None = None
@@ -181,6 +183,7 @@ class CanvasView(QGraphicsView):
         scale = min(view.width() / rect.width(), view.height() / rect.height()) * 0.98
         self._set_scale(scale)
         self.centerOn(rect.center())
+        self._fit_scale = self.scale_factor  # a resize refits while the zoom is this
 
     def actual_size(self) -> None:
         """One image pixel per screen pixel (1), about the view's centre."""
@@ -248,7 +251,10 @@ class CanvasView(QGraphicsView):
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
-        if self._fit_pending:
+        # A fitted image stays fitted (maximising the window refits it); a zoom the
+        # user chose is kept.
+        fitted = getattr(self, "_fit_scale", None)
+        if self._fit_pending or (fitted is not None and abs(self.scale_factor - fitted) < 1e-9):
             self.fit()
 
     # ------------------------------------------------------------ the background
@@ -445,7 +451,9 @@ class CanvasView(QGraphicsView):
         def action(text: str, keys: list[str], slot) -> QAction:
             act = QAction(text, self)
             act.setShortcuts([QKeySequence(k) for k in keys])
-            act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            # The window's keys: they work without a click on the canvas first, after
+            # Ctrl+3 or a click on a button (a hidden stage's canvas is not asked).
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             act.triggered.connect(slot)
             self.addAction(act)
             return act
@@ -480,6 +488,13 @@ class CanvasView(QGraphicsView):
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()
             return
+        if focus_click(self):
+            # The click that brings the app to the front only takes the focus: no
+            # vertex, no spot (decision 0032). Its release and drag go nowhere either.
+            self._focus_press = True
+            self.setFocus(Qt.FocusReason.MouseFocusReason)
+            event.accept()
+            return
         ce = self._canvas_event(event)
         self.clicked.emit(QPointF(ce.x, ce.y), event.button(), event.modifiers())
         if self._tool is not None and self._tool.press(ce):
@@ -488,6 +503,9 @@ class CanvasView(QGraphicsView):
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if getattr(self, "_focus_press", False) and event.buttons():
+            event.accept()  # the drag of a focus click draws nothing
+            return
         if self._pan_from is not None:
             now = event.position().toPoint()
             delta = now - self._pan_from
@@ -503,6 +521,10 @@ class CanvasView(QGraphicsView):
         super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if getattr(self, "_focus_press", False):
+            self._focus_press = False
+            event.accept()
+            return
         if self._pan_from is not None and (
             event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton)
         ):

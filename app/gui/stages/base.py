@@ -294,7 +294,11 @@ class StageView(QWidget):
         return layout
 
     def actions(self) -> list[QAction]:
-        return list(self._actions)
+        """The view's commands, and its canvas's view keys (F, 1, +, -) where it has
+        one: menus and Help -> Keyboard shortcuts list them per stage."""
+        canvas = getattr(self, "canvas", None)
+        view_keys = canvas.view_actions() if hasattr(canvas, "view_actions") else []
+        return [*self._actions, *view_keys]
 
     def show_item(self, item: StageItem) -> None:
         """Show one claimed item (views with ``page_size`` 1)."""

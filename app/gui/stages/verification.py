@@ -344,6 +344,10 @@ class VerificationView(StageView):
         reason = chosen.data()
         if reason == OTHER:
             text, ok = QInputDialog.getText(self, "Reject: other reason", "What is wrong?")
+            # the page has the keys again at once: the next key is not lost on the way
+            # back from the dialog (issue 18)
+            self.window().activateWindow()
+            self.grid.setFocus(Qt.FocusReason.OtherFocusReason)
             return f"other: {text.strip()}" if ok and text.strip() else None
         return reason
 
