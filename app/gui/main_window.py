@@ -158,6 +158,8 @@ class MainWindow(QMainWindow):
             "Switch &annotator\u2026", "Ctrl+Shift+A", self.switch_annotator
         )
         self.close_project_action = a("&Close project", "Ctrl+W", self.close_project)
+        self.settings_action = a("&Settings\u2026", "Ctrl+,", self.show_settings)
+        self.settings_action.setStatusTip("The project's rules: self-verification, quotas, ...")
         self.quit_action = a("&Quit", "Ctrl+Q", self.close)
         # Quit works from every window of the app (Statistics, Explorer, Train too).
         self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
@@ -208,6 +210,8 @@ class MainWindow(QMainWindow):
         self.file_menu.addAction(self.quit_action)
 
         self.edit_menu = bar.addMenu("&Edit")
+        self.project_menu = bar.addMenu("&Project")
+        self.project_menu.addAction(self.settings_action)
         self.stage_menu = bar.addMenu("&Stage")
         self.view_menu = bar.addMenu("&View")
         for action in (self.dock_action, self.statistics_action, self.explorer_action):
@@ -268,6 +272,7 @@ class MainWindow(QMainWindow):
         menus: list[tuple[str, list[QAction]]] = [
             ("File", self.file_menu.actions()),
             ("Edit", [self.undo_action, self.redo_action, self.history_action]),
+            ("Project", self.project_menu.actions()),
             ("Stage", [*self.stage_actions.values(), self.refresh_action]),
             ("View", self.view_menu.actions()),
             ("Model", self.model_menu.actions()),
@@ -312,6 +317,7 @@ class MainWindow(QMainWindow):
             self.explorer_action,
             self.train_action,
             self.take_back_fallback,
+            self.settings_action,
         ):
             action.setEnabled(has_project)
         allowed = getattr(self, "allowed_stages", set(STAGES))
@@ -693,6 +699,30 @@ class MainWindow(QMainWindow):
         """ "Use this model": the next prompt builds the predictor of the new model."""
         if self.session is not None:
             self.session.drop_model_worker()
+
+    def show_settings(self) -> None:
+        """Project -> Settings…: change the project's rules (admins, or anyone while the
+        project has no admin); the stages follow at once."""
+        if self.session is None:
+            return
+        from .widgets.settings_dialog import SettingsDialog
+
+        editable, why_not = flows.settings_permission(self.session)
+        dialog = SettingsDialog(self.session, self, editable=editable, why_not=why_not)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.settings_dialog = dialog
+        dialog.accepted.connect(lambda: self._settings_saved(dialog.saved))
+        dialog.open()
+
+    def _settings_saved(self, saved: Any) -> None:
+        if saved is None or self.session is None:
+            return
+        self._apply_roles()  # the verification role may open or close stages
+        self.session.refresh_progress()
+        view = self.current_view()
+        if view is not None and getattr(view, "showing_empty", lambda: False)():
+            view.load_next()  # e.g. own masks may be verified now
+        self.show_message("Project settings saved")
 
     def show_shortcuts(self) -> None:
         dialog = ShortcutsDialog(self.action_groups(), self)

@@ -169,6 +169,24 @@ def allowed_stages(session: Session) -> set[int]:
     return {st for st in STAGES if roles.may(role, roles.stage_role(st, settings))}
 
 
+def settings_permission(session: Session) -> tuple[bool, str]:
+    """(may change the project's settings, why not): anyone until the project has an
+    admin (decision 0010), then its admins only."""
+    from pipeline import roles
+
+    project = session.project
+    if not roles.has_admin(project):
+        return True, ""
+    members = roles.team(project)
+    admins = [m.name for m in members if m.role == roles.ADMIN]
+    if session.annotator.name in admins:
+        return True, ""
+    return False, (
+        f"Only an admin of this project may change its settings ({', '.join(admins)}); "
+        "they are shown here as they are."
+    )
+
+
 def first_stage(session: Session, allowed: Iterable[int]) -> tuple[int, bool]:
     """Where work resumes: the stage of items this annotator still holds (after a restart
     or a crash, with their drafts), else the first allowed stage with open items.

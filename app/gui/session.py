@@ -23,7 +23,9 @@ from pipeline.errors import ConflictError, LongtailError, NotFoundError
 from pipeline.events import Effort
 from pipeline.images import ImageFiles, ImageRecord
 from pipeline.notify import Change, watch
+from pipeline.settings import ProjectSettings
 from pipeline.stages import AnswerResult, Pipeline, StageItem, StageProgress
+from pipeline.stages.empty import EmptyStage, why_empty
 from pipeline.store import Project, read_meta
 
 from .workers.lifetime import DaemonWorker
@@ -195,6 +197,22 @@ class Session(QObject):
     def can_undo(self) -> str | None:
         """None when :meth:`undo_last` would work, else why not."""
         return self.pipeline.can_undo(self.annotator)
+
+    def why_empty(self, stage: int) -> EmptyStage:
+        """Why ``stage`` has nothing for this annotator, and what would open it."""
+        settings = self.project.settings()
+        with self.project.read() as conn:
+            return why_empty(conn, stage, self.annotator.id, settings)
+
+    def settings(self) -> ProjectSettings:
+        return self.project.settings()
+
+    def update_settings(self, **changes: Any) -> ProjectSettings:
+        """Change project settings (an admin's action where the project has admins; the
+        store refuses otherwise, saying why); the counts and empty stages follow."""
+        new = self.project.update_settings(**changes)
+        self.refresh_progress()
+        return new
 
     # ------------------------------------------------------------ progress
 

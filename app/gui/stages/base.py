@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pipeline.constants import STAGE_TITLES
 from pipeline.errors import ConflictError, LongtailError
 from pipeline.events import Effort
 from pipeline.images import load_image
@@ -343,16 +344,56 @@ class StageView(QWidget):
             self.show_image_context(None)
             self._pages.setCurrentWidget(self._empty)
             self._empty_label.setText(self.empty_text())
+            self._update_empty_buttons()
             return False
         self._take(items)
         return True
 
     def empty_text(self) -> str:
-        return (
-            f"Nothing open in stage {self.stage} ({self.title.lower()}) for you right now.\n"
-            "Other stages may have work (Ctrl+1 ... Ctrl+6); this view looks again as "
-            "other annotators' answers open items."
+        """Why the stage is empty for this annotator and what would open it (the session
+        says, ``pipeline.stages.empty``); the page's buttons lead to the work there is."""
+        lines = [f"Nothing open in stage {self.stage} ({self.title.lower()}) for you right now."]
+        why = getattr(self.session, "why_empty", None)
+        self._empty_why = why(self.stage) if callable(why) else None
+        if self._empty_why is not None:
+            lines.append(self._empty_why.text)
+        lines.append("This view looks again as answers open items here.")
+        return "\n\n".join(lines)
+
+    def _update_empty_buttons(self, progress: dict | None = None) -> None:
+        """"Go to stage N (k open)": the first other stage with work this annotator may
+        do; "Project settings…" where a setting keeps this stage empty."""
+        progress = progress if progress is not None else getattr(self.session, "last_progress", {})
+        window = self.window()
+        allowed = getattr(window, "allowed_stages", set(STAGE_TITLES))
+        target = next(
+            (
+                p
+                for stage, p in sorted(progress.items())
+                if stage != self.stage and stage in allowed and p.open > 0
+            ),
+            None,
         )
+        self._go_stage = target.stage if target is not None else None
+        self._go_button.setVisible(target is not None and hasattr(window, "set_stage"))
+        if target is not None:
+            self._go_button.setText(
+                f"Go to stage {target.stage}: {STAGE_TITLES[target.stage]} ({target.open} open)"
+            )
+        why = getattr(self, "_empty_why", None)
+        self._settings_button.setVisible(
+            why is not None and why.setting is not None and hasattr(window, "show_settings")
+        )
+
+    def _go_to_work(self) -> None:
+        go = getattr(self.window(), "set_stage", None)
+        if self._go_stage is not None and callable(go):
+            go(self._go_stage)
+
+    def _open_settings(self) -> None:
+        show = getattr(self.window(), "show_settings", None)
+        if callable(show):
+            show()
 
     def _claim(self) -> list[StageItem]:
         if self.page_size == 1:
@@ -516,6 +557,7 @@ class StageView(QWidget):
         # the empty view wakes up when other annotators' answers open items here
         if not self.active or self.items:
             return
+        self._update_empty_buttons(progress)
         mine = progress.get(self.stage)
         if mine is not None and mine.open > 0:
             QTimer.singleShot(0, self._retry_empty)
@@ -540,6 +582,17 @@ class StageView(QWidget):
         again = QPushButton("Look again", page)
         again.clicked.connect(self.load_next)
         row.addWidget(again)
+        self._go_button = QPushButton(page)
+        self._go_button.setProperty("primary", True)
+        self._go_button.clicked.connect(self._go_to_work)
+        self._go_button.hide()
+        row.addWidget(self._go_button)
+        self._settings_button = QPushButton("Project settings\u2026", page)
+        self._settings_button.clicked.connect(self._open_settings)
+        self._settings_button.hide()
+        row.addWidget(self._settings_button)
+        self._go_stage: int | None = None
+        self._empty_why = None
         row.addStretch(1)
         layout.addLayout(row)
         layout.addStretch(1)
