@@ -10,6 +10,7 @@ import os
 
 from ..errors import LongtailError
 from ..store import Project
+from .adapters import import_adapted
 from .importing import Progress, import_cocolike
 from .labelme import import_labelme
 from .options import COCO_LIKE, ImportOptions
@@ -26,8 +27,10 @@ def import_annotations(
     ``project`` as ``options`` say; all or nothing unless ``options.lenient``."""
     if options.kind in COCO_LIKE:
         return import_cocolike(project, path, options, progress)
+    if options.kind != "labelme":
+        return import_adapted(project, path, options, progress)
     if options.repair_boxes:
-        raise LongtailError("--repair-boxes applies to COCO and LVIS files")
+        raise LongtailError("--repair-boxes applies to COCO, LVIS and the adapted formats")
     return import_labelme(
         project,
         path,

@@ -59,12 +59,13 @@ def check_top(doc: Any, report: ImportReport, file: str, *, lvis: bool) -> None:
     if not isinstance(doc, dict):
         report.problem(f"the file holds a {type(doc).__name__}, not a JSON object", file=file)
         raise FormatError(report)
+    before = len(report.problems)  # an adapter may have found some already
     for key in ("images", "annotations", "categories"):
         if key not in doc:
             report.problem(f"missing key '{key}'", file=file)
         elif not isinstance(doc[key], list):
             report.problem(f"'{key}' must be a list, not {type(doc[key]).__name__}", file=file)
-    if not report.ok:
+    if len(report.problems) > before:
         raise FormatError(report)
     if not lvis and any(isinstance(i, dict) and "neg_category_ids" in i for i in doc["images"]):
         report.note(

@@ -60,6 +60,9 @@ class ExportSummary:
     # Instances with a box and no accepted mask: written (--include-unsegmented) or left out.
     unsegmented: int = 0
     unsegmented_written: bool = False
+    # Folder formats: annotations the format cannot hold (YOLO: crowd regions; VOC:
+    # crowd regions are void pixels, and objects past 254 on an image).
+    left_out: int = 0
 
     def summary(self) -> str:
         what = f"{self.images} images, {self.annotations} annotations"
@@ -79,6 +82,8 @@ class ExportSummary:
             )
         if self.kept_as_rle:
             line += f"; {len(self.kept_as_rle)} empty masks stay RLE"
+        if self.left_out:
+            line += f"; {self.left_out} annotations the {self.format.upper()} format cannot hold left out"
         if self.unsegmented and self.unsegmented_written:
             line += (
                 f"; {self.unsegmented} box-only instances written with an empty segmentation "

@@ -210,7 +210,6 @@ def _import_cocolike(
     project: Project, path: Path, options: ImportOptions, progress: Progress | None
 ) -> ImportReport:
     file = display_path(path)
-    lvis = options.lvis
     split = options.split or infer_split(path) or project.settings().default_split
     report = ImportReport(
         source=str(path),
@@ -227,6 +226,25 @@ def _import_cocolike(
     except JSONReadError as exc:
         report.problem(str(exc), file=file)
         raise FormatError(report) from None
+    return import_document(project, path, doc, options, report, progress)
+
+
+def import_document(
+    project: Project,
+    path: Path,
+    doc: Any,
+    options: ImportOptions,
+    report: ImportReport,
+    progress: Progress | None,
+    *,
+    splits: dict[Any, str] | None = None,
+) -> ImportReport:
+    """Check, encode and write a COCO-shaped document read from ``path`` (a COCO or
+    LVIS file, or what an adapter built from a YOLO, VOC, CVAT or Label Studio
+    export). ``splits``: image id -> split, for inputs that hold several."""
+    file = display_path(path)
+    lvis = options.lvis
+    images_root = options.images_root
     check_top(doc, report, file, lvis=lvis)
     categories = read_categories(doc, report, file, lvis=lvis)
     category_keys = {c.key for c in categories}
@@ -248,6 +266,9 @@ def _import_cocolike(
         progress=None if reference_only else steps.phase(n_images),
     )
     attach_annotations(doc, images, listed_images, category_keys, listed_categories, report, file)
+    if splits:
+        for image in images:
+            image.split = splits.get(image.key)
     categories = without_placeholders(categories, images, report, file)
     if lvis:
         for image in images:
@@ -269,7 +290,7 @@ def _import_cocolike(
         licenses=licenses if isinstance(licenses, list) else (),
         progress=steps.phase(len(images)),
         roots=[search.root],
-        exhaustive_source=not lvis and not options.federated,
+        exhaustive_source=options.kind == "coco" and not options.federated,
     )
     steps.finish()
     return report

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from ..errors import LongtailError
 
-# Formats an import reads: COCO-like JSON and labelme.
+# Formats an import reads: COCO-like JSON, labelme, and the adapters' formats.
 COCO_LIKE = ("coco", "lvis")
-KINDS = ("coco", "lvis", "labelme")
+KINDS = ("coco", "lvis", "labelme", "yolo", "voc")
 
 
 @dataclass(frozen=True)

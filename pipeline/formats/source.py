@@ -42,6 +42,7 @@ class SourceImage:
     annotations: list[Any] = field(default_factory=list)  # the input's own records
     negative_keys: list[Key] = field(default_factory=list)
     not_exhaustive_keys: list[Key] = field(default_factory=list)
+    split: str | None = None  # None: the import's split
 
 
 # Encoded.mask_kind of an annotation with a box and no mask: stored as a marked instance

@@ -192,7 +192,7 @@ class ImportWriter:
                 updates.append(
                     {
                         "b_id": row.id,
-                        "b_split": self.split,
+                        "b_split": image.split or self.split,
                         "b_coco_url": image.coco_url,
                         "b_extra": image.extra or None,
                     }
@@ -212,7 +212,7 @@ class ImportWriter:
                     "sha256": info.sha256 if info else None,
                     "file_size": info.file_size if info else None,
                     "mtime_ns": info.mtime_ns if info else None,
-                    "split": self.split,
+                    "split": image.split or self.split,
                     "coco_url": image.coco_url,
                     "extra": image.extra or None,
                     "created_at": self.created,

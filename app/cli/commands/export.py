@@ -1,4 +1,4 @@
-"""``longtail export PROJECT OUT.json --format {coco,lvis} [--split NAME]
+"""``longtail export PROJECT OUT --format {coco,lvis,yolo,voc} [--split NAME]
 [--masks {polygon,rle,auto}]``"""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from pipeline.formats import export_project
+from pipeline.formats.adapters import FOLDER_FORMATS, export_adapted
 from pipeline.outputs import is_stdout, output_target
 from pipeline.store import Project
 
@@ -23,7 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("project", help="project folder or database URL")
     p.add_argument("out", metavar="OUT.json", help="file to write ('-': standard output)")
-    p.add_argument("--format", required=True, choices=("coco", "lvis"))
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=("coco", "lvis", *FOLDER_FORMATS),
+        help="coco, lvis: one JSON file; yolo (segmentation), voc: a new (or empty) folder "
+        "OUT, with the images linked or copied in (docs/formats.md says what each keeps)",
+    )
     p.add_argument("--split", default=None, help="export only this split (default: all images)")
     p.add_argument(
         "--masks",
@@ -44,6 +51,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     act_as(args)  # exporting is an admin's action in a team project
+    if args.format in FOLDER_FORMATS:
+        with Project.open(args.project) as project, progress_bar("exporting", unit="ann") as bar:
+            summary = export_adapted(
+                project,
+                args.format,
+                args.out,
+                split=args.split,
+                progress=bar,
+                include_unsegmented=args.include_unsegmented,
+            )
+        print(summary.summary())
+        return 0
     with Project.open(args.project) as project:
         # Refused before the work: never the project's own files, a folder or a device.
         output_target(args.out, project=project, stdout_ok=True)

@@ -1,4 +1,4 @@
-"""``longtail import PROJECT FILE --format {coco,lvis,labelme}
+"""``longtail import PROJECT FILE_OR_DIR --format {coco,lvis,labelme,yolo,voc}
 [--images ROOT] [--split NAME] [--lenient] [--follow-symlinks] [--federated] [--json]``"""
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         required=True,
         choices=KINDS,
         help="coco: instances JSON; lvis: LVIS v1 or v0.5 JSON (keeps negative and "
-        "not-exhaustive labels); labelme: a labelme JSON file or a folder of them",
+        "not-exhaustive labels); labelme: a labelme JSON file or a folder of them; "
+        "yolo: a YOLO dataset folder (data.yaml, images/, labels/; polygons or boxes); "
+        "voc: a Pascal VOC folder (Annotations/, JPEGImages/, SegmentationObject/)",
     )
     p.add_argument(
         "--images",

@@ -1,0 +1,75 @@
+"""Writes the fixtures in this folder with the real writers (run once, by hand):
+
+    python3 -m venv /tmp/venv-writers && /tmp/venv-writers/bin/pip install supervision==0.31.2
+    /tmp/venv-writers/bin/python tests/data/interop/make_fixtures.py
+
+The pictures are drawn here (flat colours, no third-party content); the annotation
+files are supervision's own output (DetectionDataset.as_yolo, as_pascal_voc, as_coco).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import supervision as sv
+from PIL import Image
+
+HERE = Path(__file__).resolve().parent
+CLASSES = ["circle", "square", "triangle"]
+
+
+def _picture(width: int, height: int, seed: int) -> tuple[np.ndarray, list[np.ndarray], list[int]]:
+    rng = np.random.default_rng(seed)
+    image = np.full((height, width, 3), 200, dtype=np.uint8)
+    yy, xx = np.mgrid[0:height, 0:width]
+    masks, classes = [], []
+    # a circle, a square and a triangle that do not overlap
+    cx, cy, r = width // 4, height // 3, min(width, height) // 6
+    masks.append((xx - cx) ** 2 + (yy - cy) ** 2 <= r * r)
+    classes.append(0)
+    x0, y0 = width // 2 + int(rng.integers(0, 5)), height // 2
+    masks.append((xx >= x0) & (xx < x0 + width // 5) & (yy >= y0) & (yy < y0 + height // 4))
+    classes.append(1)
+    tx, ty = width // 8, height - height // 6
+    masks.append((yy <= ty) & (yy >= ty - (xx - tx)) & (xx >= tx) & (xx <= tx + width // 5))
+    classes.append(2)
+    for mask, colour in zip(masks, [(200, 30, 30), (30, 200, 30), (30, 30, 200)], strict=True):
+        image[mask] = colour
+    return image, masks, classes
+
+
+def main() -> None:
+    images_dir = HERE / "_pictures"
+    shutil.rmtree(images_dir, ignore_errors=True)
+    images_dir.mkdir()
+    annotations = {}
+    for k, (w, h) in enumerate([(96, 64), (80, 80), (120, 72)]):
+        picture, masks, classes = _picture(w, h, k)
+        path = images_dir / f"shapes_{k}.png"
+        Image.fromarray(picture).save(path)
+        stack = np.stack(masks)
+        xyxy = np.array([sv.mask_to_xyxy(m[None])[0] for m in masks], dtype=float)
+        annotations[str(path)] = sv.Detections(
+            xyxy=xyxy, mask=stack, class_id=np.array(classes)
+        )
+    dataset = sv.DetectionDataset(
+        classes=CLASSES, images=list(annotations), annotations=annotations
+    )
+    for name in ("supervision_yolo", "supervision_voc"):
+        shutil.rmtree(HERE / name, ignore_errors=True)
+    dataset.as_yolo(
+        images_directory_path=str(HERE / "supervision_yolo" / "images" / "train"),
+        annotations_directory_path=str(HERE / "supervision_yolo" / "labels" / "train"),
+        data_yaml_path=str(HERE / "supervision_yolo" / "data.yaml"),
+    )
+    dataset.as_pascal_voc(
+        images_directory_path=str(HERE / "supervision_voc" / "JPEGImages"),
+        annotations_directory_path=str(HERE / "supervision_voc" / "Annotations"),
+    )
+    shutil.rmtree(images_dir)
+
+
+if __name__ == "__main__":
+    main()
