@@ -7,7 +7,7 @@ import numpy as np
 from PySide6.QtWidgets import QApplication
 
 from app.gui.canvas import CanvasView
-from app.gui.canvas.items import LABEL_MAX_PX, label_size
+from app.gui.canvas.items import LABEL_MAX_PX, MaskItem, label_size
 from pipeline.geometry import Mask
 
 
@@ -43,6 +43,7 @@ def test_dense_labels_never_overlap_and_can_be_hidden(qtbot):
     for k in range(60):
         scene.add_mask(square(20 + 8 * (k % 10), 20 + 6 * (k // 10)), f"chair {k}", category_id=k)
     scene.add_point(100, 100, "a point's label")
+    top = scene.add_mask(square(400, 0), "at the top edge", category_id=3)
     view.fit()
     QApplication.processEvents()
     for scale in (0.5, view.scale_factor, 2.0, 4.0):
@@ -53,13 +54,17 @@ def test_dense_labels_never_overlap_and_can_be_hidden(qtbot):
         ), f"labels overlap at zoom {scale}"
     # zoomed in, there is room for more of them
     assert len(placed_rects(scene, 4.0)) > len(placed_rects(scene, 0.5))
+    # a label that would stick out above the image hangs below its anchor instead
+    assert all(scene.label_plan(scale)[id(top)] is True for scale in (0.5, 1.0, 3.0))
     # the point (what a view works on) keeps its label before any mask's
     point = next(i for i in scene.annotations() if i.label == "a point's label")
     assert id(point) in scene.label_plan(0.5)
     # the looks a layer is rendered from carry only the placed labels
     shown = [look for look in scene.static_looks() if look.label]
     assert len(shown) == sum(
-        1 for i in scene.annotations() if i.label.startswith("chair") and i.label_place() is not None
+        1
+        for i in scene.annotations()
+        if isinstance(i, MaskItem) and i.label and i.label_place() is not None
     )
 
     scene.set_labels_visible(False)

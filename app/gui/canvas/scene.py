@@ -373,6 +373,8 @@ class AnnotationScene(QGraphicsScene):
             ax, ay = x * scale + dx, y * scale + dy
             for below in (False, True):
                 top = ay if below else ay - height
+                if not below and top < 0:
+                    continue  # above the image's top edge: hang it below instead
                 x1, y1 = ax + width, top + height
                 cells = [
                     (cx, cy)
@@ -392,31 +394,6 @@ class AnnotationScene(QGraphicsScene):
                     for c in cells:
                         grid.setdefault(c, []).append(box)
                     plan[key] = below
-                    break
-        return plan
-        labelled = [i for i in self._annotations if i.label and i.isVisible()]
-        labelled.sort(key=lambda i: -i.label_priority)
-        cell = 64.0
-        grid: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
-        for item in labelled:
-            _, width, height = label_size(item.label)
-            ax, ay = item.label_anchor(scale)
-            for below in (False, True):
-                top = ay if below else ay - height
-                box = (ax, top, ax + width, top + height)
-                cells = [
-                    (cx, cy)
-                    for cx in range(int(box[0] // cell), int(box[2] // cell) + 1)
-                    for cy in range(int(box[1] // cell), int(box[3] // cell) + 1)
-                ]
-                if not any(
-                    o[0] < box[2] and box[0] < o[2] and o[1] < box[3] and box[1] < o[3]
-                    for c in cells
-                    for o in grid.get(c, ())
-                ):
-                    for c in cells:
-                        grid.setdefault(c, []).append(box)
-                    plan[id(item)] = below
                     break
         return plan
 

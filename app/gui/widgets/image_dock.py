@@ -215,7 +215,7 @@ class ImageDock(QDockWidget):
         detail = f"instance {inst.id}: {inst.status}"
         if annotation.segment is not None:
             seg = annotation.segment
-            state = f"{seg.status} \u00b7 {seg.area:,} px"
+            state = seg.status  # the area in the tooltip: the column stays narrow
             detail += f"; mask version {seg.version} {seg.status}, {seg.area:,} px"
         row = QTreeWidgetItem(node, [label, state])
         row.setData(0, INSTANCE_ROLE, inst.id)
