@@ -24,10 +24,12 @@ import re
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from .errors import LongtailError
@@ -50,27 +52,67 @@ class ConnectionFailed(LongtailError):
 # ---------------------------------------------------------------- showing URLs
 
 
+# What may follow the user part of a URL: host[:port], then /database, then ?key=value&...
+# (no '@' in the host or the database; a query value may hold anything but '&').
+_AFTER_USERINFO = re.compile(
+    r"[^@/?#\s]*(?:/[^@?#\s]*)?(?:\?[^=&\s#@]+=[^&\s#]*(?:&[^=&\s#@]+=[^&\s#]*)*)?"
+)
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """A server URL taken apart the way a person typed it."""
+
+    scheme: str
+    user: str | None
+    password: str | None  # percent escapes decoded
+    rest: str  # host[:port][/database][?query], the query without any password=
+
+
+def _parts(url: str) -> _Parts:
+    """Split ``url`` without trusting it to be well-formed: a raw ``@ # % : /`` or ``?`` in
+    the password is taken as part of it. The user part ends at the first ``@`` after which
+    a plausible host, database and query follow (else at the last ``@``)."""
+    scheme, _, after = url.partition("://")
+    ats = [i for i, c in enumerate(after) if c == "@"]
+    cut = next((i for i in ats if _AFTER_USERINFO.fullmatch(after[i + 1 :])), None)
+    if cut is None and ats:
+        cut = ats[-1]
+    userinfo, rest = (after[:cut], after[cut + 1 :]) if cut is not None else (None, after)
+    user = password = None
+    if userinfo is not None:
+        user, colon, secret = userinfo.partition(":")
+        password = unquote(secret) if colon else None
+    location, question, query = rest.partition("?")
+    if question:
+        kept: list[str] = []
+        pieces: list[str] | None = None  # a password= value; a raw '&' splits it
+        in_password = False
+        for pair in query.split("&"):
+            key, equals, value = pair.partition("=")
+            if key.lower() == "password":
+                pieces, in_password = [value], True
+            elif in_password and not equals and pieces is not None:
+                pieces.append(pair)
+            else:
+                kept.append(pair)
+                in_password = False
+        if pieces is not None and password is None:
+            password = unquote("&".join(pieces))
+        rest = location + ("?" + "&".join(kept) if kept else "")
+    return _Parts(scheme, user, password, rest)
+
+
 def public_url(url: str) -> str:
-    """``url`` without its password (in the user part or as a ``password=`` parameter)."""
+    """``url`` without its password (in the user part or as a ``password=`` parameter),
+    whatever characters the password holds."""
     if "://" not in url:
         return url
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return scrub(url)
-    query = {k: v for k, v in parsed.query.items() if k.lower() != "password"}
-    if parsed.password is None and len(query) == len(parsed.query):
+    parts = _parts(url)
+    if parts.password is None and "@" not in url.partition("://")[2].split("/")[0]:
         return url  # nothing to remove: keep the spelling the user gave
-    clean = URL.create(
-        parsed.drivername,
-        username=parsed.username,
-        password=None,
-        host=parsed.host,
-        port=parsed.port,
-        database=parsed.database,
-        query=query,
-    )
-    return clean.render_as_string(hide_password=False)
+    user = f"{parts.user}@" if parts.user else ""
+    return f"{parts.scheme}://{user}{parts.rest}"
 
 
 def shown(target: str | os.PathLike[str]) -> str:
@@ -79,13 +121,13 @@ def shown(target: str | os.PathLike[str]) -> str:
     return public_url(text) if "://" in text else text
 
 
-_USERINFO = re.compile(r"(://[^/:@\s]*):[^@/\s]*@")
+_URL = re.compile(r"[a-z][a-z0-9+.\-]*://\S+", re.IGNORECASE)
 _KEYWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&;]+)", re.IGNORECASE)
 
 
 def scrub(text: str) -> str:
     """``text`` (an error message, a log line) with every URL or conninfo password removed."""
-    text = _USERINFO.sub(r"\1@", text)
+    text = _URL.sub(lambda m: public_url(m.group(0)), text)
     return _KEYWORD.sub(r"\1***", text)
 
 
@@ -96,11 +138,17 @@ def _server_key(host: Any, port: Any, user: Any) -> tuple[str, str, str]:
     return (str(host or "localhost"), str(port or 5432), str(user or getpass.getuser()))
 
 
+def _key_of(url: str) -> tuple[str, str, str]:
+    """The (host, port, user) of ``url``, read from its password-free form."""
+    parsed = make_url(public_url(url))
+    return _server_key(parsed.host, parsed.port, parsed.username)
+
+
 def remember(url: str, password: str) -> None:
     """Keep ``password`` for the server and user of ``url``, in this process only."""
-    parsed = make_url(url)
+    key = _key_of(url)
     with _lock:
-        _passwords[_server_key(parsed.host, parsed.port, parsed.username)] = password
+        _passwords[key] = password
 
 
 def forget_all() -> None:
@@ -136,10 +184,9 @@ def child_environment(url: str, base: dict[str, str] | None = None) -> dict[str,
     password (the child is then given the URL without it)."""
     env = dict(os.environ if base is None else base)
     if "://" in url:
-        parsed = make_url(url)
-        key = _server_key(parsed.host, parsed.port, parsed.username)
+        key = _key_of(url)
         with _lock:
-            password = parsed.password or _passwords.get(key)
+            password = _parts(url).password or _passwords.get(key)
         if password:
             env["PGPASSWORD"] = str(password)
     return env
@@ -150,13 +197,7 @@ def child_environment(url: str, base: dict[str, str] | None = None) -> dict[str,
 
 def split_password(url: str) -> tuple[str, str | None]:
     """(the URL without a password, the password it held or None)."""
-    parsed = make_url(url)
-    password = parsed.password
-    if password is None:
-        for key, value in parsed.query.items():
-            if key.lower() == "password":
-                password = value if isinstance(value, str) else value[0]
-    return public_url(url), (str(password) if password is not None else None)
+    return public_url(url), _parts(url).password
 
 
 def _wants_password(exc: Exception) -> bool:

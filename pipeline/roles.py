@@ -62,6 +62,7 @@ EXPORT = "export"
 TRAIN = "train"
 TEAM = "team"
 MIGRATE = "migrate"
+MODELS = "models"
 ADMIN_ACTIONS = {
     SETTINGS: "changing the project's settings",
     SEED: "opening work items (seeding)",
@@ -70,6 +71,7 @@ ADMIN_ACTIONS = {
     TRAIN: "training a model",
     TEAM: "changing the team",
     MIGRATE: "copying the whole project to another database",
+    MODELS: "choosing the model that proposes masks for the team",
 }
 
 ACTOR_VARIABLE = "LONGTAIL_ANNOTATOR"
@@ -416,3 +418,20 @@ def _require_admin_for_settings(conn: Connection, project: Project) -> None:
 
 
 SETTINGS_CHECKS.append(_require_admin_for_settings)  # Project.update_settings runs it
+
+
+def team_note(project: Project) -> str | None:
+    """What ``init`` and ``migrate`` say about a new PostgreSQL project's team: who its
+    admin is, or why its roles and policies wait for its owner; None on SQLite."""
+    if project.is_sqlite:
+        return None
+    target = project_target(project)
+    ident = identity(project)
+    if ident.secured:
+        return (
+            f"{ident.login} is the project's admin; add people with: "
+            f"longtail team {target} add NAME --role annotator"
+        )
+    with project.read() as conn:
+        why = teamdb.blocker(conn)
+    return (why or ident.pending or "").replace("URL", target)

@@ -274,3 +274,30 @@ def test_the_gui_session_leaves_no_password_in_qsettings_or_logs(
     assert any(settings_sandbox.rglob("*")), "the settings were written where they are scanned"
     assert scan(settings_sandbox, password) == []
     assert password not in caplog.text
+
+
+# ---------------------------------------------------------------- any character in a password
+
+RAW_CHARACTERS = ["@", "#", "%", ":", "/", "?", "&", "%40"]
+
+
+@pytest.mark.parametrize("char", RAW_CHARACTERS)
+def test_a_password_with_a_raw_character_is_removed_whole(char, capsys):
+    """The issue's case: ``postgresql://r:Se@cr3t#Pw@host/db`` showed 7 of its characters."""
+    secret = f"Se{char}cr3t{char}Pw"
+    url = f"postgresql://r:{secret}@127.0.0.1:9/db?sslmode=disable"
+    public = "postgresql://r@127.0.0.1:9/db?sslmode=disable"
+    assert credentials.public_url(url) == public
+    assert credentials.split_password(url) == (public, secret.replace("%40", "@"))
+    assert scrub(f"cannot use {url} now") == f"cannot use {public} now"
+    code = main(["status", url])
+    err = capsys.readouterr().err
+    assert code != 0 and err.count("\n") == 1
+    for fragment in ("Se", "cr3t", "Pw"):
+        assert fragment not in err
+
+
+@pytest.mark.parametrize("char", RAW_CHARACTERS)
+def test_a_password_parameter_with_a_raw_character_is_removed(char):
+    url = f"postgresql://r@host/db?sslmode=require&password=a{char}b"
+    assert credentials.public_url(url) == "postgresql://r@host/db?sslmode=require"

@@ -1,5 +1,9 @@
-"""Who runs a command, for the team's roles: ``--annotator NAME``, else
-``$LONGTAIL_ANNOTATOR``, else the login name (see pipeline/roles.py)."""
+"""Who runs a command, for the team's roles.
+
+On a PostgreSQL project whoever runs a command is its database login: ``--annotator`` and
+``$LONGTAIL_ANNOTATOR`` are refused there unless they name that login (the refusal comes
+from :func:`pipeline.roles.require_in` and the pipeline service). On SQLite: ``--annotator
+NAME``, else ``$LONGTAIL_ANNOTATOR``, else the login name (see pipeline/roles.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +17,8 @@ def add_annotator_option(parser: argparse.ArgumentParser) -> None:
         "--annotator",
         default=None,
         metavar="NAME",
-        help=f"who runs this, for a team project's roles (default: ${roles.ACTOR_VARIABLE}, "
-        "else your login name)",
+        help=f"who runs this, for a SQLite project's roles (default: ${roles.ACTOR_VARIABLE}, "
+        "else your login name); on PostgreSQL you act as your database login",
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from pipeline import roles
 from pipeline import schema as s
 from pipeline.constants import MODEL_IN_USE_KEY
 from pipeline.errors import LongtailError
@@ -221,6 +222,7 @@ def use_model(project: Project, model_id: int) -> ModelRecord:
     if path is None or not path.is_file():
         raise LongtailError(f"model {model_id}: its weights file {path} is missing")
     with project.write() as conn:
+        roles.require_in(conn, roles.MODELS, target=roles.project_target(project))
         write_meta(conn, IN_USE_KEY, str(record.id))
     return get_model(project, model_id)
 
@@ -228,4 +230,5 @@ def use_model(project: Project, model_id: int) -> ModelRecord:
 def stop_using(project: Project) -> None:
     """No trained model in use: proposals come from the default weights again."""
     with project.write() as conn:
+        roles.require_in(conn, roles.MODELS, target=roles.project_target(project))
         conn.execute(s.meta.delete().where(s.meta.c.key == IN_USE_KEY))

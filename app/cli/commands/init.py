@@ -6,6 +6,7 @@ import argparse
 import contextlib
 from pathlib import Path
 
+from pipeline import roles
 from pipeline.credentials import shown
 from pipeline.images import add_image_folder
 from pipeline.store import Project
@@ -58,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
                     follow_symlinks=args.follow_symlinks,
                 )
             project.finish_building()
+            note = roles.team_note(project)  # PostgreSQL: the login is the project's admin
     except BaseException:
         project.discard_unfinished()
         if made_folder and target is not None:
@@ -68,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"created {shown(args.project)}: {report.summary()}; {added} categories ({vocabulary.name})"
     )
+    if note:
+        print(note)
     return 0
 
 

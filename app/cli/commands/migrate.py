@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from pipeline import roles
 from pipeline.migrate import migrate
+from pipeline.store import Project
 
 from ..acting import act_as, add_annotator_option
 from ..progress import progress_bar
@@ -31,4 +33,7 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar("migrating", unit="row") as bar:
         report = migrate(args.source, args.destination, progress=bar)
     print(report.summary())
+    if "://" in str(args.destination):  # PostgreSQL: who its admin is (issue 17)
+        with Project.open(args.destination) as project:
+            print(roles.team_note(project))
     return 0

@@ -2,7 +2,8 @@
 
 The project's model registry: every training run with its status, iterations, data
 hash and held-out metrics side by side; ``--use ID`` makes a model the one that
-proposes masks (``predict``, the GUI), ``--clear`` goes back to the default weights.
+proposes masks (``predict``, the GUI), ``--clear`` goes back to the default weights;
+both are admin actions (pipeline/roles.py), on SQLite and PostgreSQL alike.
 Reads no torch.
 """
 
@@ -14,6 +15,8 @@ import time
 
 from model.training.registry import ModelRecord, list_models, stop_using, use_model
 from pipeline.store import Project
+
+from ..acting import act_as, add_annotator_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--clear", action="store_true", help="no trained model in use (default weights)"
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_annotator_option(p)
     p.set_defaults(func=run)
 
 
@@ -63,6 +67,7 @@ def table(models: list[ModelRecord]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    act_as(args)  # --use and --clear are admin actions
     with Project.open(args.project) as project:
         if args.use is not None:
             record = use_model(project, args.use)
