@@ -60,6 +60,13 @@ def problem(kind: str, value: object) -> str | None:
         return f"the {rule.what} is missing" if rule.required else None
     if not isinstance(value, str):
         return f"the {rule.what} is not text ({type(value).__name__})"
+    if (
+        len(value) <= rule.max_length
+        and value.isprintable()  # no control, format (bidi) or separator character
+        and (not rule.required or value.strip())
+        and unicodedata.is_normalized("NFC", value)
+    ):
+        return None  # the common case, without a loop over the characters
     text = unicodedata.normalize("NFC", value)
     if rule.required and not text.strip():
         return f"the {rule.what} is empty"
