@@ -13,7 +13,7 @@ import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
@@ -35,6 +35,9 @@ from pipeline.images import load_image
 from pipeline.stages import StageItem
 
 from ..widgets.toast import Toast
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 TAKE_BACK_KEY = "Ctrl+Backspace"
 
@@ -170,7 +173,7 @@ IMAGES = ImageCache()
 """One cache for every stage view of the process (they show the same images)."""
 
 
-def image_path(session: Any, item: StageItem) -> str:
+def image_path(session: Session, item: StageItem) -> str:
     """Where the item's image file is: resolved against the project folder and checked
     against its image roots (an OutsideRootError, shown as a toast, is never opened)."""
     return str(session.image_files.path(item.image.path))
@@ -192,7 +195,7 @@ class StageView(QWidget):
     sequential: ClassVar[bool] = False
     statusMessage = Signal(str)
 
-    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.items: list[StageItem] = []

@@ -9,7 +9,7 @@ with no mark the pair becomes not exhaustive (``M`` answers that directly).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor
@@ -19,6 +19,9 @@ from pipeline.stages import EXHAUSTIVE, ExhaustiveAnswer, ExhaustiveItem, Mark
 
 from ..canvas.items import PointItem
 from .image_view import ImageStageView
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 MISSING_COLOR = QColor("#ff2d55")
 INSTANCE_COLORS = ("#ffd60a", "#30d158", "#64d2ff", "#ff9f0a", "#bf5af2", "#ffffff")
@@ -30,7 +33,7 @@ class ExhaustiveView(ImageStageView):
     stage: ClassVar[int] = EXHAUSTIVE
     title: ClassVar[str] = "Exhaustive check"
 
-    def __init__(self, session, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(session, parent)
         self.missing: list[tuple[float, float]] = []
         self._missing_items: list[PointItem] = []

@@ -8,7 +8,7 @@ when it changes, so items of one image follow each other without reloading it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QFont
@@ -21,6 +21,9 @@ from pipeline.vocabulary import Category
 
 from ..style import COLORS
 from .base import IMAGES, StageView, image_path
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 PANEL_WIDTH = 340
 PANEL_MIN_WIDTH = 290
@@ -62,7 +65,7 @@ def question_label(parent: QWidget) -> QLabel:
 class ImageStageView(StageView):
     """The canvas + panel layout (see the module docstring)."""
 
-    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(session, parent)
         self.shown_image: str | None = None
         self.image_loads = 0  # how often the canvas was given a new image (tests read it)

@@ -12,7 +12,7 @@ appear as candidate marks; ``U`` accepts the best one left.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
@@ -26,6 +26,9 @@ from ..tools.base import Tool
 from .base import image_path
 from .image_view import ImageStageView
 from .spotting import model_in_use
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 SPOT_COLOR = QColor("#ffd400")
 EXISTING_COLOR = QColor("#9aa5b1")
@@ -98,7 +101,7 @@ class MarkingView(ImageStageView):
     stage: ClassVar[int] = MARKING
     title: ClassVar[str] = "Marking"
 
-    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(session, parent)
         self.fits: bool | None = None
         self.marks: list[Mark] = []

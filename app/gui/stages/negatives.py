@@ -7,7 +7,7 @@ candidates of one image follow each other on the same, already shown picture.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from PySide6.QtWidgets import QWidget
 
@@ -15,6 +15,9 @@ from pipeline.stages import NEGATIVES, NegativeAnswer, NegativeItem, StageItem
 
 from .base import image_path
 from .image_view import ImageStageView
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 BATCH = 6  # a round samples up to negative_candidates_per_image (5) per image
 
@@ -27,7 +30,7 @@ class NegativesView(ImageStageView):
     page_size: ClassVar[int] = BATCH
     sequential: ClassVar[bool] = True
 
-    def __init__(self, session, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(session, parent)
         self.present_action = self.add_action(
             "Present", "Y", lambda: self.decide(True), "the category is somewhere in the image"

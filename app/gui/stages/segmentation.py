@@ -16,7 +16,7 @@ edits, model proposals; Ctrl+Z undoes an edit). The view adds the item around it
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
@@ -31,6 +31,9 @@ from ..editor import MaskEditor
 from ..style import COLORS
 from .base import IMAGES, StageView, image_path
 from .image_view import SidePanel, title_label
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 AHEAD = 1  # items held beyond the shown one, their proposals computed in advance
 TOP_UP_MS = 60  # after an item is shown, the next is claimed and its proposal asked
@@ -54,14 +57,13 @@ class SegmentationView(StageView):
     sequential: ClassVar[bool] = True
     undoStackChanged = Signal(object)  # the editor's stack of the shown item (main window)
 
-    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(session, parent)
         # item id -> (request id, mask or None): proposals asked ahead for held items
         self.proposals: dict[int, tuple[int, Mask | None]] = {}
         self._worker_ready = False
-        changed = getattr(session, "modelWorkerChanged", None)
-        if changed is not None:  # another model in use: the session made a new worker
-            changed.connect(self._on_worker_changed)
+        # another model in use: the session made a new worker
+        session.modelWorkerChanged.connect(self._on_worker_changed)
         self._top_up_timer = QTimer(self)
         self._top_up_timer.setSingleShot(True)
         self._top_up_timer.setInterval(TOP_UP_MS)

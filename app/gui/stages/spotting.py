@@ -14,7 +14,7 @@ When a trained model is in use, its whole-image detections appear as suggestions
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor
@@ -27,6 +27,9 @@ from ..canvas.items import PointItem
 from ..widgets.category_picker import CategoryPicker
 from .base import image_path
 from .image_view import ImageStageView
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 PENDING_COLOR = QColor("#ffffff")
 SUGGESTION_COLOR = QColor("#bfbfbf")
@@ -58,7 +61,7 @@ class SpottingView(ImageStageView):
     stage: ClassVar[int] = SPOTTING
     title: ClassVar[str] = "Spotting"
 
-    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(session, parent)
         self.spots: list[Spot] = []
         self._spot_items: list[PointItem] = []
@@ -68,9 +71,8 @@ class SpottingView(ImageStageView):
         self._suggestion_items: list[PointItem] = []
         self._suggestion_request: int | None = None
         self._worker_connected = False
-        changed = getattr(session, "modelWorkerChanged", None)
-        if changed is not None:  # another model in use: connect to the session's new worker
-            changed.connect(self._forget_worker)
+        # another model in use: connect to the session's new worker
+        session.modelWorkerChanged.connect(self._forget_worker)
         self.categories = project_categories(session.project)
         self._by_id = {c.id: c for c in self.categories}
         # the spots of this session's recent answers, by item id: an answer taken back

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPixmap
@@ -32,6 +32,9 @@ from pipeline.stages import VERIFICATION, VerificationItem, VerifyAnswer
 from ..canvas.items import category_color, mask_path
 from ..style import COLORS
 from .base import IMAGES, StageView, image_path
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 TILE_MIN = QSize(220, 190)  # a crop smaller than this is too small to judge a boundary
 DEFAULT_GRID = (3, 4)  # rows, columns
@@ -207,7 +210,7 @@ class VerificationView(StageView):
     title: ClassVar[str] = "Verification"
     page_size: ClassVar[int] = DEFAULT_GRID[0] * DEFAULT_GRID[1]
 
-    def __init__(self, session, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(session, parent)
         self.tiles: list[Tile] = []
         self._last_mark = time.monotonic()
