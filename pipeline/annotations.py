@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from . import schema as s
 from .errors import NotFoundError
 from .geometry import Box, Mask
-from .store import Project, now
+from .store import Project, inserted_id, now
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def instance_values(
 def insert_instance(conn: Connection, image_id: int, category_id: int, **options: Any) -> int:
     """A new instance mark (options as :func:`instance_values`); returns its id."""
     values = instance_values(image_id, category_id, **options)
-    return int(conn.execute(s.instances.insert().values(**values)).inserted_primary_key[0])
+    return inserted_id(conn.execute(s.instances.insert().values(**values)))
 
 
 def segment_values(mask: Mask) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 
 from . import schema as s
 from .notify import announce
-from .store import now
+from .store import inserted_id, now
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def log_event(
             tool=tool,
         )
     )
-    event_id = int(result.inserted_primary_key[0])
+    event_id = inserted_id(result)
     announce(
         conn,
         action,

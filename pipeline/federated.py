@@ -156,7 +156,7 @@ def _read_pairs(
     )
     for image_id, category_id, state, exhaustive in conn.execute(_only_images(told, ids, split)):
         rows[(image_id, category_id)] = (state, exhaustive)
-    accepted = set()
+    accepted: set[tuple[int, int]] = set()
     for image_id, category_id, exhaustive in conn.execute(
         _only_images(positive_pairs(), ids, split)
     ):
@@ -178,7 +178,9 @@ def _read_pairs(
         key: pair_state(state, exhaustive, key in accepted, key in pending)
         for key, (state, exhaustive) in rows.items()
     }
-    known = {key: value for key, value in states.items() if value is not PairState.UNVERIFIED}
+    known: dict[tuple[int, int], PairState] = {
+        key: value for key, value in states.items() if value is not PairState.UNVERIFIED
+    }
     return known, accepted
 
 
@@ -227,7 +229,9 @@ def _only_images(
     return query
 
 
-def project_labels(project: Project, image_ids: Iterable[int] | None = None):
+def project_labels(
+    project: Project, image_ids: Iterable[int] | None = None
+) -> dict[int, FederatedLabels]:
     """:func:`federated_labels` in a read transaction of its own."""
     with project.read() as conn:
         return federated_labels(conn, image_ids)
@@ -259,12 +263,14 @@ def label_counts(conn: Connection) -> LabelCounts:
             func.count(func.distinct(positive.c.category_id)),
         ).select_from(positive)
     ).one()
-    flags = dict(
+    flags: dict[bool | None, int] = dict(
         conn.execute(
             select(positive.c.exhaustive, func.count()).group_by(positive.c.exhaustive)
         ).all()
     )
-    states = dict(conn.execute(select(ic.c.state, func.count()).group_by(ic.c.state)).all())
+    states: dict[str, int] = dict(
+        conn.execute(select(ic.c.state, func.count()).group_by(ic.c.state)).all()
+    )
     negative_categories = conn.execute(
         select(func.count(func.distinct(ic.c.category_id))).where(ic.c.state == s.NEGATIVE)
     ).scalar_one()

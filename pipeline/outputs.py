@@ -228,7 +228,7 @@ def sweep_temporaries(target: Path) -> list[Path]:
     """Remove the temporary files a killed write of ``target`` left beside it (those of
     a process still running stay); the paths removed."""
     key = _name_key(Path(target))
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(Path(target).parent))
     except OSError:

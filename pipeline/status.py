@@ -21,12 +21,12 @@ def project_status(project: Project, *, files: ImageCheck | None = None) -> dict
     """A JSON-ready summary. ``files`` adds the result of an image file check."""
     with project.read() as conn:
         n_images = conn.execute(select(func.count()).select_from(s.images)).scalar_one()
-        splits = dict(
+        splits: dict[str, int] = dict(
             conn.execute(select(s.images.c.split, func.count()).group_by(s.images.c.split)).all()
         )
         n_categories = conn.execute(select(func.count()).select_from(s.categories)).scalar_one()
         queues = stage_counts(conn)
-        pairs = dict(
+        pairs: dict[str, int] = dict(
             conn.execute(
                 select(s.image_categories.c.state, func.count()).group_by(
                     s.image_categories.c.state
@@ -34,14 +34,14 @@ def project_status(project: Project, *, files: ImageCheck | None = None) -> dict
             ).all()
         )
         labels = label_counts(conn)
-        spotted = dict(
+        spotted: dict[str, int] = dict(
             conn.execute(
                 select(s.spotting_finished.c.reason, func.count()).group_by(
                     s.spotting_finished.c.reason
                 )
             ).all()
         )
-        segments = dict(
+        segments: dict[str, int] = dict(
             conn.execute(
                 select(s.segments.c.status, func.count()).group_by(s.segments.c.status)
             ).all()

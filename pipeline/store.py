@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.pool import QueuePool
 
 from . import __version__, teamdb
@@ -162,6 +162,14 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 def now() -> float:
     return time.time()
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The id of the one row an INSERT wrote."""
+    key = result.inserted_primary_key
+    if key is None:  # only for statements that are not single-row INSERTs
+        raise ValueError("the statement inserted no row with a primary key")
+    return int(key[0])
 
 
 SETTINGS_CHECKS: list[Callable[[Connection, Project], None]] = []
@@ -516,10 +524,12 @@ class Project:
         with self.write() as conn:
             row = conn.execute(select(s.annotators).where(s.annotators.c.name == name)).first()
             if row is None:
-                new_id = conn.execute(
-                    s.annotators.insert().values(name=name, is_bot=is_bot, created_at=now())
-                ).inserted_primary_key[0]
-                return Annotator(int(new_id), name, is_bot)
+                new_id = inserted_id(
+                    conn.execute(
+                        s.annotators.insert().values(name=name, is_bot=is_bot, created_at=now())
+                    )
+                )
+                return Annotator(new_id, name, is_bot)
         return Annotator(int(row.id), row.name, bool(row.is_bot))
 
     # ------------------------------------------------------------ counts

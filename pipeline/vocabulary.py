@@ -365,7 +365,7 @@ def merge_categories(conn: Any, incoming: Iterable[Category]) -> tuple[int, int]
             continue
         synonyms = list(row.synonyms or [])
         merged = synonyms + [x for x in category.synonyms if x not in synonyms]
-        changes = {}
+        changes: dict[str, Any] = {}
         if merged != synonyms:
             changes["synonyms"] = merged
         if not row.definition and category.definition:
@@ -536,8 +536,7 @@ class CategoryIndex:
         # (rank, usage, name length, position) is unique per entry: the order is total,
         # whatever order the entries were looked at in
         scored.sort()
-        found = [entries[t[3]].category for t in (scored if limit is None else scored[:limit])]
-        return found
+        return [entries[t[3]].category for t in (scored if limit is None else scored[:limit])]
 
 
 _PLAIN = re.compile(r"[a-z0-9 ]+")

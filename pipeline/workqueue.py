@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.engine import Connection
@@ -39,6 +39,13 @@ class WorkItem:
     lease_owner: int | None
     lease_expires: float | None
     attempts: int
+
+    def require(self, key: Literal["category_id", "instance_id", "segment_id"]) -> int:
+        """The item's category, instance or segment id, which its stage always sets."""
+        value: int | None = getattr(self, key)
+        if value is None:
+            raise ConflictError(f"work item {self.id} (stage {self.stage}) has no {key}")
+        return value
 
 
 def item_from_row(row: Any) -> WorkItem:

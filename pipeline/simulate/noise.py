@@ -170,7 +170,7 @@ def _grown(bitmap: np.ndarray, area: int, target: float, work: NoiseWork) -> np.
     if len(distances) < needed:
         return None
     radius = np.partition(distances, needed - 1)[needed - 1]
-    out = bitmap.copy()
+    out: np.ndarray = bitmap.copy()
     out[rows, cols] = (window != 0) | (outside <= radius)
     return out
 

@@ -124,10 +124,11 @@ def summarize(
         labels = federated_labels(conn)
         counts = label_counts(conn)
         violations = [str(v) for v in check_invariants(conn)]
-        rejected = conn.execute(
-            select(s.segments.c.instance_id).where(s.segments.c.status == s.SEGMENT_REJECTED)
-        ).scalars()
-        rejected = list(rejected)
+        rejected = list(
+            conn.execute(
+                select(s.segments.c.instance_id).where(s.segments.c.status == s.SEGMENT_REJECTED)
+            ).scalars()
+        )
         accepted = conn.execute(
             select(
                 s.segments.c.mask_kind,

@@ -163,7 +163,7 @@ def pending_items(conn: Connection, stage: int, **match: Any) -> list[Any]:
     """Work items of ``stage`` still waiting for an answer that match the given columns."""
     conditions = [wi.c.stage == stage, wi.c.status.in_(PENDING_WORK)]
     conditions += [wi.c[k] == v for k, v in match.items()]
-    return conn.execute(select(wi).where(*conditions).order_by(wi.c.id)).all()
+    return list(conn.execute(select(wi).where(*conditions).order_by(wi.c.id)).all())
 
 
 def has_pending(conn: Connection, stage: int, **match: Any) -> bool:

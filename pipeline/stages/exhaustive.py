@@ -85,7 +85,7 @@ def maybe_open(journal: Journal, image_id: int, category_id: int) -> bool:
 
 
 def apply(ctx: Answering, answer: ExhaustiveAnswer) -> None:
-    image_id, category_id = ctx.image.id, ctx.item.category_id
+    image_id, category_id = ctx.image.id, ctx.item.require("category_id")
     pair = pair_row(ctx.conn, image_id, category_id)
     require_state(pair, (s.CONFIRMED,), "this category is not a confirmed one of the image")
     if pair.exhaustive is not None:

@@ -14,6 +14,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.engine import Connection
 
 from .. import schema as s
+from ..store import inserted_id
 
 # The tables an answer may write, by name (the journal stores names, not objects).
 TABLES: dict[str, Table] = {
@@ -49,7 +50,7 @@ class Journal:
         # Parameters, not .values(): the compiled statement is cached per column set.
         result = self.conn.execute(table.insert(), values)
         if "id" in table.c:
-            row_id = int(result.inserted_primary_key[0])
+            row_id = inserted_id(result)
             key: Key = {"id": row_id}
         else:
             row_id = 0

@@ -59,7 +59,7 @@ def build_view(conn: Connection, base: dict[str, Any], settings: ProjectSettings
 
 
 def apply(ctx: Answering, answer: MarkAnswer) -> None:
-    image_id, category_id = ctx.image.id, ctx.item.category_id
+    image_id, category_id = ctx.image.id, ctx.item.require("category_id")
     require_state(
         pair_row(ctx.conn, image_id, category_id),
         (s.SPOTTED,),

@@ -66,7 +66,7 @@ def build_view(conn: Connection, base: dict[str, Any], settings: ProjectSettings
 
 
 def apply(ctx: Answering, answer: NegativeAnswer) -> None:
-    image_id, category_id = ctx.image.id, ctx.item.category_id
+    image_id, category_id = ctx.image.id, ctx.item.require("category_id")
     pair = pair_row(ctx.conn, image_id, category_id)
     if pair is not None:
         raise ConflictError(f"the category is already known in this image ({pair.state})")
@@ -116,7 +116,7 @@ class CandidateSampler:
         category_ids = conn.execute(select(s.categories.c.id).order_by(s.categories.c.id))
         negatives = self._count_pairs((s.NEGATIVE,))
         present = self._count_pairs((s.SPOTTED, s.CONFIRMED))
-        pending = dict(
+        pending: dict[int, int] = dict(
             conn.execute(
                 select(wi.c.category_id, func.count())
                 .where(wi.c.stage == STAGE, wi.c.status.in_(PENDING_WORK))

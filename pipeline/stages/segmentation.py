@@ -116,7 +116,7 @@ def build_view(
 
 
 def apply(ctx: Answering, answer: SegmentAnswer) -> None:
-    instance = instance_row(ctx.conn, ctx.item.instance_id)
+    instance = instance_row(ctx.conn, ctx.item.require("instance_id"))
     if instance.status not in (s.MARKED, s.REDO):
         raise ConflictError(f"instance {instance.id} does not wait for a mask ({instance.status})")
     written = new_segment_version(

@@ -68,25 +68,30 @@ def known_categories(conn: Connection, image_id: int) -> tuple[list[KnownCategor
         )
     ):
         points[row.category_id] = (row.x, row.y)
-    for row in conn.execute(
+    for mark in conn.execute(
         select(s.instances).where(s.instances.c.image_id == image_id).order_by(s.instances.c.id)
     ):
-        if row.category_id in points:
+        if mark.category_id in points:
             continue
-        if row.x is not None:
-            points[row.category_id] = (row.x, row.y)
-        elif row.box_w is not None:
-            points[row.category_id] = (row.box_x + row.box_w / 2, row.box_y + row.box_h / 2)
-    known, excluded = [], set()
-    for row in pairs:
-        if row.state in (s.SPOTTED, s.CONFIRMED):
+        if mark.x is not None:
+            points[mark.category_id] = (mark.x, mark.y)
+        elif mark.box_w is not None:
+            points[mark.category_id] = (mark.box_x + mark.box_w / 2, mark.box_y + mark.box_h / 2)
+    known: list[KnownCategory] = []
+    excluded: set[int] = set()
+    for pair in pairs:
+        if pair.state in (s.SPOTTED, s.CONFIRMED):
             known.append(
                 KnownCategory(
-                    row.category_id, row.name, row.state, points.get(row.category_id), row.source
+                    pair.category_id,
+                    pair.name,
+                    pair.state,
+                    points.get(pair.category_id),
+                    pair.source,
                 )
             )
         else:
-            excluded.add(row.category_id)
+            excluded.add(pair.category_id)
     return known, excluded
 
 

@@ -90,7 +90,7 @@ def build_view(
 
 def apply(ctx: Answering, answer: VerifyAnswer) -> None:
     conn, settings, me = ctx.conn, ctx.settings, ctx.annotator.id
-    segment = segment_row(conn, ctx.item.segment_id)
+    segment = segment_row(conn, ctx.item.require("segment_id"))
     if segment.status != s.PENDING:
         raise ConflictError(f"segment {segment.id} was decided already ({segment.status})")
     if segment.annotator_id == me and not settings.allow_self_verification:
@@ -111,7 +111,7 @@ def apply(ctx: Answering, answer: VerifyAnswer) -> None:
         reason=reason,
         created_at=now(),
     )
-    votes = dict(
+    votes: dict[bool, int] = dict(
         conn.execute(
             select(s.verdicts.c.accept, func.count())
             .where(s.verdicts.c.segment_id == segment.id)

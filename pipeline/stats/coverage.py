@@ -73,7 +73,7 @@ class CoverageInputs:
 
 def coverage_inputs(conn: Connection) -> CoverageInputs:
     ic = s.image_categories
-    negatives = dict(
+    negatives: dict[int, int] = dict(
         conn.execute(
             select(ic.c.category_id, func.count())
             .where(ic.c.state == s.NEGATIVE)
