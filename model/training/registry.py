@@ -22,7 +22,7 @@ from pipeline import roles
 from pipeline import schema as s
 from pipeline.constants import MODEL_IN_USE_KEY
 from pipeline.errors import LongtailError
-from pipeline.store import Project, now, read_meta, write_meta
+from pipeline.store import Project, inserted_id, now, read_meta, write_meta
 
 IN_USE_KEY = MODEL_IN_USE_KEY
 
@@ -164,19 +164,21 @@ def create_model(
 ) -> ModelRecord:
     """A new row for a run that is starting (status ``training``)."""
     with project.write() as conn:
-        new_id = conn.execute(
-            s.models.insert().values(
-                name=name,
-                architecture=architecture,
-                checkpoint=None,
-                status=TRAINING,
-                categories=list(category_ids),
-                config=config,
-                metrics=None,
-                created_at=now(),
+        new_id = inserted_id(
+            conn.execute(
+                s.models.insert().values(
+                    name=name,
+                    architecture=architecture,
+                    checkpoint=None,
+                    status=TRAINING,
+                    categories=list(category_ids),
+                    config=config,
+                    metrics=None,
+                    created_at=now(),
+                )
             )
-        ).inserted_primary_key[0]
-    return get_model(project, int(new_id))
+        )
+    return get_model(project, new_id)
 
 
 def update_model(
