@@ -9,7 +9,7 @@ fp32 everywhere; AMP only where CUDA exists. Prints one JSON object.
 
     .venv/bin/python bench/train.py [--size 800] [--batch 1] [--iterations 3] [--warmup 1]
 
-Anchor (DESIGN / issue 11): detectron2's R50-FPN trains at about 59 img/s on 8 V100s,
+Anchor (issue 11): detectron2's R50-FPN trains at about 59 img/s on 8 V100s,
 about 7.4 img/s per GPU; the target for one H100-class GPU with AMP is >= 30 img/s.
 """
 

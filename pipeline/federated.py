@@ -1,6 +1,6 @@
 """Federated labels: each image's positives, verified negatives and not-exhaustive set.
 
-Derived from the answers (DESIGN section 3), never stored twice:
+Derived from the answers (docs/pipeline.md, "Federated labels"), never stored twice:
 
 - positive (P_c): the pair is ``confirmed`` and has at least one accepted instance
   (crowd regions never count) with an accepted segment;

@@ -1,7 +1,7 @@
 """The project database schema (SQLAlchemy Core), the same for SQLite and PostgreSQL.
 
-One project is one database. The tables follow the words of the pipeline (DESIGN
-sections 2-3): images and categories; the answers of the six stages (spots, spot
+One project is one database. The tables follow the words of the pipeline
+(docs/pipeline.md): images and categories; the answers of the six stages (spots, spot
 visits, instance marks, segments, verdicts, exhaustiveness answers, negative checks);
 the federated label of each (image, category) pair; work items with leases; the
 event log; trained models.

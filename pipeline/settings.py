@@ -1,4 +1,5 @@
-"""Project settings: every number of the six stages, with DESIGN's defaults."""
+"""Project settings: every number of the six stages, with their defaults
+(the table in docs/pipeline.md, "Settings")."""
 
 from __future__ import annotations
 

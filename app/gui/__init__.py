@@ -1,4 +1,4 @@
-"""The PySide6 desktop app (DESIGN section 5).
+"""The PySide6 desktop app (docs/gui.md, docs/stages-gui.md, docs/canvas.md).
 
 ``app.run_gui`` starts it (platform check, QApplication, the main window); ``session``
 wraps the pipeline for one annotator; ``main_window`` is wiring only. Importing this

@@ -1,4 +1,4 @@
-"""In-app fine-tuning of the Mask R-CNN on the project's curated data (DESIGN section 4).
+"""In-app fine-tuning of the Mask R-CNN on the project's curated data (docs/training.md).
 
 One idea per module; this ``__init__`` imports nothing heavy, so that the GUI and the
 CLI can read the registry without importing torch:

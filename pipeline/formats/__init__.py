@@ -1,4 +1,4 @@
-"""COCO and LVIS v1 import and export, labelme import (DESIGN section 2, formats).
+"""COCO and LVIS v1 import and export, labelme import (docs/formats.md).
 
 Imports are transactional (all or nothing, unless lenient) and report every problem
 with its location; exports are deterministic (same project, same bytes)::

@@ -1,4 +1,4 @@
-"""The six-stage federated labelling pipeline (DESIGN section 3).
+"""The six-stage federated labelling pipeline (docs/pipeline.md).
 
 One module per stage (``spotting``, ``marking``, ``segmentation``, ``verification``,
 ``exhaustive``, ``negatives``): its view of a claimed item, its answer rule and the

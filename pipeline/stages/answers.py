@@ -1,4 +1,4 @@
-"""What an annotator answers, one dataclass per stage (DESIGN section 3).
+"""What an annotator answers, one dataclass per stage (docs/pipeline.md).
 
 Answers are plain values: the front end builds one from the annotator's clicks and
 hands it to :meth:`pipeline.stages.Pipeline.answer`, which checks it against the

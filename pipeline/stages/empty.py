@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from .. import schema as s
 from ..settings import ProjectSettings
 
-# What an answer in which stage opens this one (DESIGN section 3).
+# What an answer in which stage opens this one (docs/pipeline.md).
 OPENED_BY = {
     s.SPOTTING: "Stage 1 has an item per image until spotting is done with it "
     "(every image has finished spotting, or none was added).",

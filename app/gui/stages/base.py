@@ -2,7 +2,7 @@
 answer", the effort of each answer measured from real events, and the toast.
 
 A stage view takes a :class:`pipeline.stages.StageItem` from the session, shows it,
-and builds its answer; the session does the rest (DESIGN section 5, GUI-CONTRACT).
+and builds its answer; the session does the rest (docs/stages-gui.md, docs/architecture.md).
 A subclass implements :meth:`StageView.show_item` (and :meth:`StageView.show_items`
 for views that work a page of items at once) and calls :meth:`StageView.submit`.
 """
@@ -183,7 +183,7 @@ def image_path(session: Session, item: StageItem) -> str:
 
 
 class StageView(QWidget):
-    """One stage's work view (GUI-CONTRACT). Subclasses set ``stage`` and ``title``,
+    """One stage's work view (docs/stages-gui.md). Subclasses set ``stage`` and ``title``,
     build their widgets into :meth:`work_area`, and implement :meth:`show_item`."""
 
     stage: ClassVar[int]

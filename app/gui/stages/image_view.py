@@ -1,7 +1,7 @@
 """A stage view with the image on the canvas and the item's question beside it.
 
-Stages 1, 2, 5 and 6 share this shape: the canvas (zoom, pan, fit from CANVAS's
-``CanvasView``) on the left, a panel on the right with the category's name, synonyms and
+Stages 1, 2, 5 and 6 share this shape: the canvas (zoom, pan, fit from the canvas's
+``CanvasView``, docs/canvas.md) on the left, a panel on the right with the category's name, synonyms and
 definition, the question, and the buttons of the view's actions. The image is set only
 when it changes, so items of one image follow each other without reloading it.
 """

@@ -1,6 +1,6 @@
 """Stage 3, instance segmentation: draw the mask of one marked instance.
 
-CANVAS's :class:`MaskEditor` does the drawing (polygon, hole, brush, eraser, vertex
+The canvas's :class:`MaskEditor` (docs/canvas.md) does the drawing (polygon, hole, brush, eraser, vertex
 edits, model proposals; Ctrl+Z undoes an edit). The view adds the item around it:
 
 - the instance's point (and box) and the other marks of its category are shown;
@@ -9,7 +9,7 @@ edits, model proposals; Ctrl+Z undoes an edit). The view adds the item around it
   this one (``G`` asks again for the shown item);
 - an item that came back after a rejection starts from the rejected mask and shows the
   verifiers' reasons;
-- the draft is saved within a second of each edit (CANVAS's autosave) and restored
+- the draft is saved within a second of each edit (the editor's autosave) and restored
   when the same item is opened again;
 - ``Enter`` submits the mask, ``S`` skips.
 """
