@@ -59,8 +59,11 @@ class FallbackSettings:
     min_fill: float = 0.25  # share of the box the GrabCut segment must cover
     colour_min_fill: float = 0.20
     view_side: int = 400  # the box's surroundings are scaled to at most this many px a side
+    view_min_side: int = 160  # ... and small ones up by a whole factor towards this
+    view_upsample: int = 4  # ... of at most this
     click_radius: float = 0.03  # a click's seed disc: this share of the box's side (>= 2 px)
     click_work_side: int = 240  # GrabCut's crop side when there are clicks
+    click_reach: float = 1.5  # a click edits within this many times its depth (see _edit_by_clicks)
 
 
 @dataclass(frozen=True)
@@ -111,30 +114,15 @@ def box_to_mask(
         raise ValueError(f"an image must be H x W x 3 (or grey), got {np.shape(image)}") from None
     height, width = image.shape[:2]
     clicks = _clean_clicks(points, height, width)
-    box = holding_clicks(box, clicks, height, width)
-    c0, r0, c1, r1 = pixel_box(box, height, width)
-    side = float(np.sqrt((c1 - c0) * (r1 - r0)))
-    view = _View.around(image, (c0, r0, c1, r1), s)
-    vbox = view.box(box)
-    vclicks = [view.click(c) for c in clicks]
-    vh, vw = view.image.shape[:2]
-    prior = prior_mask(vbox, vh, vw, s.exponent)
-    if prior.method == BOX and not clicks:
-        return box_mask(box, height, width)
-    if side < s.min_side:
-        start, method = prior.bitmap, prior.method
-    else:
-        start, method = _colour_or_prior(view.image, vbox, prior, s)
-    segment = None
-    if side >= s.grabcut_min_side or clicks:
-        with contextlib.suppress(cv2.error):
-            segment = _grabcut(view.image, vbox, start, s, vclicks)
-    vc0, vr0, vc1, vr1 = pixel_box(vbox, vh, vw)
-    if segment is not None and (clicks or _fits_box(segment[vr0:vr1, vc0:vc1], s)):
-        start, method = segment, GRABCUT
-    elif clicks:
-        start = _seeded(start, vclicks, _click_radius(vbox, 1.0, s))
-    return FallbackResult(view.paste(start, (c0, r0, c1, r1), height, width), method)
+    grown = holding_clicks(box, clicks, height, width)
+    view = _View.around(image, pixel_box(grown, height, width), s)
+    bitmap, method = _box_only(view, view.box(box), s, pixel_box(box, height, width))
+    if clicks:
+        vclicks = [view.click(c) for c in clicks]
+        bitmap = _edit_by_clicks(view.image, view.box(grown), bitmap, vclicks, s)
+    return FallbackResult(
+        view.paste(bitmap, pixel_box(grown, height, width), height, width), method
+    )
 
 
 def refine(
@@ -144,32 +132,86 @@ def refine(
     points: Sequence[Click],
     settings: FallbackSettings | None = None,
 ) -> np.ndarray:
-    """A mask from a model's ``probability`` map (image size) refined by clicks.
-
-    GrabCut starts from the model's belief (probable foreground where it is above 0.5,
-    probable background elsewhere in the box, definite background outside) and takes
-    the clicks as hard seeds, at the same capped resolution as :func:`box_to_mask`.
-    """
+    """A model's mask (``probability`` > 0.5, image size) edited by clicks, as
+    :func:`box_to_mask` edits its own box-only mask (see :func:`_edit_by_clicks`)."""
     s = settings or FallbackSettings()
     image = _as_rgb(image)
     height, width = image.shape[:2]
     clicks = _clean_clicks(points, height, width)
-    box = holding_clicks(box, clicks, height, width)
-    c0, r0, c1, r1 = pixel_box(box, height, width)
-    view = _View.around(image, (c0, r0, c1, r1), s)
-    vbox = view.box(box)
-    vclicks = [view.click(c) for c in clicks]
+    grown = holding_clicks(box, clicks, height, width)
+    view = _View.around(image, pixel_box(grown, height, width), s)
     start = view.crop_scaled((probability > 0.5).astype(np.uint8))
     vh, vw = start.shape
-    vc0, vr0, vc1, vr1 = pixel_box(vbox, vh, vw)
+    vc0, vr0, vc1, vr1 = pixel_box(view.box(box), vh, vw)
     inside = np.zeros_like(start)
     inside[vr0:vr1, vc0:vc1] = start[vr0:vr1, vc0:vc1]
+    vclicks = [view.click(c) for c in clicks]
+    edited = _edit_by_clicks(view.image, view.box(grown), inside, vclicks, s)
+    return view.paste(edited, pixel_box(grown, height, width), height, width)
+
+
+def _box_only(
+    view: _View, vbox: Box, s: FallbackSettings, box_px: tuple[int, int, int, int]
+) -> tuple[np.ndarray, str]:
+    """The box prompt's answer on the view: GrabCut if it fits, else colour, else prior."""
+    vh, vw = view.image.shape[:2]
+    prior = prior_mask(vbox, vh, vw, s.exponent)
+    if prior.method == BOX:
+        return prior.bitmap, BOX
+    c0, r0, c1, r1 = box_px
+    side = float(np.sqrt((c1 - c0) * (r1 - r0)))  # at full resolution
+    if side < s.min_side:
+        return prior.bitmap, PRIOR
+    start, method = _colour_or_prior(view.image, vbox, prior, s)
+    if side < s.grabcut_min_side or method != COLOUR:
+        return start, method
+    try:
+        segment = _grabcut(view.image, vbox, start, s)
+    except cv2.error:
+        return start, method
+    vc0, vr0, vc1, vr1 = pixel_box(vbox, vh, vw)
+    if segment is not None and _fits_box(segment[vr0:vr1, vc0:vc1], s):
+        return segment, GRABCUT
+    return start, method
+
+
+def _edit_by_clicks(
+    image: np.ndarray, box: Box, start: np.ndarray, clicks: Sequence[Click], s: FallbackSettings
+) -> np.ndarray:
+    """``start`` edited locally by each click: GrabCut runs once from ``start`` with the
+    clicks as hard seeds, and only its changes that hold a click are taken, a positive
+    click adding the new area it lies in, a negative one cutting the area it lies in.
+    Elsewhere ``start`` stays as it was: a click fixes one error and breaks nothing."""
+    radius = _click_radius(box, 1.0, s)
+    # how far each pixel is from the start's other side: a click's edit reaches no
+    # farther than its own distance to that side (times click_reach)
+    inside_distance = cv2.distanceTransform(np.pad(start, 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    outside_distance = cv2.distanceTransform(1 - start, cv2.DIST_L2, 5)
+    reaches = []
+    belief = start.copy()  # GrabCut's start: the start, each click's reach turned its way
+    for x, y, positive in clicks:
+        row = int(np.clip(round(y), 0, start.shape[0] - 1))
+        col = int(np.clip(round(x), 0, start.shape[1] - 1))
+        depth = float(outside_distance[row, col] if positive else inside_distance[row, col])
+        reach = np.zeros_like(start)
+        cv2.circle(reach, (col, row), max(radius, int(round(s.click_reach * depth))), 1, -1)
+        belief[reach > 0] = int(positive)
+        reaches.append((row, col, positive, reach > 0))
     segment = None
     with contextlib.suppress(cv2.error):
-        segment = _grabcut(view.image, vbox, inside, s, vclicks)
+        segment = _grabcut(image, box, belief, s, clicks, keep_pieces=False)
     if segment is None:
-        segment = _seeded(inside, vclicks, _click_radius(vbox, 1.0, s))
-    return view.paste(segment, (c0, r0, c1, r1), height, width)
+        segment = _seeded(start, clicks, radius)
+    out = start.copy()
+    added = (segment > 0) & (start == 0)
+    cut = (segment == 0) & (start > 0)
+    for row, col, positive, reach in reaches:
+        disc = np.zeros_like(start)
+        cv2.circle(disc, (col, row), radius, 1, -1)
+        change = ((added if positive else cut) & reach) | (disc > 0)
+        _, labels = cv2.connectedComponents(change.astype(np.uint8), connectivity=8)
+        out[labels == labels[row, col]] = 1 if positive else 0
+    return out
 
 
 # ---------------------------------------------------------------- internals
@@ -253,6 +295,8 @@ def _grabcut(
     start: np.ndarray,
     s: FallbackSettings,
     clicks: Sequence[Click] = (),
+    *,
+    keep_pieces: bool = True,
 ) -> np.ndarray | None:
     height, width = image.shape[:2]
     c0, r0, c1, r1 = box_px = pixel_box(box, height, width)
@@ -293,6 +337,8 @@ def _grabcut(
         out *= _box_and_seeds(out.shape, box_px, clicks, _click_radius(box, 1.0, s))
     else:
         out[r0:r1, c0:c1] = fg[r0 - Y0 : r1 - Y0, c0 - X0 : c1 - X0]
+    if not keep_pieces:
+        return out
     return _largest_pieces(out, [(x, y) for x, y, positive in clicks if positive])
 
 
@@ -384,8 +430,19 @@ class _View:
         X0, Y0, X1, Y1 = _context(box_px, s.margin + 0.05, height, width)
         crop = image[Y0:Y1, X0:X1]
         scale = min(1.0, s.view_side / max(crop.shape[:2]))
-        if scale < 1:
+        factor = min(s.view_upsample, s.view_min_side // max(crop.shape[:2]))
+        if factor > 1:  # a small object: pixels large enough for GrabCut's edges
+            crop = cv2.resize(
+                crop,
+                (crop.shape[1] * factor, crop.shape[0] * factor),
+                interpolation=cv2.INTER_LINEAR,
+            )
+            scale = float(factor)
+        elif scale < 1:
             size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+            step = int(0.5 / scale)  # read every step-th pixel first: area-averaging a
+            if step > 1:  # 48-megapixel crop alone costs more than the rest together
+                crop = crop[::step, ::step]
             crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
             scale_y, scale_x = crop.shape[0] / (Y1 - Y0), crop.shape[1] / (X1 - X0)
             scale = min(scale_x, scale_y)
@@ -404,23 +461,23 @@ class _View:
         """A full-image bitmap's crop at the view's resolution."""
         X0, Y0 = self.origin
         crop = bitmap[Y0 : Y0 + self.size[0], X0 : X0 + self.size[1]]
-        if self.scale >= 1:
+        if self.scale == 1:
             return np.ascontiguousarray(crop)
         vh, vw = self.image.shape[:2]
-        return (cv2.resize(crop * 255, (vw, vh), interpolation=cv2.INTER_AREA) >= 128).astype(
-            np.uint8
-        )
+        small = cv2.resize(crop * np.uint8(255), (vw, vh), interpolation=cv2.INTER_LINEAR)
+        return (small >= 128).astype(np.uint8)
 
     def paste(
         self, bitmap: np.ndarray, box_px: tuple[int, int, int, int], height: int, width: int
     ) -> np.ndarray:
         """A view-sized bitmap back at full resolution, kept inside ``box_px``."""
         X0, Y0 = self.origin
-        if self.scale < 1:
+        if self.scale != 1:
+            how = cv2.INTER_LINEAR if self.scale < 1 else cv2.INTER_AREA
             big = cv2.resize(
-                bitmap * np.uint8(255), (self.size[1], self.size[0]), interpolation=cv2.INTER_LINEAR
+                bitmap * np.uint8(255), (self.size[1], self.size[0]), interpolation=how
             )
-            bitmap = (big >= 128).astype(np.uint8)
+            bitmap = cv2.threshold(big, 127, 1, cv2.THRESH_BINARY)[1]
         c0, r0, c1, r1 = box_px
         out = np.zeros((height, width), np.uint8)
         out[r0:r1, c0:c1] = bitmap[r0 - Y0 : r1 - Y0, c0 - X0 : c1 - X0]
