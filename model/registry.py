@@ -90,6 +90,24 @@ def model_categories(project: Project, record: ModelRecord, names: list[str]) ->
     return out
 
 
+def config_int(record: ModelRecord, key: str, default: int, low: int, high: int) -> int:
+    """A whole-number value of a registry row's configuration, checked when read: a
+    stored ``min_size: "abc"`` is one located line, not a ValueError."""
+    value = record.config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        value = None
+    try:
+        number = int(value) if not isinstance(value, float) or value.is_integer() else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not low <= number <= high:
+        raise WeightsError(
+            f"model {record.id} ({record.name}): its configuration value {key} "
+            f"{record.config.get(key)!r} is not a whole number from {low} to {high}"
+        )
+    return number
+
+
 def trained_predictor(
     project: Project,
     record: ModelRecord,
@@ -101,14 +119,13 @@ def trained_predictor(
     where = f"model {record.id} ({record.name})"
     if path is None:
         raise WeightsError(f"{where} has no weights file yet (status {record.status})")
+    # The row's values are checked before its file is read (both come from the database).
+    min_size = config_int(record, "min_size", 800, 32, 8192)
+    max_size = config_int(record, "max_size", 1333, min_size, 16384)
     saved = read_model_file(path)
     categories = model_categories(project, record, list(saved.get("categories") or []))
-    config = record.config
     model = build_for_training(
-        record.architecture,
-        len(categories) + 1,
-        min_size=int(config.get("min_size", 800)),
-        max_size=int(config.get("max_size", 1333)),
+        record.architecture, len(categories) + 1, min_size=min_size, max_size=max_size
     )
     use_federated_heads(model)
     try:

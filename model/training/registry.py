@@ -64,7 +64,8 @@ class ModelRecord:
         return self.config.get("data_hash")
 
     def checkpoint_path(self, project: Project) -> Path | None:
-        return None if not self.checkpoint else project.resolve(self.checkpoint)
+        """The weights file, checked: inside the project's models folder (issue 20)."""
+        return None if not self.checkpoint else fenced_model_file(project, self.checkpoint, self.id)
 
     @property
     def usable(self) -> bool:
@@ -99,6 +100,26 @@ def models_dir(project: Project) -> Path:
             "has none: set LONGTAIL_MODELS_DIR to a folder"
         )
     return Path(override).expanduser().resolve()
+
+
+def fenced_model_file(project: Project, stored: str, model_id: int) -> Path:
+    """The file a registry row names, refused (one located line) unless it lies inside
+    :func:`models_dir` once every link is followed, and is a regular file if it exists:
+    a row edited to name ``/etc/passwd`` or ``/proc/self/mem`` is never opened."""
+    where = f"model {model_id}"
+    try:
+        root = Path(os.path.realpath(models_dir(project)))
+    except LongtailError as exc:
+        raise LongtailError(f"{where}: its weights cannot be checked ({exc})") from None
+    real = Path(os.path.realpath(project.resolve(stored)))
+    if root not in real.parents:
+        raise LongtailError(
+            f"{where}: its weights file {stored!r} lies outside the project's models folder "
+            f"{root}; only files there are used (train again, or fix the row)"
+        )
+    if real.exists() and not real.is_file():
+        raise LongtailError(f"{where}: its weights file {stored!r} is not a regular file")
+    return real
 
 
 def model_dir(project: Project, model_id: int) -> Path:
