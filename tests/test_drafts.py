@@ -1,4 +1,5 @@
-"""The Qt-free draft: polygon, hole, vertex, brush and eraser edits, and its store rows."""
+"""The Qt-free draft (pipeline.mask_edits: polygon, hole, vertex, brush and eraser
+edits) and its store rows (pipeline.drafts)."""
 
 from __future__ import annotations
 
@@ -11,20 +12,22 @@ from stages_support import HEIGHT, WIDTH, image_ids, make_project
 
 from pipeline import schema as s
 from pipeline.drafts import (
-    Draft,
-    DraftError,
     delete_draft,
     load_draft,
     mask_from_json,
     mask_to_json,
+    save_draft,
+    save_mask_draft,
+)
+from pipeline.geometry import Mask, self_intersection_problem
+from pipeline.mask_edits import (
+    Draft,
+    DraftError,
     nearest_edge,
     nearest_vertex,
     repaired,
-    save_draft,
-    save_mask_draft,
     stroke_pixels,
 )
-from pipeline.geometry import Mask, self_intersection_problem
 from pipeline.store import now
 
 SQUARE = [(10, 10), (60, 10), (60, 50), (10, 50)]

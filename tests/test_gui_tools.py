@@ -16,8 +16,8 @@ from PySide6.QtTest import QTest  # noqa: E402
 
 from app.gui.editor import MaskEditor  # noqa: E402
 from app.gui.tools.base import PolylinePreview  # noqa: E402
-from pipeline.drafts import stroke_pixels  # noqa: E402
 from pipeline.geometry import Mask  # noqa: E402
+from pipeline.mask_edits import stroke_pixels  # noqa: E402
 
 W, H = 320, 240
 ALT = Qt.KeyboardModifier.AltModifier

@@ -2,7 +2,7 @@
 
 A :class:`CanvasView` with a tool bar (polygon, hole, brush, eraser, vertex edit, box,
 model proposal, point), a fill-opacity slider and show/hide. The mask being drawn is a
-``pipeline.drafts.Draft``; every change is a ``QUndoCommand`` (``app.gui.edits``) on the
+``pipeline.mask_edits.Draft``; every change is a ``QUndoCommand`` (``app.gui.edits``) on the
 editor's ``QUndoStack``, a new one for each image (``undo_stack()``; ``undoStackChanged``
 tells a ``QUndoGroup`` holder when it is replaced). Other masks of the image can be shown
 as context (read-only). Model proposals go to a :class:`ModelWorker` and come back as an
@@ -48,9 +48,9 @@ from app.gui.tools.base import (
     Propose,
     Refine,
 )
-from pipeline.drafts import Draft, DraftError
 from pipeline.errors import LongtailError
 from pipeline.geometry import Box, Mask
+from pipeline.mask_edits import Draft, DraftError
 
 EDITOR_TOOLS = ("polygon", "hole", "brush", "eraser", "vertex", "box", "prompt", "point")
 TRACE_EPSILON = 1.0  # px: a painted mask traced for vertex edits keeps its shape to 1 px

@@ -1,4 +1,4 @@
-"""Undoable edits of the mask being drawn: ``QUndoCommand`` s over a ``pipeline.drafts.Draft``.
+"""Undoable edits of the mask being drawn: ``QUndoCommand`` s over a ``pipeline.mask_edits.Draft``.
 
 The draft's masks are immutable values, so a command computes the mask after the edit
 once (when it is made: an edit that cannot apply raises ``DraftError`` then, and nothing
@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 from PySide6.QtGui import QUndoCommand
 
-from pipeline import drafts
-from pipeline.drafts import Draft, VertexRef
+from pipeline import mask_edits
 from pipeline.geometry import Box, Mask
+from pipeline.mask_edits import Draft, VertexRef
 
 Point = tuple[float, float]
 Changed = Callable[[Mask | None, str], None]
@@ -44,19 +44,19 @@ class DraftEdit(QUndoCommand):
 
 
 def add_polygon(draft: Draft, points: list[Point], changed: Changed) -> DraftEdit:
-    after = drafts.add_polygon(draft.mask, points, draft.height, draft.width)
+    after = mask_edits.add_polygon(draft.mask, points, draft.height, draft.width)
     return DraftEdit(draft, after, f"Add polygon ({len(points)} points)", "polygon", changed)
 
 
 def cut_hole(draft: Draft, points: list[Point], changed: Changed) -> DraftEdit:
-    after = drafts.cut_hole(draft.mask, points)
+    after = mask_edits.cut_hole(draft.mask, points)
     return DraftEdit(draft, after, f"Cut hole ({len(points)} points)", "hole", changed)
 
 
 def paint(
     draft: Draft, path: list[Point], radius: float, erase: bool, changed: Changed
 ) -> DraftEdit:
-    after = drafts.paint(draft.mask, path, radius, draft.height, draft.width, erase=erase)
+    after = mask_edits.paint(draft.mask, path, radius, draft.height, draft.width, erase=erase)
     what = "Erase" if erase else "Brush"
     return DraftEdit(
         draft, after, f"{what} stroke (radius {radius:g})", "eraser" if erase else "brush", changed
@@ -66,17 +66,17 @@ def paint(
 def move_vertex(draft: Draft, ref: VertexRef, to: Point, changed: Changed) -> DraftEdit:
     # The drag's preview keeps the vertex order; the edit itself is made valid (a vertex
     # dragged across an edge would leave a ring that crosses itself).
-    after = drafts.repaired(drafts.move_vertex(draft.mask, ref, to))
+    after = mask_edits.repaired(mask_edits.move_vertex(draft.mask, ref, to))
     return DraftEdit(draft, after, "Move vertex", "vertex", changed)
 
 
 def insert_vertex(draft: Draft, ref: VertexRef, at: Point, changed: Changed) -> DraftEdit:
-    after = drafts.repaired(drafts.insert_vertex(draft.mask, ref, at))
+    after = mask_edits.repaired(mask_edits.insert_vertex(draft.mask, ref, at))
     return DraftEdit(draft, after, "Insert vertex", "vertex", changed)
 
 
 def delete_vertex(draft: Draft, ref: VertexRef, changed: Changed) -> DraftEdit:
-    after = drafts.repaired(drafts.delete_vertex(draft.mask, ref))
+    after = mask_edits.repaired(mask_edits.delete_vertex(draft.mask, ref))
     return DraftEdit(draft, after, "Delete vertex", "vertex", changed)
 
 

@@ -55,7 +55,7 @@ def why_empty(
             select(func.count())
             .select_from(wi)
             .where(wi.c.stage == stage, wi.c.status == s.LEASED, wi.c.lease_owner != annotator_id)
-        ).scalar()
+        ).scalar_one()
     )
     others = (
         [f"{leased} item{'s are' if leased != 1 else ' is'} being worked on by others now."]
@@ -72,7 +72,7 @@ def why_empty(
                     wi.c.status == s.OPEN,
                     s.segments.c.annotator_id == annotator_id,
                 )
-            ).scalar()
+            ).scalar_one()
         )
         if own:
             return EmptyStage(

@@ -16,8 +16,8 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 
 from app.gui.canvas.view import CanvasEvent
-from pipeline.drafts import VertexRef
 from pipeline.geometry import Box, Mask
+from pipeline.mask_edits import VertexRef
 
 Point = tuple[float, float]
 
