@@ -585,7 +585,8 @@ def test_the_image_panel_lists_the_shown_images_categories_and_instances(
     assert window.dock.windowTitle() == "Image: yard.png"
     assert window.dock.category_names() == ["dog (1)"]
     instance = window.dock.tree.topLevelItem(0).child(0)
-    assert instance.text(0).startswith("#") and instance.text(1) == "marked"
+    # an object: its category and id ("dog #1"), its state
+    assert instance.text(0).startswith("dog #") and instance.text(1) == "marked"
 
 
 def test_cancelling_an_import_leaves_the_project_unchanged(qtbot, window, tiny_coco, tmp_path):
