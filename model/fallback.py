@@ -19,7 +19,7 @@ For one box on an RGB image (every step is checked, and the last good one wins):
 It never raises on odd input (empty, out-of-image or whole-image boxes, grey or RGBA
 images) and never returns an empty mask: the box itself is the last resort. The
 defaults were tuned on tiny_coco *train*; figures on val are in
-``docs/decisions/0006-model.md`` (``bench/proposals.py`` measures them).
+``docs/decisions/0079-a-classical-fallback-for-prompts.md`` (``bench/proposals.py`` measures them).
 """
 
 from __future__ import annotations

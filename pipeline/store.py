@@ -636,7 +636,7 @@ def _engine(url: str, *, read_only: bool = False) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         # NORMAL (with WAL): a commit survives the process being killed; an OS crash or
         # power cut may lose the last commits but never corrupts the database. FULL
-        # would fsync every commit: 10-50 ms stalls on a busy disk (decision 0001).
+        # would fsync every commit: 10-50 ms stalls on a busy disk (decision 0051).
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.close()
