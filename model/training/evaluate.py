@@ -215,15 +215,24 @@ def format_metrics(metrics: dict[str, Any] | None) -> str:
 def evaluate_project_model(
     project: Any, model_id: int, device: str | None = None
 ) -> dict[str, Any]:
-    """Evaluate registry model ``model_id`` on the project's held-out split as it is now,
-    and store the numbers with the model (``longtail evaluate PROJECT --model ID``)."""
+    """Evaluate registry model ``model_id`` on the held-out images recorded with it (by
+    content; ``heldout_rule`` says so), and store the numbers with the model
+    (``longtail evaluate PROJECT --model ID``). A model trained before splits were
+    recorded is scored on the project's split as it is now, and the rule says that."""
     from ..registry import trained_predictor
     from .distributed import choose_device
-    from .registry import get_model, update_model
-    from .snapshot import take_snapshot
+    from .registry import get_model, model_dir, update_model
+    from .snapshot import read_heldout, take_snapshot
 
     record = get_model(project, model_id)
-    snapshot = take_snapshot(project)
+    recorded = read_heldout(model_dir(project, model_id))
+    if recorded is not None:
+        name = f"the {len(recorded)} held-out images recorded with model {model_id}"
+        snapshot = take_snapshot(project, recorded=recorded, rule_name=name)
+    else:
+        snapshot = take_snapshot(project)
+        name = f"{snapshot.heldout_rule} now (model {model_id} has no recorded held-out set)"
+        snapshot = _renamed(snapshot, name)
     target = choose_device(device)
     with trained_predictor(project, record, device=target) as predictor:
         if list(snapshot.category_ids) != list(record.category_ids):
@@ -232,6 +241,18 @@ def evaluate_project_model(
         metrics = evaluate_model(predictor.model, snapshot, target, amp=predictor.amp)
     update_model(project, model_id, metrics=metrics)
     return metrics
+
+
+def _renamed(snapshot: Snapshot, rule: str) -> Snapshot:
+    from .snapshot import Snapshot as SnapshotType
+
+    return SnapshotType(
+        snapshot.category_ids,
+        snapshot.category_names,
+        snapshot.images,
+        rule,
+        data_hash=snapshot.data_hash,
+    )
 
 
 def _restricted(snapshot: Snapshot, category_ids: tuple[int, ...]) -> Snapshot:

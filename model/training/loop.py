@@ -70,7 +70,14 @@ from .sampler import (
     batch_stream,
     image_repeat_factors,
 )
-from .snapshot import Snapshot, SnapshotError, take_snapshot
+from .snapshot import (
+    Snapshot,
+    SnapshotError,
+    content_keys,
+    read_heldout,
+    record_heldout,
+    take_snapshot,
+)
 from .starting import (
     START_COCO,
     START_IMAGENET,
@@ -138,8 +145,11 @@ def _resumable(project: Project, model_id: int | None) -> registry.ModelRecord:
     return record
 
 
-def _resume_plan(project: Project, snapshot: Snapshot, config: TrainConfig, model: int | None):
+def _resume_plan(project: Project, config: TrainConfig, model: int | None) -> Plan:
     record = _resumable(project, model)
+    folder = registry.model_dir(project, record.id)
+    recorded = read_heldout(folder)  # the split the run started with, by content
+    snapshot = _trainable(take_snapshot(project, recorded=recorded))
     stored = dict(record.config.get("train") or {})
     config = replace(TrainConfig.from_dict(stored), num_workers=config.num_workers)
     if record.data_hash and record.data_hash != snapshot.data_hash:
@@ -147,7 +157,6 @@ def _resume_plan(project: Project, snapshot: Snapshot, config: TrainConfig, mode
             f"model {record.id} was trained on other data (data hash {record.data_hash[:12]}, "
             f"now {snapshot.data_hash[:12]}): the project changed since; start a new run"
         )
-    folder = registry.model_dir(project, record.id)
     state = read_model_file(folder / CHECKPOINT) if (folder / CHECKPOINT).is_file() else None
     frozen = record.config.get("frozen_batch_norms")
     return Plan(
@@ -162,6 +171,15 @@ def _resume_plan(project: Project, snapshot: Snapshot, config: TrainConfig, mode
     )
 
 
+def _trainable(snapshot: Snapshot) -> Snapshot:
+    if not any(im.instances for im in snapshot.train):
+        raise SnapshotError(
+            "the project has no accepted masks in its train split yet: nothing to train on "
+            f"({snapshot.summary()['train_images']} train images with labels)"
+        )
+    return snapshot
+
+
 def plan_run(
     project: Project,
     config: TrainConfig,
@@ -169,15 +187,11 @@ def plan_run(
     resume_model: int | None,
     ctx: dist_utils.Context,
 ) -> Plan:
-    """Snapshot the project; the new run's registry row, or the run to resume."""
-    snapshot = take_snapshot(project)
-    if not any(im.instances for im in snapshot.train):
-        raise SnapshotError(
-            "the project has no accepted masks in its train split yet: nothing to train on "
-            f"({snapshot.summary()['train_images']} train images with labels)"
-        )
+    """Snapshot the project; the new run's registry row (its held-out set recorded in
+    its folder), or the run to resume (on the split it recorded)."""
     if resume or resume_model is not None:
-        return _resume_plan(project, snapshot, config, resume_model)
+        return _resume_plan(project, config, resume_model)
+    snapshot = _trainable(take_snapshot(project))
     config.check()
     model_id = None
     if ctx.is_main:
@@ -198,6 +212,9 @@ def plan_run(
         ).id
     model_id = dist_utils.broadcast_int(model_id, ctx)
     folder = registry.model_dir(project, model_id)
+    if ctx.is_main:
+        record_heldout(folder, snapshot, content_keys(project))
+    dist_utils.barrier(ctx)
     return Plan(project, snapshot, config, model_id, folder, None, START_SCRATCH, None)
 
 

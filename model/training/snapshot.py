@@ -12,8 +12,13 @@ run must be repeatable. :func:`take_snapshot` reads, in one read transaction:
   :mod:`model.training.loss`);
 - the split: images imported as ``val`` are held out when the project has any; otherwise
   a stable hash of the image's content (its SHA-256, else its path) holds out the
-  project setting ``heldout_fraction`` (10% by default). The split never moves when
-  images are added.
+  project setting ``heldout_fraction`` (10% by default). Splits are *recorded*: each
+  run writes the held-out images it is evaluated on, by content, into its model folder
+  (:func:`record_heldout`, ``heldout.json``), and an image that a registered model held
+  out stays held out whatever is imported later (a first ``val`` image no longer
+  turns the hash split into a val split for the images already held out). Content
+  duplicates fall on one side: when any copy is held out, every copy is.
+  ``evaluate --model`` scores the model's own recorded set (``recorded_for``).
 
 Its :attr:`Snapshot.data_hash` covers all of that (masks included), so a checkpoint
 records exactly which data it saw and ``--resume`` can refuse to continue on other data.
@@ -25,6 +30,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -176,46 +182,32 @@ def heldout_by_hash(key: str, fraction: float) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < fraction
 
 
-def take_snapshot(project: Project, *, heldout_fraction: float | None = None) -> Snapshot:
-    """Read the project's curated data (see the module docstring)."""
+HELDOUT_FILE = "heldout.json"
+
+
+def image_key(sha256: str | None, path: str) -> str:
+    """What identifies an image's content for the split: its SHA-256, else its path."""
+    return sha256 or path
+
+
+def _rows(project: Project) -> tuple[Any, list[Any], dict[int, Any], dict, set[int], dict, list]:
     ic, inst, seg = s.image_categories, s.instances, s.segments
     with project.read() as conn:
         settings = read_settings(conn)
-        fraction = settings.heldout_fraction if heldout_fraction is None else heldout_fraction
         categories = conn.execute(
             select(s.categories.c.id, s.categories.c.name).order_by(s.categories.c.id)
         ).all()
         labels = federated_labels(conn)
-        images = {
-            r.id: r
-            for r in conn.execute(
-                select(
-                    s.images.c.id,
-                    s.images.c.path,
-                    s.images.c.file_name,
-                    s.images.c.width,
-                    s.images.c.height,
-                    s.images.c.sha256,
-                    s.images.c.split,
-                )
-            )
-        }
+        columns = (s.images.c.id, s.images.c.path, s.images.c.file_name, s.images.c.width)
+        more = (s.images.c.height, s.images.c.sha256, s.images.c.split)
+        images = {r.id: r for r in conn.execute(select(*columns, *more))}
         finished = set(conn.execute(select(s.spotting_finished.c.image_id)).scalars())
         answered: dict[int, set[int]] = {}
         for image_id, category_id in conn.execute(select(ic.c.image_id, ic.c.category_id)):
             answered.setdefault(image_id, set()).add(category_id)
-        masks: dict[int, list[SnapshotInstance]] = {}
         query = (
-            select(
-                inst.c.image_id,
-                inst.c.category_id,
-                seg.c.mask_kind,
-                seg.c.mask,
-                seg.c.bbox_x,
-                seg.c.bbox_y,
-                seg.c.bbox_w,
-                seg.c.bbox_h,
-            )
+            select(inst.c.image_id, inst.c.category_id, seg.c.mask_kind, seg.c.mask)
+            .add_columns(seg.c.bbox_x, seg.c.bbox_y, seg.c.bbox_w, seg.c.bbox_h)
             .join(seg, seg.c.instance_id == inst.c.id)
             .where(
                 inst.c.status == s.ACCEPTED,
@@ -225,19 +217,54 @@ def take_snapshot(project: Project, *, heldout_fraction: float | None = None) ->
             .order_by(inst.c.image_id, inst.c.id)
         )
         rows = conn.execute(query).all()
-    if not categories:
-        raise SnapshotError("the project has no categories; a model needs a vocabulary")
+    return settings, categories, images, labels, finished, answered, rows
+
+
+def _masks(rows: list[Any], images: dict[int, Any]) -> dict[int, list[SnapshotInstance]]:
+    masks: dict[int, list[SnapshotInstance]] = {}
     for row in rows:
         image = images[row.image_id]
         mask = Mask.from_bytes(row.mask_kind, row.mask, image.height, image.width)
-        masks.setdefault(row.image_id, []).append(
-            SnapshotInstance(
-                int(row.category_id),
-                mask,
-                (float(row.bbox_x), float(row.bbox_y), float(row.bbox_w), float(row.bbox_h)),
-            )
-        )
+        box = (float(row.bbox_x), float(row.bbox_y), float(row.bbox_w), float(row.bbox_h))
+        masks.setdefault(row.image_id, []).append(SnapshotInstance(int(row.category_id), mask, box))
+    return masks
+
+
+def _held_out_keys(
+    images: dict[int, Any], fraction: float, kept: frozenset[str], exact: frozenset[str] | None
+) -> tuple[set[str], str]:
+    """The content keys held out, and the rule's name. ``exact``: exactly that recorded
+    set; else the rule (val split, else hash) plus ``kept`` (registered models' sets).
+    A key stands for every copy of the content, so duplicates share one side."""
+    keys = {i: image_key(r.sha256, r.path) for i, r in images.items()}
+    if exact is not None:
+        return {k for k in keys.values() if k in exact}, "recorded"
     use_val = any(r.split == VAL_SPLIT for r in images.values())
+    if use_val:
+        by_rule = {keys[i] for i, r in images.items() if r.split == VAL_SPLIT}
+    else:
+        by_rule = {k for k in keys.values() if heldout_by_hash(k, fraction)}
+    held = by_rule | (kept & set(keys.values()))
+    rule = "val split" if use_val else f"hash {fraction:.0%}"
+    return held, rule if held == by_rule else f"{rule} + held out before"
+
+
+def take_snapshot(
+    project: Project,
+    *,
+    heldout_fraction: float | None = None,
+    recorded: frozenset[str] | None = None,
+    rule_name: str | None = None,
+) -> Snapshot:
+    """Read the project's curated data (see the module docstring). ``recorded``: hold
+    out exactly these content keys (a model's recorded set; ``rule_name`` names it)."""
+    settings, categories, images, labels, finished, answered, rows = _rows(project)
+    if not categories:
+        raise SnapshotError("the project has no categories; a model needs a vocabulary")
+    fraction = settings.heldout_fraction if heldout_fraction is None else heldout_fraction
+    kept = frozenset() if recorded is not None else registered_heldout(project)
+    held, rule = _held_out_keys(images, fraction, kept, recorded)
+    masks = _masks(rows, images)
     files = ImageFiles(project)  # each path checked against the image roots
     chosen = []
     for image_id in sorted(images):
@@ -245,12 +272,6 @@ def take_snapshot(project: Project, *, heldout_fraction: float | None = None) ->
         if label is None or not (label.positive_category_ids or label.negative_category_ids):
             continue  # nothing verified about this image: nothing to learn from it
         row = images[image_id]
-        if use_val:
-            split = HELDOUT if row.split == VAL_SPLIT else TRAIN
-        else:
-            split = HELDOUT if heldout_by_hash(row.sha256 or row.path, fraction) else TRAIN
-        # Positives are pairs with an accepted instance; their instances are all accepted
-        # masks of the pair (an unaccepted one is not in the snapshot).
         known = label.positive_category_ids | label.negative_category_ids
         try:
             path = files.path(row.path)
@@ -263,7 +284,7 @@ def take_snapshot(project: Project, *, heldout_fraction: float | None = None) ->
                 file_name=row.file_name,
                 width=int(row.width),
                 height=int(row.height),
-                split=split,
+                split=HELDOUT if image_key(row.sha256, row.path) in held else TRAIN,
                 instances=tuple(masks.get(image_id, ())),
                 positive=label.positive_category_ids,
                 negative=label.negative_category_ids,
@@ -272,20 +293,62 @@ def take_snapshot(project: Project, *, heldout_fraction: float | None = None) ->
                 spotting_finished=image_id in finished,
             )
         )
-    rule = "val split" if use_val else f"hash {fraction:.0%}"
-    snapshot = Snapshot(
-        category_ids=tuple(int(c.id) for c in categories),
-        category_names=tuple(c.name for c in categories),
-        images=tuple(chosen),
-        heldout_rule=rule,
-    )
-    return Snapshot(
-        snapshot.category_ids,
-        snapshot.category_names,
-        snapshot.images,
-        rule,
-        data_hash=snapshot_hash(snapshot, images),
-    )
+    ids = tuple(int(c.id) for c in categories)
+    names = tuple(c.name for c in categories)
+    rule = rule_name or rule
+    snapshot = Snapshot(ids, names, tuple(chosen), rule)
+    return Snapshot(ids, names, snapshot.images, rule, data_hash=snapshot_hash(snapshot, images))
+
+
+# ---------------------------------------------------------------- recorded splits
+
+
+def record_heldout(folder: Path, snapshot: Snapshot, keys: dict[int, str]) -> Path:
+    """Write the run's held-out images (content keys and ids) into its model folder."""
+    from pipeline.outputs import atomic_path
+
+    heldout = snapshot.heldout
+    doc = {
+        "rule": snapshot.heldout_rule,
+        "images": [{"key": keys[im.id], "image_id": im.id} for im in heldout],
+    }
+    target = folder / HELDOUT_FILE
+    with atomic_path(target) as temp:
+        temp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    return target
+
+
+def read_heldout(folder: Path) -> frozenset[str] | None:
+    """A model folder's recorded held-out keys; None when it has none (an older model)."""
+    path = folder / HELDOUT_FILE
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise SnapshotError(f"{path} is damaged ({exc})") from None
+    return frozenset(str(entry["key"]) for entry in doc.get("images", ()))
+
+
+def registered_heldout(project: Project) -> frozenset[str]:
+    """Every content key a registered model holds out (they stay held out)."""
+    from .registry import list_models, model_dir
+
+    kept: set[str] = set()
+    for record in list_models(project):
+        try:
+            recorded = read_heldout(model_dir(project, record.id))
+        except LongtailError:
+            continue
+        kept |= recorded or set()
+    return frozenset(kept)
+
+
+def content_keys(project: Project) -> dict[int, str]:
+    """Each image's content key, by id."""
+    with project.read() as conn:
+        rows = conn.execute(select(s.images.c.id, s.images.c.sha256, s.images.c.path)).all()
+    return {r.id: image_key(r.sha256, r.path) for r in rows}
 
 
 def snapshot_hash(snapshot: Snapshot, rows: dict[int, Any] | None = None) -> str:

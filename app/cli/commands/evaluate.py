@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_model(args: argparse.Namespace) -> int:
-    """A registry model on the project's current held-out split; the numbers are stored."""
+    """A registry model on its own recorded held-out images; the numbers are stored."""
     if args.results is not None:
         raise LongtailError("with --model, name only the project (no results file)")
     from model.training.evaluate import evaluate_project_model, format_metrics
@@ -76,5 +76,5 @@ def run_model(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
-        print(f"model {args.model}: {format_metrics(metrics)}")
+        print(f"model {args.model}: {format_metrics(metrics)}; split: {metrics['heldout_rule']}")
     return 0
