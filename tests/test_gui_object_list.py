@@ -115,3 +115,29 @@ def test_an_empty_stage_empties_the_panel(qtbot, window, work):  # noqa: F811
     assert view.showing_empty()
     assert window.dock.image_id is None
     assert window.dock.tree.topLevelItem(0).text(0) == "No image shown"
+
+
+def test_the_panel_reads_the_image_again_after_an_answer(qtbot, work):
+    from app.gui.session import Session
+    from app.gui.widgets.image_dock import ImageDock
+    from pipeline.stages import VERIFICATION, VerifyAnswer
+
+    session = Session(work.project, "checker")
+    dock = ImageDock()
+    qtbot.addWidget(dock)
+    try:
+        item = session.next_item(VERIFICATION)
+        assert item is not None
+        dock.show_summary(session.image_summary(item.image.id), None, session)
+
+        def state() -> str:
+            row = next(
+                r for r in dock.object_rows() if r.data(0, INSTANCE_ROLE) == item.instance.id
+            )
+            return row.text(1)
+
+        assert state() == "pending"
+        session.answer(item, VerifyAnswer(True))
+        qtbot.waitUntil(lambda: state() == "accepted", timeout=3000)  # not "pending" still
+    finally:
+        session.close()
