@@ -189,3 +189,15 @@ def test_the_key_after_the_other_reason_dialog_reaches_the_page(qtbot, tiny_coco
         view.deactivate()
         session.close()
         work.project.close()
+
+
+def test_f1_opens_on_the_current_stages_keys(qtbot, window, demo_project):
+    open_and_wait(qtbot, window, demo_project)
+    window.set_stage(1)
+    key(window, Qt.Key.Key_F1)
+    dialog = window.shortcuts_dialog
+    table = dialog.tabs.currentWidget()
+    assert dialog.tabs.tabText(dialog.tabs.currentIndex()) == "Stage 1"
+    commands = {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
+    assert commands["Fit image"] == "F" and commands["Nothing new"] == "N"
+    dialog.close()

@@ -33,7 +33,7 @@ def test_stage_four_says_you_may_not_verify_your_own_masks_and_settings_open_it(
     view = window.views[VERIFICATION]
     assert view.showing_empty() and window.switcher.buttons[4].text()
     text = view._empty_label.text()
-    assert "you drew them" in text and "may not verify your own masks" in text
+    assert "you drew" in text and "may not verify your own masks" in text
     assert "Project \u2192 Settings" in text
     assert view._settings_button.isVisible()
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TAKE_BACK_KEY = "Ctrl+Backspace"
+WIDE_PX = 1600  # from this window width the stage switcher is a column, not a row
 
 
 def load_stage_views() -> dict[int, type]:
@@ -99,6 +101,7 @@ class MainWindow(QMainWindow):
         work_layout.setSpacing(0)
         self.switcher = StageSwitcher(self.workspace)
         work_layout.addWidget(self.switcher)
+        self._work_layout = work_layout
         self.stack = QStackedWidget(self.workspace)
         work_layout.addWidget(self.stack, 1)
         self.pages.addWidget(self.workspace)
@@ -126,6 +129,21 @@ class MainWindow(QMainWindow):
         self.welcome.openDemo.connect(self.open_demo)
         self.welcome.openRecent.connect(self.open_project)
         self.switcher.stageChosen.connect(self.set_stage)
+
+    # ------------------------------------------------------------ layout
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._fit_layout()
+
+    def _fit_layout(self) -> None:
+        """Below WIDE_PX the stage switcher is a row above the stage, so that the image
+        gets the width (at 1280x800 a column beside it took a sixth of it)."""
+        narrow = self.width() < WIDE_PX
+        self.switcher.set_horizontal(narrow)
+        self._work_layout.setDirection(
+            QBoxLayout.Direction.TopToBottom if narrow else QBoxLayout.Direction.LeftToRight
+        )
 
     # ------------------------------------------------------------ actions and menus
 
@@ -533,6 +551,7 @@ class MainWindow(QMainWindow):
             return
         if stage != self.current_stage or restart:
             self._deactivate_current()
+            self.statusBar().clearMessage()  # the last stage's line is not this one's
             self.current_stage = stage
             view = self.views[stage]
             self.stack.setCurrentWidget(view)
@@ -725,7 +744,13 @@ class MainWindow(QMainWindow):
         self.show_message("Project settings saved")
 
     def show_shortcuts(self) -> None:
-        dialog = ShortcutsDialog(self.action_groups(), self)
+        view = self.current_view()
+        current = (
+            f"Stage {self.current_stage}: {getattr(view, 'title', TITLES[self.current_stage])}"
+            if self.current_stage
+            else None
+        )
+        dialog = ShortcutsDialog(self.action_groups(), self, current=current)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.shortcuts_dialog = dialog
         dialog.open()

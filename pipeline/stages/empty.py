@@ -79,7 +79,8 @@ def why_empty(
                 stage,
                 (
                     f"{own} mask{'s wait' if own != 1 else ' waits'} for verification, but you "
-                    "drew them, and you may not verify your own masks in this project.",
+                    f"drew {'them' if own != 1 else 'it'}, and you may not verify your own "
+                    "masks in this project.",
                     "Another annotator can verify them, or an admin can allow it: "
                     "Project \u2192 Settings\u2026 \u2192 \u201cannotators may verify their own "
                     "masks\u201d.",

@@ -242,32 +242,70 @@ def shortcut_rows(groups: Iterable[tuple[str, Iterable[QAction]]]) -> list[tuple
 
 
 class ShortcutsDialog(QDialog):
-    """Help -> Keyboard shortcuts: a table generated from the window's and views' actions."""
+    """Help -> Keyboard shortcuts, generated from the window's and views' actions: one tab
+    per stage (its commands, tools and view keys; it opens on ``current``), one for the
+    window's keys that work everywhere."""
 
     def __init__(
-        self, groups: Iterable[tuple[str, Iterable[QAction]]], parent: QWidget | None = None
+        self,
+        groups: Iterable[tuple[str, Iterable[QAction]]],
+        parent: QWidget | None = None,
+        *,
+        current: str | None = None,
     ) -> None:
+        from PySide6.QtWidgets import QTabWidget
+
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
-        self.resize(620, 640)
+        self.resize(640, 660)
         self.rows = shortcut_rows(groups)
         layout = QVBoxLayout(self)
-        self.table = QTableWidget(len(self.rows), 3)
-        self.table.setHorizontalHeaderLabels(["Where", "Command", "Keys"])
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        for r, row in enumerate(self.rows):
-            for c, text in enumerate(row):
-                self.table.setItem(r, c, QTableWidgetItem(text))
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
-        layout.addWidget(self.table)
+        self.tabs = QTabWidget(self)
+        stages = [g for g in dict.fromkeys(r[0] for r in self.rows) if g.startswith("Stage ")]
+        everywhere = [r for r in self.rows if r[0] not in stages]
+        self.tables: dict[str, QTableWidget] = {}
+        for stage in stages:
+            rows = [(command, keys) for group, command, keys in self.rows if group == stage]
+            self.tables[stage] = self._table(["Command", "Keys"], rows)
+            self.tabs.addTab(self.tables[stage], stage.split(":")[0])
+            self.tabs.setTabToolTip(self.tabs.count() - 1, stage)
+        self.tables["window"] = self._table(["Menu", "Command", "Keys"], everywhere)
+        self.tabs.addTab(self.tables["window"], "Everywhere")
+        if current in self.tables:
+            self.tabs.setCurrentWidget(self.tables[current])
+        self.heading = QLabel(self)
+        self.heading.setProperty("role", "muted")
+        self.tabs.currentChanged.connect(self._name_tab)
+        self._name_tab(self.tabs.currentIndex())
+        layout.addWidget(self.heading)
+        layout.addWidget(self.tabs)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+
+    def _name_tab(self, index: int) -> None:
+        tip = self.tabs.tabToolTip(index)
+        self.heading.setText(
+            f"{tip}: its keys work without a click on the image first"
+            if tip
+            else "The window's keys: they work in every stage"
+        )
+
+    def _table(self, headers: list[str], rows: list[tuple[str, ...]]) -> QTableWidget:
+        table = QTableWidget(len(rows), len(headers))
+        table.setHorizontalHeaderLabels(headers)
+        table.verticalHeader().setVisible(False)
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        table.setAlternatingRowColors(True)
+        for r, row in enumerate(rows):
+            for c, text in enumerate(row):
+                table.setItem(r, c, QTableWidgetItem(text))
+        header = table.horizontalHeader()
+        last = len(headers) - 1
+        for c in range(len(headers)):
+            mode = QHeaderView.ResizeMode
+            header.setSectionResizeMode(c, mode.Stretch if c == last - 1 else mode.ResizeToContents)
+        return table
 
 
 # ---------------------------------------------------------------- import, export

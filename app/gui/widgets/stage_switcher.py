@@ -5,9 +5,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QButtonGroup, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QBoxLayout,
+    QButtonGroup,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from pipeline.constants import STAGE_TITLES as TITLES
+
+QWIDGETSIZE_MAX = (1 << 24) - 1
+WIDTH = 170  # the column's width: the longest title and "0 open · 2 in work" fit
 
 if TYPE_CHECKING:
     from pipeline.stages import StageProgress
@@ -33,9 +44,11 @@ class StageSwitcher(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(4)
+        self._layout = layout
         heading = QLabel("Stages")
         heading.setProperty("role", "muted")
         layout.addWidget(heading)
+        self._heading = heading
         self.group = QButtonGroup(self)
         self.group.setExclusive(True)
         self.buttons: dict[int, QPushButton] = {}
@@ -52,7 +65,29 @@ class StageSwitcher(QWidget):
         layout.addStretch(1)
         self.group.idClicked.connect(self.stageChosen)
         self.set_progress({})
-        self.setMinimumWidth(200)
+        self.horizontal = False
+        self.setMinimumWidth(WIDTH)
+        self.setMaximumWidth(WIDTH)
+
+    def set_horizontal(self, horizontal: bool) -> None:
+        """A row of buttons above the stage (a narrow window: the image gets the width)
+        or a column beside it."""
+        if horizontal == self.horizontal:
+            return
+        self.horizontal = horizontal
+        self._layout.setDirection(
+            QBoxLayout.Direction.LeftToRight if horizontal else QBoxLayout.Direction.TopToBottom
+        )
+        self._heading.setVisible(not horizontal)
+        self._layout.setContentsMargins(*((6, 4, 6, 4) if horizontal else (8, 8, 8, 8)))
+        self.setMinimumWidth(0 if horizontal else WIDTH)
+        self.setMaximumWidth(QWIDGETSIZE_MAX if horizontal else WIDTH)
+        policy = QSizePolicy.Policy
+        self.setSizePolicy(
+            QSizePolicy(policy.Expanding, policy.Fixed)
+            if horizontal
+            else QSizePolicy(policy.Fixed, policy.Preferred)
+        )
 
     def set_progress(self, progress: dict[int, StageProgress]) -> None:
         self.progress = dict(progress)

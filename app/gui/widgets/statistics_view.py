@@ -94,12 +94,14 @@ class StatisticsView(QWidget):
         self.progress.setMaximumWidth(180)
         self.progress.setVisible(False)
         self.summary = QLabel("")
+        # its own row, wrapped: beside the buttons a long summary was cut off
+        self.summary.setWordWrap(True)
         bar = QHBoxLayout()
         bar.addWidget(self.refresh_button)
         bar.addWidget(self.export_button)
         bar.addWidget(self.export_all_button)
         bar.addWidget(self.progress)
-        bar.addWidget(self.summary, 1)
+        bar.addStretch(1)
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -110,6 +112,7 @@ class StatisticsView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(bar)
+        layout.addWidget(self.summary)
         layout.addWidget(self.tabs, 1)
         self.resize(900, 600)
         self.refresh()
