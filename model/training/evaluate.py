@@ -177,10 +177,15 @@ def evaluate_model(
         out["note"] = "no held-out images with accepted masks: nothing to evaluate"
         return out
     results = detect(model, snapshot, images, device, amp=amp, progress=progress)
-    truth = snapshot.ground_truth(images)
+    # COCO AP ignores detections on crowd regions (pycocotools); LVIS has no crowds.
+    truths = {
+        "coco": snapshot.ground_truth(images),
+        "lvis": snapshot.ground_truth(images, crowds=False),
+    }
     out["detections"] = len(results)
     for metric, evaluate in (("coco", evaluate_coco), ("lvis", evaluate_lvis)):
         out[metric] = {}
+        truth = truths[metric]
         for iou_type in ("segm", "bbox"):
             try:
                 stats = evaluate(truth, results, iou_type=iou_type).stats
@@ -266,6 +271,7 @@ def _restricted(snapshot: Snapshot, category_ids: tuple[int, ...]) -> Snapshot:
         copy(
             im,
             instances=tuple(a for a in im.instances if a.category_id in keep),
+            crowds=tuple(a for a in im.crowds if a.category_id in keep),
             positive=im.positive & keep,
             negative=im.negative & keep,
             not_exhaustive=im.not_exhaustive & keep,

@@ -5,7 +5,8 @@ run must be repeatable. :func:`take_snapshot` reads, in one read transaction:
 
 - the categories (the model's classes, in id order);
 - for every image with at least one federated label, its accepted masks only (non-crowd
-  instances whose current segment was accepted), its positives P, verified negatives N,
+  instances whose current segment was accepted; accepted crowd regions apart, for the
+  evaluation to ignore), its positives P, verified negatives N,
   not-exhaustive categories, and the pairs that are *unverified* (spotted, confirmed but
   not accepted, rejected: neither positive nor negative), and whether its spotting
   finished (then a category nobody spotted is a "likely negative", see
@@ -72,6 +73,8 @@ class SnapshotImage:
     not_exhaustive: frozenset[int]
     unverified: frozenset[int]  # pairs with an answer that is neither P nor N (yet)
     spotting_finished: bool
+    # Accepted crowd regions: never trained on; ignore regions in the COCO evaluation.
+    crowds: tuple[SnapshotInstance, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,15 +130,22 @@ class Snapshot:
             "data_hash": self.data_hash,
         }
 
-    def ground_truth(self, images: Iterable[SnapshotImage] | None = None) -> dict[str, Any]:
+    def ground_truth(
+        self, images: Iterable[SnapshotImage] | None = None, *, crowds: bool = True
+    ) -> dict[str, Any]:
         """An LVIS v1 ground-truth dict of ``images`` (default: the held-out split) for
         :mod:`pipeline.evaluation`: masks as RLE, federated lists per image, and each
-        category's frequency group from the train split's image counts."""
+        category's frequency group from the train split's image counts. ``crowds``:
+        the crowd regions too (``iscrowd`` 1: ignore regions for COCO AP, as in
+        pycocotools; LVIS has none)."""
         chosen = list(self.heldout if images is None else images)
         counts = self.train_image_counts()
         annotations = []
         for image in chosen:
-            for instance in image.instances:
+            regions = [(a, 0) for a in image.instances]
+            if crowds:
+                regions += [(a, 1) for a in image.crowds]
+            for instance, crowd in regions:
                 annotations.append(
                     {
                         "id": len(annotations) + 1,
@@ -144,7 +154,7 @@ class Snapshot:
                         "segmentation": instance.mask.coco_rle(),
                         "area": float(instance.mask.area),
                         "bbox": list(instance.bbox),
-                        "iscrowd": 0,
+                        "iscrowd": crowd,
                     }
                 )
         return {
@@ -209,25 +219,27 @@ def _rows(project: Project) -> tuple[Any, list[Any], dict[int, Any], dict, set[i
             select(inst.c.image_id, inst.c.category_id, seg.c.mask_kind, seg.c.mask)
             .add_columns(seg.c.bbox_x, seg.c.bbox_y, seg.c.bbox_w, seg.c.bbox_h)
             .join(seg, seg.c.instance_id == inst.c.id)
-            .where(
-                inst.c.status == s.ACCEPTED,
-                inst.c.is_crowd.is_(False),
-                seg.c.status == s.SEGMENT_ACCEPTED,
-            )
+            .add_columns(inst.c.is_crowd)
+            .where(inst.c.status == s.ACCEPTED, seg.c.status == s.SEGMENT_ACCEPTED)
             .order_by(inst.c.image_id, inst.c.id)
         )
         rows = conn.execute(query).all()
     return settings, categories, images, labels, finished, answered, rows
 
 
-def _masks(rows: list[Any], images: dict[int, Any]) -> dict[int, list[SnapshotInstance]]:
+def _masks(
+    rows: list[Any], images: dict[int, Any]
+) -> tuple[dict[int, list[SnapshotInstance]], dict[int, list[SnapshotInstance]]]:
+    """Each image's accepted instances, and its accepted crowd regions."""
     masks: dict[int, list[SnapshotInstance]] = {}
+    crowds: dict[int, list[SnapshotInstance]] = {}
     for row in rows:
         image = images[row.image_id]
         mask = Mask.from_bytes(row.mask_kind, row.mask, image.height, image.width)
         box = (float(row.bbox_x), float(row.bbox_y), float(row.bbox_w), float(row.bbox_h))
-        masks.setdefault(row.image_id, []).append(SnapshotInstance(int(row.category_id), mask, box))
-    return masks
+        into = crowds if row.is_crowd else masks
+        into.setdefault(row.image_id, []).append(SnapshotInstance(int(row.category_id), mask, box))
+    return masks, crowds
 
 
 def _held_out_keys(
@@ -264,7 +276,7 @@ def take_snapshot(
     fraction = settings.heldout_fraction if heldout_fraction is None else heldout_fraction
     kept = frozenset() if recorded is not None else registered_heldout(project)
     held, rule = _held_out_keys(images, fraction, kept, recorded)
-    masks = _masks(rows, images)
+    masks, crowds = _masks(rows, images)
     files = ImageFiles(project)  # each path checked against the image roots
     chosen = []
     for image_id in sorted(images):
@@ -291,6 +303,7 @@ def take_snapshot(
                 not_exhaustive=label.not_exhaustive_category_ids,
                 unverified=frozenset(answered.get(image_id, set()) - known),
                 spotting_finished=image_id in finished,
+                crowds=tuple(crowds.get(image_id, ())),
             )
         )
     ids = tuple(int(c.id) for c in categories)
