@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from app.cli import main
+from pipeline.formats import exported_ids
 from pipeline.geometry import Mask
 from pipeline.images import add_image_folder
 from pipeline.vocabulary import project_categories
@@ -68,7 +69,9 @@ def test_point_prompt_with_a_category(project, torch_home, tmp_path, capsys):
     assert code == 0, err
     (result,) = json.loads(out_file.read_text())
     dog = next(c for c in project_categories(project) if c.name == "dog")
-    assert result["category_id"] == dog.id and result["image_id"] == 1
+    ids = exported_ids(project)  # results carry the export's ids (COCO's 18 for dog)
+    assert result["category_id"] == ids.category(dog.id) == 18
+    assert result["image_id"] == ids.image(1)
 
 
 def test_user_errors_are_one_line(project, torch_home, tmp_path, capsys):
