@@ -48,4 +48,29 @@ def test_two_gloo_processes_both_step_and_write_one_checkpoint(tmp_path):
     assert len(models) == 1 and models[0].status == FINISHED
     assert models[0].config["world_size"] == 2
     files = sorted(p.name for p in (folder / "models" / str(models[0].id)).iterdir())
-    assert files == ["checkpoint.json", "checkpoint.pt"]
+    assert files == ["checkpoint.json", "checkpoint.pt", "heldout.json"]
+
+
+def test_ranks_other_than_0_finish_without_waiting_for_the_evaluation(tmp_path):
+    """Rank 0 evaluates alone; another rank returns at once, with no collective call (no
+    process group exists here: a barrier would raise)."""
+    import torch
+
+    from model.training import distributed as dist_utils
+    from model.training.architectures import build_for_training
+    from model.training.config import TrainConfig
+    from model.training.loop import Built, Checkpointer, Plan, finish
+    from model.training.snapshot import take_snapshot
+
+    with shapes_project(tmp_path, train=2, val=1, size=48) as project:
+        snapshot = take_snapshot(project)
+        config = TrainConfig(architecture="tiny", evaluate=True)
+        plan = Plan(project, snapshot, config, 1, tmp_path / "m", None, "scratch", None)
+        model = build_for_training("tiny", snapshot.num_classes, min_size=48, max_size=48)
+        built = Built(model, "scratch", "", [])
+        ctx = dist_utils.Context(1, 2, 1, torch.device("cpu"))
+        assert ctx.distributed and not ctx.is_main
+        said = []
+        checkpointer = Checkpointer(plan, [], ctx, said.append)
+        result = finish(plan, ctx, said.append, built, checkpointer, 3, False, [], False)
+    assert result.iterations_done == 3 and result.metrics is None  # rank 0's to compute
