@@ -9,12 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .. import schema as s
 from ..errors import LongtailError
 from ..stages import Pipeline
-from ..store import Project
+from ..store import Project, now
 from .annotator import ScriptedAnnotator
 from .noise import NoiseProfile, noise_profile
 from .step import claim_and_answer
@@ -22,6 +22,21 @@ from .summary import SimulationSummary, summarize
 from .truth import Truth, load_truth
 
 Progress = Callable[[int, int], None]
+LEASE_POLL_S = 0.25  # how often a run with nothing to take looks at others' leases again
+
+
+def leased_elsewhere(project: Project) -> int:
+    """Items held under a live lease: between two steps this run holds none, so each is
+    someone else's (another simulate run, a person)."""
+    wi = s.work_items
+    with project.read() as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(wi)
+                .where(wi.c.status == s.LEASED, wi.c.lease_expires > now())
+            ).scalar_one()
+        )
 
 
 @dataclass
@@ -74,7 +89,8 @@ def run_annotators(
     max_answers: int | None = None,
 ) -> RunOutcome:
     """Let ``annotators`` scripted annotators take turns (one step each) until no stage
-    has an item any of them may take, or ``max_answers``.
+    has an item any of them may take, or ``max_answers``. Items leased by someone else
+    are waited for (they are answered, or their lease runs out), never taken for a stall.
 
     Ctrl-C (KeyboardInterrupt) ends the run cleanly: each answer is its own
     transaction, the item in hand is released, and the outcome says ``cancelled``.
@@ -116,7 +132,14 @@ def run_annotators(
                 if max_answers is not None and total >= max_answers:
                     break
             if not progressed:
-                break
+                # Nothing our annotators may take. Items leased by someone else (another
+                # run, a person) are not a stall: wait until they are answered or their
+                # lease runs out, then look again. Only what nobody may take ends it.
+                if leased_elsewhere(project) == 0:
+                    break
+                time.sleep(LEASE_POLL_S)
+                for stages in empty:
+                    stages.clear()
     except KeyboardInterrupt:
         cancelled = True
     return RunOutcome(

@@ -35,6 +35,8 @@ class SimulationSummary:
     effort_hours: float
     # truth categories no project category matched (their annotations were left out)
     unmatched_categories: list[str] = field(default_factory=list)
+    # of ``stalled``: items under someone else's live lease when the run ended
+    leased_elsewhere: int = 0
 
     @property
     def total_answers(self) -> int:
@@ -93,11 +95,15 @@ class SimulationSummary:
         ]
         if self.cancelled:
             out.append("cancelled: the answers given so far are saved")
+        elif self.leased_elsewhere:
+            out.append(
+                f"not finished: {self.leased_elsewhere} items are leased by someone else "
+                "(another run or a person); run again when they are answered"
+            )
         elif any(self.stalled.values()):
             out.append(
-                "stalled: items are left that no scripted annotator may take (verification "
-                "needs someone other than the author: more --annotators, or "
-                "allow_self_verification)"
+                "stalled: items are left that nobody may take (verification needs someone "
+                "other than the author: more --annotators, or allow_self_verification)"
             )
         return out
 
@@ -119,7 +125,9 @@ def summarize(
 ) -> SimulationSummary:
     """Compare the project's state with the truth."""
     service = Pipeline(project)
-    stalled = {stage: p.remaining for stage, p in service.progress().items()}
+    progress = service.progress()
+    stalled = {stage: p.remaining for stage, p in progress.items()}
+    held = sum(p.leased for p in progress.values())
     with project.read() as conn:
         labels = federated_labels(conn)
         counts = label_counts(conn)
@@ -202,4 +210,5 @@ def summarize(
         violations=violations,
         effort_hours=round(effort_s / 3600.0, 2),
         unmatched_categories=list(truth.unmatched_categories),
+        leased_elsewhere=held,
     )
