@@ -432,8 +432,8 @@ def draw_masks(
     outlines = []
     for mask, color in masks:
         if mask.kind == "polygon":
-            area = np.zeros((height, width), np.uint8)
-            for part in mask.parts:
+            area: np.ndarray = np.zeros((height, width), np.uint8)
+            for part in mask.parts or ():
                 rings = [np.round(r * (sx, sy)).astype(np.int32) for r in part.rings]
                 cv2.fillPoly(area, rings[:1], 1)
                 if rings[1:]:

@@ -134,7 +134,8 @@ def _first_true_positive_needed(npig: np.ndarray, recall_thresholds: np.ndarray)
     j = np.where(down, j - 1, j)
     up = j / n < r
     j = np.where(up, j + 1, j)
-    return j.astype(np.int64)
+    first: np.ndarray = j.astype(np.int64)
+    return first
 
 
 def _cumsum_by_segment(flags: np.ndarray, seg_of: np.ndarray, seg_start: np.ndarray) -> np.ndarray:
@@ -155,4 +156,5 @@ def _suffix_max(values: np.ndarray, seg: np.ndarray) -> np.ndarray:
     if not len(values):
         return values
     z = -seg.astype(np.float64) + 1j * values
-    return np.maximum.accumulate(z[::-1])[::-1].imag.copy()
+    running: np.ndarray = np.maximum.accumulate(z[::-1])[::-1].imag.copy()
+    return running

@@ -190,7 +190,14 @@ def accumulate(p: Prepared, e: PerImage) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def _summarize(precision, recall, ap=1, iou_thr=None, area="all", max_dets=100) -> float:
+def _summarize(
+    precision: np.ndarray,
+    recall: np.ndarray,
+    ap: int = 1,
+    iou_thr: float | None = None,
+    area: str = "all",
+    max_dets: int = 100,
+) -> float:
     # pycocotools' _summarize, indexing included, so the means agree to the last bit
     aind = [i for i, a in enumerate(AREA_LABELS) if a == area]
     mind = [i for i, m in enumerate(MAX_DETS) if m == max_dets]

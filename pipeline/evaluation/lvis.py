@@ -57,6 +57,7 @@ def prepare(truth: GroundTruth, dets: Detections, iou_type: str) -> Prepared:
     if iou_type == "segm" or not dets.first_has_bbox:
         area = dets.mask_areas(rows).astype(np.float64)
     else:
+        assert dets.bbox is not None  # first_has_bbox
         area = dets.bbox[rows, 2] * dets.bbox[rows, 3]
     positive = (area > 0) & (area < np.inf)
     rows, area, keys = rows[positive], area[positive], keys[positive]
@@ -109,7 +110,9 @@ def summarize(precision: np.ndarray, recall: np.ndarray, groups: list[list[int]]
     # lvis-api's arrays have no max-detections axis
     p4, r3 = precision[..., 0], recall[..., 0]
 
-    def one(kind, iou_thr=None, area="all", group=None) -> float:
+    def one(
+        kind: str, iou_thr: float | None = None, area: str = "all", group: int | None = None
+    ) -> float:
         aidx = [i for i, a in enumerate(AREA_LABELS) if a == area]
         if kind == "ap":
             s = p4

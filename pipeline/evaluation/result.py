@@ -79,6 +79,7 @@ class EvalResult:
                 raise EvaluationError(f"unknown category id {category_id}")
             return self.curves.get(category_id, (np.zeros(0), np.zeros(0)))
         assert self.precision is not None and self.iou_thresholds is not None
+        assert self.recall_thresholds is not None  # set with the precision
         try:
             k = self.category_ids.index(category_id)
         except ValueError:

@@ -38,7 +38,9 @@ from .result import CategoryScore, EvalResult
 IOU_THRESHOLD = 0.5
 
 
-def _ious(truth: GroundTruth, dets: Detections, iou_type: str, d, g) -> np.ndarray:
+def _ious(
+    truth: GroundTruth, dets: Detections, iou_type: str, d: np.ndarray, g: np.ndarray
+) -> np.ndarray:
     no_crowd = np.zeros(len(truth.ann_ids), dtype=bool)
     if iou_type == "bbox":
         if truth.ann_bbox is None:

@@ -191,7 +191,8 @@ class Pipeline:
         # Own segments follow the setting as it is now, not the exclusion stored with the item.
         stored_exclusion = stage != s.VERIFICATION
         if not stored_exclusion:
-            where = and_(where, roles.own_segment_rule(who.id, settings))
+            own = roles.own_segment_rule(who.id, settings)
+            where = own if where is None else and_(where, own)
         claim = dict(lease_seconds=settings.lease_seconds, where=where)
         item = claim_in(conn, stage, who.id, honour_exclusion=stored_exclusion, **claim)
         if item is None and rules.soft_exclusion:
