@@ -141,3 +141,29 @@ def test_the_panel_reads_the_image_again_after_an_answer(qtbot, work):
         qtbot.waitUntil(lambda: state() == "accepted", timeout=3000)  # not "pending" still
     finally:
         session.close()
+
+
+def test_stage_4_crops_show_the_images_other_masks_and_shift_c_hides_them(
+    qtbot,
+    window,  # noqa: F811
+    work,
+):
+    from pipeline.stages import VERIFICATION
+
+    work.work(SEGMENTATION)  # every mask drawn: all wait for verification
+    open_and_wait(qtbot, window, work.project.folder)
+    window.set_stage(VERIFICATION)
+    view = window.views[VERIFICATION]
+    assert view.tiles
+    crowded = [t for t in view.tiles if view._others(t.item)]
+    assert crowded, "the page's images have other masks to show"
+    for tile in crowded:  # never the crop's own mask among the others
+        own = tile.item.segment.mask
+        assert all(mask is not own for mask, _ in view._others(tile.item))
+    before = crowded[0].pixmap.toImage()
+    QTest.keyClick(view.grid, Qt.Key.Key_C, Qt.KeyboardModifier.ShiftModifier)
+    assert not view.context_visible and not window.dock.context_box.isChecked()
+    assert crowded[0].pixmap.toImage() != before  # drawn again without them
+    QTest.keyClick(view.grid, Qt.Key.Key_C, Qt.KeyboardModifier.ShiftModifier)
+    assert view.context_visible
+    assert crowded[0].pixmap.toImage() == before

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from pipeline.events import Effort
+from pipeline.geometry import Mask
 from pipeline.stages import VERIFICATION, VerificationItem, VerifyAnswer
 
 from ..canvas.items import category_color, mask_path
@@ -80,8 +82,11 @@ def crop_window(item: VerificationItem) -> tuple[int, int, int, int]:
     return x0, y0, max(1, x1 - x0), max(1, y1 - y0)
 
 
-def render_crop(path: str, item: VerificationItem, size: QSize) -> QPixmap:
-    """The crop of ``item``'s image scaled into ``size``, its mask outlined and tinted."""
+def render_crop(
+    path: str, item: VerificationItem, size: QSize, others: Sequence[tuple[Mask, int]] = ()
+) -> QPixmap:
+    """The crop of ``item``'s image scaled into ``size``, its mask outlined and tinted;
+    ``others`` (mask, category id): the image's other masks, drawn faintly under it."""
     x0, y0, w, h = crop_window(item)
     image = IMAGES.qimage(path)
     scale = min(size.width() / w, size.height() / h)
@@ -94,6 +99,18 @@ def render_crop(path: str, item: VerificationItem, size: QSize) -> QPixmap:
     painter.drawImage(QRectF(0, 0, target.width(), target.height()), image, QRectF(x0, y0, w, h))
     painter.scale(scale, scale)
     painter.translate(-x0, -y0)
+    window = QRectF(x0, y0, w, h)
+    for mask, category_id in others:
+        bx, by, bw, bh = mask.bbox
+        if not window.intersects(QRectF(bx, by, bw, bh)):
+            continue
+        faint = category_color(category_id)
+        path = mask_path(mask)
+        faint.setAlpha(45)
+        painter.fillPath(path, QBrush(faint))
+        faint.setAlpha(120)
+        painter.setPen(QPen(faint, 1.0 / scale))
+        painter.drawPath(path)
     outline = mask_path(item.segment.mask)
     color = category_color(item.category.id)  # as on every canvas, not all yellow
     fill = QColor(color)
@@ -213,6 +230,8 @@ class VerificationView(StageView):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(session, parent)
         self.tiles: list[Tile] = []
+        self.context_visible = True  # the image's other masks, faintly (Shift+C)
+        self._context: dict[int, list[tuple[Mask, int, int]]] = {}
         self._last_mark = time.monotonic()
         self._last_clicks = 0
         area = self.work_area()
@@ -276,8 +295,10 @@ class VerificationView(StageView):
         self.grid.rows = max(1, math.ceil(len(items) / columns))
         self.grid.columns = columns
         size = self.grid.image_size()
+        self._context = self._read_context(items)
         self.tiles = [
-            Tile(item, render_crop(image_path(self.session, item), item, size)) for item in items
+            Tile(item, render_crop(image_path(self.session, item), item, size, self._others(item)))
+            for item in items
         ]
         self.grid.tiles = self.tiles
         self.grid.selected = 0
@@ -297,8 +318,36 @@ class VerificationView(StageView):
             return
         size = self.grid.image_size()
         for tile in self.tiles:
-            tile.pixmap = render_crop(image_path(self.session, tile.item), tile.item, size)
+            path = image_path(self.session, tile.item)
+            tile.pixmap = render_crop(path, tile.item, size, self._others(tile.item))
         self.grid.update()
+
+    def _read_context(self, items: list) -> dict[int, list[tuple[Mask, int, int]]]:
+        """The accepted and pending masks of the page's images (one read an image)."""
+        found: dict[int, list[tuple[Mask, int, int]]] = {}
+        for image_id in dict.fromkeys(item.image.id for item in items):
+            summary = self.session.image_summary(image_id)
+            found[image_id] = [
+                (a.segment.mask, a.instance.category_id, a.instance.id)
+                for a, _ in (summary.context_masks() if summary is not None else ())
+            ]
+        return found
+
+    def _others(self, item: VerificationItem) -> list[tuple[Mask, int]]:
+        if not self.context_visible:
+            return []
+        return [
+            (mask, category_id)
+            for mask, category_id, instance_id in self._context.get(item.image.id, ())
+            if instance_id != item.instance.id
+        ]
+
+    def set_context_visible(self, visible: bool) -> None:
+        """The image panel's context key (Shift+C): the crops show the image's other
+        masks faintly, or not."""
+        if bool(visible) != self.context_visible:
+            self.context_visible = bool(visible)
+            self._redraw_crops()
 
     def clear_item(self) -> None:
         self.tiles = []
