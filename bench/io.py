@@ -189,7 +189,7 @@ def phase_export(project_dir: Path, out: Path, fmt: str = "lvis") -> dict:
 
     with Project.open(project_dir) as project:
         t0, c0 = time.perf_counter(), time.process_time()
-        _, summary = export_project(project, fmt, out)
+        _, summary = export_project(project, fmt, out, keep_document=False)  # as the CLI
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {"seconds": seconds, "cpu_s": cpu, "annotations": summary.annotations}
 

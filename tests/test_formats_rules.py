@@ -298,3 +298,23 @@ def test_a_vocabulary_that_lacks_the_files_categories_reads_it_as_federated(
     report = import_coco(coco_project, path, images_root=tmp_path)
     assert report.negative_pairs == 0
     assert any("stay unverified" in n.message for n in report.notes)
+
+
+# ---------------------------------------------------------------- streamed export
+
+
+@pytest.mark.parametrize("fmt", ["coco", "lvis"])
+def test_a_streamed_export_writes_the_same_bytes_as_a_kept_one(
+    fmt: str, tiny_val_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.formats import exporting
+
+    project, _ = tiny_val_project
+    monkeypatch.setattr(exporting, "STREAM_CHUNK", 7)  # many chunks
+    kept, summary = export_project(project, fmt, tmp_path / "kept.json")
+    streamed, streamed_summary = export_project(
+        project, fmt, tmp_path / "streamed.json", keep_document=False
+    )
+    assert (tmp_path / "kept.json").read_bytes() == (tmp_path / "streamed.json").read_bytes()
+    assert streamed["annotations"] == [] and len(kept["annotations"]) > 7
+    assert streamed_summary.summary() == summary.summary().replace("kept.json", "streamed.json")

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from sqlalchemy import and_, exists, false, func, not_, select
@@ -26,12 +26,12 @@ from .. import __version__
 from .. import schema as s
 from ..errors import GeometryError, LongtailError
 from ..geometry import POLYGON, RLE, Mask
-from ..outputs import write_output
+from ..outputs import atomic_output, output_target, write_output
 from ..polygon_bytes import flat_parts_without_holes
 from ..roles import EXPORT, require
 from ..stats.frequency import frequency_groups
 from ..store import Project, read_meta_json
-from .ids import exported_ids
+from .ids import ExportedIds, exported_ids
 from .jsonio import dump_json, no_cycle_collection
 from .writer import META_LICENSES, META_SUPERCATEGORIES
 
@@ -106,11 +106,16 @@ def export_project(
     masks: str = "auto",
     progress: Progress | None = None,
     include_unsegmented: bool = False,
+    keep_document: bool = True,
 ) -> tuple[dict[str, Any], ExportSummary]:
     """The export document and its summary; written atomically to ``out_path`` if given.
 
     ``include_unsegmented`` also writes the instances that have a box and no accepted
-    mask yet (box-only imports, marks with a box) with an empty ``segmentation``."""
+    mask yet (box-only imports, marks with a box) with an empty ``segmentation``.
+    ``keep_document=False`` (with ``out_path``) streams the annotations into the file
+    20,000 at a time instead of holding them (the CLI's way: an LVIS-sized export then
+    needs a fraction of the memory); the document returned then has no annotations.
+    The bytes are the same either way."""
     require(project, EXPORT)  # an admin's action
     if fmt not in (COCO, LVIS):
         raise LongtailError(f"unknown export format {fmt!r}; use coco or lvis")
@@ -126,10 +131,15 @@ def export_project(
             raise LongtailError(
                 f"the project has no images in split {split!r} (splits: {', '.join(known) or 'none'})"
             )
-        doc = _build(conn, project, fmt, split, masks, summary, progress)
-        _unsegmented(conn, doc, fmt, split, summary, include=include_unsegmented)
+        build = Build(conn, project, fmt, split, masks, summary, progress, include_unsegmented)
+        if out_path is not None and not keep_document:
+            # Never over the project's database or internals, a folder or a device
+            # (decision 0023); streamed into a temporary file renamed at the end.
+            summary.path = output_target(out_path, project=project, stdout_ok=True)
+            with atomic_output(out_path, project=project, stdout_ok=True) as sink:
+                return build.run(sink), summary
+        doc = build.run(None)
     if out_path is not None:
-        # Never over the project's database or internals, a folder or a device (decision 0023).
         summary.path = write_output(out_path, dump_json(doc), project=project, stdout_ok=True)
     return doc, summary
 
@@ -137,112 +147,162 @@ def export_project(
 # ---------------------------------------------------------------- the document
 
 
-def _build(
-    conn: Connection,
-    project: Project,
-    fmt: str,
-    split: str | None,
-    masks: str,
-    summary: ExportSummary,
-    progress: Progress | None,
-) -> dict[str, Any]:
-    image_query = select(s.images).order_by(s.images.c.id)
-    if split is not None:
-        image_query = image_query.where(s.images.c.split == split)
-    image_rows = conn.execute(image_query).all()
-    ids = exported_ids(conn)  # the same ids as every results file (predict --out)
-    image_ids = ids.images
-    category_rows = conn.execute(select(s.categories).order_by(s.categories.c.id)).all()
-    category_ids = ids.categories
-    sizes = {r.id: (r.height, r.width) for r in image_rows}
+# Annotations written to a streamed export at a time.
+STREAM_CHUNK = 20_000
 
-    exported = _exported_instances(split, lvis=fmt == LVIS)
-    total, annotation_id = _annotation_ids(conn, exported)
-    annotations = []
-    image_count: dict[int, set[int]] = {}
-    instance_count: Counter[int] = Counter()
-    rows = conn.execution_options(yield_per=20_000).execute(
-        select(
-            exported.c.id,
-            exported.c.image_id,
-            exported.c.category_id,
-            exported.c.is_crowd,
-            exported.c.source_id,
-            s.segments.c.mask_kind,
-            s.segments.c.mask,
-            s.segments.c.area,
-            s.segments.c.bbox_x,
-            s.segments.c.bbox_y,
-            s.segments.c.bbox_w,
-            s.segments.c.bbox_h,
-        )
-        .join(s.segments, s.segments.c.id == exported.c.segment_id)
-        .order_by(exported.c.id)
-    )
-    for done, row in enumerate(rows, 1):
-        aid = annotation_id(row.id, row.source_id)
-        height, width = sizes[row.image_id]
-        stored_box = (row.bbox_x, row.bbox_y, row.bbox_w, row.bbox_h)
-        segmentation, area, box = _segmentation(
-            row.mask_kind, row.mask, row.area, stored_box, height, width, masks, aid, summary
-        )
-        category = category_ids[row.category_id]
-        annotation = {
-            "id": aid,
-            "image_id": image_ids[row.image_id],
-            "category_id": category,
-            "segmentation": segmentation,
-            "area": area,
-            "bbox": [round(v, 6) for v in box],
+
+class Build:
+    """One export document: images first, then the annotations (kept, or streamed into
+    a file ``STREAM_CHUNK`` at a time), then the categories, which count them."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        project: Project,
+        fmt: str,
+        split: str | None,
+        masks: str,
+        summary: ExportSummary,
+        progress: Progress | None,
+        include_unsegmented: bool,
+    ) -> None:
+        self.conn, self.project, self.fmt, self.split = conn, project, fmt, split
+        self.masks, self.summary, self.progress = masks, summary, progress
+        self.include_unsegmented = include_unsegmented
+
+    def run(self, sink: IO[bytes] | None) -> dict[str, Any]:
+        conn, fmt, split, summary = self.conn, self.fmt, self.split, self.summary
+        image_query = select(s.images).order_by(s.images.c.id)
+        if split is not None:
+            image_query = image_query.where(s.images.c.split == split)
+        image_rows = conn.execute(image_query).all()
+        ids = exported_ids(conn)  # the same ids as every results file (predict --out)
+        category_rows = conn.execute(select(s.categories).order_by(s.categories.c.id)).all()
+        images = [_image(self.project, r, ids.images[r.id], fmt) for r in image_rows]
+        if fmt == LVIS:
+            _federated_lists(conn, images, image_rows, ids.categories, split)
+        info = {
+            "description": f"exported by longtail {__version__} as "
+            f"{'LVIS v1' if fmt == LVIS else 'COCO'}",
+            "version": __version__,
         }
-        if fmt == COCO:
-            annotation["iscrowd"] = 1 if row.is_crowd else 0
-        if row.is_crowd:
-            summary.crowd += 1
+        licenses = read_meta_json(conn, META_LICENSES, [])
+        if sink is not None:
+            sink.write(
+                b'{"info":' + dump_json(info) + b',"licenses":' + dump_json(licenses)
+                + b',"images":' + dump_json(images) + b',"annotations":['
+            )  # fmt: skip
+        annotations, image_count, instance_count = self._annotations(image_rows, ids, sink)
+        summary.images = len(images)
+        if fmt == LVIS:
+            categories = _lvis_categories(
+                conn, category_rows, ids.categories, image_count, instance_count
+            )
         else:
-            image_count.setdefault(category, set()).add(row.image_id)
-            instance_count[category] += 1
-        annotations.append(annotation)
-        if progress is not None and (done % 20_000 == 0 or done == total):
-            progress(done, total)
-    summary.annotations = len(annotations)
+            supercategories = read_meta_json(conn, META_SUPERCATEGORIES, {})
+            categories = _coco_categories(category_rows, ids.categories, supercategories)
+        summary.categories = len(categories)
+        if sink is not None:
+            sink.write(b'],"categories":' + dump_json(categories) + b"}")
+        return {
+            "info": info,
+            "licenses": licenses,
+            "images": images,
+            "annotations": annotations,
+            "categories": categories,
+        }
 
-    images = [_image(project, r, image_ids[r.id], fmt) for r in image_rows]
-    if fmt == LVIS:
-        _federated_lists(conn, images, image_rows, category_ids, split)
-        categories = _lvis_categories(
-            conn, category_rows, category_ids, image_count, instance_count
+    def _annotations(
+        self, image_rows: list[Any], ids: ExportedIds, sink: IO[bytes] | None
+    ) -> tuple[list[dict[str, Any]], dict[int, set[int]], Counter[int]]:
+        conn, fmt, summary, progress = self.conn, self.fmt, self.summary, self.progress
+        sizes = {r.id: (r.height, r.width) for r in image_rows}
+        image_ids, category_ids = ids.images, ids.categories
+        exported = _exported_instances(self.split, lvis=fmt == LVIS)
+        total, annotation_id = _annotation_ids(conn, exported)
+        annotations: list[dict[str, Any]] = []
+        written = 0
+        used: set[int] | None = set() if self.include_unsegmented else None
+        image_count: dict[int, set[int]] = {}
+        instance_count: Counter[int] = Counter()
+        rows = conn.execution_options(yield_per=STREAM_CHUNK).execute(
+            select(
+                exported.c.id,
+                exported.c.image_id,
+                exported.c.category_id,
+                exported.c.is_crowd,
+                exported.c.source_id,
+                s.segments.c.mask_kind,
+                s.segments.c.mask,
+                s.segments.c.area,
+                s.segments.c.bbox_x,
+                s.segments.c.bbox_y,
+                s.segments.c.bbox_w,
+                s.segments.c.bbox_h,
+            )
+            .join(s.segments, s.segments.c.id == exported.c.segment_id)
+            .order_by(exported.c.id)
         )
-    else:
-        supercategories = read_meta_json(conn, META_SUPERCATEGORIES, {})
-        categories = _coco_categories(category_rows, category_ids, supercategories)
-    summary.images = len(images)
-    summary.categories = len(categories)
-    info = {
-        "description": f"exported by longtail {__version__} as {'LVIS v1' if fmt == LVIS else 'COCO'}",
-        "version": __version__,
-    }
-    return {
-        "info": info,
-        "licenses": read_meta_json(conn, META_LICENSES, []),
-        "images": images,
-        "annotations": annotations,
-        "categories": categories,
-    }
+        masks = self.masks
+        for done, row in enumerate(rows, 1):
+            aid = annotation_id(row.id, row.source_id)
+            height, width = sizes[row.image_id]
+            stored_box = (row.bbox_x, row.bbox_y, row.bbox_w, row.bbox_h)
+            segmentation, area, box = _segmentation(
+                row.mask_kind, row.mask, row.area, stored_box, height, width, masks, aid, summary
+            )
+            category = category_ids[row.category_id]
+            annotation = {
+                "id": aid,
+                "image_id": image_ids[row.image_id],
+                "category_id": category,
+                "segmentation": segmentation,
+                "area": area,
+                "bbox": [round(v, 6) for v in box],
+            }
+            if fmt == COCO:
+                annotation["iscrowd"] = 1 if row.is_crowd else 0
+            if row.is_crowd:
+                summary.crowd += 1
+            else:
+                image_count.setdefault(category, set()).add(row.image_id)
+                instance_count[category] += 1
+            if used is not None:
+                used.add(aid)
+            annotations.append(annotation)
+            if sink is not None and len(annotations) == STREAM_CHUNK:
+                written = _write_chunk(sink, annotations, written)
+            if progress is not None and (done % STREAM_CHUNK == 0 or done == total):
+                progress(done, total)
+        extra = _unsegmented(conn, fmt, self.split, summary, ids, used)
+        annotations += extra
+        if sink is not None:
+            written = _write_chunk(sink, annotations, written)
+        summary.annotations = written + len(annotations)
+        return annotations, image_count, instance_count
+
+
+def _write_chunk(sink: IO[bytes], annotations: list[dict[str, Any]], written: int) -> int:
+    """Write the buffered annotations as the next items of the streamed list, empty the
+    buffer; the count written so far."""
+    if annotations:
+        sink.write((b"," if written else b"") + dump_json(annotations)[1:-1])
+        written += len(annotations)
+        annotations.clear()
+    return written
 
 
 def _unsegmented(
     conn: Connection,
-    doc: dict[str, Any],
     fmt: str,
     split: str | None,
     summary: ExportSummary,
-    *,
-    include: bool,
-) -> None:
-    """Count (and with ``include``, append as box-only annotations) the instances that
-    have a box and no accepted mask. Their annotation ids: the file's where free and not
-    0, else numbers after every id written."""
+    ids: ExportedIds,
+    used: set[int] | None,
+) -> list[dict[str, Any]]:
+    """Count the instances that have a box and no accepted mask; with ``used`` (the
+    annotation ids written, --include-unsegmented), also the box-only annotations to
+    write. Their ids: the file's where free and not 0, else numbers after every id."""
     i = s.instances
     accepted = exists().where(
         s.segments.c.instance_id == i.c.id, s.segments.c.status == s.SEGMENT_ACCEPTED
@@ -260,13 +320,12 @@ def _unsegmented(
         )
     rows = conn.execute(query).all()
     summary.unsegmented = len(rows)
-    summary.unsegmented_written = include
-    if not include or not rows:
-        return
-    ids = exported_ids(conn)
-    used = {a["id"] for a in doc["annotations"]}
+    summary.unsegmented_written = used is not None
+    if used is None or not rows:
+        return []
     wanted = {r.source_id for r in rows if r.source_id is not None}
     fresh = max(used | wanted, default=0) + 1
+    out = []
     for row in rows:
         aid = row.source_id
         if aid is None or aid <= 0 or aid in used:
@@ -284,8 +343,8 @@ def _unsegmented(
         }
         if fmt == COCO:
             annotation["iscrowd"] = 0
-        doc["annotations"].append(annotation)
-    summary.annotations = len(doc["annotations"])
+        out.append(annotation)
+    return out
 
 
 def _exported_instances(split: str | None, *, lvis: bool) -> Any:

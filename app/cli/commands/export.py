@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
                 masks=args.masks,
                 progress=bar,
                 include_unsegmented=args.include_unsegmented,
+                keep_document=False,  # streamed into the file: an LVIS-sized export fits
             )
     # With the document on standard output, the summary goes to standard error.
     print(summary.summary(), file=sys.stderr if is_stdout(args.out) else sys.stdout)
