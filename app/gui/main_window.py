@@ -111,7 +111,6 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.dock.hide()
         self.dock.contextToggled.connect(self._context_toggled)
-        self.dock.contextToggled.connect(self._context_toggled)
 
         self.identity_label = QLabel()
         self.identity_label.setObjectName("identity")
@@ -616,13 +615,6 @@ class MainWindow(QMainWindow):
         """Fill the side dock with the image's categories and instances."""
         if self.session is not None:
             self.dock.show_image(self.session, image_id)
-
-    def _context_toggled(self, visible: bool) -> None:
-        """Shift+C for views that draw the context themselves (stage 4's crops)."""
-        for view in getattr(self, "views", {}).values():
-            setter = getattr(view, "set_context_visible", None)
-            if callable(setter):
-                setter(visible)
 
     def _context_toggled(self, visible: bool) -> None:
         """Shift+C for views that draw the context themselves (stage 4's crops)."""

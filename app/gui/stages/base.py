@@ -439,10 +439,6 @@ class StageView(QWidget):
         """The context key (Shift+C), for a view that draws the context itself; a
         context layer is shown and hidden by the image panel."""
 
-    def set_context_visible(self, visible: bool) -> None:
-        """The context key (Shift+C), for a view that draws the context itself; a
-        context layer is shown and hidden by the image panel."""
-
     def show_image_context(self, image_id: int | None) -> None:
         """Read the shown image's summary once: its accepted and pending masks go faintly
         under the view's own annotations, and the main window's image panel lists it
