@@ -48,6 +48,7 @@ from .errors import LongtailError, NotAllowedError, NotFoundError
 from .settings import ProjectSettings
 from .store import SETTINGS_CHECKS, Annotator, Project, now
 from .teamdb import Identity, identity_in
+from .text import clean as clean_text
 
 ANNOTATOR, VERIFIER, ADMIN, ROLES = s.ANNOTATOR, s.VERIFIER, s.ADMIN, s.ROLES
 REMOVED = s.REMOVED
@@ -398,7 +399,7 @@ def _name(name: str) -> str:
     name = name.strip()
     if not name:
         raise LongtailError("an annotator needs a name")
-    return name
+    return clean_text("annotator", name, where="team")  # the one text policy (decision 0024)
 
 
 def project_target(project: Project) -> str:

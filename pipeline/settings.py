@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from .errors import LongtailError
+from .text import clean as clean_text
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class ProjectSettings:
             raise LongtailError("setting verify_min_iou must be in (0, 1]")
         if self.lease_seconds <= 0:
             raise LongtailError("setting lease_seconds must be positive")
+        # the one text policy (decision 0024): a split both backends hold
+        clean_text("split", self.default_split, where="setting default_split")
         if self.verification_role not in ("annotator", "verifier", "admin"):
             raise LongtailError("setting verification_role must be annotator, verifier or admin")
         if not 0.0 <= self.heldout_fraction < 1.0:

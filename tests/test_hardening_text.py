@@ -143,3 +143,13 @@ def test_dollar_names_draw_as_plain_text(project: Path, tmp_path: Path, capsys):
         stats = compute_stats(p)
     for plot in PLOTS:  # the GUI draws the same figures
         assert png_bytes(plot.draw(stats))[:4] == b"\x89PNG"
+
+
+def test_team_and_settings_take_the_same_policy(project: Path, capsys):
+    code, _, err = run(
+        capsys, "team", str(project), "add", "mal\x1b]0;x\x07lory", "--role", "admin"
+    )
+    assert code == 1 and "control character \\x1b" in err
+    _no_raw_controls(err)
+    with Project.open(project) as p, pytest.raises(LongtailError, match="at most 32"):
+        p.update_settings(default_split="s" * 40)
