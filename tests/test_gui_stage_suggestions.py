@@ -40,13 +40,20 @@ class TruthDetector:
 
 @pytest.fixture
 def work(tiny_coco, tmp_path):
-    from model.training.registry import FINISHED, create_model, update_model, use_model
+    from model.training.registry import (
+        FINISHED,
+        create_model,
+        models_dir,
+        update_model,
+        use_model,
+    )
 
     work = coco_project(tiny_coco, tmp_path, images=1, negatives_per_category=0)
     record = create_model(
         work.project, name="stand-in", architecture="tiny", category_ids=[1], config={}
     )
-    weights = work.project.folder / "stand-in.pt"
+    weights = models_dir(work.project) / "stand-in.pt"  # the registry uses only files there
+    weights.parent.mkdir(parents=True, exist_ok=True)
     weights.write_bytes(b"not read: the worker's predictor is the stand-in")
     update_model(work.project, record.id, status=FINISHED, checkpoint=str(weights))
     use_model(work.project, record.id)
