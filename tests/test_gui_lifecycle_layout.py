@@ -26,7 +26,7 @@ def test_a_wide_window_shows_the_stages_as_a_column(qtbot, window, demo_project)
     window.resize(1920, 1080)
     open_and_wait(qtbot, window, demo_project)
     assert not window.switcher.horizontal
-    assert window.switcher.width() <= 200
+    assert window.switcher.width() <= 200  # a column: the image keeps the rest
 
 
 def test_the_window_comes_back_at_the_size_it_was_left(qtbot, settings_sandbox):

@@ -12,7 +12,7 @@ does. Modes (each ends with Ctrl+Q pressed on the window, as a user quits):
 - ``annotator``: Ctrl+3, switch the annotator (as File -> Switch annotator does after
   its dialog), Ctrl+3 again, Ctrl+Q;
 - ``second``: Ctrl+3, open SECOND_PROJECT, then View -> Statistics, Explorer and
-  Model -> Train, wait for the statistics, Ctrl+Q.
+  Model -> Train, and Ctrl+Q once they are shown (the statistics may still compute).
 
 Lines ``STEP <name>`` mark progress; ``TIMEOUT <what>`` and exit status 3 mean a step
 never came.
@@ -91,13 +91,13 @@ def main() -> int:
         return found[0] if found else None
 
     def step(name: str) -> None:
-        print("STEP", name, file=sys.stderr, flush=True)
+        print("STEP", name, f"{time.perf_counter():.2f}", file=sys.stderr, flush=True)
 
     def key(win: MainWindow, k, modifiers=Qt.KeyboardModifier.ControlModifier) -> None:
         target = QApplication.focusWidget() or win
         QTest.keyClick(target, k, modifiers)
 
-    def wait(what: str, ready, then, timeout_s: float = 60.0) -> None:
+    def wait(what: str, ready, then, timeout_s: float = 30.0) -> None:
         deadline = time.monotonic() + timeout_s
 
         def poll() -> None:
@@ -133,6 +133,12 @@ def main() -> int:
     def opened() -> None:
         win = window()
         step("opened")
+        # the keys go to the active window (an X server without a window manager
+        # activates nothing by itself)
+        win.activateWindow()
+        wait("active window", win.isActiveWindow, lambda: run(win))
+
+    def run(win: MainWindow) -> None:
         if mode == "proposal":
             stage_three(
                 win, lambda: wait("proposal", lambda: proposal_shown(win), lambda: quit_app(win))
@@ -158,8 +164,9 @@ def main() -> int:
                 win.statistics_action.trigger()
                 win.explorer_action.trigger()
                 win.train_action.trigger()
-                stats = win.panels["statistics"]
-                wait("statistics", lambda: stats.stats is not None, lambda: quit_app(win))
+                shown = [win.panels[k] for k in ("statistics", "explorer", "training")]
+                # quit while the statistics may still be computing: abandoned, not waited for
+                wait("panels", lambda: all(p.isVisible() for p in shown), lambda: quit_app(win))
 
             def open_second() -> None:
                 win.open_project(second)

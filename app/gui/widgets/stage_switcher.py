@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 from pipeline.constants import STAGE_TITLES as TITLES
 
 QWIDGETSIZE_MAX = (1 << 24) - 1
-WIDTH = 170  # the column's width: the longest title and "0 open · 2 in work" fit
+WIDTH = 190  # the column's width: the longest title and "12 open · 3 in work" fit
 
 if TYPE_CHECKING:
     from pipeline.stages import StageProgress
