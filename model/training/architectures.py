@@ -8,6 +8,8 @@ new project need. It has no published weights; it always starts from scratch.
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 from torchvision.models.detection import MaskRCNN
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
@@ -26,7 +28,9 @@ TINY_CHANNELS = 64
 TINY_MASK_CHANNELS = 32  # the mask head runs on every positive RoI: keep it slim
 
 
-def build_tiny(num_classes: int, *, min_size: int = 256, max_size: int = 512, **kwargs) -> MaskRCNN:
+def build_tiny(
+    num_classes: int, *, min_size: int = 256, max_size: int = 512, **kwargs: Any
+) -> MaskRCNN:
     """A small Mask R-CNN (see the module docstring); keyword arguments go to MaskRCNN."""
     trunk = ResNet(BasicBlock, [1, 1, 1, 1])
     backbone = BackboneWithFPN(

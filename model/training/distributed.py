@@ -110,6 +110,8 @@ def broadcast_int(value: int | None, ctx: Context) -> int:
     if not ctx.distributed:
         assert value is not None
         return int(value)
-    box = [value]
+    box: list[object] = [value]
     dist.broadcast_object_list(box, src=0)
-    return int(box[0])
+    received = box[0]
+    assert isinstance(received, int)  # rank 0 sent one
+    return received

@@ -52,7 +52,7 @@ def image_repeat_factors(
     )
 
 
-def _seed(*parts: int) -> int:
+def _seed(*parts: int | str) -> int:
     digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
     return int.from_bytes(digest[:8], "big") & ((1 << 63) - 1)
 
