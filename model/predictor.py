@@ -291,8 +291,8 @@ class Predictor:
             self._local.token = None
         with self._count_lock:
             self.backbone_runs += 1
-        resized = tuple(int(v) for v in batch.image_sizes[0])
-        padded = tuple(int(v) for v in batch.tensors.shape[-2:])
+        resized = (int(batch.image_sizes[0][0]), int(batch.image_sizes[0][1]))
+        padded = (int(batch.tensors.shape[-2]), int(batch.tensors.shape[-1]))
         return ImageFeatures(key, maps, (height, width), resized, padded)
 
     # ------------------------------------------------------------ prompts
