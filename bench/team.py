@@ -10,6 +10,10 @@ Reports (JSON on stdout):
   takes a new item. Per backend: ``sqlite`` and, where a server is given, ``postgresql``.
   The project: ``--claim-images`` images of bench/store.py's kind (one segment each,
   LVIS vocabulary), roles in force (an admin; the workers are verifiers).
+- ``policies``: the team security's cost (issue 17): claim and answer latency (stage 4,
+  median and p95) of verifier logins with the row-level security policies and the
+  work-queue trigger on, against the same project with them off, with 1 and 8 worker
+  processes, and ``ratio`` = on / off (target: at most 1.2). ``--policy-claims`` per worker.
 - ``migrate``: the 100k-image / 1M-segment store of bench/store.py (``--store-images``,
   ``--per-image``), built once under ``--store-dir`` and reused, copied SQLite ->
   PostgreSQL and back: seconds, rows per second, the copy/verify split, this process's
@@ -155,6 +159,130 @@ def measure_claims(target: str, images: int, claims: int) -> dict[str, Any]:
     return figures
 
 
+# ---------------------------------------------------------------- policies on and off
+
+POLICY_TABLES = (*s.AUTHORED_TABLES, "events", "drafts", "images", "work_items")
+
+
+@contextmanager
+def policy_database(base: str, images: int, workers: int, policies: bool):
+    """A fresh secured project (bench/store.py's kind, one segment per image) with
+    ``workers`` verifier logins of unique names; without ``policies`` its row-level
+    security and work-queue trigger are switched off and the members granted every table,
+    so only the policies' cost differs. Yields {login: URL with its password}; drops the
+    database, the logins and the groups after."""
+    import psycopg
+
+    suffix = uuid.uuid4().hex[:6]
+    logins = {f"bench_{suffix}_{k}": f"pw-{uuid.uuid4().hex[:10]}" for k in range(workers)}
+    database = f"longtail_bench_{suffix}"
+    url = base.rsplit("/", 1)[0] + "/" + database
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{database}"')
+        (oid,) = admin.execute(
+            "SELECT oid FROM pg_database WHERE datname = %s", (database,)
+        ).fetchone()
+    group = s.team_group_prefix(oid)
+    try:
+        with Project.create(url) as project:
+            build(project, images, 1, 12, seed=1)
+            for name, password in logins.items():
+                roles.add_member(project, name, roles.VERIFIER, password=password)
+        with psycopg.connect(url) as conn:
+            if not policies:
+                for table in POLICY_TABLES:
+                    conn.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
+                conn.execute("DROP TRIGGER longtail_guard ON work_items")
+                conn.execute(f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{group}annotator"')
+            conn.commit()
+            conn.autocommit = True
+            conn.execute("ANALYZE")
+        host = url.split("@", 1)[1]
+        yield {name: f"postgresql://{name}:{pw}@{host}" for name, pw in logins.items()}
+    finally:
+        with psycopg.connect(base, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            for name in logins:
+                admin.execute(f'DROP ROLE IF EXISTS "{name}"')
+            for role in roles.ROLES:
+                admin.execute(f'DROP ROLE IF EXISTS "{group}{role}"')
+
+
+def verifier(url: str, name: str, claims: int, start: Any) -> dict[str, list[float]]:
+    """Claim and answer ``claims`` verification items as login ``name``; seconds of each."""
+    from pipeline.stages import VerifyAnswer
+
+    with Project.open(url) as project:
+        service = Pipeline(project)
+        who = service.annotator(name)
+        service.answer(service.next_item(s.VERIFICATION, who), VerifyAnswer(True))  # warm up
+        start.wait()
+        times: dict[str, list[float]] = {"claim": [], "answer": []}
+        for _ in range(claims):
+            t0 = time.perf_counter()
+            item = service.next_item(s.VERIFICATION, who)
+            t1 = time.perf_counter()
+            assert item is not None, "the verification queue ran out"
+            service.answer(item, VerifyAnswer(True))
+            times["claim"].append(t1 - t0)
+            times["answer"].append(time.perf_counter() - t1)
+        return times
+
+
+def policy_latency(urls: dict[str, str], workers: int, claims: int) -> dict[str, list[float]]:
+    context = multiprocessing.get_context("fork")
+    start, results = context.Barrier(workers), context.Queue()
+    names = list(urls)[:workers]
+
+    def run(name: str) -> None:
+        try:
+            results.put(verifier(urls[name], name, claims, start))
+        except BaseException as exc:
+            start.abort()
+            results.put(exc)
+            raise
+
+    processes = [context.Process(target=run, args=(n,)) for n in names]
+    for process in processes:
+        process.start()
+    times = [results.get(timeout=1800) for _ in processes]
+    failures = [t for t in times if isinstance(t, BaseException)]
+    if failures:
+        raise RuntimeError(f"{len(failures)} workers failed: {failures[0]!r}")
+    for process in processes:
+        process.join()
+    return {k: [x for r in times for x in r[k]] for k in ("claim", "answer")}
+
+
+def measure_policies(base: str, images: int, claims: int) -> dict[str, Any]:
+    """Claim and answer latency of verifier logins (stage 4: the verdict policy, the
+    events policy and the work-queue trigger all run) with the policies on and off,
+    with 1 and 8 workers; ``ratio``: on / off per p50 and p95 (target: at most 1.2)."""
+    figures: dict[str, Any] = {}
+    for workers in (1, 8):
+        samples: dict[str, dict[str, list[float]]] = {"on": {}, "off": {}}
+        # on, off, on, off: the two runs of each share the machine's drift (other load)
+        for policies in (True, False, True, False):
+            with policy_database(base, images, workers, policies) as urls:
+                times = policy_latency(urls, workers, claims)
+            for step, values in times.items():
+                samples["on" if policies else "off"].setdefault(step, []).extend(values)
+        row: dict[str, Any] = {
+            mode: {step: percentiles(values) for step, values in steps.items()}
+            for mode, steps in samples.items()
+        }
+        row["ratio"] = {
+            step: {
+                q: round(row["on"][step][q] / max(row["off"][step][q], 1e-9), 2)
+                for q in ("p50_ms", "p95_ms")
+            }
+            for step in ("claim", "answer")
+        }
+        figures[f"{workers}_workers"] = row
+        print(json.dumps({"policies": {f"{workers}_workers": row}}), file=sys.stderr, flush=True)
+    return figures
+
+
 # ---------------------------------------------------------------- migration
 
 
@@ -257,7 +385,12 @@ def main() -> None:
         "--store",
         help="migrate this already-built project folder (only read) instead of building one",
     )
-    parser.add_argument("--skip", choices=("claims", "migrate"), action="append", default=[])
+    parser.add_argument(
+        "--policy-claims", type=int, default=100, help="claims and answers per worker, policies"
+    )
+    parser.add_argument(
+        "--skip", choices=("claims", "policies", "migrate"), action="append", default=[]
+    )
     args = parser.parse_args()
 
     figures: dict[str, Any] = {"cpu_count": os.cpu_count()}
@@ -270,6 +403,13 @@ def main() -> None:
                 args.postgres, args.claim_images, args.claims
             )
         print(json.dumps(figures, indent=2), file=sys.stderr)
+    if "policies" not in args.skip:
+        if not args.postgres:
+            figures["policies"] = "skipped: no PostgreSQL server (--postgres URL)"
+        else:
+            figures["policies"] = measure_policies(
+                args.postgres, max(args.claim_images, 9 * args.policy_claims), args.policy_claims
+            )
     if "migrate" not in args.skip:
         if not args.postgres:
             figures["migrate"] = "skipped: no PostgreSQL server (--postgres URL)"

@@ -59,26 +59,31 @@ def group_prefix(conn: Connection) -> str | None:
     return None if oid is None else s.team_group_prefix(int(oid))
 
 
+_IDENTITY = text(
+    "WITH p AS (SELECT :lt || oid::text || '_' AS prefix FROM pg_database "
+    "WHERE datname = current_database()) "
+    "SELECT session_user, EXISTS (SELECT 1 FROM pg_roles WHERE rolname = p.prefix || :admin), "
+    "ARRAY(SELECT substr(g.rolname, length(p.prefix) + 1) FROM pg_roles g "
+    "WHERE g.rolname IN (p.prefix || :admin, p.prefix || :verifier, p.prefix || :annotator) "
+    "AND pg_has_role(session_user, g.oid, 'MEMBER')) FROM p"
+)
+
+
 def identity_in(conn: Connection) -> Identity:
     """The connection's :class:`Identity` (one query on PostgreSQL, none on SQLite)."""
     if conn.dialect.name != "postgresql":
         return Identity()
-    prefix = group_prefix(conn)
-    if prefix is None:
+    login, made, held = conn.execute(
+        _IDENTITY,
+        {"lt": s.GROUP_PREFIX, "admin": s.ADMIN, "verifier": s.VERIFIER, "annotator": s.ANNOTATOR},
+    ).one()
+    if not made:
         return Identity(
             pending="this project's team roles and policies are not applied yet (schema "
             "version 5): its owner applies them with longtail team URL upgrade; until then "
             "roles are checked by longtail only"
         )
-    login, *held = conn.execute(
-        text(
-            "SELECT session_user, pg_has_role(session_user, :a, 'MEMBER'), "
-            "pg_has_role(session_user, :v, 'MEMBER'), pg_has_role(session_user, :n, 'MEMBER')"
-        ),
-        {"a": prefix + s.ADMIN, "v": prefix + s.VERIFIER, "n": prefix + s.ANNOTATOR},
-    ).one()
-    ranked = zip((s.ADMIN, s.VERIFIER, s.ANNOTATOR), held, strict=True)
-    role = next((r for r, yes in ranked if yes), None)
+    role = next((r for r in (s.ADMIN, s.VERIFIER, s.ANNOTATOR) if r in held), None)
     return Identity(login=str(login), role=role)
 
 
