@@ -75,13 +75,13 @@ def why_empty(
             ).scalar_one()
         )
         if own:
+            them = "them" if own != 1 else "it"
             return EmptyStage(
                 stage,
                 (
                     f"{own} mask{'s wait' if own != 1 else ' waits'} for verification, but you "
-                    f"drew {'them' if own != 1 else 'it'}, and you may not verify your own "
-                    "masks in this project.",
-                    "Another annotator can verify them, or an admin can allow it: "
+                    f"drew {them}, and you may not verify your own masks in this project.",
+                    f"Another annotator can verify {them}, or an admin can allow it: "
                     "Project \u2192 Settings\u2026 \u2192 \u201cannotators may verify their own "
                     "masks\u201d.",
                     *others,
