@@ -216,3 +216,153 @@ def test_a_bad_yolo_line_is_one_located_problem(tmp_path: Path) -> None:
     assert len(lines) == 2
     assert "labels/a.txt: annotation line 1: 3 numbers after the class" in lines[0]
     assert "annotation line 2: class 7 is not in data.yaml's names" in lines[1]
+
+
+# ---------------------------------------------------------------- CVAT XML and Label Studio
+
+
+CVAT_XML = """<?xml version="1.0" encoding="utf-8"?>
+<annotations>
+  <version>1.1</version>
+  <meta><task><labels>
+    <label><name>circle</name><type>any</type></label>
+    <label><name>square</name><type>any</type></label>
+    <label><name>unused</name><type>any</type></label>
+  </labels></task></meta>
+  <image id="0" name="shapes_ls.png" width="96" height="64" subset="Validation">
+    <polygon label="square" source="manual" occluded="0" z_order="0" group_id="4"
+             points="2.0,2.0;10.0,2.0;10.0,8.0;2.0,8.0"></polygon>
+    <polygon label="square" source="manual" occluded="0" z_order="0" group_id="4"
+             points="20.0,2.0;30.0,2.0;30.0,9.0"></polygon>
+    <mask label="circle" source="manual" occluded="0" rle="{rle}" left="{left}" top="{top}"
+          width="{width}" height="{height}" z_order="0"></mask>
+    <box label="square" source="manual" occluded="0" xtl="40" ytl="30" xbr="60.5" ybr="50"
+         z_order="0"></box>
+    <polyline label="circle" source="manual" occluded="0" points="1,1;5,5" z_order="0">
+    </polyline>
+  </image>
+</annotations>
+"""
+
+
+def _cvat_runs(crop: np.ndarray) -> list[int]:
+    """CVAT's mask runs, by its definition: row by row over the box, 0s first."""
+    runs, value, run = [], 0, 0
+    for pixel in crop.reshape(-1).tolist():
+        if pixel == value:
+            run += 1
+        else:
+            runs.append(run)
+            value, run = pixel, 1
+    return [*runs, run]
+
+
+def test_a_cvat_file_imports_groups_masks_and_boxes(tmp_path: Path) -> None:
+    """Built to CVAT for images 1.1's documented schema (CVAT itself is a server, not a
+    package a test can run)."""
+    circle = np.load(INTEROP / "labelstudio" / "circle_mask.npy").astype(np.uint8)
+    ys, xs = np.nonzero(circle)
+    top, left, bottom, right = ys.min(), xs.min(), ys.max() + 1, xs.max() + 1
+    runs = _cvat_runs(circle[top:bottom, left:right])
+    text = CVAT_XML.format(rle=", ".join(map(str, runs)), left=left, top=top,
+                           width=right - left, height=bottom - top)  # fmt: skip
+    (tmp_path / "annotations.xml").write_text(text)
+    Image.open(INTEROP / "labelstudio" / "shapes_ls.png").save(tmp_path / "shapes_ls.png")
+    with Project.create(tmp_path / "p") as project:
+        report = import_annotations(
+            project, tmp_path / "annotations.xml", ImportOptions(kind="cvat")
+        )
+        doc, _ = export_project(project, "coco", include_unsegmented=True)
+    assert report.ok and report.split == "validation" and report.box_only == 1
+    assert any("<polyline> is not a region" in n.message for n in report.notes)
+    names = {c["id"]: c["name"] for c in doc["categories"]}
+    assert sorted(names.values()) == ["circle", "square", "unused"]
+    by_kind = {names[a["category_id"]] + str(len(a["segmentation"])): a for a in doc["annotations"]}
+    assert len(doc["annotations"]) == 3
+    assert len(by_kind["square2"]["segmentation"]) == 2  # one instance of two parts
+    circle_ann = next(a for a in doc["annotations"] if names[a["category_id"]] == "circle")
+    assert np.array_equal(bitmap(circle_ann["segmentation"], 64, 96), circle)
+    [box] = [a for a in doc["annotations"] if a["segmentation"] == []]
+    assert box["bbox"] == [40, 30, 20.5, 20]
+
+
+def test_a_cvat_export_reads_back_by_the_schema_and_imports_again(tiny_val, tmp_path) -> None:
+    import xml.etree.ElementTree as ET
+
+    folder, _, auto, _ = tiny_val
+    with Project.open(folder / "project") as project:
+        summary = export_adapted(project, "cvat", tmp_path / "cvat.xml")
+    root = ET.parse(tmp_path / "cvat.xml").getroot()
+    sizes = {i["file_name"]: (i["height"], i["width"]) for i in auto["images"]}
+    anns = [a for a in auto["annotations"] if not a["iscrowd"]]
+    assert summary.annotations == len(anns)
+    shapes = 0
+    for image in root.iter("image"):
+        h, w = sizes[image.get("name")]
+        for mask in image.iter("mask"):  # every RLE mask, decoded by the schema
+            left, top = int(mask.get("left")), int(mask.get("top"))
+            mw, mh = int(mask.get("width")), int(mask.get("height"))
+            runs = [int(v) for v in mask.get("rle").split(",")]
+            assert sum(runs) == mw * mh and left + mw <= w and top + mh <= h
+        shapes += len(image.findall("mask")) + len(
+            {p.get("group_id") or id(p) for p in image.iter("polygon")}
+        )
+    assert shapes == len(anns)
+    with Project.create(tmp_path / "again") as project:
+        report = import_annotations(project, tmp_path / "cvat.xml",
+                                    ImportOptions(kind="cvat", images_root=_val2017()))  # fmt: skip
+        assert report.ok and report.instances == len(anns)
+        doc, _ = export_project(project, "coco")
+    rle_ids = {a["id"] for a in anns if isinstance(a["segmentation"], dict)}
+    assert sum(isinstance(a["segmentation"], dict) for a in doc["annotations"]) == len(rle_ids)
+
+
+def test_label_studios_export_imports_brush_rectangle_and_polygon(tmp_path: Path) -> None:
+    with Project.create(tmp_path / "p") as project:
+        report = import_annotations(
+            project, INTEROP / "labelstudio" / "export.json", ImportOptions(kind="labelstudio")
+        )
+        doc, _ = export_project(project, "coco", include_unsegmented=True)
+    assert report.ok and report.instances == 3 and report.box_only == 1
+    names = {c["id"]: c["name"] for c in doc["categories"]}
+    kinds = {names[a["category_id"]]: a for a in doc["annotations"]}
+    circle = np.load(INTEROP / "labelstudio" / "circle_mask.npy")
+    assert np.array_equal(bitmap(kinds["circle"]["segmentation"], 64, 96), circle)
+    assert kinds["square"]["segmentation"] == []
+    assert kinds["triangle"]["segmentation"][0][:2] == pytest.approx([12.0, 53.12])
+
+
+def test_our_brush_encoder_writes_label_studio_converters_bytes() -> None:
+    """label-studio-converter's own encoder wrote the fixture's brush; ours gives the
+    same bytes for the same mask, so Label Studio reads what longtail writes."""
+    import json
+
+    from pipeline.formats.labelstudio import decode_brush, encode_brush
+
+    tasks = json.loads((INTEROP / "labelstudio" / "export.json").read_text())
+    theirs = tasks[0]["annotations"][0]["result"][0]["value"]["rle"]
+    circle = np.load(INTEROP / "labelstudio" / "circle_mask.npy")
+    rgba = np.repeat((circle * 255).astype(np.uint8)[:, :, None], 4, axis=2)
+    assert encode_brush(rgba) == theirs
+    assert np.array_equal(decode_brush(theirs), rgba.reshape(-1))
+
+
+def test_a_label_studio_export_imports_again_with_equal_counts_and_masks(
+    tiny_val, tmp_path: Path
+) -> None:
+    folder, _, auto, _ = tiny_val
+    with Project.open(folder / "project") as project:
+        export_adapted(project, "labelstudio", tmp_path / "ls.json")
+    with Project.create(tmp_path / "again") as project:
+        options = ImportOptions(kind="labelstudio", images_root=_val2017())
+        report = import_annotations(project, tmp_path / "ls.json", options)
+        doc, _ = export_project(project, "coco")
+    anns = [a for a in auto["annotations"] if not a["iscrowd"]]
+    assert report.ok and len(doc["annotations"]) == len(anns)
+    exact = [a for a in doc["annotations"] if isinstance(a["segmentation"], dict)]
+    theirs = [a for a in anns if isinstance(a["segmentation"], dict) or len(a["segmentation"]) > 1]
+    assert len(exact) == len(theirs)  # RLE and multi-part masks travel as brush, exactly
+
+
+def _val2017() -> Path:
+    return Path(__file__).parent / "data" / "tiny_coco" / "val2017"

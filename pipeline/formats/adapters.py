@@ -18,13 +18,16 @@ from sqlalchemy import select
 
 from .. import schema as s
 from ..errors import LongtailError
+from ..outputs import output_target, write_output
 from ..roles import IMPORT, require
 from ..store import Project
-from .adapting import Adapted, ExportedImage, empty_folder
+from .adapting import Adapted, ExportedImage, empty_folder, image_size
+from .cvat import read_cvat, write_cvat
 from .exporting import COCO, ExportSummary, export_project
 from .ids import exported_ids
 from .importing import Progress, import_document
-from .jsonio import no_cycle_collection
+from .jsonio import dump_json, no_cycle_collection
+from .labelstudio import read_labelstudio, write_labelstudio
 from .options import ImportOptions
 from .report import ImportReport
 from .voc import read_voc, write_voc
@@ -33,6 +36,8 @@ from .yolo import read_yolo, write_yolo
 READERS: dict[str, Callable[[Path, ImportReport], Adapted]] = {
     "yolo": read_yolo,
     "voc": read_voc,
+    "cvat": read_cvat,
+    "labelstudio": read_labelstudio,
 }
 # The mask form each export asks of the COCO exporter.
 WRITERS: dict[str, tuple[str, Callable[..., tuple[int, int]]]] = {
@@ -40,6 +45,7 @@ WRITERS: dict[str, tuple[str, Callable[..., tuple[int, int]]]] = {
     "voc": ("auto", write_voc),
 }
 FOLDER_FORMATS = tuple(WRITERS)
+FILE_FORMATS = ("cvat", "labelstudio")  # one file each, written like a COCO export
 
 
 def import_adapted(
@@ -48,7 +54,8 @@ def import_adapted(
     options: ImportOptions,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Import a YOLO or VOC folder (``options.kind``) through the COCO import's checks."""
+    """Import a YOLO or VOC folder, or a CVAT XML or Label Studio JSON file
+    (``options.kind``), through the COCO import's checks."""
     require(project, IMPORT)
     folder = Path(path).expanduser()
     if not folder.exists():
@@ -64,12 +71,30 @@ def import_adapted(
         adapted = READERS[options.kind](folder, report)
         if options.images_root is None:
             options = replace(options, images_root=adapted.root)
+        _sizes_from_files(adapted, Path(options.images_root), report)
         splits = {} if options.split else adapted.splits
         if splits and len(set(splits.values())) == 1 and len(splits) == len(adapted.doc["images"]):
             report.split = next(iter(splits.values()))  # the summary names it
         return import_document(
             project, adapted.source, adapted.doc, options, report, progress, splits=splits
         )
+
+
+def _sizes_from_files(adapted: Adapted, root: Path, report: ImportReport) -> None:
+    """Images the format gave no size for (a Label Studio task with no region) take
+    their file's; one whose file cannot be read is a problem and is left out."""
+    images = adapted.doc["images"]
+    if all("width" in image for image in images):
+        return
+    kept = []
+    for image in images:
+        if "width" not in image:
+            size = image_size(root / image["file_name"], report, image["file_name"])
+            if size is None:
+                continue
+            image["width"], image["height"] = size
+        kept.append(image)
+    adapted.doc["images"] = kept
 
 
 def export_adapted(
@@ -81,7 +106,10 @@ def export_adapted(
     progress: Progress | None = None,
     include_unsegmented: bool = False,
 ) -> ExportSummary:
-    """Write the project (or one split) as a YOLO or VOC folder ``out`` (new or empty)."""
+    """Write the project (or one split) as a YOLO or VOC folder ``out`` (new or empty),
+    or as a CVAT XML or Label Studio JSON file ``out``."""
+    if fmt in FILE_FORMATS:
+        return _export_file(project, fmt, out, split, progress, include_unsegmented)
     if fmt not in WRITERS:
         raise LongtailError(f"unknown export format {fmt!r}")
     masks, writer = WRITERS[fmt]
@@ -103,6 +131,36 @@ def export_adapted(
     return summary
 
 
+def _export_file(
+    project: Project,
+    fmt: str,
+    out: str | os.PathLike[str],
+    split: str | None,
+    progress: Progress | None,
+    include_unsegmented: bool,
+) -> ExportSummary:
+    output_target(out, project=project)  # refused before the work (decision 0023)
+    doc, summary = export_project(
+        project,
+        COCO,
+        split=split,
+        masks="auto",
+        progress=progress,
+        include_unsegmented=include_unsegmented,
+    )
+    if fmt == "cvat":
+        splits = {image_id: placed.split for image_id, placed in image_files(project).items()}
+        data, written, left_out = write_cvat(doc, splits)
+    else:
+        tasks, written, left_out = write_labelstudio(doc)
+        data = dump_json(tasks)
+    summary.format = fmt
+    summary.path = write_output(out, data, project=project)
+    summary.annotations = written
+    summary.left_out = left_out
+    return summary
+
+
 def image_files(project: Project) -> dict[int, ExportedImage]:
     """Exported image id -> the image's file and split."""
     with project.read() as conn:
@@ -114,4 +172,4 @@ def image_files(project: Project) -> dict[int, ExportedImage]:
     }
 
 
-__all__ = ["FOLDER_FORMATS", "export_adapted", "import_adapted", "image_files"]
+__all__ = ["FILE_FORMATS", "FOLDER_FORMATS", "export_adapted", "import_adapted", "image_files"]

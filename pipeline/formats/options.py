@@ -17,7 +17,7 @@ from ..errors import LongtailError
 
 # Formats an import reads: COCO-like JSON, labelme, and the adapters' formats.
 COCO_LIKE = ("coco", "lvis")
-KINDS = ("coco", "lvis", "labelme", "yolo", "voc")
+KINDS = ("coco", "lvis", "labelme", "yolo", "voc", "cvat", "labelstudio")
 
 
 @dataclass(frozen=True)

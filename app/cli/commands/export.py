@@ -1,4 +1,4 @@
-"""``longtail export PROJECT OUT --format {coco,lvis,yolo,voc} [--split NAME]
+"""``longtail export PROJECT OUT --format {coco,lvis,yolo,voc,cvat,labelstudio} [--split NAME]
 [--masks {polygon,rle,auto}]``"""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from pipeline.formats import export_project
-from pipeline.formats.adapters import FOLDER_FORMATS, export_adapted
+from pipeline.formats.adapters import FILE_FORMATS, FOLDER_FORMATS, export_adapted
 from pipeline.outputs import is_stdout, output_target
 from pipeline.store import Project
 
@@ -27,9 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--format",
         required=True,
-        choices=("coco", "lvis", *FOLDER_FORMATS),
+        choices=("coco", "lvis", *FOLDER_FORMATS, *FILE_FORMATS),
         help="coco, lvis: one JSON file; yolo (segmentation), voc: a new (or empty) folder "
-        "OUT, with the images linked or copied in (docs/formats.md says what each keeps)",
+        "OUT, with the images linked or copied in; cvat: CVAT for images 1.1 XML; "
+        "labelstudio: Label Studio JSON tasks (docs/formats.md says what each keeps)",
     )
     p.add_argument("--split", default=None, help="export only this split (default: all images)")
     p.add_argument(
@@ -51,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     act_as(args)  # exporting is an admin's action in a team project
-    if args.format in FOLDER_FORMATS:
+    if args.format in (*FOLDER_FORMATS, *FILE_FORMATS):
         with Project.open(args.project) as project, progress_bar("exporting", unit="ann") as bar:
             summary = export_adapted(
                 project,

@@ -1,4 +1,4 @@
-"""``longtail import PROJECT FILE_OR_DIR --format {coco,lvis,labelme,yolo,voc}
+"""``longtail import PROJECT FILE_OR_DIR --format {coco,lvis,labelme,yolo,voc,cvat,labelstudio}
 [--images ROOT] [--split NAME] [--lenient] [--follow-symlinks] [--federated] [--json]``"""
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="coco: instances JSON; lvis: LVIS v1 or v0.5 JSON (keeps negative and "
         "not-exhaustive labels); labelme: a labelme JSON file or a folder of them; "
         "yolo: a YOLO dataset folder (data.yaml, images/, labels/; polygons or boxes); "
-        "voc: a Pascal VOC folder (Annotations/, JPEGImages/, SegmentationObject/)",
+        "voc: a Pascal VOC folder (Annotations/, JPEGImages/, SegmentationObject/); "
+        "cvat: a CVAT for images 1.1 XML file; labelstudio: a Label Studio JSON export",
     )
     p.add_argument(
         "--images",

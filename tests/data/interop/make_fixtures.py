@@ -73,3 +73,45 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def labelstudio() -> None:
+    """A Label Studio export (polygon, rectangle, brush) built to Label Studio's documented
+    JSON schema; the brush RLE is label-studio-converter's own encoder's output
+    (``pip install --no-deps label-studio-converter==0.0.59`` beside supervision)."""
+    import json
+
+    from label_studio_converter.brush import encode_rle
+
+    folder = HERE / "labelstudio"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    picture, masks, _ = _picture(96, 64, 7)
+    Image.fromarray(picture).save(folder / "shapes_ls.png")
+    rgba = np.repeat((masks[0] * 255).astype(np.uint8)[:, :, None], 4, axis=2)
+    base = {"from_name": "label", "to_name": "image", "original_width": 96,
+            "original_height": 64, "image_rotation": 0}  # fmt: skip
+    ys, xs = np.nonzero(masks[1])
+    square = [xs.min(), ys.min(), xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()]
+    tasks = [{
+        "id": 1,
+        "data": {"image": "/data/upload/1/0a1b2c3d-shapes_ls.png"},
+        "annotations": [{"id": 1, "result": [
+            {**base, "id": "brush1", "type": "brushlabels",
+             "value": {"format": "rle", "rle": encode_rle(rgba.reshape(-1)),
+                       "brushlabels": ["circle"]}},
+            {**base, "id": "rect1", "type": "rectanglelabels",
+             "value": {"x": square[0] / 96 * 100, "y": square[1] / 64 * 100,
+                       "width": square[2] / 96 * 100, "height": square[3] / 64 * 100,
+                       "rotation": 0, "rectanglelabels": ["square"]}},
+            {**base, "id": "poly1", "type": "polygonlabels",
+             "value": {"points": [[12.5, 83.0], [33.0, 83.0], [33.0, 55.0]],
+                       "closed": True, "polygonlabels": ["triangle"]}},
+        ]}],
+    }]  # fmt: skip
+    (folder / "export.json").write_text(json.dumps(tasks, indent=1, default=int))
+    np.save(folder / "circle_mask.npy", masks[0])
+
+
+if __name__ == "__main__" and len(__import__("sys").argv) > 1:
+    labelstudio()
