@@ -12,21 +12,17 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import make_image
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtTest import QTest
+from sqlalchemy import event
 
-pytest.importorskip("PySide6")
-pytest.importorskip("pytestqt")
-
-from conftest import make_image  # noqa: E402
-from PySide6.QtCore import QPointF, Qt  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-from sqlalchemy import event  # noqa: E402
-
-from app.gui.autosave import AutoSaver  # noqa: E402
-from app.gui.editor import MaskEditor  # noqa: E402
-from pipeline import schema as s  # noqa: E402
-from pipeline.drafts import load_draft  # noqa: E402
-from pipeline.images import add_image_folder  # noqa: E402
-from pipeline.store import Project, now  # noqa: E402
+from app.gui.autosave import AutoSaver
+from app.gui.editor import MaskEditor
+from pipeline import schema as s
+from pipeline.drafts import load_draft
+from pipeline.images import add_image_folder
+from pipeline.store import Project, now
 
 REPO = Path(__file__).resolve().parents[1]
 CHILD = Path(__file__).parent / "scripts" / "autosave_child.py"

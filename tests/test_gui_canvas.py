@@ -7,22 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gui_support import wheel
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtTest import QTest
 
-pytest.importorskip("PySide6")
-pytest.importorskip("pytestqt")
-
-from gui_support import wheel  # noqa: E402
-from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-
-from app.gui.canvas import (  # noqa: E402
+from app.gui.canvas import (
     AnnotationScene,
     CanvasView,
     MaskItem,
     category_color,
-    tiles,  # noqa: E402
+    tiles,
 )
-from pipeline.geometry import Mask, PolygonPart  # noqa: E402
+from pipeline.geometry import Mask, PolygonPart
 
 W, H = 320, 240
 

@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gui_support import wheel
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QColor, QImage
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QFrame, QGraphicsView
 
-pytest.importorskip("PySide6")
-pytest.importorskip("pytestqt")
-
-from gui_support import wheel  # noqa: E402
-from PySide6.QtCore import QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QColor, QImage  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QFrame, QGraphicsView  # noqa: E402
-
-from app.gui.canvas import CanvasView  # noqa: E402
-from pipeline.geometry import Mask  # noqa: E402
+from app.gui.canvas import CanvasView
+from pipeline.geometry import Mask
 
 W, H = 320, 240
 GREY = 128

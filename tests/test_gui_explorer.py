@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from gui_support import open_and_wait
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from stages_support import pending, rows
+from stats_support import build_hand_made, simulated_tiny_coco_folder
 
-pytest.importorskip("pytestqt")
-from gui_support import open_and_wait  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-from stages_support import pending, rows  # noqa: E402
-from stats_support import build_hand_made, simulated_tiny_coco_folder  # noqa: E402
-
-from app.gui.session import Session  # noqa: E402
-from app.gui.widgets.explorer import ExplorerView  # noqa: E402
-from pipeline import schema as s  # noqa: E402
-from pipeline.geometry import Mask  # noqa: E402
-from pipeline.store import Project  # noqa: E402
+from app.gui.session import Session
+from app.gui.widgets.explorer import ExplorerView
+from pipeline import schema as s
+from pipeline.geometry import Mask
+from pipeline.store import Project
 
 pytest_plugins = ["gui_support"]  # fixtures: settings_sandbox, window
 

@@ -10,17 +10,12 @@ import time
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtTest import QTest
 
-pytest.importorskip("PySide6")
-pytest.importorskip("pytestqt")
-pytest.importorskip("torch")
-
-from PySide6.QtCore import QPointF, Qt, QTimer  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-
-from app.gui.editor import MaskEditor  # noqa: E402
-from app.gui.workers.model import ModelWorker  # noqa: E402
-from pipeline.geometry import Mask  # noqa: E402
+from app.gui.editor import MaskEditor
+from app.gui.workers.model import ModelWorker
+from pipeline.geometry import Mask
 
 IMAGE = "000000397133.jpg"
 

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QFileDialog
+from stages_support import box_mask
+from stats_support import build_hand_made, simulated_tiny_coco_folder
 
-pytest.importorskip("pytestqt")
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QFileDialog  # noqa: E402
-from stages_support import box_mask  # noqa: E402
-from stats_support import build_hand_made, simulated_tiny_coco_folder  # noqa: E402
-
-from app.gui.widgets.statistics_view import StatisticsView  # noqa: E402
-from pipeline.corrections import correct_mask  # noqa: E402
-from pipeline.stats.plots import PLOTS  # noqa: E402
-from pipeline.store import Project  # noqa: E402
+from app.gui.widgets.statistics_view import StatisticsView
+from pipeline.corrections import correct_mask
+from pipeline.stats.plots import PLOTS
+from pipeline.store import Project
 
 
 @pytest.fixture

@@ -7,17 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtTest import QTest
 
-pytest.importorskip("PySide6")
-pytest.importorskip("pytestqt")
-
-from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-
-from app.gui.editor import MaskEditor  # noqa: E402
-from app.gui.tools.base import PolylinePreview  # noqa: E402
-from pipeline.geometry import Mask  # noqa: E402
-from pipeline.mask_edits import stroke_pixels  # noqa: E402
+from app.gui.editor import MaskEditor
+from app.gui.tools.base import PolylinePreview
+from pipeline.geometry import Mask
+from pipeline.mask_edits import stroke_pixels
 
 W, H = 320, 240
 ALT = Qt.KeyboardModifier.AltModifier

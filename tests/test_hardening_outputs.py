@@ -146,7 +146,8 @@ def test_a_killed_writes_temporary_file_is_recognisable_and_swept(tmp_path: Path
 
 
 def test_a_checkpoint_write_goes_through_the_helper(tmp_path: Path):
-    torch = pytest.importorskip("torch")
+    import torch
+
     from model.training import checkpoint as ck
 
     folder = tmp_path / "models" / "1"

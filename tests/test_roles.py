@@ -212,7 +212,6 @@ def test_seeding_is_for_admins(service):
 
 
 def test_training_by_a_non_admin_is_refused_before_it_starts(service):
-    pytest.importorskip("torch")
     from model.training.loop import train
 
     make_team(service, ver="verifier")
