@@ -318,3 +318,23 @@ def test_a_streamed_export_writes_the_same_bytes_as_a_kept_one(
     assert (tmp_path / "kept.json").read_bytes() == (tmp_path / "streamed.json").read_bytes()
     assert streamed["annotations"] == [] and len(kept["annotations"]) > 7
     assert streamed_summary.summary() == summary.summary().replace("kept.json", "streamed.json")
+
+
+def test_longtail_import_loads_only_its_own_command() -> None:
+    """``import`` lives in importer.py: the command must not build every command's
+    parser (evaluation, simulation, matplotlib) to run one import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from app.cli.main import main\n"
+        "try:\n    main(['import', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('matplotlib', 'torch', 'pipeline.evaluation',"
+        " 'app.cli.commands.evaluate', 'app.cli.commands.export') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -16,6 +16,11 @@ from pipeline.text import for_terminal
 
 from . import commands
 
+# Commands whose module has another name (``import`` is a Python keyword): without this,
+# ``longtail import`` built the parser of every command, matplotlib and torch's callers
+# included, before importing one file.
+COMMAND_MODULES = {"import": "importer"}
+
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser of every command, or of command ``only`` alone (``main`` asks for
@@ -38,6 +43,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     named = argv[0] if argv and not argv[0].startswith("-") else None
+    named = COMMAND_MODULES.get(named or "", named)
     known = {m.name for m in pkgutil.iter_modules(commands.__path__)}
     parser = build_parser(only=named if named in known else None)
     args = parser.parse_args(argv)
