@@ -69,9 +69,9 @@ def import_adapted(
     )
     with no_cycle_collection():
         adapted = READERS[options.kind](folder, report)
-        if options.images_root is None:
-            options = replace(options, images_root=adapted.root)
-        _sizes_from_files(adapted, Path(options.images_root), report)
+        root = Path(options.images_root) if options.images_root is not None else adapted.root
+        options = replace(options, images_root=root)
+        _sizes_from_files(adapted, root, report)
         splits = {} if options.split else adapted.splits
         if splits and len(set(splits.values())) == 1 and len(splits) == len(adapted.doc["images"]):
             report.split = next(iter(splits.values()))  # the summary names it
