@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         # folder, a device or a FIFO (decision 0023).
         folder = Path(args.out).expanduser()
         if folder.exists() and not folder.is_dir():
-            raise LongtailError(f"{args.out}: is a file; --out names a folder for the statistics")
+            raise LongtailError(f"{folder} is a file; name a folder for the statistics")
         for name in output_names():
             output_target(folder / name, project=project)
         with progress_bar("statistics", unit="part") as bar:
