@@ -179,6 +179,8 @@ class MainWindow(QMainWindow):
         self.close_project_action = a("&Close project", "Ctrl+W", self.close_project)
         self.settings_action = a("&Settings\u2026", "Ctrl+,", self.show_settings)
         self.settings_action.setStatusTip("The project's rules: self-verification, quotas, ...")
+        self.team_action = a("&Team\u2026", "Ctrl+Shift+M", self.show_team)
+        self.team_action.setStatusTip("The people of the project and their roles")
         self.quit_action = a("&Quit", "Ctrl+Q", self.close)
         # Quit works from every window of the app (Statistics, Explorer, Train too).
         self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
@@ -231,6 +233,7 @@ class MainWindow(QMainWindow):
         self.edit_menu = bar.addMenu("&Edit")
         self.project_menu = bar.addMenu("&Project")
         self.project_menu.addAction(self.settings_action)
+        self.project_menu.addAction(self.team_action)
         self.stage_menu = bar.addMenu("&Stage")
         self.view_menu = bar.addMenu("&View")
         for action in (self.dock_action, self.statistics_action, self.explorer_action):
@@ -337,6 +340,7 @@ class MainWindow(QMainWindow):
             self.train_action,
             self.take_back_fallback,
             self.settings_action,
+            self.team_action,
         ):
             action.setEnabled(has_project)
         allowed = getattr(self, "allowed_stages", set(STAGES))
@@ -350,7 +354,8 @@ class MainWindow(QMainWindow):
             short = project_display(target) if "://" in target else Path(target).name
             parts.append(f"Project: {short}")
             self.identity_label.setToolTip(project_display(target))
-        parts.append(f"Annotator: {self.annotator_name}")
+        login = getattr(self, "login_label", None) if target is not None else None
+        parts.append(f"Login: {login}" if login else f"Annotator: {self.annotator_name}")
         self.identity_label.setText("   \u2502   ".join(parts))
         # QStatusBar lays its permanent widgets out when they are added, not when their
         # text grows: add the label again so that it gets its new width.
@@ -395,6 +400,7 @@ class MainWindow(QMainWindow):
         session = flows.start_session(self, target)
         if session is None:
             return False
+        target = self.project_login_target  # a team project: the URL naming the login
         self.session = session
         self.project_target = target
         remember_project(target)
@@ -726,6 +732,18 @@ class MainWindow(QMainWindow):
         """ "Use this model": the next prompt builds the predictor of the new model."""
         if self.session is not None:
             self.session.drop_model_worker()
+
+    def show_team(self) -> None:
+        """Project -> Team…: list the people, add one, change a role (the database, or on
+        SQLite the roles' rules, refuse it to a non-admin)."""
+        if self.session is None:
+            return
+        from .widgets.team_dialog import TeamDialog
+
+        dialog = TeamDialog(self.session.project, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.team_dialog = dialog
+        dialog.open()
 
     def show_settings(self) -> None:
         """Project -> Settings…: change the project's rules (admins, or anyone while the

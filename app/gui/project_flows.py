@@ -119,17 +119,62 @@ def start_session(window: MainWindow, target: str) -> Session | None:
 
     from .session import Session
 
+    window.login_label = None
+    window.project_login_target = target
+    if "://" in target:  # a team project: you are your database login (decision 0020)
+        logged_in = log_in(window, target)
+        if logged_in is None:
+            window.openFailed.emit("not logged in")
+            return None
+        target = window.project_login_target = logged_in
     try:
         project = Project.open(target)
     except LongtailError as exc:
         _refused(window, target, exc)
         return None
     try:
-        return Session(project, window.annotator_name, window)
+        name = window.annotator_name
+        if "://" in target:
+            from pipeline import roles
+
+            me = roles.identity(project)
+            if me.secured and me.login:
+                name = me.login
+                window.login_label = f"{me.login} ({me.role or 'not in the team'})"
+        return Session(project, name, window)
     except LongtailError as exc:
         project.close()
         _refused(window, target, exc)
         return None
+
+
+def log_in(window: MainWindow, target: str) -> str | None:
+    """The login of a server project: a URL that carries its password is used as it is;
+    else the login dialog asks for the user and the password, which stays in this
+    process's memory. Returns the URL (without a password) naming the login; None when
+    cancelled."""
+    from pipeline import credentials
+
+    from .widgets.login_dialog import user_of, with_user
+
+    public, password = credentials.split_password(target)
+    if password is not None:
+        return target
+    login = ask_login(window, public, user_of(public))
+    if login is None:
+        return None
+    url = with_user(public, login.user)
+    if login.password:  # empty: libpq's own sources (PGPASSWORD, ~/.pgpass) may have it
+        credentials.remember(url, login.password)
+    return url
+
+
+def ask_login(window: MainWindow, url: str, user: str) -> Any:
+    """Show the login dialog (tests replace this function); a Login or None."""
+    from .widgets.login_dialog import LoginDialog
+
+    dialog = LoginDialog(url, user, window)
+    return dialog.login() if dialog.exec() == QDialog.DialogCode.Accepted else None
 
 
 def _refused(window: MainWindow, target: str, exc: LongtailError) -> None:
