@@ -279,6 +279,11 @@ class Mask:
         return POLYGON if self.parts is not None else RLE
 
     @property
+    def polygon_parts(self) -> tuple[PolygonPart, ...]:
+        """The parts of a polygon mask (none for an RLE mask)."""
+        return self.parts or ()
+
+    @property
     def has_holes(self) -> bool:
         """True when a polygon part has holes, or when an RLE mask has any."""
         if self.parts is not None:
@@ -291,20 +296,21 @@ class Mask:
         if self.counts is not None:
             return {"size": [self.height, self.width], "counts": self.counts}
         h, w = self.height, self.width
-        exteriors = [_flat(part.exterior) for part in self.parts]
-        merged = mask_utils.merge(mask_utils.frPyObjects(exteriors, h, w))
+        exteriors = [_flat(part.exterior) for part in self.polygon_parts]
+        merged: dict[str, Any] = mask_utils.merge(mask_utils.frPyObjects(exteriors, h, w))
         if not self.has_holes:
             return merged
         # pycocotools has no difference operator: cut each part's holes on a bitmap,
         # then unite the parts (a part may sit inside another part's hole).
         bitmap = np.zeros((h, w), dtype=np.uint8)
-        for part in self.parts:
+        for part in self.polygon_parts:
             fill = mask_utils.decode(mask_utils.frPyObjects([_flat(part.exterior)], h, w)[0])
             if part.holes:
                 cut = mask_utils.merge(mask_utils.frPyObjects([_flat(x) for x in part.holes], h, w))
                 fill &= 1 - mask_utils.decode(cut)
             bitmap |= fill
-        return mask_utils.encode(np.asfortranarray(bitmap))
+        holed: dict[str, Any] = mask_utils.encode(np.asfortranarray(bitmap))
+        return holed
 
     def coco_rle(self) -> dict[str, Any]:
         """The RLE as COCO JSON writes it: ``{"size": [h, w], "counts": str}``."""
@@ -370,11 +376,11 @@ class Mask:
         ``changed`` the pixels in which they differ from this mask.
         """
         source = self if self.parts is not None else self.to_polygons()
-        flat = [[float(v) for v in _flat(part.exterior)] for part in source.parts]
+        flat = [[float(v) for v in _flat(part.exterior)] for part in source.polygon_parts]
         if not source.has_holes and source is self:
             return CocoSegmentation(flat, self.area, 0)
         written = Mask.from_polygons(
-            [part.exterior for part in source.parts], self.height, self.width
+            [part.exterior for part in source.polygon_parts], self.height, self.width
         )
         both = int(mask_utils.area(mask_utils.merge([self.rle, written.rle], intersect=True)))
         return CocoSegmentation(flat, written.area, self.area + written.area - 2 * both)
@@ -395,7 +401,7 @@ class Mask:
         """``(kind, data)`` for the store: float64 rings with a uint32 header, or RLE counts."""
         if self.counts is not None:
             return RLE, bytes(self.counts)
-        return POLYGON, polygon_bytes.pack([part.rings for part in self.parts])
+        return POLYGON, polygon_bytes.pack([part.rings for part in self.polygon_parts])
 
     @classmethod
     def from_bytes(cls, kind: str, data: bytes, height: int, width: int) -> Mask:
@@ -422,7 +428,7 @@ class Mask:
             if problem is not None:
                 raise GeometryError(problem)
         else:
-            for part in self.parts:
+            for part in self.polygon_parts:
                 for ring in part.rings:
                     if not np.all(np.isfinite(ring)):
                         raise GeometryError(
@@ -455,7 +461,8 @@ def rle_problem(counts: bytes | str, height: int, width: int) -> str | None:
 
 
 def _flat(ring: np.ndarray) -> list[float]:
-    return ring.reshape(-1).tolist()
+    flat: list[float] = ring.reshape(-1).tolist()
+    return flat
 
 
 def bitmap_to_parts(bitmap: np.ndarray, epsilon: float = 0.0) -> list[PolygonPart]:
