@@ -44,7 +44,7 @@ from pipeline.vocabulary import normalize
 from . import fallback
 from .fallback import Click
 from .features import Cancelled, CancelToken, FeatureCache, ImageFeatures, Prefetcher, PrefetchJob
-from .weights import WeightsReport, load_weights
+from .weights import SIGMOID, SOFTMAX, WeightsReport, load_weights
 from .zoo import DEFAULT_ARCHITECTURE, build_model, is_class_agnostic
 
 ImageInput = str | os.PathLike | np.ndarray
@@ -129,6 +129,15 @@ class Predictor:
         on_gpu = self.device.type == "cuda"
         self.amp = on_gpu if amp is None else bool(amp and on_gpu)
         self.channels_last = on_gpu if channels_last is None else bool(channels_last)
+        self.weights = weights or WeightsReport("custom")
+        # One scoring path for every way a model arrives: a sigmoid-trained head (a
+        # longtail checkpoint, however it was loaded) gets the federated heads, whose
+        # detections and box prompts score with sigmoids; softmax heads with softmax.
+        if self.weights.scoring == SIGMOID and not _sigmoid_heads(model):
+            from .training.loss import use_federated_heads
+
+            use_federated_heads(model)
+        self.weights.scoring = SIGMOID if _sigmoid_heads(model) else SOFTMAX
         self.model = model.eval().to(self.device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -143,7 +152,6 @@ class Predictor:
             )
         self._names = [c if isinstance(c, str) else c.name for c in self.categories]
         self._index = {normalize(n): i for i, n in enumerate(self._names)}
-        self.weights = weights or WeightsReport("custom")
         self.class_agnostic = is_class_agnostic(self.model)
         self.cache = cache if cache is not None else FeatureCache()
         self.fallback_settings = fallback_settings
@@ -439,15 +447,20 @@ class Predictor:
         with torch.inference_mode(), self._autocast():
             pooled = heads.box_head(heads.box_roi_pool(feats.maps, [roi], shapes))
             class_logits, _ = heads.box_predictor(pooled)
-            if getattr(heads, "sigmoid_scores", False):  # a longtail-trained (federated) head
+            if self.weights.scoring == SIGMOID:  # a longtail-trained (federated) head
                 probabilities = class_logits.float().sigmoid()[0]
             else:
                 probabilities = class_logits.float().softmax(-1)[0]
+            trained = self.weights.trained_rows
             if index is None:
                 class_index = int(probabilities[1:].argmax())
             else:
                 class_index = index
             score = float(probabilities[class_index + 1])
+            if trained is not None and class_index not in trained and trained:
+                # a category the checkpoint lacks has a random score row: the score of
+                # the class the box head likes best among the trained ones instead
+                score = float(probabilities[[r + 1 for r in trained]].max())
             mask_logits = heads.mask_predictor(
                 heads.mask_head(heads.mask_roi_pool(feats.maps, [roi], shapes))
             )
@@ -548,6 +561,10 @@ def _clip_box(box: Box, size: tuple[int, int]) -> Box:
     x0, y0 = min(max(x, 0.0), width - 1.0), min(max(y, 0.0), height - 1.0)
     x1, y1 = min(max(x + w, x0 + 1.0), float(width)), min(max(y + h, y0 + 1.0), float(height))
     return (x0, y0, x1 - x0, y1 - y0)
+
+
+def _sigmoid_heads(model: MaskRCNN) -> bool:
+    return bool(getattr(model.roi_heads, "sigmoid_scores", False))
 
 
 def _clicks(points: Sequence[Sequence[Any]]) -> list[Click]:

@@ -22,7 +22,7 @@ from .training.architectures import build_for_training
 from .training.checkpoint import read_model_file
 from .training.loss import use_federated_heads
 from .training.registry import ModelRecord, in_use_model
-from .weights import LONGTAIL, WeightsError, WeightsReport, find_cached
+from .weights import LONGTAIL, WeightsError, WeightsReport, find_cached, unused_models_hint
 from .zoo import DEFAULT_ARCHITECTURE
 from .zoo import architecture as architecture_spec
 
@@ -52,17 +52,22 @@ def project_predictor(
     record = in_use_model(project)
     if record is None:
         categories = project_categories(project)
+        hint = unused_models_hint(project)  # trained models, none in use: say which to use
         if prompts_only and not mask_weights_offline(architecture, kwargs):
             return FallbackPredictor(
                 categories,
                 weights=WeightsReport(
-                    architecture or DEFAULT_ARCHITECTURE, total_categories=len(categories)
+                    architecture or DEFAULT_ARCHITECTURE,
+                    total_categories=len(categories),
+                    note=hint,
                 ),
                 fallback_settings=kwargs.get("fallback_settings"),
             )
         if architecture is not None:
             kwargs["architecture"] = architecture
-        return Predictor.load(categories, device=device, **kwargs)
+        predictor = Predictor.load(categories, device=device, **kwargs)
+        predictor.weights.note = hint
+        return predictor
     return trained_predictor(project, record, device=device, **kwargs)
 
 

@@ -44,6 +44,9 @@ from .zoo import ClassAgnosticMaskPredictor, architecture
 COCO = "coco"  # a whole Mask R-CNN trained on COCO (91 torchvision classes)
 BACKBONE = "backbone"  # an ImageNet classifier whose trunk is the backbone
 LONGTAIL = "longtail"  # a checkpoint written by longtail's training
+SOFTMAX = "softmax"  # class scores of torchvision's (and COCO's) heads
+SIGMOID = "sigmoid"  # class scores of longtail's federated heads (model.training.loss)
+SIGMOID_HEADS = "federated-sigmoid"  # a longtail checkpoint's "heads" value
 
 
 class WeightsError(LongtailError):
@@ -138,6 +141,9 @@ class WeightsReport:
     parts: list[str] = field(default_factory=list)
     matched_categories: int = 0
     total_categories: int = 0
+    note: str = ""  # said after the summary (e.g. trained models that are not in use)
+    scoring: str = ""  # how the class head was trained: SOFTMAX, SIGMOID, "" (the model's)
+    trained_rows: tuple[int, ...] | None = None  # 0-based categories the checkpoint filled
 
     @property
     def has_weights(self) -> bool:
@@ -150,14 +156,36 @@ class WeightsReport:
 
     def summary(self) -> str:
         if not self.has_weights:
-            return (
+            text = (
                 f"{self.architecture}: no weights found (no --weights file, nothing usable in "
                 f"{cache_dir()}); random initialisation"
             )
-        text = f"{self.architecture}: {self.kind} weights from {self.path} ({self.source})"
-        if self.parts:
-            text += ": " + ", ".join(self.parts)
-        return text
+        else:
+            text = f"{self.architecture}: {self.kind} weights from {self.path} ({self.source})"
+            if self.parts:
+                text += ": " + ", ".join(self.parts)
+        return f"{text}; {self.note}" if self.note else text
+
+
+def unused_models_hint(project: Any, target: str | None = None) -> str:
+    """When ``project`` has trained models but none is in use: a line that says so and
+    names ``longtail models PROJECT --use ID`` (the newest usable one); else ''."""
+    from .training.registry import list_models
+
+    records = list_models(project)
+    if any(r.in_use for r in records):
+        return ""
+    usable = [r for r in records if r.usable]
+    if not usable:
+        return ""
+    newest = max(usable, key=lambda r: r.id)
+    listed = ", ".join(str(r.id) for r in usable)
+    where = target if target is not None else str(getattr(project, "folder", None) or "PROJECT")
+    return (
+        f"the project has {len(usable)} trained model{'s' if len(usable) != 1 else ''} "
+        f"({listed}) but none is in use: `longtail models {where} --use {newest.id}` "
+        "proposes with it"
+    )
 
 
 # ---------------------------------------------------------------- reading files
@@ -178,6 +206,9 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        foreign = foreign_in_bytes(path)
+        if foreign is not None:
+            raise WeightsError(_foreign_message(path, foreign)) from None
         if "Weights only load failed" in str(exc):
             raise WeightsError(
                 f"weights file {path} holds objects other than tensors and plain values; "
@@ -198,9 +229,97 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:160] if text else type(exc).__name__
 
 
+FOREIGN_KEYS: dict[str, tuple[str, ...]] = {
+    # detectron2 (its Checkpointer's .pth and its model zoo's .pkl)
+    "detectron2": ("backbone.bottom_up.", "proposal_generator.", "roi_heads.box_head.fc1."),
+    # MMDetection (a "state_dict" with a neck and roi_head)
+    "MMDetection": ("neck.", "rpn_head.", "roi_head.", "bbox_head."),
+    # Segment Anything (SAM and SAM 2)
+    "Segment Anything (SAM)": (
+        "image_encoder.",
+        "prompt_encoder.",
+        "mask_decoder.",
+        "sam_mask_decoder.",
+        "sam_prompt_encoder.",
+    ),
+}
+FOREIGN_MARKERS: dict[str, tuple[bytes, ...]] = {
+    "detectron2": (
+        b"__author__",
+        b"matching_heuristics",
+        b"backbone.bottom_up",
+        b"proposal_generator",
+    ),
+    "MMDetection": (b"mmdet_version", b"roi_head.bbox_head", b"neck.lateral_convs"),
+    "Segment Anything (SAM)": (
+        b"image_encoder.patch_embed",
+        b"prompt_encoder.",
+        b"sam_mask_decoder",
+    ),
+}
+
+
+def foreign_kind(state: Mapping[str, Any]) -> str | None:
+    """The other toolkit a loaded checkpoint comes from (detectron2, MMDetection, SAM),
+    by its key layout; None for a layout longtail may read."""
+    keys = [str(k) for k in state]
+    for inner in ("model", "state_dict"):
+        if isinstance(state.get(inner), Mapping):
+            keys += [str(k) for k in state[inner]]
+    if "__author__" in state or "matching_heuristics" in state:
+        return "detectron2"
+    meta = state.get("meta")
+    if isinstance(meta, Mapping) and any("mmdet" in str(k) for k in meta):
+        return "MMDetection"
+    for name, prefixes in FOREIGN_KEYS.items():
+        if any(k.startswith(prefixes) for k in keys):
+            return name
+    return None
+
+
+def foreign_in_bytes(path: Path, limit: int = 8 << 20) -> str | None:
+    """The toolkit named by marker strings in a file torch will not load safely (a
+    detectron2 .pkl holds numpy arrays): read as bytes, never unpickled."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                names = [n for n in archive.namelist() if n.endswith("data.pkl")]
+                data = archive.read(names[0])[:limit] if names else b""
+        else:
+            with open(path, "rb") as f:
+                data = f.read(limit)
+    except (OSError, zipfile.BadZipFile, KeyError):
+        return None
+    for name, markers in FOREIGN_MARKERS.items():
+        if any(m in data for m in markers):
+            return name
+    return None
+
+
+def _foreign_message(path: Path | str, toolkit: str) -> str:
+    if toolkit.startswith("Segment Anything"):
+        return (
+            f"weights file {path} is a {toolkit} checkpoint, not a Mask R-CNN; longtail "
+            "cannot propose with it"
+        )
+    return (
+        f"weights file {path} is a {toolkit} checkpoint; longtail reads torchvision Mask "
+        "R-CNN weights, longtail checkpoints and ResNet-50 / Swin-T classifiers (convert it "
+        "to torchvision's layout first)"
+    )
+
+
 def checkpoint_kind(state: Mapping[str, Any], source: str = "the file") -> str:
-    """COCO (a whole Mask R-CNN), BACKBONE (a classifier) or LONGTAIL, from the keys."""
+    """COCO (a whole Mask R-CNN), BACKBONE (a classifier) or LONGTAIL, from the keys;
+    a checkpoint of detectron2, MMDetection or SAM is refused by name."""
+    foreign = foreign_kind(state)
+    if foreign is not None:
+        raise WeightsError(_foreign_message(source.removeprefix("weights file "), foreign))
     if "model" in state and isinstance(state["model"], Mapping):
+        if not any(str(k).startswith(("backbone.", "roi_heads.")) for k in state["model"]):
+            raise WeightsError(
+                f"{source} has a 'model' state of an unknown layout (not a longtail checkpoint)"
+            )
         return LONGTAIL
     if "roi_heads.box_predictor.cls_score.weight" in state:
         return COCO
@@ -258,8 +377,11 @@ def load_weights(
         if saved and saved != architecture_name:
             raise WeightsError(f"{where} is a {saved} model, not {architecture_name}")
         names = [str(n) for n in state.get("categories") or []]
+        # every longtail run trains sigmoid heads; a file that says otherwise is softmax
+        report.scoring = SIGMOID if state.get("heads", SIGMOID_HEADS) == SIGMOID_HEADS else SOFTMAX
         _load_detector(model, state["model"], names, categories, report, where)
     elif kind == COCO:
+        report.scoring = SOFTMAX
         _load_detector(model, state, list(COCO_CLASSES[1:]), categories, report, where)
     else:
         _load_backbone(model, state, architecture_name, report, where)
@@ -280,17 +402,29 @@ def _load_detector(
     _check_fit(target, shared, where, ignore=CLASS_SPECIFIC)
     mapping = checkpoint_rows(source_names, categories)
     report.matched_categories = sum(1 for m in mapping if m is not None)
+    report.trained_rows = tuple(i for i, m in enumerate(mapping) if m is not None)
     merged = dict(shared)
     # Class 0 (background) is class 0 in both; category i is class i + 1.
     rows = [0, *[None if m is None else m + 1 for m in mapping]]
+    real = [i + 1 for i, n in enumerate(source_names) if normalize(n) != "n/a"]
+    # A sigmoid head (longtail's federated one) scores each class alone: softmax-trained
+    # rows carry an arbitrary common offset that a softmax cancels and a sigmoid does
+    # not (COCO's rows read 0.9+ for every class), so they come in calibrated.
+    calibrate = report.scoring == SOFTMAX and getattr(model.roi_heads, "sigmoid_scores", False)
     for prefix, per_class in (
         ("roi_heads.box_predictor.cls_score.", 1),
         ("roi_heads.box_predictor.bbox_pred.", 4),
     ):
         for suffix in ("weight", "bias"):
             key = prefix + suffix
-            if key in state:
-                merged[key] = _take_rows(state[key], target[key], rows, per_class, where, key)
+            if key not in state:
+                continue
+            source = state[key]
+            if calibrate and prefix.endswith("cls_score."):
+                source = softmax_rows_for_sigmoid(source)
+            merged[key] = _take_rows(source, target[key], rows, per_class, where, key)
+            if per_class == 4:  # unmatched categories regress boxes as the mean class
+                merged[key] = _fill_unmatched(merged[key], source, rows, real, 4)
     mask_key = "roi_heads.mask_predictor.mask_fcn_logits."
     agnostic = isinstance(model.roi_heads.mask_predictor, ClassAgnosticMaskPredictor)
     for suffix in ("weight", "bias"):
@@ -301,25 +435,57 @@ def _load_detector(
         if agnostic:
             # A shared channel from a class-specific one: the mean over the real classes
             # (mask logits are linear in these weights, so this averages the classes' logits).
-            real = [i + 1 for i, n in enumerate(source_names) if normalize(n) != "n/a"]
-            real = source[real] if source.shape[0] > max(real, default=0) else source
-            merged[key] = real.mean(dim=0, keepdim=True).to(target[key].dtype)
+            merged[key] = _mean_row(source, real, 1).to(target[key].dtype)
         elif source.shape[0] == 1:  # an agnostic checkpoint into a class-specific head
             merged[key] = source.expand_as(target[key]).clone()
         else:
             merged[key] = _take_rows(source, target[key], rows, 1, where, key)
+            # A category the checkpoint lacks gets the class-agnostic channel (the mean of
+            # the trained ones), not a random one: a box prompt for it reads a real mask.
+            merged[key] = _fill_unmatched(merged[key], source, rows, real, 1)
     missing, unexpected = model.load_state_dict(merged, strict=False)
     if unexpected:
         raise WeightsError(f"{where} has keys the model lacks: {', '.join(unexpected[:3])}")
     report.parts = ["backbone", "rpn", "box head", "mask head"]
     report.parts.append(
         f"class predictors for {report.matched_categories} of {len(categories)} categories"
-        " (the rest random)"
+        " (the rest: the mean class's masks and boxes, random scores)"
         if report.matched_categories < len(categories)
         else "class predictors for all categories"
     )
     if missing and any(not k.startswith(CLASS_SPECIFIC) for k in missing):  # pragma: no cover
         raise WeightsError(f"{where} lacks {', '.join(missing[:3])}")
+
+
+def softmax_rows_for_sigmoid(rows: Tensor) -> Tensor:
+    """Softmax class rows (weight or bias, background first) for a sigmoid head: each
+    minus the background row, so a class's sigmoid is the softmax's own odds of that
+    class against background, ``p_k / (p_k + p_0)``, whatever the common offset."""
+    out = rows - rows[:1]
+    out[0] = rows[0]  # a sigmoid head never reads the background row
+    return out
+
+
+def _mean_row(source: Tensor, real: list[int], per_class: int) -> Tensor:
+    """The mean class row (``per_class`` rows each) over the real classes."""
+    classes = source.shape[0] // per_class
+    picked = [c for c in real if c < classes] or list(range(1, classes)) or [0]
+    blocks = source.reshape(classes, per_class, *source.shape[1:])[picked]
+    return blocks.mean(dim=0)
+
+
+def _fill_unmatched(
+    merged: Tensor, source: Tensor, rows: list[int | None], real: list[int], per_class: int
+) -> Tensor:
+    """``merged`` with the rows of unmatched classes set to the source's mean class."""
+    missing = [new for new, old in enumerate(rows) if old is None and new > 0]
+    if not missing:
+        return merged
+    mean = _mean_row(source, real, per_class).to(merged.dtype)
+    out = merged.clone()
+    for new in missing:
+        out[new * per_class : (new + 1) * per_class] = mean
+    return out
 
 
 def _take_rows(
