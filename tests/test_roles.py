@@ -18,6 +18,7 @@ from pipeline.stages import (
     ExhaustiveAnswer,
     Pipeline,
     SegmentAnswer,
+    SpotAnswer,
     VerifyAnswer,
 )
 
@@ -296,3 +297,27 @@ def test_the_team_command_lists_adds_and_sets_roles(service, capsys):
     )
     assert main(["team", folder, "list"]) == 0
     assert capsys.readouterr().out.splitlines() == ["admin      ann", "verifier   bob"]
+
+
+def test_someone_removed_keeps_their_answers_and_loses_the_admin_actions(service):
+    make_team(service, ann="admin")
+    item = service.next_item(SPOTTING, "ann")
+    assert item is not None
+    service.answer(item, SpotAnswer(nothing_new=True))
+    before = table_checks(service.project)["events"]
+    removed = roles.remove_member(service.project, "ann", by="boss")
+    assert removed.role == roles.REMOVED
+    assert {m.name: m.role for m in roles.team(service.project)}["ann"] == roles.REMOVED
+    assert table_checks(service.project)["events"] == before  # the answers stay
+    with pytest.raises(NotAllowedError, match="ann is not in this project's team"):
+        roles.require(service.project, roles.EXPORT, "ann")
+    with pytest.raises(NotAllowedError, match="changing the team is for admins"):
+        roles.remove_member(service.project, "boss", by="ann")
+    roles.add_member(service.project, "ann", roles.VERIFIER, by="boss")  # back again
+    assert {m.name: m.role for m in roles.team(service.project)}["ann"] == roles.VERIFIER
+
+
+def test_the_last_admin_cannot_be_removed(service):
+    make_team(service)
+    with pytest.raises(Exception, match="only admin"):
+        roles.remove_member(service.project, "boss", by="boss")
