@@ -144,7 +144,13 @@ class SegmentationView(StageView):
     # ------------------------------------------------------------ the contract
 
     def actions(self) -> list:
-        return [*super().actions(), *self.editor.actions()]
+        editor = self.editor
+        # inside the main window Edit -> Undo / Redo (its QUndoGroup) own these commands:
+        # the editor's keyless copies would show in F1 and the Stage menu with no key
+        owned = (
+            (editor.undo_action, editor.redo_action) if hasattr(self.window(), "undo_group") else ()
+        )
+        return [*super().actions(), *(a for a in editor.actions() if a not in owned)]
 
     def undo_stack(self) -> Any:
         return self.editor.undo_stack()
