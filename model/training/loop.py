@@ -572,6 +572,9 @@ def _run(plan: Plan, ctx: dist_utils.Context, say: Report, stop: StopFlag) -> Tr
             frozen_batch_norms=len(built.frozen),
         )
     )
+    if checkpointer.last is None:
+        # The starting point on disk: a stop that must abandon a step falls back on it.
+        checkpointer.save(start_iteration, built, optimizer, scaler, amp)
     stepper.model.train()
     freeze_batch_norms(dist_utils.unwrap(stepper.model), built.frozen)  # SyncBatchNorm's, on GPUs
     iteration, cancelled, losses = _steps(
