@@ -185,7 +185,7 @@ def load_truth(source: str | os.PathLike[str] | dict[str, Any], project: Project
     ]
 
     by_name = {r.file_name: r for r in images}
-    by_base = {}
+    by_base: dict[str, Any] = {}
     for r in images:
         by_base.setdefault(os.path.basename(r.file_name), r)
     truth_images: dict[int, TruthImage] = {}
@@ -207,9 +207,9 @@ def load_truth(source: str | os.PathLike[str] | dict[str, Any], project: Project
         negatives = frozenset(
             category_of[c] for c in im.get("neg_category_ids") or () if c in category_of
         )
-        image = TruthImage(row.id, row.width, row.height, [], negatives)
-        truth_images[row.id] = image
-        truth_key[im.get("id")] = image
+        made = TruthImage(row.id, row.width, row.height, [], negatives)
+        truth_images[row.id] = made
+        truth_key[im.get("id")] = made
     missing = [r.file_name for r in images if r.id not in truth_images]
     if missing:
         raise LongtailError(
@@ -229,9 +229,9 @@ def load_truth(source: str | os.PathLike[str] | dict[str, Any], project: Project
             continue
         try:
             mask = Mask.from_coco(ann["segmentation"], image.height, image.width)
-            bbox = tuple(float(v) for v in ann.get("bbox") or mask.bbox)
+            x, y, w, h = (float(v) for v in ann.get("bbox") or mask.bbox)
             instance = TruthInstance(
-                int(ann["id"]), category_id, mask, bbox, bool(ann.get("iscrowd", 0))
+                int(ann["id"]), category_id, mask, (x, y, w, h), bool(ann.get("iscrowd", 0))
             )
         except (GeometryError, KeyError, TypeError, ValueError) as exc:
             reason = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
@@ -254,4 +254,8 @@ def _match_categories(entries: list[Any], known: list[Category]) -> dict[Any, in
         incoming.append(category)
         ids.append(entry.get("id"))
     matching = match_categories(incoming, known)
-    return {ids[i]: known[k].id for i, k in matching.pairs.items()}
+    return {  # project categories all have ids
+        ids[i]: project_id
+        for i, k in matching.pairs.items()
+        if (project_id := known[k].id) is not None
+    }

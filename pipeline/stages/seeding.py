@@ -26,9 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Exists
 
 from .. import schema as s
 from ..settings import ProjectSettings
@@ -55,7 +58,7 @@ class SeedReport:
         return sum(self.opened.values())
 
 
-def _pending(stage: int, *match: object) -> object:
+def _pending(stage: int, *match: ColumnElement[bool]) -> Exists:
     return exists().where(wi.c.stage == stage, wi.c.status.in_(PENDING_WORK), *match)
 
 
@@ -72,8 +75,8 @@ def seed(
     report = SeedReport()
     ids = None if image_ids is None else sorted(set(image_ids))
 
-    def only(column: object) -> list[object]:
-        return [] if ids is None else [column.in_(ids)]  # type: ignore[attr-defined]
+    def only(column: ColumnElement[Any]) -> list[ColumnElement[bool]]:
+        return [] if ids is None else [column.in_(ids)]
 
     finished = exists().where(s.spotting_finished.c.image_id == s.images.c.id)
 

@@ -197,7 +197,7 @@ def relative_mask_sizes(conn: Connection) -> np.ndarray:
         # Each accepted segment, then its instance and image by id: left to itself SQLite
         # walks the instances first and looks up their segments (1.4 s, not 1.0 s, for a
         # million masks), and only CROSS JOIN fixes the order.
-        query = text(
+        query: Any = text(
             "SELECT g.area AS area, im.width * im.height AS pixels FROM segments AS g "
             "CROSS JOIN instances AS i ON i.id = g.instance_id "
             "CROSS JOIN images AS im ON im.id = i.image_id "
@@ -216,7 +216,8 @@ def relative_mask_sizes(conn: Connection) -> np.ndarray:
             )
         )
     area, pixels = integer_columns(conn, query)
-    return np.sqrt(area / np.maximum(pixels, 1))
+    ratios: np.ndarray = np.sqrt(area / np.maximum(pixels, 1))
+    return ratios
 
 
 def count_by(ids: np.ndarray) -> dict[int, int]:
