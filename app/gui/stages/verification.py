@@ -153,6 +153,23 @@ class CropGrid(QWidget):
             columns -= 1 if columns > rows else 0
         return rows, columns
 
+    def layout_for(self, count: int) -> tuple[int, int]:
+        """Rows and columns for a page of ``count`` crops: within the capacity, the
+        layout whose tiles hold the widest 4:3 crop, as most photos are (a short last
+        page of a wide window gets 3 x 4 tiles, not 2 rows of tall, narrow ones)."""
+        rows, columns = self.capacity()
+        count = max(1, count)
+        width, height = max(1, self.width()), max(1, self.height())
+        best = (rows, columns, -1.0)
+        for c in range(1, columns + 1):
+            r = math.ceil(count / c)
+            if r > rows:
+                continue
+            room = min(width / c - 8, (height / r - 30) * 4 / 3)  # image_size, as 4:3
+            if room > best[2] + 0.5:  # ties: fewer columns, the earlier layout
+                best = (r, c, room)
+        return best[0], best[1]
+
     def tile_rect(self, index: int) -> QRect:
         w = self.width() // self.columns
         h = self.height() // max(1, self.rows)
@@ -290,10 +307,7 @@ class VerificationView(StageView):
         return self.session.next_items(self.stage, rows * columns)
 
     def show_items(self, items: list) -> None:
-        rows, columns = self.grid.capacity()
-        columns = min(columns, max(1, len(items)))
-        self.grid.rows = max(1, math.ceil(len(items) / columns))
-        self.grid.columns = columns
+        self.grid.rows, self.grid.columns = self.grid.layout_for(len(items))
         size = self.grid.image_size()
         self._context = self._read_context(items)
         self.tiles = [
