@@ -22,7 +22,7 @@ predictable. Saving a drawing in progress is :mod:`pipeline.drafts`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import shapely
@@ -32,6 +32,7 @@ from .errors import GeometryError, LongtailError
 from .geometry import POLYGON, RLE, Mask, PolygonPart, _shapely_parts, as_ring
 
 Point = tuple[float, float]
+_M = TypeVar("_M", bound=Mask | None)
 VertexRef = tuple[int, int, int]
 """(part index, ring index (0 the exterior, 1.. the holes), vertex index)."""
 
@@ -49,7 +50,9 @@ def _rasterise(ring: Sequence[Point] | np.ndarray, height: int, width: int) -> n
 
 
 def _shapely(mask: Mask) -> Any:
-    return shapely.union_all([ShapelyPolygon(p.exterior, [h for h in p.holes]) for p in mask.parts])
+    return shapely.union_all(
+        [ShapelyPolygon(p.exterior, [h for h in p.holes]) for p in mask.polygon_parts]
+    )
 
 
 def _from_shapely(geometry: Any, height: int, width: int) -> Mask | None:
@@ -89,7 +92,7 @@ def add_polygon(mask: Mask | None, ring: Sequence[Point], height: int, width: in
         result = _from_shapely(_shapely(mask).union(added), height, width)
     else:  # disjoint: keep the existing parts exactly as they are
         new = _from_shapely(added, height, width)
-        result = Mask(height, width, parts=mask.parts + (new.parts if new else ()))
+        result = Mask(height, width, parts=mask.polygon_parts + (new.polygon_parts if new else ()))
     if result is None:
         raise DraftError("the polygon has no area (its points lie on one line)")
     return result
@@ -165,17 +168,25 @@ def _polygon_mask(mask: Mask | None) -> Mask:
 def _replace_ring(mask: Mask, ref: VertexRef, ring: np.ndarray | None) -> Mask | None:
     """``mask`` with ring ``ref[:2]`` replaced (None removes the ring, or the whole part
     when it is the exterior)."""
+    if ring is not None:
+        return _with_ring(mask, ref, ring)
     part_index, ring_index, _ = ref
-    parts = list(mask.parts)
-    part = parts[part_index]
-    rings = list(part.rings)
-    if ring is None:
-        if ring_index == 0:
-            del parts[part_index]
-            return Mask(mask.height, mask.width, parts=tuple(parts)) if parts else None
-        del rings[ring_index]
-    else:
-        rings[ring_index] = ring
+    parts = list(mask.polygon_parts)
+    rings = list(parts[part_index].rings)
+    if ring_index == 0:
+        del parts[part_index]
+        return Mask(mask.height, mask.width, parts=tuple(parts)) if parts else None
+    del rings[ring_index]
+    parts[part_index] = PolygonPart(rings[0], tuple(rings[1:]))
+    return Mask(mask.height, mask.width, parts=tuple(parts))
+
+
+def _with_ring(mask: Mask, ref: VertexRef, ring: np.ndarray) -> Mask:
+    """``mask`` with ring ``ref[:2]`` replaced by ``ring``."""
+    part_index, ring_index, _ = ref
+    parts = list(mask.polygon_parts)
+    rings = list(parts[part_index].rings)
+    rings[ring_index] = ring
     parts[part_index] = PolygonPart(rings[0], tuple(rings[1:]))
     return Mask(mask.height, mask.width, parts=tuple(parts))
 
@@ -183,7 +194,7 @@ def _replace_ring(mask: Mask, ref: VertexRef, ring: np.ndarray | None) -> Mask |
 def _ring_at(mask: Mask, ref: VertexRef) -> np.ndarray:
     part_index, ring_index, vertex = ref
     try:
-        ring = mask.parts[part_index].rings[ring_index]
+        ring = mask.polygon_parts[part_index].rings[ring_index]
     except IndexError:
         raise DraftError(f"the mask has no ring {ref[:2]}") from None
     if not 0 <= vertex < len(ring) + 1:
@@ -196,7 +207,7 @@ def move_vertex(mask: Mask | None, ref: VertexRef, to: Point) -> Mask:
     mask = _polygon_mask(mask)
     ring = _ring_at(mask, ref).copy()
     ring[ref[2] % len(ring)] = _inside(mask, to)
-    return _replace_ring(mask, ref, ring)
+    return _with_ring(mask, ref, ring)
 
 
 def _inside(mask: Mask, point: Point) -> tuple[float, float]:
@@ -213,7 +224,7 @@ def insert_vertex(mask: Mask | None, ref: VertexRef, at: Point) -> Mask:
     mask = _polygon_mask(mask)
     ring = _ring_at(mask, ref)
     ring = np.insert(ring, ref[2], _inside(mask, at), axis=0)
-    return _replace_ring(mask, ref, ring)
+    return _with_ring(mask, ref, ring)
 
 
 def delete_vertex(mask: Mask | None, ref: VertexRef) -> Mask | None:
@@ -232,7 +243,7 @@ def repaired(mask: Mask | None) -> Mask | None:
     (shapely ``make_valid``: a bow-tie becomes two triangles); a valid one unchanged."""
     if mask is None or mask.kind != POLYGON:
         return mask
-    polygons = [ShapelyPolygon(p.exterior, [h for h in p.holes]) for p in mask.parts]
+    polygons = [ShapelyPolygon(p.exterior, [h for h in p.holes]) for p in mask.polygon_parts]
     if all(p.is_valid for p in polygons) and (
         len(polygons) == 1
         or not shapely.union_all(polygons).area < sum(p.area for p in polygons) - 1e-9
@@ -248,7 +259,7 @@ def nearest_edge(mask: Mask, point: Point) -> tuple[VertexRef, Point, float]:
     mask = _polygon_mask(mask)
     p = np.asarray(point, dtype=np.float64)
     best: tuple[VertexRef, Point, float] | None = None
-    for pi, part in enumerate(mask.parts):
+    for pi, part in enumerate(mask.polygon_parts):
         for ri, ring in enumerate(part.rings):
             a, b = ring, np.roll(ring, -1, axis=0)
             d = b - a
@@ -268,7 +279,7 @@ def nearest_vertex(mask: Mask, point: Point) -> tuple[VertexRef, float]:
     mask = _polygon_mask(mask)
     p = np.asarray(point, dtype=np.float64)
     best: tuple[VertexRef, float] | None = None
-    for pi, part in enumerate(mask.parts):
+    for pi, part in enumerate(mask.polygon_parts):
         for ri, ring in enumerate(part.rings):
             dist = np.hypot(*(ring - p).T)
             i = int(np.argmin(dist))
@@ -308,7 +319,7 @@ class Draft:
     def empty(self) -> bool:
         return self.mask is None
 
-    def _set(self, mask: Mask | None) -> Mask | None:
+    def _set(self, mask: _M) -> _M:
         self.mask = mask
         return mask
 

@@ -89,8 +89,9 @@ def mask_ious(
     ud, d_img = ud[d_order], d_img[d_order]
     ug, g_img = ug[g_order], g_img[g_order]
     images = np.unique(image)
-    d_bounds = np.searchsorted(d_img, np.r_[images, images[-1] + 1])
-    g_bounds = np.searchsorted(g_img, np.r_[images, images[-1] + 1])
+    ends: np.ndarray = np.r_[images, images[-1] + 1]
+    d_bounds = np.searchsorted(d_img, ends)
+    g_bounds = np.searchsorted(g_img, ends)
     d_local = np.arange(len(ud)) - np.repeat(d_bounds[:-1], np.diff(d_bounds))
     g_local = np.arange(len(ug)) - np.repeat(g_bounds[:-1], np.diff(g_bounds))
     d_at = np.empty(int(ud.max()) + 1, dtype=np.int64)
@@ -101,7 +102,7 @@ def mask_ious(
     gt_list = [gt_rles[j] for j in ug.tolist()]
     crowd_u8 = crowd[ug].astype(np.uint8)
     pair_order = np.argsort(image, kind="stable")
-    p_bounds = np.searchsorted(image[pair_order], np.r_[images, images[-1] + 1])
+    p_bounds = np.searchsorted(image[pair_order], ends)
     for i in range(len(images)):
         d0, d1 = int(d_bounds[i]), int(d_bounds[i + 1])
         g0, g1 = int(g_bounds[i]), int(g_bounds[i + 1])
