@@ -580,8 +580,13 @@ def team_security_ddl(prefix: str, schema: str, database: str) -> list[str]:
     )
     for table in ("spot_visits", "spots", "negative_checks"):
         out += policies(table, read, own_insert, own_delete)
-    out += policies("instances", read, own_insert, own_delete, status)
-    out += policies("segments", read, own_insert, own_delete, status)
+    # a member's new mark or mask starts unverified: only verification accepts it
+    for table, first in (("instances", MARKED), ("segments", PENDING)):
+        fresh = (
+            f'longtail_insert @ FOR INSERT TO "{ann}" '
+            f"WITH CHECK (annotator_id = {me} AND status = '{first}')"
+        )
+        out += policies(table, read, fresh, own_delete, status)
     out += policies(
         "verdicts",
         read,

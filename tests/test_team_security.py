@@ -367,3 +367,15 @@ def test_the_group_roles_belong_to_this_database_only(server):
         f"lt{oid}_{r}" for r in ("admin", "annotator", "verifier")
     ]
     assert all(server.database in comment for _, comment in comments)
+
+
+@pytest.mark.parametrize("who", MEMBERS_BELOW_ADMIN)
+def test_a_member_cannot_insert_an_already_accepted_mask(server, who):
+    with server.connect() as owner:
+        my_id = _id(owner, server.login(who))
+    sql = (
+        "INSERT INTO instances (image_id, category_id, annotator_id, status, is_crowd, source,"
+        " created_at) VALUES (1, 1, %s, %s, false, 'pipeline', 0)"
+    )
+    _refused(server, who, sql, (my_id, "accepted"))
+    assert _runs(server, who, sql, (my_id, "marked")) == 1
