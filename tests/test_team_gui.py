@@ -88,6 +88,10 @@ def test_a_team_project_opens_as_the_login_and_keeps_no_password(
     assert window.session.annotator.name == server.login("bob")  # not "tester"
     assert f"Login: {server.login('bob')} (annotator)" in window.identity_label.text()
     assert window.project_target == server.url("bob", password=False)
+    asks: list[object] = []
+    monkeypatch.setattr("app.gui.main_window.ask_annotator_name", lambda *a: asks.append(a))
+    window.switch_annotator()  # never asks for a name on a team project
+    assert asks == [] and window.session.annotator.name == server.login("bob")
     window.close_project()
     QSettings().sync()
     secret = server.passwords[server.login("bob")].encode()

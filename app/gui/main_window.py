@@ -498,6 +498,13 @@ class MainWindow(QMainWindow):
         self._stage_separator.setVisible(False)
 
     def switch_annotator(self) -> None:
+        if getattr(self, "login_label", None) and self.session is not None:
+            # a team project: who you are is your database login (decision 0021)
+            self.show_message(
+                "On a team project you work as your database login: close the project "
+                "and open it again to log in as someone else"
+            )
+            return
         name = ask_annotator_name(self, self.annotator_name)
         if not name or name == self.annotator_name:
             return
