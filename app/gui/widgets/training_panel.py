@@ -90,6 +90,7 @@ class LossPlot(FigureCanvasQTAgg):
         self.axes.set_ylabel("loss")
         self.axes.grid(True, alpha=0.3)
         self.axes.legend(loc="upper right", fontsize="x-small", ncols=2)
+        self._redraw()
 
     def clear(self) -> None:
         self.steps.clear()
@@ -112,6 +113,9 @@ class LossPlot(FigureCanvasQTAgg):
             # set_ylim would switch y autoscaling off for good: set both ends each time
             self.axes.set_xlim(min(self.steps) - 0.5, max(self.steps) + 0.5)
             self.axes.set_ylim(0, max(finite, default=1.0) * 1.08 or 1.0)
+        else:  # no run yet: axes from 0, not matplotlib's -0.05 … 0.05 around nothing
+            self.axes.set_xlim(0, 1)
+            self.axes.set_ylim(0, 1)
         self.draw_idle()
 
 
