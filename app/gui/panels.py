@@ -78,7 +78,10 @@ def close_project_panels(window: MainWindow) -> None:
         trainer = getattr(panel, "trainer", None)
         if trainer is not None and trainer.is_running():
             trainer.stop_and_wait()  # the user agreed to stop it; it writes a checkpoint
-        for pool in (getattr(panel, "pool", None), getattr(getattr(panel, "model", None), "pool", None)):
+        for pool in (
+            getattr(panel, "pool", None),
+            getattr(getattr(panel, "model", None), "pool", None),
+        ):
             close = getattr(pool, "close", None)
             if callable(close):
                 close()  # a DaemonWorker: returns at once

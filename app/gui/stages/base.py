@@ -364,8 +364,9 @@ class StageView(QWidget):
         return "\n\n".join(lines)
 
     def _update_empty_buttons(self, progress: dict | None = None) -> None:
-        """"Go to stage N (k open)": the first other stage with work this annotator may
-        do; "Project settings…" where a setting keeps this stage empty."""
+        """The buttons of the empty page: "Go to stage N (k open)", the first other
+        stage with work this annotator may do; "Project settings…" where a setting keeps
+        this stage empty."""
         progress = progress if progress is not None else getattr(self.session, "last_progress", {})
         window = self.window()
         allowed = getattr(window, "allowed_stages", set(STAGE_TITLES))
