@@ -1,28 +1,254 @@
-"""Screenshots of the app's shell for docs/screenshots: the welcome page, the New
-Project wizard's pages, an import report, the shortcuts help and the main window on the
-demo project. Offscreen, with private settings (the user's are not touched).
+"""Screenshots of every view for docs/screenshots, at 1280x800 and 1920x1080: the
+welcome page, the New Project wizard's pages, the six stage views with real items of
+tiny_coco, Statistics, Explorer, the Train window, Project -> Settings… and the F1 help,
+as ``<view>-1280.png`` and ``<view>-1920.png``. Each size is shot in a process of its own
+on an offscreen screen of that size (panels open at a share of the screen). Private
+settings (the user's are not touched).
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python tools/shell_screenshots.py [--out docs/screenshots]
+    .venv/bin/python tools/shell_screenshots.py [--out docs/screenshots] [--size 1280x800]
+
+``--classic`` writes the older single-size pictures instead (welcome.png,
+wizard-1-images.png …, import-refused.png, main-window.png, main-window-tiny-coco.png,
+shortcuts.png).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-TINY_COCO = REPO.parent / "shared" / "data" / "tiny_coco"
+TINY_COCO = REPO / "tests" / "data" / "tiny_coco"
+SIZES = ((1280, 800), (1920, 1080))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
+    parser.add_argument("--size", help="WIDTHxHEIGHT: this size only, in this process")
+    parser.add_argument("--classic", action="store_true", help="the older single-size set")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.classic:
+        classic(out)
+    elif args.size:
+        width, height = (int(v) for v in args.size.split("x"))
+        sized(out, width, height)
+    else:
+        for width, height in SIZES:
+            # a process per size: its offscreen screen is that size
+            config = Path(tempfile.mkdtemp(prefix="longtail-screen-")) / "screen.json"
+            screen = {"name": "shot", "x": 0, "y": 0, "width": width, "height": height}
+            config.write_text(json.dumps({"screens": [{**screen, "logicalDpi": 96, "dpr": 1}]}))
+            env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={config}")
+            command = [sys.executable, __file__, "--out", str(out), "--size", f"{width}x{height}"]
+            subprocess.run(command, env=env, check=True)
+
+
+def sized(out: Path, width: int, height: int) -> None:
+    """Every view at ``width`` x ``height`` (see the module docstring)."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(REPO / "tests"))  # gui_stage_support: a tiny_coco project
+
+    from gui_stage_support import coco_project, use_grabcut_worker
+    from PySide6.QtCore import QPointF, QSettings, Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    from app.gui.app import create_application
+    from app.gui.main_window import MainWindow
+    from app.gui.widgets.dialogs import remember_project
+    from app.gui.widgets.wizard import NewProjectWizard
+    from pipeline.stages import (
+        EXHAUSTIVE,
+        MARKING,
+        NEGATIVES,
+        SEGMENTATION,
+        SPOTTING,
+        VERIFICATION,
+    )
+    from pipeline.vocabulary import project_categories
+
+    tmp = Path(tempfile.mkdtemp(prefix="longtail-shots-"))
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp / "settings"))
+    app = create_application()
+    assert isinstance(app, QApplication)
+    app.setOrganizationName("longtail-screenshots")
+
+    def settle(ms: int = 300) -> None:
+        QTest.qWait(ms)
+
+    def until(ready, timeout_s: float = 30.0) -> None:
+        for _ in range(int(timeout_s * 50)):
+            if ready():
+                return
+            QTest.qWait(20)
+        raise SystemExit(f"screenshots at {width}x{height}: timed out waiting for {ready}")
+
+    def shot(widget: QWidget, view: str) -> None:
+        settle()
+        path = out / f"{view}-{width}.png"
+        assert widget.grab().save(str(path)), path
+        print(f"{path.name}: {widget.width()}x{widget.height()}")
+
+    def click(canvas, x: float, y: float) -> None:
+        at = canvas.image_to_view(QPointF(x, y)).toPoint()
+        QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=at)
+
+    # a tiny_coco project with every stage's work ahead (answered stage by stage below
+    # by scripted annotators through the pipeline, as other people would)
+    work = coco_project(
+        TINY_COCO,
+        tmp,
+        images=3,
+        min_area=1500,
+        spot_done_after=1,
+        negatives_per_category=1,
+        negative_candidates_per_image=3,
+    )
+    folder = work.project.folder
+    names = {c.id: c.name for c in project_categories(work.project)}
+    for target in (
+        "postgresql://team@db.lab.example/street-scenes",
+        str(Path.home() / "datasets" / "kitchen-objects-project"),
+        str(folder),
+    ):
+        remember_project(target)
+
+    window = MainWindow(annotator="alice")
+    window.resize(width, height)
+    window.show()
+    window.activateWindow()  # the stage keys below are window shortcuts
+    until(window.isActiveWindow)
+    window.welcome.refresh()
+    shot(window, "welcome")
+
+    wizard = NewProjectWizard(window)
+    wizard.show()
+    wizard.images_page.images.setText(str(TINY_COCO / "val2017"))
+    wizard.images_page.project.setText(str(Path.home() / "projects" / "tiny-coco"))
+    shot(wizard, "wizard-images")
+    wizard.next()
+    wizard.vocabulary_page.buttons["coco"].setChecked(True)
+    shot(wizard, "wizard-vocabulary")
+    wizard.next()
+    wizard.import_page.buttons["coco"].setChecked(True)
+    wizard.import_page.file.setText(str(TINY_COCO / "annotations" / "instances_val2017.json"))
+    shot(wizard, "wizard-import")
+    wizard.reject()
+
+    opened: list[bool] = []
+    window.opened.connect(lambda: opened.append(True))
+    window.open_project(str(folder))
+    until(lambda: bool(opened))
+    worker = use_grabcut_worker(window.session)  # real masks, without building torch
+    try:
+        # 1: two objects spotted, a third clicked and its category being typed
+        window.set_stage(SPOTTING)
+        view = window.views[SPOTTING]
+        until(lambda: bool(view.items))
+        item = view.items[0]
+        truth = work.truth.images[item.image.id]
+        truth.ensure_points()
+        present = sorted(truth.present)
+        for category_id in present[:-1]:
+            click(view.canvas, *truth.of(category_id)[0].point)
+            QTest.keyClicks(view.picker.query, names[category_id])
+            QTest.keyClick(view.picker.query, Qt.Key.Key_Return)
+        click(view.canvas, *truth.of(present[-1])[0].point)
+        QTest.keyClicks(view.picker.query, names[present[-1]][:3])
+        shot(window, "stage-1-spotting")
+        QTest.keyClick(view.picker.query, Qt.Key.Key_Escape)
+        window.set_stage(MARKING)  # leaves stage 1: its item goes back
+
+        # 2: the category fits; its other instances marked
+        work.work(SPOTTING)
+        window.set_stage(SPOTTING)
+        window.set_stage(MARKING)
+        view = window.views[MARKING]
+        until(lambda: bool(view.items))
+        item = view.items[0]
+        QTest.keyClick(view.canvas, Qt.Key.Key_Y)
+        truth = work.truth.images[item.image.id]
+        truth.ensure_points()
+        for t in truth.of(item.category.id)[1:]:
+            click(view.canvas, *t.point)
+        shot(window, "stage-2-marking")
+
+        # 3: the prefetched proposal in the editor, the image's other masks faint
+        work.work(MARKING)
+        window.set_stage(SEGMENTATION)
+        view = window.views[SEGMENTATION]
+        until(lambda: bool(view.items) and view.editor.current_mask() is not None)
+        shot(window, "stage-3-segmentation")
+
+        # 4: a page, its first crop accepted and the next one selected
+        window.set_stage(VERIFICATION)
+        work.work(SEGMENTATION)
+        window.set_stage(SEGMENTATION)
+        window.set_stage(VERIFICATION)
+        view = window.views[VERIFICATION]
+        until(lambda: bool(view.items))
+        window.activateWindow()
+        until(window.isActiveWindow)
+        QTest.keyClick(view.grid, Qt.Key.Key_A)  # accepted; the next crop is selected
+        shot(window, "stage-4-verification")
+
+        # 5: every accepted mask of the category
+        window.set_stage(EXHAUSTIVE)
+        work.work(VERIFICATION)
+        window.set_stage(VERIFICATION)
+        window.set_stage(EXHAUSTIVE)
+        view = window.views[EXHAUSTIVE]
+        until(lambda: bool(view.items))
+        shot(window, "stage-5-exhaustive")
+
+        # 6: a candidate category
+        window.set_stage(NEGATIVES)
+        view = window.views[NEGATIVES]
+        until(lambda: bool(view.items))
+        shot(window, "stage-6-negatives")
+
+        window.show_statistics()
+        stats = window.panels["statistics"]
+        until(lambda: getattr(stats, "stats", None) is not None)
+        shot(stats, "statistics")
+        window.show_explorer()
+        explorer = window.panels["explorer"]
+        until(lambda: bool(explorer.image_ids))
+        explorer.open_image(explorer.image_ids[0])
+        settle(500)
+        explorer.model.wait_for_thumbnails()
+        shot(explorer, "explorer")
+        window.show_training()
+        shot(window.panels["training"], "train")
+        for key in ("statistics", "explorer", "training"):
+            window.panels[key].close()
+
+        window.show_settings()
+        shot(window.settings_dialog, "settings")
+        window.settings_dialog.reject()
+        window.set_stage(SEGMENTATION)
+        window.show_shortcuts()  # F1, opening on the current stage's keys
+        shot(window.shortcuts_dialog, "help")
+        window.shortcuts_dialog.close()
+    finally:
+        worker.close()
+    window.close()
+    settle()
+    print(f"screenshots at {width}x{height} in {out}")
+
+
+def classic(out: Path) -> None:
+    """The older single-size pictures (see the module docstring)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     sys.path.insert(0, str(REPO))
 
@@ -30,7 +256,7 @@ def main() -> None:
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication, QWizard
 
-    from app.cli.commands.demo import build_demo
+    from app.demo import build_demo
     from app.gui.app import create_application
     from app.gui.main_window import MainWindow
     from app.gui.widgets.dialogs import Report, remember_project
