@@ -274,3 +274,47 @@ def test_the_app_quits_cleanly_after_each_lifecycle_path(mode, tmp_path, setting
         # target: bench/launch.py times the quit; waiting would take 60 s here)
         quit_at = float(next(x for x in done.stdout.split("\n") if x.startswith("QUIT")).split()[1])
         assert ended - quit_at < 45
+
+
+def test_switching_annotator_during_a_training_asks_and_no_changes_nothing(
+    qtbot, window, tmp_path
+):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+
+    class Training(QWidget):  # the training panel's running state, as test_gui_shell's
+        stopped = False
+
+        def is_running(self) -> bool:
+            return not self.stopped
+
+        def stop(self) -> None:
+            self.stopped = True
+
+    project = segmentation_project(tmp_path, "trained", images=1)
+    open_and_wait(qtbot, window, project)
+    panel = Training()
+    qtbot.addWidget(panel)
+    window.panels["training"] = panel
+    session = window.session
+    asked: list[str] = []
+
+    def answer(button) -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox):
+            asked.append(box.text())
+            box.button(button).click()
+        else:
+            QTimer.singleShot(50, lambda: answer(button))
+
+    QTimer.singleShot(50, lambda: answer(QMessageBox.StandardButton.No))
+    window.set_annotator("someone-else")
+    assert window.session is session and window.annotator_name == "tester"
+    assert not panel.stopped
+
+    QTimer.singleShot(50, lambda: answer(QMessageBox.StandardButton.Yes))
+    with qtbot.waitSignal(window.opened, timeout=30000):
+        window.set_annotator("someone-else")
+    assert panel.stopped and window.session.annotator.name == "someone-else"
+    assert len(asked) == 2  # once per switch, never twice for one
+    assert "switch annotator" in asked[0]

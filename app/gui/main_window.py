@@ -392,10 +392,11 @@ class MainWindow(QMainWindow):
     def open_demo(self) -> None:
         flows.open_demo(self)
 
-    def open_project(self, target: str) -> bool:
-        """Open ``target`` (a folder or a database URL) for this annotator."""
+    def open_project(self, target: str, *, ask: bool = True) -> bool:
+        """Open ``target`` (a folder or a database URL) for this annotator (the open
+        project is closed first; ``ask``: ask before stopping a running training)."""
         target = str(target)
-        if self.session is not None and not self.close_project():
+        if self.session is not None and not self.close_project(ask=ask):
             return False
         session = flows.start_session(self, target)
         if session is None:
@@ -511,12 +512,15 @@ class MainWindow(QMainWindow):
         self.set_annotator(name)
 
     def set_annotator(self, name: str) -> None:
-        """Work as ``name`` from now on (the open project is reopened for them)."""
+        """Work as ``name`` from now on (the open project is reopened for them). Nothing
+        changes when a training run is going and the user keeps it."""
+        target = self.project_target
+        if target is not None and not panels.stop_training_to_quit(self, "switch annotator"):
+            return
         store_annotator(name)
         self.annotator_name = name
-        target = self.project_target
         if target is not None:
-            self.open_project(target)
+            self.open_project(target, ask=False)  # asked above
         self._update_labels()
 
     # ------------------------------------------------------------ stages
