@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from gui_stage_support import coco_images, rows
 from skips import needs
-from test_gui_window_xcb import x_display  # noqa: F401 (the fixture)
 
 from pipeline import schema as s
 from pipeline.formats.lvis import export_lvis
@@ -34,6 +35,37 @@ from pipeline.store import Project
 
 REPO = Path(__file__).resolve().parents[1]
 DRIVER = REPO / "tests" / "scripts" / "solo_session_driver.py"
+
+
+@pytest.fixture
+def x_display():
+    """A private Xvfb server of 1400x900 (skipped where Xvfb is not installed); yields
+    its DISPLAY."""
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        needs("Xvfb", "apt-get install xvfb; .ci/run installs it")
+    for number in range(200, 260):
+        if not (
+            Path(f"/tmp/.X11-unix/X{number}").exists() or Path(f"/tmp/.X{number}-lock").exists()
+        ):
+            break
+    server = subprocess.Popen(
+        [xvfb, f":{number}", "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 20
+    while not Path(f"/tmp/.X11-unix/X{number}").exists():
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            pytest.fail(f"Xvfb did not start: {server.stderr.read().decode(errors='replace')}")
+        time.sleep(0.05)
+    yield f":{number}"
+    server.terminate()
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
 
 
 def fresh_project(tiny_coco: Path, root: Path) -> tuple[Path, Path]:
@@ -52,7 +84,7 @@ def fresh_project(tiny_coco: Path, root: Path) -> tuple[Path, Path]:
 
 @pytest.mark.slow
 def test_one_annotator_alone_works_all_six_stages_in_the_real_window(
-    x_display,  # noqa: F811 (the fixture)
+    x_display,
     tiny_coco,
     tmp_path,
 ):
