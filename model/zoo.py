@@ -28,6 +28,8 @@ from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastL
 
 from pipeline.errors import LongtailError
 
+from .names import DEFAULT_ARCHITECTURE, R50_FPN_V2, SWIN_T
+
 FPN_CHANNELS = 256
 
 
@@ -155,22 +157,21 @@ def build_swin_t(num_classes: int, *, class_agnostic_masks: bool = False, **kwar
 
 
 ARCHITECTURES: dict[str, Architecture] = {
-    "r50-fpn-v2": Architecture(
-        "r50-fpn-v2",
+    R50_FPN_V2: Architecture(
+        R50_FPN_V2,
         "Mask R-CNN, ResNet-50-FPN v2 (torchvision)",
         build_r50_fpn_v2,
         coco_checkpoint="maskrcnn_resnet50_fpn_v2_coco",
         backbone_checkpoint="resnet50_imagenet",
     ),
-    "swin-t": Architecture(
-        "swin-t",
+    SWIN_T: Architecture(
+        SWIN_T,
         "Mask R-CNN, Swin-T + FPN",
         build_swin_t,
         coco_checkpoint=None,
         backbone_checkpoint="swin_t_imagenet",
     ),
 }
-DEFAULT_ARCHITECTURE = "r50-fpn-v2"
 
 
 def architecture(name: str) -> Architecture:

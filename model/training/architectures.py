@@ -21,9 +21,9 @@ from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
 from pipeline.errors import LongtailError
 
+from ..names import TINY
 from ..zoo import ARCHITECTURES, build_model
 
-TINY = "tiny"
 TINY_CHANNELS = 64
 TINY_MASK_CHANNELS = 32  # the mask head runs on every positive RoI: keep it slim
 

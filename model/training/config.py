@@ -12,10 +12,11 @@ from typing import Any
 
 from pipeline.errors import LongtailError
 
+from ..names import DEFAULT_ARCHITECTURE, TRAINABLE_ARCHITECTURES
+
 RFS_THRESHOLD = 0.001  # LVIS's t: categories in under 0.1% of the images repeat
 RFS_MIN_IMAGES = 10  # the default t repeats categories in under 10 train images
-DEFAULT_ARCHITECTURE = "r50-fpn-v2"  # model.zoo.DEFAULT_ARCHITECTURE, kept torch-free here
-ARCHITECTURES = ("r50-fpn-v2", "swin-t", "tiny")  # model.training.architectures.TRAINABLE
+ARCHITECTURES = TRAINABLE_ARCHITECTURES
 ADAMW_ARCHITECTURES = ("swin-t",)  # transformers train with AdamW; ResNets with SGD
 REFERENCE_BATCH = 16  # the learning rates below are for 16 images per step
 

@@ -25,11 +25,15 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from model.names import DEFAULT_ARCHITECTURE, ZOO_ARCHITECTURES
 from pipeline.errors import LongtailError
 
-ARCHITECTURES = ("r50-fpn-v2", "swin-t")  # the keys of model.zoo.ARCHITECTURES (kept torch-free)
+if TYPE_CHECKING:
+    from pipeline.store import Project
+
+ARCHITECTURES = ZOO_ARCHITECTURES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -57,7 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         '"category"} answered in order into one results file',
     )
     p.add_argument("--category", help="the category of the prompted object (a project category)")
-    p.add_argument("--model", choices=ARCHITECTURES, default="r50-fpn-v2", help="architecture")
+    p.add_argument(
+        "--model", choices=ARCHITECTURES, default=DEFAULT_ARCHITECTURE, help="architecture"
+    )
     p.add_argument(
         "--weights",
         help="checkpoint file (default: the project's model in use, see `models`; "
@@ -314,7 +320,7 @@ def _check_mask(result: dict, record: Any, n: int) -> None:
         ) from None
 
 
-def _write_json(path: str, data: object, project: object) -> None:
+def _write_json(path: str, data: object, project: Project | None) -> None:
     """Whole or not at all, through the one output helper (decision 0023)."""
     from pipeline.outputs import write_output
 
