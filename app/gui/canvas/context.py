@@ -108,11 +108,11 @@ class ContextLayer(QObject):
     def select(self, instance_id: int | None) -> MaskItem | None:
         """Highlight one instance's mask (the others are deselected); returns its item,
         None when it has no mask here."""
-        for item in self.items.values():
-            item.setSelected(False)
-            item.setFlag(item.GraphicsItemFlag.ItemIsSelectable, False)
+        for other in self.items.values():
+            other.setSelected(False)
+            other.setFlag(other.GraphicsItemFlag.ItemIsSelectable, False)
         item = self.items.get(instance_id) if instance_id is not None else None
-        if item is None:
+        if item is None or instance_id is None:
             return None
         if not item.isVisible():
             self.set_instance_visible(instance_id, True)

@@ -31,6 +31,7 @@ class BoxTool(Tool):
         return self._start is not None
 
     def _box(self) -> Box:
+        assert self._start is not None and self._end is not None  # only while dragging
         (x0, y0), (x1, y1) = self._start, self._end
         return (min(x0, x1), min(y0, y1), abs(x1 - x0), abs(y1 - y0))
 

@@ -150,7 +150,8 @@ class StatisticsView(QWidget):
             old = self.tabs.widget(k)
             self.tabs.removeTab(k)
             self.tabs.insertTab(k, canvas, plot.title)
-            old.deleteLater()
+            if old is not None:
+                old.deleteLater()
             self.canvases[plot.key] = canvas
         self.tabs.setCurrentIndex(max(0, current))
         shape, agree = stats.shape, stats.agreement

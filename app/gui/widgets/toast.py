@@ -49,6 +49,8 @@ class Toast(QLabel):
 
     def _place(self) -> None:
         parent = self.parentWidget()
+        if parent is None:  # a toast is always made on a window; nothing to place on
+            return
         width = min(520, max(200, parent.width() - 40))
         self.setFixedWidth(width)
         self.adjustSize()
