@@ -179,6 +179,14 @@ def test_the_tree_keeps_the_layer_contract(contract: Contract, imports: list[Imp
     assert breaches(contract, imports) == []
 
 
+@pytest.mark.parametrize("module", ["pipeline.constants", "model.names"])
+def test_the_shared_name_modules_import_nothing(module: str, imports: list[Import]) -> None:
+    # the GUI and the CLI read them before SQLAlchemy or torch load (docs/architecture.md)
+    assert [i.target for i in imports if i.module == module and i.target != "__future__"] == [
+        "__future__.annotations"
+    ]
+
+
 def test_the_walk_sees_every_package_and_lazy_imports(imports: list[Import]) -> None:
     modules = {i.module for i in imports}
     assert {"pipeline.store", "model.predictor", "app.gui.main_window", "app.cli.main"} <= modules
