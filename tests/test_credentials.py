@@ -268,6 +268,8 @@ def test_the_gui_session_leaves_no_password_in_qsettings_or_logs(
         add_image_folder(project, tmp_path / "images")
     open_and_wait(qtbot, window, secret_url)
     assert window.session.project.url == url
+    # the role has no CREATEROLE: version 5, working as before, and the status bar says so
+    assert "team roles not applied yet" in window.identity_label.text()
     window.close_project()
     QSettings().sync()
     assert recent_projects() == [url]

@@ -355,7 +355,7 @@ class MainWindow(QMainWindow):
             parts.append(f"Project: {short}")
             self.identity_label.setToolTip(project_display(target))
         login = getattr(self, "login_label", None) if target is not None else None
-        parts.append(f"Login: {login}" if login else f"Annotator: {self.annotator_name}")
+        parts.append(login or f"Annotator: {self.annotator_name}")
         self.identity_label.setText("   \u2502   ".join(parts))
         # QStatusBar lays its permanent widgets out when they are added, not when their
         # text grows: add the label again so that it gets its new width.
@@ -499,7 +499,7 @@ class MainWindow(QMainWindow):
         self._stage_separator.setVisible(False)
 
     def switch_annotator(self) -> None:
-        if getattr(self, "login_label", None) and self.session is not None:
+        if getattr(self, "login_name", None) and self.session is not None:
             # a team project: who you are is your database login (decision 0021)
             self.show_message(
                 "On a team project you work as your database login: close the project "

@@ -119,7 +119,7 @@ def start_session(window: MainWindow, target: str) -> Session | None:
 
     from .session import Session
 
-    window.login_label = None
+    window.login_label = window.login_name = None
     window.project_login_target = target
     if "://" in target:  # a team project: you are your database login (decision 0020)
         logged_in = log_in(window, target)
@@ -139,8 +139,13 @@ def start_session(window: MainWindow, target: str) -> Session | None:
 
             me = roles.identity(project)
             if me.secured and me.login:
-                name = me.login
-                window.login_label = f"{me.login} ({me.role or 'not in the team'})"
+                name = window.login_name = me.login
+                window.login_label = f"Login: {me.login} ({me.role or 'not in the team'})"
+            elif me.pending:  # version 5: it works as before, and says so
+                window.login_label = (
+                    f"Annotator: {name} (team roles not applied yet: its owner runs "
+                    "longtail team URL upgrade)"
+                )
         return Session(project, name, window)
     except LongtailError as exc:
         project.close()
