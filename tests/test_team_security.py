@@ -19,7 +19,7 @@ from pipeline import schema as s
 from pipeline.errors import NotAllowedError
 from pipeline.images import add_image_folder
 from pipeline.settings import ProjectSettings
-from pipeline.stages import SPOTTING, Pipeline, SpotAnswer
+from pipeline.stages import NEGATIVES, SPOTTING, NegativeAnswer, Pipeline, SpotAnswer
 from pipeline.store import Project
 from pipeline.vocabulary import Category, add_categories
 
@@ -379,3 +379,26 @@ def test_a_member_cannot_insert_an_already_accepted_mask(server, who):
     )
     _refused(server, who, sql, (my_id, "accepted"))
     assert _runs(server, who, sql, (my_id, "marked")) == 1
+
+
+def test_a_member_spots_and_answers_the_negatives_the_queue_fills_itself(tmp_path):
+    """Stage 1 finishing an image and stage 6 refilling its queue on a claim write the
+    derived tables and open work items as a plain annotator."""
+    folder = make_images(tmp_path / "images", 2)
+    with team_server({"ann": roles.ANNOTATOR}) as srv:
+        settings = ProjectSettings(spot_done_after=1, negatives_per_category=1)
+        with Project.create(srv.owner_url, settings=settings) as project:
+            add_categories(project, [Category("cat"), Category("dog"), Category("emu")])
+            add_image_folder(project, folder)
+            add_logins(srv, project)
+            Pipeline(project).seed()
+        me = srv.login("ann")
+        with Project.open(srv.url("ann")) as project:
+            service = Pipeline(project)
+            while (item := service.next_item(SPOTTING, me)) is not None:
+                service.answer(item, SpotAnswer(nothing_new=True))
+            negative = service.next_item(NEGATIVES, me)
+            assert negative is not None
+            service.answer(negative, NegativeAnswer(present=False))
+            assert service.can_undo(me) is None
+            service.undo_last(me)
