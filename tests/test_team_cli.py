@@ -185,3 +185,32 @@ def test_models_clear_is_an_admins_action_on_sqlite(tmp_path, capsys):
     assert code != 0 and "bob is an annotator" in err and "choosing the model" in err
     assert "(boss)" in err
     assert main(["models", str(folder), "--clear", "--annotator", "boss"]) == 0
+
+
+@needs_postgres
+def test_migrate_into_postgresql_makes_the_connecting_login_the_admin(tmp_path, capsys):
+    import psycopg
+    from team_support import fresh_database
+
+    folder = tmp_path / "solo"
+    with Project.create(folder) as project:
+        roles.add_member(project, "ann", roles.ADMIN)  # a SQLite admin: a name, no login
+    with fresh_database() as url:
+        assert main(["migrate", str(folder), url, "--annotator", "ann"]) == 0
+        out = capsys.readouterr().out
+        login = url.split("://", 1)[1].split(":", 1)[0]
+        assert f"{login} is the project's admin" in out
+        with Project.open(url) as project:
+            me = roles.identity(project)
+            team = {m.name: m.role for m in roles.team(project)}
+            assert project.schema_version() == 6
+        assert (me.login, me.role) == (login, roles.ADMIN)
+        assert team == {login: roles.ADMIN, "ann": roles.ADMIN}  # ann: a row without a login
+        with psycopg.connect(url) as conn:  # the copy has its own groups, of its own oid
+            (oid,) = conn.execute(
+                "SELECT oid FROM pg_database WHERE datname = current_database()"
+            ).fetchone()
+            (held,) = conn.execute(
+                "SELECT pg_has_role(session_user, %s, 'MEMBER')", (f"lt{oid}_admin",)
+            ).fetchone()
+        assert held
