@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from torch import Tensor, nn
 from torchvision.models import swin_t
@@ -61,7 +62,8 @@ class ClassAgnosticMaskPredictor(MaskRCNNPredictor):
         self.num_classes = num_classes
 
     def forward(self, x: Tensor) -> Tensor:
-        return super().forward(x).expand(-1, self.num_classes, -1, -1)
+        logits: Tensor = super().forward(x)
+        return logits.expand(-1, self.num_classes, -1, -1)
 
 
 def is_class_agnostic(model: MaskRCNN) -> bool:
@@ -111,7 +113,8 @@ class SwinFPN(nn.Module):
         self.out_channels = FPN_CHANNELS
 
     def forward(self, x: Tensor) -> OrderedDict[str, Tensor]:
-        return self.fpn(self.body(x))
+        maps: OrderedDict[str, Tensor] = self.fpn(self.body(x))
+        return maps
 
 
 # ---------------------------------------------------------------- builders
@@ -123,7 +126,7 @@ def _anchors() -> AnchorGenerator:
 
 
 def _mask_rcnn(
-    backbone: nn.Module, num_classes: int, class_agnostic_masks: bool, **kwargs
+    backbone: nn.Module, num_classes: int, class_agnostic_masks: bool, **kwargs: Any
 ) -> MaskRCNN:
     """torchvision's v2 heads on any 256-channel FPN backbone."""
     anchors = _anchors()
@@ -144,14 +147,18 @@ def _mask_rcnn(
     return model
 
 
-def build_r50_fpn_v2(num_classes: int, *, class_agnostic_masks: bool = False, **kwargs) -> MaskRCNN:
+def build_r50_fpn_v2(
+    num_classes: int, *, class_agnostic_masks: bool = False, **kwargs: Any
+) -> MaskRCNN:
     """torchvision's ``maskrcnn_resnet50_fpn_v2`` layout (same state-dict keys and shapes)."""
     # Batch norm everywhere, all layers trainable: the v2 recipe. Random weights here.
     backbone = _resnet_fpn_extractor(resnet50(weights=None), 5, norm_layer=nn.BatchNorm2d)
     return _mask_rcnn(backbone, num_classes, class_agnostic_masks, **kwargs)
 
 
-def build_swin_t(num_classes: int, *, class_agnostic_masks: bool = False, **kwargs) -> MaskRCNN:
+def build_swin_t(
+    num_classes: int, *, class_agnostic_masks: bool = False, **kwargs: Any
+) -> MaskRCNN:
     """Mask R-CNN on Swin-T + FPN, with the same heads as the ResNet model."""
     return _mask_rcnn(SwinFPN(), num_classes, class_agnostic_masks, **kwargs)
 
@@ -189,7 +196,7 @@ def build_model(
     class_agnostic_masks: bool = False,
     min_size: int = 800,
     max_size: int = 1333,
-    **kwargs,
+    **kwargs: Any,
 ) -> MaskRCNN:
     """A randomly initialised Mask R-CNN of architecture ``name`` (see :data:`ARCHITECTURES`).
 

@@ -12,9 +12,11 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import matplotlib
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
@@ -52,14 +54,14 @@ def _figure() -> Figure:
     return figure
 
 
-def _plain_numbers(ax) -> None:
+def _plain_numbers(ax: Axes) -> None:
     """Tick labels of a log axis as plain numbers (1, 10, 100), not powers of ten."""
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     ax.yaxis.set_major_formatter(plain)
     ax.yaxis.set_minor_formatter(plain)
 
 
-def _no_data(figure: Figure, ax, what: str) -> Figure:
+def _no_data(figure: Figure, ax: Axes, what: str) -> Figure:
     ax.text(
         0.5,
         0.5,
@@ -207,7 +209,11 @@ def federated_coverage(stats: ProjectStats) -> Figure:
         label="|P_c| images with the category (positives)",
     )
     # Negatives and not-exhaustive counts jump from category to category: dots, not lines.
-    dots = {"linestyle": "none", "marker": ".", "markersize": 3 if len(cats) > 60 else 7}
+    dots: dict[str, Any] = {
+        "linestyle": "none",
+        "marker": ".",
+        "markersize": 3 if len(cats) > 60 else 7,
+    }
     ax.plot(
         ranks,
         [c.negatives for c in cats],
@@ -246,7 +252,7 @@ def burn_down(stats: ProjectStats) -> Figure:
     burn = stats.burn_down
     if not burn.times:
         return _no_data(figure, ax, "work items or answers")
-    times = [datetime.fromtimestamp(t) for t in burn.times]
+    times = np.asarray([datetime.fromtimestamp(t) for t in burn.times])  # dates on the axis
     for stage in burn.stages:
         if any(stage.opened):
             ax.plot(
