@@ -45,6 +45,9 @@ def server(tmp_path_factory):
         with Project.open(srv.url("ann")) as project:
             held = Pipeline(project).next_item(SPOTTING, srv.login("ann"))
             assert held is not None
+        with Project.open(srv.url("ver")) as project:  # the other image, held by the verifier
+            held_by_ver = Pipeline(project).next_item(SPOTTING, srv.login("ver"))
+            assert held_by_ver is not None
         with srv.connect() as owner:  # a segment the verifier drew, as data (the owner)
             ver_id = _id(owner, srv.login("ver"))
             instance = owner.execute(
@@ -66,6 +69,7 @@ def server(tmp_path_factory):
             )
             owner.commit()
         srv.held_item = held.id  # type: ignore[attr-defined]
+        srv.held_by = {"ann": held.id, "ver": held_by_ver.id}  # type: ignore[attr-defined]
         yield srv
 
 
@@ -234,32 +238,26 @@ def test_an_annotator_gives_no_verdict_at_all(server):
 # ---------------------------------------------------------------- leases
 
 
-def test_an_item_someone_else_holds_cannot_be_answered(server):
-    item = server.held_item
+@pytest.mark.parametrize("who", MEMBERS_BELOW_ADMIN)
+def test_an_item_someone_else_holds_cannot_be_answered(server, who):
+    item = server.held_by["ver" if who == "ann" else "ann"]
     with server.connect() as owner:
-        ver_id = _id(owner, server.login("ver"))
+        my_id = _id(owner, server.login(who))
     assert "held by someone else" in _refused(
         server,
-        "ver",
+        who,
         "UPDATE work_items SET status = 'done', done_by = %s, done_at = 0 WHERE id = %s",
-        (ver_id, item),
+        (my_id, item),
     )
-    _refused(server, "ver", "UPDATE work_items SET lease_owner = %s WHERE id = %s", (ver_id, item))
+    _refused(server, who, "UPDATE work_items SET lease_owner = %s WHERE id = %s", (my_id, item))
     _refused(
         server,
-        "ver",
+        who,
         "INSERT INTO events (at, annotator_id, action, work_item_id) VALUES (0, %s, 'answer', %s)",
-        (ver_id, item),
+        (my_id, item),
     )
-    assert (
-        _runs(
-            server,
-            "adm",
-            "UPDATE work_items SET lease_expires = lease_expires + 1 WHERE id = %s",
-            (item,),
-        )
-        == 1
-    )
+    renew = "UPDATE work_items SET lease_expires = lease_expires + 1 WHERE id = %s"
+    assert _runs(server, "adm", renew, (item,)) == 1
 
 
 def test_the_pipeline_refuses_acting_as_someone_else(server):
