@@ -26,6 +26,7 @@ import os
 import secrets
 import stat
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -226,19 +227,25 @@ def _name_key(target: Path) -> str:
 
 def sweep_temporaries(target: Path) -> list[Path]:
     """Remove the temporary files a killed write of ``target`` left beside it (those of
-    a process still running stay); the paths removed."""
+    a process still running stay), and those of the writer before this helper
+    (``.NAME.xxxxxxxx.tmp``, once older than :data:`LEGACY_AGE_S`); the paths removed."""
     key = _name_key(Path(target))
+    legacy = f".{Path(target).name}."
     removed: list[Path] = []
     try:
         entries = list(os.scandir(Path(target).parent))
     except OSError:
         return removed
     for entry in entries:
-        if not entry.name.startswith(key):
+        if entry.name.startswith(legacy) and entry.name.endswith(".tmp"):
+            if len(entry.name) != len(legacy) + 8 + len(".tmp") or not _old(entry):
+                continue
+        elif not entry.name.startswith(key):
             continue
-        pid_text = entry.name[len(key) :].split("-", 1)[0]
-        if pid_text.isdigit() and _alive(int(pid_text)):
-            continue
+        else:
+            pid_text = entry.name[len(key) :].split("-", 1)[0]
+            if pid_text.isdigit() and _alive(int(pid_text)):
+                continue
         try:
             if entry.is_file(follow_symlinks=False):
                 os.unlink(entry.path)
@@ -246,6 +253,16 @@ def sweep_temporaries(target: Path) -> list[Path]:
         except OSError:
             pass
     return removed
+
+
+LEGACY_AGE_S = 600.0  # no write takes this long between creating its file and renaming it
+
+
+def _old(entry: os.DirEntry[str]) -> bool:
+    try:
+        return time.time() - entry.stat(follow_symlinks=False).st_mtime > LEGACY_AGE_S
+    except OSError:
+        return False
 
 
 def _alive(pid: int) -> bool:

@@ -177,3 +177,15 @@ def test_stdout_only_where_allowed(tmp_path: Path):
     assert output_target("-", stdout_ok=True) is None
     with pytest.raises(OutputError, match="folder"):
         output_target(str(tmp_path) + "/")
+
+
+def test_the_previous_writers_leftovers_are_swept_once_old(tmp_path: Path):
+    target = tmp_path / "export.json"
+    old = tmp_path / ".export.json.k3j9x2qa.tmp"  # what a killed export left (6.7 MB in the issue)
+    old.write_bytes(b"x" * 100)
+    fresh = tmp_path / ".export.json.abcdefgh.tmp"
+    fresh.write_bytes(b"y")
+    stale = os.path.getmtime(old) - 3600
+    os.utime(old, (stale, stale))
+    write_output(target, b"{}")
+    assert not old.exists() and fresh.exists()  # a fresh one may be a writer at work
