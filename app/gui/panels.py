@@ -35,7 +35,7 @@ def show_history(window: MainWindow) -> None:
 
 PROJECT_PANELS = ("statistics", "explorer", "training")
 # Sizes a panel opens at (the window's own size is remembered across runs).
-PANEL_SIZES = {"statistics": (1000, 700), "explorer": (1200, 760), "training": (980, 680)}
+PANEL_SIZES = {"statistics": (1320, 800), "explorer": (1200, 760), "training": (980, 680)}
 
 
 def open_panel(window: MainWindow, key: str, module: str, cls: str, *args: Any) -> QWidget:

@@ -105,10 +105,15 @@ class StatisticsView(QWidget):
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        for plot in PLOTS:
+        # every tab in view, its title shortened where the window is narrow (the full
+        # title in its tooltip), instead of the last tabs behind scroll arrows
+        self.tabs.setUsesScrollButtons(False)
+        self.tabs.setElideMode(Qt.TextElideMode.ElideRight)
+        for k, plot in enumerate(PLOTS):
             placeholder = QLabel("computing…")
             placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
             self.tabs.addTab(placeholder, plot.title)
+            self.tabs.setTabToolTip(k, plot.title)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(bar)
@@ -150,6 +155,7 @@ class StatisticsView(QWidget):
             old = self.tabs.widget(k)
             self.tabs.removeTab(k)
             self.tabs.insertTab(k, canvas, plot.title)
+            self.tabs.setTabToolTip(k, plot.title)
             if old is not None:
                 old.deleteLater()
             self.canvases[plot.key] = canvas
