@@ -59,3 +59,27 @@ def test_statistics_and_explorer_open_as_windows_of_a_useful_size(qtbot, window,
     # the summary has a row of its own and wraps: never cut off beside the buttons
     assert stats.summary.wordWrap()
     assert stats.summary.width() >= stats.summary.sizeHint().width() or stats.summary.height() > 20
+
+
+def test_the_image_panel_comes_back_at_the_width_it_was_left(
+    qtbot, settings_sandbox, demo_project
+):
+    from PySide6.QtCore import Qt
+
+    from app.gui.main_window import MainWindow
+
+    first = MainWindow(annotator="tester")
+    qtbot.addWidget(first)
+    first.show()
+    open_and_wait(qtbot, first, demo_project)
+    first.resizeDocks([first.dock], [330], Qt.Orientation.Horizontal)
+    qtbot.waitUntil(lambda: abs(first.dock.width() - 330) <= 4, timeout=3000)
+    first.close()
+    again = MainWindow(annotator="tester")
+    qtbot.addWidget(again)
+    again.show()
+    again.resize(first.size())  # the offscreen screen (800x800) clamped the restored size
+    assert not again.dock.isVisible()  # no project yet
+    open_and_wait(qtbot, again, demo_project)
+    qtbot.waitUntil(lambda: abs(again.dock.width() - 330) <= 4, timeout=3000)
+    again.close()

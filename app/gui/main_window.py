@@ -109,7 +109,7 @@ class MainWindow(QMainWindow):
 
         self.dock = ImageDock(self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
-        self.dock.hide()
+        self.dock.hide()  # shown once a project is open, at the width it was left
         self.dock.contextToggled.connect(self._context_toggled)
 
         self.identity_label = QLabel()
@@ -413,6 +413,11 @@ class MainWindow(QMainWindow):
         self._apply_roles()
         self.pages.setCurrentWidget(self.workspace)
         self.dock.show()
+        width = QSettings().value("window/image_panel_width")
+        if width is not None:  # once the dock is laid out (a resize before is undone)
+            QTimer.singleShot(
+                0, lambda: self.resizeDocks([self.dock], [int(width)], Qt.Orientation.Horizontal)
+            )
         self._update_labels()
         self._update_enabled()
         flows.start_work(self, session)
@@ -816,8 +821,12 @@ class MainWindow(QMainWindow):
             job = self.job
             job.cancel()
             job.wait(30000)
+        settings = QSettings()
+        settings.setValue("window/geometry", self.saveGeometry())
+        if self.dock.isVisible():  # the panel's width while a project was open
+            settings.setValue("window/image_panel_width", self.dock.width())
+        settings.sync()
         self.close_project(ask=False)  # a training run was stopped above
-        QSettings().setValue("window/geometry", self.saveGeometry())
         super().closeEvent(event)
 
 

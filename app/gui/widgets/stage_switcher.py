@@ -18,6 +18,15 @@ from PySide6.QtWidgets import (
 from pipeline.constants import STAGE_TITLES as TITLES
 
 QWIDGETSIZE_MAX = (1 << 24) - 1
+# the row's titles (the column has room for TITLES)
+SHORT_TITLES = {
+    1: "Spotting",
+    2: "Marking",
+    3: "Segmentation",
+    4: "Verification",
+    5: "Exhaustive",
+    6: "Negatives",
+}
 WIDTH = 190  # the column's width: the longest title and "12 open · 3 in work" fit
 
 if TYPE_CHECKING:
@@ -64,8 +73,8 @@ class StageSwitcher(QWidget):
             layout.addWidget(button)
         layout.addStretch(1)
         self.group.idClicked.connect(self.stageChosen)
-        self.set_progress({})
         self.horizontal = False
+        self.set_progress({})
         self.setMinimumWidth(WIDTH)
         self.setMaximumWidth(WIDTH)
 
@@ -82,6 +91,11 @@ class StageSwitcher(QWidget):
         self._layout.setContentsMargins(*((6, 4, 6, 4) if horizontal else (8, 8, 8, 8)))
         self.setMinimumWidth(0 if horizontal else WIDTH)
         self.setMaximumWidth(QWIDGETSIZE_MAX if horizontal else WIDTH)
+        for button in self.buttons.values():
+            # a row may be squeezed in a narrow window (the text is cut, the window is
+            # not forced wider); the full titles are in the tooltips
+            button.setMinimumWidth(40 if horizontal else 0)
+        self.set_progress(self.progress)
         policy = QSizePolicy.Policy
         self.setSizePolicy(
             QSizePolicy(policy.Expanding, policy.Fixed)
@@ -91,8 +105,9 @@ class StageSwitcher(QWidget):
 
     def set_progress(self, progress: dict[int, StageProgress]) -> None:
         self.progress = dict(progress)
+        titles = SHORT_TITLES if self.horizontal else TITLES
         for stage, button in self.buttons.items():
-            button.setText(f"{stage}  {TITLES[stage]}\n     {count_text(progress.get(stage))}")
+            button.setText(f"{stage}  {titles[stage]}\n     {count_text(progress.get(stage))}")
 
     def open_counts(self) -> dict[int, int]:
         """The open counts the buttons show now (tests compare them with the pipeline)."""
