@@ -330,7 +330,9 @@ def test_imported_annotations_count_as_covered_in_stage_5(tmp_path, tiny_coco):
     with Project.create(
         tmp_path / "p", settings=ProjectSettings().updated(negatives_per_category=1)
     ) as project:
-        import_coco(project, truth_path, images_root=images)
+        # federated: stage 5 still asks about the imported pairs (a COCO file read as
+        # exhaustive answers them itself, decision 0028)
+        import_coco(project, truth_path, images_root=images, federated=True)
         summary = simulate(project, truth_path, annotators=2, noise="none", seed=0)
         assert summary.finished and not summary.violations
         with project.read() as conn:
