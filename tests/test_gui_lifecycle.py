@@ -318,3 +318,17 @@ def test_switching_annotator_during_a_training_asks_and_no_changes_nothing(
     assert panel.stopped and window.session.annotator.name == "someone-else"
     assert len(asked) == 2  # once per switch, never twice for one
     assert "switch annotator" in asked[0]
+
+
+def test_ctrl_q_quits_from_the_statistics_window_too(qtbot, window, demo_project):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    open_and_wait(qtbot, window, demo_project)
+    window.show_statistics()
+    stats = window.panels["statistics"]
+    stats.activateWindow()
+    qtbot.waitUntil(stats.isActiveWindow, timeout=3000)
+    QTest.keyClick(stats, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
+    assert window.session is None and not stats.isVisible()

@@ -182,8 +182,6 @@ class MainWindow(QMainWindow):
         self.team_action = a("&Team\u2026", "Ctrl+Shift+M", self.show_team)
         self.team_action.setStatusTip("The people of the project and their roles")
         self.quit_action = a("&Quit", "Ctrl+Q", self.close)
-        # Quit works from every window of the app (Statistics, Explorer, Train too).
-        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
 
         self.undo_action = self.undo_group.createUndoAction(self, "&Undo")
         self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])

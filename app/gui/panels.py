@@ -52,6 +52,9 @@ def open_panel(window: MainWindow, key: str, module: str, cls: str, *args: Any) 
         message = getattr(panel, "statusMessage", None)
         if message is not None:
             message.connect(window.show_message)
+        # Ctrl+Q quits from the panel's window too (an application-wide key would be
+        # ambiguous with two main windows in one process)
+        panel.addAction(window.quit_action)
         window.panels[key] = panel
     panel.show()
     panel.raise_()
