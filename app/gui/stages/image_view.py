@@ -71,6 +71,7 @@ class ImageStageView(StageView):
         self.image_loads = 0  # how often the canvas was given a new image (tests read it)
         area = self.work_area()
         self.canvas = CanvasView(parent=area)
+        self.toast.anchor = self.canvas  # toasts over the image, not the panel's buttons
         self.scene = self.canvas.annotation_scene
         self.context = ContextLayer(self.scene, self)  # the image's masks, faintly
         self.panel = SidePanel(area)

@@ -72,6 +72,7 @@ class SegmentationView(StageView):
         self.autosaver.failed.connect(self.toast.show_message)
         area = self.work_area()
         self.editor = MaskEditor(area)
+        self.toast.anchor = self.editor  # toasts over the image, not the panel's buttons
         self.editor.undoStackChanged.connect(self.undoStackChanged)
         self.editor.statusMessage.connect(self.statusMessage)
         # the image's other masks, faintly: what is done, and where not to overlap

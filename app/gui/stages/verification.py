@@ -258,6 +258,7 @@ class VerificationView(StageView):
         self.heading.setWordWrap(True)
         layout.addWidget(self.heading)
         self.grid = CropGrid(area)
+        self.toast.anchor = self.grid  # toasts over the crops, not the buttons
         self.grid.tileClicked.connect(self.select)
         # the crops follow the window's size (drawn again once the resizing pauses)
         self._resize_timer = QTimer(self)

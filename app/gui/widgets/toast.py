@@ -6,18 +6,21 @@ waiting for a click: the annotator's next key still goes to their work.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt, QTimer
 from PySide6.QtWidgets import QLabel, QWidget
 
 DEFAULT_MS = 2600
 
 
 class Toast(QLabel):
-    """A transient label over the bottom centre of its parent. ``show_message`` replaces
-    any message still showing (the newest answer is the one that matters)."""
+    """A transient label over the bottom centre of its parent, or of ``anchor`` (a child
+    of the parent: a stage view's image, so that the toast never covers its buttons).
+    ``show_message`` replaces any message still showing (the newest answer is the one
+    that matters)."""
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
+        self.anchor: QWidget | None = None
         self.setObjectName("toast")
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -51,9 +54,13 @@ class Toast(QLabel):
         parent = self.parentWidget()
         if parent is None:  # a toast is always made on a window; nothing to place on
             return
-        width = min(520, max(200, parent.width() - 40))
+        area = parent.rect()
+        anchor = self.anchor
+        if anchor is not None and anchor.isVisible() and parent.isAncestorOf(anchor):
+            area = QRect(anchor.mapTo(parent, QPoint(0, 0)), anchor.size())
+        width = min(520, max(200, area.width() - 40))
         self.setFixedWidth(width)
         self.adjustSize()
-        x = (parent.width() - self.width()) // 2
-        y = parent.height() - self.height() - 24
+        x = area.x() + (area.width() - self.width()) // 2
+        y = area.y() + area.height() - self.height() - 24
         self.move(max(0, x), max(0, y))
