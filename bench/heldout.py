@@ -42,13 +42,13 @@ def main() -> None:
 
     import numpy as np
     import torch
+    from training_support import shapes_project
 
     from model.training.architectures import build_for_training
     from model.training.evaluate import LVIS_DETECTIONS, SCORE_THRESHOLD, detect, evaluate_model
     from model.training.loss import init_sigmoid_classifier, use_federated_heads
     from model.training.snapshot import take_snapshot
     from pipeline.images import load_image
-    from training_support import shapes_project
 
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as folder, shapes_project(
