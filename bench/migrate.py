@@ -35,6 +35,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from bench.store import build  # noqa: E402
 from pipeline import schema as s  # noqa: E402
+from pipeline import teamdb  # noqa: E402
 from pipeline.migrate import _defer_checks, migrate  # noqa: E402
 from pipeline.store import DB_NAME, Project  # noqa: E402
 
@@ -51,7 +52,7 @@ def server_database(base: str):
         yield base.rsplit("/", 1)[0] + "/" + name
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            teamdb.drop_project_database(conn, name)  # and its group roles
         admin.dispose()
 
 

@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from bench.store import build  # noqa: E402
-from pipeline import roles  # noqa: E402
+from pipeline import roles, teamdb  # noqa: E402
 from pipeline import schema as s  # noqa: E402
 from pipeline.migrate import migrate  # noqa: E402
 from pipeline.stages import Pipeline  # noqa: E402
@@ -77,7 +77,7 @@ def server_database(base: str):
         yield base.rsplit("/", 1)[0] + "/" + name
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            teamdb.drop_project_database(conn, name)  # and its group roles
         admin.dispose()
 
 

@@ -221,6 +221,17 @@ def members(conn: Connection) -> dict[str, str]:
     return found
 
 
+def drop_project_database(conn: Connection, name: str) -> None:
+    """Drop the database ``name`` and its project's group roles, which live on the server
+    and would outlive it (``conn``: an autocommit connection to another database, as a
+    login allowed to drop both; benchmarks and tests clean up with it)."""
+    oid = conn.execute(text("SELECT oid FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    if oid is not None:
+        for group in group_names(s.team_group_prefix(int(oid))):
+            conn.execute(text(f'DROP ROLE IF EXISTS "{group}"'))
+
+
 def group_names(prefix: str) -> list[str]:
     return [prefix + r for r in s.ROLES]
 
