@@ -6,6 +6,10 @@ on an offscreen screen of that size (panels open at a share of the screen). Priv
 settings (the user's are not touched).
 
     .venv/bin/python tools/shell_screenshots.py [--out docs/screenshots] [--size 1280x800]
+        [--xvfb]
+
+``--xvfb`` shoots each size on a real X server (Xvfb with a screen of that size, Qt's
+xcb plugin) instead of an offscreen one.
 
 ``--classic`` writes the older single-size pictures instead (welcome.png,
 wizard-1-images.png …, import-refused.png, main-window.png, main-window-tiny-coco.png,
@@ -15,6 +19,7 @@ shortcuts.png).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -32,6 +37,11 @@ def main() -> None:
     parser.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
     parser.add_argument("--size", help="WIDTHxHEIGHT: this size only, in this process")
     parser.add_argument("--classic", action="store_true", help="the older single-size set")
+    parser.add_argument(
+        "--xvfb",
+        action="store_true",
+        help="each size on a real X server (Xvfb, Qt's xcb plugin) instead of offscreen",
+    )
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -42,13 +52,53 @@ def main() -> None:
         sized(out, width, height)
     else:
         for width, height in SIZES:
-            # a process per size: its offscreen screen is that size
+            # a process per size: its screen (offscreen, or Xvfb's) is that size
+            command = [sys.executable, __file__, "--out", str(out), "--size", f"{width}x{height}"]
+            if args.xvfb:
+                with xvfb_screen(width, height) as display:
+                    env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb")
+                    env.pop("WAYLAND_DISPLAY", None)
+                    subprocess.run(command, env=env, check=True)
+                continue
             config = Path(tempfile.mkdtemp(prefix="longtail-screen-")) / "screen.json"
             screen = {"name": "shot", "x": 0, "y": 0, "width": width, "height": height}
             config.write_text(json.dumps({"screens": [{**screen, "logicalDpi": 96, "dpr": 1}]}))
             env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={config}")
-            command = [sys.executable, __file__, "--out", str(out), "--size", f"{width}x{height}"]
             subprocess.run(command, env=env, check=True)
+
+
+@contextlib.contextmanager
+def xvfb_screen(width: int, height: int):
+    """A private Xvfb server with one screen of ``width`` x ``height``; yields DISPLAY."""
+    import shutil
+    import time
+
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        raise SystemExit("--xvfb: Xvfb is not installed (apt-get install xvfb)")
+    number = next(
+        n
+        for n in range(300, 400)
+        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists()
+    )
+    server = subprocess.Popen(
+        [xvfb, f":{number}", "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not Path(f"/tmp/.X11-unix/X{number}").exists():
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"--xvfb: Xvfb :{number} did not start")
+            time.sleep(0.05)
+        yield f":{number}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 def sized(out: Path, width: int, height: int) -> None:
@@ -144,6 +194,8 @@ def sized(out: Path, width: int, height: int) -> None:
     wizard.import_page.file.setText(str(TINY_COCO / "annotations" / "instances_val2017.json"))
     shot(wizard, "wizard-import")
     wizard.reject()
+    window.activateWindow()  # the wizard had the keys: the stage keys go to the window
+    until(window.isActiveWindow)
 
     opened: list[bool] = []
     window.opened.connect(lambda: opened.append(True))
