@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+from pycocotools import mask as mask_utils
 
 from ..errors import LongtailError
-from ..geometry import Mask
 from .adapting import Adapted, ExportedImage, dataset_name, place_image
 from .report import ImportReport, display_path
 
@@ -91,6 +91,7 @@ def read_voc(folder: Path, report: ImportReport) -> Adapted:
             splits[image_id] = splits_by_stem[stem]
         objects_png = folder / "SegmentationObject" / f"{stem}.png"
         pixels = _png(objects_png, width, height, report) if objects_png.is_file() else None
+        rles = _encoded(pixels, len(record["objects"])) if pixels is not None else {}
         for k, obj in enumerate(record["objects"], 1):
             ann: dict[str, Any] = {
                 "id": len(annotations) + 1,
@@ -98,9 +99,8 @@ def read_voc(folder: Path, report: ImportReport) -> Adapted:
                 "category_id": ids[obj["name"]],
                 "iscrowd": 0,
             }
-            if pixels is not None and k <= MAX_OBJECTS and (pixels == k).any():
-                mask = Mask.from_bitmap((pixels == k).astype(np.uint8))
-                ann["segmentation"] = mask.coco_rle()
+            if k in rles:
+                ann["segmentation"] = rles[k]
                 ann["bbox"] = obj["bbox"]  # the file's box (docs/decisions/0027)
             elif "polygon" in obj:
                 ann["segmentation"] = [obj["polygon"]]
@@ -112,6 +112,24 @@ def read_voc(folder: Path, report: ImportReport) -> Adapted:
     categories = [{"id": k, "name": name} for name, k in ids.items()]
     doc = {"images": images, "annotations": annotations, "categories": categories}
     return Adapted(doc=doc, root=folder, source=folder / "Annotations", splits=splits)
+
+
+def _encoded(pixels: np.ndarray, count: int) -> dict[int, dict[str, Any]]:
+    """The COCO RLE of each object value 1..count present in an object PNG, encoded in
+    one pycocotools call for the image."""
+    found = np.bincount(pixels.reshape(-1), minlength=256)
+    present = [k for k in range(1, min(count, MAX_OBJECTS) + 1) if found[k]]
+    if not present:
+        return {}
+    height, width = pixels.shape
+    stack = np.empty((height, width, len(present)), dtype=np.uint8, order="F")
+    for j, k in enumerate(present):
+        stack[:, :, j] = pixels == k
+    rles = mask_utils.encode(stack)
+    return {
+        k: {"size": [height, width], "counts": rle["counts"].decode("ascii")}
+        for k, rle in zip(present, rles, strict=True)
+    }
 
 
 def _labelmap(folder: Path) -> list[str]:
@@ -268,20 +286,23 @@ def write_voc(doc: dict[str, Any], images: dict[int, ExportedImage], out: Path) 
         ET.SubElement(root, "segmented").text = "1"
         k = 0
         void = np.zeros((height, width), dtype=bool)
-        for ann in by_image[image["id"]]:
-            seg = ann["segmentation"]
-            bitmap = Mask.from_coco(seg, height, width).to_bitmap().astype(bool) if seg else None
+        anns = by_image[image["id"]]
+        bitmaps = _decoded([a["segmentation"] for a in anns], height, width)
+        for ann, (bitmap, box) in zip(anns, bitmaps, strict=True):
             if ann.get("iscrowd"):
                 if bitmap is not None:
-                    void |= bitmap
+                    y0, x0, y1, x1 = box
+                    void[y0:y1, x0:x1] |= bitmap
                 continue
             if k == MAX_OBJECTS:
                 left_out += 1
                 continue
             k += 1
             if bitmap is not None:
-                objects[bitmap] = k
-                classes[bitmap] = class_index[ann["category_id"]]
+                # Painted over its box only: an image's cost follows its objects' sizes.
+                y0, x0, y1, x1 = box
+                objects[y0:y1, x0:x1][bitmap] = k
+                classes[y0:y1, x0:x1][bitmap] = class_index[ann["category_id"]]
             _object(root, names[ann["category_id"]], ann["bbox"])
             written += 1
         objects[void] = VOID  # crowd regions: void over any instance
@@ -299,6 +320,46 @@ def write_voc(doc: dict[str, Any], images: dict[int, ExportedImage], out: Path) 
                 "".join(f"{s}\n" for s in stems), encoding="utf-8"
             )
     return written, left_out
+
+
+def _decoded(
+    segmentations: list[Any], height: int, width: int
+) -> list[tuple[np.ndarray | None, tuple[int, int, int, int]]]:
+    """Each segmentation's pixels within its box (one pycocotools decode for the image),
+    and the box as (y0, x0, y1, x1); (None, ...) for an empty segmentation."""
+    rles: list[Any] = []
+    at: list[int | None] = []
+    for seg in segmentations:
+        if not seg:
+            at.append(None)
+            continue
+        if isinstance(seg, dict):
+            counts = seg["counts"]
+            rle = {
+                "size": seg["size"],
+                "counts": counts.encode() if isinstance(counts, str) else counts,
+            }
+            if isinstance(counts, list):
+                rle = mask_utils.frPyObjects(seg, height, width)
+        else:
+            rle = mask_utils.merge(mask_utils.frPyObjects(seg, height, width))
+        at.append(len(rles))
+        rles.append(rle)
+    out: list[tuple[np.ndarray | None, tuple[int, int, int, int]]] = []
+    if not rles:
+        return [(None, (0, 0, 0, 0)) for _ in segmentations]
+    pixels = mask_utils.decode(rles)  # (height, width, n), Fortran order
+    boxes = mask_utils.toBbox(rles)
+    for index in at:
+        if index is None:
+            out.append((None, (0, 0, 0, 0)))
+            continue
+        x, y, w, h = (int(v) for v in boxes[index])
+        if w == 0 or h == 0:
+            out.append((None, (0, 0, 0, 0)))
+            continue
+        out.append((pixels[y : y + h, x : x + w, index].astype(bool), (y, x, y + h, x + w)))
+    return out
 
 
 def _object(root: ET.Element, name: str, bbox: list[float]) -> None:
