@@ -244,28 +244,39 @@ class Build:
             .order_by(exported.c.id)
         )
         masks = self.masks
+        coco = fmt == COCO
+        polygons_as_written = masks != RLE
         for done, row in enumerate(rows, 1):
-            aid = annotation_id(row.id, row.source_id)
-            height, width = sizes[row.image_id]
-            stored_box = (row.bbox_x, row.bbox_y, row.bbox_w, row.bbox_h)
-            segmentation, area, box = _segmentation(
-                row.mask_kind, row.mask, row.area, stored_box, height, width, masks, aid, summary
+            # A plain tuple: attribute access on SQLAlchemy rows costs more than the rest.
+            (instance_id, image_id, category_id, is_crowd, source_id, kind, data, area,
+             bx, by, bw, bh) = row  # fmt: skip
+            aid = annotation_id(instance_id, source_id)
+            parts = (
+                flat_parts_without_holes(data) if kind == POLYGON and polygons_as_written else None
             )
-            category = category_ids[row.category_id]
+            if parts is not None:  # the common case, as stored: no Mask is built
+                segmentation: Any = parts
+                area = int(area)
+            else:
+                height, width = sizes[image_id]
+                segmentation, area, (bx, by, bw, bh) = _segmentation(
+                    kind, data, area, (bx, by, bw, bh), height, width, masks, aid, summary
+                )
+            category = category_ids[category_id]
             annotation = {
                 "id": aid,
-                "image_id": image_ids[row.image_id],
+                "image_id": image_ids[image_id],
                 "category_id": category,
                 "segmentation": segmentation,
                 "area": area,
-                "bbox": [round(v, 6) for v in box],
+                "bbox": [round(bx, 6), round(by, 6), round(bw, 6), round(bh, 6)],
             }
-            if fmt == COCO:
-                annotation["iscrowd"] = 1 if row.is_crowd else 0
-            if row.is_crowd:
+            if coco:
+                annotation["iscrowd"] = 1 if is_crowd else 0
+            if is_crowd:
                 summary.crowd += 1
             else:
-                image_count.setdefault(category, set()).add(row.image_id)
+                image_count.setdefault(category, set()).add(image_id)
                 instance_count[category] += 1
             if used is not None:
                 used.add(aid)
