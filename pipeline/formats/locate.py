@@ -103,6 +103,8 @@ def find_file(search: ImageSearch, names: Sequence[tuple[str, str]]) -> Found:
     symbolic link, refuses the image (nothing is opened)."""
     root = search.root
     for field, name in names:
+        if _plain(name):
+            continue  # inside every searched folder by name: no lexical check to make
         if not any(root.holds(os.path.join(folder, name)) for folder in search.folders):
             try:
                 root.place(os.path.join(search.folders[0], name))
@@ -112,7 +114,7 @@ def find_file(search: ImageSearch, names: Sequence[tuple[str, str]]) -> Found:
     for folder in search.folders:
         for field, name in names:
             candidate = os.path.join(folder, name)
-            if not root.holds(candidate):
+            if not _plain(name) and not root.holds(candidate):
                 continue
             try:
                 path = root.place(candidate)
@@ -124,6 +126,18 @@ def find_file(search: ImageSearch, names: Sequence[tuple[str, str]]) -> Found:
             if path.is_file():
                 return Found(path, name, first=first)
     return Found(first=first)
+
+
+def _plain(name: str) -> bool:
+    """A relative name with no ``..`` part: joined to a searched folder (which lies in the
+    root) it stays inside the root by name, so only :meth:`ImageRoot.place`'s link check
+    is left to make (a third of an import's path checks were this lexical test)."""
+    return (
+        bool(name)
+        and "\x00" not in name
+        and not os.path.isabs(name)
+        and ".." not in name.replace("\\", "/").split("/")
+    )
 
 
 def keep_readable(
