@@ -5,6 +5,7 @@ dataset survives import and export with its polygons and class ids unchanged."""
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -366,3 +367,17 @@ def test_a_label_studio_export_imports_again_with_equal_counts_and_masks(
 
 def _val2017() -> Path:
     return Path(__file__).parent / "data" / "tiny_coco" / "val2017"
+
+
+def test_supervisions_coco_file_imports_strictly_with_its_ids(tmp_path: Path) -> None:
+    source = INTEROP / "supervision_coco" / "annotations.json"
+    original = json.loads(source.read_text())
+    with Project.create(tmp_path / "p") as project:
+        report = import_coco(project, source, images_root=INTEROP / "supervision_coco" / "images")
+        doc, _ = export_project(project, "coco")
+    assert report.ok and report.instances == len(original["annotations"]) == 9
+    assert sorted(i["id"] for i in doc["images"]) == sorted(i["id"] for i in original["images"])
+    assert [(c["id"], c["name"]) for c in doc["categories"]] == [
+        (c["id"], c["name"]) for c in original["categories"]
+    ]
+    assert {a["id"] for a in doc["annotations"]} == {a["id"] for a in original["annotations"]}

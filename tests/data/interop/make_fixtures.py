@@ -5,6 +5,7 @@
 
 The pictures are drawn here (flat colours, no third-party content); the annotation
 files are supervision's own output (DetectionDataset.as_yolo, as_pascal_voc, as_coco).
+``python make_fixtures.py ls`` also writes the Label Studio fixture (see labelstudio()).
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ def main() -> None:
     dataset.as_pascal_voc(
         images_directory_path=str(HERE / "supervision_voc" / "JPEGImages"),
         annotations_directory_path=str(HERE / "supervision_voc" / "Annotations"),
+    )
+    shutil.rmtree(HERE / "supervision_coco", ignore_errors=True)
+    dataset.as_coco(
+        images_directory_path=str(HERE / "supervision_coco" / "images"),
+        annotations_path=str(HERE / "supervision_coco" / "annotations.json"),
     )
     shutil.rmtree(images_dir)
 
