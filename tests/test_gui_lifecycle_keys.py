@@ -115,12 +115,32 @@ def test_the_click_that_brings_the_app_back_places_no_spot(qtbot, window, demo_p
     canvas = view.canvas
     at = canvas.image_to_view(QPointF(30, 30)).toPoint()
     unfocus()
-    # the app comes back from another one, and the person clicks the image
-    QApplication.instance().applicationStateChanged.emit(Qt.ApplicationState.ApplicationActive)
+    # another application is in front for a while; the person clicks the image, which
+    # brings the app back (the platform says so as the click arrives)
+    state = QApplication.instance().applicationStateChanged
+    state.emit(Qt.ApplicationState.ApplicationInactive)
+    qtbot.wait(400)
+    state.emit(Qt.ApplicationState.ApplicationActive)
     QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=at)
     assert view.clicked_at is None and canvas.hasFocus()
     QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=at)
     assert view.clicked_at is not None  # inside the active app every click acts
+
+
+def test_a_window_that_just_opened_takes_its_first_click(qtbot, window, demo_project):
+    """Not a return to the app: the canvas was shown while the app was away."""
+    open_and_wait(qtbot, window, demo_project)
+    window.set_stage(6)
+    state = QApplication.instance().applicationStateChanged
+    state.emit(Qt.ApplicationState.ApplicationInactive)
+    qtbot.wait(400)
+    window.set_stage(1)  # its canvas is shown now
+    view = window.views[1]
+    qtbot.waitUntil(lambda: bool(view.items))
+    state.emit(Qt.ApplicationState.ApplicationActive)
+    at = view.canvas.image_to_view(QPointF(30, 30)).toPoint()
+    QTest.mouseClick(view.canvas.viewport(), Qt.MouseButton.LeftButton, pos=at)
+    assert view.clicked_at is not None
 
 
 def test_a_click_inside_the_working_app_acts_even_without_the_canvas_focus(
@@ -130,7 +150,6 @@ def test_a_click_inside_the_working_app_acts_even_without_the_canvas_focus(
     window.set_stage(1)
     view = window.views[1]
     qtbot.waitUntil(lambda: bool(view.items))
-    qtbot.wait(200)  # long after the app became active
     unfocus()
     at = view.canvas.image_to_view(QPointF(30, 30)).toPoint()
     QTest.mouseClick(view.canvas.viewport(), Qt.MouseButton.LeftButton, pos=at)
