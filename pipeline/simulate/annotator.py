@@ -4,6 +4,7 @@ its noise profile asks for (see the package docstring for what it does per stage
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import LongtailError
@@ -31,6 +32,7 @@ from ..stages import (
     VerificationItem,
     VerifyAnswer,
 )
+from ..vocabulary import Category
 from .noise import NoiseProfile, sloppy_mask
 from .truth import Truth, TruthImage, TruthInstance
 
@@ -69,15 +71,15 @@ class ScriptedAnnotator:
 
     def answer(self, item: StageItem) -> tuple[Any, Effort]:
         image = self.truth.images[item.image.id]
-        handler = {
+        handlers: dict[int, Callable[[Any, TruthImage], tuple[Any, Effort]]] = {
             SPOTTING: self.spot,
             MARKING: self.mark,
             SEGMENTATION: self.segment,
             VERIFICATION: self.verify,
             EXHAUSTIVE: self.exhaustive,
             NEGATIVES: self.negative,
-        }[item.stage]
-        return handler(item, image)
+        }
+        return handlers[item.stage](item, image)
 
     def _chance(self, p: float) -> bool:
         return p > 0 and self.rng.random() < p
@@ -90,34 +92,40 @@ class ScriptedAnnotator:
             if self._chance(self.noise.miss_category):
                 continue
             first = image.of(category_id)[0]
-            spots.append(Spot(category_id, *first.point))
+            spots.append(Spot(category_id, *first.mark_point))
         if self._chance(self.noise.wrong_category) and image.present:
             wrong = [c for c in self.category_ids if c not in image.anywhere and c not in known]
             if wrong:
                 on = image.of(self.rng.choice(sorted(image.present)))[0]
-                spots.append(Spot(self.rng.choice(wrong), *on.point))
+                spots.append(Spot(self.rng.choice(wrong), *on.mark_point))
         effort = nominal_effort(SPOTTING, self.rng, len(spots))
-        return (SpotAnswer(spots) if spots else SpotAnswer(nothing_new=True)), effort
+        return (SpotAnswer(tuple(spots)) if spots else SpotAnswer(nothing_new=True)), effort
 
     def _mark(self, t: TruthInstance) -> Mark:
         x, y, w, h = t.bbox
         box = None
         if w > 0 and h > 0:
             box = (x, y, w, h)
-        return Mark(t.point[0], t.point[1], box)
+        x, y = t.mark_point
+        return Mark(x, y, box)
 
     def mark(self, item: MarkingItem, image: TruthImage) -> tuple[Any, Effort]:
         image.ensure_points()
-        instances = image.of(item.category.id)
+        instances = image.of(_id(item.category))
         if not instances:
             return MarkAnswer(category_fits=False), nominal_effort(MARKING, self.rng)
-        taken = {id(image.match(item.category.id, m.x, m.y)) for m in item.marks if m.x is not None}
+        category_id = _id(item.category)
+        taken = {
+            id(image.match(category_id, m.x, m.y))
+            for m in item.marks
+            if m.x is not None and m.y is not None
+        }
         todo = [t for t in instances if id(t) not in taken]
         kept = [t for t in todo if not self._chance(self.noise.miss_instance)]
         if todo and not kept:  # the spotted one, at least, is always marked
             kept = todo[:1]
         marks = [self._mark(t) for t in kept]
-        return MarkAnswer(True, marks), nominal_effort(MARKING, self.rng, len(marks))
+        return MarkAnswer(True, tuple(marks)), nominal_effort(MARKING, self.rng, len(marks))
 
     def _truth_of(self, image: TruthImage, instance: Any) -> TruthInstance:
         found = image.match(instance.category_id, instance.x, instance.y)
@@ -149,7 +157,7 @@ class ScriptedAnnotator:
         for a in item.annotations:
             if a.instance.is_crowd:
                 continue
-            if a.instance.x is not None:
+            if a.instance.x is not None and a.instance.y is not None:
                 found = image.match(a.instance.category_id, a.instance.x, a.instance.y)
             elif a.segment is not None:  # imported: no mark point, match by the mask
                 found = image.match_mask(a.instance.category_id, a.segment.mask)
@@ -157,12 +165,19 @@ class ScriptedAnnotator:
                 found = None
             if found is not None:
                 covered.add(id(found))
-        missing = [t for t in image.of(item.category.id) if id(t) not in covered]
+        missing = [t for t in image.of(_id(item.category)) if id(t) not in covered]
         effort = nominal_effort(EXHAUSTIVE, self.rng, len(missing))
         if not missing:
             return ExhaustiveAnswer(True), effort
-        return ExhaustiveAnswer(False, [self._mark(t) for t in missing]), effort
+        return ExhaustiveAnswer(False, tuple(self._mark(t) for t in missing)), effort
 
     def negative(self, item: NegativeItem, image: TruthImage) -> tuple[Any, Effort]:
         present = item.category.id in image.anywhere
         return NegativeAnswer(present), nominal_effort(NEGATIVES, self.rng)
+
+
+def _id(category: Category) -> int:
+    """A project category's id (every category an item shows is stored)."""
+    if category.id is None:
+        raise LongtailError(f"category {category.name!r} is not stored in the project")
+    return category.id

@@ -35,6 +35,13 @@ class TruthInstance:
     point: tuple[float, float] | None = None  # the mark point: a pixel of this instance only
     _window: tuple[np.ndarray, int, int] | None = None
 
+    @property
+    def mark_point(self) -> tuple[float, float]:
+        """The mark point, which :meth:`TruthImage.ensure_points` gives every instance."""
+        if self.point is None:
+            raise LongtailError(f"truth annotation {self.ann_id} has no mark point yet")
+        return self.point
+
     def window(self) -> tuple[np.ndarray, int, int]:
         """The mask's pixels around its extent, and where that crop starts (x0, y0):
         cheap to keep for every instance, unlike full-image bitmaps."""
