@@ -560,8 +560,8 @@ def _column_bytes(kind: str, column: tuple[Any, ...]) -> bytes:
         values = column if None not in column else [_NULL if v is None else v for v in column]
         return _SEP.join(values).encode("utf-8")
     if kind == "y":
-        values = column if None not in column else [b"\x1f" if v is None else v for v in column]
-        return b"\x1e".join(bytes(v) for v in values)
+        blobs = column if None not in column else [b"\x1f" if v is None else v for v in column]
+        return b"\x1e".join(bytes(v) for v in blobs)
     if kind == "b":
         return "".join(map(_BOOL_HEX.__getitem__, column)).encode("ascii")
     if None not in column:
@@ -585,7 +585,8 @@ def _number_sum(kind: str, column: tuple[Any, ...], keys: tuple[Any, ...]) -> in
     if kind == "f":
         n = len(column)
         column = struct.unpack(f">{n}q", struct.pack(f">{n}d", *column))
-    return sum(map(operator.xor, column, keys)) + _NOT_NULL * len(column)
+    total: int = sum(map(operator.xor, column, keys)) + _NOT_NULL * len(column)
+    return total
 
 
 def _server_number_sum(kind: str, column: str, key: str) -> str:

@@ -46,7 +46,7 @@ from . import teamdb
 from .credentials import shown
 from .errors import LongtailError, NotAllowedError, NotFoundError
 from .settings import ProjectSettings
-from .store import SETTINGS_CHECKS, Annotator, Project, now
+from .store import SETTINGS_CHECKS, Annotator, Project, inserted_id, now
 from .teamdb import Identity, identity_in
 from .text import clean as clean_text
 
@@ -327,9 +327,11 @@ def add_member(
             conn.execute(an.update().where(an.c.id == row.id).values(role=role))
             new_id = row.id
         else:
-            new_id = conn.execute(
-                an.insert().values(name=name, is_bot=False, role=role, created_at=now())
-            ).inserted_primary_key[0]
+            new_id = inserted_id(
+                conn.execute(
+                    an.insert().values(name=name, is_bot=False, role=role, created_at=now())
+                )
+            )
     return Member(int(new_id), name, role, False)
 
 

@@ -172,9 +172,10 @@ def scram_verifier(conn: Connection, login: str, password: str) -> str:
     """The SCRAM-SHA-256 verifier of ``password`` for ``login``, computed by libpq on this
     machine: the server stores it and never sees the password."""
     pgconn = conn.connection.driver_connection.pgconn  # type: ignore[union-attr]
-    return pgconn.encrypt_password(
+    verifier: str = pgconn.encrypt_password(
         password.encode("utf-8"), login.encode("utf-8"), b"scram-sha-256"
     ).decode("ascii")
+    return verifier
 
 
 def team_set(conn: Connection, login: str, role: str, password: str | None = None) -> None:
