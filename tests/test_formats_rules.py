@@ -5,6 +5,7 @@ a note, empty placeholder categories are not created, and --lenient lists each d
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -338,3 +339,33 @@ def test_longtail_import_loads_only_its_own_command() -> None:
         cwd=Path(__file__).resolve().parents[1],
     )  # fmt: skip
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_labelme_import_exports_its_images_under_one_root(tmp_path: Path) -> None:
+    """Some images found in the imported folder, one written from its imageData into the
+    project's images/: the export names all of them from one folder."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from pipeline.formats import import_labelme
+
+    folder = tmp_path / "labelme"
+    folder.mkdir()
+    shape = {"label": "cat", "points": [[1, 1], [8, 1], [8, 6]], "shape_type": "polygon"}
+    Image.new("RGB", (12, 10), (9, 9, 9)).save(folder / "a.png")
+    buffer = io.BytesIO()
+    Image.new("RGB", (12, 10), (200, 9, 9)).save(buffer, format="PNG")
+    for name, data in (("a", None), ("b", base64.b64encode(buffer.getvalue()).decode())):
+        record = {"version": "5.5.0", "shapes": [shape], "imagePath": f"{name}.png",
+                  "imageData": data, "imageHeight": 10, "imageWidth": 12, "flags": {}}  # fmt: skip
+        (folder / f"{name}.json").write_text(json.dumps(record))
+    with Project.create(tmp_path / "project") as project:
+        report = import_labelme(project, folder)
+        assert report.ok and report.images_added == 2
+        doc, summary = export_project(project, "coco")
+    assert summary.images_root is not None
+    assert str(summary.images_root) in summary.summary()
+    for image in doc["images"]:
+        assert (summary.images_root / image["file_name"]).is_file(), image["file_name"]

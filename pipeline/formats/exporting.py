@@ -63,6 +63,8 @@ class ExportSummary:
     # Folder formats: annotations the format cannot hold (YOLO: crowd regions; VOC:
     # crowd regions are void pixels, and objects past 254 on an image).
     left_out: int = 0
+    # Set when the images came from several import roots: file names are relative to it.
+    images_root: Path | None = None
 
     def summary(self) -> str:
         what = f"{self.images} images, {self.annotations} annotations"
@@ -82,6 +84,8 @@ class ExportSummary:
             )
         if self.kept_as_rle:
             line += f"; {len(self.kept_as_rle)} empty masks stay RLE"
+        if self.images_root is not None:
+            line += f"; file names are relative to {self.images_root} (images of several roots)"
         if self.left_out:
             line += f"; {self.left_out} annotations the {self.format.upper()} format cannot hold left out"
         if self.unsegmented and self.unsegmented_written:
@@ -179,6 +183,7 @@ class Build:
         ids = exported_ids(conn)  # the same ids as every results file (predict --out)
         category_rows = conn.execute(select(s.categories).order_by(s.categories.c.id)).all()
         images = [_image(self.project, r, ids.images[r.id], fmt) for r in image_rows]
+        _one_root(self.project, images, image_rows, summary)
         if fmt == LVIS:
             _federated_lists(conn, images, image_rows, ids.categories, split)
         info = {
@@ -480,6 +485,33 @@ def _image(project: Project, row: Any, image_id: int, fmt: str) -> dict[str, Any
     for key in sorted(extra):
         image.setdefault(key, extra[key])
     return image
+
+
+def _one_root(
+    project: Project, images: list[dict[str, Any]], rows: list[Any], summary: ExportSummary
+) -> None:
+    """Name every image relative to one folder. Each ``file_name`` is relative to the
+    root its image was imported from; when the exported images come from several roots
+    (a labelme import's files found in place and its embedded images written into the
+    project's ``images/``; COCO's train2017/ and val2017/ in one export), the names become
+    relative to the folder that holds them all, which the summary names. No file is read."""
+    paths: list[str] = []
+    roots: set[str] = set()
+    for row in rows:
+        path = os.path.normpath(project.resolve(row.path))
+        name = os.path.normpath(row.file_name)
+        tail = os.sep + name
+        roots.add(path[: -len(tail)] if path.endswith(tail) else os.path.dirname(path))
+        paths.append(path)
+    if len(roots) < 2:
+        return
+    try:
+        common = os.path.commonpath(sorted(roots))
+    except ValueError:  # relative and absolute paths, or two drives: left as they are
+        return
+    for image, path in zip(images, paths, strict=True):
+        image["file_name"] = Path(os.path.relpath(path, common)).as_posix()
+    summary.images_root = Path(common)
 
 
 def _extra(row: Any) -> dict[str, Any]:
