@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from enum import IntEnum
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -70,7 +71,7 @@ def fed_loss_classes(
     without replacement from ``class_weights`` (size K + 1, index 0 = background, never
     drawn) until ``num_classes`` are chosen, or the weights run out.
     """
-    chosen = torch.unique(torch.cat([present, always]).long())
+    chosen: Tensor = torch.unique(torch.cat([present, always]).long())
     chosen = chosen[chosen > 0]
     missing = num_classes - chosen.numel()
     if missing <= 0:
@@ -131,9 +132,9 @@ class FederatedRoIHeads(RoIHeads):
 
     def __init__(
         self,
-        *args,
+        *args: Any,
         fed_loss_num_classes: int = FED_LOSS_CLASSES,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.fed_loss_num_classes = fed_loss_num_classes
@@ -144,7 +145,7 @@ class FederatedRoIHeads(RoIHeads):
         self.box_predictor.register_forward_hook(self._keep_class_logits)
 
     @classmethod
-    def from_heads(cls, heads: RoIHeads, **kwargs) -> FederatedRoIHeads:
+    def from_heads(cls, heads: RoIHeads, **kwargs: Any) -> FederatedRoIHeads:
         """The same modules and settings as ``heads``, with the federated loss."""
         return cls(
             heads.box_roi_pool,
@@ -166,18 +167,22 @@ class FederatedRoIHeads(RoIHeads):
 
     # -------------------------------------------------------- what the loss needs
 
-    def _keep_class_logits(self, _module: nn.Module, _inputs: object, output: object) -> None:
+    def _keep_class_logits(
+        self, _module: nn.Module, _inputs: object, output: tuple[Tensor, Tensor]
+    ) -> None:
         if self.training:
             self._class_logits = output[0]  # (class_logits, box_regression)
 
-    def select_training_samples(self, proposals, targets):  # noqa: ANN001, ANN201 (torchvision's)
+    def select_training_samples(self, proposals: Any, targets: Any) -> Any:  # torchvision's
         out = super().select_training_samples(proposals, targets)
         self._sampled_labels = out[2]
         return out
 
     # -------------------------------------------------------- the loss
 
-    def forward(self, features, proposals, image_shapes, targets=None):  # noqa: ANN001, ANN201
+    def forward(
+        self, features: Any, proposals: Any, image_shapes: Any, targets: Any = None
+    ) -> Any:  # torchvision's signature
         if not self.training:
             return super().forward(features, proposals, image_shapes, targets)
         self._class_logits, self._sampled_labels = None, None
@@ -215,13 +220,17 @@ class FederatedRoIHeads(RoIHeads):
 
     # -------------------------------------------------------- inference
 
-    def postprocess_detections(self, class_logits, box_regression, proposals, image_shapes):  # noqa: ANN001, ANN201
+    def postprocess_detections(
+        self, class_logits: Tensor, box_regression: Tensor, proposals: Any, image_shapes: Any
+    ) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
         """torchvision's post-processing with one sigmoid per class instead of a softmax."""
         num_classes = class_logits.shape[-1]
         boxes_per_image = [len(p) for p in proposals]
         pred_boxes = self.box_coder.decode(box_regression, proposals)
         pred_scores = torch.sigmoid(class_logits.float())
-        out_boxes, out_scores, out_labels = [], [], []
+        out_boxes: list[Tensor] = []
+        out_scores: list[Tensor] = []
+        out_labels: list[Tensor] = []
         for boxes, scores, shape in zip(
             pred_boxes.split(boxes_per_image, 0),
             pred_scores.split(boxes_per_image, 0),
@@ -253,10 +262,11 @@ def _states_of(target: dict, width: int, device: torch.device) -> Tensor:
         return torch.full((width,), int(ClassState.MAY_PUNISH), dtype=torch.long, device=device)
     if states.numel() != width:
         raise ValueError(f"fed_states has {states.numel()} entries, the head has {width} classes")
-    return states.to(device=device, dtype=torch.long)
+    moved: Tensor = states.to(device=device, dtype=torch.long)
+    return moved
 
 
-def use_federated_heads(model: MaskRCNN, **kwargs) -> MaskRCNN:
+def use_federated_heads(model: MaskRCNN, **kwargs: Any) -> MaskRCNN:
     """Give ``model`` the federated sigmoid heads (in place; same parameters)."""
     if not isinstance(model.roi_heads, FederatedRoIHeads):
         model.roi_heads = FederatedRoIHeads.from_heads(model.roi_heads, **kwargs)
