@@ -19,7 +19,7 @@ from pipeline.errors import LongtailError
 
 from . import events as ev
 from .config import add_arguments
-from .entry import CANCELLED_EXIT, exit_status, run
+from .entry import CANCELLED_EXIT, exit_status, leave, run
 
 __all__ = ["CANCELLED_EXIT", "emit", "main"]
 
@@ -44,4 +44,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    leave(main())  # a process of its own: no teardown to wait for after a stop

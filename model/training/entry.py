@@ -13,9 +13,10 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from . import events as ev
 from .config import config_from_args, set_heldout_fraction
@@ -59,3 +60,13 @@ def run(args: argparse.Namespace, report: Callable[[ev.Event], None]) -> ev.Trai
 
 def exit_status(result: ev.TrainResult) -> int:
     return CANCELLED_EXIT if result.status == "cancelled" else 0
+
+
+def leave(status: int) -> None:
+    """End this process now with ``status``, its output flushed: the run has written and
+    closed everything, and an interpreter's teardown (the killed child reaped, every
+    module freed) costs seconds on a loaded machine, out of a stop's 2."""
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(status)

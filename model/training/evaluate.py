@@ -26,7 +26,10 @@ from torchvision.models.detection.transform import resize_boxes
 from pipeline.evaluation import EvaluationError, evaluate_coco, evaluate_lvis
 from pipeline.images import load_image
 
+from .report import format_metrics
 from .snapshot import Snapshot, SnapshotImage
+
+__all__ = ["detect", "evaluate_model", "evaluate_project_model", "format_metrics"]
 
 LVIS_DETECTIONS = 300
 SCORE_THRESHOLD = 0.001
@@ -195,26 +198,6 @@ def evaluate_model(
             out[metric][iou_type] = {k: round(float(v), 6) for k, v in stats.items()}
     out["seconds"] = round(time.perf_counter() - start, 3)
     return out
-
-
-def format_metrics(metrics: dict[str, Any] | None) -> str:
-    """One line: mask and box AP (COCO) and LVIS mask AP with AP_r/c/f."""
-    if not metrics:
-        return "not evaluated"
-    if "note" in metrics:
-        return metrics["note"]
-
-    def pct(value: Any) -> str:
-        return "-" if value is None or value < 0 else f"{100 * value:.1f}"
-
-    coco, lvis = metrics.get("coco", {}), metrics.get("lvis", {})
-    segm, bbox, lseg = coco.get("segm", {}), coco.get("bbox", {}), lvis.get("segm", {})
-    return (
-        f"mask AP {pct(segm.get('AP'))}, box AP {pct(bbox.get('AP'))}, "
-        f"LVIS mask AP {pct(lseg.get('AP'))} (r {pct(lseg.get('APr'))} / "
-        f"c {pct(lseg.get('APc'))} / f {pct(lseg.get('APf'))}) on {metrics.get('images')} "
-        "held-out images"
-    )
 
 
 def evaluate_project_model(

@@ -119,9 +119,11 @@ def train_in_child(
             _drain(out, watch, say, 0.2)  # the last words in the pipe
             break
         if asked is not None and time.monotonic() - asked > grace:
-            child.kill()
-            break
-    child.join(timeout=5)
+            break  # ended below
+    # Once its result is in (or it was ended), the child has nothing left to write: its
+    # interpreter's teardown (seconds on a loaded machine) is not worth waiting for.
+    if child.is_alive():
+        child.kill()
     if watch.result is not None:
         return watch.result
     if watch.error:

@@ -80,7 +80,7 @@ class _Bar:
 def run(args: argparse.Namespace) -> int:
     from model.training.entry import exit_status
     from model.training.entry import run as run_training
-    from model.training.evaluate import format_metrics
+    from model.training.report import format_metrics  # torch-free
 
     bar = _Bar()
     try:
