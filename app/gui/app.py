@@ -51,6 +51,7 @@ def create_application() -> object:
     if app is None:
         app = QApplication([sys.argv[0] if sys.argv else "longtail"])
         apply_style(app)
+    assert isinstance(app, QApplication)  # the app is a QApplication (made here or by tests)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("longtail")

@@ -58,7 +58,7 @@ def watch(canvas: QWidget) -> None:
     """Follow ``canvas``'s showing and the app's activation (canvases call it once)."""
     global _listening, _watch, _active
     app = QGuiApplication.instance()
-    if not _listening and app is not None:
+    if not _listening and isinstance(app, QGuiApplication):
         app.applicationStateChanged.connect(_on_state)
         _active = QGuiApplication.applicationState() == Qt.ApplicationState.ApplicationActive
         _listening = True

@@ -53,7 +53,9 @@ def recent_projects() -> list[str]:
     value = QSettings().value(RECENT_KEY, [])
     if isinstance(value, str):  # QSettings returns a lone entry as a string
         value = [value]
-    return [str(v) for v in (value or []) if str(v).strip()]
+    if not isinstance(value, list):
+        return []
+    return [str(v) for v in value if str(v).strip()]
 
 
 def remember_project(target: str) -> None:
@@ -291,7 +293,7 @@ class ShortcutsDialog(QDialog):
             else "The window's keys: they work in every stage"
         )
 
-    def _table(self, headers: list[str], rows: list[tuple[str, ...]]) -> QTableWidget:
+    def _table(self, headers: list[str], rows: Sequence[tuple[str, ...]]) -> QTableWidget:
         table = QTableWidget(len(rows), len(headers))
         table.setHorizontalHeaderLabels(headers)
         table.verticalHeader().setVisible(False)

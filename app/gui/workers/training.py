@@ -112,14 +112,14 @@ class TrainingProcess(QObject):
 
     def _read_stdout(self) -> None:
         assert self.process is not None
-        self._buffer += bytes(self.process.readAllStandardOutput())
+        self._buffer += bytes(self.process.readAllStandardOutput().data())
         *lines, self._buffer = self._buffer.split(b"\n")
         for line in lines:
             self._dispatch(line)
 
     def _read_stderr(self) -> None:
         assert self.process is not None
-        text = bytes(self.process.readAllStandardError()).decode("utf-8", "replace")
+        text = bytes(self.process.readAllStandardError().data()).decode("utf-8", "replace")
         self._stderr = (self._stderr + text)[-STDERR_KEPT:]
 
     def _dispatch(self, line: bytes) -> None:
