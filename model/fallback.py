@@ -16,6 +16,16 @@ For one box on an RGB image (every step is checked, and the last good one wins):
    segment's own bounding box must cover ``min_fit`` of the prompt box, and the
    segment must fill a plausible share of it.
 
+All of it runs on the box's surroundings scaled to at most ``view_side`` px a side
+(small ones scaled up), and the mask is scaled back: a box on an 8000 x 6000 photo
+costs what one on a 640 x 480 photo does.
+
+**Clicks** ``(x, y, positive)`` edit that box-only mask one at a time, locally (see
+:func:`_edit_by_clicks`): each is sure of a disc as deep as it lies in the area it
+disputes, and may change a disc twice that, decided by a GrabCut on a window around
+it. A positive click outside the box grows the box. :func:`refine` edits a model's
+mask the same way.
+
 It never raises on odd input (empty, out-of-image or whole-image boxes, grey or RGBA
 images) and never returns an empty mask: the box itself is the last resort. The
 defaults were tuned on tiny_coco *train*; figures on val are in
@@ -62,8 +72,11 @@ class FallbackSettings:
     view_min_side: int = 160  # ... and small ones up by a whole factor towards this
     view_upsample: int = 4  # ... of at most this
     click_radius: float = 0.03  # a click's seed disc: this share of the box's side (>= 2 px)
-    click_work_side: int = 240  # GrabCut's crop side when there are clicks
-    click_reach: float = 1.5  # a click edits within this many times its depth (see _edit_by_clicks)
+    click_core: float = 1.0  # a click is sure of the disc as deep as it lies (x this)
+    click_core_cap: float = 0.15  # ... but at most this share of the box's side
+    click_window: int = 120  # the local GrabCut's window is scaled to at most this side
+    click_iterations: int = 3
+    click_reach: float = 2.0  # a click may change the disc this many times as deep
 
 
 @dataclass(frozen=True)
@@ -178,39 +191,86 @@ def _box_only(
 def _edit_by_clicks(
     image: np.ndarray, box: Box, start: np.ndarray, clicks: Sequence[Click], s: FallbackSettings
 ) -> np.ndarray:
-    """``start`` edited locally by each click: GrabCut runs once from ``start`` with the
-    clicks as hard seeds, and only its changes that hold a click are taken, a positive
-    click adding the new area it lies in, a negative one cutting the area it lies in.
-    Elsewhere ``start`` stays as it was: a click fixes one error and breaks nothing."""
-    radius = _click_radius(box, 1.0, s)
-    # how far each pixel is from the start's other side: a click's edit reaches no
-    # farther than its own distance to that side (times click_reach)
-    inside_distance = cv2.distanceTransform(np.pad(start, 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    outside_distance = cv2.distanceTransform(1 - start, cv2.DIST_L2, 5)
-    reaches = []
-    belief = start.copy()  # GrabCut's start: the start, each click's reach turned its way
-    for x, y, positive in clicks:
-        row = int(np.clip(round(y), 0, start.shape[0] - 1))
-        col = int(np.clip(round(x), 0, start.shape[1] - 1))
-        depth = float(outside_distance[row, col] if positive else inside_distance[row, col])
-        reach = np.zeros_like(start)
-        cv2.circle(reach, (col, row), max(radius, int(round(s.click_reach * depth))), 1, -1)
-        belief[reach > 0] = int(positive)
-        reaches.append((row, col, positive, reach > 0))
-    segment = None
-    with contextlib.suppress(cv2.error):
-        segment = _grabcut(image, box, belief, s, clicks, keep_pieces=False)
-    if segment is None:
-        segment = _seeded(start, clicks, radius)
+    """``start`` edited by each click in turn, locally: the click's reach is a disc as
+    many times (``click_reach``) as deep as the click lies in the area it disputes
+    (its distance to the mask's edge); GrabCut runs on a window around it whose
+    colour models come from that window alone, with the click's core as a hard seed
+    and everything outside the reach held as it is. Only the reach can change, and
+    only where it joins the click: a click fixes the error it is in and breaks
+    nothing elsewhere. Replaying the clicks in order gives the same mask every time."""
     out = start.copy()
-    added = (segment > 0) & (start == 0)
-    cut = (segment == 0) & (start > 0)
-    for row, col, positive, reach in reaches:
-        disc = np.zeros_like(start)
-        cv2.circle(disc, (col, row), radius, 1, -1)
-        change = ((added if positive else cut) & reach) | (disc > 0)
-        _, labels = cv2.connectedComponents(change.astype(np.uint8), connectivity=8)
-        out[labels == labels[row, col]] = 1 if positive else 0
+    height, width = out.shape
+    radius = _click_radius(box, 1.0, s)
+    side = float(np.sqrt(max(box[2], 1.0) * max(box[3], 1.0)))
+    for x, y, positive in clicks:
+        row = int(np.clip(round(y), 0, height - 1))
+        col = int(np.clip(round(x), 0, width - 1))
+        if positive:
+            depth = float(cv2.distanceTransform(1 - out, cv2.DIST_L2, 5)[row, col])
+        else:
+            depth = float(cv2.distanceTransform(np.pad(out, 1), cv2.DIST_L2, 5)[row + 1, col + 1])
+        reach = max(radius, int(round(s.click_reach * depth)))
+        core = max(radius, int(round(min(s.click_core * depth, s.click_core_cap * side))))
+        edited = _local_grabcut(image, out, (col, row), positive, reach, core, s)
+        out = edited
+    return out
+
+
+def _local_grabcut(
+    image: np.ndarray,
+    mask: np.ndarray,
+    centre: tuple[int, int],
+    positive: bool,
+    reach: int,
+    core: int,
+    s: FallbackSettings,
+) -> np.ndarray:
+    """``mask`` with the disc of radius ``reach`` around ``centre`` decided anew by a
+    GrabCut on the window around it (twice the reach), the ``core`` disc seeded."""
+    height, width = mask.shape
+    col, row = centre
+    half = 2 * reach + 2
+    X0, Y0 = max(0, col - half), max(0, row - half)
+    X1, Y1 = min(width, col + half + 1), min(height, row + half + 1)
+    window = mask[Y0:Y1, X0:X1]
+    disc = np.zeros_like(window)
+    cv2.circle(disc, (col - X0, row - Y0), reach, 1, -1)
+    seed = np.zeros_like(window)
+    cv2.circle(seed, (col - X0, row - Y0), core, 1, -1)
+    labels = np.where(window > 0, cv2.GC_FGD, cv2.GC_BGD).astype(np.uint8)
+    labels[disc > 0] = np.where(window[disc > 0] > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD)
+    labels[seed > 0] = cv2.GC_FGD if positive else cv2.GC_BGD
+    crop = image[Y0:Y1, X0:X1]
+    scale = min(1.0, s.click_window / max(crop.shape[:2]))
+    if scale < 1:
+        size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+        labels = cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST)
+    decided = None
+    fg, bg = (
+        (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD),
+        (labels == cv2.GC_BGD) | (labels == cv2.GC_PR_BGD),
+    )
+    if fg.sum() >= 2 and bg.sum() >= 2:
+        models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        cv2.setRNGSeed(GRABCUT_SEED)
+        with contextlib.suppress(cv2.error):
+            cv2.grabCut(
+                np.ascontiguousarray(crop[:, :, ::-1]), labels, None, *models,
+                s.click_iterations, cv2.GC_INIT_WITH_MASK,
+            )  # fmt: skip
+            decided = ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)).astype(np.uint8)
+            if scale < 1:
+                decided = cv2.resize(decided, (X1 - X0, Y1 - Y0), interpolation=cv2.INTER_NEAREST)
+    if decided is None:
+        decided = window.copy()
+        decided[seed > 0] = int(positive)
+    # the change the click asked for: pixels of the disc turned its way, joined to it
+    change = ((decided == int(positive)) & (window != int(positive)) & (disc > 0)) | (seed > 0)
+    _, pieces = cv2.connectedComponents(change.astype(np.uint8), connectivity=8)
+    out = mask.copy()
+    part = out[Y0:Y1, X0:X1]
+    part[pieces == pieces[row - Y0, col - X0]] = int(positive)
     return out
 
 
@@ -290,20 +350,13 @@ GRABCUT_SEED = 12345
 
 
 def _grabcut(
-    image: np.ndarray,
-    box: Box,
-    start: np.ndarray,
-    s: FallbackSettings,
-    clicks: Sequence[Click] = (),
-    *,
-    keep_pieces: bool = True,
+    image: np.ndarray, box: Box, start: np.ndarray, s: FallbackSettings
 ) -> np.ndarray | None:
     height, width = image.shape[:2]
     c0, r0, c1, r1 = box_px = pixel_box(box, height, width)
     X0, Y0, X1, Y1 = _context(box_px, s.margin, height, width)
     crop = image[Y0:Y1, X0:X1]
-    side = s.click_work_side if clicks else s.work_side
-    scale = min(1.0, side / max(crop.shape[:2]))
+    scale = min(1.0, s.work_side / max(crop.shape[:2]))
     size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
     labels = np.full(crop.shape[:2], cv2.GC_BGD, np.uint8)
     labels[r0 - Y0 : r1 - Y0, c0 - X0 : c1 - X0] = np.where(
@@ -312,15 +365,7 @@ def _grabcut(
     if scale < 1:
         crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
         labels = cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST)
-    radius = _click_radius(box, scale, s)
-    seeds = [((x - X0) * scale, (y - Y0) * scale, positive) for x, y, positive in clicks]
-    for x, y, positive in seeds:
-        centre = (int(np.clip(x, 0, labels.shape[1] - 1)), int(np.clip(y, 0, labels.shape[0] - 1)))
-        cv2.circle(labels, centre, radius, int(cv2.GC_FGD if positive else cv2.GC_BGD), -1)
-    foreground = (labels == cv2.GC_PR_FGD) | (labels == cv2.GC_FGD)
-    if not foreground.any() or foreground.all():
-        return None
-    if not (labels == cv2.GC_PR_FGD).any() and not (labels == cv2.GC_PR_BGD).any():
+    if not (labels == cv2.GC_PR_FGD).any() or not (labels != cv2.GC_PR_FGD).any():
         return None
     models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     bgr = np.ascontiguousarray(crop[:, :, ::-1])
@@ -332,39 +377,14 @@ def _grabcut(
     if scale < 1:
         fg = cv2.resize(fg, (X1 - X0, Y1 - Y0), interpolation=cv2.INTER_LINEAR)
     out = np.zeros((height, width), np.uint8)
-    if clicks:  # a positive click outside the box grew it; a seed may lie in the margin
-        out[Y0:Y1, X0:X1] = fg
-        out *= _box_and_seeds(out.shape, box_px, clicks, _click_radius(box, 1.0, s))
-    else:
-        out[r0:r1, c0:c1] = fg[r0 - Y0 : r1 - Y0, c0 - X0 : c1 - X0]
-    if not keep_pieces:
-        return out
-    return _largest_pieces(out, [(x, y) for x, y, positive in clicks if positive])
-
-
-def _box_and_seeds(shape, box_px, clicks: Sequence[Click], radius: int) -> np.ndarray:
-    """1 inside the box and inside the positive clicks' seed discs."""
-    c0, r0, c1, r1 = box_px
-    keep = np.zeros(shape, np.uint8)
-    keep[r0:r1, c0:c1] = 1
-    for x, y, positive in clicks:
-        if positive:
-            cv2.circle(keep, (int(round(x)), int(round(y))), radius, 1, -1)
-    return keep
+    out[r0:r1, c0:c1] = fg[r0 - Y0 : r1 - Y0, c0 - X0 : c1 - X0]
+    return _largest_pieces(out)
 
 
 def _click_radius(box: Box, scale: float, s: FallbackSettings) -> int:
     """The seed disc's radius in pixels at ``scale`` (at least 1 px there)."""
     side = float(np.sqrt(max(box[2], 1.0) * max(box[3], 1.0)))
     return max(1, int(round(max(2.0, s.click_radius * side) * scale)))
-
-
-def _seeded(bitmap: np.ndarray, clicks: Sequence[Click], radius: int) -> np.ndarray:
-    """``bitmap`` with a disc set around each positive click and cleared around each negative."""
-    out = bitmap.copy()
-    for x, y, positive in clicks:
-        cv2.circle(out, (int(round(x)), int(round(y))), radius, int(positive), -1)
-    return out
 
 
 def _clean_clicks(points: Sequence[Click], height: int, width: int) -> list[Click]:
@@ -486,20 +506,14 @@ class _View:
         return out
 
 
-def _largest_pieces(fg: np.ndarray, keep_at: Sequence[tuple[float, float]] = ()) -> np.ndarray:
-    """The largest connected piece, any other at least a fifth of its size, and every
-    piece holding one of the points ``keep_at`` (positive clicks)."""
+def _largest_pieces(fg: np.ndarray) -> np.ndarray:
+    """The largest connected piece, and any other at least a fifth of its size."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
     if count <= 2:
         return fg
     areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = set((1 + np.flatnonzero(areas >= 0.2 * areas.max())).tolist())
-    for x, y in keep_at:
-        row = int(np.clip(round(y), 0, fg.shape[0] - 1))
-        col = int(np.clip(round(x), 0, fg.shape[1] - 1))
-        if labels[row, col]:
-            keep.add(int(labels[row, col]))
-    return np.isin(labels, sorted(keep)).astype(np.uint8)
+    keep = 1 + np.flatnonzero(areas >= 0.2 * areas.max())
+    return np.isin(labels, keep).astype(np.uint8)
 
 
 def _fits_box(inside: np.ndarray, s: FallbackSettings) -> bool:
