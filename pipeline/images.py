@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -127,6 +128,24 @@ class OutsideRootError(ImageError):
         super().__init__(f"{name!r} {reason}")
 
 
+def _realpath(lexical: str, folders: dict[str, str]) -> str:
+    """``os.path.realpath`` of a normalised absolute path, its folder's part resolved
+    once per ``folders`` cache: the last part is read on each call (``lstat``), and a
+    link there, or a path whose last part is not a plain name, is resolved in full."""
+    head, tail = os.path.split(lexical)
+    if not tail or tail in (".", ".."):
+        return os.path.realpath(lexical)
+    try:
+        if stat.S_ISLNK(os.lstat(lexical).st_mode):
+            return os.path.realpath(lexical)
+    except OSError:
+        pass  # absent (or unreadable): realpath appends it as it is
+    real_head = folders.get(head)
+    if real_head is None:
+        real_head = folders[head] = os.path.realpath(head)
+    return os.path.join(real_head, tail)
+
+
 def _inside(path: str, folder: str) -> bool:
     try:
         return os.path.commonpath([path, folder]) == folder
@@ -150,11 +169,15 @@ class ImageRoot:
     def at(cls, folder: str | os.PathLike[str], *, follow_symlinks: bool = False) -> ImageRoot:
         return cls(Path(os.path.realpath(Path(folder).expanduser())), follow_symlinks)
 
-    def place(self, name: str | os.PathLike[str]) -> Path:
+    def place(self, name: str | os.PathLike[str], folders: dict[str, str] | None = None) -> Path:
         """The file ``name`` names (relative to the root, or absolute), checked to lie
         inside the root: :class:`OutsideRootError` says why not. Opens no file; only
         symbolic links on the way are read. The path returned is the one checked:
-        open that one, not ``name``."""
+        open that one, not ``name``.
+
+        ``folders``: a cache of resolved folders (lexical -> real) for one batch of
+        names, e.g. one import: each folder's links are then read once per batch, and
+        each name's last part still by itself (a link there is resolved in full)."""
         text = os.fspath(name)
         if not text or "\x00" in text:
             raise OutsideRootError(text, "is not a file name")
@@ -163,7 +186,10 @@ class ImageRoot:
         if not _inside(lexical, folder):
             raise OutsideRootError(text, f"is outside the image root {folder}")
         if not self.follow_symlinks:
-            real = os.path.realpath(lexical)
+            if folders is not None and os.name == "posix":  # Windows: junctions too
+                real = _realpath(lexical, folders)
+            else:
+                real = os.path.realpath(lexical)
             if not _inside(real, folder):
                 raise OutsideRootError(
                     text,

@@ -14,6 +14,7 @@ the field; the file is not opened.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -54,6 +55,8 @@ class ImageSearch:
 
     root: ImageRoot
     folders: tuple[Path, ...]
+    # Folders resolved so far (ImageRoot.place): each folder's links read once an import.
+    resolved: dict[str, str] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
 
 def image_search(
@@ -107,7 +110,7 @@ def find_file(search: ImageSearch, names: Sequence[tuple[str, str]]) -> Found:
             continue  # inside every searched folder by name: no lexical check to make
         if not any(root.holds(os.path.join(folder, name)) for folder in search.folders):
             try:
-                root.place(os.path.join(search.folders[0], name))
+                root.place(os.path.join(search.folders[0], name), search.resolved)
             except OutsideRootError as exc:
                 return Found(refused=f"'{field}' {name!r} {exc.reason}")
     first = None
@@ -117,7 +120,7 @@ def find_file(search: ImageSearch, names: Sequence[tuple[str, str]]) -> Found:
             if not _plain(name) and not root.holds(candidate):
                 continue
             try:
-                path = root.place(candidate)
+                path = root.place(candidate, search.resolved)
             except OutsideRootError as exc:
                 if os.path.lexists(os.path.normpath(candidate)):
                     return Found(refused=f"'{field}' {name!r} {exc.reason}")
