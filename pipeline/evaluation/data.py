@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -77,7 +77,8 @@ class GroundTruth:
         return len(self.category_ids)
 
     def pair_keys(self, image_index: np.ndarray, category_index: np.ndarray) -> np.ndarray:
-        return image_index.astype(np.int64) * self.n_categories + category_index
+        keys: np.ndarray = image_index.astype(np.int64) * self.n_categories + category_index
+        return keys
 
     def rles(self) -> list[dict]:
         """Each annotation's mask as a pycocotools RLE (pycocotools' ``annToRLE``)."""
@@ -164,7 +165,8 @@ def load_ground_truth(gt: GroundTruth | dict | str | Path) -> GroundTruth:
 
     K = len(sorted_cats)
     federated = any("neg_category_ids" in im for im in images)
-    neg, nel = [], []
+    neg: list[np.ndarray] = []
+    nel: list[np.ndarray] = []
     for i in order if federated else ():
         im = images[i]
         row = np.searchsorted(sorted_ids, im["id"])
@@ -238,9 +240,11 @@ def _one_rle(segm: Any, h: int, w: int, ann_id: Any) -> dict:
     """pycocotools' ``annToRLE`` for one annotation, with errors turned into ours."""
     try:
         if isinstance(segm, list):
-            return mask_utils.merge(mask_utils.frPyObjects(segm, h, w))
+            merged: dict = mask_utils.merge(mask_utils.frPyObjects(segm, h, w))
+            return merged
         if isinstance(segm, dict) and isinstance(segm.get("counts"), list):
-            return mask_utils.frPyObjects(segm, h, w)
+            compressed: dict = mask_utils.frPyObjects(segm, h, w)
+            return compressed
         if isinstance(segm, dict) and isinstance(segm.get("counts"), (str, bytes)):
             return segm
     except Exception as exc:  # pycocotools raises bare exceptions
@@ -257,7 +261,8 @@ def _annotation_rles(truth: GroundTruth) -> list[dict]:
     n = len(truth.ann_ids)
     out: list[dict | None] = [None] * n
     by_image: dict[int, list[int]] = {}
-    given_rle = []
+    given_rle: list[int] = []
+    given: list[dict] = []  # their RLEs, checked below
     for i, segm in enumerate(truth.ann_segmentation):
         if isinstance(segm, list) and segm and _is_polygon(segm[0]):
             by_image.setdefault(int(truth.ann_image[i]), []).append(i)
@@ -266,6 +271,7 @@ def _annotation_rles(truth: GroundTruth) -> list[dict]:
             rle = _one_rle(segm, h, w, truth.ann_ids[i])
             out[i] = rle
             given_rle.append(i)
+            given.append(rle)
     for row, members in by_image.items():
         h, w = _image_size(truth, members[0])
         parts = [p for i in members for p in truth.ann_segmentation[i]]
@@ -283,12 +289,12 @@ def _annotation_rles(truth: GroundTruth) -> list[dict]:
             at += k
     if given_rle:
         check_masks(
-            [out[i] for i in given_rle],
+            given,
             truth.heights[truth.ann_image[given_rle]],
             truth.widths[truth.ann_image[given_rle]],
             lambda j: f"ground-truth annotation id {truth.ann_ids[given_rle[j]]}",
         )
-    return out  # type: ignore[return-value]
+    return out  # type: ignore[return-value]  # every entry was set above: none is None
 
 
 def _is_polygon(part: Any) -> bool:
@@ -323,7 +329,8 @@ class Detections:
                 self._mask_area = rle_areas(self.segmentation)
             return self._mask_area
         if self._mask_area is not None:
-            return self._mask_area[rows]
+            some: np.ndarray = self._mask_area[rows]
+            return some
         return rle_areas([self.segmentation[i] for i in rows])
 
     def boxes(self) -> np.ndarray:
@@ -503,7 +510,9 @@ def _segmentations(results: list[dict], truth: GroundTruth, image: np.ndarray) -
     return segs
 
 
-def check_masks(rles: Sequence[dict], heights: np.ndarray, widths: np.ndarray, name) -> None:
+def check_masks(
+    rles: Sequence[dict], heights: np.ndarray, widths: np.ndarray, name: Callable[[int], str]
+) -> None:
     """Decode ``rles`` fully and raise unless each covers exactly its image.
 
     pycocotools' C code loops forever on an RLE that covers fewer pixels than its
@@ -529,7 +538,7 @@ def check_masks(rles: Sequence[dict], heights: np.ndarray, widths: np.ndarray, n
 # --------------------------------------------------------------------------- helpers
 
 
-def _rows_of_numbers(rows: list, width: int, dtype) -> np.ndarray:
+def _rows_of_numbers(rows: list, width: int, dtype: Any) -> np.ndarray:
     """``rows`` (lists of ``width`` numbers) as an [n, width] array; ValueError otherwise.
     (Flattening through an iterator is several times faster than np.array on lists.)"""
     n = len(rows)
