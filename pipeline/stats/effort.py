@@ -206,7 +206,8 @@ def effort(conn: Connection, groups: list[AnswerGroup] | None = None) -> Effort:
         if g.stage not in s.STAGES:
             continue
         result.by_stage[g.stage].add(*values)
-        result.by_annotator.setdefault((g.annotator_id, g.stage), EffortRow()).add(*values)
+        if g.annotator_id is not None:  # an answer always has one; the type allows none
+            result.by_annotator.setdefault((g.annotator_id, g.stage), EffortRow()).add(*values)
         if g.stage == s.SEGMENTATION:
             result.by_tool.setdefault(g.tool or UNKNOWN_TOOL, EffortRow()).add(*values)
     result.names = dict(conn.execute(select(s.annotators.c.id, s.annotators.c.name)).all())
