@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -45,8 +46,9 @@ def summarize_counts(counts: Sequence[str | bytes]) -> RleSummary:
     return RleSummary(area, total, ok)
 
 
-def _join(part: Sequence[str | bytes]) -> tuple[bytes, np.ndarray, np.ndarray]:
-    """All strings as one ASCII buffer, their lengths, and which could not be encoded."""
+def _join(part: Sequence[Any]) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """All strings as one ASCII buffer, their lengths, and which could not be encoded
+    (``part`` is what a file gave as "counts": strings, bytes or anything else)."""
     n = len(part)
     unreadable = np.zeros(n, dtype=bool)
     try:
