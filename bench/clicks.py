@@ -18,7 +18,9 @@ Backends (``--backend``):
   before and after fine-tuning on part of them (the rest is the test set), and the
   fallback on the same test set;
 - ``finetune``: the same on the set given (default tiny_coco): train on its train file,
-  test on its val file (``--train-iterations``, ``--train-size``).
+  test on its val file (``--train-iterations``, ``--train-size``);
+- ``large``: the fallback's CPU cost on a synthetic 8000 x 6000 photo, for the box and
+  for each of 4 clicks (each says what it costs; the target is <= 300 ms).
 
 Prints one JSON object. Default set: tiny_coco val in ../shared/data (absent in a
 user's clone: say where it was looked for, and use ``--annotations``/``--images``).
@@ -282,10 +284,47 @@ def finetune(
     return before, after, seconds
 
 
+def large_photo_cost() -> dict:
+    """CPU ms of the fallback on an 8000 x 6000 photo: boxes of several sizes, then each
+    of 4 protocol clicks (the target: <= 300 ms for the box and for each click)."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 60, (6000, 8000, 3), dtype=np.uint8)
+    truth = np.zeros((6000, 8000), np.uint8)
+    cv2.ellipse(truth, (4000, 3000), (2000, 1500), 0, 0, 360, 1, -1)
+    cv2.rectangle(truth, (5800, 2800), (7600, 3200), 1, -1)  # an arm the box leaves out
+    image[truth > 0] = (200, 60, 50)
+    out = {}
+    for name, box in (
+        ("whole_image", (0, 0, 8000, 6000)),
+        ("large_object", (1900, 1400, 4200, 3200)),
+        ("small_object", (3000, 2000, 300, 200)),
+    ):
+        points: list[Click] = []
+        cpu = time.process_time()
+        found = fallback.box_to_mask(image, box).bitmap
+        times = [1000 * (time.process_time() - cpu)]
+        for _ in range(4):
+            click = next_click(truth, found)
+            if click is None:
+                break
+            points.append(click)
+            cpu = time.process_time()
+            found = fallback.box_to_mask(image, box, points=points).bitmap
+            times.append(1000 * (time.process_time() - cpu))
+        out[name] = {
+            "cpu_ms_box": round(times[0], 1),
+            "cpu_ms_each_click": [round(t, 1) for t in times[1:]],
+            "iou_after_clicks": round(iou(found, truth), 4),
+        }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--backend", default="fallback", choices=("fallback", "model", "shapes", "finetune")
+        "--backend",
+        default="fallback",
+        choices=("fallback", "model", "shapes", "finetune", "large"),
     )
     parser.add_argument("--annotations", default=TINY / "annotations" / "instances_val2017.json")
     parser.add_argument("--images", default=TINY / "val2017")
@@ -303,6 +342,10 @@ def main() -> None:
     args = parser.parse_args()
 
     report: dict = {"benchmark": "clicks", "backend": args.backend, "clicks": args.clicks}
+    if args.backend == "large":
+        report["large"] = large_photo_cost()
+        print(json.dumps(report, indent=1))
+        return
     if args.backend == "shapes":
         import torch
 
