@@ -99,7 +99,7 @@ def _unpasted_masks(model: MaskRCNN) -> Iterator[None]:
     probabilities (torchvision's postprocess without the paste)."""
     transform = model.transform
 
-    def boxes_only(result, image_shapes, original_sizes):  # noqa: ANN001, ANN202
+    def boxes_only(result: Any, image_shapes: Any, original_sizes: Any) -> Any:
         for pred, size, original in zip(result, image_shapes, original_sizes, strict=True):
             pred["boxes"] = resize_boxes(pred["boxes"], size, original)
         return result
@@ -154,7 +154,8 @@ def _column_runs(local: np.ndarray, x0: int, y0: int, height: int, width: int) -
     counts[2::2] = starts[1:] - ends[:-1]
     counts[1::2] = ends - starts
     tail = total - int(ends[-1])
-    return counts.tolist() + ([tail] if tail else [])
+    runs: list[int] = counts.tolist()
+    return runs + ([tail] if tail else [])
 
 
 def evaluate_model(

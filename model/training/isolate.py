@@ -72,7 +72,7 @@ def _child(
 @dataclass
 class _Watch:
     model_id: int | None = None
-    result: Any = None
+    result: ev.TrainResult | None = None
     error: str | None = None
     crash: str | None = None
     stopped_at: int | None = None  # the last progress event's iteration

@@ -10,7 +10,7 @@ def format_metrics(metrics: dict[str, Any] | None) -> str:
     if not metrics:
         return "not evaluated"
     if "note" in metrics:
-        return metrics["note"]
+        return str(metrics["note"])
 
     def pct(value: Any) -> str:
         return "-" if value is None or value < 0 else f"{100 * value:.1f}"

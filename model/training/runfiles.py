@@ -24,6 +24,7 @@ def read_checkpoint_info(folder: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        info: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return info
     except (OSError, json.JSONDecodeError) as exc:
         raise LongtailError(f"{path} is damaged ({exc})") from None
