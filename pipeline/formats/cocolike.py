@@ -19,7 +19,7 @@ from ..errors import GeometryError, VocabularyError
 from ..geometry import Mask, polygon_problems
 from ..vocabulary import category_from_entry, normalize
 from .locate import ImageSearch, find_file, keep_readable, relative_names
-from .masks import encode_mask, encode_polygons
+from .masks import EncodedMasks, encode_mask, encode_polygons
 from .report import FormatError, ImportReport
 from .source import BOX_ONLY, Encoded, SourceCategory, SourceImage
 
@@ -362,9 +362,14 @@ def check_negatives(image: SourceImage, report: ImportReport) -> None:
 
 
 def encode_annotations(
-    image: SourceImage, report: ImportReport, *, repair_boxes: bool = False
+    image: SourceImage,
+    report: ImportReport,
+    *,
+    repair_boxes: bool = False,
+    polygons: Callable[[list[Any], int, int], EncodedMasks] = encode_polygons,
 ) -> list[Encoded]:
-    """Check and encode an image's COCO annotations: polygons in bulk, RLEs one by one."""
+    """Check and encode an image's COCO annotations: polygons in bulk, RLEs one by one.
+    ``polygons``: :func:`encode_polygons`, or what gives its values (PolygonBatches)."""
     height, width, file, iid = image.height, image.width, image.file, image.key
     out: list[Encoded] = []
     poly_anns: list[dict] = []
@@ -448,7 +453,7 @@ def encode_annotations(
 
     if not poly_anns:
         return out
-    encoded = encode_polygons([a["segmentation"] for a in poly_anns], height, width)
+    encoded = polygons([a["segmentation"] for a in poly_anns], height, width)
     given = boxes.copy()
     given[:, 2:] += given[:, :2]
     extent = encoded.boxes.copy()

@@ -34,6 +34,7 @@ from .cocolike import (
 )
 from .jsonio import JSONReadError, load_json, no_cycle_collection
 from .locate import ImageSearch, image_search, infer_split
+from .masks import PolygonBatches
 from .options import ImportOptions
 from .report import FormatError, ImportReport, display_path
 from .source import Encoded, SourceCategory, SourceImage
@@ -121,6 +122,31 @@ def run_import(
     if report.problems or report.notes:
         report.write(project.folder)
     return report
+
+
+# Polygons encoded together (PolygonBatches): enough to spread numpy's and pycocotools'
+# cost per call, few enough that a batch's masks take little memory.
+BATCH_ANNOTATIONS = 4_000
+
+
+def _prepare_batch(batches: PolygonBatches, images: Sequence[SourceImage], start: int) -> int:
+    """Encode the polygons of ``images[start:]`` up to BATCH_ANNOTATIONS annotations;
+    the index after the last image of the batch."""
+    groups = []
+    count = 0
+    stop = start
+    while stop < len(images) and (count < BATCH_ANNOTATIONS or stop == start):
+        image = images[stop]
+        segs = [
+            seg
+            for ann in image.annotations
+            if type(ann) is dict and type(seg := ann.get("segmentation")) is list and seg
+        ]
+        groups.append((segs, image.height, image.width))
+        count += len(segs)
+        stop += 1
+    batches.prepare(groups)
+    return stop
 
 
 def _exhaustive_over(writer: ImportWriter, report: ImportReport, category_ids: dict) -> None:
@@ -276,9 +302,15 @@ def import_document(
     licenses = [item for item in doc.get("licenses") or [] if isinstance(item, dict)]
     doc.clear()  # the images now hold their annotations; let the rest go
     repair_boxes = options.repair_boxes
+    batches = PolygonBatches()
+    position = {id(image): i for i, image in enumerate(images)}
+    prepared = [0]  # images[:prepared[0]] have their polygons in a batch (or are done)
 
     def encode(image: SourceImage) -> list[Encoded]:
-        return encode_annotations(image, report, repair_boxes=repair_boxes)
+        at = position.get(id(image))
+        if at is not None and at >= prepared[0]:
+            prepared[0] = _prepare_batch(batches, images, at)
+        return encode_annotations(image, report, repair_boxes=repair_boxes, polygons=batches.encode)
 
     run_import(
         project,
