@@ -99,7 +99,7 @@ def train_in_child(
         target=_child,
         args=(str(target), config, options, out, stop_event, os.getpid()),
         name="longtail-train",
-        daemon=True,
+        daemon=False,  # a daemonic process may not start DataLoader workers (--workers N)
     )
     child.start()
     # What recording a stopped run needs, imported now rather than in the 2 s after a stop.
