@@ -108,22 +108,24 @@ def train_in_child(
     from . import registry  # noqa: F401
 
     watch, asked = _Watch(), None
-    while True:
-        _drain(out, watch, say, POLL_S)
-        if stop is not None and stop.is_set() and asked is None:
-            stop_event.set()
-            asked = time.monotonic()
-        if watch.result is not None or watch.error or watch.crash:
-            break
-        if not child.is_alive():
-            _drain(out, watch, say, 0.2)  # the last words in the pipe
-            break
-        if asked is not None and time.monotonic() - asked > grace:
-            break  # ended below
-    # Once its result is in (or it was ended), the child has nothing left to write: its
-    # interpreter's teardown (seconds on a loaded machine) is not worth waiting for.
-    if child.is_alive():
-        child.kill()
+    try:
+        while True:
+            _drain(out, watch, say, POLL_S)
+            if stop is not None and stop.is_set() and asked is None:
+                stop_event.set()
+                asked = time.monotonic()
+            if watch.result is not None or watch.error or watch.crash:
+                break
+            if not child.is_alive():
+                _drain(out, watch, say, 0.2)  # the last words in the pipe
+                break
+            if asked is not None and time.monotonic() - asked > grace:
+                break  # ended below
+    finally:
+        # Once its result is in (or it was ended, or this process fails), the child has
+        # nothing left to write: its teardown (seconds when loaded) is not waited for.
+        if child.is_alive():
+            child.kill()
     if watch.result is not None:
         return watch.result
     if watch.error:
