@@ -158,10 +158,16 @@ def fallback_segmenter(pixels, box, points, ann) -> np.ndarray:
 
 
 def predictor_segmenter(predictor) -> Segmenter:
+    from pipeline.errors import VocabularyError
+
     def segment(pixels, box, points, ann) -> np.ndarray:
         key = ("bench", ann["image_id"])
+        try:
+            category = predictor.category_index(ann["category"])
+        except VocabularyError:  # a category the training file lacked: the model's pick
+            category = None
         return predictor.box_to_mask(
-            pixels, box, category=ann["category"], key=key, points=points, use_model=True
+            pixels, box, category=category, key=key, points=points, use_model=True
         ).bitmap
 
     return segment

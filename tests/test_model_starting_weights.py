@@ -234,3 +234,17 @@ def test_trained_models_not_in_use_are_named_with_the_command_that_uses_one(coco
              "--out", str(tmp_path / "out.json")]
         )  # fmt: skip
     assert code != 0 and "--use 2" in err.getvalue()
+
+
+def test_the_apps_prompt_predictor_carries_the_unused_models_hint(coco_project):
+    from model.registry import project_predictor
+    from model.training.registry import FINISHED, create_model, update_model
+
+    assert project_predictor(coco_project, prompts_only=True).weights.note == ""
+    record = create_model(
+        coco_project, name="m", architecture="r50-fpn-v2", category_ids=[1], config={}
+    )
+    update_model(coco_project, record.id, status=FINISHED, checkpoint=f"models/{record.id}/c.pt")
+    predictor = project_predictor(coco_project, prompts_only=True)  # the GUI worker's call
+    assert f"--use {record.id}" in predictor.weights.note
+    assert f"--use {record.id}" in predictor.weights.summary()

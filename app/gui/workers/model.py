@@ -132,8 +132,10 @@ class _Runner(QObject):
                 )
             else:
                 if not predictor.trained:
-                    raise LongtailError(
+                    note = getattr(getattr(predictor, "weights", None), "note", "")
+                    raise LongtailError(  # the note: trained models that are not in use
                         "whole-image proposals need a trained model; prompt with a box instead"
+                        + (f"; {note}" if note else "")
                     )
                 found = predictor.propose(pixels)
         except Exception as exc:  # reported to the GUI, never raised in the thread
