@@ -182,15 +182,15 @@ def test_a_correction_with_a_broken_rle_is_refused_and_the_accepted_mask_stays(t
 
 
 def test_predict_never_writes_a_mask_that_does_not_cover_the_image():
-    from app.cli.commands.predict import _check_masks
+    from app.cli.commands.predict import _check_mask
     from pipeline.images import ImageRecord
 
     record = ImageRecord(7, "a.png", "a.png", W, H, None, "train")
     good = Mask.from_box((10, 10, 30, 30), H, W).coco_rle()
-    _check_masks([{"segmentation": good}], record)
+    _check_mask({"segmentation": good}, record, 0)
     for bad in ({"size": [H, W], "counts": "T3b1"}, {"size": [H + 1, W], "counts": good["counts"]}):
         with pytest.raises(LongtailError, match="mask #1 for image 7"):
-            _check_masks([{"segmentation": good}, {"segmentation": bad}], record)
+            _check_mask({"segmentation": bad}, record, 1)
 
 
 # ---------------------------------------------------------------- ids beyond 64 bits
