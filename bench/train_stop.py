@@ -51,10 +51,16 @@ def one_try(folder: Path, size: int, delay: float, cli: bool) -> dict:
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
     )
     assert process.stdout is not None
-    for line in process.stdout:
-        event = json.loads(line)
-        if event["event"] == "checkpoint" and event["iteration"] == 1:
-            break
+    if cli:
+        # longtail train draws a bar, not events: its first checkpoint file says the same.
+        runs = len(list(folder.glob("models/*/checkpoint.pt")))
+        while len(list(folder.glob("models/*/checkpoint.pt"))) == runs:
+            time.sleep(0.05)
+    else:
+        for line in process.stdout:
+            event = json.loads(line)
+            if event["event"] == "checkpoint" and event["iteration"] == 1:
+                break
     time.sleep(delay)
     asked = time.monotonic()
     process.send_signal(signal.SIGTERM)
