@@ -133,8 +133,9 @@ def box_to_mask(
     if clicks:
         vclicks = [view.click(c) for c in clicks]
         bitmap = _edit_by_clicks(view.image, view.box(grown), bitmap, vclicks, s)
+    refused = _refused(grown, clicks, s)
     return FallbackResult(
-        view.paste(bitmap, pixel_box(grown, height, width), height, width), method
+        view.paste(bitmap, pixel_box(grown, height, width), height, width, refused), method
     )
 
 
@@ -160,7 +161,8 @@ def refine(
     inside[vr0:vr1, vc0:vc1] = start[vr0:vr1, vc0:vc1]
     vclicks = [view.click(c) for c in clicks]
     edited = _edit_by_clicks(view.image, view.box(grown), inside, vclicks, s)
-    return view.paste(edited, pixel_box(grown, height, width), height, width)
+    refused = _refused(grown, clicks, s)
+    return view.paste(edited, pixel_box(grown, height, width), height, width, refused)
 
 
 def _box_only(
@@ -387,6 +389,14 @@ def _click_radius(box: Box, scale: float, s: FallbackSettings) -> int:
     return max(1, int(round(max(2.0, s.click_radius * side) * scale)))
 
 
+def _refused(
+    box: Box, clicks: Sequence[Click], s: FallbackSettings
+) -> list[tuple[float, float, int]]:
+    """The negative clicks as full-resolution seed discs (x, y, radius)."""
+    radius = _click_radius(box, 1.0, s)
+    return [(x, y, radius) for x, y, positive in clicks if not positive]
+
+
 def _clean_clicks(points: Sequence[Click], height: int, width: int) -> list[Click]:
     """Clicks as (x, y, positive) floats, clamped onto the image."""
     out = []
@@ -488,9 +498,18 @@ class _View:
         return (small >= 128).astype(np.uint8)
 
     def paste(
-        self, bitmap: np.ndarray, box_px: tuple[int, int, int, int], height: int, width: int
+        self,
+        bitmap: np.ndarray,
+        box_px: tuple[int, int, int, int],
+        height: int,
+        width: int,
+        refused: Sequence[tuple[float, float, int]] = (),
     ) -> np.ndarray:
-        """A view-sized bitmap back at full resolution, kept inside ``box_px``."""
+        """A view-sized bitmap back at full resolution, kept inside ``box_px``.
+
+        Never empty: the box is the last resort, less a disc (x, y, radius) around
+        each of ``refused`` (the negative clicks), so that a click that took the whole
+        object out is never answered with a mask holding the clicked pixel."""
         X0, Y0 = self.origin
         if self.scale != 1:
             how = cv2.INTER_LINEAR if self.scale < 1 else cv2.INTER_AREA
@@ -503,6 +522,8 @@ class _View:
         out[r0:r1, c0:c1] = bitmap[r0 - Y0 : r1 - Y0, c0 - X0 : c1 - X0]
         if not out.any():  # never empty: the box is the last resort
             out[r0:r1, c0:c1] = 1
+            for x, y, radius in refused:
+                cv2.circle(out, (int(round(x)), int(round(y))), radius, 0, -1)
         return out
 
 

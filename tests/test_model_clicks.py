@@ -99,3 +99,15 @@ def test_a_malformed_click_is_refused_in_one_line(bad):
     image, _ = two_parts()
     with pytest.raises(LongtailError, match="click #0"):
         FallbackPredictor(["thing"]).box_to_mask(image, (28, 28, 64, 64), points=bad)
+
+
+def test_a_negative_click_on_the_only_object_never_comes_back_as_mask():
+    # A negative click in the middle of the one (uniform) object in the box takes all of
+    # it out; the never-empty last resort (the box) must still leave the clicked pixel out.
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 30, (100, 120, 3)).astype(np.uint8)
+    image[30:70, 20:60] = (230, 60, 60)
+    x, y = 40, 50
+    bitmap = F.box_to_mask(image, (15, 25, 50, 50), points=[(x, y, False)]).bitmap
+    assert bitmap.any()
+    assert not bitmap[y, x]
