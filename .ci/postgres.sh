@@ -49,6 +49,10 @@ longtail_start_postgres() {
     su postgres -c "psql -qc \"create role longtail login password 'longtail' createdb createrole\"" \
       >/dev/null || longtail_postgres_fail "the test role longtail cannot be created"
   fi
+  # pg_signal_backend: a test database is dropped WITH (FORCE), which ends the sessions
+  # that the test's own throwaway logins (team members) may still hold on it.
+  su postgres -c "psql -qc 'grant pg_signal_backend to longtail'" >/dev/null \
+    || longtail_postgres_fail "the test role longtail cannot be granted pg_signal_backend"
   PGPASSWORD=longtail psql -h localhost -U longtail -d postgres -tAc 'select 1' >/dev/null \
     || longtail_postgres_fail "refuses longtail/longtail over TCP on localhost (pg_hba.conf?)"
   export LONGTAIL_TEST_POSTGRES_URL="postgresql://longtail:longtail@localhost/postgres"

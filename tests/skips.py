@@ -16,7 +16,8 @@ PREFIX = "needs "
 
 POSTGRES = (
     "needs PostgreSQL (set LONGTAIL_TEST_POSTGRES_URL=postgresql://USER:PASSWORD@HOST/DB "
-    "to a server where USER has CREATEDB and CREATEROLE; .ci/run starts the machine's own)"
+    "to a server where USER has CREATEDB, CREATEROLE and pg_signal_backend; .ci/run starts the "
+    "machine's own)"
 )
 PSYCOPG = "needs psycopg (pip install -e '.[postgres]'; make test installs it)"
 
