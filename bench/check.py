@@ -18,13 +18,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from bench.store import build  # noqa: E402
+from bench.store import built_store  # noqa: E402
 from pipeline import schema as s  # noqa: E402
 from pipeline.check import (  # noqa: E402
     check_project,
@@ -33,19 +32,6 @@ from pipeline.check import (  # noqa: E402
     pipeline_findings,
 )
 from pipeline.store import DB_NAME, Project  # noqa: E402
-
-
-def store(folder: Path, images: int, per_image: int) -> dict[str, Any]:
-    done = folder / "built.json"
-    if done.is_file():
-        return json.loads(done.read_text())
-    if folder.exists():
-        for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"):
-            (folder / name).unlink(missing_ok=True)
-    with Project.create(folder) as project:
-        figures = build(project, images, per_image, 20, seed=0)
-    done.write_text(json.dumps(figures))
-    return figures
 
 
 def main() -> None:
@@ -58,7 +44,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     folder = Path(args.store_dir) / f"store-{args.images}x{args.per_image}"
-    built = store(folder, args.images, args.per_image)
+    built = built_store(folder, args.images, args.per_image)
     with Project.open(folder, read_only=True) as project:
         with project.read() as conn:
             rows = sum(

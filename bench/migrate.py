@@ -24,49 +24,17 @@ import sqlite3
 import sys
 import tempfile
 import time
-import uuid
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine  # noqa: E402
 
-from bench.store import build  # noqa: E402
+from bench.store import built_store, server_database  # noqa: E402
 from pipeline import schema as s  # noqa: E402
-from pipeline import teamdb  # noqa: E402
 from pipeline.migrate import _defer_checks, migrate  # noqa: E402
-from pipeline.store import DB_NAME, Project  # noqa: E402
-
-
-@contextmanager
-def server_database(base: str):
-    name = f"longtail_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(
-        base.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            teamdb.drop_project_database(conn, name)  # and its group roles
-        admin.dispose()
-
-
-def store(folder: Path, images: int, per_image: int) -> dict[str, Any]:
-    done = folder / "built.json"
-    if done.is_file():
-        return json.loads(done.read_text())
-    if folder.exists():
-        for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"):
-            (folder / name).unlink(missing_ok=True)
-    with Project.create(folder) as project:
-        figures = build(project, images, per_image, 20, seed=0)
-    done.write_text(json.dumps(figures))
-    return figures
+from pipeline.store import DB_NAME  # noqa: E402
 
 
 def plain_copy(folder: Path, url: str, *, bare: bool) -> int:
@@ -110,7 +78,7 @@ def main() -> None:
     if not args.postgres:
         raise SystemExit("no PostgreSQL server: --postgres URL or $LONGTAIL_TEST_POSTGRES_URL")
     folder = Path(args.store_dir) / f"store-{args.images}x{args.per_image}"
-    built = store(folder, args.images, args.per_image)
+    built = built_store(folder, args.images, args.per_image)
     figures: dict[str, Any] = {"store": built, "cpu_count": os.cpu_count()}
     copy_s, bare_s, migrate_s, rows = [], [], [], 0
     for _ in range(args.repeat):

@@ -13,13 +13,19 @@ import random
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sqlalchemy import create_engine, text  # noqa: E402
+
 from pipeline import schema as s  # noqa: E402
+from pipeline import teamdb  # noqa: E402
 from pipeline.annotations import image_annotations, segment_values  # noqa: E402
 from pipeline.geometry import Mask  # noqa: E402
 from pipeline.store import DB_NAME, Project, now  # noqa: E402
@@ -137,6 +143,39 @@ def build(project: Project, n_images: int, per_image: int, points: int, seed: in
         "images": image_id,
         "segments": segment_id,
     }
+
+
+def built_store(folder: Path, images: int, per_image: int) -> dict:
+    """The project of :func:`build` in ``folder``, built once and kept for later runs
+    (``built.json`` holds its build figures); a half-built one is started afresh."""
+    done = folder / "built.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    if folder.exists():
+        for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"):
+            (folder / name).unlink(missing_ok=True)
+    with Project.create(folder) as project:
+        figures = build(project, images, per_image, 20, seed=0)
+    done.write_text(json.dumps(figures))
+    return figures
+
+
+@contextmanager
+def server_database(base: str) -> Iterator[str]:
+    """A fresh database on the PostgreSQL server at ``base``; yields its URL and drops
+    it afterwards, with its group roles."""
+    name = f"longtail_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(
+        base.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            teamdb.drop_project_database(conn, name)  # and its group roles
+        admin.dispose()
 
 
 def percentiles(samples: list[float]) -> dict:

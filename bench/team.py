@@ -43,10 +43,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
-from bench.store import build  # noqa: E402
-from pipeline import roles, teamdb  # noqa: E402
+from bench.store import build, server_database  # noqa: E402
+from pipeline import roles  # noqa: E402
 from pipeline import schema as s  # noqa: E402
 from pipeline.migrate import migrate  # noqa: E402
 from pipeline.stages import Pipeline  # noqa: E402
@@ -62,23 +62,6 @@ def percentiles(samples: list[float]) -> dict[str, float]:
         "p95_ms": round(float(np.percentile(ms, 95)), 2),
         "claims": len(samples),
     }
-
-
-@contextmanager
-def server_database(base: str):
-    """A fresh database on the server at ``base`` (dropped afterwards)."""
-    name = f"longtail_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(
-        base.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            teamdb.drop_project_database(conn, name)  # and its group roles
-        admin.dispose()
 
 
 # ---------------------------------------------------------------- claim latency
