@@ -76,6 +76,49 @@ def make_image(
     return path
 
 
+@pytest.fixture
+def x_display():
+    """A private Xvfb server of 1400x900; yields its DISPLAY (":N"). Each xdist worker
+    probes its own range of display numbers, and a number another process took in the
+    meantime is passed over."""
+    import shutil
+    import subprocess
+    import time
+
+    from skips import needs
+
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        needs("Xvfb", "apt-get install xvfb; .ci/run installs it")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    first = 140 + 60 * (int(worker) if worker.isdigit() else 0)
+    for number in range(first, first + 60):
+        socket = Path(f"/tmp/.X11-unix/X{number}")
+        if socket.exists() or Path(f"/tmp/.X{number}-lock").exists():
+            continue
+        server = subprocess.Popen(
+            [xvfb, f":{number}", "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 20
+        while not socket.exists() and server.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if socket.exists() and server.poll() is None:
+            break
+        server.kill()
+        if time.monotonic() >= deadline:
+            pytest.fail(f"Xvfb did not start: {server.stderr.read().decode(errors='replace')}")
+    else:
+        pytest.fail(f"no free X display number in :{first}-:{first + 59}")
+    yield f":{number}"
+    server.terminate()
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """A skip must be for a missing system service and say how to enable it (tests/skips.py);

@@ -14,17 +14,14 @@ exit 0 and neither "Traceback" nor "QThread" on stderr.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from gui_stage_support import coco_images, rows
-from skips import needs
+from xcb_support import xcb_env
 
 from pipeline import schema as s
 from pipeline.formats.lvis import export_lvis
@@ -35,37 +32,6 @@ from pipeline.store import Project
 
 REPO = Path(__file__).resolve().parents[1]
 DRIVER = REPO / "tests" / "scripts" / "solo_session_driver.py"
-
-
-@pytest.fixture
-def x_display():
-    """A private Xvfb server of 1400x900 (skipped where Xvfb is not installed); yields
-    its DISPLAY."""
-    xvfb = shutil.which("Xvfb")
-    if xvfb is None:
-        needs("Xvfb", "apt-get install xvfb; .ci/run installs it")
-    for number in range(200, 260):
-        if not (
-            Path(f"/tmp/.X11-unix/X{number}").exists() or Path(f"/tmp/.X{number}-lock").exists()
-        ):
-            break
-    server = subprocess.Popen(
-        [xvfb, f":{number}", "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 20
-    while not Path(f"/tmp/.X11-unix/X{number}").exists():
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            pytest.fail(f"Xvfb did not start: {server.stderr.read().decode(errors='replace')}")
-        time.sleep(0.05)
-    yield f":{number}"
-    server.terminate()
-    try:
-        server.wait(10)
-    except subprocess.TimeoutExpired:
-        server.kill()
 
 
 def fresh_project(tiny_coco: Path, root: Path) -> tuple[Path, Path]:
@@ -88,21 +54,9 @@ def test_one_annotator_alone_works_all_six_stages_in_the_real_window(
     tiny_coco,
     tmp_path,
 ):
-    from app.gui.platform_check import missing_xcb_libraries
-
-    missing = missing_xcb_libraries()
-    if missing and os.environ.get("CI") != "true":
-        needs(f"xcb libraries {', '.join(missing)}", ".ci/run installs them")
     folder, truth_path = fresh_project(tiny_coco, tmp_path)
     result = tmp_path / "answered.json"
-    env = dict(
-        os.environ,
-        DISPLAY=x_display,
-        QT_QPA_PLATFORM="xcb",
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        PYTHONPATH=str(REPO),
-    )
-    env.pop("WAYLAND_DISPLAY", None)
+    env = xcb_env(x_display, tmp_path, PYTHONPATH=str(REPO))
     done = subprocess.run(
         [sys.executable, str(DRIVER), str(folder), str(truth_path), str(result)],
         cwd=REPO,

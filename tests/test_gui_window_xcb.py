@@ -8,72 +8,22 @@ server, so a window that never mapped, or mapped black, fails.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import pytest
-from skips import needs
+from xcb_support import xcb_env
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def x_display(tmp_path: Path):
-    """A private Xvfb server; yields its DISPLAY (":N")."""
-    xvfb = shutil.which("Xvfb")
-    if xvfb is None:
-        needs("Xvfb", "apt-get install xvfb; .ci/run installs it")
-    for number in range(140, 200):
-        if (
-            not Path(f"/tmp/.X11-unix/X{number}").exists()
-            and not Path(f"/tmp/.X{number}-lock").exists()
-        ):
-            break
-    display = f":{number}"
-    server = subprocess.Popen(
-        [xvfb, display, "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    socket = Path(f"/tmp/.X11-unix/X{number}")
-    deadline = time.monotonic() + 20
-    while not socket.exists():
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            pytest.fail(f"Xvfb did not start: {server.stderr.read().decode(errors='replace')}")
-        time.sleep(0.05)
-    yield display
-    server.terminate()
-    try:
-        server.wait(10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-
-
 def test_the_window_opens_on_a_real_x_server_with_the_demo_project(x_display, tmp_path):
-    from app.gui.platform_check import missing_xcb_libraries
-
-    missing = missing_xcb_libraries()
-    if missing and os.environ.get("CI") != "true":
-        needs(f"xcb libraries {', '.join(missing)}", ".ci/run installs them")
     from app.demo import build_demo
 
     with build_demo(tmp_path / "demo"):
         pass
     shot = tmp_path / "window.png"
-    env = dict(
-        os.environ,
-        DISPLAY=x_display,
-        QT_QPA_PLATFORM="xcb",
-        LONGTAIL_EXIT_AFTER_SHOWN="1",
-        LONGTAIL_SCREENSHOT=str(shot),
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-    )
-    env.pop("WAYLAND_DISPLAY", None)
+    env = xcb_env(x_display, tmp_path, LONGTAIL_EXIT_AFTER_SHOWN="1", LONGTAIL_SCREENSHOT=str(shot))
     done = subprocess.run(
         [sys.executable, "-m", "app", "gui", str(tmp_path / "demo"), "--annotator", "smoke"],
         cwd=REPO,
@@ -103,23 +53,11 @@ def test_lifecycle_paths_exit_cleanly_five_times_each_on_a_real_x_server(x_displ
     open stage-3 items, Ctrl+3, wait for the proposal, Ctrl+Q; switch the annotator; open
     a second project, then Statistics, Explorer and Train. Each run exits 0 with neither
     "QThread" nor "Traceback" on stderr (the abort of a thread destroyed while running)."""
-    from app.gui.platform_check import missing_xcb_libraries
-
-    missing = missing_xcb_libraries()
-    if missing and os.environ.get("CI") != "true":
-        needs(f"xcb libraries {', '.join(missing)}", ".ci/run installs them")
     from test_gui_lifecycle import DRIVER, segmentation_project
 
     first = segmentation_project(tmp_path, "first", images=2)
     second = segmentation_project(tmp_path, "second", images=1)
-    env = dict(
-        os.environ,
-        DISPLAY=x_display,
-        QT_QPA_PLATFORM="xcb",
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        PYTHONPATH=str(REPO),
-    )
-    env.pop("WAYLAND_DISPLAY", None)
+    env = xcb_env(x_display, tmp_path, PYTHONPATH=str(REPO))
     for mode in ("proposal", "in-flight", "annotator", "second"):
         for run in range(REPEATS):
             done = subprocess.run(
@@ -140,19 +78,7 @@ def test_lifecycle_paths_exit_cleanly_five_times_each_on_a_real_x_server(x_displ
 def test_a_solo_annotator_finishes_all_six_stages_in_a_real_window(x_display, tmp_path):
     """tests/test_gui_lifecycle_solo.py (keys and clicks only, Project -> Settings… from
     stage 4's empty page) on a real X server instead of offscreen."""
-    from app.gui.platform_check import missing_xcb_libraries
-
-    missing = missing_xcb_libraries()
-    if missing and os.environ.get("CI") != "true":
-        needs(f"xcb libraries {', '.join(missing)}", ".ci/run installs them")
-    env = dict(
-        os.environ,
-        DISPLAY=x_display,
-        QT_QPA_PLATFORM="xcb",
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        LONGTAIL_EXPECT_PLATFORM="xcb",
-    )
-    env.pop("WAYLAND_DISPLAY", None)
+    env = xcb_env(x_display, tmp_path, LONGTAIL_EXPECT_PLATFORM="xcb")
     done = subprocess.run(
         [
             sys.executable,
