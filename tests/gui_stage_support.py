@@ -177,6 +177,16 @@ class GrabCutPrompts:
         return self.box_to_mask(pixels, box, category)
 
 
+def click_image(view: Any, x: float, y: float, button: Any = None) -> None:
+    """A real mouse click (left unless ``button``) at image pixel (x, y) of a stage
+    view's canvas."""
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtTest import QTest
+
+    pos = view.canvas.image_to_view(QPointF(x, y)).toPoint()
+    QTest.mouseClick(view.canvas.viewport(), button or Qt.MouseButton.LeftButton, pos=pos)
+
+
 def use_grabcut_worker(session: Any) -> Any:
     """Give ``session`` a real ModelWorker thread whose predictor is :class:`GrabCutPrompts`
     (the session would otherwise build the default predictor on first use)."""

@@ -5,8 +5,8 @@ answer taken back (Ctrl+Backspace) comes back with its spots to edit."""
 from __future__ import annotations
 
 import pytest
-from gui_stage_support import coco_project, rows, show_view
-from PySide6.QtCore import QPointF, Qt
+from gui_stage_support import click_image, coco_project, rows, show_view
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from app.gui.session import Session
@@ -51,11 +51,6 @@ def view(qtbot, work):
     yield view
     view.deactivate()
     session.close()
-
-
-def click_image(view, x, y):
-    pos = view.canvas.image_to_view(QPointF(x, y)).toPoint()
-    QTest.mouseClick(view.canvas.viewport(), Qt.MouseButton.LeftButton, pos=pos)
 
 
 def test_the_toast_names_the_category_enter_picked(view):

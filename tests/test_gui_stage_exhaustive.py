@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from gui_stage_support import coco_project, rows, show_view
-from PySide6.QtCore import QPointF, Qt
+from gui_stage_support import click_image, coco_project, rows, show_view
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from app.gui.canvas.items import MaskItem
@@ -20,11 +20,6 @@ def work(tiny_coco, tmp_path):
     work.work_until(EXHAUSTIVE)
     yield work
     work.project.close()
-
-
-def click_image(view, x, y, button=Qt.MouseButton.LeftButton):
-    pos = view.canvas.image_to_view(QPointF(x, y)).toPoint()
-    QTest.mouseClick(view.canvas.viewport(), button, pos=pos)
 
 
 def test_each_answer_of_stage_5_lands_in_the_store(qtbot, work):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from gui_stage_support import answer_events, coco_project, rows, show_view
-from PySide6.QtCore import QPointF, Qt
+from gui_stage_support import answer_events, click_image, coco_project, rows, show_view
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from app.gui.session import Session
@@ -28,11 +28,6 @@ def view(qtbot, work):
     yield view
     view.deactivate()
     session.close()
-
-
-def click_image(view, x, y):
-    pos = view.canvas.image_to_view(QPointF(x, y)).toPoint()
-    QTest.mouseClick(view.canvas.viewport(), Qt.MouseButton.LeftButton, pos=pos)
 
 
 def names_of(work):
