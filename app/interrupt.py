@@ -35,6 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 GRACE_S = 1.0
 """Seconds a command gets after Ctrl-C to stop by itself before the process is ended."""
@@ -98,7 +99,16 @@ def _hard_exit() -> None:
         with contextlib.suppress(Exception):  # nothing may stop the exit
             callback()
     announce()
-    os._exit(EXIT_STATUS)
+    exit_now(EXIT_STATUS)
+
+
+def exit_now(status: int) -> NoReturn:
+    """End the process at once with ``status``, standard output and error flushed, and
+    no interpreter teardown (which can take seconds, or hang on a thread in native code)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(status)
 
 
 @contextmanager

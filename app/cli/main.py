@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import errno
 import importlib
-import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -83,10 +81,7 @@ def run() -> None:
     status = main()
     if status != interrupt.EXIT_STATUS:
         sys.exit(status)
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
-    os._exit(status)
+    interrupt.exit_now(status)
 
 
 if __name__ == "__main__":

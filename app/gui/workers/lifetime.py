@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import queue
-import sys
 import threading
 import traceback
 import weakref
 from collections.abc import Callable
+
+from app.interrupt import exit_now
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +144,7 @@ def exit_without_waiting(status: int) -> None:
         return
     log.info("exiting without waiting for %s", ", ".join(busy))
     logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+    exit_now(status)
 
 
 __all__ = ["DaemonWorker", "busy_workers", "exit_without_waiting"]
