@@ -73,7 +73,8 @@ class KnownCheckpoint:
 
 
 def _file_name(weights: Any) -> str:
-    return weights.url.rsplit("/", 1)[-1]
+    url: str = weights.url
+    return url.rsplit("/", 1)[-1]
 
 
 KNOWN: dict[str, KnownCheckpoint] = {
@@ -361,12 +362,13 @@ def load_weights(
     else:
         if not use_cache:
             return report
-        path = None
+        cached = None
         for key in (arch.coco_checkpoint, arch.backbone_checkpoint):
-            if key is not None and (path := find_cached(key)) is not None:
+            if key is not None and (cached := find_cached(key)) is not None:
                 break
-        if path is None:
+        if cached is None:
             return report
+        path = cached
         report.source = "torchvision cache"
     state = read_checkpoint(path)
     kind = checkpoint_kind(state, f"weights file {path}")
@@ -429,20 +431,20 @@ def _load_detector(
     agnostic = isinstance(model.roi_heads.mask_predictor, ClassAgnosticMaskPredictor)
     for suffix in ("weight", "bias"):
         key = mask_key + suffix
-        source = state.get(key)
-        if source is None:
+        mask_source = state.get(key)
+        if mask_source is None:
             continue
         if agnostic:
             # A shared channel from a class-specific one: the mean over the real classes
             # (mask logits are linear in these weights, so this averages the classes' logits).
-            merged[key] = _mean_row(source, real, 1).to(target[key].dtype)
-        elif source.shape[0] == 1:  # an agnostic checkpoint into a class-specific head
-            merged[key] = source.expand_as(target[key]).clone()
+            merged[key] = _mean_row(mask_source, real, 1).to(target[key].dtype)
+        elif mask_source.shape[0] == 1:  # an agnostic checkpoint into a class-specific head
+            merged[key] = mask_source.expand_as(target[key]).clone()
         else:
-            merged[key] = _take_rows(source, target[key], rows, 1, where, key)
+            merged[key] = _take_rows(mask_source, target[key], rows, 1, where, key)
             # A category the checkpoint lacks gets the class-agnostic channel (the mean of
             # the trained ones), not a random one: a box prompt for it reads a real mask.
-            merged[key] = _fill_unmatched(merged[key], source, rows, real, 1)
+            merged[key] = _fill_unmatched(merged[key], mask_source, rows, real, 1)
     missing, unexpected = model.load_state_dict(merged, strict=False)
     if unexpected:
         raise WeightsError(f"{where} has keys the model lacks: {', '.join(unexpected[:3])}")
@@ -507,7 +509,10 @@ def _take_rows(
 
 
 def _check_fit(
-    target: Mapping[str, Tensor], state: Mapping[str, Tensor], where: str, ignore=()
+    target: Mapping[str, Tensor],
+    state: Mapping[str, Tensor],
+    where: str,
+    ignore: tuple[str, ...] = (),
 ) -> None:
     """Raise a WeightsError naming what is missing, extra or of the wrong shape."""
     missing = [k for k in target if k not in state and not k.startswith(ignore)]

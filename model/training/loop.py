@@ -42,9 +42,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from pipeline import roles
 from pipeline.errors import LongtailError
-from pipeline.store import Project
+from pipeline.store.database import Project
+from pipeline.team import roles
 from pipeline.vocabulary import Category, project_categories
 
 from . import distributed as dist_utils
@@ -495,7 +495,9 @@ def train(
     flag: StopFlag = stop or threading.Event()
     ctx = dist_utils.setup(device)
     own_project = not isinstance(project_target, Project)
-    project = Project.open(project_target) if own_project else project_target
+    project = (
+        project_target if isinstance(project_target, Project) else Project.open(project_target)
+    )
     try:
         roles.require(project, roles.TRAIN)  # an admin's action in a team project
         started = time.perf_counter()
@@ -601,7 +603,7 @@ def _steps(
     config = plan.config
     losses: list[dict[str, float]] = []
     first, loop_start, images_seen = iteration, time.perf_counter(), 0.0
-    with stepper.stoppable(built.model.backbone, stop):
+    with stepper.stoppable(built.model.get_submodule("backbone"), stop):
         while iteration < config.iterations:
             if dist_utils.any_rank(stop.is_set(), ctx):
                 return iteration, True, losses

@@ -29,19 +29,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
-from pipeline import schema as s
 from pipeline.errors import LongtailError
-from pipeline.federated import federated_labels
-from pipeline.geometry import Mask
+from pipeline.federated import FederatedLabels, federated_labels
 from pipeline.images import ImageFiles, OutsideRootError
-from pipeline.store import Project, read_settings
+from pipeline.masks.geometry import Mask
+from pipeline.store import schema as s
+from pipeline.store.database import Project, read_settings
+from pipeline.store.settings import ProjectSettings
 
 TRAIN = "train"
 HELDOUT = "heldout"
@@ -140,7 +141,7 @@ class Snapshot:
         pycocotools; LVIS has none)."""
         chosen = list(self.heldout if images is None else images)
         counts = self.train_image_counts()
-        annotations = []
+        annotations: list[dict[str, Any]] = []
         for image in chosen:
             regions = [(a, 0) for a in image.instances]
             if crowds:
@@ -200,7 +201,18 @@ def image_key(sha256: str | None, path: str) -> str:
     return sha256 or path
 
 
-def _rows(project: Project) -> tuple[Any, list[Any], dict[int, Any], dict, set[int], dict, list]:
+_ProjectRows = tuple[
+    ProjectSettings,
+    Sequence[Row],  # categories (id, name)
+    dict[int, Row],  # images by id
+    dict[int, FederatedLabels],
+    set[int],  # images whose spotting is finished
+    dict[int, set[int]],  # the categories answered on each image
+    Sequence[Row],  # accepted instances with their accepted segments
+]
+
+
+def _rows(project: Project) -> _ProjectRows:
     ic, inst, seg = s.image_categories, s.instances, s.segments
     with project.read() as conn:
         settings = read_settings(conn)
@@ -228,7 +240,7 @@ def _rows(project: Project) -> tuple[Any, list[Any], dict[int, Any], dict, set[i
 
 
 def _masks(
-    rows: list[Any], images: dict[int, Any]
+    rows: Sequence[Row], images: dict[int, Row]
 ) -> tuple[dict[int, list[SnapshotInstance]], dict[int, list[SnapshotInstance]]]:
     """Each image's accepted instances, and its accepted crowd regions."""
     masks: dict[int, list[SnapshotInstance]] = {}

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import colorsys
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -40,7 +41,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem, QWidget
 
-from pipeline.geometry import Box, Mask, bitmap_to_parts
+from pipeline.masks.geometry import Box, Mask, PolygonPart, bitmap_to_parts
 
 OUTLINE_PX = 1.0  # outline width on screen (1 px antialiased strokes are the cheap ones)
 SELECTED_PX = 2.5
@@ -230,8 +231,9 @@ def mask_path(mask: Mask) -> QPainterPath:
     whose non-zero fill is the mask: exteriors one way round, holes the other."""
     path = QPainterPath()
     path.setFillRule(Qt.FillRule.WindingFill)
+    parts: Sequence[PolygonPart]
     if mask.kind == "polygon":
-        parts = mask.parts
+        parts = mask.polygon_parts
         offset = (0.0, 0.0)
     else:
         x, y, w, h = (int(v) for v in mask.bbox)
@@ -265,6 +267,7 @@ class _Annotation(QGraphicsItem):
         super().__init__()
         self.color = QColor(color)
         self.label = label
+        self.category_id: int | None = None  # the category it shows (the scene's add_*)
         self._own_scale = 1.0  # device px per image px, outside an AnnotationScene
         self._bounds_scale = 1.0  # bounds_scale(self._scale): what the margins are sized for
         self._bounds: QRectF | None = None
@@ -343,6 +346,12 @@ class _Annotation(QGraphicsItem):
         position (x * s + dx, y * s + dy) of the scaled scene."""
         raise NotImplementedError
 
+    @property
+    def label_priority(self) -> float:
+        """Labels placed first come first (points and boxes are what a view works on:
+        labelled first; masks by size)."""
+        return math.inf
+
     def _label_extent(self) -> tuple[float, float]:
         """The label tag's size in image units (for bounding rects; room for a tag
         above or below its anchor)."""
@@ -373,11 +382,13 @@ class MaskItem(_Annotation):
         self._baked = False
         self._active_vertex: tuple[int, int, int] | None = None
         self.opacity_factor = 1.0  # times the scene's fill opacity (context masks: less)
+        self.order = 0  # stacking order among equal z (the scene's, as it adds masks)
         self.mask: Mask = mask
         self._build()
 
     def _build(self) -> None:
         self._path = mask_path(self.mask)
+        self._image: QImage | None
         if self.mask.kind == "rle":
             self._image, self._image_rect = _overlay(self.mask, self.color)
         else:
@@ -587,7 +598,7 @@ class MaskItem(_Annotation):
         painter.setPen(pen)
         painter.setBrush(QColor("white"))
         rects = []
-        for part in self.mask.parts:
+        for part in self.mask.polygon_parts:
             for ring in part.rings:
                 for x, y in ring.tolist():
                     rects.append(QRectF(x - half, y - half, 2 * half, 2 * half))
@@ -595,7 +606,7 @@ class MaskItem(_Annotation):
         if self._active_vertex is not None:
             p, r, v = self._active_vertex
             try:
-                x, y = self.mask.parts[p].rings[r][v]
+                x, y = self.mask.polygon_parts[p].rings[r][v]
             except IndexError:
                 return
             painter.setBrush(self.color)
@@ -609,25 +620,24 @@ class PointItem(_Annotation):
 
     def __init__(self, x: float, y: float, label: str = "", color: QColor | None = None) -> None:
         super().__init__(color if color is not None else category_color(None), label)
-        self.x, self.y = float(x), float(y)
+        # Not x and y: those are QGraphicsItem's position methods.
+        self.px, self.py = float(x), float(y)
 
     def _compute_bounds(self) -> QRectF:
         r = self._bounds_margin(self.RADIUS_PX + 3.0)
-        rect = QRectF(self.x - r, self.y - r, 2 * r, 2 * r)
+        rect = QRectF(self.px - r, self.py - r, 2 * r, 2 * r)
         if self.label:
             w, h = self._label_extent()
-            rect = rect.united(QRectF(self.x + r, self.y - h, w, 2 * h))
+            rect = rect.united(QRectF(self.px + r, self.py - h, w, 2 * h))
         return rect
 
     def label_origin(self) -> tuple[float, float, float, float]:
-        return self.x, self.y, self.RADIUS_PX, -0.3 * self.RADIUS_PX
-
-    label_priority = math.inf  # points and boxes are what a view works on: labelled first
+        return self.px, self.py, self.RADIUS_PX, -0.3 * self.RADIUS_PX
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
         r = self._margin(self.RADIUS_PX + 2.0)
-        path.addEllipse(QPointF(self.x, self.y), r, r)
+        path.addEllipse(QPointF(self.px, self.py), r, r)
         return path
 
     def paint(
@@ -640,9 +650,9 @@ class PointItem(_Annotation):
         pen.setCosmetic(True)
         painter.setPen(pen)
         painter.setBrush(self.color)
-        painter.drawEllipse(QPointF(self.x, self.y), r, r)
+        painter.drawEllipse(QPointF(self.px, self.py), r, r)
         if self.label:
-            self._draw_label(painter, QPointF(self.x + r, self.y - r * 0.3))
+            self._draw_label(painter, QPointF(self.px + r, self.py - r * 0.3))
 
 
 class BoxItem(_Annotation):
@@ -658,8 +668,6 @@ class BoxItem(_Annotation):
 
     def label_origin(self) -> tuple[float, float, float, float]:
         return self.box[0], self.box[1], 0.0, 0.0
-
-    label_priority = math.inf
 
     def _compute_bounds(self) -> QRectF:
         g = self._bounds_margin(SELECTED_PX + 2.0)

@@ -98,7 +98,7 @@ class MaskLayer:
             self.scale, self.scale
         )
         inverse, _ = transform.inverted()
-        for rect in missing:
+        for rect in missing:  # type: ignore[attr-defined]  # the stub omits QRegion's sequence protocol
             painter.save()
             painter.setClipRect(rect)
             painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
@@ -198,7 +198,7 @@ def render_steps(job: LayerJob) -> Generator[str | None, None, LayerResult]:
         painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
         for band in bands:
             painter.fillRect(band, Qt.GlobalColor.transparent)
-            yield
+            yield None
         painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
         painter.translate(-job.origin.x(), -job.origin.y())
         painter.scale(s, s)
@@ -210,22 +210,22 @@ def render_steps(job: LayerJob) -> Generator[str | None, None, LayerResult]:
                 painted = True
                 if look.label:
                     labelled.append(look)
-                yield
+                yield None
         for look in labelled:  # over every mask: a later mask never covers a label
             paint_look_label(painter, look, s)
-            yield
+            yield None
     finally:
         painter.end()
     for make in job.prepare:  # the large image's tiles for this zoom, one a step
-        yield
+        yield None
         make()
     snapshot = None
     if job.backdrop is not None:
-        yield
+        yield None
         preview, rect, canvas = job.backdrop
         snapshot = QImage(job.size, QImage.Format.Format_RGB32)
         for rows in bands:  # in bands too: one whole scaled draw is a long step
-            yield
+            yield None
             painter = QPainter(snapshot)
             painter.fillRect(rows, canvas)
             painter.setClipRect(rows)
@@ -241,7 +241,7 @@ def render_steps(job: LayerJob) -> Generator[str | None, None, LayerResult]:
         while helper.is_alive():
             yield WAITING
         if fitted:
-            yield
+            yield None
             fitted_image = qimage_from_rgb(fitted[0])
     elapsed = (time.perf_counter() - start) * 1000
     return LayerResult(job, image, fitted_image, elapsed, snapshot, painted)

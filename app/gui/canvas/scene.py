@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QObject, QRectF, Qt, Signal
+from PySide6.QtCore import QObject, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPainter, QPixmap, QPixmapCache
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
-from pipeline.geometry import Box, Mask
+from pipeline.masks.geometry import Box, Mask
 
 from .items import (
     BoxItem,
@@ -118,14 +118,14 @@ class AnnotationScene(QGraphicsScene):
         if isinstance(item, MaskItem) and item.in_background:
             self._repaint_background(item)
 
-    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802 (Qt's)
+    def drawBackground(self, painter: QPainter, rect: QRectF | QRect) -> None:  # noqa: N802
         """The image and the baked masks in the exposed area (cached by the views).
 
         After a diagonal pan the exposed area is two thin strips, but ``rect`` is their
         bounding rect (the whole view): masks are looked up per strip of the painter's
         clip so that only those in the strips are drawn.
         """
-        parts = self.exposed_parts(painter, rect)
+        parts = self.exposed_parts(painter, QRectF(rect))  # Qt passes a QRectF
         for part in parts:
             # One simple clip rect per strip: with the two-strip clip region, Qt's
             # rasteriser fills each path over the whole view before clipping (~60 us a
@@ -213,7 +213,9 @@ class AnnotationScene(QGraphicsScene):
         inverse, ok = transform.inverted()
         if not ok or region.isEmpty():
             return [rect]
-        parts = [inverse.mapRect(QRectF(r)).adjusted(-1, -1, 1, 1) for r in region]
+        # The stub omits QRegion's sequence protocol (its rects, iterable at run time).
+        rects = list(region)  # type: ignore[call-overload]
+        parts = [inverse.mapRect(QRectF(r)).adjusted(-1, -1, 1, 1) for r in rects]
         return [p.intersected(rect) for p in parts] if len(parts) < 16 else [rect]
 
     def add_mask(

@@ -20,6 +20,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -91,14 +92,14 @@ class ImageItem(QGraphicsItem):
         self._preview_pixels: np.ndarray | None = None  # the same pixels (for the fitted copy)
         self._preview_scale = 1.0  # preview px per image px
         self._full: np.ndarray | None = None
-        self._tiles: OrderedDict[tuple[int, int], QPixmap] = OrderedDict()
+        self._tiles: OrderedDict[tuple[int, int, int], QPixmap] = OrderedDict()  # (level, col, row)
         self._generation = 0
         self._decode_pending: Path | None = None
         self._fitted: tuple[float, QPixmap] | None = None
         self._loader = _Loader()
         self._loader.loaded.connect(self._on_loaded)
         self.error: str | None = None
-        self.on_change = None  # called when the pixels change (the scene repaints)
+        self.on_change: Callable[[], None] | None = None  # the pixels changed (the scene repaints)
 
     # ------------------------------------------------------------ loading
 
@@ -117,7 +118,7 @@ class ImageItem(QGraphicsItem):
         self._generation += 1
         self._tiles.clear()
         self._full = None
-        self._decode_pending: Path | None = None
+        self._decode_pending = None
         self.error = None
         if isinstance(source, np.ndarray):
             pixels = source if source.ndim == 3 else np.dstack([source] * 3)
@@ -150,7 +151,7 @@ class ImageItem(QGraphicsItem):
         self._preview_pixels = pixels
         self._preview = QPixmap.fromImage(qimage_from_rgb(pixels))
         self._preview_scale = pixels.shape[1] / self.width
-        self._fitted: tuple[float, QPixmap] | None = None
+        self._fitted = None
 
     @property
     def preview(self) -> QPixmap | None:
@@ -229,7 +230,8 @@ class ImageItem(QGraphicsItem):
     def draw(self, painter: QPainter, rect: QRectF, *, quick: bool = False) -> None:
         """Draw the part of the image in ``rect`` (item coordinates) at the painter's
         zoom; ``quick``: from the preview as it is (while the view zooms)."""
-        if self._preview is None:
+        preview = self._preview
+        if preview is None:
             return
         if self._decode_pending is not None:
             # After this paint is on screen, not during it: the decode competes for CPU.
@@ -242,29 +244,33 @@ class ImageItem(QGraphicsItem):
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 1.0)
         fitted_here = self._fitted is not None and self._fitted[0] == scale
         if quick and not fitted_here:
-            self._paint_preview(painter, exposed)
+            self._paint_preview(painter, preview, exposed)
         elif self._full is not None and scale > self._preview_scale * 1.01:
             self._paint_tiles(painter, exposed, scale)
-        elif scale < self._preview_scale * 0.99 and self._paint_fitted(painter, exposed, scale):
+        elif scale < self._preview_scale * 0.99 and self._paint_fitted(
+            painter, preview, exposed, scale
+        ):
             pass
         else:
-            self._paint_preview(painter, exposed)
+            self._paint_preview(painter, preview, exposed)
 
-    def _paint_preview(self, painter: QPainter, exposed: QRectF) -> None:
+    def _paint_preview(self, painter: QPainter, preview: QPixmap, exposed: QRectF) -> None:
         # Whole pixels: a fractional source rect sends Qt down its slow path.
         exposed = QRectF(exposed.toAlignedRect()).intersected(self.boundingRect())
         s = self._preview_scale
         source = QRectF(exposed.x() * s, exposed.y() * s, exposed.width() * s, exposed.height() * s)
-        painter.drawPixmap(exposed, self._preview, source)
+        painter.drawPixmap(exposed, preview, source)
 
-    def _paint_fitted(self, painter: QPainter, exposed: QRectF, scale: float) -> bool:
+    def _paint_fitted(
+        self, painter: QPainter, preview: QPixmap, exposed: QRectF, scale: float
+    ) -> bool:
         """Zoomed out: blit from a copy smoothed once to this zoom (a smooth scaled draw
         of the whole image on every repaint costs ~10 ms; a blit, ~1 ms)."""
         transform = painter.worldTransform()
         if not transform.isAffine() or transform.m12() or transform.m21():
             return False
         if self._fitted is None or self._fitted[0] != scale:
-            fitted = self._preview.scaled(
+            fitted = preview.scaled(
                 self._fitted_size(scale),
                 Qt.AspectRatioMode.IgnoreAspectRatio,
                 Qt.TransformationMode.SmoothTransformation,
@@ -298,7 +304,7 @@ class ImageItem(QGraphicsItem):
         if self._full is None or not scale > self._preview_scale * 1.01:
             return []
         keys = self._tile_keys(rect.intersected(self.boundingRect()), scale)
-        return [lambda key=key: self._tile(*key) for key in keys if key not in self._tiles]
+        return [partial(self._tile, *key) for key in keys if key not in self._tiles]
 
     def _paint_tiles(self, painter: QPainter, exposed: QRectF, scale: float) -> None:
         for level, col, row in self._tile_keys(exposed, scale):

@@ -365,19 +365,20 @@ class CanvasView(QGraphicsView):
         if job is not None:
             job.dirty.append(QRectF(rect))
 
-    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802 (Qt's)
+    def drawBackground(self, painter: QPainter, rect: QRectF | QRect) -> None:  # noqa: N802
         """The image, and the static masks from the mask layer (see the module doc)."""
         scene = self._scene
-        parts = scene.exposed_parts(painter, rect)
+        layer = self._layer
+        parts = scene.exposed_parts(painter, QRectF(rect))  # Qt passes a QRectF
         for part in parts:
             painter.save()
             if len(parts) > 1:
                 painter.setClipRect(part, Qt.ClipOperation.IntersectClip)
-            if self._quick_look_covers(painter, part):
+            if layer is not None and self._quick_look_covers(painter, part):
                 # The layer's opaque snapshot scaled: image and masks in one draw.
-                if not self._layer.scene_rect().contains(part):
+                if not layer.scene_rect().contains(part):
                     scene.draw_canvas(painter, part)
-                self._layer.draw_scaled(painter, snapshot=True)
+                layer.draw_scaled(painter, snapshot=True)
             else:
                 scene.draw_backdrop(painter, part, quick=self._settling)
                 if scene.annotations_visible:
