@@ -110,7 +110,7 @@ def find_file(search: ImageSearch, names: Sequence[tuple[str, str]]) -> Found:
             continue  # inside every searched folder by name: no lexical check to make
         if not any(root.holds(os.path.join(folder, name)) for folder in search.folders):
             try:
-                root.place(os.path.join(search.folders[0], name), search.resolved)
+                root.check(os.path.join(search.folders[0], name), search.resolved)
             except OutsideRootError as exc:
                 return Found(refused=f"'{field}' {name!r} {exc.reason}")
     first = None
@@ -120,14 +120,14 @@ def find_file(search: ImageSearch, names: Sequence[tuple[str, str]]) -> Found:
             if not _plain(name) and not root.holds(candidate):
                 continue
             try:
-                path = root.place(candidate, search.resolved)
+                path = root.check(candidate, search.resolved)
             except OutsideRootError as exc:
                 if os.path.lexists(os.path.normpath(candidate)):
                     return Found(refused=f"'{field}' {name!r} {exc.reason}")
                 continue
-            first = first or (path, name)
-            if path.is_file():
-                return Found(path, name, first=first)
+            first = first or (Path(path), name)
+            if os.path.isfile(path):
+                return Found(Path(path), name, first=first)
     return Found(first=first)
 
 
