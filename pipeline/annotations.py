@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from . import schema as s
 from .errors import NotFoundError
-from .geometry import Box, Mask
-from .store import Project, inserted_id, now
+from .masks.geometry import Box, Mask
+from .store import schema as s
+from .store.database import Project, inserted_id, now
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,13 @@ class InstanceMark:
     source: str
     annotator_id: int | None
     source_id: int | None = None
+
+    @property
+    def point(self) -> tuple[float, float] | None:
+        """The marked point (x, y); None for a mark without one (an imported box)."""
+        if self.x is None or self.y is None:
+            return None
+        return (self.x, self.y)
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QImage, QKeySequence
+from PySide6.QtGui import QAction, QImage, QKeyEvent, QKeySequence, QMouseEvent
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
@@ -40,6 +40,15 @@ if TYPE_CHECKING:
     from ..session import Session
 
 TAKE_BACK_KEY = "Ctrl+Backspace"
+
+
+def submit_keys() -> list[QKeySequence]:
+    """The keys of a view's submit action: Return, and the keypad's Enter."""
+    return [QKeySequence("Return"), QKeySequence("Enter")]
+
+
+ItemT = TypeVar("ItemT", bound=StageItem)
+"""The item class of a view's stage (``SpottingItem`` for the spotting view, ...)."""
 
 
 # ---------------------------------------------------------------- effort
@@ -77,13 +86,15 @@ class EffortMeter(QObject):
         self._actions.update(actions)
 
     def install(self) -> None:
-        if not self._installed:
-            QApplication.instance().installEventFilter(self)
+        app = QApplication.instance()
+        if not self._installed and app is not None:
+            app.installEventFilter(self)
             self._installed = True
 
     def uninstall(self) -> None:
-        if self._installed:
-            QApplication.instance().removeEventFilter(self)
+        app = QApplication.instance()
+        if self._installed and app is not None:
+            app.removeEventFilter(self)
             self._installed = False
 
     def start(self) -> None:
@@ -104,7 +115,12 @@ class EffortMeter(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
         if kind in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick):
-            if isinstance(watched, QWidget) and self._inside(watched):
+            # PySide6 hands these over as QMouseEvents (and key presses as QKeyEvents)
+            if (
+                isinstance(event, QMouseEvent)
+                and isinstance(watched, QWidget)
+                and self._inside(watched)
+            ):
                 # an ignored press travels up to the parents: count it once
                 press = (int(event.timestamp()), event.button(), int(kind.value))
                 if press != self._last_press:
@@ -113,14 +129,18 @@ class EffortMeter(QObject):
         elif kind == QEvent.Type.Shortcut:
             if watched in self._actions:
                 self._clicks += 1
-        elif kind == QEvent.Type.KeyPress and event.key() in self._decision_keys:
+        elif (
+            kind == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in self._decision_keys
+        ):
             # the first receiver of a key is the focus widget (or the open popup)
             first = QApplication.activePopupWidget() or QApplication.focusWidget()
             if watched is first and isinstance(watched, QWidget) and self._inside(watched):
                 self._clicks += 1
         return False
 
-    def _inside(self, widget: QWidget) -> bool:
+    def _inside(self, widget: QWidget | None) -> bool:
         # parentWidget() crosses window borders too, so a popup menu of the view counts
         while widget is not None:
             if widget is self._view:
@@ -182,12 +202,14 @@ def image_path(session: Session, item: StageItem) -> str:
 # ---------------------------------------------------------------- the view
 
 
-class StageView(QWidget):
-    """One stage's work view (docs/stages-gui.md). Subclasses set ``stage`` and ``title``,
-    build their widgets into :meth:`work_area`, and implement :meth:`show_item`."""
+class StageView(QWidget, Generic[ItemT]):
+    """One stage's work view (docs/stages-gui.md). Subclasses set ``stage``, ``title``
+    and ``item_type`` (the stage's item class), build their widgets into
+    :meth:`work_area`, and implement :meth:`show_item`."""
 
     stage: ClassVar[int]
     title: ClassVar[str]
+    item_type: type[ItemT]  # what the session hands out for ``stage``
     # how many items the view claims at once (a verification page holds many)
     page_size: ClassVar[int] = 1
     # True: the claimed items are a queue shown one at a time (``items[0]`` is shown);
@@ -198,7 +220,7 @@ class StageView(QWidget):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.items: list[StageItem] = []
+        self.items: list[ItemT] = []
         self.active = False
         self._submitting = False
         self.meter = EffortMeter(self, decision_keys=self.decision_keys())
@@ -301,14 +323,16 @@ class StageView(QWidget):
         """The view's commands, and its canvas's view keys (F, 1, +, -) where it has
         one: menus and Help -> Keyboard shortcuts list them per stage."""
         canvas = getattr(self, "canvas", None)
-        view_keys = canvas.view_actions() if hasattr(canvas, "view_actions") else []
+        view_keys = (
+            canvas.view_actions() if canvas is not None and hasattr(canvas, "view_actions") else []
+        )
         return [*self._actions, *view_keys]
 
-    def show_item(self, item: StageItem) -> None:
+    def show_item(self, item: ItemT) -> None:
         """Show one claimed item (views with ``page_size`` 1)."""
         raise NotImplementedError
 
-    def show_items(self, items: list[StageItem]) -> None:
+    def show_items(self, items: list[ItemT]) -> None:
         """Show a page of claimed items; the default shows the first."""
         self.show_item(items[0])
 
@@ -378,7 +402,7 @@ class StageView(QWidget):
             ),
             None,
         )
-        self._go_stage = target.stage if target is not None else None
+        self._go_stage: int | None = target.stage if target is not None else None
         self._go_button.setVisible(target is not None and hasattr(window, "set_stage"))
         if target is not None:
             self._go_button.setText(
@@ -406,11 +430,17 @@ class StageView(QWidget):
         return self.session.next_items(self.stage, self.page_size)
 
     def _take(self, items: list[StageItem]) -> None:
-        self.items = self.order(list(items))
+        self.items = self.order([self._own(item) for item in items])
         self._pages.setCurrentWidget(self._work)
         self._show_current()
 
-    def order(self, items: list[StageItem]) -> list[StageItem]:
+    def _own(self, item: StageItem) -> ItemT:
+        """A claimed item as the view's kind: the session hands out the items of the
+        view's stage, whose class is ``item_type``."""
+        assert isinstance(item, self.item_type), f"stage {self.stage} item {item.id}"
+        return item
+
+    def order(self, items: list[ItemT]) -> list[ItemT]:
         """The order a claimed batch is worked in (a view may group it, e.g. by image)."""
         return items
 
@@ -459,13 +489,13 @@ class StageView(QWidget):
         elif not self.items:
             self.load_next()
 
-    def current_items(self) -> list[StageItem]:
+    def current_items(self) -> list[ItemT]:
         """What a skip gives back: the shown item, or the whole page."""
         if self.sequential:
             return self.items[:1]
         return list(self.items)
 
-    def describe(self, item: StageItem) -> str:
+    def describe(self, item: ItemT) -> str:
         return f"Stage {self.stage}: item {item.id} on {item.image.file_name}"
 
     # ------------------------------------------------------------ answering
@@ -518,8 +548,8 @@ class StageView(QWidget):
         if problem:
             self.toast.show_message(f"Cannot take back: {problem}")
             return
-        for item in list(self.items):  # make room: the taken-back item comes first
-            self.session.release(item)
+        for held in list(self.items):  # make room: the taken-back item comes first
+            self.session.release(held)
         self.items = []
         self.clear_item()
         item = self.session.undo_last()  # leased to us again: the session hands it out next
@@ -599,7 +629,7 @@ class StageView(QWidget):
         self._settings_button.clicked.connect(self._open_settings)
         self._settings_button.hide()
         row.addWidget(self._settings_button)
-        self._go_stage: int | None = None
+        self._go_stage = None
         self._empty_why = None
         row.addStretch(1)
         layout.addLayout(row)

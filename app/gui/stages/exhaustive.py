@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QWidget
 from pipeline.stages import EXHAUSTIVE, ExhaustiveAnswer, ExhaustiveItem, Mark
 
 from ..canvas.items import PointItem
+from .base import submit_keys
 from .image_view import ImageStageView
 
 if TYPE_CHECKING:
@@ -27,10 +28,11 @@ MISSING_COLOR = QColor("#ff2d55")
 INSTANCE_COLORS = ("#ffd60a", "#30d158", "#64d2ff", "#ff9f0a", "#bf5af2", "#ffffff")
 
 
-class ExhaustiveView(ImageStageView):
+class ExhaustiveView(ImageStageView[ExhaustiveItem]):
     """Stage 5 (see the module docstring)."""
 
     stage: ClassVar[int] = EXHAUSTIVE
+    item_type = ExhaustiveItem
     title: ClassVar[str] = "Exhaustive check"
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
@@ -46,7 +48,7 @@ class ExhaustiveView(ImageStageView):
             self.answer_missing,
             "the instances you clicked have no mask yet",
         )
-        self.submit_action.setShortcuts(["Return", "Enter"])
+        self.submit_action.setShortcuts(submit_keys())
         self.not_exhaustive_action = self.add_action(
             "Some missing, not marked",
             "M",
@@ -129,7 +131,7 @@ class ExhaustiveView(ImageStageView):
                 "Click each missing instance first (or A: all segmented, M: missing, not marked)"
             )
             return
-        marks = [Mark(x, y) for x, y in self.missing]
+        marks = tuple(Mark(x, y) for x, y in self.missing)
         self.submit(self.items[0], ExhaustiveAnswer(False, marks))
 
     def answer_not_exhaustive(self) -> None:

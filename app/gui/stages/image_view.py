@@ -20,7 +20,7 @@ from pipeline.stages import StageItem
 from pipeline.vocabulary import Category
 
 from ..style import COLORS
-from .base import IMAGES, StageView, image_path
+from .base import IMAGES, ItemT, StageView, image_path
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -62,7 +62,7 @@ def question_label(parent: QWidget) -> QLabel:
     return label
 
 
-class ImageStageView(StageView):
+class ImageStageView(StageView[ItemT]):
     """The canvas + panel layout (see the module docstring)."""
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:

@@ -23,7 +23,7 @@ from pipeline.stages import MARKING, Mark, MarkAnswer, MarkingItem
 from ..canvas.items import BoxItem
 from ..canvas.view import CanvasEvent
 from ..tools.base import Tool
-from .base import image_path
+from .base import image_path, submit_keys
 from .image_view import ImageStageView
 from .spotting import model_in_use
 
@@ -95,10 +95,11 @@ class MarkTool(Tool):
         return (x0, y0, x1 - x0, y1 - y0)
 
 
-class MarkingView(ImageStageView):
+class MarkingView(ImageStageView[MarkingItem]):
     """Stage 2 (see the module docstring)."""
 
     stage: ClassVar[int] = MARKING
+    item_type = MarkingItem
     title: ClassVar[str] = "Marking"
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
@@ -123,7 +124,7 @@ class MarkingView(ImageStageView):
         self.submit_action = self.add_action(
             "Submit marks", "Return", self.submit_marks, "every instance is marked"
         )
-        self.submit_action.setShortcuts(["Return", "Enter"])
+        self.submit_action.setShortcuts(submit_keys())
         self.remove_action = self.add_action(
             "Remove last mark", "Delete", self.remove_last, "take the last mark away"
         )
@@ -157,8 +158,8 @@ class MarkingView(ImageStageView):
         for mark in item.marks:
             if mark.box is not None:
                 self.scene.add_box(mark.box, "", EXISTING_COLOR)
-            if mark.x is not None:
-                self.scene.add_point(mark.x, mark.y, "marked before", EXISTING_COLOR)
+            if mark.point is not None:
+                self.scene.add_point(*mark.point, "marked before", EXISTING_COLOR)
         if item.spot is not None:
             self.scene.add_point(*item.spot, "spotted", SPOT_COLOR)
         name = item.category.display_name
@@ -254,12 +255,13 @@ class MarkingView(ImageStageView):
         mine = [p for p in proposals if p.category == item.category.name]
         for proposal in sorted(mine, key=lambda p: -p.score):
             x, y, w, h = proposal.box
-            mark = Mark(x + w / 2, y + h / 2, (x, y, w, h))
+            box = (x, y, w, h)
+            mark = Mark(x + w / 2, y + h / 2, box)
             if any(math.hypot(m.x - mark.x, m.y - mark.y) < max(w, h) / 3 for m in self.marks):
                 continue  # already marked
             self.candidates.append(mark)
             self._candidate_items.append(
-                self.scene.add_box(mark.box, f"{proposal.score:.2f}?", CANDIDATE_COLOR)
+                self.scene.add_box(box, f"{proposal.score:.2f}?", CANDIDATE_COLOR)
             )
         if self.candidates:
             self.detail_label.setText(

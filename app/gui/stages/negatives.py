@@ -22,10 +22,11 @@ if TYPE_CHECKING:
 BATCH = 6  # a round samples up to negative_candidates_per_image (5) per image
 
 
-class NegativesView(ImageStageView):
+class NegativesView(ImageStageView[NegativeItem]):
     """Stage 6 (see the module docstring)."""
 
     stage: ClassVar[int] = NEGATIVES
+    item_type = NegativeItem
     title: ClassVar[str] = "Negative labels"
     page_size: ClassVar[int] = BATCH
     sequential: ClassVar[bool] = True
@@ -43,7 +44,7 @@ class NegativesView(ImageStageView):
             [self.skip_action, self.take_back_action],
         )
 
-    def order(self, items: list[StageItem]) -> list[StageItem]:
+    def order(self, items: list[NegativeItem]) -> list[NegativeItem]:
         # the image shown now first, then image by image in claim order
         first: dict[int, int] = {}
         for index, item in enumerate(items):

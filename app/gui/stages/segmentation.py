@@ -22,14 +22,14 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
-from pipeline.geometry import Mask
+from pipeline.masks.geometry import Mask
 from pipeline.stages import SEGMENTATION, SegmentAnswer, SegmentationItem, StageItem
 
 from ..autosave import AutoSaver
 from ..canvas.context import ContextLayer
 from ..editor import MaskEditor
 from ..style import COLORS
-from .base import IMAGES, StageView, image_path
+from .base import IMAGES, StageView, image_path, submit_keys
 from .image_view import SidePanel, title_label
 
 if TYPE_CHECKING:
@@ -48,10 +48,11 @@ def rejection_reasons(item: SegmentationItem) -> list[str]:
     return [v.reason or "no reason given" for v in latest.verdicts if not v.accept]
 
 
-class SegmentationView(StageView):
+class SegmentationView(StageView[SegmentationItem]):
     """Stage 3 (see the module docstring)."""
 
     stage: ClassVar[int] = SEGMENTATION
+    item_type = SegmentationItem
     title: ClassVar[str] = "Segmentation"
     page_size: ClassVar[int] = 1 + AHEAD
     sequential: ClassVar[bool] = True
@@ -106,7 +107,7 @@ class SegmentationView(StageView):
         self.submit_action = self.add_action(
             "Submit mask", "Return", self.submit_mask, "save this mask; it goes to verification"
         )
-        self.submit_action.setShortcuts(["Return", "Enter"])
+        self.submit_action.setShortcuts(submit_keys())
         self.propose_action = self.add_action(
             "Ask the model",
             "G",
@@ -207,10 +208,10 @@ class SegmentationView(StageView):
         if not self.active or not self.items:
             return
         while len(self.items) < self.page_size:
-            item = self.session.next_item(self.stage)
-            if item is None or any(i.id == item.id for i in self.items):
+            claimed = self.session.next_item(self.stage)
+            if claimed is None or any(i.id == claimed.id for i in self.items):
                 break
-            self.items.append(item)
+            self.items.append(self._own(claimed))
         for item in self.items[1:]:
             self._ask_ahead(item)
         paths = [image_path(self.session, i) for i in self.items[1:]]
@@ -224,9 +225,8 @@ class SegmentationView(StageView):
         worker = self._worker()
         if item.instance.box is not None:
             rid = worker.propose_box(path, item.instance.box, item.category.name)
-        elif item.instance.x is not None:
-            point = (item.instance.x, item.instance.y)
-            rid = worker.propose_point(path, point, item.category.name)
+        elif item.instance.point is not None:
+            rid = worker.propose_point(path, item.instance.point, item.category.name)
         else:
             return
         self.proposals[item.id] = (rid, None)
@@ -245,8 +245,7 @@ class SegmentationView(StageView):
         )
         self._show_marks(item)
         # clicks with the prompt tool (M) refine the proposal from the instance's prompt
-        point = (item.instance.x, item.instance.y) if item.instance.x is not None else None
-        self.editor.set_prompt(box=item.instance.box, point=point)
+        self.editor.set_prompt(box=item.instance.box, point=item.instance.point)
         self.category_label.setText(item.category.display_name)
         self.definition_label.setText(item.category.definition)
         where = "its box" if item.instance.box is not None else "its point"
@@ -288,14 +287,14 @@ class SegmentationView(StageView):
     def _show_marks(self, item: SegmentationItem) -> None:
         scene = self.editor.scene
         for other in item.others:
-            if other.x is not None:
-                scene.add_point(other.x, other.y, "", OTHER_MARK)
+            if other.point is not None:
+                scene.add_point(*other.point, "", OTHER_MARK)
         instance = item.instance
         if instance.box is not None:
             scene.add_box(instance.box, item.category.display_name, QColor("#ffd400"))
-        if instance.x is not None:
+        if instance.point is not None:
             label = "" if instance.box is not None else item.category.display_name
-            scene.add_point(instance.x, instance.y, label, QColor("#ffd400"))
+            scene.add_point(*instance.point, label, QColor("#ffd400"))
 
     def clear_item(self) -> None:
         self._stop_autosave()
@@ -307,7 +306,7 @@ class SegmentationView(StageView):
         # the instance being segmented is the editor's draft, not context
         return frozenset({self.items[0].instance.id}) if self.items else frozenset()
 
-    def describe(self, item: StageItem) -> str:
+    def describe(self, item: SegmentationItem) -> str:
         return f"Stage 3: segment a {item.category.display_name} in {item.image.file_name}"
 
     # ------------------------------------------------------------ proposals
@@ -319,8 +318,8 @@ class SegmentationView(StageView):
         self._worker()
         if item.instance.box is not None:
             self.editor.request_proposal(box=item.instance.box)
-        elif item.instance.x is not None:
-            self.editor.request_proposal(point=(item.instance.x, item.instance.y))
+        elif item.instance.point is not None:
+            self.editor.request_proposal(point=item.instance.point)
 
     def _on_proposal(self, request_id: int, mask: Mask, score: float) -> None:
         for item_id, (rid, _) in list(self.proposals.items()):

@@ -25,7 +25,7 @@ from pipeline.vocabulary import Category, project_categories
 
 from ..canvas.items import PointItem
 from ..widgets.category_picker import CategoryPicker
-from .base import image_path
+from .base import image_path, submit_keys
 from .image_view import ImageStageView
 
 if TYPE_CHECKING:
@@ -55,10 +55,11 @@ def model_in_use(project: Any) -> bool:
     return in_use_model(project) is not None
 
 
-class SpottingView(ImageStageView):
+class SpottingView(ImageStageView[SpottingItem]):
     """Stage 1 (see the module docstring)."""
 
     stage: ClassVar[int] = SPOTTING
+    item_type = SpottingItem
     title: ClassVar[str] = "Spotting"
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
@@ -88,7 +89,7 @@ class SpottingView(ImageStageView):
         self.submit_action = self.add_action(
             "Submit spots", "Return", self.submit_spots, "save the new spots"
         )
-        self.submit_action.setShortcuts(["Return", "Enter"])
+        self.submit_action.setShortcuts(submit_keys())
         self.nothing_action = self.add_action(
             "Nothing new", "N", self.nothing_new, "no category in the image is missing a spot"
         )
@@ -213,6 +214,7 @@ class SpottingView(ImageStageView):
     def add_spot(self, category: Category, x: float, y: float, *, announce: bool = True) -> None:
         """A new spot of ``category``; ``announce``: the toast names the category picked
         (a prefix typed and Enter can pick another than meant: it says which)."""
+        assert category.id is not None  # the project's categories, read from its store
         self.spots.append(Spot(category.id, x, y))
         if announce:
             self.toast.show_message(f"Spotted: {category.display_name}")
@@ -285,6 +287,7 @@ class SpottingView(ImageStageView):
             category = by_name.get(proposal.category or "")
             if category is None or category.id in taken:
                 continue
+            assert category.id is not None  # the project's categories, read from its store
             if category.id in found and found[category.id].score >= proposal.score:
                 continue
             x, y, w, h = proposal.box
@@ -304,8 +307,10 @@ class SpottingView(ImageStageView):
             suggestion = self.suggestions.pop(0)
             marker = self._suggestion_items.pop(0)
             self.scene.remove_annotation(marker)
-            if suggestion.category.id not in spotted:
-                self.picker.note_used(suggestion.category.id)
+            category_id = suggestion.category.id
+            if category_id not in spotted:
+                assert category_id is not None  # a suggestion names a stored category
+                self.picker.note_used(category_id)
                 self.add_spot(suggestion.category, suggestion.x, suggestion.y)
                 return
         self.toast.show_message("No model suggestion left")

@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, QTimer, Signal
@@ -28,12 +29,12 @@ from PySide6.QtWidgets import (
 )
 
 from pipeline.events import Effort
-from pipeline.geometry import Mask
-from pipeline.stages import VERIFICATION, VerificationItem, VerifyAnswer
+from pipeline.masks.geometry import Mask
+from pipeline.stages import VERIFICATION, StageItem, VerificationItem, VerifyAnswer
 
 from ..canvas.items import category_color, mask_path
 from ..style import COLORS
-from .base import IMAGES, StageView, image_path
+from .base import IMAGES, StageView, image_path, submit_keys
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -105,12 +106,12 @@ def render_crop(
         if not window.intersects(QRectF(bx, by, bw, bh)):
             continue
         faint = category_color(category_id)
-        path = mask_path(mask)
+        other = mask_path(mask)
         faint.setAlpha(45)
-        painter.fillPath(path, QBrush(faint))
+        painter.fillPath(other, QBrush(faint))
         faint.setAlpha(120)
         painter.setPen(QPen(faint, 1.0 / scale))
-        painter.drawPath(path)
+        painter.drawPath(other)
     outline = mask_path(item.segment.mask)
     color = category_color(item.category.id)  # as on every canvas, not all yellow
     fill = QColor(color)
@@ -237,10 +238,11 @@ class CropGrid(QWidget):
         painter.end()
 
 
-class VerificationView(StageView):
+class VerificationView(StageView[VerificationItem]):
     """Stage 4 (see the module docstring)."""
 
     stage: ClassVar[int] = VERIFICATION
+    item_type = VerificationItem
     title: ClassVar[str] = "Verification"
     page_size: ClassVar[int] = DEFAULT_GRID[0] * DEFAULT_GRID[1]
 
@@ -277,7 +279,7 @@ class VerificationView(StageView):
         self.submit_action = self.add_action(
             "Submit page", "Return", self.submit_page, "answer every crop of the page"
         )
-        self.submit_action.setShortcuts(["Return", "Enter"])
+        self.submit_action.setShortcuts(submit_keys())
         moves = {
             "Left": (0, -1),
             "Right": (0, 1),
@@ -288,7 +290,7 @@ class VerificationView(StageView):
             self.add_action(
                 f"Move {key.lower()}",
                 key,
-                lambda dr=dr, dc=dc: self.move(dr, dc),
+                partial(self.move_selection, dr, dc),
                 f"select the crop to the {key.lower()}",
                 decision=False,
             )
@@ -302,12 +304,12 @@ class VerificationView(StageView):
 
     # ------------------------------------------------------------ claiming a page
 
-    def _claim(self) -> list:
+    def _claim(self) -> list[StageItem]:
         rows, columns = self.grid.capacity()
         self.grid.rows, self.grid.columns = rows, columns
         return self.session.next_items(self.stage, rows * columns)
 
-    def show_items(self, items: list) -> None:
+    def show_items(self, items: list[VerificationItem]) -> None:
         self.grid.rows, self.grid.columns = self.grid.layout_for(len(items))
         size = self.grid.image_size()
         self._context = self._read_context(items)
@@ -337,7 +339,9 @@ class VerificationView(StageView):
             tile.pixmap = render_crop(path, tile.item, size, self._others(tile.item))
         self.grid.update()
 
-    def _read_context(self, items: list) -> dict[int, list[tuple[Mask, int, int]]]:
+    def _read_context(
+        self, items: list[VerificationItem]
+    ) -> dict[int, list[tuple[Mask, int, int]]]:
         """The accepted and pending masks of the page's images (one read an image)."""
         found: dict[int, list[tuple[Mask, int, int]]] = {}
         for image_id in dict.fromkeys(item.image.id for item in items):
@@ -345,6 +349,7 @@ class VerificationView(StageView):
             found[image_id] = [
                 (a.segment.mask, a.instance.category_id, a.instance.id)
                 for a, _ in (summary.context_masks() if summary is not None else ())
+                if a.segment is not None  # context masks have one
             ]
         return found
 
@@ -369,7 +374,7 @@ class VerificationView(StageView):
         self.grid.tiles = []
         self.grid.update()
 
-    def describe(self, item) -> str:
+    def describe(self, item: StageItem) -> str:
         return f"Stage 4: a page of {len(self.items)} masks to verify"
 
     # ------------------------------------------------------------ deciding
@@ -382,7 +387,7 @@ class VerificationView(StageView):
             if moved:  # the image panel follows the selected mask's image
                 self.show_image_context(self.tiles[index].item.image.id)
 
-    def move(self, rows: int, columns: int) -> None:
+    def move_selection(self, rows: int, columns: int) -> None:
         if not self.tiles:
             return
         index = self.grid.selected + rows * self.grid.columns + columns
