@@ -2,7 +2,7 @@
 
 A :class:`CanvasView` with a tool bar (polygon, hole, brush, eraser, vertex edit, box,
 model proposal, point), a fill-opacity slider and show/hide. The mask being drawn is a
-``pipeline.mask_edits.Draft``; every change is a ``QUndoCommand`` (``app.gui.edits``) on the
+``pipeline.masks.edits.Draft``; every change is a ``QUndoCommand`` (``app.gui.edits``) on the
 editor's ``QUndoStack``, a new one for each image (``undo_stack()``; ``undoStackChanged``
 tells a ``QUndoGroup`` holder when it is replaced). Other masks of the image can be shown
 as context (read-only). Model proposals go to a :class:`ModelWorker` and come back as an
@@ -34,7 +34,7 @@ from app.gui.canvas.preview import PreviewItem
 from app.gui.canvas.scene import AnnotationScene
 from app.gui.canvas.tiles import ImageSource
 from app.gui.canvas.view import CanvasView
-from app.gui.tools import TOOLS, BrushRadius, BrushTool, Tool
+from app.gui.tools import TOOLS, BrushRadius, BrushTool, PromptTool, Tool
 from app.gui.tools.base import (
     AddBox,
     AddPoint,
@@ -49,8 +49,8 @@ from app.gui.tools.base import (
     Refine,
 )
 from pipeline.errors import LongtailError
-from pipeline.geometry import Box, Mask
-from pipeline.mask_edits import Draft, DraftError
+from pipeline.masks.edits import Draft, DraftError
+from pipeline.masks.geometry import Box, Mask
 
 EDITOR_TOOLS = ("polygon", "hole", "brush", "eraser", "vertex", "box", "prompt", "point")
 TRACE_EPSILON = 1.0  # px: a painted mask traced for vertex edits keeps its shape to 1 px
@@ -228,7 +228,7 @@ class MaskEditor(QWidget):
         self.addAction(act)
         return act
 
-    def actions(self) -> list[QAction]:  # type: ignore[override]
+    def actions(self) -> list[QAction]:
         """Every editor command with its shortcut (tools, undo, redo, view)."""
         return [*super().actions(), *self.view.view_actions()]
 
@@ -337,7 +337,7 @@ class MaskEditor(QWidget):
             self._tool.cancel()
         self._tool = self._tools.get(name) if name else None
         self.view.set_tool(self._tool)
-        if self._tool is not None:
+        if name and self._tool is not None:
             self.view.viewport().setCursor(self._tool.cursor)
             self._tool_actions[name].setChecked(True)
         editing = name == "vertex"
@@ -525,7 +525,7 @@ class MaskEditor(QWidget):
         its clicks are shown as green (positive) and red (negative) dots."""
         self._prompt = prompt
         tool = self._tools.get("prompt")
-        if tool is not None:
+        if isinstance(tool, PromptTool):
             tool.refining = prompt is not None
         for item in self._click_items:
             self.scene.remove_annotation(item)
@@ -554,7 +554,7 @@ class MaskEditor(QWidget):
         self._update_rows()
         self.cancel_action.setEnabled(waiting)
         prompt = self._tools.get("prompt")
-        if prompt is not None:
+        if isinstance(prompt, PromptTool):
             prompt.waiting = waiting
         self.proposalBusy.emit(waiting)
 

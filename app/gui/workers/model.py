@@ -30,7 +30,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from pipeline.errors import LongtailError
-from pipeline.geometry import Box, Mask
+from pipeline.masks.geometry import Box, Mask
 
 from .lifetime import DaemonWorker
 
@@ -66,9 +66,9 @@ def default_predictor(project: Any | None) -> Any:
         if predictor is not None:
             return predictor
     from model.predictor import Predictor
-    from pipeline.vocabulary import project_categories
+    from pipeline.vocabulary import Category, project_categories
 
-    categories = project_categories(project) if project is not None else []
+    categories: list[Category] = project_categories(project) if project is not None else []
     return Predictor.load(categories or ["object"])
 
 
@@ -116,6 +116,7 @@ class _Runner(QObject):
                 self._prefetch(request)
                 return  # nothing to answer; a failure is only printed
             predictor = self._predictor()
+            assert request.image is not None  # every request but a prefetch names its image
             pixels = self._load(request.image)
             if self._cancelled(request.id):
                 return
