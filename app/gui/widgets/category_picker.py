@@ -18,6 +18,7 @@ from PySide6.QtCore import (
     QEvent,
     QModelIndex,
     QObject,
+    QPersistentModelIndex,
     QRect,
     QSize,
     QStringListModel,
@@ -29,6 +30,7 @@ from PySide6.QtGui import (
     QColor,
     QFont,
     QFontMetrics,
+    QKeyEvent,
     QKeySequence,
     QPainter,
     QShortcut,
@@ -77,6 +79,12 @@ PICKER_KEYS = (
     Qt.Key.Key_PageUp,
     Qt.Key.Key_PageDown,
 )
+
+
+def _stored_id(category: Category) -> int:
+    """A listed category's id: the picker lists the project's categories, all stored."""
+    assert category.id is not None, category.name
+    return category.id
 
 
 class CategoryModel(QStringListModel):
@@ -150,7 +158,9 @@ class CategoryDelegate(QStyledItemDelegate):
             self._texts.clear()
         return self._fonts
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+    def sizeHint(  # noqa: N802 (Qt's name)
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
         height = self.fonts(option.font)[2].height()
         return QSize(200, 2 * height + 12)
 
@@ -185,26 +195,33 @@ class CategoryDelegate(QStyledItemDelegate):
             texts = self._texts[width, ratio] = {}
         return texts
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
         # a dozen rows a keystroke: the colours are made once, the text laid out ahead
-        model: CategoryModel = index.model()
+        model = index.model()
+        assert isinstance(model, CategoryModel)  # the picker's list shows its own model
         row = index.row()
         category: Category = model.hits[row]
-        reason = model.excluded.get(category.id)
+        reason = model.excluded.get(_stored_id(category))
         selected = bool(option.state & SELECTED)
         rect = option.rect
         painter.fillRect(rect, _PAINT.accent if selected else _PAINT.background[row % 2])
         muted = _PAINT.selected_muted if selected else _PAINT.muted
         font = option.font
         text = self.row_text(category, font, rect.width(), painter.device().devicePixelRatioF())
-        plain, bold, metrics, bold_metrics = self._fonts  # made by row_text for this font
+        fonts = self.fonts(font)  # made by row_text for this font
+        plain, bold, metrics, bold_metrics = fonts
         left, top = rect.left() + MARGIN, rect.top() + 4
         painter.setFont(bold)
         painter.setPen(muted if reason else _PAINT.selected_text if selected else _PAINT.text)
         if category.id in model.recent_ids or reason:
             # at most nine recent rows (on the empty query) and the few excluded ones:
             # drawn as they are
-            self._paint_name_as_is(painter, model, category, reason, muted, left, top, rect)
+            self._paint_name_as_is(painter, fonts, model, category, reason, muted, left, top, rect)
         else:
             painter.drawStaticText(left, top, text.name)
             painter.setFont(plain)
@@ -216,6 +233,7 @@ class CategoryDelegate(QStyledItemDelegate):
     def _paint_name_as_is(
         self,
         painter: QPainter,
+        fonts: tuple[QFont, QFont, QFontMetrics, QFontMetrics],
         model: CategoryModel,
         category: Category,
         reason: str | None,
@@ -224,7 +242,7 @@ class CategoryDelegate(QStyledItemDelegate):
         top: int,
         rect: QRect,
     ) -> None:
-        plain, bold, metrics, bold_metrics = self._fonts
+        plain, bold, metrics, bold_metrics = fonts
         width, line = rect.width() - 2 * MARGIN, metrics.height()
         name = category.display_name
         if category.id in model.recent_ids:
@@ -319,7 +337,7 @@ class CategoryPicker(QWidget):
         self.recent: list[int] = []
         # hits per query for the current usage counts: one-character queries match most
         # of a large vocabulary (the slowest searches), so they are computed in idle time
-        self._hits: dict[str, tuple[list[Category], frozenset[int]]] = {}
+        self._hits: dict[str, tuple[list[Category], frozenset[int | None]]] = {}
         self._warm = QTimer(self)
         self._warm.setInterval(0)
         self._warm.timeout.connect(self._warm_one)
@@ -510,12 +528,12 @@ class CategoryPicker(QWidget):
             self._pick(self.model.hits[row])
 
     def _pick(self, category: Category) -> None:
-        reason = self.model.excluded.get(category.id)
+        reason = self.model.excluded.get(_stored_id(category))
         if reason:
             self.message.setText(f"{category.display_name!r} cannot be picked here: {reason}")
             return
         self.message.clear()
-        self.note_used(category.id)
+        self.note_used(_stored_id(category))
         self.picked.emit(category)
 
     def _select(self, row: int) -> None:
@@ -541,20 +559,23 @@ class CategoryPicker(QWidget):
             return False
         # the picker's keys win over a window's shortcuts on the same keys (Enter
         # submits in a stage view, arrows move in a grid)
-        override = kind == QEvent.Type.ShortcutOverride and watched is self.query
+        if watched is not self.query or not isinstance(event, QKeyEvent):
+            return False
+        override = kind == QEvent.Type.ShortcutOverride
         if override and event.key() in PICKER_KEYS and not event.modifiers():
             event.accept()
             return True
-        if watched is self.query and event.type() == QEvent.Type.KeyPress:
+        if kind == QEvent.Type.KeyPress:
             key = event.key()
             rows = self.model.rowCount()
             row = self.list.currentIndex().row()
-            step = {
+            steps: dict[int, int] = {
                 Qt.Key.Key_Down: 1,
                 Qt.Key.Key_Up: -1,
                 Qt.Key.Key_PageDown: 8,
                 Qt.Key.Key_PageUp: -8,
-            }.get(key)
+            }
+            step = steps.get(key)
             if step is not None and rows:
                 self._select(max(0, min(rows - 1, row + step)))
                 return True

@@ -20,6 +20,7 @@ from PySide6.QtCore import (
     QAbstractListModel,
     QModelIndex,
     QObject,
+    QPersistentModelIndex,
     QRunnable,
     QSize,
     Qt,
@@ -50,8 +51,8 @@ from pipeline import explorer as ex
 from pipeline.corrections import correct_mask
 from pipeline.errors import LongtailError
 from pipeline.events import Effort
-from pipeline.geometry import Mask
 from pipeline.images import OutsideRootError
+from pipeline.masks.geometry import Mask
 
 if TYPE_CHECKING:
     from app.gui.session import Session
@@ -150,13 +151,16 @@ class ThumbnailModel(QAbstractListModel):
         self.fetchMore(QModelIndex())
 
     # -- paging
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+    def rowCount(  # noqa: N802
+        self,
+        parent: QModelIndex | QPersistentModelIndex = QModelIndex(),  # noqa: B008
+    ) -> int:
         return 0 if parent.isValid() else self.shown
 
-    def canFetchMore(self, parent: QModelIndex) -> bool:  # noqa: N802
+    def canFetchMore(self, parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
         return not parent.isValid() and self.shown < len(self.ids)
 
-    def fetchMore(self, parent: QModelIndex) -> None:  # noqa: N802
+    def fetchMore(self, parent: QModelIndex | QPersistentModelIndex) -> None:  # noqa: N802
         if parent.isValid() or self.shown >= len(self.ids):
             return
         more = min(PAGE, len(self.ids) - self.shown)
@@ -170,7 +174,11 @@ class ThumbnailModel(QAbstractListModel):
     def image_id(self, row: int) -> int:
         return int(self.ids[row])
 
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(
+        self,
+        index: QModelIndex | QPersistentModelIndex,
+        role: int = Qt.ItemDataRole.DisplayRole,
+    ) -> Any:
         if not index.isValid() or index.row() >= self.shown:
             return None
         image_id = int(self.ids[index.row()])
@@ -209,6 +217,7 @@ class ThumbnailModel(QAbstractListModel):
                 masks = [
                     (a.segment.mask, category_rgb(a.instance.category_id))
                     for a, _ in summary.context_masks()
+                    if a.segment is not None  # context masks have one
                 ]
                 pixels = ex.draw_masks(pixels, size, masks)
             return _qimage(pixels)
@@ -292,7 +301,8 @@ class CorrectionDialog(QDialog):
             draft_tool="polygon",
         )
         if mask is not None and mask.area:  # clicks (M) refine a proposal from its box
-            self.editor.set_prompt(box=tuple(float(v) for v in mask.bbox))
+            x, y, w, h = mask.bbox
+            self.editor.set_prompt(box=(float(x), float(y), float(w), float(h)))
         note = QLabel(
             "Edit the mask, then send it to verification. The accepted version stays in the "
             "history; the instance counts again once a verifier accepts the new one."
@@ -466,7 +476,9 @@ class ExplorerView(QWidget):
         for combo in (self.category_state, self.stage, self.annotator):
             combo.currentIndexChanged.connect(self.apply_filter)
         self.category.activated.connect(self.apply_filter)
-        self.category.lineEdit().editingFinished.connect(self._category_typed)
+        typed = self.category.lineEdit()
+        assert typed is not None  # the category box is editable
+        typed.editingFinished.connect(self._category_typed)
         self.rejections.toggled.connect(self.apply_filter)
 
     def _load_choices(self) -> None:
@@ -630,7 +642,7 @@ class ExplorerView(QWidget):
     def select_instance(self, instance_id: int) -> None:
         for k in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(k)
-            if item.data(0, Qt.ItemDataRole.UserRole) == instance_id:
+            if item is not None and item.data(0, Qt.ItemDataRole.UserRole) == instance_id:
                 self.tree.setCurrentItem(item)
                 return
 

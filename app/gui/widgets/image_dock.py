@@ -49,6 +49,12 @@ def swatch(color: QColor, size: int = 12) -> QIcon:
     return QIcon(pixmap)
 
 
+def _children(node: QTreeWidgetItem) -> list[QTreeWidgetItem]:
+    """A tree node's child rows, in order (the tree's rows: its invisible root's)."""
+    found = (node.child(k) for k in range(node.childCount()))
+    return [child for child in found if child is not None]  # none is, below childCount
+
+
 class ImageDock(QDockWidget):
     """Lists one image's categories and objects (see the module doc)."""
 
@@ -262,12 +268,8 @@ class ImageDock(QDockWidget):
     # ------------------------------------------------------------ reading
 
     def category_names(self) -> list[str]:
-        return [self.tree.topLevelItem(i).text(0) for i in range(self.tree.topLevelItemCount())]
+        return [node.text(0) for node in _children(self.tree.invisibleRootItem())]
 
     def object_rows(self) -> list[QTreeWidgetItem]:
         """Every object row (an instance), in the order shown."""
-        rows = []
-        for i in range(self.tree.topLevelItemCount()):
-            node = self.tree.topLevelItem(i)
-            rows.extend(node.child(k) for k in range(node.childCount()))
-        return rows
+        return [row for node in _children(self.tree.invisibleRootItem()) for row in _children(node)]

@@ -58,7 +58,7 @@ class NewProjectPlan:
         ``pipeline.formats.ImportOptions``), or None without an import."""
         if not self.import_format:
             return None
-        from pipeline.formats.options import ImportOptions
+        from pipeline.formats.api import ImportOptions
 
         root = None if self.import_format == "labelme" else self.images
         return ImportOptions(kind=self.import_format, images_root=root, split=self.import_split)
@@ -240,6 +240,7 @@ class ImportPage(_ChoicePage):
             file_key="",
         )
         layout = self.layout()
+        assert isinstance(layout, QVBoxLayout)  # _ChoicePage's column
         at = layout.count() - 2  # above the error line and the stretch
         self.split_label = QLabel("The file's images join the split:")
         layout.insertWidget(at, self.split_label)
