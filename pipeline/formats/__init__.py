@@ -9,13 +9,12 @@ with its location; exports are deterministic (same project, same bytes)::
 See docs/formats.md for what is kept and what is lost.
 """
 
-from .api import import_annotations
+from .api import ImportOptions, import_annotations
 from .coco import export_coco, import_coco
 from .exporting import ExportSummary, export_project
 from .ids import ExportedIds, exported_ids
 from .labelme import import_labelme
 from .lvis import export_lvis, import_lvis
-from .options import ImportOptions
 from .report import FormatError, ImportReport, Problem
 
 __all__ = [

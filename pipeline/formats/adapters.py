@@ -13,14 +13,15 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from .. import schema as s
 from ..errors import LongtailError
 from ..outputs import output_target, write_output
-from ..roles import IMPORT, require
-from ..store import Project
+from ..store import schema as s
+from ..store.database import Project
+from ..team.roles import IMPORT, require
 from .adapting import Adapted, ExportedImage, empty_folder, image_size
 from .cvat import read_cvat, write_cvat
 from .exporting import COCO, ExportSummary, export_project
@@ -28,10 +29,12 @@ from .ids import exported_ids
 from .importing import Progress, import_document
 from .jsonio import dump_json, no_cycle_collection
 from .labelstudio import read_labelstudio, write_labelstudio
-from .options import ImportOptions
 from .report import ImportReport
 from .voc import read_voc, write_voc
 from .yolo import read_yolo, write_yolo
+
+if TYPE_CHECKING:  # the options' module calls the importers: a type here, not an import
+    from .api import ImportOptions
 
 READERS: dict[str, Callable[[Path, ImportReport], Adapted]] = {
     "yolo": read_yolo,

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..store import Project
+from ..store.database import Project
+from .api import ImportOptions, import_annotations
 from .exporting import COCO, Progress, export_project
-from .importing import import_cocolike
-from .options import ImportOptions
 from .report import ImportReport
 
 
@@ -53,7 +52,7 @@ def import_coco(
         follow_symlinks=follow_symlinks,
         federated=federated,
     )
-    return import_cocolike(project, path, options, progress)
+    return import_annotations(project, path, options, progress)
 
 
 def export_coco(

@@ -9,19 +9,22 @@ so that one pass lists everything that is wrong.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import GeometryError, VocabularyError
-from ..geometry import Mask, polygon_problems
+from ..masks.geometry import Mask, polygon_problems
 from ..vocabulary import category_from_entry, normalize
-from .locate import ImageSearch, find_file, keep_readable, relative_names
-from .masks import EncodedMasks, encode_mask, encode_polygons
-from .report import FormatError, ImportReport
-from .source import BOX_ONLY, Encoded, SourceCategory, SourceImage
+from .locate import ImageSearch, find_file, image_search, keep_readable, relative_names
+from .masks import EncodedMasks, PolygonBatches, encode_mask, encode_polygons
+from .report import FormatError, ImportReport, display_path
+from .source import BOX_ONLY, Encoded, SourceCategory, SourceFile, SourceImage
+
+if TYPE_CHECKING:  # the options' module calls the importers: a type here, not an import
+    from .api import ImportOptions
 
 # Image fields with a column of their own; any other field is kept in images.extra.
 IMAGE_FIELDS = frozenset(
@@ -52,6 +55,102 @@ def _fits_id(value: int) -> bool:
 
 def _is_number(value: Any) -> bool:
     return type(value) in (int, float) and math.isfinite(value)
+
+
+def read_document(
+    path: Path,
+    doc: Any,
+    options: ImportOptions,
+    report: ImportReport,
+    progress: Progress | None = None,
+    *,
+    splits: dict[Any, str] | None = None,
+) -> SourceFile:
+    """Check a COCO-shaped document read from ``path`` (a COCO or LVIS file, or what an
+    adapter built) record by record, find its images, and give it as one value; the
+    document is emptied (its images hold their annotations now). ``progress``: the
+    reading of the image files. ``splits``: image id -> split, for inputs that hold
+    several. Problems go to ``report``; a document without its three lists is refused
+    at once (:class:`FormatError`)."""
+    file = display_path(path)
+    lvis = options.kind == "lvis"
+    check_top(doc, report, file, lvis=lvis)
+    categories = read_categories(doc, report, file, lvis=lvis)
+    category_keys: set[Any] = {c.key for c in categories}
+    listed_categories = {
+        c.get("id") for c in doc["categories"] if isinstance(c, dict) and type(c.get("id")) is int
+    }
+    search = image_search(path, options.images_root, follow_symlinks=options.follow_symlinks)
+    images, listed_images = read_images(
+        doc,
+        report,
+        file,
+        lvis=lvis,
+        search=search,
+        category_keys=category_keys,
+        reference_only=options.reference_only,
+        progress=progress,
+    )
+    attach_annotations(doc, images, listed_images, category_keys, listed_categories, report, file)
+    if splits:
+        for image in images:
+            image.split = splits.get(image.key)
+    categories = without_placeholders(categories, images, report, file)
+    if lvis:
+        for image in images:
+            check_negatives(image, report)
+    licenses = doc.get("licenses")
+    kept = [item for item in licenses if isinstance(item, dict)] if type(licenses) is list else []
+    doc.clear()  # the images now hold their annotations; let the rest go
+    return SourceFile(tuple(categories), tuple(images), tuple(kept), search.root)
+
+
+# Polygons encoded together (PolygonBatches): enough to spread numpy's and pycocotools'
+# cost per call, few enough that a batch's masks take little memory.
+BATCH_ANNOTATIONS = 4_000
+
+
+class Encoder:
+    """Encodes the images of one file in their order, a batch of polygons at a time:
+    ``encoder(image)`` gives what :func:`encode_annotations` gives for it alone."""
+
+    def __init__(
+        self, images: Sequence[SourceImage], report: ImportReport, *, repair_boxes: bool
+    ) -> None:
+        self.images = images
+        self.report = report
+        self.repair_boxes = repair_boxes
+        self.batches = PolygonBatches()
+        self.position = {id(image): i for i, image in enumerate(images)}
+        self.prepared = 0  # images[:prepared] have their polygons in a batch (or are done)
+
+    def __call__(self, image: SourceImage) -> list[Encoded]:
+        at = self.position.get(id(image))
+        if at is not None and at >= self.prepared:
+            self.prepared = prepare_batch(self.batches, self.images, at)
+        return encode_annotations(
+            image, self.report, repair_boxes=self.repair_boxes, polygons=self.batches.encode
+        )
+
+
+def prepare_batch(batches: PolygonBatches, images: Sequence[SourceImage], start: int) -> int:
+    """Encode the polygons of ``images[start:]`` up to BATCH_ANNOTATIONS annotations;
+    the index after the last image of the batch."""
+    groups = []
+    count = 0
+    stop = start
+    while stop < len(images) and (count < BATCH_ANNOTATIONS or stop == start):
+        image = images[stop]
+        segs = [
+            seg
+            for ann in image.annotations
+            if type(ann) is dict and type(seg := ann.get("segmentation")) is list and seg
+        ]
+        groups.append((segs, image.height, image.width))
+        count += len(segs)
+        stop += 1
+    batches.prepare(groups)
+    return stop
 
 
 def check_top(doc: Any, report: ImportReport, file: str, *, lvis: bool) -> None:

@@ -11,34 +11,27 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from .. import schema as s
 from ..errors import LongtailError
 from ..images import ImageRoot, record_image_roots
-from ..roles import IMPORT, require
-from ..store import Project
+from ..store import schema as s
+from ..store.database import Project
+from ..team.roles import IMPORT, require
 from ..text import clean as clean_text
 from ..vocabulary import category_from_row, match_categories
-from .cocolike import (
-    attach_annotations,
-    check_negatives,
-    check_top,
-    encode_annotations,
-    read_categories,
-    read_images,
-    without_placeholders,
-)
+from .cocolike import Encoder, read_document
 from .jsonio import JSONReadError, load_json, no_cycle_collection
-from .locate import ImageSearch, image_search, infer_split
-from .masks import PolygonBatches
-from .options import ImportOptions
+from .locate import infer_split
 from .report import FormatError, ImportReport, display_path
 from .source import Encoded, SourceCategory, SourceImage
 from .writer import ImportWriter
+
+if TYPE_CHECKING:  # the options' module calls the importers: a type here, not an import
+    from .api import ImportOptions
 
 Progress = Callable[[int, int], None]
 
@@ -122,31 +115,6 @@ def run_import(
     if report.problems or report.notes:
         report.write(project.folder)
     return report
-
-
-# Polygons encoded together (PolygonBatches): enough to spread numpy's and pycocotools'
-# cost per call, few enough that a batch's masks take little memory.
-BATCH_ANNOTATIONS = 4_000
-
-
-def _prepare_batch(batches: PolygonBatches, images: Sequence[SourceImage], start: int) -> int:
-    """Encode the polygons of ``images[start:]`` up to BATCH_ANNOTATIONS annotations;
-    the index after the last image of the batch."""
-    groups = []
-    count = 0
-    stop = start
-    while stop < len(images) and (count < BATCH_ANNOTATIONS or stop == start):
-        image = images[stop]
-        segs = [
-            seg
-            for ann in image.annotations
-            if type(ann) is dict and type(seg := ann.get("segmentation")) is list and seg
-        ]
-        groups.append((segs, image.height, image.width))
-        count += len(segs)
-        stop += 1
-    batches.prepare(groups)
-    return stop
 
 
 def _exhaustive_over(writer: ImportWriter, report: ImportReport, category_ids: dict) -> None:
@@ -265,63 +233,26 @@ def import_document(
     *,
     splits: dict[Any, str] | None = None,
 ) -> ImportReport:
-    """Check, encode and write a COCO-shaped document read from ``path`` (a COCO or
-    LVIS file, or what an adapter built from a YOLO, VOC, CVAT or Label Studio
-    export). ``splits``: image id -> split, for inputs that hold several."""
-    file = display_path(path)
-    lvis = options.lvis
-    images_root = options.images_root
-    check_top(doc, report, file, lvis=lvis)
-    categories = read_categories(doc, report, file, lvis=lvis)
-    category_keys = {c.key for c in categories}
-    listed_categories = {
-        c.get("id") for c in doc["categories"] if isinstance(c, dict) and type(c.get("id")) is int
-    }
-    search: ImageSearch = image_search(path, images_root, follow_symlinks=options.follow_symlinks)
-    n_images = len(doc["images"])
-    reference_only = options.reference_only
-    steps = Steps(progress, n_images * (1 if reference_only else 2))
-    images, listed_images = read_images(
-        doc,
-        report,
-        file,
-        lvis=lvis,
-        search=search,
-        category_keys=category_keys,
-        reference_only=reference_only,
-        progress=None if reference_only else steps.phase(n_images),
-    )
-    attach_annotations(doc, images, listed_images, category_keys, listed_categories, report, file)
-    if splits:
-        for image in images:
-            image.split = splits.get(image.key)
-    categories = without_placeholders(categories, images, report, file)
-    if lvis:
-        for image in images:
-            check_negatives(image, report)
-    licenses = [item for item in doc.get("licenses") or [] if isinstance(item, dict)]
-    doc.clear()  # the images now hold their annotations; let the rest go
-    repair_boxes = options.repair_boxes
-    batches = PolygonBatches()
-    position = {id(image): i for i, image in enumerate(images)}
-    prepared = [0]  # images[:prepared[0]] have their polygons in a batch (or are done)
-
-    def encode(image: SourceImage) -> list[Encoded]:
-        at = position.get(id(image))
-        if at is not None and at >= prepared[0]:
-            prepared[0] = _prepare_batch(batches, images, at)
-        return encode_annotations(image, report, repair_boxes=repair_boxes, polygons=batches.encode)
-
+    """Read → check → encode → write, each once: a COCO-shaped document read from
+    ``path`` (a COCO or LVIS file, or what an adapter built from a YOLO, VOC, CVAT or
+    Label Studio export) becomes one checked value, whose images are encoded and
+    written in one transaction. ``splits``: image id -> split, for inputs that hold
+    several."""
+    listed = doc.get("images") if isinstance(doc, dict) else None
+    n_images = len(listed) if type(listed) is list else 0
+    reading = 0 if options.reference_only else n_images
+    steps = Steps(progress, reading + n_images)
+    source = read_document(path, doc, options, report, steps.phase(reading), splits=splits)
     run_import(
         project,
         report,
-        categories=categories,
-        images=images,
-        encode=encode,
-        exhaustive=True if lvis else None,
-        licenses=licenses if isinstance(licenses, list) else (),
-        progress=steps.phase(len(images)),
-        roots=[search.root],
+        categories=source.categories,
+        images=source.images,
+        encode=Encoder(source.images, report, repair_boxes=options.repair_boxes),
+        exhaustive=True if options.kind == "lvis" else None,
+        licenses=source.licenses,
+        progress=steps.phase(len(source.images)),
+        roots=[source.root],
         exhaustive_source=options.kind == "coco" and not options.federated,
     )
     steps.finish()

@@ -27,16 +27,16 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import GeometryError, LongtailError
-from ..geometry import Mask, polygon_problems
 from ..images import SUPPORTED_SUFFIXES, ImageRoot, OutsideRootError, scan_root
-from ..roles import IMPORT, require
-from ..store import Project
+from ..masks.geometry import Mask, polygon_problems
+from ..store.database import Project
+from ..team.roles import IMPORT, require
 from ..vocabulary import Category, normalize
 from .importing import Steps, run_import
 from .jsonio import JSONReadError, atomic_write_bytes, load_json, no_cycle_collection
@@ -44,6 +44,9 @@ from .locate import keep_readable
 from .masks import encode_mask, encode_polygons
 from .report import FormatError, ImportReport, display_path
 from .source import Encoded, SourceCategory, SourceImage
+
+if TYPE_CHECKING:  # the options' module calls the importers: a type here, not an import
+    from .api import ImportOptions
 
 Progress = Callable[[int, int], None]
 
@@ -85,6 +88,7 @@ def import_labelme(
     progress: Progress | None = None,
     images_root: str | os.PathLike[str] | None = None,
     follow_symlinks: bool = False,
+    options: ImportOptions | None = None,
 ) -> ImportReport:
     """Import one labelme JSON file, or every ``*.json`` under a folder, in one transaction.
 
@@ -93,8 +97,12 @@ def import_labelme(
     report); ``lenient`` imports the good part and writes the report next to the
     project. Images must lie inside ``images_root`` (default: the imported folder, or
     the file's folder); paths that leave it, and links leading out unless
-    ``follow_symlinks``, are refused unopened.
+    ``follow_symlinks``, are refused unopened. ``options`` (from
+    :func:`pipeline.formats.import_annotations`) gives all four instead.
     """
+    if options is not None:
+        split, lenient = options.split, options.lenient
+        images_root, follow_symlinks = options.images_root, options.follow_symlinks
     require(project, IMPORT)  # an admin's action, refused before any file is read
     with no_cycle_collection():
         return _import_labelme(

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..store import Project
+from ..store.database import Project
+from .api import ImportOptions, import_annotations
 from .exporting import LVIS, Progress, export_project
-from .importing import import_cocolike
-from .options import ImportOptions
 from .report import ImportReport
 
 
@@ -41,7 +40,7 @@ def import_lvis(
         repair_boxes=repair_boxes,
         follow_symlinks=follow_symlinks,
     )
-    return import_cocolike(project, path, options, progress)
+    return import_annotations(project, path, options, progress)
 
 
 def export_lvis(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..images import ImageInfo
+from ..images import ImageInfo, ImageRoot
 from ..vocabulary import Category
 
 Key = int | str
@@ -43,6 +43,18 @@ class SourceImage:
     negative_keys: list[Key] = field(default_factory=list)
     not_exhaustive_keys: list[Key] = field(default_factory=list)
     split: str | None = None  # None: the import's split
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A COCO-shaped document read and checked once (:func:`.cocolike.read_document`):
+    what the encode and write steps take. The images hold their annotation records
+    until each is encoded."""
+
+    categories: tuple[SourceCategory, ...]
+    images: tuple[SourceImage, ...]
+    licenses: tuple[dict[str, Any], ...]
+    root: ImageRoot  # the image root the images were placed in
 
 
 # Encoded.mask_kind of an annotation with a box and no mask: stored as a marked instance

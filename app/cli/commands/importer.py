@@ -8,8 +8,8 @@ import json
 from typing import Any
 
 from pipeline.formats import ImportOptions, ImportReport, Problem, import_annotations
-from pipeline.formats.options import KINDS
-from pipeline.store import Project
+from pipeline.formats.api import KINDS
+from pipeline.store.database import Project
 from pipeline.text import for_terminal
 
 from ..acting import act_as, add_annotator_option
