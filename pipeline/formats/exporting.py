@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -23,14 +23,14 @@ from sqlalchemy import and_, exists, false, func, not_, select
 from sqlalchemy.engine import Connection
 
 from .. import __version__
-from .. import schema as s
 from ..errors import GeometryError, LongtailError
-from ..geometry import POLYGON, RLE, Mask
+from ..masks.geometry import POLYGON, RLE, Mask
+from ..masks.polygon_bytes import COORD, WORD, flat_parts_without_holes
 from ..outputs import atomic_output, output_target, write_output
-from ..polygon_bytes import flat_parts_without_holes
-from ..roles import EXPORT, require
 from ..stats.frequency import frequency_groups
-from ..store import Project, read_meta_json
+from ..store import schema as s
+from ..store.database import Project, read_meta_json
+from ..team.roles import EXPORT, require
 from .ids import ExportedIds, exported_ids
 from .jsonio import dump_json, no_cycle_collection
 from .writer import META_LICENSES, META_SUPERCATEGORIES
@@ -219,17 +219,24 @@ class Build:
 
     def _annotations(
         self, image_rows: list[Any], ids: ExportedIds, sink: IO[bytes] | None
-    ) -> tuple[list[dict[str, Any]], dict[int, set[int]], Counter[int]]:
+    ) -> tuple[list[dict[str, Any]], Counter[int], Counter[int]]:
+        """The annotations (kept, or streamed into ``sink``), and per exported category
+        the images and the instances that have it (crowd regions left out)."""
         conn, fmt, summary, progress = self.conn, self.fmt, self.summary, self.progress
-        sizes = {r.id: (r.height, r.width) for r in image_rows}
-        image_ids, category_ids = ids.images, ids.categories
         exported = _exported_instances(self.split, lvis=fmt == LVIS)
         total, annotation_id = _annotation_ids(conn, exported)
+        chunks = Chunks(
+            {r.id: (r.height, r.width) for r in image_rows},
+            ids,
+            annotation_id,
+            self.masks,
+            coco=fmt == COCO,
+            as_lists=sink is None,
+            summary=summary,
+        )
         annotations: list[dict[str, Any]] = []
-        written = 0
+        written = done = 0
         used: set[int] | None = set() if self.include_unsegmented else None
-        image_count: dict[int, set[int]] = {}
-        instance_count: Counter[int] = Counter()
         rows = conn.execution_options(yield_per=STREAM_CHUNK).execute(
             select(
                 exported.c.id,
@@ -248,54 +255,169 @@ class Build:
             .join(s.segments, s.segments.c.id == exported.c.segment_id)
             .order_by(exported.c.id)
         )
-        masks = self.masks
-        coco = fmt == COCO
-        polygons_as_written = masks != RLE
-        for done, row in enumerate(rows, 1):
-            # A plain tuple: attribute access on SQLAlchemy rows costs more than the rest.
-            (instance_id, image_id, category_id, is_crowd, source_id, kind, data, area,
-             bx, by, bw, bh) = row  # fmt: skip
-            aid = annotation_id(instance_id, source_id)
-            parts = (
-                flat_parts_without_holes(data) if kind == POLYGON and polygons_as_written else None
-            )
-            if parts is not None:  # the common case, as stored: no Mask is built
-                segmentation: Any = parts
-                area = int(area)
-            else:
-                height, width = sizes[image_id]
-                segmentation, area, (bx, by, bw, bh) = _segmentation(
-                    kind, data, area, (bx, by, bw, bh), height, width, masks, aid, summary
-                )
-            category = category_ids[category_id]
-            annotation = {
-                "id": aid,
-                "image_id": image_ids[image_id],
-                "category_id": category,
-                "segmentation": segmentation,
-                "area": area,
-                "bbox": [round(bx, 6), round(by, 6), round(bw, 6), round(bh, 6)],
-            }
-            if coco:
-                annotation["iscrowd"] = 1 if is_crowd else 0
-            if is_crowd:
-                summary.crowd += 1
-            else:
-                image_count.setdefault(category, set()).add(image_id)
-                instance_count[category] += 1
+        for partition in rows.partitions(STREAM_CHUNK):
+            chunk = chunks.annotations(partition)
             if used is not None:
-                used.add(aid)
-            annotations.append(annotation)
-            if sink is not None and len(annotations) == STREAM_CHUNK:
-                written = _write_chunk(sink, annotations, written)
-            if progress is not None and (done % STREAM_CHUNK == 0 or done == total):
+                used.update(a["id"] for a in chunk)
+            if sink is not None:
+                written = _write_chunk(sink, chunk, written)
+            else:
+                annotations += chunk
+            done += len(partition)
+            if progress is not None:
                 progress(done, total)
         extra = _unsegmented(conn, fmt, self.split, summary, ids, used)
         annotations += extra
         if sink is not None:
             written = _write_chunk(sink, annotations, written)
         summary.annotations = written + len(annotations)
-        return annotations, image_count, instance_count
+        image_count = Counter(category for category, _ in chunks.pairs)
+        return annotations, image_count, chunks.instance_count
+
+
+class Chunks:
+    """The annotations of the exported rows, a chunk at a time.
+
+    The common row (a stored polygon without holes, written as polygons) costs no call
+    of its own: a chunk's polygons are read from one buffer (:func:`_flat_polygons`),
+    its boxes rounded at once (:func:`_round6`), and each annotation is one dict. Its
+    parts are float64 arrays, which orjson writes as it writes the lists (the same
+    bytes); ``as_lists`` turns them into lists for a document that is kept. Every other
+    row (holes, RLE, another mask form) goes through :func:`_segmentation`."""
+
+    def __init__(
+        self,
+        sizes: dict[int, tuple[int, int]],
+        ids: ExportedIds,
+        annotation_id: Callable[[int, Any], int],
+        masks: str,
+        *,
+        coco: bool,
+        as_lists: bool,
+        summary: ExportSummary,
+    ) -> None:
+        self.sizes, self.ids, self.annotation_id, self.masks = sizes, ids, annotation_id, masks
+        self.coco, self.as_lists, self.summary = coco, as_lists, summary
+        # (exported category, image) of each instance, and instances per category.
+        self.pairs: set[tuple[int, int]] = set()
+        self.instance_count: Counter[int] = Counter()
+
+    def annotations(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
+        (instance_ids, image_ids, category_ids, crowd, source_ids, kinds, data, stored_areas,
+         xs, ys, ws, hs) = zip(*rows, strict=True)  # fmt: skip
+        count = len(rows)
+        segmentations: list[Any] = [None] * count
+        if self.masks != RLE:
+            polygons = [k for k, kind in enumerate(kinds) if kind == POLYGON]
+            if len(polygons) == count:
+                segmentations = _flat_polygons(data)
+            elif polygons:
+                for k, parts in zip(
+                    polygons, _flat_polygons([data[k] for k in polygons]), strict=True
+                ):
+                    segmentations[k] = parts
+            if self.as_lists:
+                segmentations = [
+                    None if parts is None else [part.tolist() for part in parts]
+                    for parts in segmentations
+                ]
+        aids = list(map(self.annotation_id, instance_ids, source_ids))
+        areas = list(map(int, stored_areas))
+        boxes = _round6(np.array([xs, ys, ws, hs], dtype=np.float64).T).tolist()
+        summary = self.summary
+        for k in [k for k, parts in enumerate(segmentations) if parts is None]:
+            height, width = self.sizes[image_ids[k]]
+            segmentations[k], areas[k], box = _segmentation(
+                kinds[k], data[k], stored_areas[k], (xs[k], ys[k], ws[k], hs[k]),
+                height, width, self.masks, aids[k], summary,
+            )  # fmt: skip
+            boxes[k] = [round(v, 6) for v in box]
+        categories = list(map(self.ids.categories.__getitem__, category_ids))
+        crowd_flags = list(map(int, map(bool, crowd)))
+        crowds = sum(crowd_flags)
+        summary.crowd += crowds
+        if crowds:
+            kept = [k for k, flag in enumerate(crowd_flags) if not flag]
+            self.pairs.update((categories[k], image_ids[k]) for k in kept)
+            self.instance_count.update(categories[k] for k in kept)
+        else:
+            self.pairs.update(zip(categories, image_ids, strict=True))
+            self.instance_count.update(categories)
+        exported_images = map(self.ids.images.__getitem__, image_ids)
+        columns = zip(
+            aids, exported_images, categories, segmentations, areas, boxes, crowd_flags, strict=True
+        )
+        if self.coco:
+            return [
+                {"id": a, "image_id": i, "category_id": c, "segmentation": g, "area": r,
+                 "bbox": b, "iscrowd": z}
+                for a, i, c, g, r, b, z in columns
+            ]  # fmt: skip
+        return [
+            {"id": a, "image_id": i, "category_id": c, "segmentation": g, "area": r, "bbox": b}
+            for a, i, c, g, r, b, _ in columns
+        ]
+
+
+def _flat_polygons(data: Sequence[bytes]) -> list[list[np.ndarray] | None]:
+    """:func:`..masks.polygon_bytes.flat_parts_without_holes` of many stored polygon
+    masks at once, each part a float64 array (a view of one joined buffer): None for a
+    mask with a hole. The headers are read with numpy, not one call per mask."""
+    count = len(data)
+    if not count:
+        return []
+    lengths = np.fromiter(map(len, data), dtype=np.int64, count=count)
+    if (lengths < 8).any() or (lengths % 8).any():  # not as stored: one at a time
+        return [_flat_parts(blob) for blob in data]
+    starts = np.zeros(count, dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    joined = b"".join(data)
+    words = np.frombuffer(joined, dtype=WORD)
+    n_words = words[starts // 4].astype(np.int64)
+    n_parts = words[starts // 4 + 1].astype(np.int64)
+    simple = n_words == 2 * n_parts + 2  # every part a single ring
+    if not simple.all():
+        out: list[list[np.ndarray] | None] = [None] * count
+        keep = np.flatnonzero(simple).tolist()
+        for k, parts in zip(keep, _flat_polygons([data[k] for k in keep]), strict=True):
+            out[k] = parts
+        return out
+    # Each stored mask is 8-byte aligned here (its header has an even number of words),
+    # so the joined buffer reads as float64 and each mask's points are one slice of it.
+    coords = np.frombuffer(joined, dtype=COORD)
+    first = ((starts + 4 * n_words) // 8).tolist()
+    last = ((starts + lengths) // 8).tolist()
+    polygons: list[list[np.ndarray] | None] = [
+        [coords[a:b]] for a, b in zip(first, last, strict=True)
+    ]
+    for k in np.flatnonzero(n_parts != 1).tolist():
+        head = int(starts[k]) // 4
+        at, parts = first[k], []
+        for points in words[head + 3 : head + 2 + 2 * int(n_parts[k]) : 2].tolist():
+            parts.append(coords[at : at + 2 * points])
+            at += 2 * points
+        polygons[k] = parts
+    return polygons
+
+
+def _flat_parts(blob: bytes) -> list[np.ndarray] | None:
+    parts = flat_parts_without_holes(blob)
+    return None if parts is None else [np.asarray(part, dtype=np.float64) for part in parts]
+
+
+def _round6(values: np.ndarray) -> np.ndarray:
+    """``round(v, 6)`` of every value, equal to Python's (which rounds the exact decimal
+    value half to even), at numpy's speed: ``rint(v * 1e6) / 1e6`` gives the same double
+    unless ``v * 1e6`` lies within its rounding error of a half (or is huge, or not
+    finite); those few take Python's ``round``."""
+    scaled = values * 1e6
+    out: np.ndarray = np.rint(scaled) / 1e6
+    with np.errstate(invalid="ignore"):
+        near_half = np.abs(scaled - np.floor(scaled) - 0.5) <= np.abs(scaled) * 2.0**-50
+        doubt = near_half | ~(np.abs(scaled) < 2.0**50)
+    for index in zip(*np.nonzero(doubt), strict=True):
+        out[index] = round(float(values[index]), 6)
+    return out
 
 
 def _write_chunk(sink: IO[bytes], annotations: list[dict[str, Any]], written: int) -> int:
@@ -547,7 +669,7 @@ def _lvis_categories(
     conn: Connection,
     rows: list[Any],
     category_ids: dict[int, int],
-    image_count: dict[int, set[int]],
+    image_count: Counter[int],
     instance_count: Counter[int],
 ) -> list[dict[str, Any]]:
     # The LVIS r/c/f rule (and its fallback to the vocabulary's groups) is pipeline.stats'.
@@ -564,7 +686,7 @@ def _lvis_categories(
                 "def": row.definition or "",
                 "synset": row.synset or "",
                 "frequency": frequency,
-                "image_count": len(image_count.get(cid, ())),
+                "image_count": image_count.get(cid, 0),
                 "instance_count": int(instance_count.get(cid, 0)),
             }
         )

@@ -1,0 +1,159 @@
+"""The export's chunked path (pipeline/formats/exporting.py ``Chunks``) writes what the
+one-row-at-a-time readers give: the stored polygons of a whole chunk decoded at once
+equal ``flat_parts_without_holes`` mask by mask, the boxes rounded with numpy equal
+Python's ``round(v, 6)``, and a streamed export of every kind of row (holes, RLE, empty
+masks, crowd, clashing ids, box-only) has the bytes of a kept one, in every mask form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+from stages_support import store_accepted_segment
+from test_formats_util import small_coco, write_json
+
+from pipeline.annotations import insert_instance
+from pipeline.formats import export_project, exporting, import_coco
+from pipeline.formats.exporting import _flat_polygons, _round6
+from pipeline.formats.jsonio import dump_json
+from pipeline.masks.geometry import Mask, PolygonPart
+from pipeline.masks.polygon_bytes import flat_parts_without_holes, pack
+from pipeline.store import schema as s
+from pipeline.store.database import Project
+
+
+def _stored_polygons(seed: int, count: int) -> list[bytes]:
+    """Stored polygon masks of 0-3 parts, some with holes."""
+    rng = np.random.default_rng(seed)
+    blobs = []
+    for _ in range(count):
+        parts = []
+        for _ in range(int(rng.integers(0, 4))):
+            rings = [rng.uniform(0, 640, (int(rng.integers(3, 12)), 2)).round(2)]
+            if rng.random() < 0.2:
+                rings.append(rng.uniform(0, 640, (int(rng.integers(3, 6)), 2)))
+            parts.append(rings)
+        blobs.append(pack(parts) if parts else np.asarray([2, 0], dtype="<u4").tobytes())
+    return blobs
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_chunk_of_stored_polygons_decodes_as_each_mask_alone(seed: int) -> None:
+    blobs = _stored_polygons(seed, 300)
+    chunk = _flat_polygons(blobs)
+    assert len(chunk) == len(blobs)
+    holed = 0
+    for blob, parts in zip(blobs, chunk, strict=True):
+        alone = flat_parts_without_holes(blob)
+        if alone is None:
+            holed += 1
+            assert parts is None
+        else:
+            assert parts is not None
+            assert [part.tolist() for part in parts] == alone
+            assert dump_json(parts) == dump_json(alone)  # orjson writes arrays as lists
+    assert 0 < holed < len(blobs)
+    assert _flat_polygons([]) == []
+
+
+def test_numpy_rounding_of_boxes_equals_pythons_round() -> None:
+    rng = np.random.default_rng(5)
+    halves = (np.arange(-2000, 2000) + 0.5) / 1e6  # the decimal halves round() breaks
+    values = np.concatenate(
+        [
+            rng.uniform(0, 640, 20000),
+            rng.uniform(0, 640, 20000).round(2),
+            halves,
+            halves + 123.0,
+            np.nextafter(halves, 1.0),
+            np.nextafter(halves, -1.0),
+            np.exp(rng.uniform(-40, 80, 5000)),
+            [0.0, -0.0, -1e-7, 4.5e-6, 2.5e-6, 1e300, -1e300, 2.0**52, 1e15 + 0.5, 0.5, 1.5, 7.0000005],
+        ]
+    ).reshape(-1, 4)
+    rounded = _round6(values).tolist()
+    expected = [[round(float(v), 6) for v in row] for row in values]
+    assert dump_json(rounded) == dump_json(expected)
+    assert np.isnan(_round6(np.array([[np.nan, 1.0, np.inf, -np.inf]]))[0, 0])
+
+
+def _every_kind_of_row(project: Project, tmp_path: Path) -> None:
+    """small_coco (two-part polygon, triangle, crowd RLE, uncompressed RLE) plus a holed
+    polygon, a brush mask, an empty mask, an instance whose file id clashes with an
+    imported one, and two box-only instances (one of them with a clashing id)."""
+    import_coco(project, write_json(tmp_path / "set.json", small_coco(tmp_path)))
+    with project.write() as conn:
+        image_id = conn.execute(
+            select(s.images.c.id).where(s.images.c.file_name == "a.png")
+        ).scalar()
+        category = conn.execute(
+            select(s.categories.c.id).where(s.categories.c.name == "car")
+        ).scalar()
+        holed = Mask.from_polygons(
+            [
+                PolygonPart(
+                    [(20, 2), (38, 2), (38, 9), (20, 9)], ([(24, 4), (30, 4), (30, 7), (24, 7)],)
+                )
+            ],
+            30,
+            40,
+        )
+        painted = np.zeros((30, 40), dtype=np.uint8)
+        painted[12:18, 3:9] = 1
+        empty = np.zeros((30, 40), dtype=np.uint8)
+        masks = (holed, Mask.from_bitmap(painted), Mask.from_bitmap(empty), holed)
+        for k, mask in enumerate(masks):
+            instance = insert_instance(
+                conn, image_id, category, status=s.ACCEPTED, source_id=101 if k == 3 else None
+            )
+            store_accepted_segment(conn, instance, mask, tool="brush", source=s.SOURCE_PIPELINE)
+        for source_id in (None, 102):
+            box = (1.5, 2.25, 3.0, 4.1234567)
+            insert_instance(
+                conn, image_id, category, status=s.ACCEPTED, box=box, source_id=source_id
+            )
+
+
+def _arrays_in(value: object) -> int:
+    if isinstance(value, np.ndarray):
+        return 1
+    if isinstance(value, dict):
+        return sum(_arrays_in(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_arrays_in(v) for v in value)
+    return 0
+
+
+@pytest.mark.parametrize("masks", ["auto", "polygon", "rle"])
+@pytest.mark.parametrize("fmt", ["coco", "lvis"])
+def test_a_streamed_export_of_every_kind_of_row_has_the_bytes_of_a_kept_one(
+    fmt: str, masks: str, empty_project: Project, tmp_path: Path, monkeypatch
+) -> None:
+    _every_kind_of_row(empty_project, tmp_path / "source")
+    monkeypatch.setattr(exporting, "STREAM_CHUNK", 2)  # rows of every kind in one chunk
+    kept, summary = export_project(
+        empty_project, fmt, tmp_path / "kept.json", masks=masks, include_unsegmented=True
+    )
+    streamed, streamed_summary = export_project(
+        empty_project,
+        fmt,
+        tmp_path / "streamed.json",
+        masks=masks,
+        include_unsegmented=True,
+        keep_document=False,
+    )
+    assert (tmp_path / "kept.json").read_bytes() == (tmp_path / "streamed.json").read_bytes()
+    assert streamed_summary.summary() == summary.summary().replace("kept.json", "streamed.json")
+    assert _arrays_in(kept) == 0  # the document kept holds plain lists
+    ids = [a["id"] for a in kept["annotations"]]
+    assert len(ids) == len(set(ids)) == summary.annotations
+    assert summary.unsegmented == 2 and summary.unsegmented_written
+    by_form = [isinstance(a["segmentation"], dict) for a in kept["annotations"]]
+    if masks == "rle":
+        assert all(by_form[:-2])  # all but the box-only ones
+    elif masks == "polygon":
+        assert summary.kept_as_rle and summary.lossy
+    boxes = [a["bbox"] for a in kept["annotations"]]
+    assert [1.5, 2.25, 3.0, 4.123457] in boxes
