@@ -21,7 +21,7 @@ All of it runs on the box's surroundings scaled to at most ``view_side`` px a si
 costs what one on a 640 x 480 photo does.
 
 **Clicks** ``(x, y, positive)`` edit that box-only mask one at a time, locally (see
-:func:`_edit_by_clicks`): each is sure of a disc as deep as it lies in the area it
+:func:`_edit_by_click`): each is sure of a disc as deep as it lies in the area it
 disputes, and may change a disc twice that, decided by a GrabCut on a window around
 it. A positive click outside the box grows the box. :func:`refine` edits a model's
 mask the same way.
@@ -35,7 +35,10 @@ defaults were tuned on tiny_coco *train*; figures on val are in
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -127,12 +130,11 @@ def box_to_mask(
         raise ValueError(f"an image must be H x W x 3 (or grey), got {np.shape(image)}") from None
     height, width = image.shape[:2]
     clicks = _clean_clicks(points, height, width)
-    grown = holding_clicks(box, clicks, height, width)
-    view = _View.around(image, pixel_box(grown, height, width), s)
-    bitmap, method = _box_only(view, view.box(box), s, pixel_box(box, height, width))
-    if clicks:
-        vclicks = [view.click(c) for c in clicks]
-        bitmap = _edit_by_clicks(view.image, view.box(grown), bitmap, vclicks, s)
+
+    def box_only(view: _View) -> tuple[np.ndarray, str]:
+        return _box_only(view, view.box(box), s, pixel_box(box, height, width))
+
+    view, bitmap, method, grown = _clicked(image, box, clicks, s, box_only, (BOX,))
     refused = _refused(grown, clicks, s)
     return FallbackResult(
         view.paste(bitmap, pixel_box(grown, height, width), height, width, refused), method
@@ -147,22 +149,109 @@ def refine(
     settings: FallbackSettings | None = None,
 ) -> np.ndarray:
     """A model's mask (``probability`` > 0.5, image size) edited by clicks, as
-    :func:`box_to_mask` edits its own box-only mask (see :func:`_edit_by_clicks`)."""
+    :func:`box_to_mask` edits its own box-only mask (see :func:`_edit_by_click`)."""
     s = settings or FallbackSettings()
     image = _as_rgb(image)
     height, width = image.shape[:2]
     clicks = _clean_clicks(points, height, width)
-    grown = holding_clicks(box, clicks, height, width)
-    view = _View.around(image, pixel_box(grown, height, width), s)
-    start = view.crop_scaled((probability > 0.5).astype(np.uint8))
+    first = _View.around(image, pixel_box(holding_clicks(box, (), height, width), height, width), s)
+    start = first.crop_scaled((probability > 0.5).astype(np.uint8))
     vh, vw = start.shape
-    vc0, vr0, vc1, vr1 = pixel_box(view.box(box), vh, vw)
+    vc0, vr0, vc1, vr1 = pixel_box(first.box(box), vh, vw)
     inside = np.zeros_like(start)
     inside[vr0:vr1, vc0:vc1] = start[vr0:vr1, vc0:vc1]
-    vclicks = [view.click(c) for c in clicks]
-    edited = _edit_by_clicks(view.image, view.box(grown), inside, vclicks, s)
+    # the model's mask is part of the key: the same clicks on another mask are new work
+    tag = ("refine", hashlib.blake2b(inside.tobytes(), digest_size=16).digest())
+    view, edited, _, grown = _clicked(image, box, clicks, s, lambda view: (inside, "model"), tag)
     refused = _refused(grown, clicks, s)
     return view.paste(edited, pixel_box(grown, height, width), height, width, refused)
+
+
+@dataclass(frozen=True)
+class _Step:
+    """A click sequence's mask after its last click, on the view it was worked on."""
+
+    bitmap: np.ndarray  # the view's size, 1 inside
+    method: str  # the box-only step that started it
+    grown: Box  # the box grown to hold the positive clicks so far
+    frame: tuple  # the view's origin, size and scale ...
+    digest: bytes  # ... and pixels: a key's image must match them to reuse the step
+
+
+_STEPS: OrderedDict[tuple, _Step] = OrderedDict()
+_STEPS_LOCK = threading.Lock()
+_STEPS_KEPT = 64  # a few KB to 160 KB each
+
+
+def _clicked(
+    image: np.ndarray,
+    box: Box,
+    clicks: Sequence[Click],
+    s: FallbackSettings,
+    first: Callable[[_View], tuple[np.ndarray, str]],
+    tag: tuple,
+) -> tuple[_View, np.ndarray, str, Box]:
+    """The mask after each click in turn: ``first`` (the box's answer) on the view of the
+    box, then each click on the view of the box grown to hold the clicks so far (the mask
+    carried over when that view moves); (last view, its mask, the first step's method,
+    the grown box).
+
+    Each step depends only on the one before, so the steps already worked for a prefix
+    of ``clicks`` (kept by pixels, box and clicks) are reused: adding a click to a
+    sequence costs one click's work, however many came before."""
+    height, width = image.shape[:2]
+    base = (tag, image.shape, tuple(float(v) for v in box), s)
+    done, step = len(clicks), None
+    while done >= 0 and step is None:
+        step = _steps_get((base, tuple(clicks[:done])))
+        done -= step is None
+    view = None
+    if step is not None:
+        view = _View.around(image, pixel_box(step.grown, height, width), s)
+        if view.frame != step.frame or view.digest() != step.digest:
+            view, step = None, None  # other pixels under the same key: start again
+    if view is None or step is None:
+        done, grown = 0, holding_clicks(box, (), height, width)
+        view = _View.around(image, pixel_box(grown, height, width), s)
+        bitmap, method = first(view)
+        bitmap = _inside(bitmap, view.box(grown))
+        _steps_put((base, ()), _Step(bitmap, method, grown, view.frame, view.digest()))
+    else:
+        bitmap, method, grown = step.bitmap, step.method, step.grown
+    for n in range(done + 1, len(clicks) + 1):
+        wider = holding_clicks(box, clicks[:n], height, width)
+        if wider != grown:
+            moved = _View.around(image, pixel_box(wider, height, width), s)
+            bitmap, view, grown = view.moved(bitmap, moved), moved, wider
+        vclicks = [view.click(c) for c in clicks[:n]]
+        bitmap = _inside(_edit_by_click(view.image, view.box(grown), bitmap, vclicks, s), view.box(grown))
+        _steps_put((base, tuple(clicks[:n])), _Step(bitmap, method, grown, view.frame, view.digest()))
+    return view, bitmap, method, grown
+
+
+def _steps_get(key: tuple) -> _Step | None:
+    with _STEPS_LOCK:
+        step = _STEPS.get(key)
+        if step is not None:
+            _STEPS.move_to_end(key)
+        return step
+
+
+def _steps_put(key: tuple, step: _Step) -> None:
+    step.bitmap.flags.writeable = False  # shared by later calls
+    with _STEPS_LOCK:
+        _STEPS[key] = step
+        _STEPS.move_to_end(key)
+        while len(_STEPS) > _STEPS_KEPT:
+            _STEPS.popitem(last=False)
+
+
+def _inside(bitmap: np.ndarray, box: Box) -> np.ndarray:
+    """``bitmap`` cleared outside ``box``."""
+    c0, r0, c1, r1 = pixel_box(box, *bitmap.shape)
+    out = np.zeros_like(bitmap)
+    out[r0:r1, c0:c1] = bitmap[r0:r1, c0:c1]
+    return out
 
 
 def _box_only(
@@ -190,32 +279,29 @@ def _box_only(
     return start, method
 
 
-def _edit_by_clicks(
-    image: np.ndarray, box: Box, start: np.ndarray, clicks: Sequence[Click], s: FallbackSettings
+def _edit_by_click(
+    image: np.ndarray, box: Box, mask: np.ndarray, clicks: Sequence[Click], s: FallbackSettings
 ) -> np.ndarray:
-    """``start`` edited by each click in turn, locally: the click's reach is a disc as
+    """``mask`` edited by the last of ``clicks``, locally: the click's reach is a disc as
     many times (``click_reach``) as deep as the click lies in the area it disputes
     (its distance to the mask's edge); GrabCut runs on a window around it whose
     colour models come from that window alone, with the click's core as a hard seed
     and everything outside the reach held as it is. Only the reach can change, and
     only where it joins the click: a click fixes the error it is in and breaks
-    nothing elsewhere. Replaying the clicks in order gives the same mask every time."""
-    out = start.copy()
-    height, width = out.shape
+    nothing elsewhere."""
+    height, width = mask.shape
     radius = _click_radius(box, 1.0, s)
     side = float(np.sqrt(max(box[2], 1.0) * max(box[3], 1.0)))
-    for x, y, positive in clicks:
-        row = int(np.clip(round(y), 0, height - 1))
-        col = int(np.clip(round(x), 0, width - 1))
-        if positive:
-            depth = float(cv2.distanceTransform(1 - out, cv2.DIST_L2, 5)[row, col])
-        else:
-            depth = float(cv2.distanceTransform(np.pad(out, 1), cv2.DIST_L2, 5)[row + 1, col + 1])
-        reach = max(radius, int(round(s.click_reach * depth)))
-        core = max(radius, int(round(min(s.click_core * depth, s.click_core_cap * side))))
-        edited = _local_grabcut(image, out, (col, row), positive, reach, core, s)
-        out = edited
-    return out
+    x, y, positive = clicks[-1]
+    row = int(np.clip(round(y), 0, height - 1))
+    col = int(np.clip(round(x), 0, width - 1))
+    if positive:
+        depth = float(cv2.distanceTransform(1 - mask, cv2.DIST_L2, 5)[row, col])
+    else:
+        depth = float(cv2.distanceTransform(np.pad(mask, 1), cv2.DIST_L2, 5)[row + 1, col + 1])
+    reach = max(radius, int(round(s.click_reach * depth)))
+    core = max(radius, int(round(min(s.click_core * depth, s.click_core_cap * side))))
+    return _local_grabcut(image, mask, (col, row), positive, reach, core, s)
 
 
 def _local_grabcut(
@@ -477,6 +563,29 @@ class _View:
             scale_y, scale_x = crop.shape[0] / (Y1 - Y0), crop.shape[1] / (X1 - X0)
             scale = min(scale_x, scale_y)
         return cls(np.ascontiguousarray(crop), (X0, Y0), (Y1 - Y0, X1 - X0), scale)
+
+    @property
+    def frame(self) -> tuple:
+        return (self.origin, self.size, self.scale, self.image.shape)
+
+    def digest(self) -> bytes:
+        return hashlib.blake2b(self.image.tobytes(), digest_size=16).digest()
+
+    def moved(self, bitmap: np.ndarray, other: _View) -> np.ndarray:
+        """A bitmap of this view on ``other`` (nothing where this view did not reach)."""
+        (X0, Y0), (x0, y0) = self.origin, other.origin
+        ratio = self.scale / other.scale
+        # other's pixel (u, v) is image (x0 + u / other.scale, ...), this view's
+        # ((x0 - X0) * self.scale + u * ratio, ...): pixel centres, half a pixel each way
+        shift_x = (x0 - X0) * self.scale + 0.5 * ratio - 0.5
+        shift_y = (y0 - Y0) * self.scale + 0.5 * ratio - 0.5
+        matrix = np.array([[ratio, 0.0, shift_x], [0.0, ratio, shift_y]])
+        vh, vw = other.image.shape[:2]
+        warped = cv2.warpAffine(
+            bitmap * np.uint8(255), matrix, (vw, vh),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0,
+        )  # fmt: skip
+        return (warped >= 128).astype(np.uint8)
 
     def box(self, box: Box) -> Box:
         x, y, w, h = (float(v) for v in box)
