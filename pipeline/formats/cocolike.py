@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 
@@ -41,7 +41,7 @@ BOX_TOLERANCE = 1.0 + 1e-3
 Progress = Callable[[int, int], None]
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return type(value) is int
 
 
@@ -374,8 +374,8 @@ def attach_annotations(
             report.problem(f"annotations[{index}] is not an object", file=file)
             continue
         aid = ann.get("id")
-        iid = ann.get("image_id")
-        cid = ann.get("category_id")
+        iid: Any = ann.get("image_id")
+        cid: Any = ann.get("category_id")
         if type(aid) is not int:
             where_id = f"[{index}]"
             message = "missing key 'id'" if aid is None else f"the id {aid!r} is not an integer"
@@ -563,8 +563,10 @@ def encode_annotations(
     for i, ann in enumerate(poly_anns):
         aid = ann["id"]
         if encoded.ok(i):
-            kind, data, area = encoded.kinds[i], encoded.data[i], encoded.areas[i]
-            mask_box = tuple(extents[i])
+            # An encoded polygon has its kind and bytes (None marks one with problems).
+            kind, data, area = encoded.kinds[i] or "", encoded.data[i] or b"", encoded.areas[i]
+            mx, my, mw, mh = extents[i]
+            mask_box = (mx, my, mw, mh)
         else:
             kept = _without_degenerate_parts(
                 ann["segmentation"], height, width, report, file, iid, aid
@@ -577,7 +579,8 @@ def encode_annotations(
             kind, data, area, mask_box = kept
             agree[i] = False  # the box is checked against the parts that are left
         if agree[i]:
-            box = tuple(given_boxes[i])
+            x, y, w, h = given_boxes[i]
+            box = (x, y, w, h)
         else:
             box = _box(given_boxes[i], mask_box, "polygon", report, file, iid, aid, repair_boxes)
         out.append(
@@ -585,11 +588,11 @@ def encode_annotations(
                 aid,
                 ann["category_id"],
                 bool(ann.get("iscrowd", 0)),
-                box,  # type: ignore[arg-type]
-                kind,  # type: ignore[arg-type]
-                data,  # type: ignore[arg-type]
+                box,
+                kind,
+                data,
                 area,
-                mask_box,  # type: ignore[arg-type]
+                mask_box,
             )
         )
     return out

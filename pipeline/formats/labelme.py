@@ -236,14 +236,14 @@ def _parse_file(project: Project, path: Path, report: ImportReport, parsed: _Par
         report.problem(f"the file holds a {type(doc).__name__}, not a labelme object", file=file)
         return
     before = len(report.problems)
-    shapes = doc.get("shapes")
+    shapes: Any = doc.get("shapes")
     if not isinstance(shapes, list):
         report.problem(
             "missing key 'shapes'" if shapes is None else "'shapes' must be a list", file=file
         )
-    size = []
+    size: list[int] = []
     for key in ("imageWidth", "imageHeight"):
-        value = doc.get(key)
+        value: Any = doc.get(key)
         if type(value) is not int or value <= 0:
             report.problem(
                 f"missing key '{key}'" if value is None else f"'{key}' must be a positive integer",
