@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,8 @@ from .workers.jobs import Job, JobOutcome
 
 if TYPE_CHECKING:
     from .session import Session
+    from .widgets.dialogs import OpenProjectDialog
+    from .widgets.wizard import NewProjectWizard
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,13 @@ class MainWindow(QMainWindow):
         self.remember_annotator = remember_annotator
         self.session: Session | None = None
         self.project_target: str | None = None
+        # what opening a project (project_flows) sets: the target it logged in to, the
+        # team login and how the status bar names it, and the dialogs it keeps open
+        self.project_login_target = ""
+        self.login_name: str | None = None
+        self.login_label: str | None = None
+        self.wizard: NewProjectWizard | None = None
+        self.open_dialog: OpenProjectDialog | None = None
         self.views: dict[int, QWidget] = {}
         self.current_stage: int | None = None
         self.job: Job | None = None
@@ -200,7 +210,7 @@ class MainWindow(QMainWindow):
             self.stage_actions[stage] = a(
                 f"Stage {stage}: {TITLES[stage]}",
                 f"Ctrl+{stage}",
-                lambda stage=stage: self.set_stage(stage),
+                partial(self.set_stage, stage),
             )
         self.refresh_action = a("&Refresh counts", "F5", self.refresh_progress)
 
@@ -352,7 +362,7 @@ class MainWindow(QMainWindow):
             short = project_display(target) if "://" in target else Path(target).name
             parts.append(f"Project: {short}")
             self.identity_label.setToolTip(project_display(target))
-        login = getattr(self, "login_label", None) if target is not None else None
+        login = self.login_label if target is not None else None
         parts.append(login or f"Annotator: {self.annotator_name}")
         self.identity_label.setText("   \u2502   ".join(parts))
         # QStatusBar lays its permanent widgets out when they are added, not when their
@@ -502,7 +512,7 @@ class MainWindow(QMainWindow):
         self._stage_separator.setVisible(False)
 
     def switch_annotator(self) -> None:
-        if getattr(self, "login_name", None) and self.session is not None:
+        if self.login_name and self.session is not None:
             # a team project: who you are is your database login (decision 0021)
             self.show_message(
                 "On a team project you work as your database login: close the project "
@@ -597,7 +607,8 @@ class MainWindow(QMainWindow):
     def _bind_undo_stack(self, stack: Any) -> None:
         """Edit -> Undo / Redo / History act on the current view's current undo stack."""
         if stack is None:
-            self.undo_group.setActiveStack(None)
+            # Qt takes a null stack (none active); the stub asks for a QUndoStack
+            self.undo_group.setActiveStack(None)  # type: ignore[arg-type]
             return
         if stack not in self.undo_group.stacks():
             self.undo_group.addStack(stack)
@@ -778,8 +789,10 @@ class MainWindow(QMainWindow):
             return
         self._apply_roles()  # the verification role may open or close stages
         self.session.refresh_progress()
+        from .stages.base import StageView  # loaded with the project's views
+
         view = self.current_view()
-        if view is not None and getattr(view, "showing_empty", lambda: False)():
+        if isinstance(view, StageView) and view.showing_empty():
             view.load_next()  # e.g. own masks may be verified now
         self.show_message("Project settings saved")
 
@@ -832,8 +845,10 @@ def menu_actions(menu: QMenu) -> list[QAction]:
     """Every action of a menu and its submenus (tests check the shortcuts list)."""
     found = []
     for action in menu.actions():
-        if action.menu() is not None:
-            found.extend(menu_actions(action.menu()))
+        submenu = action.menu()
+        if submenu is not None:
+            assert isinstance(submenu, QMenu)  # the stub's QObject: a menu's submenu
+            found.extend(menu_actions(submenu))
         elif not action.isSeparator():
             found.append(action)
     return found
