@@ -6,7 +6,9 @@ masks, crowd, clashing ids, box-only) has the bytes of a kept one, in every mask
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,7 +18,7 @@ from test_formats_util import small_coco, write_json
 
 from pipeline.annotations import insert_instance
 from pipeline.formats import export_project, exporting, import_coco
-from pipeline.formats.exporting import _flat_polygons, _round6
+from pipeline.formats.exporting import _flat_polygons, _image_paths, _last_two_parts, _round6
 from pipeline.formats.jsonio import dump_json
 from pipeline.masks.geometry import Mask, PolygonPart
 from pipeline.masks.polygon_bytes import flat_parts_without_holes, pack
@@ -70,7 +72,20 @@ def test_numpy_rounding_of_boxes_equals_pythons_round() -> None:
             np.nextafter(halves, 1.0),
             np.nextafter(halves, -1.0),
             np.exp(rng.uniform(-40, 80, 5000)),
-            [0.0, -0.0, -1e-7, 4.5e-6, 2.5e-6, 1e300, -1e300, 2.0**52, 1e15 + 0.5, 0.5, 1.5, 7.0000005],
+            [
+                0.0,
+                -0.0,
+                -1e-7,
+                4.5e-6,
+                2.5e-6,
+                1e300,
+                -1e300,
+                2.0**52,
+                1e15 + 0.5,
+                0.5,
+                1.5,
+                7.0000005,
+            ],
         ]
     ).reshape(-1, 4)
     rounded = _round6(values).tolist()
@@ -157,3 +172,21 @@ def test_a_streamed_export_of_every_kind_of_row_has_the_bytes_of_a_kept_one(
         assert summary.kept_as_rle and summary.lossy
     boxes = [a["bbox"] for a in kept["annotations"]]
     assert [1.5, 2.25, 3.0, 4.123457] in boxes
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/a/b.png", "a/b.png", "b.png", "/b.png", "//a/b.png", "/x/y/z/b.png", "//b.png", ".", "/"],
+)
+def test_the_last_two_parts_of_an_image_path_are_paths(path: str) -> None:
+    normalised = os.path.normpath(path)
+    assert _last_two_parts(normalised) == "/".join(Path(normalised).parts[-2:])
+
+
+def test_image_paths_are_the_projects_resolved_paths(empty_project: Project) -> None:
+    rows = [
+        SimpleNamespace(path=p)
+        for p in ("images/a.png", "./x/../b.png", "/abs/c.png", "//two/d.png", "", "e/")
+    ]
+    expected = [os.path.normpath(empty_project.resolve(r.path)) for r in rows]
+    assert _image_paths(empty_project, rows) == expected

@@ -182,8 +182,12 @@ class Build:
         image_rows = conn.execute(image_query).all()
         ids = exported_ids(conn)  # the same ids as every results file (predict --out)
         category_rows = conn.execute(select(s.categories).order_by(s.categories.c.id)).all()
-        images = [_image(self.project, r, ids.images[r.id], fmt) for r in image_rows]
-        _one_root(self.project, images, image_rows, summary)
+        paths = _image_paths(self.project, image_rows)
+        images = [
+            _image(r, ids.images[r.id], fmt, path)
+            for r, path in zip(image_rows, paths, strict=True)
+        ]
+        _one_root(images, image_rows, paths, summary)
         if fmt == LVIS:
             _federated_lists(conn, images, image_rows, ids.categories, split)
         info = {
@@ -593,38 +597,59 @@ def _extent(segmentation: Any, mask: Mask) -> tuple[float, float, float, float]:
     return (x0, y0, float(x.max()) - x0, float(y.max()) - y0)
 
 
-def _image(project: Project, row: Any, image_id: int, fmt: str) -> dict[str, Any]:
-    extra = {k: v for k, v in _extra(row).items() if k != "source_id"}
+def _image_paths(project: Project, rows: list[Any]) -> list[str]:
+    """Each image's file, normalised: ``os.path.normpath(project.resolve(row.path))``
+    as text, without a Path per image (an LVIS-sized export has 100,000 of them)."""
+    folder = "" if project.folder is None else str(project.folder)
+    join, isabs, normpath = os.path.join, os.path.isabs, os.path.normpath
+    return [
+        normpath(row.path if not folder or isabs(row.path) else join(folder, row.path))
+        for row in rows
+    ]
+
+
+def _image(row: Any, image_id: int, fmt: str, path: str) -> dict[str, Any]:
+    """An image's entry; ``path`` is its file (:func:`_image_paths`)."""
     image: dict[str, Any] = {"id": image_id, "file_name": row.file_name}
     image["width"], image["height"] = row.width, row.height
     coco_url = row.coco_url
     if fmt == LVIS and not coco_url:
         # lvis-api and detectron2 take the last two parts of coco_url (folder and file
         # name): give them the image's own folder and name on disk.
-        coco_url = "/".join(Path(os.path.normpath(project.resolve(row.path))).parts[-2:])
+        coco_url = _last_two_parts(path)
     if coco_url:
         image["coco_url"] = coco_url
+    extra = _extra(row)
     for key in sorted(extra):
-        image.setdefault(key, extra[key])
+        if key != "source_id":
+            image.setdefault(key, extra[key])
     return image
 
 
+def _last_two_parts(path: str) -> str:
+    """``"/".join(Path(path).parts[-2:])`` of a normalised path; on POSIX, by splitting."""
+    if os.sep == "/":
+        head, sep, name = path.rpartition("/")
+        folder = head.rpartition("/")[2]
+        if folder and name:
+            return folder + "/" + name
+    return "/".join(Path(path).parts[-2:])
+
+
 def _one_root(
-    project: Project, images: list[dict[str, Any]], rows: list[Any], summary: ExportSummary
+    images: list[dict[str, Any]], rows: list[Any], paths: list[str], summary: ExportSummary
 ) -> None:
     """Name every image relative to one folder. Each ``file_name`` is relative to the
     root its image was imported from; when the exported images come from several roots
     (a labelme import's files found in place and its embedded images written into the
     project's ``images/``; COCO's train2017/ and val2017/ in one export), the names become
-    relative to the folder that holds them all, which the summary names. No file is read."""
-    paths: list[str] = []
+    relative to the folder that holds them all, which the summary names. ``paths``: the
+    images' files (:func:`_image_paths`). No file is read."""
     roots: set[str] = set()
-    for row in rows:
-        path = os.path.normpath(project.resolve(row.path))
-        name = os.path.normpath(row.file_name)
-        tail = os.sep + name
-        roots.add(path[: -len(tail)] if path.endswith(tail) else os.path.dirname(path))
-        paths.append(path)
+    normpath, dirname = os.path.normpath, os.path.dirname
+    for row, path in zip(rows, paths, strict=True):
+        tail = os.sep + normpath(row.file_name)
+        roots.add(path[: -len(tail)] if path.endswith(tail) else dirname(path))
     if len(roots) < 2:
         return
     try:
