@@ -16,6 +16,7 @@ from app.gui.canvas.items import MaskItem, category_color
 from app.gui.session import Session
 from app.gui.widgets.explorer import THUMB_HEIGHT, ExplorerView
 from pipeline import explorer as ex
+from pipeline.store import schema as s
 
 
 @pytest.fixture
@@ -119,3 +120,32 @@ def test_correct_mask_opens_at_a_useful_size_in_category_colours(qtbot, explorer
     for item in others:
         assert item.color == category_color(item.category_id)
     dialog.reject()
+
+
+LONG_REASON = (
+    "too loose: the outline takes in the whole shadow under the cat and a strip of the "
+    "sofa behind it, and the left ear is cut off at the top of the box, redraw it tightly"
+)
+
+
+def test_a_long_detail_is_readable_in_full_by_scrolling_the_annotation_tree(qtbot, explorer):
+    made, view = explorer
+    with made.project.write() as conn:
+        conn.execute(s.verdicts.update().values(reason=LONG_REASON))
+    open_first(qtbot, view, made.images[0])
+    tree = view.tree
+    every = Qt.MatchFlag.MatchStartsWith | Qt.MatchFlag.MatchRecursive
+    leaf = next(i for i in tree.findItems("verdict by", every) if LONG_REASON in i.text(2))
+    text = leaf.text(2)
+    assert leaf.toolTip(2) == text  # hovering shows it whole too
+    tree.expandItem(leaf.parent())  # the verdicts of a version: shown when it is opened
+    # the column widens to the longest value shown, wider than the view: nothing elided ...
+    needed = tree.fontMetrics().horizontalAdvance(text)
+    qtbot.waitUntil(lambda: tree.columnWidth(2) >= needed, timeout=3000)
+    assert tree.columnWidth(0) + tree.columnWidth(1) + needed > tree.viewport().width()
+    # ... and the tree scrolls sideways to the value's end
+    bar = tree.horizontalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=3000)
+    bar.setValue(bar.maximum())
+    cell = tree.visualRect(tree.indexFromItem(leaf, 2))
+    assert cell.left() + needed <= tree.viewport().width(), (cell, tree.viewport().width())

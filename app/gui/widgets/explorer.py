@@ -30,18 +30,21 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QPixmap, QShortcut
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QApplication,
     QCheckBox,
     QComboBox,
     QDialog,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QListView,
     QPushButton,
     QSplitter,
     QTreeWidget,
     QTreeWidgetItem,
+    QTreeWidgetItemIterator,
     QVBoxLayout,
     QWidget,
 )
@@ -434,8 +437,12 @@ class ExplorerView(QWidget):
         self.title.setWordWrap(True)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["annotation", "state", "details"])
-        self.tree.setColumnWidth(0, 200)
-        self.tree.setColumnWidth(1, 90)
+        # A long value (a rejection's reason, a long category name) is shown whole, never
+        # elided: each column is as wide as its widest text, and the tree scrolls sideways.
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.tree.itemSelectionChanged.connect(self._selection_changed)
         self.correct_button = QPushButton("Correct mask…")
         self.correct_button.setToolTip(
@@ -629,6 +636,12 @@ class ExplorerView(QWidget):
                     leaf = QTreeWidgetItem(child, [f"verdict by {verdict.annotator}", word, reason])
                     leaf.setData(0, Qt.ItemDataRole.UserRole, inst.id)
             top.setExpanded(True)
+        every = QTreeWidgetItemIterator(self.tree)
+        while every.value():
+            item = every.value()
+            for column in range(self.tree.columnCount()):
+                item.setToolTip(column, item.text(column))  # the whole text on hover too
+            every += 1
         self.correct_button.setEnabled(False)
         self.historyShown.emit(history)
 
