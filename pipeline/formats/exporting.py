@@ -228,11 +228,11 @@ class Build:
         the images and the instances that have it (crowd regions left out)."""
         conn, fmt, summary, progress = self.conn, self.fmt, self.summary, self.progress
         exported = _exported_instances(self.split, lvis=fmt == LVIS)
-        total, annotation_id = _annotation_ids(conn, exported)
+        total, annotation_ids = _annotation_ids(conn, exported)
         chunks = Chunks(
             {r.id: (r.height, r.width) for r in image_rows},
             ids,
-            annotation_id,
+            annotation_ids,
             self.masks,
             coco=fmt == COCO,
             as_lists=sink is None,
@@ -293,21 +293,21 @@ class Chunks:
         self,
         sizes: dict[int, tuple[int, int]],
         ids: ExportedIds,
-        annotation_id: Callable[[int, Any], int],
+        annotation_ids: AnnotationIds,
         masks: str,
         *,
         coco: bool,
         as_lists: bool,
         summary: ExportSummary,
     ) -> None:
-        self.sizes, self.ids, self.annotation_id, self.masks = sizes, ids, annotation_id, masks
+        self.sizes, self.ids, self.annotation_ids, self.masks = sizes, ids, annotation_ids, masks
         self.coco, self.as_lists, self.summary = coco, as_lists, summary
         # (exported category, image) of each instance, and instances per category.
         self.pairs: set[tuple[int, int]] = set()
         self.instance_count: Counter[int] = Counter()
 
     def annotations(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
-        (instance_ids, image_ids, category_ids, crowd, source_ids, kinds, data, stored_areas,
+        (_instance_ids, image_ids, category_ids, crowd, source_ids, kinds, data, stored_areas,
          xs, ys, ws, hs) = zip(*rows, strict=True)  # fmt: skip
         count = len(rows)
         segmentations: list[Any] = [None] * count
@@ -325,7 +325,7 @@ class Chunks:
                     None if parts is None else [part.tolist() for part in parts]
                     for parts in segmentations
                 ]
-        aids = list(map(self.annotation_id, instance_ids, source_ids))
+        aids = self.annotation_ids.next(source_ids)
         areas = list(map(int, stored_areas))
         boxes = _round6(np.array([xs, ys, ws, hs], dtype=np.float64).T).tolist()
         summary = self.summary
@@ -523,33 +523,37 @@ def _exported_instances(split: str | None, *, lvis: bool) -> Any:
     )
 
 
-def _annotation_ids(conn: Connection, exported: Any) -> tuple[int, Callable[[int, Any], int]]:
-    """How many annotations go out, and the id each gets (see the module docstring)."""
+def _annotation_ids(conn: Connection, exported: Any) -> tuple[int, AnnotationIds]:
+    """How many annotations go out, and the ids they get (see the module docstring)."""
     total, largest = conn.execute(
         select(
             func.count(),
             func.max(exported.c.source_id).filter(exported.c.source_id > 0),
         )
     ).one()
-    holders = dict(
-        conn.execute(
-            select(exported.c.source_id, func.min(exported.c.id))
-            .where(exported.c.source_id > 0)
-            .group_by(exported.c.source_id)
-            .having(func.count() > 1)
-        ).all()
-    )
-    fresh = [int(largest or 0)]
+    return int(total), AnnotationIds(int(largest or 0))
 
-    def annotation_id(instance_id: int, source_id: Any) -> int:
-        if source_id is not None and source_id > 0:
-            holder = holders.get(source_id)
-            if holder is None or holder == instance_id:
-                return int(source_id)
-        fresh[0] += 1
-        return fresh[0]
 
-    return int(total), annotation_id
+class AnnotationIds:
+    """The id of each exported annotation, given in export order (by instance id): the
+    file's id when it is above 0 and no earlier instance took it (so, of instances that
+    share a file id, the first keeps it), else the next number after the largest file id."""
+
+    def __init__(self, largest: int) -> None:
+        self.fresh = largest
+        self.taken: set[int] = set()
+
+    def next(self, source_ids: Sequence[Any]) -> list[int]:
+        """The ids of the next annotations, whose file ids are ``source_ids``."""
+        taken, out = self.taken, []
+        for source_id in source_ids:
+            if source_id is not None and source_id > 0 and source_id not in taken:
+                taken.add(source_id)
+                out.append(int(source_id))
+            else:
+                self.fresh += 1
+                out.append(self.fresh)
+        return out
 
 
 def _segmentation(
