@@ -8,7 +8,8 @@ starts the app as ``longtail gui`` does, under Xvfb with ``QT_QPA_PLATFORM=xcb``
 works it (see its docstring: self-verification is switched on by clicks in the app's
 Project settings, reached from stage 4's empty page). The store must then hold exactly
 what was answered, every stage must show 0 open, and the app must quit with Ctrl+Q with
-exit 0 and neither "Traceback" nor "QThread" on stderr.
+exit 0 and neither "Traceback" nor "QThread" on stderr. The same walk offscreen, in one
+process with pytest-qt: tests/test_gui_lifecycle_solo.py.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ import pytest
 from gui_stage_support import coco_images, rows
 from xcb_support import xcb_env
 
-from pipeline import schema as s
 from pipeline.formats.lvis import export_lvis
-from pipeline.geometry import Mask
+from pipeline.masks.geometry import Mask
 from pipeline.simulate.truth import load_truth
 from pipeline.stages import Pipeline
-from pipeline.store import Project
+from pipeline.store import schema as s
+from pipeline.store.database import Project
 
 REPO = Path(__file__).resolve().parents[1]
 DRIVER = REPO / "tests" / "scripts" / "solo_session_driver.py"
@@ -73,6 +74,7 @@ def test_one_annotator_alone_works_all_six_stages_in_the_real_window(
     print(done.stderr)  # the driver's STEP lines (pytest -s shows them)
     print({k: answered[k] for k in ("answers", "rejected", "proposals_taken")})
 
+    assert answered["platform"] == "xcb"  # drawn on the X server, not offscreen
     # every stage was worked, and shows 0 open in the switcher and in the store
     assert answered["self_verification_clicked"], told
     assert all(answered["answers"][str(stage)] for stage in range(1, 7)), answered["answers"]

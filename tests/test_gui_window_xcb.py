@@ -73,31 +73,3 @@ def test_lifecycle_paths_exit_cleanly_five_times_each_on_a_real_x_server(x_displ
             assert "QThread" not in done.stderr, where
             assert "Traceback" not in done.stderr, where
             assert "STEP quit" in done.stderr, where
-
-
-def test_a_solo_annotator_finishes_all_six_stages_in_a_real_window(x_display, tmp_path):
-    """tests/test_gui_lifecycle_solo.py (keys and clicks only, Project -> Settings… from
-    stage 4's empty page) on a real X server instead of offscreen."""
-    env = xcb_env(x_display, tmp_path, LONGTAIL_EXPECT_PLATFORM="xcb")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-n",
-            "0",
-            "--basetemp",
-            str(tmp_path / "inner"),
-            "tests/test_gui_lifecycle_solo.py",
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert "1 passed" in done.stdout

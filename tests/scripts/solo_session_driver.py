@@ -67,6 +67,7 @@ def main() -> int:
     project_folder, truth_path, result_path = sys.argv[1:4]
     from gui_scripted_user import ACCEPT_IOU, GuiAnnotator
     from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtGui import QGuiApplication
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication, QDialogButtonBox
     from shiboken6 import isValid
@@ -110,7 +111,7 @@ def main() -> int:
         view = user.go(4)
         bot.waitUntil(view.showing_empty, timeout=10000)
         why = view._empty_label.text()
-        assert "own" in why, f"stage 4's empty page does not say why: {why!r}"
+        assert "may not verify your own masks" in why, f"stage 4's empty page says {why!r}"
         button = view._settings_button
         assert button.isVisible(), "stage 4's empty page has no settings button"
         QTest.mouseClick(button, Qt.MouseButton.LeftButton)
@@ -163,6 +164,7 @@ def main() -> int:
         Path(result_path).write_text(
             json.dumps(
                 {
+                    "platform": QGuiApplication.platformName(),
                     "self_verification_clicked": allowed,
                     "switcher_open": counts,
                     "progress": progress,
