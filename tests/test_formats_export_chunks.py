@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 from stages_support import store_accepted_segment
+from team_support import fresh_database, needs_postgres
 from test_formats_util import small_coco, write_json
 
 from pipeline.annotations import insert_instance
@@ -190,3 +191,28 @@ def test_image_paths_are_the_projects_resolved_paths(empty_project: Project) -> 
     ]
     expected = [os.path.normpath(empty_project.resolve(r.path)) for r in rows]
     assert _image_paths(empty_project, rows) == expected
+
+
+@needs_postgres
+def test_a_streamed_export_from_postgresql_has_the_bytes_of_one_from_sqlite(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """PostgreSQL streams the rows through SQLAlchemy (a server-side cursor), SQLite
+    through its driver's tuples: the same bytes, chunk boundaries anywhere."""
+    from pipeline.store.transfer import migrate
+
+    with Project.create(tmp_path / "project") as project:
+        _every_kind_of_row(project, tmp_path / "source")
+    monkeypatch.setattr(exporting, "STREAM_CHUNK", 3)
+    with fresh_database() as url:
+        migrate(tmp_path / "project", url)
+        for fmt in ("coco", "lvis"):
+            files = []
+            for where, name in ((tmp_path / "project", "sqlite"), (url, "postgres")):
+                with Project.open(where) as project:
+                    export_project(
+                        project, fmt, tmp_path / f"{name}.json", include_unsegmented=True,
+                        keep_document=False,
+                    )  # fmt: skip
+                files.append((tmp_path / f"{name}.json").read_bytes())
+            assert files[0] == files[1]

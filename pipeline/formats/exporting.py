@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -241,7 +241,7 @@ class Build:
         annotations: list[dict[str, Any]] = []
         written = done = 0
         used: set[int] | None = set() if self.include_unsegmented else None
-        rows = conn.execution_options(yield_per=STREAM_CHUNK).execute(
+        query = (
             select(
                 exported.c.id,
                 exported.c.image_id,
@@ -259,7 +259,7 @@ class Build:
             .join(s.segments, s.segments.c.id == exported.c.segment_id)
             .order_by(exported.c.id)
         )
-        for partition in rows.partitions(STREAM_CHUNK):
+        for partition in _chunks_of_rows(conn, query):
             chunk = chunks.annotations(partition)
             if used is not None:
                 used.update(a["id"] for a in chunk)
@@ -424,11 +424,28 @@ def _round6(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def _chunks_of_rows(conn: Connection, query: Any) -> Iterator[Sequence[Any]]:
+    """The rows of ``query``, ``STREAM_CHUNK`` at a time, streamed (PostgreSQL: a
+    server-side cursor). On SQLite, where SQLAlchemy does not stream, the driver's plain
+    tuples, which cost less than SQLAlchemy's rows; nothing here needs their types."""
+    if conn.dialect.name != "sqlite":
+        yield from conn.execution_options(yield_per=STREAM_CHUNK).execute(query).partitions()
+        return
+    result = conn.execute(query)
+    try:
+        while rows := result.cursor.fetchmany(STREAM_CHUNK):
+            yield rows
+    finally:
+        result.close()
+
+
 def _write_chunk(sink: IO[bytes], annotations: list[dict[str, Any]], written: int) -> int:
     """Write the buffered annotations as the next items of the streamed list, empty the
     buffer; the count written so far."""
     if annotations:
-        sink.write((b"," if written else b"") + dump_json(annotations)[1:-1])
+        if written:
+            sink.write(b",")
+        sink.write(memoryview(dump_json(annotations))[1:-1])  # no copy of the chunk's text
         written += len(annotations)
         annotations.clear()
     return written
