@@ -196,7 +196,8 @@ class ImageItem(QGraphicsItem):
         if isinstance(pixels, Exception):
             self.error = str(pixels)
             return
-        self._full = pixels  # type: ignore[assignment]
+        assert isinstance(pixels, np.ndarray)  # the loader sends the pixels or its error
+        self._full = pixels
         self._changed()
 
     def wait_full_resolution(self, timeout_s: float = 30.0) -> bool:

@@ -554,12 +554,12 @@ class CanvasView(QGraphicsView):
     def event(self, event: QEvent) -> bool:
         # Keys the tool needs now (Enter closing a polygon, Esc cancelling) win over any
         # window shortcut bound to the same key (Enter = accept in a stage view).
-        if event.type() == QEvent.Type.ShortcutOverride:
-            key_event: QKeyEvent = event  # type: ignore[assignment]
-            if self._tool is not None and self._tool.wants_key(key_event):
+        # (PySide6 hands a shortcut override over as the QKeyEvent it is)
+        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent):
+            if self._tool is not None and self._tool.wants_key(event):
                 event.accept()
                 return True
-            if key_event.key() == Qt.Key.Key_Space and not key_event.modifiers():
+            if event.key() == Qt.Key.Key_Space and not event.modifiers():
                 event.accept()
                 return True
         return super().event(event)
