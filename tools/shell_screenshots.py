@@ -107,8 +107,9 @@ def sized(out: Path, width: int, height: int) -> None:
     sys.path.insert(0, str(REPO))
     sys.path.insert(0, str(REPO / "tests"))  # gui_stage_support: a tiny_coco project
 
-    from gui_stage_support import coco_project, use_grabcut_worker
-    from PySide6.QtCore import QPointF, QSettings, Qt
+    from gui_stage_support import use_grabcut_worker
+    from gui_stage_tour import tour_project, tour_stages
+    from PySide6.QtCore import QSettings
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication, QWidget
 
@@ -116,14 +117,7 @@ def sized(out: Path, width: int, height: int) -> None:
     from app.gui.main_window import MainWindow
     from app.gui.widgets.dialogs import remember_project
     from app.gui.widgets.wizard import NewProjectWizard
-    from pipeline.stages import (
-        EXHAUSTIVE,
-        MARKING,
-        NEGATIVES,
-        SEGMENTATION,
-        SPOTTING,
-        VERIFICATION,
-    )
+    from pipeline.stages import SEGMENTATION
     from pipeline.vocabulary import project_categories
 
     tmp = Path(tempfile.mkdtemp(prefix="longtail-shots-"))
@@ -149,21 +143,9 @@ def sized(out: Path, width: int, height: int) -> None:
         assert widget.grab().save(str(path)), path
         print(f"{path.name}: {widget.width()}x{widget.height()}")
 
-    def click(canvas, x: float, y: float) -> None:
-        at = canvas.image_to_view(QPointF(x, y)).toPoint()
-        QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=at)
-
     # a tiny_coco project with every stage's work ahead (answered stage by stage below
     # by scripted annotators through the pipeline, as other people would)
-    work = coco_project(
-        TINY_COCO,
-        tmp,
-        images=3,
-        min_area=1500,
-        spot_done_after=1,
-        negatives_per_category=1,
-        negative_candidates_per_image=3,
-    )
+    work = tour_project(TINY_COCO, tmp)
     folder = work.project.folder
     names = {c.id: c.name for c in project_categories(work.project)}
     for target in (
@@ -203,71 +185,7 @@ def sized(out: Path, width: int, height: int) -> None:
     until(lambda: bool(opened))
     worker = use_grabcut_worker(window.session)  # real masks, without building torch
     try:
-        # 1: two objects spotted, a third clicked and its category being typed
-        window.set_stage(SPOTTING)
-        view = window.views[SPOTTING]
-        until(lambda: bool(view.items))
-        item = view.items[0]
-        truth = work.truth.images[item.image.id]
-        truth.ensure_points()
-        present = sorted(truth.present)
-        for category_id in present[:-1]:
-            click(view.canvas, *truth.of(category_id)[0].point)
-            QTest.keyClicks(view.picker.query, names[category_id])
-            QTest.keyClick(view.picker.query, Qt.Key.Key_Return)
-        click(view.canvas, *truth.of(present[-1])[0].point)
-        QTest.keyClicks(view.picker.query, names[present[-1]][:3])
-        shot(window, "stage-1-spotting")
-        QTest.keyClick(view.picker.query, Qt.Key.Key_Escape)
-        window.set_stage(MARKING)  # leaves stage 1: its item goes back
-
-        # 2: the category fits; its other instances marked
-        work.work(SPOTTING)
-        window.set_stage(SPOTTING)
-        window.set_stage(MARKING)
-        view = window.views[MARKING]
-        until(lambda: bool(view.items))
-        item = view.items[0]
-        QTest.keyClick(view.canvas, Qt.Key.Key_Y)
-        truth = work.truth.images[item.image.id]
-        truth.ensure_points()
-        for t in truth.of(item.category.id)[1:]:
-            click(view.canvas, *t.point)
-        shot(window, "stage-2-marking")
-
-        # 3: the prefetched proposal in the editor, the image's other masks faint
-        work.work(MARKING)
-        window.set_stage(SEGMENTATION)
-        view = window.views[SEGMENTATION]
-        until(lambda: bool(view.items) and view.editor.current_mask() is not None)
-        shot(window, "stage-3-segmentation")
-
-        # 4: a page, its first crop accepted and the next one selected
-        window.set_stage(VERIFICATION)
-        work.work(SEGMENTATION)
-        window.set_stage(SEGMENTATION)
-        window.set_stage(VERIFICATION)
-        view = window.views[VERIFICATION]
-        until(lambda: bool(view.items))
-        window.activateWindow()
-        until(window.isActiveWindow)
-        QTest.keyClick(view.grid, Qt.Key.Key_A)  # accepted; the next crop is selected
-        shot(window, "stage-4-verification")
-
-        # 5: every accepted mask of the category
-        window.set_stage(EXHAUSTIVE)
-        work.work(VERIFICATION)
-        window.set_stage(VERIFICATION)
-        window.set_stage(EXHAUSTIVE)
-        view = window.views[EXHAUSTIVE]
-        until(lambda: bool(view.items))
-        shot(window, "stage-5-exhaustive")
-
-        # 6: a candidate category
-        window.set_stage(NEGATIVES)
-        view = window.views[NEGATIVES]
-        until(lambda: bool(view.items))
-        shot(window, "stage-6-negatives")
+        tour_stages(window, work, names, shot)  # the six stage views and the picker
 
         window.show_statistics()
         stats = window.panels["statistics"]
