@@ -19,8 +19,12 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .platform_check import check_platform
+
+if TYPE_CHECKING:  # Qt is imported when the app starts, after the platform check
+    from PySide6.QtWidgets import QApplication, QWidget
 
 ORGANIZATION = "longtail"
 APPLICATION = "longtail"
@@ -41,7 +45,7 @@ def seconds_since_launch() -> float:
         return time.perf_counter() - _T0
 
 
-def create_application() -> object:
+def create_application() -> QApplication:
     """The QApplication (created once), styled, with the app's settings identity."""
     from PySide6.QtWidgets import QApplication
 
@@ -58,12 +62,12 @@ def create_application() -> object:
     return app
 
 
-def when_exposed(window: object, then: Callable[[], None], *, tries: int = 300) -> None:
+def when_exposed(window: QWidget, then: Callable[[], None], *, tries: int = 300) -> None:
     """Call ``then`` once ``window`` is mapped on screen (its QWindow is exposed)."""
     from PySide6.QtCore import QTimer
 
     def check(left: int = tries) -> None:
-        handle = window.windowHandle()  # type: ignore[attr-defined]
+        handle = window.windowHandle()
         if (handle is not None and handle.isExposed()) or left <= 0:
             then()
         else:
@@ -103,7 +107,7 @@ def run_gui(project: str | None = None, *, annotator: str | None = None) -> int:
 
     def fail(message: str) -> None:
         print(f"longtail: error: {message}", file=sys.stderr, flush=True)
-        app.exit(1)  # type: ignore[attr-defined]
+        app.exit(1)
 
     def shown() -> None:
         if report:
@@ -128,7 +132,7 @@ def run_gui(project: str | None = None, *, annotator: str | None = None) -> int:
 
     when_exposed(window, shown)
     close_on_ctrl_c(window)
-    status = int(app.exec())  # type: ignore[attr-defined]
+    status = int(app.exec())
     # The window closed its project (items given back, drafts written). A worker still
     # busy (a proposal that takes minutes) is not waited for: the process ends now.
     from .workers.lifetime import exit_without_waiting
@@ -137,7 +141,7 @@ def run_gui(project: str | None = None, *, annotator: str | None = None) -> int:
     return status
 
 
-def close_on_ctrl_c(window: object) -> None:
+def close_on_ctrl_c(window: QWidget) -> None:
     """Ctrl-C in the terminal closes the window as File -> Quit does (held items are
     given back, drafts written) instead of leaving the process to the CLI's hard exit."""
     import signal
@@ -149,11 +153,11 @@ def close_on_ctrl_c(window: object) -> None:
     interrupt.set_grace(5.0)  # closing releases items and ends threads: give it time
 
     def on_sigint(_signum: int, _frame: object) -> None:
-        QTimer.singleShot(0, window.close)  # type: ignore[attr-defined]
+        QTimer.singleShot(0, window.close)
 
     signal.signal(signal.SIGINT, on_sigint)
     # Python runs signal handlers between its own bytecodes only: tick now and then.
-    ticker = QTimer(window)  # type: ignore[arg-type]
+    ticker = QTimer(window)
     ticker.setInterval(250)
     ticker.timeout.connect(lambda: None)
     ticker.start()
