@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from pipeline.images import add_image_folder
-from pipeline.store import DB_NAME, Project
+from pipeline.store.database import DB_NAME, Project
 from pipeline.vocabulary import add_categories, shipped_vocabulary
 
 

@@ -85,7 +85,7 @@ def picture(width: int, height: int, seed: int = 0) -> np.ndarray:
 
 
 def polygons(count: int, vertices: int, seed: int = 1) -> list[tuple[object, int]]:
-    from pipeline.geometry import Mask
+    from pipeline.masks.geometry import Mask
 
     rng = np.random.default_rng(seed)
     out = []

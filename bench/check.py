@@ -24,14 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, select  # noqa: E402
 
 from bench.store import built_store  # noqa: E402
-from pipeline import schema as s  # noqa: E402
 from pipeline.check import (  # noqa: E402
     check_project,
     database_findings,
     metadata_findings,
     pipeline_findings,
 )
-from pipeline.store import DB_NAME, Project  # noqa: E402
+from pipeline.store import schema as s  # noqa: E402
+from pipeline.store.database import DB_NAME, Project  # noqa: E402
 
 
 def main() -> None:

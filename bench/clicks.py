@@ -44,8 +44,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model import fallback  # noqa: E402
-from pipeline.geometry import Mask  # noqa: E402
 from pipeline.images import load_image  # noqa: E402
+from pipeline.masks.geometry import Mask  # noqa: E402
 
 TINY = Path(__file__).resolve().parents[2] / "shared" / "data" / "tiny_coco"
 Click = tuple[float, float, bool]
@@ -256,7 +256,7 @@ def finetune(
     from model.training.registry import list_models
     from model.weights import LONGTAIL, WeightsReport
     from pipeline.formats import import_coco
-    from pipeline.store import Project
+    from pipeline.store.database import Project
     from pipeline.vocabulary import project_categories
 
     project = Project.create(work / "project")

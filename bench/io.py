@@ -168,7 +168,7 @@ def phase_pycocotools(file: Path) -> dict:
 
 def phase_import(file: Path, project_dir: Path, fmt: str = "lvis") -> dict:
     from pipeline.formats import ImportOptions, import_annotations
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     options = ImportOptions(kind=fmt, split="train", reference_only=fmt in ("coco", "lvis"))
     with Project.create(project_dir) as project:
@@ -185,7 +185,7 @@ def phase_import(file: Path, project_dir: Path, fmt: str = "lvis") -> dict:
 
 def phase_export(project_dir: Path, out: Path, fmt: str = "lvis") -> dict:
     from pipeline.formats import export_project
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     with Project.open(project_dir) as project:
         t0, c0 = time.perf_counter(), time.process_time()
@@ -205,7 +205,7 @@ def phase_orjson(out: Path) -> dict:
 
 def phase_folder_export(project_dir: Path, out: Path, fmt: str) -> dict:
     from pipeline.formats.adapters import export_adapted
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     with Project.open(project_dir) as project:
         t0, c0 = time.perf_counter(), time.process_time()

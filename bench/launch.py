@@ -98,7 +98,7 @@ def segmentation_project(root: Path, name: str, images: int = 3) -> Path:
     from pipeline.annotations import add_instance
     from pipeline.images import add_image_folder, list_images
     from pipeline.stages import Pipeline
-    from pipeline.store import Project
+    from pipeline.store.database import Project
     from pipeline.vocabulary import add_categories, project_categories, shipped_vocabulary
 
     folder = root / f"{name}-images"

@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine  # noqa: E402
 
 from bench.store import built_store, server_database  # noqa: E402
-from pipeline import schema as s  # noqa: E402
-from pipeline.migrate import _defer_checks, migrate  # noqa: E402
-from pipeline.store import DB_NAME  # noqa: E402
+from pipeline.store import schema as s  # noqa: E402
+from pipeline.store.database import DB_NAME  # noqa: E402
+from pipeline.store.transfer import _defer_checks, migrate  # noqa: E402
 
 
 def plain_copy(folder: Path, url: str, *, bare: bool) -> int:

@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.geometry import Mask  # noqa: E402
+from pipeline.masks.geometry import Mask  # noqa: E402
 from pipeline.simulate import SLOPPY_CEILING, NoiseWork, sloppy_mask  # noqa: E402
 
 TRUTH = (

@@ -43,19 +43,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import or_, select  # noqa: E402
 
-from pipeline import schema as s  # noqa: E402
 from pipeline.annotations import segment_values  # noqa: E402
 from pipeline.errors import ConflictError  # noqa: E402
-from pipeline.geometry import Mask  # noqa: E402
-from pipeline.settings import ProjectSettings  # noqa: E402
+from pipeline.masks.geometry import Mask  # noqa: E402
 from pipeline.simulate import ScriptedAnnotator, load_truth, noise_profile, simulate  # noqa: E402
 from pipeline.stages import Pipeline  # noqa: E402
 from pipeline.stages.journal import Journal  # noqa: E402
 from pipeline.stages.negatives import sample_round  # noqa: E402
 from pipeline.stages.verification import claim_filter  # noqa: E402
-from pipeline.store import Project, now  # noqa: E402
+from pipeline.store import schema as s  # noqa: E402
+from pipeline.store.database import Project, now  # noqa: E402
+from pipeline.store.settings import ProjectSettings  # noqa: E402
+from pipeline.store.workqueue import claim_next  # noqa: E402
 from pipeline.vocabulary import add_categories, shipped_vocabulary  # noqa: E402
-from pipeline.workqueue import claim_next  # noqa: E402
 
 WIDTH, HEIGHT = 640, 480
 STATES = ("untouched", "spotted", "marked", "segmented", "accepted")

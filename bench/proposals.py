@@ -25,8 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model import fallback  # noqa: E402
-from pipeline.geometry import Mask  # noqa: E402
 from pipeline.images import load_image  # noqa: E402
+from pipeline.masks.geometry import Mask  # noqa: E402
 
 TINY = Path(__file__).resolve().parents[1] / "tests" / "data" / "tiny_coco"
 

@@ -68,7 +68,7 @@ from pipeline.stages import (  # noqa: E402
     SPOTTING,
     VERIFICATION,
 )
-from pipeline.store import Project  # noqa: E402
+from pipeline.store.database import Project  # noqa: E402
 from pipeline.vocabulary import CategoryIndex, shipped_vocabulary  # noqa: E402
 
 TINY_COCO = ROOT / "tests" / "data" / "tiny_coco"

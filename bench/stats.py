@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from pipeline import schema as s  # noqa: E402
-from pipeline.store import Project  # noqa: E402
+from pipeline.store import schema as s  # noqa: E402
+from pipeline.store.database import Project  # noqa: E402
 
 TOOLS = ("polygon", "proposal", "brush")
 DAY = 86_400.0

@@ -24,13 +24,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from pipeline import schema as s  # noqa: E402
-from pipeline import teamdb  # noqa: E402
 from pipeline.annotations import image_annotations, segment_values  # noqa: E402
-from pipeline.geometry import Mask  # noqa: E402
-from pipeline.store import DB_NAME, Project, now  # noqa: E402
+from pipeline.masks.geometry import Mask  # noqa: E402
+from pipeline.store import schema as s  # noqa: E402
+from pipeline.store.database import DB_NAME, Project, now  # noqa: E402
+from pipeline.store.workqueue import claim_next  # noqa: E402
+from pipeline.team import postgres as teamdb  # noqa: E402
 from pipeline.vocabulary import add_categories, shipped_vocabulary  # noqa: E402
-from pipeline.workqueue import claim_next  # noqa: E402
 
 WIDTH, HEIGHT = 640, 480
 

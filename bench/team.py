@@ -46,11 +46,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import text  # noqa: E402
 
 from bench.store import build, server_database  # noqa: E402
-from pipeline import roles  # noqa: E402
-from pipeline import schema as s  # noqa: E402
-from pipeline.migrate import migrate  # noqa: E402
 from pipeline.stages import Pipeline  # noqa: E402
-from pipeline.store import DB_NAME, Project  # noqa: E402
+from pipeline.store import schema as s  # noqa: E402
+from pipeline.store.database import DB_NAME, Project  # noqa: E402
+from pipeline.store.transfer import migrate  # noqa: E402
+from pipeline.team import roles  # noqa: E402
 
 STAGES = (s.SPOTTING, s.VERIFICATION)
 

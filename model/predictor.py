@@ -37,8 +37,8 @@ from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.roi_heads import paste_masks_in_image
 
 from pipeline.errors import ImageError, LongtailError, VocabularyError
-from pipeline.geometry import Box, Mask, prompt_box, prompt_point
 from pipeline.images import load_image
+from pipeline.masks.geometry import Box, Mask, prompt_box, prompt_point
 from pipeline.vocabulary import normalize
 
 from . import fallback
@@ -549,7 +549,7 @@ class FallbackPredictor(Predictor):
 
 def _clip_box(box: Box, size: tuple[int, int]) -> Box:
     """A box clipped to the image, at least one pixel wide and high; PromptError for a
-    box entirely outside the image (see :func:`pipeline.geometry.prompt_box`)."""
+    box entirely outside the image (see :func:`pipeline.masks.geometry.prompt_box`)."""
     height, width = size
     x, y, w, h = (float(v) for v in box)
     if not all(np.isfinite(v) for v in (x, y, w, h)):

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from pipeline.store import Project
+from pipeline.store.database import Project
 from pipeline.vocabulary import Category, project_categories
 
 from .predictor import FallbackPredictor, Predictor

@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.engine import Connection
 
-from . import schema as s
-from .store import Project
+from .store import schema as s
+from .store.database import Project
 
 ev = s.events
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.engine import Connection
 
-from . import schema as s
 from .errors import LongtailError
-from .store import JSON_META, Project, read_meta_json, read_settings
+from .store import schema as s
+from .store.database import JSON_META, Project, read_meta_json, read_settings
 
 wi = s.work_items
 
@@ -91,7 +91,7 @@ def _postgres_findings(conn: Connection, limit: int) -> list[Finding]:
 
 
 def metadata_findings(conn: Connection) -> list[Finding]:
-    from .store import REQUIRED_TABLES, _read_version
+    from .store.database import REQUIRED_TABLES, _read_version
 
     out: list[Finding] = []
     try:

@@ -26,14 +26,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from . import schema as s
 from .errors import ConflictError, NotFoundError
 from .events import Effort, log_event
-from .geometry import Mask
+from .masks.geometry import Mask
 from .stages.common import cancel, lock_image, pair_row, pending_items
 from .stages.journal import Journal
 from .stages.segmentation import new_segment_version
-from .store import Annotator, Project, now, read_settings
+from .store import schema as s
+from .store.database import Annotator, Project, now, read_settings
 
 CORRECTION = "correct"
 """The event action of a correction (``pipeline.stats.effort`` counts them apart)."""

@@ -1,7 +1,7 @@
 """Drafts: a drawing in progress saved in the store, so that a crash or a closed window
 loses at most the last second of it (the ``drafts`` table, one row per work item and
 annotator), and the JSON form of a mask they are saved in. The mask being drawn and its
-edits are :mod:`pipeline.mask_edits`.
+edits are :mod:`pipeline.masks.edits`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import schema as s
 from .errors import GeometryError, LongtailError
-from .geometry import POLYGON, RLE, Mask, PolygonPart
-from .store import Project, now
+from .masks.geometry import POLYGON, RLE, Mask, PolygonPart
+from .store import schema as s
+from .store.database import Project, now
 
 # ---------------------------------------------------------------- JSON form
 

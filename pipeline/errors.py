@@ -41,7 +41,7 @@ class ConflictError(LongtailError):
 
 
 class NotAllowedError(LongtailError):
-    """An action the annotator's role does not allow (see pipeline/roles.py)."""
+    """An action the annotator's role does not allow (see pipeline/team/roles.py)."""
 
 
 class ReadOnlyProjectError(LongtailError):

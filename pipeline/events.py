@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from . import schema as s
-from .notify import announce
-from .store import inserted_id, now
+from .store import schema as s
+from .store.database import inserted_id, now
+from .store.notify import announce
 
 
 @dataclass(frozen=True)

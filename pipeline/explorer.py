@@ -27,13 +27,13 @@ from PIL import Image, ImageOps
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from . import schema as s
 from .annotations import Annotation, load_image_annotations
-from .columns import integer_columns
 from .errors import LongtailError, NotFoundError
 from .federated import positive_pairs
-from .geometry import Mask
 from .images import ImageRecord, image_from_row
+from .masks.geometry import Mask
+from .store import schema as s
+from .store.columns import integer_columns
 
 ic, wi, ev = s.image_categories, s.work_items, s.events
 
@@ -78,7 +78,7 @@ def _ids(conn: Connection, query: Any) -> np.ndarray:
 
 def _column(conn: Connection, query: Any) -> np.ndarray:
     """An integer column: a filter may match 100k images, which arrive as one joined
-    text (:func:`pipeline.columns.integer_columns`), not as 100k rows."""
+    text (:func:`pipeline.store.columns.integer_columns`), not as 100k rows."""
     return integer_columns(conn, query)[0]
 
 

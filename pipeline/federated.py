@@ -32,8 +32,8 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
-from . import schema as s
-from .store import Project
+from .store import schema as s
+from .store.database import Project
 
 ic = s.image_categories
 inst = s.instances

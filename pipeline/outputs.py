@@ -35,13 +35,13 @@ from typing import IO, TYPE_CHECKING
 from .errors import LongtailError
 
 if TYPE_CHECKING:
-    from .store import Project
+    from .store.database import Project
 
 STDOUT = "-"
 TEMP_PREFIX = ".longtail-tmp-"
 
 # The database's own files, of any project: never an output.
-_DB_NAME = "longtail.db"  # pipeline.store.DB_NAME (the store imports nothing from here)
+_DB_NAME = "longtail.db"  # pipeline.store.database.DB_NAME (the store imports nothing from here)
 DATABASE_FILES = tuple(_DB_NAME + tail for tail in ("", "-wal", "-shm", "-journal"))
 # What a project folder keeps for itself besides the database.
 INTERNAL_NAMES = ("models", "stats-cache.json")

@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from . import schema as s
 from .federated import label_counts
 from .images import ImageCheck
-from .store import Project
-from .workqueue import stage_counts
+from .store import schema as s
+from .store.database import Project
+from .store.workqueue import stage_counts
 
 
 def project_status(project: Project, *, files: ImageCheck | None = None) -> dict[str, Any]:

@@ -32,7 +32,7 @@ class TextRule:
     required: bool = True
 
 
-# The limits both backends hold: the varchar(n) of pipeline/schema.py where there is one.
+# The limits both backends hold: the varchar(n) of pipeline/store/schema.py where there is one.
 RULES: dict[str, TextRule] = {
     "annotator": TextRule("annotator name", 128),
     "split": TextRule("split", 32),

@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import schema as s
 from . import text as text_policy
 from .errors import VocabularyError
-from .store import Project, now
+from .store import schema as s
+from .store.database import Project, now
 
 SHIPPED = {"coco": "coco80.json", "lvis": "lvis_v1.json"}
 FREQUENCIES = ("r", "c", "f")

@@ -42,7 +42,7 @@ def screenshot_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def empty_project(tmp_path: Path):
     """A new project with no images and no categories."""
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     with Project.create(tmp_path / "project") as project:
         yield project
@@ -51,7 +51,7 @@ def empty_project(tmp_path: Path):
 @pytest.fixture
 def coco_project(tmp_path: Path):
     """A new project with the COCO-80 vocabulary and no images."""
-    from pipeline.store import Project
+    from pipeline.store.database import Project
     from pipeline.vocabulary import add_categories, shipped_vocabulary
 
     with Project.create(tmp_path / "project") as project:

@@ -17,7 +17,7 @@ from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from pipeline.geometry import Mask
+from pipeline.masks.geometry import Mask
 from pipeline.stages import EXHAUSTIVE, MARKING, NEGATIVES, SEGMENTATION, SPOTTING, VERIFICATION
 
 ACCEPT_IOU = 0.5  # the scripted verifier's bar (clicked polygons are a pixel off)

@@ -14,14 +14,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from pipeline import schema as s
 from pipeline.images import add_image_folder
-from pipeline.settings import ProjectSettings
 from pipeline.simulate.annotator import ScriptedAnnotator
 from pipeline.simulate.noise import noise_profile
 from pipeline.simulate.truth import Truth, load_truth
 from pipeline.stages import Pipeline
-from pipeline.store import Project
+from pipeline.store import schema as s
+from pipeline.store.database import Project
+from pipeline.store.settings import ProjectSettings
 from pipeline.vocabulary import add_categories, shipped_vocabulary
 
 BOT = "scripted"
@@ -164,7 +164,7 @@ class GrabCutPrompts:
         from types import SimpleNamespace
 
         from model import fallback
-        from pipeline.geometry import Mask
+        from pipeline.masks.geometry import Mask
 
         found = fallback.box_to_mask(pixels, box)
         return SimpleNamespace(mask=Mask.from_bitmap(found.bitmap), score=1.0, source=found.method)

@@ -12,11 +12,9 @@ from typing import Any
 from conftest import make_image
 from sqlalchemy import select
 
-from pipeline import schema as s
 from pipeline.annotations import segment_values
-from pipeline.geometry import Mask
 from pipeline.images import add_image_folder
-from pipeline.settings import ProjectSettings
+from pipeline.masks.geometry import Mask
 from pipeline.stages import (
     EXHAUSTIVE,
     MARKING,
@@ -32,7 +30,9 @@ from pipeline.stages import (
     SpotAnswer,
     VerifyAnswer,
 )
-from pipeline.store import Project, now
+from pipeline.store import schema as s
+from pipeline.store.database import Project, now
+from pipeline.store.settings import ProjectSettings
 from pipeline.vocabulary import Category, add_categories
 
 WIDTH, HEIGHT = 120, 90

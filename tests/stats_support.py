@@ -9,9 +9,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from stages_support import box_mask, category_ids, make_project
 
-from pipeline import schema as s
 from pipeline.events import Effort
-from pipeline.geometry import Mask
+from pipeline.masks.geometry import Mask
 from pipeline.stages import (
     EXHAUSTIVE,
     MARKING,
@@ -29,7 +28,8 @@ from pipeline.stages import (
     SpotAnswer,
     VerifyAnswer,
 )
-from pipeline.store import Project
+from pipeline.store import schema as s
+from pipeline.store.database import Project
 
 BOX_A, BOX_B, BOX_C, BOX_D = (10, 10, 20, 20), (50, 10, 30, 30), (70, 50, 30, 30), (10, 10, 40, 40)
 TOOL_EFFORT = {"polygon": Effort(10.0, 8), "proposal": Effort(2.0, 2), "brush": Effort(6.0, 20)}
@@ -146,8 +146,8 @@ def simulated_tiny_coco(tiny_coco: Path, folder: Path, count: int = 8, noise: st
     import shutil
 
     from pipeline.images import add_image_folder
-    from pipeline.settings import ProjectSettings
     from pipeline.simulate import simulate
+    from pipeline.store.settings import ProjectSettings
     from pipeline.vocabulary import add_categories, shipped_vocabulary
 
     document = json.loads((tiny_coco / "annotations" / "instances_val2017.json").read_text())

@@ -86,7 +86,7 @@ def team_server(members: dict[str, str]) -> Iterator[TeamServer]:
 
 def add_logins(server: TeamServer, project) -> None:
     """Give every member of ``server`` a login with their role, as the owner (an admin)."""
-    from pipeline import roles
+    from pipeline.team import roles
 
     for name, role in server.roles.items():
         roles.add_member(project, name, role, password=server.passwords[name])

@@ -49,7 +49,7 @@ def fresh_database() -> Iterator[str]:
 
 def drop_database(conn, name: str) -> None:
     """Drop a test database and the project's group roles, which live on the server
-    (``lt<oid>_annotator`` / ``_verifier`` / ``_admin``, pipeline/schema.py)."""
+    (``lt<oid>_annotator`` / ``_verifier`` / ``_admin``, pipeline/store/schema.py)."""
     from sqlalchemy import text
 
     oid = conn.execute(text("SELECT oid FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
@@ -124,8 +124,7 @@ class MemberLog:
 def simple_answer(item: Any) -> Any:
     """A plausible answer for any item, needing no ground truth: one spot of the first
     category, then "nothing new"; one mark with a box; the box as the mask; accept."""
-    from pipeline import schema as s
-    from pipeline.geometry import Mask
+    from pipeline.masks.geometry import Mask
     from pipeline.stages import (
         ExhaustiveAnswer,
         Mark,
@@ -135,6 +134,7 @@ def simple_answer(item: Any) -> Any:
         SpotAnswer,
         VerifyAnswer,
     )
+    from pipeline.store import schema as s
 
     w, h = item.image.width, item.image.height
     box = (w / 4, h / 4, w / 2, h / 2)
@@ -158,10 +158,10 @@ def team_member(target: str, name: str, idle_timeout_s: float = 20.0) -> MemberL
     has open or leased work left; every claim is timed."""
     import time
 
-    from pipeline import roles
     from pipeline.errors import ConflictError
     from pipeline.stages import Pipeline
-    from pipeline.store import Project
+    from pipeline.store.database import Project
+    from pipeline.team import roles
 
     log = MemberLog(name)
     with Project.open(target) as project:

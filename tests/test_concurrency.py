@@ -16,13 +16,13 @@ from conftest import make_image
 from sqlalchemy import create_engine, select, text
 from team_support import drop_database
 
-from pipeline import schema as s
 from pipeline.federated import project_labels, project_violations
 from pipeline.images import add_image_folder
-from pipeline.settings import ProjectSettings
 from pipeline.simulate import run_worker
 from pipeline.stages import Pipeline
-from pipeline.store import Project
+from pipeline.store import schema as s
+from pipeline.store.database import Project
+from pipeline.store.settings import ProjectSettings
 from pipeline.vocabulary import Category, add_categories
 
 NAMES = ("cat", "dog", "bird", "cup", "car", "tree")

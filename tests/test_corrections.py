@@ -14,14 +14,14 @@ from stages_support import (
     segment_and_accept,
 )
 
-from pipeline import schema as s
 from pipeline.corrections import CORRECTION, correct_mask
 from pipeline.errors import ConflictError, LongtailError, NotFoundError
 from pipeline.events import Effort
 from pipeline.federated import project_labels, project_violations
-from pipeline.geometry import Mask
+from pipeline.masks.geometry import Mask
 from pipeline.stages import EXHAUSTIVE, SEGMENTATION, VERIFICATION, Pipeline, VerifyAnswer
 from pipeline.stats import compute_stats
+from pipeline.store import schema as s
 
 
 @pytest.fixture

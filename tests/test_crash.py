@@ -13,8 +13,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from pipeline import schema as s
-from pipeline.store import Project
+from pipeline.store import schema as s
+from pipeline.store.database import Project
 
 WRITER = Path(__file__).parent / "scripts" / "crash_writer.py"
 REPO = Path(__file__).resolve().parents[1]

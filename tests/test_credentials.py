@@ -1,4 +1,4 @@
-"""Database passwords (pipeline/credentials.py): used to connect, never stored or shown.
+"""Database passwords (pipeline/store/credentials.py): used to connect, never stored or shown.
 
 The server tests make a login role of their own with a password nothing else uses, so
 that finding that password anywhere is a leak (the CI role's password is its name).
@@ -18,12 +18,13 @@ from sqlalchemy import select
 from team_support import POSTGRES, needs_postgres, throwaway_role
 
 from app.cli import main
-from pipeline import credentials, notify, roles
-from pipeline import schema as s
-from pipeline.credentials import ConnectionFailed, public_url, scrub
 from pipeline.images import add_image_folder
 from pipeline.stages import SPOTTING, Pipeline, SpotAnswer
-from pipeline.store import Project, _engine
+from pipeline.store import credentials, notify
+from pipeline.store import schema as s
+from pipeline.store.credentials import ConnectionFailed, public_url, scrub
+from pipeline.store.database import Project, _engine
+from pipeline.team import roles
 from pipeline.vocabulary import add_categories, shipped_vocabulary
 
 

@@ -23,7 +23,7 @@ from app.cli import main
 from pipeline.errors import DiskFullError
 from pipeline.formats import import_coco
 from pipeline.images import add_image_folder
-from pipeline.store import Project
+from pipeline.store.database import Project
 from pipeline.vocabulary import add_categories, shipped_vocabulary
 
 

@@ -1,4 +1,4 @@
-"""The Qt-free draft (pipeline.mask_edits: polygon, hole, vertex, brush and eraser
+"""The Qt-free draft (pipeline.masks.edits: polygon, hole, vertex, brush and eraser
 edits) and its store rows (pipeline.drafts)."""
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from stages_support import HEIGHT, WIDTH, image_ids, make_project
 
-from pipeline import schema as s
 from pipeline.drafts import (
     delete_draft,
     load_draft,
@@ -19,8 +18,7 @@ from pipeline.drafts import (
     save_draft,
     save_mask_draft,
 )
-from pipeline.geometry import Mask, self_intersection_problem
-from pipeline.mask_edits import (
+from pipeline.masks.edits import (
     Draft,
     DraftError,
     nearest_edge,
@@ -28,7 +26,9 @@ from pipeline.mask_edits import (
     repaired,
     stroke_pixels,
 )
-from pipeline.store import now
+from pipeline.masks.geometry import Mask, self_intersection_problem
+from pipeline.store import schema as s
+from pipeline.store.database import now
 
 SQUARE = [(10, 10), (60, 10), (60, 50), (10, 50)]
 

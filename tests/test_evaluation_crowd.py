@@ -11,7 +11,7 @@ from training_support import make_shapes
 from model.training.snapshot import take_snapshot
 from pipeline.evaluation import evaluate_coco
 from pipeline.formats import import_coco
-from pipeline.store import Project
+from pipeline.store.database import Project
 
 
 def test_a_detection_on_a_crowd_region_is_ignored_not_a_false_positive(tmp_path):

@@ -10,9 +10,9 @@ from stages_support import box_mask, rows
 from stats_support import build_hand_made
 
 from pipeline import explorer as ex
-from pipeline import schema as s
 from pipeline.corrections import correct_mask
 from pipeline.errors import LongtailError, NotFoundError
+from pipeline.store import schema as s
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ from stages_support import (
 )
 
 from app.cli import main
-from pipeline import schema as s
 from pipeline.federated import (
     federated_labels,
     label_counts,
@@ -24,7 +23,8 @@ from pipeline.federated import (
 )
 from pipeline.stages import EXHAUSTIVE, ExhaustiveAnswer, Pipeline
 from pipeline.status import project_status
-from pipeline.store import now
+from pipeline.store import schema as s
+from pipeline.store.database import now
 
 
 def put_pair(project, image_id, category_id, state, exhaustive=None):

@@ -9,7 +9,7 @@ import pytest
 from test_formats_util import mutated, small_coco, snapshot, write_json
 
 from pipeline.formats import FormatError, import_coco
-from pipeline.store import Project
+from pipeline.store.database import Project
 
 
 def _set(path: str, value):

@@ -21,12 +21,12 @@ from test_formats_util import (
 )
 
 from app.cli import main
-from pipeline import schema as s
 from pipeline.annotations import insert_instance, segment_values
 from pipeline.formats import FormatError, export_coco, export_project, import_coco
 from pipeline.formats.masks import encode_polygons
-from pipeline.geometry import Mask, PolygonPart
-from pipeline.store import Project
+from pipeline.masks.geometry import Mask, PolygonPart
+from pipeline.store import schema as s
+from pipeline.store.database import Project
 
 # ---------------------------------------------------------------- tiny COCO round trip
 

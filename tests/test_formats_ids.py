@@ -9,9 +9,9 @@ from pathlib import Path
 from sqlalchemy import select
 from test_formats_util import small_coco, write_json
 
-from pipeline import schema as s
 from pipeline.formats import export_coco, exported_ids, import_coco
-from pipeline.store import Project
+from pipeline.store import schema as s
+from pipeline.store.database import Project
 
 
 def _zero_based(root: Path) -> dict:

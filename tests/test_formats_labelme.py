@@ -16,10 +16,10 @@ from PIL import Image
 from sqlalchemy import func, select
 from test_formats_util import snapshot, write_json
 
-from pipeline import schema as s
 from pipeline.formats import FormatError, export_coco, import_labelme
-from pipeline.geometry import Mask
-from pipeline.store import Project
+from pipeline.masks.geometry import Mask
+from pipeline.store import schema as s
+from pipeline.store.database import Project
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ from test_formats_util import (
     write_json,
 )
 
-from pipeline import schema as s
 from pipeline.annotations import insert_instance
 from pipeline.formats import (
     FormatError,
@@ -25,8 +24,9 @@ from pipeline.formats import (
     import_coco,
     import_lvis,
 )
-from pipeline.geometry import Mask
-from pipeline.store import Project
+from pipeline.masks.geometry import Mask
+from pipeline.store import schema as s
+from pipeline.store.database import Project
 
 # The boxes of these LVIS v0.5 annotations disagree with their polygons (by up to 430
 # pixels: the boxes of rotated photos); an import keeps them and names every one.

@@ -14,10 +14,10 @@ from sqlalchemy import select
 from test_formats_util import bitmap, mutated, small_coco, write_json
 
 from app.cli import main
-from pipeline import schema as s
 from pipeline.formats import FormatError, export_project, import_coco, import_lvis
 from pipeline.stages.seeding import seed
-from pipeline.store import Project
+from pipeline.store import schema as s
+from pipeline.store.database import Project
 
 # ---------------------------------------------------------------- every export re-imports
 

@@ -17,9 +17,9 @@ from conftest import make_image
 from PIL import Image
 from sqlalchemy import select
 
-from pipeline import schema as s
-from pipeline.geometry import Mask
-from pipeline.store import Project
+from pipeline.masks.geometry import Mask
+from pipeline.store import schema as s
+from pipeline.store.database import Project
 
 SNAPSHOT_TABLES = (
     s.meta,

@@ -10,7 +10,7 @@ from hypothesis.extra.numpy import arrays
 from pycocotools import mask as mask_utils
 
 from pipeline.errors import GeometryError
-from pipeline.geometry import (
+from pipeline.masks.geometry import (
     Mask,
     PolygonPart,
     box_iou,

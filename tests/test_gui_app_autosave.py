@@ -25,7 +25,7 @@ def held_segmentation_item(tmp_path: Path) -> tuple[Path, int]:
     from pipeline.annotations import add_instance
     from pipeline.images import add_image_folder, list_images
     from pipeline.stages import SEGMENTATION, Pipeline
-    from pipeline.store import Project
+    from pipeline.store.database import Project
     from pipeline.vocabulary import add_categories, project_categories, shipped_vocabulary
 
     make_image(tmp_path / "images" / "street.png", 200, 150, color=(90, 140, 60))
@@ -78,7 +78,7 @@ def test_a_drawing_in_the_app_survives_sigkill_and_is_restored_on_restart(
     assert child.returncode == -signal.SIGKILL
 
     from pipeline.stages import Pipeline
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     with Project.open(folder) as project:  # killed: the item is still alice's
         assert item_id in {i.id for i in Pipeline(project).held("alice")}

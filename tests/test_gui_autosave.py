@@ -19,10 +19,10 @@ from sqlalchemy import event
 
 from app.gui.autosave import AutoSaver
 from app.gui.editor import MaskEditor
-from pipeline import schema as s
 from pipeline.drafts import load_draft
 from pipeline.images import add_image_folder
-from pipeline.store import Project, now
+from pipeline.store import schema as s
+from pipeline.store.database import Project, now
 
 REPO = Path(__file__).resolve().parents[1]
 CHILD = Path(__file__).parent / "scripts" / "autosave_child.py"

@@ -18,7 +18,7 @@ from app.gui.canvas import (
     category_color,
     tiles,
 )
-from pipeline.geometry import Mask, PolygonPart
+from pipeline.masks.geometry import Mask, PolygonPart
 
 W, H = 320, 240
 

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.gui.canvas import CanvasView
 from app.gui.canvas.items import LABEL_MAX_PX, MaskItem, label_size
-from pipeline.geometry import Mask
+from pipeline.masks.geometry import Mask
 
 
 def square(x: float, y: float, side: float = 30.0) -> Mask:

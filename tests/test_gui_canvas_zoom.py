@@ -16,7 +16,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
 from app.gui.canvas import CanvasView
-from pipeline.geometry import Mask
+from pipeline.masks.geometry import Mask
 
 W, H = 320, 240
 GREY = 128

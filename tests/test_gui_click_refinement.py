@@ -14,7 +14,7 @@ from PySide6.QtTest import QTest
 
 from app.gui.editor import MaskEditor
 from app.gui.workers.model import ModelWorker
-from pipeline.geometry import Mask
+from pipeline.masks.geometry import Mask
 
 W, H = 160, 120
 

@@ -11,9 +11,9 @@ from gui_scripted_user import GuiAnnotator
 from gui_stage_support import coco_project, rows, use_grabcut_worker
 from gui_support import open_and_wait
 
-from pipeline import schema as s
 from pipeline.formats.lvis import export_lvis
-from pipeline.geometry import Mask
+from pipeline.masks.geometry import Mask
+from pipeline.store import schema as s
 
 pytest_plugins = ["gui_support"]  # fixtures: settings_sandbox, window
 

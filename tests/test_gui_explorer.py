@@ -11,9 +11,9 @@ from stats_support import build_hand_made, simulated_tiny_coco_folder
 
 from app.gui.session import Session
 from app.gui.widgets.explorer import ExplorerView
-from pipeline import schema as s
-from pipeline.geometry import Mask
-from pipeline.store import Project
+from pipeline.masks.geometry import Mask
+from pipeline.store import schema as s
+from pipeline.store.database import Project
 
 pytest_plugins = ["gui_support"]  # fixtures: settings_sandbox, window
 

@@ -11,7 +11,7 @@ from stages_support import category_ids, image_ids, make_project
 
 from app.gui.widgets.image_dock import ImageDock
 from pipeline import explorer
-from pipeline import schema as s
+from pipeline.store import schema as s
 
 
 def summary(project, image_id):

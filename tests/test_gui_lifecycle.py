@@ -39,7 +39,7 @@ class MinutePredictor:
         self.closed = threading.Event()
 
     def box_to_mask(self, pixels, box, category=None, **_):
-        from pipeline.geometry import Mask
+        from pipeline.masks.geometry import Mask
 
         self.started.set()
         self.release.wait(60)
@@ -65,7 +65,7 @@ def segmentation_project(root: Path, name: str, images: int = 2) -> Path:
     from pipeline.annotations import add_instance
     from pipeline.images import add_image_folder, list_images
     from pipeline.stages import Pipeline
-    from pipeline.store import Project
+    from pipeline.store.database import Project
     from pipeline.vocabulary import add_categories, project_categories, shipped_vocabulary
 
     for i in range(images):

@@ -174,8 +174,8 @@ def test_the_key_after_the_other_reason_dialog_reaches_the_page(qtbot, tiny_coco
 
     from app.gui.session import Session
     from app.gui.stages.verification import VerificationView
-    from pipeline import schema as s
     from pipeline.stages import VERIFICATION
+    from pipeline.store import schema as s
 
     work = coco_project(tiny_coco, tmp_path, images=2)
     work.work_until(VERIFICATION)

@@ -84,8 +84,8 @@ def test_a_refused_setting_is_one_line_in_the_dialog_and_nothing_is_stored(
 
 
 def test_settings_are_read_only_for_someone_who_is_not_an_admin(qtbot, window, demo_project):
-    from pipeline import roles
-    from pipeline.store import Project
+    from pipeline.store.database import Project
+    from pipeline.team import roles
 
     with Project.open(demo_project) as project:
         roles.add_member(project, "boss", roles.ADMIN)

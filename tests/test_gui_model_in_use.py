@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 
 from model.training.checkpoint import write_checkpoint
 from model.training.registry import FINISHED, create_model, model_dir, update_model, use_model
-from pipeline.store import Project
+from pipeline.store.database import Project
 from pipeline.vocabulary import project_categories
 
 pytest_plugins = ["gui_support"]  # fixtures: settings_sandbox, demo_project, window

@@ -15,7 +15,7 @@ from PySide6.QtTest import QTest
 
 from app.gui.editor import MaskEditor
 from app.gui.workers.model import ModelWorker
-from pipeline.geometry import Mask
+from pipeline.masks.geometry import Mask
 
 IMAGE = "000000397133.jpg"
 

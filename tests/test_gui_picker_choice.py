@@ -11,7 +11,7 @@ from PySide6.QtTest import QTest
 
 from app.gui.session import Session
 from app.gui.stages.spotting import SpottingView
-from pipeline import schema as s
+from pipeline.store import schema as s
 from pipeline.vocabulary import CategoryIndex, shipped_vocabulary
 
 

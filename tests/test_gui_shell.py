@@ -170,7 +170,7 @@ def test_gui_command_says_in_one_line_that_the_display_cannot_be_reached(tmp_pat
 
 def test_gui_db_name_is_the_stores():
     from app.gui.widgets.dialogs import DB_NAME
-    from pipeline.store import DB_NAME as STORE_DB_NAME
+    from pipeline.store.database import DB_NAME as STORE_DB_NAME
 
     assert DB_NAME == STORE_DB_NAME
 
@@ -212,7 +212,7 @@ def test_welcome_lists_recent_projects_and_opens_one_with_a_double_click(
     from PySide6.QtTest import QTest
 
     from app.gui.widgets.dialogs import remember_project
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     other = tmp_path / "other"
     Project.create(other).close()
@@ -255,7 +255,7 @@ def test_opening_an_unseeded_project_seeds_it_on_a_worker_and_shows_the_first_op
 
 def test_stage_switcher_counts_equal_the_pipelines_progress(qtbot, window, demo_project):
     from pipeline.stages import Pipeline
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     open_and_wait(qtbot, window, demo_project)
     # another annotator claims an item; the switcher follows on the next refresh
@@ -331,7 +331,7 @@ def test_take_back_last_answer_returns_the_item_in_its_stage(qtbot, window, demo
 
 def test_closing_the_window_releases_the_items_it_holds(qtbot, window, demo_project):
     from pipeline.stages import Pipeline
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     open_and_wait(qtbot, window, demo_project)
     window.session.next_item(1)
@@ -343,7 +343,7 @@ def test_closing_the_window_releases_the_items_it_holds(qtbot, window, demo_proj
 
 def test_heartbeat_renews_held_leases_and_reports_a_lost_one(qtbot, window, demo_project):
     from pipeline.stages import Pipeline
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     open_and_wait(qtbot, window, demo_project)
     session = window.session
@@ -435,7 +435,7 @@ def held_segmentation(tmp_path: Path) -> Path:
     from pipeline.annotations import add_instance
     from pipeline.images import add_image_folder, list_images
     from pipeline.stages import SEGMENTATION, Pipeline
-    from pipeline.store import Project
+    from pipeline.store.database import Project
     from pipeline.vocabulary import add_categories, project_categories, shipped_vocabulary
 
     make_image(tmp_path / "images" / "yard.png", 200, 150, color=(90, 140, 60))
@@ -533,7 +533,7 @@ def test_another_sessions_answer_reaches_the_switcher_without_waiting_for_the_ti
     qtbot, window, demo_project
 ):
     from pipeline.stages import Pipeline, SpotAnswer
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     open_and_wait(qtbot, window, demo_project)
     window.session._progress_timer.stop()  # only the live update may refresh now
@@ -557,8 +557,8 @@ def test_a_database_url_is_shown_and_remembered_without_its_password(settings_sa
 
 
 def test_stages_above_the_annotators_role_are_greyed_out(qtbot, window, demo_project):
-    from pipeline import roles
-    from pipeline.store import Project
+    from pipeline.store.database import Project
+    from pipeline.team import roles
 
     with Project.open(demo_project) as project:
         roles.add_member(project, "boss", roles.ADMIN, by="boss")
@@ -591,7 +591,7 @@ def test_the_image_panel_lists_the_shown_images_categories_and_instances(
 
 def test_cancelling_an_import_leaves_the_project_unchanged(qtbot, window, tiny_coco, tmp_path):
     from app.gui.workers.jobs import Job, create_project_work, import_work
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     folder = tmp_path / "cancelled"
     create_project_work(str(folder), str(tiny_coco / "val2017"), "coco")(lambda *_: None)
@@ -619,7 +619,7 @@ def test_ctrl_c_in_the_terminal_closes_the_window_and_gives_back_held_items(demo
     import signal
 
     from pipeline.stages import Pipeline
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LONGTAIL_REPORT_SHOWN="1")
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")

@@ -11,8 +11,8 @@ from PySide6.QtTest import QTest
 from app.gui.session import Session
 from app.gui.stages import STAGE_VIEWS
 from app.gui.stages.spotting import SpottingView
-from pipeline import schema as s
 from pipeline.stages import SPOTTING
+from pipeline.store import schema as s
 
 
 @pytest.fixture

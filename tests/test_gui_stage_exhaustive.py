@@ -10,8 +10,8 @@ from PySide6.QtTest import QTest
 from app.gui.canvas.items import MaskItem
 from app.gui.session import Session
 from app.gui.stages.exhaustive import ExhaustiveView
-from pipeline import schema as s
 from pipeline.stages import EXHAUSTIVE, SEGMENTATION
+from pipeline.store import schema as s
 
 
 @pytest.fixture

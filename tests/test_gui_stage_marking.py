@@ -9,8 +9,8 @@ from PySide6.QtTest import QTest
 
 from app.gui.session import Session
 from app.gui.stages.marking import MarkingView
-from pipeline import schema as s
 from pipeline.stages import MARKING, SEGMENTATION
+from pipeline.store import schema as s
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from PySide6.QtTest import QTest
 
 from app.gui.session import Session
 from app.gui.stages.negatives import NegativesView
-from pipeline import schema as s
 from pipeline.stages import NEGATIVES
+from pipeline.store import schema as s
 
 
 @pytest.fixture

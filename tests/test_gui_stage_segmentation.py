@@ -10,8 +10,8 @@ from PySide6.QtTest import QTest
 
 from app.gui.session import Session
 from app.gui.stages.segmentation import SegmentationView
-from pipeline import schema as s
 from pipeline.stages import SEGMENTATION, VERIFICATION, VerifyAnswer
+from pipeline.store import schema as s
 
 PROPOSAL_WAIT_MS = 20000
 
@@ -87,7 +87,7 @@ def test_proposals_are_ready_ahead_and_drawn_masks_are_submitted_with_their_tool
 
 def test_a_rejected_instance_shows_the_reason_and_starts_from_its_mask(qtbot, work, session):
     item = work.service.next_item(SEGMENTATION, "other")
-    from pipeline.geometry import Mask
+    from pipeline.masks.geometry import Mask
     from pipeline.stages import SegmentAnswer
 
     sloppy = Mask.from_box((5, 5, 30, 30), item.image.height, item.image.width)

@@ -9,8 +9,8 @@ from PySide6.QtTest import QTest
 
 from app.gui.session import Session
 from app.gui.stages.spotting import KNOWN_REASON, SpottingView
-from pipeline import schema as s
 from pipeline.stages import MARKING, SPOTTING
+from pipeline.store import schema as s
 
 
 @pytest.fixture

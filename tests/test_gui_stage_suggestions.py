@@ -18,8 +18,8 @@ from app.gui.session import Session
 from app.gui.stages.marking import MarkingView
 from app.gui.stages.spotting import SpottingView
 from app.gui.workers.model import ModelWorker
-from pipeline import schema as s
 from pipeline.stages import MARKING
+from pipeline.store import schema as s
 
 
 class TruthDetector:

@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QApplication
 
 from app.gui.session import Session
 from app.gui.stages.verification import VerificationView
-from pipeline import schema as s
 from pipeline.stages import SEGMENTATION, VERIFICATION
+from pipeline.store import schema as s
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from stats_support import build_hand_made, simulated_tiny_coco_folder
 from app.gui.widgets.statistics_view import StatisticsView
 from pipeline.corrections import correct_mask
 from pipeline.stats.plots import PLOTS
-from pipeline.store import Project
+from pipeline.store.database import Project
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 from gui_support import demo_project  # noqa: F401 (the fixture)
 
 from app.gui.widgets.statistics_view import PLOTS, StatisticsView
-from pipeline.store import Project
+from pipeline.store.database import Project
 
 
 def test_every_tab_is_in_view_with_its_full_title_in_the_tooltip(qtbot, demo_project):  # noqa: F811

@@ -12,8 +12,8 @@ from PySide6.QtTest import QTest
 
 from app.gui.editor import MaskEditor
 from app.gui.tools.base import PolylinePreview
-from pipeline.geometry import Mask
-from pipeline.mask_edits import stroke_pixels
+from pipeline.masks.edits import stroke_pixels
+from pipeline.masks.geometry import Mask
 
 W, H = 320, 240
 ALT = Qt.KeyboardModifier.AltModifier

@@ -18,8 +18,8 @@ from gui_support import open_and_wait
 
 from app.gui.session import Session
 from app.gui.stages.spotting import SpottingView
-from pipeline import schema as s
 from pipeline.stages import SPOTTING
+from pipeline.store import schema as s
 
 pytest_plugins = ["gui_support"]  # fixtures: settings_sandbox, window
 
@@ -100,7 +100,7 @@ HOLDER = textwrap.dedent(
     from app.gui.session import Session
     from app.gui.stages.verification import VerificationView
     from app.gui.stages.spotting import SpottingView
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     app = QApplication([])
     project = Project.open(sys.argv[1])

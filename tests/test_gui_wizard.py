@@ -57,7 +57,7 @@ def run_wizard(qtbot, window, images: Path, project: Path, fmt: str, file: Path 
 def test_wizard_creates_a_project_from_tiny_coco_with_its_annotations(
     qtbot, window, tiny_coco, tmp_path
 ):
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     truth = json.loads((tiny_coco / "annotations" / "instances_val2017.json").read_text())
     project = tmp_path / "coco-project"
@@ -96,7 +96,7 @@ def test_wizard_creates_a_project_from_tiny_coco_with_its_annotations(
 def test_wizard_with_a_bad_annotation_file_shows_the_located_error_and_imports_nothing(
     qtbot, window, tiny_coco, tmp_path
 ):
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     bad, annotation_id = bad_copy(tiny_coco, tmp_path)
     project = tmp_path / "refused"
@@ -118,7 +118,7 @@ def test_wizard_pages_refuse_what_cannot_work(qtbot, settings_sandbox, tmp_path)
     from PySide6.QtTest import QTest
 
     from app.gui.widgets.wizard import NewProjectWizard
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     wizard = NewProjectWizard()
     qtbot.addWidget(wizard)

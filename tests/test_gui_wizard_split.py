@@ -12,8 +12,8 @@ from PySide6.QtWidgets import QWizard
 from sqlalchemy import select
 
 from app.gui.widgets.wizard import NewProjectWizard
-from pipeline import schema as s
-from pipeline.store import Project
+from pipeline.store import schema as s
+from pipeline.store.database import Project
 
 pytest_plugins = ["gui_support"]  # fixtures: settings_sandbox, window
 

@@ -13,7 +13,7 @@ from team_support import POSTGRES, fresh_database, needs_postgres
 
 from app.cli import main
 from pipeline.errors import DamagedProjectError
-from pipeline.store import DB_NAME, Project
+from pipeline.store.database import DB_NAME, Project
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -8,7 +8,7 @@ import shutil
 import pytest
 from sqlalchemy import create_engine
 
-from pipeline.store import DB_NAME
+from pipeline.store.database import DB_NAME
 
 pytest_plugins = ["gui_support"]  # fixtures: settings_sandbox, demo_project, window
 

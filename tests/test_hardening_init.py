@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, inspect, text
 from team_support import fresh_database, needs_postgres
 
 from app.cli import main
-from pipeline.store import DB_NAME, Project
+from pipeline.store.database import DB_NAME, Project
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -119,8 +119,8 @@ def test_a_killed_migrate_into_a_folder_is_recognised_and_replaced(capsys, tmp_p
     # The migration's one transaction, killed after it created the tables.
     _killed(
         f"""
-        from pipeline import schema as s
-        from pipeline.store import Project, _engine, _locate
+        from pipeline.store import schema as s
+        from pipeline.store.database import Project, _engine, _locate
         url, folder = _locate({str(destination)!r})
         dst = Project(_engine(url), folder, url)
         conn = dst.engine.connect().execution_options(longtail_write=True)
@@ -142,7 +142,7 @@ def test_a_killed_init_is_recognised_and_replaced(capsys, tmp_path, images):
     target = tmp_path / "P"
     _killed(
         f"""
-        from pipeline.store import Project
+        from pipeline.store.database import Project
         from pipeline.vocabulary import add_categories, shipped_vocabulary
         project = Project.create({str(target)!r}, building=True)
         add_categories(project, shipped_vocabulary("coco"))

@@ -12,11 +12,11 @@ from conftest import make_image
 from sqlalchemy import create_engine, inspect
 from team_support import fresh_database, needs_postgres
 
-import pipeline.migrate as migration
+import pipeline.store.transfer as migration
 from app.cli import main
-from pipeline.credentials import server_engine
-from pipeline.migrate import ColumnDigest, MigrationError, migrate, server_table_check
-from pipeline.store import DB_NAME, Project
+from pipeline.store.credentials import server_engine
+from pipeline.store.database import DB_NAME, Project
+from pipeline.store.transfer import ColumnDigest, MigrationError, migrate, server_table_check
 
 
 @pytest.fixture

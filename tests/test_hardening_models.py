@@ -11,7 +11,7 @@ from sqlalchemy import create_engine
 from app.cli import main
 from model.training.registry import FINISHED, IN_USE_KEY, create_model, update_model
 from pipeline.errors import LongtailError
-from pipeline.store import DB_NAME, Project
+from pipeline.store.database import DB_NAME, Project
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -15,7 +15,7 @@ from conftest import make_image
 
 from app.cli import main
 from pipeline.outputs import TEMP_PREFIX, OutputError, output_target, write_output
-from pipeline.store import DB_NAME, Project
+from pipeline.store.database import DB_NAME, Project
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

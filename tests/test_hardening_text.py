@@ -12,7 +12,7 @@ from sqlalchemy import create_engine
 from app.cli import main
 from pipeline.errors import LongtailError
 from pipeline.stats.plots import PLOTS
-from pipeline.store import DB_NAME, Project
+from pipeline.store.database import DB_NAME, Project
 from pipeline.text import clean, for_terminal, problem
 from pipeline.vocabulary import Category, add_categories
 

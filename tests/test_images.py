@@ -16,7 +16,7 @@ from pipeline.images import (
     list_images,
     probe_image,
 )
-from pipeline.store import Project
+from pipeline.store.database import Project
 
 
 def _folder(tmp_path: Path) -> Path:

@@ -16,13 +16,13 @@ from pycocotools import mask as mask_utils
 from sqlalchemy import func, select
 
 from app.cli import main
-from pipeline import schema as s
 from pipeline.errors import GeometryError, LongtailError
 from pipeline.evaluation import evaluate_coco
 from pipeline.formats import FormatError, export_project, import_coco
-from pipeline.geometry import Mask
+from pipeline.masks.geometry import Mask
 from pipeline.stages import Pipeline, SegmentAnswer
-from pipeline.store import Project
+from pipeline.store import schema as s
+from pipeline.store.database import Project
 from pipeline.vocabulary import add_categories, shipped_vocabulary
 
 # ---------------------------------------------------------------- hostile RLE strings
@@ -372,7 +372,7 @@ def test_a_polygon_export_writes_the_area_of_what_it_writes(tiny_coco, tmp_path)
             from stages_support import store_accepted_segment
 
             from pipeline.annotations import insert_instance
-            from pipeline.geometry import PolygonPart
+            from pipeline.masks.geometry import PolygonPart
 
             image = conn.execute(select(s.images).order_by(s.images.c.id)).first()
             holed = Mask.from_polygons(

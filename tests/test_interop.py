@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 from test_formats_util import write_json
 
 from app.cli.main import main
-from pipeline import schema as s
 from pipeline.formats import import_coco, import_labelme, import_lvis
-from pipeline.store import Project
+from pipeline.store import schema as s
+from pipeline.store.database import Project
 from pipeline.vocabulary import add_categories, normalize, shipped_vocabulary
 
 # The COCO categories that matching by name alone lost against LVIS v1 (issue 14).

@@ -16,10 +16,10 @@ from sqlalchemy import func, select
 from test_formats_util import bitmap
 
 from app.cli import main
-from pipeline import schema as s
 from pipeline.formats import ImportOptions, export_project, import_annotations, import_coco
 from pipeline.formats.adapters import export_adapted
-from pipeline.store import Project
+from pipeline.store import schema as s
+from pipeline.store.database import Project
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # supervision warns that it runs without opencv-python

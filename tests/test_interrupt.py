@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.formats import import_coco
-from pipeline.store import Project
+from pipeline.store.database import Project
 
 REPO = Path(__file__).resolve().parents[1]
 

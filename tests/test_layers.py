@@ -60,12 +60,12 @@ CONTRACTS = (
     Contract(
         "the GUI's views, widgets, canvas and tools import no SQL: they ask the session",
         GUI_LEAVES,
-        ("sqlalchemy", "pipeline.schema"),
+        ("sqlalchemy", "pipeline.store.schema"),
     ),
     Contract(
         "the store does not call up into the rules built on it",
-        ("pipeline.store",),
-        ("pipeline.roles", "pipeline.stages", "pipeline.formats"),
+        ("pipeline.store.database",),
+        ("pipeline.team.roles", "pipeline.stages", "pipeline.formats"),
     ),
 )
 
@@ -124,7 +124,7 @@ class _Walker(ast.NodeVisitor):
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         base = _absolute(self.module, self.is_package, node.level, node.module)
         self._add(base, node)
-        for alias in node.names:  # ``from pipeline import schema`` imports pipeline.schema
+        for alias in node.names:  # ``from pipeline.store import schema`` imports pipeline.store.schema
             if alias.name != "*":
                 self._add(f"{base}.{alias.name}", node)
 
@@ -189,7 +189,7 @@ def test_the_shared_name_modules_import_nothing(module: str, imports: list[Impor
 
 def test_the_walk_sees_every_package_and_lazy_imports(imports: list[Import]) -> None:
     modules = {i.module for i in imports}
-    assert {"pipeline.store", "model.predictor", "app.gui.main_window", "app.cli.main"} <= modules
+    assert {"pipeline.store.database", "model.predictor", "app.gui.main_window", "app.cli.main"} <= modules
     # app.cli.commands.gui opens the window through a lazy import: the walk must see it
     assert any(
         i.module.startswith("app.cli") and i.target.startswith("app.gui") and i.lazy
@@ -200,7 +200,7 @@ def test_the_walk_sees_every_package_and_lazy_imports(imports: list[Import]) -> 
 @pytest.mark.parametrize(
     ("source", "module", "expected"),
     [
-        ("import torch\n", "pipeline.geometry", ["pipeline.geometry:1 imports torch"]),
+        ("import torch\n", "pipeline.masks.geometry", ["pipeline.masks.geometry:1 imports torch"]),
         (
             "def f():\n    from app.gui import app\n",
             "pipeline.stats.core",
@@ -210,9 +210,9 @@ def test_the_walk_sees_every_package_and_lazy_imports(imports: list[Import]) -> 
             ],
         ),
         (
-            "from pipeline import schema as s\n",
+            "from pipeline.store import schema as s\n",
             "app.gui.widgets.explorer",
-            ["app.gui.widgets.explorer:1 imports pipeline.schema"],
+            ["app.gui.widgets.explorer:1 imports pipeline.store.schema"],
         ),
         (
             "from ...cli.commands.demo import build_demo\n",
@@ -228,11 +228,11 @@ def test_the_walk_sees_every_package_and_lazy_imports(imports: list[Import]) -> 
             ["app.gui.panels:2 imports app.cli.main"],
         ),
         (
-            "def f():\n    from .roles import require\n",
-            "pipeline.store",
+            "def f():\n    from ..team.roles import require\n",
+            "pipeline.store.database",
             [
-                "pipeline.store:2 imports pipeline.roles (lazily)",
-                "pipeline.store:2 imports pipeline.roles.require (lazily)",
+                "pipeline.store.database:2 imports pipeline.team.roles (lazily)",
+                "pipeline.store.database:2 imports pipeline.team.roles.require (lazily)",
             ],
         ),
         ("from app.gui.app import run_gui\n", "app.cli.commands.gui", None),

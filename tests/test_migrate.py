@@ -1,4 +1,4 @@
-"""`longtail migrate` (pipeline/migrate.py): SQLite <-> PostgreSQL, all or nothing, verified."""
+"""`longtail migrate` (pipeline/store/transfer.py): SQLite <-> PostgreSQL, all or nothing, verified."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from sqlalchemy import inspect, select
 from team_support import fresh_database, needs_postgres
 
 from app.cli import main
-from pipeline import migrate as migration
-from pipeline import roles
-from pipeline import schema as s
-from pipeline.credentials import server_engine
 from pipeline.errors import NotAllowedError
 from pipeline.formats import export_coco, export_lvis, import_coco
 from pipeline.images import check_image_files
-from pipeline.migrate import MigrationError, migrate, table_checks
 from pipeline.stages import EXHAUSTIVE, SPOTTING, ExhaustiveAnswer, Pipeline, SpotAnswer
-from pipeline.store import Project
+from pipeline.store import schema as s
+from pipeline.store import transfer as migration
+from pipeline.store.credentials import server_engine
+from pipeline.store.database import Project
+from pipeline.store.transfer import MigrationError, migrate, table_checks
+from pipeline.team import roles
 
 
 @pytest.fixture(autouse=True)

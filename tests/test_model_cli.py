@@ -12,8 +12,8 @@ from PIL import Image
 
 from app.cli import main
 from pipeline.formats import exported_ids
-from pipeline.geometry import Mask
 from pipeline.images import add_image_folder
+from pipeline.masks.geometry import Mask
 from pipeline.vocabulary import project_categories
 
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from model import fallback as F
-from pipeline.geometry import Mask
+from pipeline.masks.geometry import Mask
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -12,8 +12,8 @@ from model.predictor import FallbackPredictor
 from model.registry import mask_weights_offline, project_predictor
 from model.weights import KNOWN
 from pipeline.errors import LongtailError
-from pipeline.geometry import Mask
 from pipeline.images import load_image
+from pipeline.masks.geometry import Mask
 
 
 @pytest.fixture

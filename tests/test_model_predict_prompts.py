@@ -116,7 +116,7 @@ def test_points_on_the_command_line_with_and_without_a_box(imported, tmp_path, m
     )  # fmt: skip
     assert code == 0, err
     (result,) = json.loads(out.read_text())
-    from pipeline.geometry import Mask
+    from pipeline.masks.geometry import Mask
 
     bitmap = Mask.from_rle(result["segmentation"], 48, 72).to_bitmap()
     assert bitmap[18, 35] == 1 and bitmap[28, 9] == 0

@@ -1,4 +1,4 @@
-"""Live updates (pipeline/notify.py): LISTEN/NOTIFY on PostgreSQL, polling on SQLite."""
+"""Live updates (pipeline/store/notify.py): LISTEN/NOTIFY on PostgreSQL, polling on SQLite."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from sqlalchemy import text
 from stages_support import make_project
 from team_support import fresh_database, needs_postgres
 
-from pipeline import notify
-from pipeline import schema as s
-from pipeline.notify import Change, watch
 from pipeline.stages import SPOTTING, Pipeline, SpotAnswer
-from pipeline.store import Project
+from pipeline.store import notify
+from pipeline.store import schema as s
+from pipeline.store.database import Project
+from pipeline.store.notify import Change, watch
 
 
 def collector() -> tuple[queue.Queue[Change], callable]:

@@ -14,13 +14,13 @@ import skips
 from sqlalchemy import create_engine, text
 from team_support import drop_database
 
-from pipeline import schema as s
 from pipeline.annotations import add_instance, image_annotations
 from pipeline.corrections import correct_mask
-from pipeline.geometry import Mask
-from pipeline.store import MIGRATIONS, Project
+from pipeline.masks.geometry import Mask
+from pipeline.store import schema as s
+from pipeline.store.database import MIGRATIONS, Project
+from pipeline.store.workqueue import add_items, claim_next, complete_in
 from pipeline.vocabulary import add_categories, project_categories, shipped_vocabulary
-from pipeline.workqueue import add_items, claim_next, complete_in
 
 BASE_URL = os.environ.get("LONGTAIL_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(not BASE_URL, reason=skips.POSTGRES)

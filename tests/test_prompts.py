@@ -16,8 +16,8 @@ from model.predictor import Predictor
 from model.weights import WeightsReport
 from model.zoo import build_model
 from pipeline.errors import PromptError
-from pipeline.geometry import prompt_box, prompt_point
 from pipeline.images import add_image_folder
+from pipeline.masks.geometry import prompt_box, prompt_point
 
 HEIGHT, WIDTH = 48, 64
 TINY = dict(min_size=64, max_size=96, rpn_pre_nms_top_n_test=50, rpn_post_nms_top_n_test=20,

@@ -23,7 +23,7 @@ from stages_support import box_mask, category_ids, confirmed_pair, make_project,
 from app.cli import main
 from pipeline.errors import ReadOnlyProjectError
 from pipeline.stages import Pipeline
-from pipeline.store import DB_NAME, Project, write_meta
+from pipeline.store.database import DB_NAME, Project, write_meta
 
 
 @contextmanager

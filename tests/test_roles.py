@@ -1,14 +1,11 @@
-"""Roles (pipeline/roles.py): one test per rule, on real SQLite projects and the service."""
+"""Roles (pipeline/team/roles.py): one test per rule, on real SQLite projects and the service."""
 
 from __future__ import annotations
 
 import pytest
 from stages_support import box_mask, category_ids, confirmed_pair, make_project, pending
 
-from pipeline import roles
-from pipeline import schema as s
 from pipeline.errors import ConflictError, NotAllowedError
-from pipeline.migrate import table_checks
 from pipeline.stages import (
     EXHAUSTIVE,
     NEGATIVES,
@@ -21,6 +18,9 @@ from pipeline.stages import (
     SpotAnswer,
     VerifyAnswer,
 )
+from pipeline.store import schema as s
+from pipeline.store.transfer import table_checks
+from pipeline.team import roles
 
 
 @pytest.fixture

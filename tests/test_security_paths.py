@@ -27,10 +27,10 @@ from sqlalchemy import select, update
 from test_formats_util import snapshot, write_json
 
 from app.cli.main import main
-from pipeline import schema as s
 from pipeline.formats import FormatError, import_coco, import_labelme, import_lvis
 from pipeline.images import add_image_folder, check_image_files
-from pipeline.store import Project
+from pipeline.store import schema as s
+from pipeline.store.database import Project
 
 # ---------------------------------------------------------------- helpers
 

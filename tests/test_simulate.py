@@ -12,12 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from app.cli import main
-from pipeline import schema as s
 from pipeline.errors import LongtailError
 from pipeline.federated import project_labels, project_violations
-from pipeline.geometry import Mask
 from pipeline.images import add_image_folder
-from pipeline.settings import ProjectSettings
+from pipeline.masks.geometry import Mask
 from pipeline.simulate import (
     SLOPPY_CEILING,
     NoiseWork,
@@ -27,7 +25,9 @@ from pipeline.simulate import (
     sloppy_mask,
 )
 from pipeline.simulate.noise import SIMPLIFY_ATTEMPTS
-from pipeline.store import Project
+from pipeline.store import schema as s
+from pipeline.store.database import Project
+from pipeline.store.settings import ProjectSettings
 from pipeline.vocabulary import add_categories, project_categories, shipped_vocabulary
 
 # ---------------------------------------------------------------- helpers

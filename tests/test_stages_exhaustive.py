@@ -14,10 +14,10 @@ from stages_support import (
     segment_and_accept,
 )
 
-from pipeline import schema as s
 from pipeline.errors import LongtailError
 from pipeline.federated import project_labels, project_violations
 from pipeline.stages import EXHAUSTIVE, SEGMENTATION, ExhaustiveAnswer, Mark, Pipeline
+from pipeline.store import schema as s
 
 
 @pytest.fixture

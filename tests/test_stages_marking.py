@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from stages_support import category_ids, make_project, pair_state, pending, rows, spot_image
 
-from pipeline import schema as s
 from pipeline.errors import ConflictError, LongtailError
 from pipeline.federated import project_labels
 from pipeline.stages import MARKING, SEGMENTATION, Mark, MarkAnswer, Pipeline, Spot
+from pipeline.store import schema as s
 
 
 @pytest.fixture

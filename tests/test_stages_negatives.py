@@ -13,10 +13,10 @@ from stages_support import (
     rows,
 )
 
-from pipeline import schema as s
 from pipeline.errors import ConflictError
 from pipeline.federated import project_labels
 from pipeline.stages import MARKING, NEGATIVES, SPOTTING, NegativeAnswer, Pipeline, Spot, SpotAnswer
+from pipeline.store import schema as s
 
 
 def spotted_project(tmp_path, images, spots, **settings):

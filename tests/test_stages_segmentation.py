@@ -13,9 +13,8 @@ from stages_support import (
     rows,
 )
 
-from pipeline import schema as s
 from pipeline.errors import LongtailError
-from pipeline.geometry import Mask
+from pipeline.masks.geometry import Mask
 from pipeline.stages import (
     SEGMENTATION,
     VERIFICATION,
@@ -23,6 +22,7 @@ from pipeline.stages import (
     SegmentAnswer,
     VerifyAnswer,
 )
+from pipeline.store import schema as s
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from stages_support import (
     store_accepted_segment,
 )
 
-from pipeline import schema as s
 from pipeline.annotations import insert_instance
 from pipeline.errors import ConflictError, LongtailError
 from pipeline.events import Effort
@@ -40,7 +39,8 @@ from pipeline.stages import (
     SpotAnswer,
     VerifyAnswer,
 )
-from pipeline.store import now
+from pipeline.store import schema as s
+from pipeline.store.database import now
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import pytest
 from conftest import make_image
 from stages_support import category_ids, image_ids, make_project, pair_state, pending, rows
 
-from pipeline import schema as s
 from pipeline.errors import LongtailError, NotFoundError
 from pipeline.images import add_image_folder
 from pipeline.stages import MARKING, NEGATIVES, SPOTTING, Pipeline, Spot, SpotAnswer
+from pipeline.store import schema as s
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from stages_support import box_mask, category_ids, confirmed_pair, make_project, pending, rows
 
-from pipeline import schema as s
 from pipeline.errors import ConflictError
 from pipeline.stages import (
     EXHAUSTIVE,
@@ -15,6 +14,7 @@ from pipeline.stages import (
     SegmentAnswer,
     VerifyAnswer,
 )
+from pipeline.store import schema as s
 
 
 def setup(tmp_path, boxes=((10, 10, 30, 20),), **settings):

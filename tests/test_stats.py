@@ -14,10 +14,7 @@ from stages_support import HEIGHT, WIDTH, make_project, pending
 from stats_support import build_hand_made, simulated_tiny_coco_folder
 from team_support import fresh_database, needs_postgres
 
-from pipeline import roles
-from pipeline import schema as s
 from pipeline.events import Effort
-from pipeline.migrate import migrate
 from pipeline.stages import (
     EXHAUSTIVE,
     NEGATIVES,
@@ -33,7 +30,10 @@ from pipeline.stats import (
     frequency_group,
     frequency_groups,
 )
-from pipeline.store import Project
+from pipeline.store import schema as s
+from pipeline.store.database import Project
+from pipeline.store.transfer import migrate
+from pipeline.team import roles
 
 
 @pytest.fixture(scope="module")

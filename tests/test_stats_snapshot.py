@@ -10,7 +10,7 @@ import importlib
 from sqlalchemy import select
 from stats_support import build_hand_made
 
-from pipeline import schema as s
+from pipeline.store import schema as s
 
 eventcache = importlib.import_module("pipeline.stats.eventcache")
 ev = s.events

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from pipeline import schema as s
 from pipeline.annotations import add_instance, image_annotations
 from pipeline.corrections import correct_mask
 from pipeline.errors import LongtailError, NotAProjectError, SchemaVersionError
-from pipeline.geometry import Mask
-from pipeline.settings import ProjectSettings
+from pipeline.masks.geometry import Mask
 from pipeline.stats.effort import answer_groups
-from pipeline.store import DB_NAME, MIGRATIONS, Project
+from pipeline.store import schema as s
+from pipeline.store.database import DB_NAME, MIGRATIONS, Project
+from pipeline.store.settings import ProjectSettings
 
 
 def test_create_then_open(tmp_path: Path):
@@ -202,7 +202,7 @@ def test_two_processes_share_a_project(tmp_path: Path):
         with project.read() as conn:  # an open read transaction does not block the writer
             conn.execute(select(s.meta)).all()
             code = (
-                "import sys; from pipeline.store import Project;"
+                "import sys; from pipeline.store.database import Project;"
                 "p = Project.open(sys.argv[1]); p.annotator('from-child'); p.close()"
             )
             subprocess.run(

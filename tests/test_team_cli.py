@@ -15,8 +15,9 @@ from team_logins import HOST, add_logins, team_server
 from team_support import POSTGRES
 
 from app.cli.main import main
-from pipeline import credentials, roles
-from pipeline.store import Project
+from pipeline.store import credentials
+from pipeline.store.database import Project
+from pipeline.team import roles
 
 needs_postgres = pytest.mark.skipif(not POSTGRES, reason=skips.POSTGRES)
 MEMBERS = {"boss": roles.ADMIN, "bob": roles.ANNOTATOR}

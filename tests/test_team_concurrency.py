@@ -20,12 +20,13 @@ from conftest import make_image
 from sqlalchemy import select
 from team_support import POSTGRES, fresh_database, team_member
 
-from pipeline import credentials, roles
-from pipeline import schema as s
 from pipeline.images import add_image_folder
-from pipeline.settings import ProjectSettings
 from pipeline.stages import SPOTTING, Pipeline
-from pipeline.store import Project
+from pipeline.store import credentials
+from pipeline.store import schema as s
+from pipeline.store.database import Project
+from pipeline.store.settings import ProjectSettings
+from pipeline.team import roles
 from pipeline.vocabulary import Category, add_categories
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,10 +13,11 @@ from team_support import POSTGRES
 
 from app.gui import project_flows
 from app.gui.widgets.login_dialog import Login, LoginDialog, user_of, with_user
-from pipeline import credentials, roles
 from pipeline.images import add_image_folder
 from pipeline.stages import Pipeline
-from pipeline.store import Project
+from pipeline.store import credentials
+from pipeline.store.database import Project
+from pipeline.team import roles
 from pipeline.vocabulary import Category, add_categories
 
 needs_postgres = pytest.mark.skipif(not POSTGRES, reason=skips.POSTGRES)

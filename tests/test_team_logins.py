@@ -15,12 +15,13 @@ from sqlalchemy import select
 from team_logins import add_logins, make_images, team_server
 from team_support import POSTGRES, team_member
 
-from pipeline import credentials, roles
-from pipeline import schema as s
 from pipeline.images import add_image_folder
-from pipeline.settings import ProjectSettings
 from pipeline.stages import Pipeline
-from pipeline.store import Project
+from pipeline.store import credentials
+from pipeline.store import schema as s
+from pipeline.store.database import Project
+from pipeline.store.settings import ProjectSettings
+from pipeline.team import roles
 from pipeline.vocabulary import Category, add_categories
 
 pytestmark = pytest.mark.skipif(not POSTGRES, reason=skips.POSTGRES)

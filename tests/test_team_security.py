@@ -14,13 +14,13 @@ import skips
 from team_logins import TeamServer, add_logins, make_images, team_server
 from team_support import POSTGRES
 
-from pipeline import roles
-from pipeline import schema as s
 from pipeline.errors import NotAllowedError
 from pipeline.images import add_image_folder
-from pipeline.settings import ProjectSettings
 from pipeline.stages import NEGATIVES, SPOTTING, NegativeAnswer, Pipeline, SpotAnswer
-from pipeline.store import Project
+from pipeline.store import schema as s
+from pipeline.store.database import Project
+from pipeline.store.settings import ProjectSettings
+from pipeline.team import roles
 from pipeline.vocabulary import Category, add_categories
 
 pytestmark = pytest.mark.skipif(not POSTGRES, reason=skips.POSTGRES)

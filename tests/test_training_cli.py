@@ -49,7 +49,7 @@ def test_train_registers_a_model_that_models_lists_and_use_marks(shapes, capsys)
 def test_evaluate_a_registry_model_on_the_held_out_split_stores_the_numbers(shapes, capsys):
     assert main(["train", str(shapes), *TINY, "--iterations", "1", "--no-evaluate"]) == 0
     capsys.readouterr()
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     with Project.open(shapes) as project:
         assert get_model(project, 1).metrics is None
@@ -96,7 +96,7 @@ def test_ctrl_c_stops_training_with_a_checkpoint_and_status_130(shapes):
     events = [json.loads(x) for x in rest.splitlines()]
     assert events[-1]["event"] == "cancelled"
     assert stopped_after < 10  # about 2 s on an idle machine; shared CI cores are slower
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     with Project.open(shapes) as project:
         (record,) = list_models(project)
@@ -149,8 +149,8 @@ def test_tiny_coco_curated_by_the_pipeline_trains_evaluates_and_predicts(
 def test_heldout_fraction_sets_the_project_setting_the_split_follows(shapes, capsys):
     from sqlalchemy import update
 
-    from pipeline import schema as s
-    from pipeline.store import Project
+    from pipeline.store import schema as s
+    from pipeline.store.database import Project
 
     with Project.open(shapes) as project, project.write() as conn:
         conn.execute(update(s.images).values(split="train"))

@@ -41,7 +41,7 @@ def test_two_gloo_processes_both_step_and_write_one_checkpoint(tmp_path):
     assert all(e["images"] == 2 and e["ranks"] == 2 for e in progress)
     checkpoints = [e for e in events if e["event"] == "checkpoint"]
     assert [e["iteration"] for e in checkpoints] == [0, 2, 3]  # once each, not once per rank
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     with Project.open(folder) as project:
         models = list_models(project)

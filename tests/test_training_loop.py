@@ -21,8 +21,8 @@ from model.training.loop import (
 from model.training.loss import PRIOR_PROBABILITY, use_federated_heads
 from model.training.registry import CANCELLED, FINISHED, get_model, list_models, use_model
 from model.weights import CLASS_SPECIFIC, COCO_CLASSES
-from pipeline import schema as s
 from pipeline.errors import LongtailError
+from pipeline.store import schema as s
 from pipeline.vocabulary import Category
 
 

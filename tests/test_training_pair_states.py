@@ -16,11 +16,11 @@ from training_support import one_thread, shapes_project  # noqa: F401 (fixture)
 from model.training.data import federated_states
 from model.training.loss import ClassState, federated_loss
 from model.training.snapshot import take_snapshot
-from pipeline import schema as s
 from pipeline.federated import PairState, federated_labels, pair_state, pair_states
 from pipeline.formats.exporting import export_project
 from pipeline.formats.ids import exported_ids
-from pipeline.store import now
+from pipeline.store import schema as s
+from pipeline.store.database import now
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from model.training.data import (
 )
 from model.training.loss import ClassState
 from model.training.snapshot import SnapshotError, heldout_by_hash, take_snapshot
-from pipeline import schema as s
-from pipeline.store import now
+from pipeline.store import schema as s
+from pipeline.store.database import now
 
 
 @pytest.fixture

@@ -76,7 +76,7 @@ def test_evaluate_model_scores_the_recorded_set_after_the_fraction_changes(tmp_p
     recorded = json.loads((folder / "models" / "1" / "heldout.json").read_text())
     ids = sorted(entry["image_id"] for entry in recorded["images"])
     assert ids
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     with Project.open(folder) as project:  # what train --heldout-fraction 0.6 sets
         project.update_settings(heldout_fraction=0.6)

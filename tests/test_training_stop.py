@@ -20,7 +20,7 @@ import torch
 from training_support import shapes_project
 
 from model.training.registry import CANCELLED, list_models
-from pipeline.store import Project
+from pipeline.store.database import Project
 
 REPO = Path(__file__).resolve().parents[1]
 # A tiny model at 800 px: a step takes seconds on one thread, most of it backward.

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import VocabularyError
-from pipeline.store import Project
+from pipeline.store.database import Project
 from pipeline.vocabulary import (
     Category,
     CategoryIndex,

@@ -99,7 +99,7 @@ def make_shapes(
 def shapes_project(folder: Path, *, train: int = 12, val: int = 4, size: int = 96, seed: int = 0):
     """A project of shapes: ``train`` images in the train split, ``val`` in val."""
     from pipeline.formats import import_lvis
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     project = Project.create(folder / "project")
     for split, count, offset in (("train", train, 0), ("val", val, 1000)):

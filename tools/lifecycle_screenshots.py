@@ -27,7 +27,7 @@ def segmentation_project(root: Path) -> Path:
     from pipeline.annotations import add_instance
     from pipeline.images import add_image_folder, list_images
     from pipeline.stages import Pipeline
-    from pipeline.store import Project
+    from pipeline.store.database import Project
     from pipeline.vocabulary import add_categories, project_categories, shipped_vocabulary
 
     images = root / "yard-images"
@@ -82,7 +82,7 @@ def main() -> None:
     from app.demo import build_demo
     from app.gui.app import create_application
     from app.gui.main_window import MainWindow
-    from pipeline.geometry import Mask
+    from pipeline.masks.geometry import Mask
     from pipeline.stages import SEGMENTATION, SegmentAnswer
 
     class BoxPredictor:
@@ -123,7 +123,7 @@ def main() -> None:
     yard = segmentation_project(tmp)
     # one of the yard's masks drawn by alice: her stage 4 is empty, and says why
     from pipeline.stages import Pipeline
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     with Project.open(yard) as project:
         service = Pipeline(project)

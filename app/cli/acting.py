@@ -2,14 +2,14 @@
 
 On a PostgreSQL project whoever runs a command is its database login: ``--annotator`` and
 ``$LONGTAIL_ANNOTATOR`` are refused there unless they name that login (the refusal comes
-from :func:`pipeline.roles.require_in` and the pipeline service). On SQLite: ``--annotator
-NAME``, else ``$LONGTAIL_ANNOTATOR``, else the login name (see pipeline/roles.py)."""
+from :func:`pipeline.team.roles.require_in` and the pipeline service). On SQLite: ``--annotator
+NAME``, else ``$LONGTAIL_ANNOTATOR``, else the login name (see pipeline/team/roles.py)."""
 
 from __future__ import annotations
 
 import argparse
 
-from pipeline import roles
+from pipeline.team import roles
 
 
 def add_annotator_option(parser: argparse.ArgumentParser) -> None:

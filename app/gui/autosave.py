@@ -27,8 +27,8 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
 from pipeline.drafts import delete_draft, load_draft, mask_to_json, save_draft
-from pipeline.geometry import Mask
-from pipeline.store import Annotator, Project
+from pipeline.masks.geometry import Mask
+from pipeline.store.database import Annotator, Project
 
 DEBOUNCE_MS = 300
 

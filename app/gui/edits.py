@@ -1,4 +1,4 @@
-"""Undoable edits of the mask being drawn: ``QUndoCommand`` s over a ``pipeline.mask_edits.Draft``.
+"""Undoable edits of the mask being drawn: ``QUndoCommand`` s over a ``pipeline.masks.edits.Draft``.
 
 The draft's masks are immutable values, so a command computes the mask after the edit
 once (when it is made: an edit that cannot apply raises ``DraftError`` then, and nothing
@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 from PySide6.QtGui import QUndoCommand
 
-from pipeline import mask_edits
-from pipeline.geometry import Box, Mask
-from pipeline.mask_edits import Draft, VertexRef
+from pipeline.masks import edits as mask_edits
+from pipeline.masks.edits import Draft, VertexRef
+from pipeline.masks.geometry import Box, Mask
 
 Point = tuple[float, float]
 Changed = Callable[[Mask | None, str], None]

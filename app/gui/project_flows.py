@@ -112,8 +112,8 @@ def start_session(window: MainWindow, target: str) -> Session | None:
     annotator; None after showing why it cannot be opened (and emitting openFailed)."""
     window.show_message(f"Opening {project_display(target)}\u2026")
     # The pipeline (SQLAlchemy, OpenCV) loads here, after the window is shown.
-    from pipeline import credentials
-    from pipeline.store import Project
+    from pipeline.store import credentials
+    from pipeline.store.database import Project
 
     credentials.set_prompt(window.ask_password)
 
@@ -135,7 +135,7 @@ def start_session(window: MainWindow, target: str) -> Session | None:
     try:
         name = window.annotator_name
         if "://" in target:
-            from pipeline import roles
+            from pipeline.team import roles
 
             me = roles.identity(project)
             if me.secured and me.login:
@@ -158,7 +158,7 @@ def log_in(window: MainWindow, target: str) -> str | None:
     else the login dialog asks for the user and the password, which stays in this
     process's memory. Returns the URL (without a password) naming the login; None when
     cancelled."""
-    from pipeline import credentials
+    from pipeline.store import credentials
 
     from .widgets.login_dialog import user_of, with_user
 
@@ -208,7 +208,7 @@ def start_work(window: MainWindow, session: Session) -> None:
 def allowed_stages(session: Session) -> set[int]:
     """The stages the session's annotator may work: all of them until the project has an
     admin, then those their role allows (decision 0010); the pipeline refuses the rest."""
-    from pipeline import roles
+    from pipeline.team import roles
 
     project = session.project
     if not roles.has_admin(project):
@@ -222,7 +222,7 @@ def allowed_stages(session: Session) -> set[int]:
 def settings_permission(session: Session) -> tuple[bool, str]:
     """(may change the project's settings, why not): anyone until the project has an
     admin (decision 0010), then its admins only."""
-    from pipeline import roles
+    from pipeline.team import roles
 
     project = session.project
     if not roles.has_admin(project):
@@ -250,7 +250,7 @@ def first_stage(session: Session, allowed: Iterable[int]) -> tuple[int, bool]:
 
 
 def ask_password(window: MainWindow, url: str) -> str | None:
-    """The database server wants a password (pipeline.credentials' prompt). Asked only on
+    """The database server wants a password (pipeline.store.credentials' prompt). Asked only on
     the GUI thread; a worker's connection fails instead, with its reason."""
     if QThread.currentThread() is not window.thread():
         return None

@@ -16,17 +16,18 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
-from pipeline import explorer, roles
-from pipeline import schema as s
+from pipeline import explorer
 from pipeline.constants import MODEL_IN_USE_KEY
 from pipeline.errors import ConflictError, LongtailError, NotFoundError
 from pipeline.events import Effort
 from pipeline.images import ImageFiles, ImageRecord
-from pipeline.notify import Change, watch
-from pipeline.settings import ProjectSettings
 from pipeline.stages import AnswerResult, Pipeline, StageItem, StageProgress
 from pipeline.stages.empty import EmptyStage, why_empty
-from pipeline.store import Project, read_meta
+from pipeline.store import schema as s
+from pipeline.store.database import Project, read_meta
+from pipeline.store.notify import Change, watch
+from pipeline.store.settings import ProjectSettings
+from pipeline.team import roles
 
 from .workers.lifetime import DaemonWorker
 
@@ -76,7 +77,7 @@ class Session(QObject):
     toast = Signal(str)
     leaseLost = Signal(object)  # StageItem
     takenBack = Signal(object)  # StageItem of an answer taken back (held again, untracked)
-    projectChanged = Signal(object)  # pipeline.notify.Change made by any session (GUI thread)
+    projectChanged = Signal(object)  # pipeline.store.notify.Change made by any session (GUI thread)
     modelWorkerChanged = Signal()  # the model in use changed: ask ``model_worker`` again
     _heard = Signal(object)  # from the watcher's thread, queued to _on_heard
     _counted = Signal(object)  # progress read on a worker thread, queued to _on_counted

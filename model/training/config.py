@@ -226,7 +226,7 @@ def set_heldout_fraction(project: str, fraction: float | None) -> None:
     """``--heldout-fraction``: store the project setting (checked) before the snapshot."""
     if fraction is None:
         return
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     with Project.open(project) as opened:
         opened.update_settings(heldout_fraction=fraction)

@@ -103,7 +103,7 @@ def train_in_child(
     )
     child.start()
     # What recording a stopped run needs, imported now rather than in the 2 s after a stop.
-    from pipeline.store import Project  # noqa: F401
+    from pipeline.store.database import Project  # noqa: F401
 
     from . import registry  # noqa: F401
 
@@ -159,7 +159,7 @@ def _drain(out: Any, watch: _Watch, say: Any, wait: float) -> None:
 
 def _abandoned(target: str | Path, watch: _Watch, say: Any) -> ev.TrainResult:
     """The child was ended mid-step: record the run as cancelled at its last checkpoint."""
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     from . import registry
     from .runfiles import CHECKPOINT, read_checkpoint_info

@@ -18,11 +18,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from pipeline import roles
-from pipeline import schema as s
 from pipeline.constants import MODEL_IN_USE_KEY
 from pipeline.errors import LongtailError
-from pipeline.store import Project, inserted_id, now, read_meta, write_meta
+from pipeline.store import schema as s
+from pipeline.store.database import Project, inserted_id, now, read_meta, write_meta
+from pipeline.team import roles
 
 IN_USE_KEY = MODEL_IN_USE_KEY
 

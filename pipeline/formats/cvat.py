@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import LongtailError
-from ..geometry import Mask
+from ..masks.geometry import Mask
 from .adapting import Adapted
 from .report import ImportReport, display_path
 

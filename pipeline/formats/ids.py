@@ -26,9 +26,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from .. import schema as s
 from ..errors import LongtailError
-from ..store import Project
+from ..store import schema as s
+from ..store.database import Project
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from ..annotations import segment_values
-from ..geometry import POLYGON, Mask, polygon_problems
-from ..polygon_bytes import simple_header
+from ..masks.geometry import POLYGON, Mask, polygon_problems
+from ..masks.polygon_bytes import simple_header
 
 
 @dataclass

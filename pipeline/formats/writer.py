@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import Table, bindparam, exists, func, literal, null, select, text, true
 from sqlalchemy.engine import Connection
 
-from .. import schema as s
 from ..images import stored_path
-from ..store import Project, now, read_meta_json, write_meta_json
+from ..store import schema as s
+from ..store.database import Project, now, read_meta_json, write_meta_json
 from ..vocabulary import merge_categories, normalize
 from .report import ImportReport
 from .source import BOX_ONLY, Encoded, Key, SourceCategory, SourceImage

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from ..errors import LongtailError
-from ..geometry import Mask, PolygonPart, bitmap_to_parts
+from ..masks.geometry import Mask, PolygonPart, bitmap_to_parts
 
 SLOPPY_CEILING = 0.8
 """A sloppy mask overlaps the truth by at most this IoU: clearly below any sensible bar."""

@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from .. import schema as s
 from ..errors import LongtailError
 from ..stages import Pipeline
-from ..store import Project, now
+from ..store import schema as s
+from ..store.database import Project, now
 from .annotator import ScriptedAnnotator
 from .noise import NoiseProfile, noise_profile
 from .step import claim_and_answer

@@ -17,7 +17,7 @@ from ..stages import (
     VERIFICATION,
     Pipeline,
 )
-from ..store import Annotator
+from ..store.database import Annotator
 from .annotator import ScriptedAnnotator
 
 # Downstream first: finishing work in flight keeps the pipeline short.

@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from .. import schema as s
 from ..federated import check_invariants, federated_labels, label_counts
-from ..geometry import Mask
+from ..masks.geometry import Mask
 from ..stages import Pipeline
-from ..store import Project
+from ..store import schema as s
+from ..store.database import Project
 from .truth import Truth
 
 

@@ -17,11 +17,11 @@ import cv2
 import numpy as np
 from sqlalchemy import select
 
-from .. import schema as s
 from ..errors import GeometryError, LongtailError, VocabularyError
 from ..formats.jsonio import JSONReadError, load_json
-from ..geometry import Box, Mask
-from ..store import Project
+from ..masks.geometry import Box, Mask
+from ..store import schema as s
+from ..store.database import Project
 from ..vocabulary import Category, category_from_entry, match_categories, project_categories
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..stages import Pipeline
-from ..store import Project
+from ..store.database import Project
 from .noise import NoiseProfile
 from .run import scripted_annotator
 from .step import claim_and_answer

@@ -8,7 +8,15 @@ Qt-free and torch-free.
 """
 
 from ..events import Effort
-from ..schema import EXHAUSTIVE, MARKING, NEGATIVES, SEGMENTATION, SPOTTING, STAGES, VERIFICATION
+from ..store.schema import (
+    EXHAUSTIVE,
+    MARKING,
+    NEGATIVES,
+    SEGMENTATION,
+    SPOTTING,
+    STAGES,
+    VERIFICATION,
+)
 from .answers import (
     Answer,
     ExhaustiveAnswer,

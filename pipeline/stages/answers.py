@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from .. import schema as s
-from ..geometry import Box, Mask
+from ..masks.geometry import Box, Mask
+from ..store import schema as s
 
 
 def _tuple(values: Iterable) -> tuple:

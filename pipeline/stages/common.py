@@ -8,13 +8,13 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.engine import Connection
 
-from .. import schema as s
 from ..annotations import instance_values
 from ..errors import ConflictError, LongtailError, NotFoundError
-from ..geometry import Box
-from ..settings import ProjectSettings
-from ..store import Annotator, now
-from ..workqueue import WorkItem
+from ..masks.geometry import Box
+from ..store import schema as s
+from ..store.database import Annotator, now
+from ..store.settings import ProjectSettings
+from ..store.workqueue import WorkItem
 from .journal import Journal
 
 ic = s.image_categories

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from .. import schema as s
-from ..settings import ProjectSettings
+from ..store import schema as s
+from ..store.settings import ProjectSettings
 
 # What an answer in which stage opens this one (docs/pipeline.md).
 OPENED_BY = {

@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from .. import schema as s
 from ..annotations import Annotation, load_image_annotations
 from ..errors import ConflictError, LongtailError
-from ..settings import ProjectSettings
-from ..store import now
+from ..store import schema as s
+from ..store.database import now
+from ..store.settings import ProjectSettings
 from ..vocabulary import Category, category_from_row
 from .answers import ExhaustiveAnswer
 from .common import (

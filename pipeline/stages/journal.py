@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.engine import Connection
 
-from .. import schema as s
-from ..store import inserted_id
+from ..store import schema as s
+from ..store.database import inserted_id
 
 # The tables an answer may write, by name (the journal stores names, not objects).
 TABLES: dict[str, Table] = {

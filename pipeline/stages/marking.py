@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from .. import schema as s
 from ..annotations import InstanceMark, instance_from_row
 from ..errors import LongtailError
-from ..settings import ProjectSettings
+from ..store import schema as s
+from ..store.settings import ProjectSettings
 from ..vocabulary import Category, category_from_row
 from .answers import MarkAnswer
 from .common import Answering, category_row, insert_mark, pair_row, require_state, set_pair

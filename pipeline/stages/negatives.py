@@ -32,10 +32,10 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.engine import Connection
 
-from .. import schema as s
 from ..errors import ConflictError
-from ..settings import ProjectSettings
-from ..store import now
+from ..store import schema as s
+from ..store.database import now
+from ..store.settings import ProjectSettings
 from ..vocabulary import Category, category_from_row
 from .answers import NegativeAnswer
 from .common import (

@@ -33,9 +33,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Exists
 
-from .. import schema as s
-from ..settings import ProjectSettings
-from ..store import now
+from ..store import schema as s
+from ..store.database import now
+from ..store.settings import ProjectSettings
 from . import negatives
 from .common import PENDING_WORK, item_row
 from .journal import Journal

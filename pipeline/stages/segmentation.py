@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from .. import schema as s
 from ..annotations import (
     InstanceMark,
     Segment,
@@ -25,9 +24,10 @@ from ..annotations import (
     segment_values,
 )
 from ..errors import ConflictError, LongtailError, NotFoundError
-from ..geometry import Mask
-from ..settings import ProjectSettings
-from ..store import now
+from ..masks.geometry import Mask
+from ..store import schema as s
+from ..store.database import now
+from ..store.settings import ProjectSettings
 from ..vocabulary import Category, category_from_row
 from .answers import SegmentAnswer
 from .common import Answering, category_row, item_row

@@ -20,14 +20,22 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 
-from .. import notify, roles
-from .. import schema as s
 from ..errors import ConflictError, LongtailError, NotFoundError
 from ..events import Effort, log_event
 from ..federated import FederatedLabels, federated_labels
 from ..images import image_from_row
-from ..store import Annotator, Project, now, read_settings
-from ..workqueue import WorkItem, claim_in, complete_in, item_from_row, release_in, stage_counts
+from ..store import notify
+from ..store import schema as s
+from ..store.database import Annotator, Project, now, read_settings
+from ..store.workqueue import (
+    WorkItem,
+    claim_in,
+    complete_in,
+    item_from_row,
+    release_in,
+    stage_counts,
+)
+from ..team import roles
 from . import exhaustive, marking, negatives, segmentation, spotting, verification
 from .answers import (
     Answer,
@@ -135,7 +143,7 @@ class Pipeline:
     ) -> SeedReport:
         """Open the work items no answer will open (new images, imported annotations,
         changed settings); idempotent. See :mod:`pipeline.stages.seeding`. An admin's
-        action (``by``, else whoever acts: :func:`pipeline.roles.acting_name`)."""
+        action (``by``, else whoever acts: :func:`pipeline.team.roles.acting_name`)."""
         with self.project.write() as conn:
             roles.require_in(conn, roles.SEED, by)
             lock_seeding(conn)

@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from .. import schema as s
 from ..errors import LongtailError
-from ..settings import ProjectSettings
-from ..store import now
+from ..store import schema as s
+from ..store.database import now
+from ..store.settings import ProjectSettings
 from . import negatives
 from .answers import SpotAnswer
 from .common import Answering, category_row, check_point, set_pair

@@ -22,12 +22,12 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.engine import Connection
 
-from .. import schema as s
 from ..errors import ConflictError, LongtailError
 from ..events import log_event
-from ..settings import ProjectSettings
-from ..store import now
-from ..workqueue import WorkItem, item_from_row
+from ..store import schema as s
+from ..store.database import now
+from ..store.settings import ProjectSettings
+from ..store.workqueue import WorkItem, item_from_row
 from .common import lock_image
 from .journal import created_in, revert
 

@@ -23,11 +23,11 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from .. import schema as s
 from ..annotations import InstanceMark, Segment, instance_from_row, segment_from_row
 from ..errors import ConflictError, NotFoundError
-from ..settings import ProjectSettings
-from ..store import now
+from ..store import schema as s
+from ..store.database import now
+from ..store.settings import ProjectSettings
 from ..vocabulary import Category, category_from_row
 from . import exhaustive
 from .answers import VerifyAnswer

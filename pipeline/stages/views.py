@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..images import ImageRecord
-from ..store import Annotator
-from ..workqueue import WorkItem
+from ..store.database import Annotator
+from ..store.workqueue import WorkItem
 
 
 @dataclass(frozen=True)

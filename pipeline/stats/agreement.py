@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.engine import Connection
 
-from .. import schema as s
+from ..store import schema as s
 
 
 def _rate(part: int, whole: int) -> float | None:

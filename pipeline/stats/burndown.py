@@ -16,7 +16,7 @@ import numpy as np
 from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.engine import Connection
 
-from .. import schema as s
+from ..store import schema as s
 
 ev, wi = s.events, s.work_items
 BINS = 120

@@ -15,8 +15,8 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from .. import schema as s
-from ..store import read_settings
+from ..store import schema as s
+from ..store.database import read_settings
 from .shape import count_by, positive_pair_array
 
 

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.engine import Connection
 
-from .. import schema as s
 from ..corrections import CORRECTION
+from ..store import schema as s
 
 ev = s.events
 ANSWER = "answer"

@@ -24,9 +24,9 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 
-from .. import schema as s
 from ..formats.jsonio import atomic_write_bytes
-from ..store import Project
+from ..store import schema as s
+from ..store.database import Project
 from .effort import CORRECTION, AnswerGroup, answer_groups, group_key, tool_column
 
 ev = s.events

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import false, func, select
 from sqlalchemy.engine import Connection
 
-from .. import schema as s
+from ..store import schema as s
 
 # Images a category needs in the train split to be common (c) or frequent (f).
 COMMON_FROM, FREQUENT_FROM = 11, 101

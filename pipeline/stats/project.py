@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from .. import schema as s
-from ..store import Project
+from ..store import schema as s
+from ..store.database import Project
 from .agreement import Agreement, agreement
 from .burndown import BurnDown, burn_down
 from .coverage import Coverage, assemble_coverage, coverage_inputs

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .. import schema as s
 from ..errors import LongtailError
 from ..formats.jsonio import atomic_write_bytes
+from ..store import schema as s
 from .plots import PLOTS, png_bytes
 from .project import ProjectStats
 

@@ -22,9 +22,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from .. import schema as s
-from ..columns import integer_columns
 from ..federated import positive_pairs
+from ..store import schema as s
+from ..store.columns import integer_columns
 from .frequency import GROUPS, frequency_groups, train_image_counts
 
 # Relative mask size histogram: 20 bins of width 0.05 over [0, 1].

@@ -30,7 +30,7 @@ def main() -> None:
     app = QApplication([])
     from app.gui.autosave import AutoSaver
     from app.gui.editor import MaskEditor
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     project = Project.open(folder)
     saver = AutoSaver(project, project.annotator("ann"))

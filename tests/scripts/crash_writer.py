@@ -7,13 +7,13 @@ import sys
 
 from sqlalchemy import select
 
-from pipeline import schema as s
 from pipeline.annotations import insert_instance
 from pipeline.events import log_event
-from pipeline.geometry import Mask
+from pipeline.masks.geometry import Mask
 from pipeline.stages.journal import Journal
 from pipeline.stages.segmentation import new_segment_version
-from pipeline.store import Project, read_settings
+from pipeline.store import schema as s
+from pipeline.store.database import Project, read_settings
 
 project = Project.open(sys.argv[1])
 image_id, category_id = int(sys.argv[2]), int(sys.argv[3])

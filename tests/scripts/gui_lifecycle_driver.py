@@ -38,7 +38,7 @@ class StandInPredictor:
         self.delay = delay
 
     def _answer(self, pixels, box):
-        from pipeline.geometry import Mask
+        from pipeline.masks.geometry import Mask
 
         time.sleep(self.delay)
         import numpy as np

@@ -8,7 +8,7 @@ import sys
 import time
 
 from pipeline.stages import SPOTTING, Pipeline
-from pipeline.store import Project
+from pipeline.store.database import Project
 
 project = Project.open(sys.argv[1])
 items = Pipeline(project).next_items(SPOTTING, "doomed", int(sys.argv[2]))

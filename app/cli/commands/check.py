@@ -29,8 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pipeline.check import check_project
-    from pipeline.credentials import shown
-    from pipeline.store import Project
+    from pipeline.store.credentials import shown
+    from pipeline.store.database import Project
 
     target = shown(args.project)
     started = time.perf_counter()

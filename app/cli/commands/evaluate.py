@@ -69,7 +69,7 @@ def run_model(args: argparse.Namespace) -> int:
     if args.results is not None:
         raise LongtailError("with --model, name only the project (no results file)")
     from model.training.evaluate import evaluate_project_model, format_metrics
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     with Project.open(args.gt) as project:
         metrics = evaluate_project_model(project, args.model, device=args.device)

@@ -9,7 +9,7 @@ import sys
 from pipeline.formats import export_project
 from pipeline.formats.adapters import FILE_FORMATS, FOLDER_FORMATS, export_adapted
 from pipeline.outputs import is_stdout, output_target
-from pipeline.store import Project
+from pipeline.store.database import Project
 
 from ..acting import act_as, add_annotator_option
 from ..progress import progress_bar

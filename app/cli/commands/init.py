@@ -6,10 +6,10 @@ import argparse
 import contextlib
 from pathlib import Path
 
-from pipeline import roles
-from pipeline.credentials import shown
 from pipeline.images import add_image_folder
-from pipeline.store import Project
+from pipeline.store.credentials import shown
+from pipeline.store.database import Project
+from pipeline.team import roles
 from pipeline.text import for_terminal
 from pipeline.vocabulary import add_categories, load_vocabulary
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline import roles
-from pipeline.migrate import migrate
-from pipeline.store import Project
+from pipeline.store.database import Project
+from pipeline.store.transfer import migrate
+from pipeline.team import roles
 
 from ..acting import act_as, add_annotator_option
 from ..progress import progress_bar

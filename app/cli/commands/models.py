@@ -3,7 +3,7 @@
 The project's model registry: every training run with its status, iterations, data
 hash and held-out metrics side by side; ``--use ID`` makes a model the one that
 proposes masks (``predict``, the GUI), ``--clear`` goes back to the default weights;
-both are admin actions (pipeline/roles.py), on SQLite and PostgreSQL alike.
+both are admin actions (pipeline/team/roles.py), on SQLite and PostgreSQL alike.
 Reads no torch.
 """
 
@@ -14,7 +14,7 @@ import json
 import time
 
 from model.training.registry import ModelRecord, list_models, stop_using, use_model
-from pipeline.store import Project
+from pipeline.store.database import Project
 
 from ..acting import act_as, add_annotator_option
 

@@ -31,7 +31,7 @@ from model.names import DEFAULT_ARCHITECTURE, ZOO_ARCHITECTURES
 from pipeline.errors import LongtailError
 
 if TYPE_CHECKING:
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
 ARCHITECTURES = ZOO_ARCHITECTURES
 
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.formats import exported_ids
     from pipeline.images import ImageFiles
     from pipeline.outputs import output_target
-    from pipeline.store import Project
+    from pipeline.store.database import Project
     from pipeline.vocabulary import project_categories
 
     with Project.open(args.project) as project:
@@ -221,7 +221,7 @@ def checked_prompt(record: Any, box: Any, points: list, category: str | None, wh
     """A prompt whose box has area and whose box and points lie on the image (a prompt
     off the image is refused before the model loads; partly outside: clipped)."""
     from pipeline.errors import PromptError
-    from pipeline.geometry import prompt_box, prompt_point
+    from pipeline.masks.geometry import prompt_box, prompt_point
 
     if box is not None:
         box = tuple(float(v) for v in box)
@@ -309,7 +309,7 @@ def _check_mask(result: dict, record: Any, n: int) -> None:
     """A mask about to be written covers the image exactly (as an import would check
     it): a results file must never carry an RLE that decodes to garbage."""
     from pipeline.errors import GeometryError
-    from pipeline.geometry import Mask
+    from pipeline.masks.geometry import Mask
 
     try:
         Mask.from_rle(result["segmentation"], record.height, record.width)

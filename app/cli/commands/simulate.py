@@ -7,7 +7,7 @@ import json
 
 from app.interrupt import Cancelled
 from pipeline.simulate import PROFILES, load_truth, run_annotators
-from pipeline.store import Project
+from pipeline.store.database import Project
 
 from ..progress import progress_bar
 

@@ -10,7 +10,7 @@ from pipeline.errors import LongtailError
 from pipeline.outputs import output_target
 from pipeline.stats import compute_stats
 from pipeline.stats.report import NUMBERS_NAME, PLOTS, REPORT_NAME, write_outputs
-from pipeline.store import Project
+from pipeline.store.database import Project
 
 from ..progress import progress_bar
 

@@ -8,7 +8,7 @@ import json
 from pipeline.activity import project_activity
 from pipeline.images import check_image_files
 from pipeline.status import project_status
-from pipeline.store import Project
+from pipeline.store.database import Project
 
 from ..progress import progress_bar
 

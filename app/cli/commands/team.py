@@ -7,9 +7,10 @@ import argparse
 import getpass
 import sys
 
-from pipeline import roles, teamdb
 from pipeline.errors import LongtailError
-from pipeline.store import Project
+from pipeline.store.database import Project
+from pipeline.team import postgres as teamdb
+from pipeline.team import roles
 from pipeline.text import for_terminal
 
 from ..acting import act_as, add_annotator_option

@@ -16,8 +16,8 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 
 from app.gui.canvas.view import CanvasEvent
-from pipeline.geometry import Box, Mask
-from pipeline.mask_edits import VertexRef
+from pipeline.masks.edits import VertexRef
+from pipeline.masks.geometry import Box, Mask
 
 Point = tuple[float, float]
 

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent
 
 from app.gui.canvas.view import CanvasEvent
-from pipeline.geometry import Box
+from pipeline.masks.geometry import Box
 
 from .base import AddBox, BoxPreview, Tool, is_left
 

@@ -1,7 +1,7 @@
 """Brush tool: paint the mask with a round brush; `[` and `]` change the radius.
 
 A stroke is the path from press to release; the pixels whose centres lie within the
-radius of it are added (see ``pipeline.mask_edits.stroke_pixels``), so the result is an
+radius of it are added (see ``pipeline.masks.edits.stroke_pixels``), so the result is an
 exact mask. The eraser (``eraser.py``) takes the same pixels out.
 """
 

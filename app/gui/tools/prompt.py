@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent
 
 from app.gui.canvas.view import CanvasEvent
-from pipeline.geometry import Box
+from pipeline.masks.geometry import Box
 
 from .base import CancelProposal, Propose, Refine
 from .box import BoxTool

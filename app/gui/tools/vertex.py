@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent
 
 from app.gui.canvas.view import CanvasEvent
-from pipeline.mask_edits import VertexRef, move_vertex, nearest_edge, nearest_vertex
+from pipeline.masks.edits import VertexRef, move_vertex, nearest_edge, nearest_vertex
 
 from .base import DeleteVertex, InsertVertex, MaskPreview, MoveVertex, Tool, is_left
 

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-# pipeline.store.DB_NAME (a test keeps them equal): the shell's first pages draw
+# pipeline.store.database.DB_NAME (a test keeps them equal): the shell's first pages draw
 # without loading the store and SQLAlchemy.
 DB_NAME = "longtail.db"
 ANNOTATOR_KEY = "annotator/name"
@@ -59,7 +59,7 @@ def recent_projects() -> list[str]:
 
 
 def remember_project(target: str) -> None:
-    from pipeline.credentials import shown  # (loaded by then: a project was opened)
+    from pipeline.store.credentials import shown  # (loaded by then: a project was opened)
 
     target = shown(target)  # a database URL is remembered without its password
     entries = [target, *(p for p in recent_projects() if p != target)]
@@ -72,10 +72,10 @@ def forget_project(target: str) -> None:
 
 def project_display(target: str) -> str:
     """How a project may be shown: a folder as it is, a URL without its password
-    (pipeline.credentials.shown; loaded only for URLs, so pages draw before SQLAlchemy)."""
+    (pipeline.store.credentials.shown; loaded only for URLs, so pages draw before SQLAlchemy)."""
     if "://" not in target:
         return target
-    from pipeline.credentials import shown
+    from pipeline.store.credentials import shown
 
     return shown(target)
 

@@ -2,7 +2,7 @@
 
 A team project (a ``postgresql://`` URL) opens with this dialog: the user (the login the
 URL names, else the last one typed here) and the password. The password goes to the
-connection and to this process's memory only (:mod:`pipeline.credentials`); it is never
+connection and to this process's memory only (:mod:`pipeline.store.credentials`); it is never
 written to the settings, the recent projects or a log. The GUI then acts as that login:
 it never asks for an annotator's name on a PostgreSQL project (decision 0020).
 """

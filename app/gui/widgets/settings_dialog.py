@@ -1,5 +1,5 @@
 """Project -> Settings…: the project rules a person working alone (or an admin) needs to
-change from the app, through ``pipeline.settings`` (which checks every value).
+change from the app, through ``pipeline.store.settings`` (which checks every value).
 
 Where the project has admins, only they may change settings: the dialog then opens
 read-only for others and says who may. A refused change is one line in the dialog
@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from pipeline.errors import LongtailError
-from pipeline.settings import ProjectSettings
+from pipeline.store.settings import ProjectSettings
 
 ROLES = ("annotator", "verifier", "admin")
 

@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 if TYPE_CHECKING:
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
-ROLES = ("annotator", "verifier", "admin")  # pipeline.roles.ROLES (read lazily there)
+ROLES = ("annotator", "verifier", "admin")  # pipeline.team.roles.ROLES (read lazily there)
 
 
 class TeamDialog(QDialog):
@@ -86,7 +86,7 @@ class TeamDialog(QDialog):
         self.refresh()
 
     def refresh(self) -> None:
-        from pipeline import roles
+        from pipeline.team import roles
 
         members = roles.team(self.project)
         self.table.setRowCount(len(members))
@@ -102,7 +102,7 @@ class TeamDialog(QDialog):
         return item.text() if item is not None else None
 
     def set_selected_role(self) -> None:
-        from pipeline import roles
+        from pipeline.team import roles
 
         name = self.selected_name()
         if name is None:
@@ -113,7 +113,7 @@ class TeamDialog(QDialog):
         )
 
     def add_person(self) -> None:
-        from pipeline import roles
+        from pipeline.team import roles
 
         name = self.new_name.text().strip()
         password = self.new_password.text() or None

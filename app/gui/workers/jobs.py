@@ -150,7 +150,7 @@ class Job(QObject):
 
 # ---------------------------------------------------------------- the jobs
 
-Target = Any  # a folder or URL (str), or the open pipeline.store.Project
+Target = Any  # a folder or URL (str), or the open pipeline.store.database.Project
 
 
 @contextlib.contextmanager
@@ -160,7 +160,7 @@ def opened(target: Target) -> Iterator[Any]:
     if not isinstance(target, str):
         yield target
         return
-    from pipeline.store import Project
+    from pipeline.store.database import Project
 
     with Project.open(target) as project:
         yield project
@@ -173,7 +173,7 @@ def create_project_work(
 
     def work(progress: Progress) -> Report:
         from pipeline.images import add_image_folder
-        from pipeline.store import DB_NAME, Project
+        from pipeline.store.database import DB_NAME, Project
         from pipeline.vocabulary import add_categories, load_vocabulary
 
         vocab = load_vocabulary(vocabulary)  # fail before creating anything

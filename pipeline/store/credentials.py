@@ -32,7 +32,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from .errors import LongtailError
+from ..errors import LongtailError
 
 Prompt = Callable[[str], "str | None"]
 """Asks for the password of the URL shown (without its password); None: cancelled."""

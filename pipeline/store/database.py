@@ -27,10 +27,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.pool import QueuePool
 
-from . import __version__, teamdb
-from . import schema as s
-from .credentials import scrub, server_engine, shown
-from .errors import (
+from .. import __version__
+from ..errors import (
     DamagedProjectError,
     DiskFullError,
     LongtailError,
@@ -39,6 +37,9 @@ from .errors import (
     ReadOnlyProjectError,
     SchemaVersionError,
 )
+from ..team import postgres as teamdb
+from . import schema as s
+from .credentials import scrub, server_engine, shown
 from .settings import ProjectSettings
 
 DB_NAME = "longtail.db"
@@ -135,7 +136,7 @@ class MigrationDeferred(Exception):
 
 def _team_security_v6(conn: Connection) -> None:
     """PostgreSQL: the project's group roles, grants, row-level security and the
-    functions that change the team (pipeline/schema.py, decision 0020), applied by the
+    functions that change the team (pipeline/store/schema.py, decision 0020), applied by the
     owner of the tables, who needs CREATEROLE; anyone else leaves the project at
     version 5 (``longtail team URL upgrade`` by the owner applies it). SQLite: nothing
     (the file's permissions are the boundary)."""
@@ -174,7 +175,7 @@ def inserted_id(result: CursorResult[Any]) -> int:
 
 SETTINGS_CHECKS: list[Callable[[Connection, Project], None]] = []
 """Run inside :meth:`Project.update_settings`'s transaction before anything changes; each
-raises to refuse. :mod:`pipeline.roles` adds its admin rule on import: the rule builds on
+raises to refuse. :mod:`pipeline.team.roles` adds its admin rule on import: the rule builds on
 the store, so the store does not import it."""
 
 
@@ -473,7 +474,7 @@ class Project:
 
     def update_settings(self, **changes: Any) -> ProjectSettings:
         """Change settings (checked by every :data:`SETTINGS_CHECKS` entry: an admin's
-        action, :mod:`pipeline.roles` registers the rule); returns the new settings."""
+        action, :mod:`pipeline.team.roles` registers the rule); returns the new settings."""
         with self.write() as conn:
             for check in SETTINGS_CHECKS:
                 check(conn, self)
@@ -518,7 +519,7 @@ class Project:
         name = name.strip()
         if not name:
             raise LongtailError("an annotator needs a name")
-        from .text import clean  # the one text policy (decision 0024)
+        from ..text import clean  # the one text policy (decision 0024)
 
         name = clean("annotator", name, where="annotator")
         with self.write() as conn:
@@ -612,7 +613,7 @@ def _storage_error(exc: Exception, project: Project) -> LongtailError | None:
 
 def _engine(url: str, *, read_only: bool = False) -> Engine:
     if not url.startswith("sqlite:"):
-        # The password never stays in the engine's URL (pipeline/credentials.py).
+        # The password never stays in the engine's URL (pipeline/store/credentials.py).
         return server_engine(url, pool_pre_ping=True)
     # A pool keeps connections open: closing the last connection of a WAL database
     # checkpoints it, which would cost every short transaction a few milliseconds.

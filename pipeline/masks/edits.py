@@ -1,6 +1,6 @@
 """Mask edits: the Qt-free model of a mask being drawn, and the pure edits that change it.
 
-:class:`Draft` is a drawing in progress on one image: a :class:`pipeline.geometry.Mask`
+:class:`Draft` is a drawing in progress on one image: a :class:`pipeline.masks.geometry.Mask`
 (or nothing yet) that polygon, hole, vertex, brush and eraser edits change. Every edit
 gives a new immutable ``Mask``, so an undo command only keeps the mask before and after
 (the GUI's ``QUndoCommand`` s in ``app/gui/edits.py``).
@@ -28,7 +28,7 @@ import numpy as np
 import shapely
 from shapely.geometry import Polygon as ShapelyPolygon
 
-from .errors import GeometryError, LongtailError
+from ..errors import GeometryError, LongtailError
 from .geometry import POLYGON, RLE, Mask, PolygonPart, _shapely_parts, as_ring
 
 Point = tuple[float, float]

@@ -26,8 +26,8 @@ import shapely
 from pycocotools import mask as mask_utils
 from shapely.geometry import Polygon as ShapelyPolygon
 
+from ..errors import GeometryError, PromptError
 from . import polygon_bytes
-from .errors import GeometryError, PromptError
 
 Box = tuple[float, float, float, float]
 """A box as COCO writes it: x, y, width, height."""
@@ -442,7 +442,7 @@ def rle_problem(counts: bytes | str, height: int, width: int) -> str | None:
     below zero) and its counts must cover exactly ``height * width`` pixels."""
     # The one decoder of compressed counts (imported here: the evaluation package it
     # lives in costs a fifth of a second to import, and most callers never need it).
-    from .evaluation.rle import summarize_counts
+    from ..evaluation.rle import summarize_counts
 
     if len(counts) == 0:
         return f"the RLE counts are empty; they must cover the {width}x{height} image"

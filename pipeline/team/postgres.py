@@ -1,10 +1,10 @@
 """The PostgreSQL side of team security: who the login is, which group roles it holds,
 and the statements and functions that apply and change them (decision 0020).
 
-The rules themselves are SQL (:func:`pipeline.schema.team_security_ddl`): grants, row-level
+The rules themselves are SQL (:func:`pipeline.store.schema.team_security_ddl`): grants, row-level
 security policies, a trigger on the work queue and SECURITY DEFINER functions for the
 team. This module applies them (schema version 6, by the project's owner) and reads
-them back for :mod:`pipeline.roles`, which turns them into readable refusals. It builds
+them back for :mod:`pipeline.team.roles`, which turns them into readable refusals. It builds
 on the schema only, so that the store's migration can call it.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
-from . import schema as s
+from ..store import schema as s
 
 INSUFFICIENT_PRIVILEGE = "42501"
 """The SQLSTATE of every refusal: a missing grant, a policy, the work-queue trigger."""

@@ -30,7 +30,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from . import constants
+from .. import constants
 
 metadata = MetaData()
 
@@ -458,7 +458,7 @@ models = Table(
 # by name), a role is membership of one of the project's three group roles, and grants,
 # row-level security policies and a trigger refuse what a role may not do, to longtail
 # and to a plain psql or psycopg client alike. The statements below are applied once by
-# the project's owner (pipeline/store.py, migration 6); SQLite has none of this.
+# the project's owner (pipeline/store/database.py, migration 6); SQLite has none of this.
 
 # Tables members may only read: written by admins (and their SECURITY DEFINER functions).
 ADMIN_TABLES = ("meta", "settings", "images", "categories", "annotators", "models")

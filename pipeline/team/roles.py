@@ -41,14 +41,14 @@ from sqlalchemy import exists, func, select, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from . import schema as s
-from . import teamdb
-from .credentials import shown
-from .errors import LongtailError, NotAllowedError, NotFoundError
-from .settings import ProjectSettings
-from .store import SETTINGS_CHECKS, Annotator, Project, inserted_id, now
-from .teamdb import Identity, identity_in
-from .text import clean as clean_text
+from ..errors import LongtailError, NotAllowedError, NotFoundError
+from ..store import schema as s
+from ..store.credentials import shown
+from ..store.database import SETTINGS_CHECKS, Annotator, Project, inserted_id, now
+from ..store.settings import ProjectSettings
+from ..text import clean as clean_text
+from . import postgres as teamdb
+from .postgres import Identity, identity_in
 
 ANNOTATOR, VERIFIER, ADMIN, ROLES = s.ANNOTATOR, s.VERIFIER, s.ADMIN, s.ROLES
 REMOVED = s.REMOVED
@@ -251,7 +251,7 @@ def require(project: Project, action: str, who: str | Annotator | None = None) -
 
 
 def identity(project: Project) -> Identity:
-    """Who this process is on ``project`` (see :class:`pipeline.teamdb.Identity`)."""
+    """Who this process is on ``project`` (see :class:`pipeline.team.postgres.Identity`)."""
     with project.read() as conn:
         return identity_in(conn)
 

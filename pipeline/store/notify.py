@@ -31,7 +31,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection
 
 from . import schema as s
-from .store import Project
+from .database import Project
 
 CHANNEL = "longtail"
 QUEUES = "queues"

@@ -54,12 +54,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from . import roles, teamdb
+from .. import text as text_policy
+from ..errors import LongtailError
+from ..team import postgres as teamdb
+from ..team import roles
 from . import schema as s
-from . import text as text_policy
 from .credentials import shown
-from .errors import LongtailError
-from .store import DB_NAME, Project, _engine, _locate, remove_sqlite_files, unfinished_sqlite
+from .database import DB_NAME, Project, _engine, _locate, remove_sqlite_files, unfinished_sqlite
 
 Progress = Callable[[int, int], None]
 BATCH_ROWS = 5000
@@ -112,7 +113,7 @@ def migrate(
 ) -> MigrationReport:
     """Copy the project at ``source`` into the new project ``destination`` (a folder to
     create, or an empty PostgreSQL database) and verify it; see the module docstring.
-    Copying a whole project is an admin's action (:mod:`pipeline.roles`)."""
+    Copying a whole project is an admin's action (:mod:`pipeline.team.roles`)."""
     started = time.perf_counter()
     dst_url, dst_folder = _locate(destination)
     with Project.open(source) as src:

@@ -19,9 +19,9 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
+from ..errors import ConflictError, NotFoundError
 from . import schema as s
-from .errors import ConflictError, NotFoundError
-from .store import Project, now
+from .database import Project, now
 
 wi = s.work_items
 

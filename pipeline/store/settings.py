@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from .errors import LongtailError
-from .text import clean as clean_text
+from ..errors import LongtailError
+from ..text import clean as clean_text
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class ProjectSettings:
     # stage 4: may an annotator verify a segment they drew themselves?
     allow_self_verification: bool = False
     # stages 4 and 5: the least role that may verify (annotator, verifier or admin; team
-    # projects only, see pipeline/roles.py)
+    # projects only, see pipeline/team/roles.py)
     verification_role: str = "verifier"
     # stage 6: verified-absent images each category should reach, where the data allows
     negatives_per_category: int = 50
