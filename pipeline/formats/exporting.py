@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -222,7 +222,7 @@ class Build:
         }
 
     def _annotations(
-        self, image_rows: list[Any], ids: ExportedIds, sink: IO[bytes] | None
+        self, image_rows: Sequence[Any], ids: ExportedIds, sink: IO[bytes] | None
     ) -> tuple[list[dict[str, Any]], Counter[int], Counter[int]]:
         """The annotations (kept, or streamed into ``sink``), and per exported category
         the images and the instances that have it (crowd regions left out)."""
@@ -618,7 +618,7 @@ def _extent(segmentation: Any, mask: Mask) -> tuple[float, float, float, float]:
     return (x0, y0, float(x.max()) - x0, float(y.max()) - y0)
 
 
-def _image_paths(project: Project, rows: list[Any]) -> list[str]:
+def _image_paths(project: Project, rows: Sequence[Any]) -> list[str]:
     """Each image's file, normalised: ``os.path.normpath(project.resolve(row.path))``
     as text, without a Path per image (an LVIS-sized export has 100,000 of them)."""
     folder = "" if project.folder is None else str(project.folder)
@@ -658,7 +658,7 @@ def _last_two_parts(path: str) -> str:
 
 
 def _one_root(
-    images: list[dict[str, Any]], rows: list[Any], paths: list[str], summary: ExportSummary
+    images: list[dict[str, Any]], rows: Sequence[Any], paths: list[str], summary: ExportSummary
 ) -> None:
     """Name every image relative to one folder. Each ``file_name`` is relative to the
     root its image was imported from; when the exported images come from several roots
@@ -690,8 +690,8 @@ def _extra(row: Any) -> dict[str, Any]:
 def _federated_lists(
     conn: Connection,
     images: list[dict[str, Any]],
-    image_rows: list[Any],
-    category_ids: dict[int, int],
+    image_rows: Sequence[Any],
+    category_ids: Mapping[int, int],
     split: str | None,
 ) -> None:
     """Each LVIS image's neg_category_ids and not_exhaustive_category_ids (sorted ids),
@@ -713,8 +713,8 @@ def _federated_lists(
 
 def _lvis_categories(
     conn: Connection,
-    rows: list[Any],
-    category_ids: dict[int, int],
+    rows: Sequence[Any],
+    category_ids: Mapping[int, int],
     image_count: Counter[int],
     instance_count: Counter[int],
 ) -> list[dict[str, Any]]:
@@ -741,7 +741,7 @@ def _lvis_categories(
 
 
 def _coco_categories(
-    rows: list[Any], category_ids: dict[int, int], supercategories: dict[str, str]
+    rows: Sequence[Any], category_ids: Mapping[int, int], supercategories: dict[str, str]
 ) -> list[dict[str, Any]]:
     out = []
     for row in rows:

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, exists, func, literal, null, select, text, true
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from ..images import stored_path
 from ..store import schema as s
@@ -224,15 +225,15 @@ class ImportWriter:
         self.report.images_added += len(rows)
         if updates:
             # A reused image joins the import's split and gains what it lacked.
-            images = s.images
+            table = s.images
             self.conn.execute(
-                images.update()
-                .where(images.c.id == bindparam("b_id"))
+                table.update()
+                .where(table.c.id == bindparam("b_id"))
                 .values(
                     split=bindparam("b_split"),
-                    coco_url=func.coalesce(images.c.coco_url, bindparam("b_coco_url")),
+                    coco_url=func.coalesce(table.c.coco_url, bindparam("b_coco_url")),
                     extra=func.coalesce(
-                        images.c.extra, bindparam("b_extra", type_=images.c.extra.type)
+                        table.c.extra, bindparam("b_extra", type_=table.c.extra.type)
                     ),
                 ),
                 updates,
@@ -255,14 +256,14 @@ class ImportWriter:
                 ).where(s.image_categories.c.image_id.in_(chunk))
             ):
                 self.existing_pairs[(r.image_id, r.category_id)] = (r.state, r.exhaustive)
-            for r in self.conn.execute(
+            for row in self.conn.execute(
                 select(s.instances.c.image_id, s.instances.c.source_id).where(
                     s.instances.c.image_id.in_(chunk),
                     s.instances.c.source == s.SOURCE_IMPORTED,
                     s.instances.c.source_id.is_not(None),
                 )
             ):
-                self.imported_ids.setdefault(r.image_id, set()).add(r.source_id)
+                self.imported_ids.setdefault(row.image_id, set()).add(row.source_id)
 
     # ------------------------------------------------------------ annotations and labels
 
@@ -500,7 +501,7 @@ class ImportWriter:
         for column in table.columns:
             default = column.default
             unset = column.name not in columns and column.name not in constants
-            if unset and default is not None and default.is_scalar:
+            if unset and isinstance(default, ScalarElementColumnDefault):
                 constants[column.name] = default.arg
         if not self.sqlite:
             self.conn.execute(
@@ -513,7 +514,9 @@ class ImportWriter:
             "(" + ", ".join(["?"] * len(columns) + [_literal(v) for v in constants.values()]) + ")"
         )
         head = f"INSERT INTO {table.name} ({names}) VALUES "
-        cursor = self.conn.connection.driver_connection.cursor()
+        driver = self.conn.connection.driver_connection
+        assert driver is not None  # an open connection's
+        cursor = driver.cursor()
         try:
             full = len(rows) - len(rows) % ROWS_PER_STATEMENT
             if full:
