@@ -16,6 +16,9 @@ from typing import Any
 import pytest
 import skips
 
+from pipeline.store.settings import ProjectSettings
+from pipeline.team import roles
+
 POSTGRES = os.environ.get("LONGTAIL_TEST_POSTGRES_URL")
 needs_postgres = pytest.mark.skipif(not POSTGRES, reason=skips.POSTGRES)
 
@@ -196,3 +199,76 @@ def team_member(target: str, name: str, idle_timeout_s: float = 20.0) -> MemberL
             if time.monotonic() - idle_since > idle_timeout_s:
                 return log
             time.sleep(0.02)
+
+
+# ---------------------------------------------------------------- eight members at once
+
+# Every stage but 6, one spot and one instance per image: short, and every stage's claim
+# runs (stage 6 needs no roles and is covered by tests/test_concurrency.py).
+QUICK_STAGES = ProjectSettings(
+    spot_done_after=1, negatives_per_category=0, negative_candidates_per_image=0
+)
+EIGHT_MEMBERS = {
+    "boss": roles.ADMIN,
+    "vera": roles.VERIFIER,
+    "vince": roles.VERIFIER,
+    **{f"ann{k}": roles.ANNOTATOR for k in range(1, 6)},
+}
+
+
+def run_members(members: list[tuple[str, str]]) -> list[MemberLog]:
+    """Run :func:`team_member` for each (project target, name) at once, a forked process
+    each; their logs, in order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=len(members), mp_context=context) as pool:
+        futures = [pool.submit(team_member, target, name) for target, name in members]
+        return [f.result(timeout=240) for f in futures]
+
+
+def check_team_finished(project: Any, logs: list[MemberLog], images: int, login: Any = str) -> None:
+    """What a team of :data:`EIGHT_MEMBERS` working every stage but 6 of ``images``
+    images must leave in ``project``: no item answered twice, nothing lost, one answer
+    event per done item by whoever did it, and the roles held. ``login``: a member's
+    short name -> the annotator name the store knows them by."""
+    from collections import Counter
+
+    from sqlalchemy import select
+
+    from pipeline.store import schema as s
+
+    answered = [i for log in logs for i in log.answered]
+    assert len(answered) == len(set(answered)), "an item was answered twice"
+    with project.read() as conn:
+        wi, ev = s.work_items, s.events
+        statuses = Counter(conn.execute(select(wi.c.status)).scalars())
+        done = dict(conn.execute(select(wi.c.id, wi.c.done_by).where(wi.c.status == s.DONE)).all())
+        answers = conn.execute(
+            select(ev.c.work_item_id, ev.c.annotator_id).where(ev.c.action == "answer")
+        ).all()
+        names = dict(conn.execute(select(s.annotators.c.id, s.annotators.c.name)).all())
+        verdicts = conn.execute(
+            select(s.verdicts.c.annotator_id, s.segments.c.annotator_id).join(
+                s.segments, s.segments.c.id == s.verdicts.c.segment_id
+            )
+        ).all()
+        checkers = set(conn.execute(select(s.exhaustive_checks.c.annotator_id)).scalars())
+        instances = Counter(conn.execute(select(s.instances.c.status)).scalars())
+    # none lost: nothing open or leased is left, every answer made a done item
+    assert statuses[s.OPEN] == statuses[s.LEASED] == 0 and statuses[s.DONE] >= images * 6
+    assert set(done) == set(answered)
+    # the event log is complete: one answer event per done item, by whoever did it
+    assert len(answers) == len(done)
+    assert {a.work_item_id: a.annotator_id for a in answers} == done
+    assert Counter(names[a] for a in done.values()) == Counter(
+        {log.name: len(log.answered) for log in logs if log.answered}
+    )
+    # the roles held: verifiers verified and checked, nobody their own segment, all accepted
+    verifying = {login(n) for n, role in EIGHT_MEMBERS.items() if role != roles.ANNOTATOR}
+    assert {names[v] for v, _ in verdicts} <= verifying and verdicts
+    assert all(v != author for v, author in verdicts)
+    assert {names[c] for c in checkers} <= verifying and checkers
+    assert instances == Counter({s.ACCEPTED: images})
+    assert sum(len(log.answered) for log in logs if log.name.startswith("ann")) > 0
