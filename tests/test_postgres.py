@@ -18,7 +18,8 @@ from pipeline.annotations import add_instance, image_annotations
 from pipeline.corrections import correct_mask
 from pipeline.masks.geometry import Mask
 from pipeline.store import schema as s
-from pipeline.store.database import MIGRATIONS, Project
+from pipeline.store.database import Project
+from pipeline.store.migrations import MIGRATIONS
 from pipeline.store.workqueue import add_items, claim_next, complete_in
 from pipeline.vocabulary import add_categories, project_categories, shipped_vocabulary
 

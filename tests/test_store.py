@@ -19,7 +19,8 @@ from pipeline.errors import LongtailError, NotAProjectError, SchemaVersionError
 from pipeline.masks.geometry import Mask
 from pipeline.stats.effort import answer_groups
 from pipeline.store import schema as s
-from pipeline.store.database import DB_NAME, MIGRATIONS, Project
+from pipeline.store.database import DB_NAME, Project
+from pipeline.store.migrations import MIGRATIONS
 from pipeline.store.settings import ProjectSettings
 
 
