@@ -28,7 +28,7 @@ from pipeline.store.database import Project
 
 
 def _stored_polygons(seed: int, count: int) -> list[bytes]:
-    """Stored polygon masks of 0-3 parts, some with holes."""
+    """Stored polygon masks of 0-3 parts, some with holes, the last one of none."""
     rng = np.random.default_rng(seed)
     blobs = []
     for _ in range(count):
@@ -38,8 +38,11 @@ def _stored_polygons(seed: int, count: int) -> list[bytes]:
             if rng.random() < 0.2:
                 rings.append(rng.uniform(0, 640, (int(rng.integers(3, 6)), 2)))
             parts.append(rings)
-        blobs.append(pack(parts) if parts else np.asarray([2, 0], dtype="<u4").tobytes())
-    return blobs
+        blobs.append(pack(parts) if parts else NO_PARTS)
+    return [*blobs, NO_PARTS]  # a mask of no parts last: nothing read past the end
+
+
+NO_PARTS = np.asarray([2, 0], dtype="<u4").tobytes()
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -15,6 +15,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
@@ -302,7 +303,7 @@ class Chunks:
     ) -> None:
         self.sizes, self.ids, self.annotation_ids, self.masks = sizes, ids, annotation_ids, masks
         self.coco, self.as_lists, self.summary = coco, as_lists, summary
-        # (exported category, image) of each instance, and instances per category.
+        # LVIS: (exported category, image) of each instance, and instances per category.
         self.pairs: set[tuple[int, int]] = set()
         self.instance_count: Counter[int] = Counter()
 
@@ -312,10 +313,9 @@ class Chunks:
         count = len(rows)
         segmentations: list[Any] = [None] * count
         if self.masks != RLE:
-            polygons = [k for k, kind in enumerate(kinds) if kind == POLYGON]
-            if len(polygons) == count:
+            if kinds.count(POLYGON) == count:
                 segmentations = _flat_polygons(data)
-            elif polygons:
+            elif polygons := [k for k, kind in enumerate(kinds) if kind == POLYGON]:
                 for k, parts in zip(
                     polygons, _flat_polygons([data[k] for k in polygons]), strict=True
                 ):
@@ -327,7 +327,8 @@ class Chunks:
                 ]
         aids = self.annotation_ids.next(source_ids)
         areas = list(map(int, stored_areas))
-        boxes = _round6(np.array([xs, ys, ws, hs], dtype=np.float64).T).tolist()
+        stored_boxes = np.fromiter(chain(xs, ys, ws, hs), dtype=np.float64, count=4 * count)
+        boxes = _round6(stored_boxes.reshape(4, count).T).tolist()
         summary = self.summary
         for k in [k for k, parts in enumerate(segmentations) if parts is None]:
             height, width = self.sizes[image_ids[k]]
@@ -338,15 +339,9 @@ class Chunks:
             boxes[k] = [round(v, 6) for v in box]
         categories = list(map(self.ids.categories.__getitem__, category_ids))
         crowd_flags = list(map(int, map(bool, crowd)))
-        crowds = sum(crowd_flags)
-        summary.crowd += crowds
-        if crowds:
-            kept = [k for k, flag in enumerate(crowd_flags) if not flag]
-            self.pairs.update((categories[k], image_ids[k]) for k in kept)
-            self.instance_count.update(categories[k] for k in kept)
-        else:
-            self.pairs.update(zip(categories, image_ids, strict=True))
-            self.instance_count.update(categories)
+        summary.crowd += sum(crowd_flags)
+        if not self.coco:  # LVIS categories count their images and instances
+            self._count(categories, image_ids, crowd_flags)
         exported_images = map(self.ids.images.__getitem__, image_ids)
         columns = zip(
             aids, exported_images, categories, segmentations, areas, boxes, crowd_flags, strict=True
@@ -361,6 +356,17 @@ class Chunks:
             {"id": a, "image_id": i, "category_id": c, "segmentation": g, "area": r, "bbox": b}
             for a, i, c, g, r, b, _ in columns
         ]
+
+    def _count(
+        self, categories: list[int], image_ids: Sequence[int], crowd_flags: list[int]
+    ) -> None:
+        if any(crowd_flags):
+            kept = [k for k, flag in enumerate(crowd_flags) if not flag]
+            self.pairs.update((categories[k], image_ids[k]) for k in kept)
+            self.instance_count.update(categories[k] for k in kept)
+        else:
+            self.pairs.update(zip(categories, image_ids, strict=True))
+            self.instance_count.update(categories)
 
 
 def _flat_polygons(data: Sequence[bytes]) -> list[list[np.ndarray] | None]:
@@ -394,13 +400,22 @@ def _flat_polygons(data: Sequence[bytes]) -> list[list[np.ndarray] | None]:
     polygons: list[list[np.ndarray] | None] = [
         [coords[a:b]] for a, b in zip(first, last, strict=True)
     ]
-    for k in np.flatnonzero(n_parts != 1).tolist():
-        head = int(starts[k]) // 4
-        at, parts = first[k], []
-        for points in words[head + 3 : head + 2 + 2 * int(n_parts[k]) : 2].tolist():
-            parts.append(coords[at : at + 2 * points])
-            at += 2 * points
-        polygons[k] = parts
+    multi = np.flatnonzero(n_parts != 1)
+    if multi.size:
+        # Every part of the masks of several parts (or none): its point count, in the
+        # header (words 3, 5, ... of its mask), gives where it ends among the points.
+        counts = n_parts[multi]
+        part_start = np.cumsum(counts) - counts  # each mask's first part, among the parts
+        within = np.arange(int(counts.sum())) - np.repeat(part_start, counts)
+        sizes = 2 * words[np.repeat(starts[multi] // 4 + 3, counts) + 2 * within].astype(np.int64)
+        before = np.concatenate([[0], np.cumsum(sizes)])  # coordinates before each part
+        mask_first = (starts[multi] + 4 * n_words[multi]) // 8  # in the float64 view
+        begin = np.repeat(mask_first - before[part_start], counts) + before[:-1]
+        begins, stops = begin.tolist(), (begin + sizes).tolist()
+        for k, a, n in zip(multi.tolist(), part_start.tolist(), counts.tolist(), strict=True):
+            polygons[k] = [
+                coords[x:y] for x, y in zip(begins[a : a + n], stops[a : a + n], strict=True)
+            ]
     return polygons
 
 
@@ -562,7 +577,17 @@ class AnnotationIds:
 
     def next(self, source_ids: Sequence[Any]) -> list[int]:
         """The ids of the next annotations, whose file ids are ``source_ids``."""
-        taken, out = self.taken, []
+        taken = self.taken
+        fresh = set(source_ids)
+        if (
+            len(fresh) == len(source_ids)
+            and None not in fresh
+            and min(fresh, default=1) > 0
+            and fresh.isdisjoint(taken)
+        ):  # the common case (file ids, each new): kept as they are
+            taken |= fresh
+            return list(source_ids)
+        out = []
         for source_id in source_ids:
             if source_id is not None and source_id > 0 and source_id not in taken:
                 taken.add(source_id)
