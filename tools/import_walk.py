@@ -116,35 +116,39 @@ def walk(argv: list[str]) -> dict[str, Any]:
     return {**walks[0].as_dict(), "path": walks[1].as_dict()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--format", default="coco", choices=("coco", "lvis"))
-    args = parser.parse_args()
+def walk_file(root: Path, kind: str = "coco") -> dict[str, Any]:
+    """The walk of importing a one-image COCO (or LVIS) file, by reference, into a new
+    project under ``root``."""
     import orjson
 
     from pipeline.store.database import Project
 
+    file = root / "images" / "instances.json"
+    file.parent.mkdir(parents=True)
+    polygon = [[1.0, 1.0, 9.0, 1.0, 9.0, 9.0, 1.0, 9.0]]
+    image: dict[str, Any] = {"id": 1, "width": 16, "height": 16, "file_name": "a.jpg"}
+    if kind == "lvis":
+        image.update(neg_category_ids=[], not_exhaustive_category_ids=[])
+    doc = {
+        "images": [image],
+        "categories": [{"id": 1, "name": "thing"}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0,
+             "segmentation": polygon, "bbox": [1.0, 1.0, 8.0, 8.0], "area": 64.0}
+        ],
+    }  # fmt: skip
+    file.write_bytes(orjson.dumps(doc))
+    project = root / "project"
+    Project.create(project).close()
+    return walk(["import", str(project), str(file), "--format", kind, "--reference-only"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--format", default="coco", choices=("coco", "lvis"))
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="longtail-walk-") as temp:
-        root = Path(temp)
-        file = root / "images" / "instances.json"
-        file.parent.mkdir()
-        polygon = [[1.0, 1.0, 9.0, 1.0, 9.0, 9.0, 1.0, 9.0]]
-        image = {"id": 1, "width": 16, "height": 16, "file_name": "a.jpg"}
-        if args.format == "lvis":
-            image.update(neg_category_ids=[], not_exhaustive_category_ids=[])
-        doc = {
-            "images": [image],
-            "categories": [{"id": 1, "name": "thing"}],
-            "annotations": [
-                {"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0,
-                 "segmentation": polygon, "bbox": [1.0, 1.0, 8.0, 8.0], "area": 64.0}
-            ],
-        }  # fmt: skip
-        file.write_bytes(orjson.dumps(doc))
-        project = root / "project"
-        Project.create(project).close()
-        argv = ["import", str(project), str(file), "--format", args.format, "--reference-only"]
-        result = walk(argv)
+        result = walk_file(Path(temp), args.format)
     print(json.dumps(result, indent=2))
 
 
