@@ -242,24 +242,20 @@ class Build:
         annotations: list[dict[str, Any]] = []
         written = done = 0
         used: set[int] | None = set() if self.include_unsegmented else None
-        query = (
-            select(
-                exported.c.id,
-                exported.c.image_id,
-                exported.c.category_id,
-                exported.c.is_crowd,
-                exported.c.source_id,
-                s.segments.c.mask_kind,
-                s.segments.c.mask,
-                s.segments.c.area,
-                s.segments.c.bbox_x,
-                s.segments.c.bbox_y,
-                s.segments.c.bbox_w,
-                s.segments.c.bbox_h,
-            )
-            .join(s.segments, s.segments.c.id == exported.c.segment_id)
-            .order_by(exported.c.id)
-        )
+        query = select(
+            exported.c.id,
+            exported.c.image_id,
+            exported.c.category_id,
+            exported.c.is_crowd,
+            exported.c.source_id,
+            exported.c.mask_kind,
+            exported.c.mask,
+            exported.c.area,
+            exported.c.bbox_x,
+            exported.c.bbox_y,
+            exported.c.bbox_w,
+            exported.c.bbox_h,
+        ).order_by(exported.c.id)
         for partition in _chunks_of_rows(conn, query):
             chunk = chunks.annotations(partition)
             if used is not None:
@@ -522,7 +518,9 @@ def _unsegmented(
 
 
 def _exported_instances(split: str | None, *, lvis: bool) -> Any:
-    """Accepted instances (of the split; no crowd for LVIS) with their latest accepted segment."""
+    """Accepted instances (of the split; no crowd for LVIS) with their latest accepted
+    segment's mask and box. The segment's columns are the subquery's own: joining the
+    segments again by id makes SQLite scan the segments and sort every mask by instance."""
     i, g = s.instances, s.segments
     later = s.segments.alias("later")
     conditions = [
@@ -547,7 +545,13 @@ def _exported_instances(split: str | None, *, lvis: bool) -> Any:
             i.c.category_id,
             i.c.is_crowd,
             i.c.source_id,
-            g.c.id.label("segment_id"),
+            g.c.mask_kind,
+            g.c.mask,
+            g.c.area,
+            g.c.bbox_x,
+            g.c.bbox_y,
+            g.c.bbox_w,
+            g.c.bbox_h,
         )
         .join(g, g.c.instance_id == i.c.id)
         .where(and_(*conditions))
