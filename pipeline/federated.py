@@ -154,7 +154,9 @@ def _read_pairs(
     told = select(ic.c.image_id, ic.c.category_id, ic.c.state, ic.c.exhaustive).where(
         (ic.c.state == s.NEGATIVE) | ic.c.exhaustive.is_not(None)
     )
-    for image_id, category_id, state, exhaustive in conn.execute(_only_images(told, ids, split)):
+    for image_id, category_id, state, exhaustive in conn.execute(
+        _only_images(told, ids, split)
+    ).all():  # fetched at once: a COCO import's negatives are millions of rows
         rows[(image_id, category_id)] = (state, exhaustive)
     accepted: set[tuple[int, int]] = set()
     for image_id, category_id, exhaustive in conn.execute(
@@ -192,17 +194,22 @@ def federated_labels(
     ids = None if image_ids is None else sorted(set(image_ids))
     states, accepted = _read_pairs(conn, ids, split)
     sets: dict[int, dict[str, set[int]]] = {}
-    for (image_id, category_id), state in states.items():
-        kinds = sets.setdefault(image_id, {"pos": set(), "neg": set(), "nel": set(), "pen": set()})
-        if state is PairState.NEGATIVE:
+    negative, pending = PairState.NEGATIVE, PairState.PENDING
+    not_exhaustive = {state for state in PairState if state.counts_not_exhaustive}
+    for key, state in states.items():
+        image_id, category_id = key
+        kinds = sets.get(image_id)  # (setdefault would build four sets for every pair)
+        if kinds is None:
+            kinds = sets[image_id] = {"pos": set(), "neg": set(), "nel": set(), "pen": set()}
+        if state is negative:
             kinds["neg"].add(category_id)
         # Positive: confirmed with an accepted instance, whatever its exhaustiveness
         # (a pending pair's accepted masks train too).
-        if (image_id, category_id) in accepted:
+        if key in accepted:
             kinds["pos"].add(category_id)
-        if state.counts_not_exhaustive:
+        if state in not_exhaustive:
             kinds["nel"].add(category_id)
-        if state is PairState.PENDING:
+        if state is pending:
             kinds["pen"].add(category_id)
     image_query = _only_images(select(s.images.c.id), ids, split, s.images.c.id)
     empty: dict[str, set[int]] = {}
