@@ -74,13 +74,11 @@ def main() -> None:
     sys.path.insert(0, str(REPO))
     size = tuple(int(v) for v in args.size.split("x"))
 
-    from PySide6.QtCore import QSettings
     from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication
+    from shell_screenshots import private_app
 
     import app.gui.workers.model as model_worker
     from app.demo import build_demo
-    from app.gui.app import create_application
     from app.gui.main_window import MainWindow
     from pipeline.masks.geometry import Mask
     from pipeline.stages import SEGMENTATION, SegmentAnswer
@@ -111,12 +109,7 @@ def main() -> None:
 
     model_worker.default_predictor = lambda _project: BoxPredictor()
 
-    tmp = Path(tempfile.mkdtemp(prefix="longtail-lifecycle-shots-"))
-    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp / "settings"))
-    app = create_application()
-    assert isinstance(app, QApplication)
-    app.setOrganizationName("longtail-screenshots")
+    tmp = private_app("longtail-lifecycle-shots-")
     demo = tmp / "demo"
     with build_demo(demo):
         pass

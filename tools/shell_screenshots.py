@@ -101,6 +101,23 @@ def xvfb_screen(width: int, height: int):
             server.kill()
 
 
+def private_app(prefix: str) -> Path:
+    """Start the app's QApplication with settings of its own in a new temporary folder
+    (the user's are not touched); returns the folder."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from app.gui.app import create_application
+
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp / "settings"))
+    app = create_application()
+    assert isinstance(app, QApplication)
+    app.setOrganizationName("longtail-screenshots")
+    return tmp
+
+
 def sized(out: Path, width: int, height: int) -> None:
     """Every view at ``width`` x ``height`` (see the module docstring)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -109,23 +126,16 @@ def sized(out: Path, width: int, height: int) -> None:
 
     from gui_stage_support import use_grabcut_worker
     from gui_stage_tour import tour_project, tour_stages
-    from PySide6.QtCore import QSettings
     from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication, QWidget
+    from PySide6.QtWidgets import QWidget
 
-    from app.gui.app import create_application
     from app.gui.main_window import MainWindow
     from app.gui.widgets.dialogs import remember_project
     from app.gui.widgets.wizard import NewProjectWizard
     from pipeline.stages import SEGMENTATION
     from pipeline.vocabulary import project_categories
 
-    tmp = Path(tempfile.mkdtemp(prefix="longtail-shots-"))
-    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp / "settings"))
-    app = create_application()
-    assert isinstance(app, QApplication)
-    app.setOrganizationName("longtail-screenshots")
+    tmp = private_app("longtail-shots-")
 
     def settle(ms: int = 300) -> None:
         QTest.qWait(ms)
@@ -222,22 +232,15 @@ def classic(out: Path) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     sys.path.insert(0, str(REPO))
 
-    from PySide6.QtCore import QSettings
     from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication, QWizard
+    from PySide6.QtWidgets import QWizard
 
     from app.demo import build_demo
-    from app.gui.app import create_application
     from app.gui.main_window import MainWindow
     from app.gui.widgets.dialogs import Report, remember_project
     from app.gui.widgets.wizard import NewProjectWizard
 
-    tmp = Path(tempfile.mkdtemp(prefix="longtail-shots-"))
-    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp / "settings"))
-    app = create_application()
-    assert isinstance(app, QApplication)
-    app.setOrganizationName("longtail-screenshots")
+    tmp = private_app("longtail-shots-")
 
     def settle(ms: int = 150) -> None:
         QTest.qWait(ms)
