@@ -12,6 +12,7 @@ The same project always gives the same bytes.
 from __future__ import annotations
 
 import os
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -373,14 +374,15 @@ def _flat_polygons(data: Sequence[bytes]) -> list[list[np.ndarray] | None]:
     if not count:
         return []
     lengths = np.fromiter(map(len, data), dtype=np.int64, count=count)
-    if (lengths < 8).any() or (lengths % 8).any():  # not as stored: one at a time
+    if (lengths < 8).any() or sys.byteorder != "little":
+        # Not as stored, or a machine whose floats orjson would not take as stored.
         return [_flat_parts(blob) for blob in data]
     starts = np.zeros(count, dtype=np.int64)
     np.cumsum(lengths[:-1], out=starts[1:])
     joined = b"".join(data)
-    words = np.frombuffer(joined, dtype=WORD)
-    n_words = words[starts // 4].astype(np.int64)
-    n_parts = words[starts // 4 + 1].astype(np.int64)
+    # The first two words of each mask (its header's size and its number of parts).
+    head = np.frombuffer(joined, dtype=np.uint8)[starts[:, None] + np.arange(8)]
+    n_words, n_parts = head.view(WORD).astype(np.int64).T
     simple = n_words == 2 * n_parts + 2  # every part a single ring
     if not simple.all():
         out: list[list[np.ndarray] | None] = [None] * count
@@ -388,6 +390,9 @@ def _flat_polygons(data: Sequence[bytes]) -> list[list[np.ndarray] | None]:
         for k, parts in zip(keep, _flat_polygons([data[k] for k in keep]), strict=True):
             out[k] = parts
         return out
+    if (lengths % 8).any():  # not as stored
+        return [_flat_parts(blob) for blob in data]
+    words = np.frombuffer(joined, dtype=WORD)
     # Each stored mask is 8-byte aligned here (its header has an even number of words),
     # so the joined buffer reads as float64 and each mask's points are one slice of it.
     coords = np.frombuffer(joined, dtype=COORD)
