@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import text  # noqa: E402
 
-from bench.store import build, server_database  # noqa: E402
+from bench.store import build, built_store, server_database  # noqa: E402
 from pipeline.stages import Pipeline  # noqa: E402
 from pipeline.store import schema as s  # noqa: E402
 from pipeline.store.database import DB_NAME, Project  # noqa: E402
@@ -269,27 +269,16 @@ def measure_policies(base: str, images: int, claims: int) -> dict[str, Any]:
 # ---------------------------------------------------------------- migration
 
 
-def store(folder: Path, images: int, per_image: int) -> dict[str, Any]:
-    """bench/store.py's project in ``folder``, built unless a finished one is there."""
-    done = folder / "built.json"
-    if done.is_file():
-        return json.loads(done.read_text())
-    if folder.exists():
-        for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"):
-            (folder / name).unlink(missing_ok=True)
-    with Project.create(folder) as project:
-        figures = build(project, images, per_image, 20, seed=0)
-    figures["db_mb"] = round((folder / DB_NAME).stat().st_size / 2**20, 1)
-    done.write_text(json.dumps(figures))
-    return figures
-
-
-def built_store(folder: Path) -> dict[str, Any]:
-    """What is known of a project built elsewhere: its built.json if any, and its size."""
-    if not (folder / DB_NAME).is_file():
-        raise SystemExit(f"--store {folder}: no {DB_NAME} there")
-    done = folder / "built.json"
-    figures = json.loads(done.read_text()) if done.is_file() else {}
+def store_figures(folder: Path, images: int, per_image: int, prebuilt: bool) -> dict[str, Any]:
+    """The project in ``folder``: bench/store.py's, built unless a finished one is there,
+    or (``prebuilt``) one built elsewhere; its build figures (built.json) and its size."""
+    if prebuilt:
+        if not (folder / DB_NAME).is_file():
+            raise SystemExit(f"--store {folder}: no {DB_NAME} there")
+        done = folder / "built.json"
+        figures = json.loads(done.read_text()) if done.is_file() else {}
+    else:
+        figures = built_store(folder, images, per_image)
     figures["db_mb"] = round((folder / DB_NAME).stat().st_size / 2**20, 1)
     return figures
 
@@ -316,7 +305,7 @@ def peak_rss_mb(reset: bool) -> float:
 def measure_migration(
     base: str, folder: Path, images: int, per_image: int, prebuilt: bool = False
 ) -> dict[str, Any]:
-    built = built_store(folder) if prebuilt else store(folder, images, per_image)
+    built = store_figures(folder, images, per_image, prebuilt)
     figures: dict[str, Any] = {"store": built}
     phases: list[tuple[float, int, int]] = []
 
