@@ -219,3 +219,16 @@ def test_a_streamed_export_from_postgresql_has_the_bytes_of_one_from_sqlite(
                     )  # fmt: skip
                 files.append((tmp_path / f"{name}.json").read_bytes())
             assert files[0] == files[1]
+
+
+def test_exported_ids_from_rows_read_already_equal_those_read_afresh(
+    empty_project: Project, tmp_path: Path
+) -> None:
+    from pipeline.formats import exported_ids
+
+    _every_kind_of_row(empty_project, tmp_path / "source")
+    with empty_project.read() as conn:
+        rows = conn.execute(select(s.images).order_by(s.images.c.id)).all()
+        given = exported_ids(conn, image_rows=rows)
+        afresh = exported_ids(conn)
+    assert given == afresh and set(given.images.values()) == {11, 12, 13}

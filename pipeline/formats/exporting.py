@@ -182,7 +182,8 @@ class Build:
         if split is not None:
             image_query = image_query.where(s.images.c.split == split)
         image_rows = conn.execute(image_query).all()
-        ids = exported_ids(conn)  # the same ids as every results file (predict --out)
+        # The same ids as every results file (predict --out), over the whole project.
+        ids = exported_ids(conn, image_rows=image_rows if split is None else None)
         category_rows = conn.execute(select(s.categories).order_by(s.categories.c.id)).all()
         paths = _image_paths(self.project, image_rows)
         images = [

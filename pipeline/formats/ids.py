@@ -19,7 +19,7 @@ as unmatched (it marks matches with the gt id and tests it for truth).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,16 +51,21 @@ class ExportedIds:
             raise LongtailError(f"category {category_id} is not in the project") from None
 
 
-def exported_ids(source: Project | Connection) -> ExportedIds:
-    """The exported id of every image and category of the project (see the module)."""
+def exported_ids(
+    source: Project | Connection, *, image_rows: Sequence[Any] | None = None
+) -> ExportedIds:
+    """The exported id of every image and category of the project (see the module).
+    ``image_rows``: every image's row (``id`` and ``extra``), in id order, when the
+    caller has read them already (an export of the whole project)."""
     if isinstance(source, Project):
         with source.read() as conn:
-            return exported_ids(conn)
+            return exported_ids(conn, image_rows=image_rows)
     conn = source
-    image_pairs = [
-        (r.id, _source_id(r.extra))
-        for r in conn.execute(select(s.images.c.id, s.images.c.extra).order_by(s.images.c.id))
-    ]
+    if image_rows is None:
+        image_rows = conn.execute(
+            select(s.images.c.id, s.images.c.extra).order_by(s.images.c.id)
+        ).all()
+    image_pairs = [(r.id, _source_id(r.extra)) for r in image_rows]
     category_pairs = [
         (r.id, r.source_id)
         for r in conn.execute(
