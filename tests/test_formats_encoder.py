@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.formats.cocolike import BOX_TOLERANCE, Encoder, encode_annotations
+from pipeline.formats.masks import BOX_TOLERANCE, Encoder, encode_annotations
 from pipeline.formats.report import ImportReport
 from pipeline.formats.source import SourceImage
 

@@ -23,9 +23,10 @@ from ..store.database import Project
 from ..team.roles import IMPORT, require
 from ..text import clean as clean_text
 from ..vocabulary import category_from_row, match_categories
-from .cocolike import Encoder, read_document
+from .cocolike import read_document
 from .jsonio import JSONReadError, load_json, no_cycle_collection
 from .locate import infer_split
+from .masks import Encoder
 from .report import FormatError, ImportReport, display_path
 from .source import Encoded, SourceCategory, SourceImage
 from .writer import ImportWriter
