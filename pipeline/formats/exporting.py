@@ -245,7 +245,6 @@ class Build:
         written = done = 0
         used: set[int] | None = set() if self.include_unsegmented else None
         query = select(
-            exported.c.id,
             exported.c.image_id,
             exported.c.category_id,
             exported.c.is_crowd,
@@ -306,7 +305,7 @@ class Chunks:
         self.instance_count: Counter[int] = Counter()
 
     def annotations(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
-        (_instance_ids, image_ids, category_ids, crowd, source_ids, kinds, data, stored_areas,
+        (image_ids, category_ids, crowd, source_ids, kinds, data, stored_areas,
          xs, ys, ws, hs) = zip(*rows, strict=True)  # fmt: skip
         count = len(rows)
         segmentations: list[Any] = [None] * count
