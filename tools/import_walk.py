@@ -42,9 +42,7 @@ class Stop(Exception):
 def module_of(frame: FrameType, within: tuple[str, ...] = IN_TREE) -> str | None:
     """The module a frame runs in, if it lies in one of the packages ``within``."""
     name = frame.f_globals.get("__name__", "")
-    if not isinstance(name, str) or not any(
-        name == w or name.startswith(w + ".") for w in within
-    ):
+    if not isinstance(name, str) or not any(name == w or name.startswith(w + ".") for w in within):
         return None
     return name
 
