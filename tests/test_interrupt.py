@@ -58,15 +58,7 @@ def startup_cpu() -> float:
     """CPU seconds a command spends before it starts its work, at most: ``--version``
     imports every command's module and builds every parser, and main() installs the
     Ctrl-C handling right after its parser."""
-    proc = subprocess.Popen(_command("--version"), cwd=REPO, stdout=subprocess.DEVNULL)
-    used = 0.0
-    while proc.poll() is None:
-        try:
-            used = max(used, _cpu_seconds(proc.pid))
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            break
-        time.sleep(0.01)
-    return used
+    return command_startup_cpu("--version")
 
 
 def command_startup_cpu(*args: str) -> float:
