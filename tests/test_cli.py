@@ -8,16 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_support import run
 from conftest import make_image
 
-from app.cli import main
 from pipeline import __version__
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_version_from_the_console_script():

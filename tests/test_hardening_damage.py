@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from cli_support import run
 from conftest import make_image
 from sqlalchemy import create_engine, text
 from team_support import POSTGRES, fresh_database, needs_postgres
@@ -14,13 +15,6 @@ from team_support import POSTGRES, fresh_database, needs_postgres
 from app.cli import main
 from pipeline.errors import DamagedProjectError
 from pipeline.store.database import DB_NAME, Project
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
 
 # (case, SQL that damages the project, words the one line must hold)
 DAMAGES = [

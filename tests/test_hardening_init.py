@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from cli_support import run
 from conftest import make_image
 from sqlalchemy import create_engine, inspect, text
 from team_support import fresh_database, needs_postgres
@@ -19,12 +20,6 @@ from app.cli import main
 from pipeline.store.database import DB_NAME, Project
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

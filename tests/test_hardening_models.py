@@ -6,18 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cli_support import run
 from sqlalchemy import create_engine
 
-from app.cli import main
 from model.training.registry import FINISHED, IN_USE_KEY, create_model, update_model
 from pipeline.errors import LongtailError
 from pipeline.store.database import DB_NAME, Project
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

@@ -11,17 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_support import run
 from conftest import make_image
 
 from app.cli import main
 from pipeline.outputs import TEMP_PREFIX, OutputError, output_target, write_output
 from pipeline.store.database import DB_NAME, Project
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

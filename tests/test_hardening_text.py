@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cli_support import run
 from conftest import make_image
 from sqlalchemy import create_engine
 
@@ -17,12 +18,6 @@ from pipeline.text import clean, for_terminal, problem
 from pipeline.vocabulary import Category, add_categories
 
 HOSTILE = "ev\x1b]0;pwned\x07il\x1b[2J\0"
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _no_raw_controls(text: str) -> None:

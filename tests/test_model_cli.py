@@ -8,9 +8,9 @@ import urllib.error
 import numpy as np
 import pytest
 import torch
+from cli_support import run
 from PIL import Image
 
-from app.cli import main
 from pipeline.formats import exported_ids
 from pipeline.images import add_image_folder
 from pipeline.masks.geometry import Mask
@@ -34,12 +34,6 @@ def project(coco_project, tmp_path):
     Image.fromarray(image).save(folder / "scene.png")
     add_image_folder(coco_project, folder)
     return coco_project
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_box_prompt_without_weights_uses_the_fallback_and_says_so(
