@@ -305,6 +305,7 @@ class Chunks:
         self.instance_count: Counter[int] = Counter()
 
     def annotations(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
+        """The annotations of ``rows`` (the export query's, in its order)."""
         (image_ids, category_ids, crowd, source_ids, kinds, data, stored_areas,
          xs, ys, ws, hs) = zip(*rows, strict=True)  # fmt: skip
         count = len(rows)
@@ -357,6 +358,7 @@ class Chunks:
     def _count(
         self, categories: list[int], image_ids: Sequence[int], crowd_flags: list[int]
     ) -> None:
+        """Count a chunk's (category, image) pairs and instances, crowd regions left out."""
         if any(crowd_flags):
             kept = [k for k, flag in enumerate(crowd_flags) if not flag]
             self.pairs.update((categories[k], image_ids[k]) for k in kept)
