@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
+
+
+def clean_exit(done: subprocess.CompletedProcess, what: str = "") -> None:
+    """An app process ended as it should: exit 0, and on stderr no "Traceback", no
+    "QThread" (the abort of a thread destroyed while running) and no driver "TIMEOUT"."""
+    told = f"{what}exit {done.returncode}\n{done.stderr[-3000:]}"
+    assert done.returncode == 0, told
+    for word in ("Traceback", "QThread", "TIMEOUT"):
+        assert word not in done.stderr, told
 
 
 def open_and_wait(qtbot, window, target: Path | str, timeout: int = 30000) -> None:

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from gui_support import open_and_wait
+from gui_support import clean_exit, open_and_wait
 
 pytest_plugins = ["gui_support"]  # fixtures: settings_sandbox, window
 
@@ -253,13 +253,6 @@ def run_driver(mode: str, *projects: Path, tmp_path: Path, platform: str = "offs
         timeout=120,
     )
     return done, time.time()
-
-
-def clean_exit(done) -> None:
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "QThread" not in done.stderr, done.stderr[-3000:]
-    assert "Traceback" not in done.stderr, done.stderr[-3000:]
-    assert "TIMEOUT" not in done.stderr
 
 
 @pytest.mark.parametrize("mode", ["proposal", "in-flight", "annotator", "second"])

@@ -26,6 +26,8 @@ import threading
 import time
 from types import SimpleNamespace
 
+from app_driver import after_first_open, main_window, step
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
@@ -86,13 +88,6 @@ def main() -> int:
 
     model_worker.ModelWorker._send = send
 
-    def window() -> MainWindow | None:
-        found = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
-        return found[0] if found else None
-
-    def step(name: str) -> None:
-        print("STEP", name, f"{time.perf_counter():.2f}", file=sys.stderr, flush=True)
-
     def key(win: MainWindow, k, modifiers=Qt.KeyboardModifier.ControlModifier) -> None:
         target = QApplication.focusWidget() or win
         QTest.keyClick(target, k, modifiers)
@@ -131,7 +126,7 @@ def main() -> int:
         wait("stage 3", lambda: segmentation_shown(win), then)
 
     def opened() -> None:
-        win = window()
+        win = main_window()
         step("opened")
         # the keys go to the active window (an X server without a window manager
         # activates nothing by itself)
@@ -174,21 +169,7 @@ def main() -> int:
 
             stage_three(win, lambda: wait("request", asked.is_set, open_second))
 
-    def hook() -> None:
-        win = window()
-        if win is None:
-            QTimer.singleShot(10, hook)
-            return
-
-        def first_open() -> None:
-            if not state["done"]:
-                state["done"] = True
-                QTimer.singleShot(0, opened)
-
-        win.opened.connect(first_open)
-
-    state = {"done": False}
-    QTimer.singleShot(0, hook)
+    after_first_open(opened)
     assert app is QApplication.instance()
     return run_gui(project, annotator="driver")
 

@@ -38,6 +38,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))  # gui_scripted_user
 
+from app_driver import after_first_open, main_window, step  # noqa: E402 (after the path)
+
 
 class Bot:
     """The little of pytest-qt's ``qtbot`` the scripted user needs, on the running app."""
@@ -59,14 +61,10 @@ class Bot:
             time.sleep(0.01)
 
 
-def step(name: str) -> None:
-    print("STEP", name, f"{time.perf_counter():.2f}", file=sys.stderr, flush=True)
-
-
 def main() -> int:
     project_folder, truth_path, result_path = sys.argv[1:4]
     from gui_scripted_user import ACCEPT_IOU, GuiAnnotator
-    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtCore import Qt
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication, QDialogButtonBox
@@ -79,11 +77,7 @@ def main() -> int:
 
     app = create_application()
     bot = Bot()
-    state: dict = {"started": False, "status": 0}
-
-    def window() -> MainWindow | None:
-        found = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
-        return found[0] if found else None
+    state: dict = {"status": 0}
 
     class SoloAnnotator(GuiAnnotator):
         """The scripted user, taking the proposal where it fits and counting them."""
@@ -130,7 +124,7 @@ def main() -> int:
         step("self-verification allowed in Project settings")
 
     def session() -> None:
-        win = window()
+        win = main_window()
         win.activateWindow()  # an X server without a window manager activates nothing
         bot.waitUntil(win.isActiveWindow, timeout=10000)
         step("opened")
@@ -196,20 +190,7 @@ def main() -> int:
             state["status"] = 3
             QApplication.exit(3)
 
-    def hook() -> None:
-        win = window()
-        if win is None:
-            QTimer.singleShot(10, hook)
-            return
-
-        def first_open() -> None:
-            if not state["started"]:
-                state["started"] = True
-                QTimer.singleShot(0, run_session)
-
-        win.opened.connect(first_open)
-
-    QTimer.singleShot(0, hook)
+    after_first_open(run_session)
     assert app is QApplication.instance()
     status = run_gui(project_folder, annotator="solo")
     return state["status"] or status
