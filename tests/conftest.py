@@ -77,6 +77,28 @@ def make_image(
 
 
 @pytest.fixture
+def explorer(qtbot, tmp_path: Path):
+    """An explorer window on the hand-made three-image project (stats_support), shown at
+    1280x760 with its grid filled; yields (HandMade, ExplorerView)."""
+    from stats_support import build_hand_made
+
+    from app.gui.session import Session
+    from app.gui.widgets.explorer import ExplorerView
+
+    made = build_hand_made(tmp_path)
+    session = Session(made.project, "editor")
+    view = ExplorerView(session)
+    qtbot.addWidget(view)
+    view.resize(1280, 760)
+    view.show()
+    qtbot.waitUntil(lambda: view.model.rowCount() == 3, timeout=5000)
+    yield made, view
+    view.close()
+    session.close()
+    made.project.close()
+
+
+@pytest.fixture
 def x_display():
     """A private Xvfb server of 1400x900; yields its DISPLAY (":N"). Each xdist worker
     probes its own range of display numbers, and a number another process took in the

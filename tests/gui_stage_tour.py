@@ -86,14 +86,9 @@ def tour_stages(
     QTest.keyClicks(view.picker.query, "ca")  # several hits, with their definitions
     shot(view.panel, PICKER_PICTURE)
     QTest.keyClick(view.picker.query, Qt.Key.Key_Escape)
-    window.set_stage(MARKING)  # leaves stage 1: its item goes back
 
     # 2: the category fits; its other instances marked
-    work.work(SPOTTING)
-    window.set_stage(SPOTTING)
-    window.set_stage(MARKING)
-    view = window.views[MARKING]
-    wait_until(lambda: bool(view.items))
+    view = _after(window, work, SPOTTING, MARKING)
     item = view.items[0]
     QTest.keyClick(view.canvas, Qt.Key.Key_Y)
     truth = work.truth.images[item.image.id]
@@ -110,12 +105,7 @@ def tour_stages(
     shot(window, STAGE_PICTURES[SEGMENTATION])
 
     # 4: a page, one crop accepted and the next rejected with a reason
-    window.set_stage(VERIFICATION)
-    work.work(SEGMENTATION)
-    window.set_stage(SEGMENTATION)
-    window.set_stage(VERIFICATION)
-    view = window.views[VERIFICATION]
-    wait_until(lambda: bool(view.items))
+    view = _after(window, work, SEGMENTATION, VERIFICATION)
     window.activateWindow()  # a dialog before may have had the keys
     wait_until(window.isActiveWindow)
     QTest.keyClick(view.grid, Qt.Key.Key_A)  # accepted; the next crop is selected
@@ -128,12 +118,7 @@ def tour_stages(
     shot(window, STAGE_PICTURES[VERIFICATION])
 
     # 5: every accepted mask of the category, one missing instance clicked
-    window.set_stage(EXHAUSTIVE)
-    work.work(VERIFICATION)
-    window.set_stage(VERIFICATION)
-    window.set_stage(EXHAUSTIVE)
-    view = window.views[EXHAUSTIVE]
-    wait_until(lambda: bool(view.items))
+    view = _after(window, work, VERIFICATION, EXHAUSTIVE)
     item = max(view.items, key=lambda i: len(i.annotations))
     click_image(view, item.image.width * 0.85, item.image.height * 0.8)
     shot(window, STAGE_PICTURES[EXHAUSTIVE])
@@ -143,3 +128,15 @@ def tour_stages(
     view = window.views[NEGATIVES]
     wait_until(lambda: bool(view.items))
     shot(window, STAGE_PICTURES[NEGATIVES])
+
+
+def _after(window: Any, work: Any, done: int, stage: int) -> Any:
+    """Stage ``stage``'s view with items, once the scripted annotators have answered
+    stage ``done`` (the window leaves ``done`` first: an item it holds goes back)."""
+    window.set_stage(stage)
+    work.work(done)
+    window.set_stage(done)
+    window.set_stage(stage)
+    view = window.views[stage]
+    wait_until(lambda: bool(view.items))
+    return view

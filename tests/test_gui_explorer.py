@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from gui_support import open_and_wait
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
@@ -16,21 +15,6 @@ from pipeline.store import schema as s
 from pipeline.store.database import Project
 
 pytest_plugins = ["gui_support"]  # fixtures: settings_sandbox, window
-
-
-@pytest.fixture
-def explorer(qtbot, tmp_path):
-    made = build_hand_made(tmp_path)
-    session = Session(made.project, "editor")
-    view = ExplorerView(session)
-    qtbot.addWidget(view)
-    view.resize(1280, 760)
-    view.show()
-    qtbot.waitUntil(lambda: view.model.rowCount() == 3, timeout=5000)
-    yield made, view
-    view.close()
-    session.close()
-    made.project.close()
 
 
 def wait_ids(qtbot, view, expected):

@@ -9,30 +9,20 @@ import pytest
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
-from stats_support import build_hand_made
 from test_gui_explorer import open_first
 
 from app.gui.canvas.items import MaskItem, category_color
-from app.gui.session import Session
-from app.gui.widgets.explorer import THUMB_HEIGHT, ExplorerView
+from app.gui.widgets.explorer import THUMB_HEIGHT
 from pipeline import explorer as ex
 from pipeline.store import schema as s
 
 
 @pytest.fixture
-def explorer(qtbot, tmp_path):
-    made = build_hand_made(tmp_path)
-    session = Session(made.project, "editor")
-    view = ExplorerView(session)
-    qtbot.addWidget(view)
-    view.resize(1280, 760)
-    view.show()
-    qtbot.waitUntil(lambda: view.model.rowCount() == 3, timeout=5000)
+def thumbnails(qtbot, explorer):
+    """The explorer (conftest) once its three thumbnails are drawn."""
+    made, view = explorer
     qtbot.waitUntil(lambda: len(view.model.pixmaps) == 3, timeout=8000)
-    yield made, view
-    view.close()
-    session.close()
-    made.project.close()
+    return made, view
 
 
 def pixels(pixmap) -> np.ndarray:
@@ -42,8 +32,8 @@ def pixels(pixmap) -> np.ndarray:
     return data.reshape(height, image.bytesPerLine())[:, : 3 * width].reshape(height, width, 3)
 
 
-def test_thumbnails_show_the_images_masks(explorer):
-    made, view = explorer
+def test_thumbnails_show_the_images_masks(thumbnails):
+    made, view = thumbnails
     model = view.model
     for image_id in made.images:
         record = model.records[image_id]
@@ -59,8 +49,8 @@ def test_thumbnails_show_the_images_masks(explorer):
             assert differ == 0, f"image {image_id} has no mask, yet its thumbnail changed"
 
 
-def test_a_portrait_thumbnail_keeps_its_name_in_its_cell(explorer):
-    made, view = explorer
+def test_a_portrait_thumbnail_keeps_its_name_in_its_cell(thumbnails):
+    made, view = thumbnails
     image_id = made.images[0]
     portrait = QImage(90, 160, QImage.Format.Format_RGB888)
     portrait.fill(Qt.GlobalColor.darkGreen)
