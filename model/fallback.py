@@ -80,6 +80,7 @@ class FallbackSettings:
     click_window: int = 120  # the local GrabCut's window is scaled to at most this side
     click_iterations: int = 3
     click_reach: float = 2.0  # a click may change the disc this many times as deep
+    click_smooth: float = 0.04  # each click's mask is smoothed: sigma this share of the box's side
 
 
 @dataclass(frozen=True)
@@ -301,7 +302,18 @@ def _edit_by_click(
         depth = float(cv2.distanceTransform(np.pad(mask, 1), cv2.DIST_L2, 5)[row + 1, col + 1])
     reach = max(radius, int(round(s.click_reach * depth)))
     core = max(radius, int(round(min(s.click_core * depth, s.click_core_cap * side))))
-    return _local_grabcut(image, mask, (col, row), positive, reach, core, s)
+    out = _local_grabcut(image, mask, (col, row), positive, reach, core, s)
+    changed = (out != mask).astype(np.uint8)
+    if s.click_smooth > 0 and changed.any():
+        # GrabCut's edges are ragged where objects' outlines are smooth: the edge the
+        # click drew (and only that: nothing far from its change) is smoothed
+        sigma = max(0.5, s.click_smooth * side)
+        near = cv2.dilate(changed, np.ones((3, 3), np.uint8), iterations=int(np.ceil(2 * sigma)))
+        soft = cv2.GaussianBlur(out.astype(np.float32), (0, 0), sigma)
+        out = np.where(near > 0, soft >= 0.5, out).astype(np.uint8)
+    for cx, cy, earlier in clicks:  # every click so far keeps its seed disc
+        cv2.circle(out, (int(round(cx)), int(round(cy))), radius, int(earlier), -1)
+    return out
 
 
 def _local_grabcut(
@@ -325,7 +337,7 @@ def _local_grabcut(
     cv2.circle(disc, (col - X0, row - Y0), reach, 1, -1)
     seed = np.zeros_like(window)
     cv2.circle(seed, (col - X0, row - Y0), core, 1, -1)
-    labels = np.where(window > 0, cv2.GC_FGD, cv2.GC_BGD).astype(np.uint8)
+    labels: np.ndarray = np.where(window > 0, cv2.GC_FGD, cv2.GC_BGD).astype(np.uint8)
     labels[disc > 0] = np.where(window[disc > 0] > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD)
     labels[seed > 0] = cv2.GC_FGD if positive else cv2.GC_BGD
     crop = image[Y0:Y1, X0:X1]
@@ -343,7 +355,8 @@ def _local_grabcut(
         models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
         cv2.setRNGSeed(GRABCUT_SEED)
         with contextlib.suppress(cv2.error):
-            cv2.grabCut(
+            # the stub wants a rect, which GC_INIT_WITH_MASK ignores (OpenCV takes None)
+            cv2.grabCut(  # type: ignore[call-overload]
                 np.ascontiguousarray(crop[:, :, ::-1]), labels, None, *models,
                 s.click_iterations, cv2.GC_INIT_WITH_MASK,
             )  # fmt: skip
@@ -356,7 +369,7 @@ def _local_grabcut(
     # the change the click asked for: pixels of the disc turned its way, joined to it
     change = ((decided == int(positive)) & (window != int(positive)) & (disc > 0)) | (seed > 0)
     _, pieces = cv2.connectedComponents(change.astype(np.uint8), connectivity=8)
-    out = mask.copy()
+    out: np.ndarray = mask.copy()
     part = out[Y0:Y1, X0:X1]
     part[pieces == pieces[row - Y0, col - X0]] = int(positive)
     return out
@@ -396,7 +409,9 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def _context(box_px: tuple[int, int, int, int], margin: float, height: int, width: int):
+def _context(
+    box_px: tuple[int, int, int, int], margin: float, height: int, width: int
+) -> tuple[int, int, int, int]:
     c0, r0, c1, r1 = box_px
     mx = int(np.ceil((c1 - c0) * margin)) + 3
     my = int(np.ceil((r1 - r0) * margin)) + 3
@@ -446,7 +461,7 @@ def _grabcut(
     crop = image[Y0:Y1, X0:X1]
     scale = min(1.0, s.work_side / max(crop.shape[:2]))
     size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
-    labels = np.full(crop.shape[:2], cv2.GC_BGD, np.uint8)
+    labels: np.ndarray = np.full(crop.shape[:2], cv2.GC_BGD, np.uint8)
     labels[r0 - Y0 : r1 - Y0, c0 - X0 : c1 - X0] = np.where(
         start[r0:r1, c0:c1] > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD
     )
@@ -460,7 +475,8 @@ def _grabcut(
     # GrabCut seeds its colour models with k-means++ from OpenCV's per-thread RNG;
     # a fixed seed makes the same box on the same image give the same mask every time
     cv2.setRNGSeed(GRABCUT_SEED)
-    cv2.grabCut(bgr, labels, None, *models, s.iterations, cv2.GC_INIT_WITH_MASK)
+    # the stub wants a rect, which GC_INIT_WITH_MASK ignores (OpenCV takes None)
+    cv2.grabCut(bgr, labels, None, *models, s.iterations, cv2.GC_INIT_WITH_MASK)  # type: ignore[call-overload]
     fg = ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)).astype(np.uint8)
     if scale < 1:
         fg = cv2.resize(fg, (X1 - X0, Y1 - Y0), interpolation=cv2.INTER_LINEAR)
@@ -541,7 +557,9 @@ class _View:
     scale: float
 
     @classmethod
-    def around(cls, image: np.ndarray, box_px: tuple[int, int, int, int], s: FallbackSettings):
+    def around(
+        cls, image: np.ndarray, box_px: tuple[int, int, int, int], s: FallbackSettings
+    ) -> _View:
         height, width = image.shape[:2]
         X0, Y0, X1, Y1 = _context(box_px, s.margin + 0.05, height, width)
         crop = image[Y0:Y1, X0:X1]
@@ -603,7 +621,9 @@ class _View:
         if self.scale == 1:
             return np.ascontiguousarray(crop)
         vh, vw = self.image.shape[:2]
-        small = cv2.resize(crop * np.uint8(255), (vw, vh), interpolation=cv2.INTER_LINEAR)
+        small: np.ndarray = cv2.resize(
+            crop * np.uint8(255), (vw, vh), interpolation=cv2.INTER_LINEAR
+        )
         return (small >= 128).astype(np.uint8)
 
     def paste(
@@ -652,4 +672,4 @@ def _fits_box(inside: np.ndarray, s: FallbackSettings) -> bool:
         return False
     rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
     fit = (rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1) / inside.size
-    return fit >= s.min_fit
+    return bool(fit >= s.min_fit)
