@@ -11,6 +11,7 @@ import pytest
 from conftest import make_image
 from sqlalchemy import create_engine, inspect
 from team_support import fresh_database, needs_postgres
+from test_migrate import tamper_with_category_names
 
 import pipeline.store.transfer as migration
 from app.cli import main
@@ -78,15 +79,7 @@ def test_the_servers_digest_equals_the_one_made_during_the_copy(source: Path):
 
 @needs_postgres
 def test_a_row_changed_on_the_way_into_postgresql_rolls_everything_back(source: Path, monkeypatch):
-    honest = migration._writer
-
-    def tampering(conn, table):  # a destination that stores category names in capitals
-        write = honest(conn, table)
-        if table.name != "categories":
-            return write
-        return lambda rows: write([(r[0], r[1].upper(), *r[2:]) for r in rows])
-
-    monkeypatch.setattr(migration, "_writer", tampering)
+    tamper_with_category_names(monkeypatch)
     with fresh_database() as url:
         with pytest.raises(
             MigrationError, match=r"nothing was kept: categories \(content differs\)"

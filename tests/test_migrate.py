@@ -108,19 +108,25 @@ def test_a_copy_between_folders_keeps_content_and_finds_the_images(tmp_path, tin
     )
 
 
-def test_a_copy_that_does_not_match_is_rolled_back_and_its_folder_removed(
-    tmp_path, tiny_coco, monkeypatch
-):
-    source = worked_project(tmp_path / "source", tiny_coco)
+def tamper_with_category_names(monkeypatch) -> None:
+    """Make the migration's destination store category names in capitals: a copy that
+    differs from its source, which the migration's check must find."""
     honest = migration._writer
 
-    def tampering(conn, table):  # a destination that stores category names in capitals
+    def tampering(conn, table):
         write = honest(conn, table)
         if table.name != "categories":
             return write
         return lambda rows: write([(r[0], r[1].upper(), *r[2:]) for r in rows])
 
     monkeypatch.setattr(migration, "_writer", tampering)
+
+
+def test_a_copy_that_does_not_match_is_rolled_back_and_its_folder_removed(
+    tmp_path, tiny_coco, monkeypatch
+):
+    source = worked_project(tmp_path / "source", tiny_coco)
+    tamper_with_category_names(monkeypatch)
     with pytest.raises(MigrationError, match=r"nothing was kept: categories \(content differs\)"):
         migrate(source, tmp_path / "copy")
     assert not (tmp_path / "copy").exists()
