@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -100,29 +101,37 @@ def claimer(target: str, name: str, claims: int, start: Any) -> dict[int, list[f
         return times
 
 
-def claim_latency(target: str, workers: int, claims: int) -> dict[str, Any]:
+def at_once(work: Callable[[str, Any], Any], names: list[str]) -> list[Any]:
+    """``work(name, start)`` in a forked process per name, all released together by the
+    barrier ``start`` (each calls ``start.wait()`` once ready); their results."""
     context = multiprocessing.get_context("fork")
-    start, results = context.Barrier(workers), context.Queue()
+    start, results = context.Barrier(len(names)), context.Queue()
 
     def run(name: str) -> None:
         try:
-            results.put(claimer(target, name, claims, start))
+            results.put(work(name, start))
         except BaseException as exc:
             start.abort()  # the others must not wait for this one
             results.put(exc)
             raise
 
-    processes = [context.Process(target=run, args=(f"worker-{k}",)) for k in range(workers)]
+    processes = [context.Process(target=run, args=(name,)) for name in names]
     for process in processes:
         process.start()
-    times = [results.get(timeout=1800) for _ in processes]
-    failures = [t for t in times if isinstance(t, BaseException)]
+    got = [results.get(timeout=1800) for _ in processes]
+    failures = [r for r in got if isinstance(r, BaseException)]
     if failures:
-        raise RuntimeError(f"{len(failures)} claim workers failed: {failures[0]!r}")
+        raise RuntimeError(f"{len(failures)} workers failed: {failures[0]!r}")
     for process in processes:
         process.join()
         if process.exitcode:
-            raise RuntimeError(f"a claim worker failed (exit status {process.exitcode})")
+            raise RuntimeError(f"a worker failed (exit status {process.exitcode})")
+    return got
+
+
+def claim_latency(target: str, workers: int, claims: int) -> dict[str, Any]:
+    names = [f"worker-{k}" for k in range(workers)]
+    times = at_once(lambda name, start: claimer(target, name, claims, start), names)
     return {s.STAGES[stage]: percentiles([t for r in times for t in r[stage]]) for stage in STAGES}
 
 
@@ -213,27 +222,8 @@ def verifier(url: str, name: str, claims: int, start: Any) -> dict[str, list[flo
 
 
 def policy_latency(urls: dict[str, str], workers: int, claims: int) -> dict[str, list[float]]:
-    context = multiprocessing.get_context("fork")
-    start, results = context.Barrier(workers), context.Queue()
     names = list(urls)[:workers]
-
-    def run(name: str) -> None:
-        try:
-            results.put(verifier(urls[name], name, claims, start))
-        except BaseException as exc:
-            start.abort()
-            results.put(exc)
-            raise
-
-    processes = [context.Process(target=run, args=(n,)) for n in names]
-    for process in processes:
-        process.start()
-    times = [results.get(timeout=1800) for _ in processes]
-    failures = [t for t in times if isinstance(t, BaseException)]
-    if failures:
-        raise RuntimeError(f"{len(failures)} workers failed: {failures[0]!r}")
-    for process in processes:
-        process.join()
+    times = at_once(lambda name, start: verifier(urls[name], name, claims, start), names)
     return {k: [x for r in times for x in r[k]] for k in ("claim", "answer")}
 
 
