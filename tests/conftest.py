@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,6 +58,18 @@ def coco_project(tmp_path: Path):
     with Project.create(tmp_path / "project") as project:
         add_categories(project, shipped_vocabulary("coco"))
         yield project
+
+
+def load_script(path: str) -> Any:
+    """A script of the repository that is not a package module (``bench/clicks.py``,
+    ``tools/import_walk.py``), loaded as a module from its path relative to the root."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(Path(path).stem, REPO / path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def make_image(

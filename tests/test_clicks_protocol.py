@@ -3,22 +3,16 @@ fallback's clicks buy on real photos; the fallback's work stays bounded on huge 
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import load_script
 
 from model import fallback as F
 
 
 @pytest.fixture(scope="module")
 def bench():
-    path = Path(__file__).resolve().parents[1] / "bench" / "clicks.py"
-    spec = importlib.util.spec_from_file_location("bench_clicks", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench/clicks.py")
 
 
 def test_the_next_click_is_the_deepest_point_of_the_largest_error(bench):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import load_script
 from reference.cases import COCO_STAT_NAMES, LVIS_STAT_NAMES, run_lvis_reference, run_pycocotools
 
 from pipeline.evaluation import evaluate_coco, evaluate_lvis
@@ -14,11 +12,7 @@ from pipeline.evaluation import evaluate_coco, evaluate_lvis
 
 @pytest.fixture(scope="module")
 def case():
-    path = Path(__file__).resolve().parents[1] / "bench" / "eval.py"
-    spec = importlib.util.spec_from_file_location("bench_eval", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench.generate(4, seed=3)
+    return load_script("bench/eval.py").generate(4, seed=3)
 
 
 def test_generated_case_shape(case):
