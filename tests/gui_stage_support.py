@@ -132,6 +132,33 @@ def coco_project(
     return CocoProject(project, truth, truth_path, service, scripted)
 
 
+def spotting_fixtures() -> tuple[Any, Any]:
+    """The ``work`` and ``view`` fixtures of a stage-1 view test module, as
+    ``work, view = spotting_fixtures()``: a 2-image tiny_coco project without stage 6
+    (a CocoProject), and a SpottingView on it for annotator "spotter", shown."""
+    import pytest
+
+    @pytest.fixture
+    def work(tiny_coco: Path, tmp_path: Path) -> Any:
+        work = coco_project(tiny_coco, tmp_path, images=2, negatives_per_category=0)
+        yield work
+        work.project.close()
+
+    @pytest.fixture
+    def view(qtbot: Any, work: CocoProject) -> Any:
+        from app.gui.session import Session
+        from app.gui.stages.spotting import SpottingView
+
+        session = Session(work.project, "spotter")
+        view = SpottingView(session)
+        show_view(qtbot, view)
+        yield view
+        view.deactivate()
+        session.close()
+
+    return work, view
+
+
 def rows(project: Project, table: Any, *where: Any) -> list[Any]:
     with project.read() as conn:
         return conn.execute(select(table).where(*where)).all()

@@ -4,13 +4,10 @@ answer taken back (Ctrl+Backspace) comes back with its spots to edit."""
 
 from __future__ import annotations
 
-import pytest
-from gui_stage_support import click_image, coco_project, rows, show_view
+from gui_stage_support import click_image, rows, spotting_fixtures
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from app.gui.session import Session
-from app.gui.stages.spotting import SpottingView
 from pipeline.store import schema as s
 from pipeline.vocabulary import CategoryIndex, shipped_vocabulary
 
@@ -36,21 +33,7 @@ def test_a_name_prefix_ranks_above_a_word_start_a_substring_and_the_definition()
     assert names(index.search("dr"))[:2] == ["hair drier", "fire hydrant"]
 
 
-@pytest.fixture
-def work(tiny_coco, tmp_path):
-    work = coco_project(tiny_coco, tmp_path, images=2, negatives_per_category=0)
-    yield work
-    work.project.close()
-
-
-@pytest.fixture
-def view(qtbot, work):
-    session = Session(work.project, "spotter")
-    view = SpottingView(session)
-    show_view(qtbot, view)
-    yield view
-    view.deactivate()
-    session.close()
+work, view = spotting_fixtures()  # a 2-image tiny_coco project, its stage-1 view
 
 
 def test_the_toast_names_the_category_enter_picked(view):

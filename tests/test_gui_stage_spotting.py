@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from gui_stage_support import answer_events, click_image, coco_project, rows, show_view
+from gui_stage_support import (
+    answer_events,
+    click_image,
+    rows,
+    spotting_fixtures,
+)
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from app.gui.session import Session
-from app.gui.stages.spotting import KNOWN_REASON, SpottingView
+from app.gui.stages.spotting import KNOWN_REASON
 from pipeline.stages import MARKING, SPOTTING
 from pipeline.store import schema as s
 
-
-@pytest.fixture
-def work(tiny_coco, tmp_path):
-    work = coco_project(tiny_coco, tmp_path, images=2, negatives_per_category=0)
-    yield work
-    work.project.close()
-
-
-@pytest.fixture
-def view(qtbot, work):
-    session = Session(work.project, "spotter")
-    view = SpottingView(session)
-    show_view(qtbot, view)
-    yield view
-    view.deactivate()
-    session.close()
+work, view = spotting_fixtures()  # a 2-image tiny_coco project, its stage-1 view
 
 
 def names_of(work):
