@@ -375,8 +375,8 @@ def measure(project: Project, page: int = 48) -> dict:
     common = max(counts, key=counts.get)
     rare = min(counts, key=counts.get)
     filters = {
-        "category_present_common": ex.ImageFilter(category_id=common),
-        "category_present_rare": ex.ImageFilter(category_id=rare),
+        "category_present_common": ex.ImageFilter(category_id=common, category_state=ex.PRESENT),
+        "category_present_rare": ex.ImageFilter(category_id=rare, category_state=ex.PRESENT),
         "category_absent": ex.ImageFilter(category_id=common, category_state=ex.ABSENT),
         "category_not_exhaustive": ex.ImageFilter(
             category_id=common, category_state=ex.NOT_EXHAUSTIVE

@@ -4,8 +4,10 @@ them, one image's whole history, and thumbnails.
 Filters (all optional, combined with AND):
 
 - a category and its federated state in the image: ``present`` (a positive, P_c),
-  ``absent`` (verified negative, N_c) or ``not_exhaustive`` (a positive answered "some
-  are missing");
+  ``absent`` (verified negative, N_c), ``not_exhaustive`` (a positive answered "some
+  are missing") or ``any`` (any label of the category: spotted, confirmed, rejected or
+  negative). Without a category the state asks the same of any category: ``present``
+  is an image with at least one positive pair, and ``any`` asks nothing;
 - a stage state: work waiting in stage k (an open or leased item), or no work waiting;
 - an annotator: images on which they answered anything (the items they completed);
 - rejections: images with a segment that verification rejected.
@@ -37,16 +39,16 @@ from .store.columns import integer_columns
 
 ic, wi, ev = s.image_categories, s.work_items, s.events
 
-PRESENT, ABSENT, NOT_EXHAUSTIVE = "present", "absent", "not_exhaustive"
-CATEGORY_STATES = (PRESENT, ABSENT, NOT_EXHAUSTIVE)
+ANY_STATE, PRESENT, ABSENT, NOT_EXHAUSTIVE = "any", "present", "absent", "not_exhaustive"
+CATEGORY_STATES = (ANY_STATE, PRESENT, ABSENT, NOT_EXHAUSTIVE)
 NO_WORK = 0
 """``ImageFilter.stage`` value: images with no work waiting in any stage."""
 
 
 @dataclass(frozen=True)
 class ImageFilter:
-    category_id: int | None = None
-    category_state: str = PRESENT
+    category_id: int | None = None  # None: any category
+    category_state: str = ANY_STATE
     stage: int | None = None  # 1..6: work waiting there; NO_WORK: none anywhere
     annotator_id: int | None = None
     has_rejections: bool = False
@@ -63,6 +65,7 @@ class ImageFilter:
     def is_empty(self) -> bool:
         return (
             self.category_id is None
+            and self.category_state == ANY_STATE
             and self.stage is None
             and self.annotator_id is None
             and not self.has_rejections
@@ -86,16 +89,21 @@ def all_image_ids(conn: Connection) -> np.ndarray:
     return _ids(conn, select(s.images.c.id))
 
 
-def category_image_ids(conn: Connection, category_id: int, state: str) -> np.ndarray:
-    """Images where the category is present, verified absent or not exhaustive."""
-    if state == ABSENT:
-        query = select(ic.c.image_id).where(
-            ic.c.category_id == category_id, ic.c.state == s.NEGATIVE
-        )
+def category_image_ids(conn: Connection, category_id: int | None, state: str) -> np.ndarray:
+    """Images where the category (None: at least one category) is present, verified
+    absent, not exhaustive, or labelled at all (``any``)."""
+    if state == ANY_STATE:
+        query = select(ic.c.image_id)
+    elif state == ABSENT:
+        query = select(ic.c.image_id).where(ic.c.state == s.NEGATIVE)
     else:
-        query = positive_pairs().where(ic.c.category_id == category_id)
+        query = positive_pairs()
         if state == NOT_EXHAUSTIVE:
             query = query.where(ic.c.exhaustive.is_(False))
+    if category_id is not None:
+        query = query.where(ic.c.category_id == category_id)
+    elif state == ANY_STATE:
+        return all_image_ids(conn)
     return _ids(conn, query)
 
 
@@ -159,7 +167,7 @@ def filter_images(conn: Connection, chosen: ImageFilter) -> np.ndarray:
         parts.append(lambda within: annotator_image_ids(conn, chosen.annotator_id, within))
     if chosen.has_rejections:
         parts.append(lambda within: rejection_image_ids(conn, within))
-    if chosen.category_id is not None:
+    if chosen.category_id is not None or chosen.category_state != ANY_STATE:
         found = category_image_ids(conn, chosen.category_id, chosen.category_state)
     elif parts:
         found = parts.pop(0)(None)

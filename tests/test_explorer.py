@@ -6,12 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import make_image
-from stages_support import box_mask, rows
+from stages_support import box_mask, category_ids, make_project, rows
 from stats_support import build_hand_made
 
 from pipeline import explorer as ex
 from pipeline.corrections import correct_mask
 from pipeline.errors import LongtailError, NotFoundError
+from pipeline.stages import SPOTTING, Pipeline, Spot, SpotAnswer
 from pipeline.store import schema as s
 
 
@@ -32,13 +33,43 @@ def ids(made, **chosen) -> set[int]:
 def test_category_filters_follow_the_federated_labels(made):
     img0, img1, img2 = made.images
     cat, dog, car = made.cats["cat"], made.cats["dog"], made.cats["car"]
-    assert ids(made, category_id=cat) == {img0, img1}
+    assert ids(made, category_id=cat, category_state=ex.PRESENT) == {img0, img1}
     assert ids(made, category_id=dog, category_state=ex.NOT_EXHAUSTIVE) == {img0}
     assert ids(made, category_id=cat, category_state=ex.NOT_EXHAUSTIVE) == set()
     for category in (cat, car):
         absent = {i for i, c in made.absent if c == category}
         assert ids(made, category_id=category, category_state=ex.ABSENT) == absent
     assert ids(made, category_id=cat, category_state=ex.ABSENT) == {img2}
+
+
+def test_a_state_without_a_category_asks_it_of_any_category(made):
+    img0, img1, img2 = made.images
+    assert ids(made, category_state=ex.PRESENT) == {img0, img1}  # img02 has no positive
+    assert ids(made, category_state=ex.NOT_EXHAUSTIVE) == {img0}  # the dog
+    assert ids(made, category_state=ex.ABSENT) == {i for i, _ in made.absent}
+    assert ids(made, category_state=ex.ANY_STATE) == {img0, img1, img2}
+    # a category alone (state "any") is every image where it is labelled, negatives too
+    assert ids(made, category_id=made.cats["cat"]) == {img0, img1, img2}
+    assert not ex.ImageFilter(category_state=ex.PRESENT).is_empty
+
+
+def test_spotted_pairs_are_not_present(tmp_path):
+    """The bug the screenshots showed: on a fresh project every image passed "present"
+    with "any category", though none had a positive."""
+    project = make_project(tmp_path, images=3, spot_done_after=1)
+    try:
+        service = Pipeline(project)
+        service.seed()
+        item = service.next_item(SPOTTING, "spotter")
+        service.answer(item, SpotAnswer([Spot(category_ids(project)["cat"], 15, 15)]))
+        with project.read() as conn:
+            present = ex.filter_images(conn, ex.ImageFilter(category_state=ex.PRESENT))
+            cat = ex.ImageFilter(category_id=category_ids(project)["cat"])
+            labelled = ex.filter_images(conn, cat)
+        assert list(present) == []
+        assert list(labelled) == [item.image.id]
+    finally:
+        project.close()
 
 
 def test_stage_annotator_and_rejection_filters(made):
@@ -63,7 +94,9 @@ def test_a_correction_puts_its_image_in_the_verification_filter(tmp_path):
     correct_mask(made.project, instance.id, box_mask(12, 12, 30, 30), "editor")
     assert ids(made, stage=s.VERIFICATION) == {img1}
     assert img1 not in ids(made, stage=ex.NO_WORK)
-    assert ids(made, category_id=made.cats["cat"]) == {img0}  # img1's cat awaits verification
+    cat = made.cats["cat"]
+    # img1's cat awaits verification
+    assert ids(made, category_id=cat, category_state=ex.PRESENT) == {img0}
     made.project.close()
 
 

@@ -40,6 +40,8 @@ def test_filters_picked_with_clicks_and_keys_give_the_expected_images(qtbot, exp
     view.category.lineEdit().selectAll()
     QTest.keyClicks(view.category.lineEdit(), "cat")
     QTest.keyClick(view.category.lineEdit(), Qt.Key.Key_Return)
+    wait_ids(qtbot, view, {img0, img1, img2})  # "any state": img02's cat is a negative
+    view.category_state.setCurrentIndex(view.category_state.findData("present"))
     wait_ids(qtbot, view, {img0, img1})
     view.category_state.setCurrentIndex(view.category_state.findData("absent"))
     wait_ids(qtbot, view, {img2})
@@ -51,6 +53,24 @@ def test_filters_picked_with_clicks_and_keys_give_the_expected_images(qtbot, exp
     wait_ids(qtbot, view, {img0, img1, img2})
     view.annotator.setCurrentIndex(view.annotator.findText("drawer"))
     wait_ids(qtbot, view, {img0, img1})
+
+
+def test_a_state_with_any_category_lists_images_with_such_a_pair(qtbot, explorer):
+    made, view = explorer
+    img0, img1, img2 = made.images
+    assert view.category.currentData() is None
+    assert view.category_state.currentText() == "any state"
+    # chosen with the keyboard, as a person would: the state box's first letter
+    view.category_state.setFocus()
+    QTest.keyClicks(view.category_state, "p")
+    assert view.category_state.currentData() == "present"
+    wait_ids(qtbot, view, {img0, img1})  # img02 has no positive
+    assert view.count.text() == "2 of 3 images"
+    view.category_state.setCurrentIndex(view.category_state.findData("not_exhaustive"))
+    wait_ids(qtbot, view, {img0})
+    QTest.mouseClick(view.reset_button, Qt.MouseButton.LeftButton)
+    wait_ids(qtbot, view, {img0, img1, img2})
+    assert view.category_state.currentText() == "any state"
 
 
 def open_first(qtbot, view, image_id):

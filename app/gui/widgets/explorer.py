@@ -64,6 +64,7 @@ THUMB = ex.THUMBNAIL
 THUMB_HEIGHT = THUMB * 3 // 4  # a cell's picture height: landscape 4:3 fills it
 PAGE = 240  # rows the grid holds before it asks for more (fetchMore)
 STATE_LABELS = {
+    ex.ANY_STATE: "any state",
     ex.PRESENT: "present (positive)",
     ex.ABSENT: "verified absent (negative)",
     ex.NOT_EXHAUSTIVE: "not exhaustive",
