@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,6 +159,29 @@ def spotting_fixtures() -> tuple[Any, Any]:
         session.close()
 
     return work, view
+
+
+@contextmanager
+def verification_view(
+    qtbot: Any, tiny_coco: Path, tmp_path: Path, size: tuple[int, int] = (1100, 800)
+) -> Iterator[tuple[CocoProject, Any]]:
+    """A 2-image tiny_coco project worked until stage 4 (a CocoProject) and a
+    VerificationView on it for annotator "verifier", shown at ``size``; all closed after."""
+    from app.gui.session import Session
+    from app.gui.stages.verification import VerificationView
+    from pipeline.stages import VERIFICATION
+
+    work = coco_project(tiny_coco, tmp_path, images=2)
+    work.work_until(VERIFICATION)
+    session = Session(work.project, "verifier")
+    view = VerificationView(session)
+    try:
+        show_view(qtbot, view, *size)
+        yield work, view
+    finally:
+        view.deactivate()
+        session.close()
+        work.project.close()
 
 
 def rows(project: Project, table: Any, *where: Any) -> list[Any]:

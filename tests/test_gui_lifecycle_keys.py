@@ -169,20 +169,12 @@ def test_f1_lists_the_tool_and_view_keys_per_stage(qtbot, window, demo_project):
 
 
 def test_the_key_after_the_other_reason_dialog_reaches_the_page(qtbot, tiny_coco, tmp_path):
-    from gui_stage_support import coco_project, rows, show_view
+    from gui_stage_support import rows, verification_view
     from PySide6.QtCore import QTimer
 
-    from app.gui.session import Session
-    from app.gui.stages.verification import VerificationView
-    from pipeline.stages import VERIFICATION
     from pipeline.store import schema as s
 
-    work = coco_project(tiny_coco, tmp_path, images=2)
-    work.work_until(VERIFICATION)
-    session = Session(work.project, "verifier")
-    view = VerificationView(session)
-    try:
-        show_view(qtbot, view, 1100, 800)
+    with verification_view(qtbot, tiny_coco, tmp_path) as (work, view):
         assert len(view.tiles) >= 2
 
         def type_reason():
@@ -204,10 +196,6 @@ def test_the_key_after_the_other_reason_dialog_reaches_the_page(qtbot, tiny_coco
         verdicts = rows(work.project, s.verdicts)
         assert [v.reason for v in verdicts if not v.accept] == ["other: cut off"]
         assert sum(v.accept for v in verdicts) == len(verdicts) - 1
-    finally:
-        view.deactivate()
-        session.close()
-        work.project.close()
 
 
 def test_f1_opens_on_the_current_stages_keys(qtbot, window, demo_project):

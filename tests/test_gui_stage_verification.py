@@ -3,33 +3,29 @@
 from __future__ import annotations
 
 import pytest
-from gui_stage_support import answer_events, coco_project, rows, show_view
+from gui_stage_support import answer_events, rows, verification_view
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from app.gui.session import Session
-from app.gui.stages.verification import VerificationView
 from pipeline.stages import SEGMENTATION, VERIFICATION
 from pipeline.store import schema as s
 
 
 @pytest.fixture
-def work(tiny_coco, tmp_path):
-    work = coco_project(tiny_coco, tmp_path, images=2)
-    work.work_until(VERIFICATION)
-    yield work
-    work.project.close()
+def opened(qtbot, tiny_coco, tmp_path):
+    with verification_view(qtbot, tiny_coco, tmp_path) as (work, view):
+        yield work, view
 
 
 @pytest.fixture
-def view(qtbot, work):
-    session = Session(work.project, "verifier")
-    view = VerificationView(session)
-    show_view(qtbot, view, 1100, 800)
-    yield view
-    view.deactivate()
-    session.close()
+def work(opened):
+    return opened[0]
+
+
+@pytest.fixture
+def view(opened):
+    return opened[1]
 
 
 def press(view, key, modifier=Qt.KeyboardModifier.NoModifier):

@@ -5,22 +5,13 @@ screenshots at 1920x1080: 11 masks as 2 x 6 tiles of about 240 x 460 px)."""
 
 from __future__ import annotations
 
-from gui_stage_support import coco_project, show_view
+from gui_stage_support import verification_view
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from app.gui.session import Session
-from app.gui.stages.verification import VerificationView
-from pipeline.stages import VERIFICATION
-
 
 def test_a_short_page_on_a_wide_view_gets_roomy_tiles(qtbot, tiny_coco, tmp_path):
-    work = coco_project(tiny_coco, tmp_path, images=2)
-    work.work_until(VERIFICATION)
-    session = Session(work.project, "verifier")
-    view = VerificationView(session)
-    try:
-        show_view(qtbot, view, 1650, 960)
+    with verification_view(qtbot, tiny_coco, tmp_path, (1650, 960)) as (_, view):
         qtbot.waitUntil(lambda: bool(view.tiles), timeout=10000)
         grid = view.grid
         capacity_rows, capacity_columns = grid.capacity()
@@ -43,7 +34,3 @@ def test_a_short_page_on_a_wide_view_gets_roomy_tiles(qtbot, tiny_coco, tmp_path
         # every tile lies inside the grid
         last = grid.tile_rect(count - 1)
         assert grid.rect().contains(last)
-    finally:
-        view.deactivate()
-        session.close()
-        work.project.close()
