@@ -358,9 +358,29 @@ class ImageSummary:
     names: dict[int, str]  # category id -> name, for the pairs' and instances' categories
 
     def category_ids(self) -> list[int]:
-        """Every category of the image (a pair or an instance), by name."""
-        ids = set(self.pairs) | {a.instance.category_id for a in self.annotations}
-        return sorted(ids, key=lambda c: (self.names.get(c, ""), c))
+        """Every category of the image (a pair or an instance), what matters first: those
+        with objects or confirmed, then the other labels (spotted, rejected), then the
+        verified negatives; each group by name. (A COCO import leaves one positive among
+        79 negatives: alphabetical alone buried it.)"""
+        with_objects = {a.instance.category_id for a in self.annotations}
+        ids = set(self.pairs) | with_objects
+
+        def rank(c: int) -> int:
+            pair = self.pairs.get(c)
+            if c in with_objects or (pair is not None and pair.state == s.CONFIRMED):
+                return 0
+            return 2 if pair is not None and pair.state == s.NEGATIVE else 1
+
+        return sorted(ids, key=lambda c: (rank(c), self.names.get(c, ""), c))
+
+    def is_bare_negative(self, category_id: int) -> bool:
+        """A verified negative with no object: the image panel folds these into one row."""
+        pair = self.pairs.get(category_id)
+        return (
+            pair is not None
+            and pair.state == s.NEGATIVE
+            and all(a.instance.category_id != category_id for a in self.annotations)
+        )
 
     def context_masks(self) -> list[tuple[Annotation, str]]:
         """The image's drawn masks, accepted or waiting for verification, with their

@@ -87,3 +87,31 @@ def test_the_placeholder_rows_are_shown_in_full(qtbot, project):
     shown = dock.tree.topLevelItem(0).text(0)
     assert shown == "No categories yet"
     assert metrics.horizontalAdvance(shown) <= dock.tree.columnWidth(0)
+
+
+def test_what_matters_comes_first_and_the_negatives_fold_into_one_row(qtbot, project):
+    """After a COCO import an image has one positive among 79 negatives: alphabetical
+    order buried it. Now: confirmed, then spotted, then one folded "verified absent"."""
+    cats = category_ids(project)
+    (image_id,) = image_ids(project)
+    with project.write() as conn:
+        conn.execute(
+            insert(s.image_categories),
+            [
+                dict(image_id=image_id, category_id=cats[name], state="negative", exhaustive=None)
+                | dict(updated_at=time.time())
+                for name in ("cup", "bird", "car")
+            ],
+        )
+    dock = ImageDock()
+    qtbot.addWidget(dock)
+    dock.resize(260, 400)
+    dock.show()
+    qtbot.waitExposed(dock)
+    dock.show_summary(summary(project, image_id))
+    QApplication.processEvents()
+    assert dock.category_names() == ["cat (0)", "dog (0)", "verified absent (3)"]
+    folded = dock.tree.topLevelItem(2)
+    assert not folded.isExpanded()
+    assert [folded.child(k).text(0) for k in range(3)] == ["bird (0)", "car (0)", "cup (0)"]
+    assert dock.object_rows() == []  # the folded categories are not objects

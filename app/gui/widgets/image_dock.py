@@ -198,12 +198,20 @@ class ImageDock(QDockWidget):
                 QTreeWidgetItem(self.tree, ["No categories yet", ""])
             drawn = set(self.layer.items) if self.layer is not None else set()
             hidden = self.layer.hidden if self.layer is not None else set()
+            bare = [c for c in order if summary.is_bare_negative(c)]
+            folded = None
+            if len(bare) > 1:
+                # Verified negatives can be many (79 after a COCO import): one folded
+                # row, last, as in the explorer; a click unfolds it.
+                folded = QTreeWidgetItem(self.tree, [f"verified absent ({len(bare)})", "negative"])
+                folded.setToolTip(0, ", ".join(summary.names.get(c, str(c)) for c in bare))
             for category_id in order:
                 found = by_category.get(category_id, [])
                 pair = summary.pairs.get(category_id)
                 name = summary.names.get(category_id, str(category_id))
+                parent = folded if folded is not None and category_id in bare else self.tree
                 node = QTreeWidgetItem(
-                    self.tree, [f"{name} ({len(found)})", pair.describe() if pair else ""]
+                    parent, [f"{name} ({len(found)})", pair.describe() if pair else ""]
                 )
                 node.setIcon(0, swatch(category_color(category_id)))
                 node.setToolTip(0, node.text(0))
@@ -211,6 +219,10 @@ class ImageDock(QDockWidget):
                 for annotation in found:
                     self._object_row(node, annotation, name, drawn, hidden)
                 node.setExpanded(True)
+            if folded is not None:  # after the others: adding rows above it would move it
+                self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(folded))
+                self.tree.addTopLevelItem(folded)
+                folded.setExpanded(False)
         finally:
             self._filling = False
 
@@ -272,4 +284,5 @@ class ImageDock(QDockWidget):
 
     def object_rows(self) -> list[QTreeWidgetItem]:
         """Every object row (an instance), in the order shown."""
-        return [row for node in _children(self.tree.invisibleRootItem()) for row in _children(node)]
+        rows = (row for node in _children(self.tree.invisibleRootItem()) for row in _children(node))
+        return [row for row in rows if row.data(0, INSTANCE_ROLE) is not None]
