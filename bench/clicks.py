@@ -187,7 +187,8 @@ def write_shapes(folder: Path, count: int, size: int, seed: int, prefix: str) ->
 
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    images, annotations = [], []
+    images: list[dict] = []
+    annotations: list[dict] = []
     for n in range(count):
         canvas = Image.fromarray(rng.integers(90, 140, (size, size, 3), dtype=np.uint8))
         draw = ImageDraw.Draw(canvas)

@@ -80,7 +80,6 @@ class FallbackSettings:
     click_window: int = 120  # the local GrabCut's window is scaled to at most this side
     click_iterations: int = 3
     click_reach: float = 2.0  # a click may change the disc this many times as deep
-    box_smooth: float = 0.04  # GrabCut's or colour's answer smoothed: sigma this share of the side
     click_smooth: float = 0.04  # the edge a click draws is smoothed: sigma this share of the side
 
 
@@ -277,22 +276,8 @@ def _box_only(
         return start, method
     vc0, vr0, vc1, vr1 = pixel_box(vbox, vh, vw)
     if segment is not None and _fits_box(segment[vr0:vr1, vc0:vc1], s):
-        return _smoothed(segment, vbox, s.box_smooth), GRABCUT
-    if method == COLOUR:
-        return _smoothed(start, vbox, s.box_smooth), method
+        return segment, GRABCUT
     return start, method
-
-
-def _smoothed(bitmap: np.ndarray, box: Box, share: float) -> np.ndarray:
-    """``bitmap`` blurred (sigma ``share`` of the box's side) and thresholded again:
-    GrabCut's and the colour model's edges are ragged where objects' outlines are
-    smooth. Unchanged if that would leave nothing."""
-    if share <= 0:
-        return bitmap
-    side = float(np.sqrt(max(box[2], 1.0) * max(box[3], 1.0)))
-    soft = cv2.GaussianBlur(bitmap.astype(np.float32), (0, 0), max(0.5, share * side))
-    smooth = (soft >= 0.5).astype(np.uint8)
-    return smooth if smooth.any() else bitmap
 
 
 def _edit_by_click(
