@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QFileDialog
 from stages_support import box_mask
 from stats_support import build_hand_made, simulated_tiny_coco_folder
 
-from app.gui.widgets.statistics_view import StatisticsView
+from app.gui.widgets.statistics_view import StatisticsView, tab_title
 from pipeline.corrections import correct_mask
 from pipeline.stats.plots import PLOTS
 from pipeline.store.database import Project
@@ -30,7 +30,10 @@ def view(qtbot, tmp_path):
 def test_every_plot_is_a_tab_drawn_from_the_projects_numbers(view):
     made, widget = view
     assert widget.tabs.count() == len(PLOTS)
-    assert [widget.tabs.tabText(k) for k in range(len(PLOTS))] == [p.title for p in PLOTS]
+    assert [widget.tabs.tabText(k) for k in range(len(PLOTS))] == [
+        tab_title(p.key) for p in PLOTS
+    ]
+    assert [widget.tabs.tabToolTip(k) for k in range(len(PLOTS))] == [p.title for p in PLOTS]
     assert set(widget.canvases) == {p.key for p in PLOTS}
     assert widget.stats.shape.instances == 4
     assert "4 accepted instances" in widget.summary.text()

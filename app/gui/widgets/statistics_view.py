@@ -32,6 +32,24 @@ from pipeline.stats.plots import PLOTS, png_bytes
 
 from ..workers.lifetime import DaemonWorker
 
+TAB_TITLES = {
+    "long_tail": "Per category",
+    "categories_per_image": "Per image",
+    "mask_sizes": "Mask sizes",
+    "coverage": "Coverage",
+    "burn_down": "Burn-down",
+    "effort_by_stage": "Effort/stage",
+    "effort_by_tool": "Effort/tool",
+    "effort_by_annotator": "Effort/annotator",
+    "agreement": "Agreement",
+}
+"""Short tab titles, so that the nine fit whole in a window on a 1280x800 screen; the
+plot's own title (in the tab's tooltip and on the figure) says the rest."""
+
+
+def tab_title(key: str) -> str:
+    return TAB_TITLES.get(key, key)
+
 
 class _Signals(QObject):
     done = Signal(int, object, object)  # request, ProjectStats, {key: Figure}
@@ -105,14 +123,15 @@ class StatisticsView(QWidget):
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        # every tab in view, its title shortened where the window is narrow (the full
-        # title in its tooltip), instead of the last tabs behind scroll arrows
-        self.tabs.setUsesScrollButtons(False)
-        self.tabs.setElideMode(Qt.TextElideMode.ElideRight)
+        # every tab in view with its whole short title (TAB_TITLES; the full title in its
+        # tooltip): elided titles read "Burn-d…" at 1280x800. Scroll arrows only where
+        # the window is narrower than the nine short titles.
+        self.tabs.setUsesScrollButtons(True)
+        self.tabs.setElideMode(Qt.TextElideMode.ElideNone)
         for k, plot in enumerate(PLOTS):
             placeholder = QLabel("computing…")
             placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            self.tabs.addTab(placeholder, plot.title)
+            self.tabs.addTab(placeholder, tab_title(plot.key))
             self.tabs.setTabToolTip(k, plot.title)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -154,7 +173,7 @@ class StatisticsView(QWidget):
             canvas.setMinimumSize(480, 300)
             old = self.tabs.widget(k)
             self.tabs.removeTab(k)
-            self.tabs.insertTab(k, canvas, plot.title)
+            self.tabs.insertTab(k, canvas, tab_title(plot.key))
             self.tabs.setTabToolTip(k, plot.title)
             if old is not None:
                 old.deleteLater()
