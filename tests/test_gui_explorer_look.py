@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 from test_gui_explorer import open_first
 
 from app.gui.canvas.items import MaskItem, category_color
+from app.gui.panels import panel_size
 from app.gui.widgets.explorer import THUMB_HEIGHT
 from pipeline import explorer as ex
 from pipeline.store import schema as s
@@ -79,6 +80,37 @@ def test_the_grid_reflows_when_the_window_widens(qtbot, explorer):
         timeout=3000,
     )
     assert len(rows_before) <= 2
+
+
+def test_the_explorer_fills_a_large_screen_and_gives_the_details_a_fair_share(qtbot):
+    """It stayed 1200x760 on a 1920x1080 screen, the details pane ~380 px wide."""
+    assert panel_size("explorer", QRect(0, 0, 1920, 1040)) == (1728, 936)
+    assert panel_size("explorer", QRect(0, 0, 1280, 770)) == (1152, 693)
+    assert panel_size("statistics", QRect(0, 0, 1920, 1040)) == (1320, 800)  # as it was
+    assert panel_size("explorer", None) == (1200, 760)
+
+
+def test_at_the_large_screens_size_the_details_pane_is_wide(qtbot, tmp_path):
+    from stats_support import build_hand_made
+
+    from app.gui.session import Session
+    from app.gui.widgets.explorer import ExplorerView
+
+    made = build_hand_made(tmp_path)
+    session = Session(made.project, "editor")
+    view = ExplorerView(session)
+    try:
+        qtbot.addWidget(view)
+        view.resize(*panel_size("explorer", QRect(0, 0, 1920, 1040)))
+        view.show()
+        qtbot.waitExposed(view)
+        filters, grid, detail = view.splitter.sizes()
+        assert detail >= 0.4 * (grid + detail) and detail >= 600, (filters, grid, detail)
+        assert grid >= 4 * 160  # four thumbnail columns
+    finally:
+        view.close()
+        session.close()
+        made.project.close()
 
 
 def test_correct_mask_opens_at_a_useful_size_in_category_colours(qtbot, explorer):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtWidgets import QMessageBox, QUndoView, QWidget
 
 if TYPE_CHECKING:
@@ -36,6 +36,10 @@ def show_history(window: MainWindow) -> None:
 PROJECT_PANELS = ("statistics", "explorer", "training")
 # Sizes a panel opens at (the window's own size is remembered across runs).
 PANEL_SIZES = {"statistics": (1320, 800), "explorer": (1200, 760), "training": (980, 680)}
+# Panels that take most of the screen however large (the explorer's thumbnail grid and
+# details pane use it all; at 1200x760 on a 1920x1080 screen most of it was left empty).
+SCREEN_FILLING = {"explorer"}
+SCREEN_SHARE = 0.9
 
 
 def open_panel(window: MainWindow, key: str, module: str, cls: str, *args: Any) -> QWidget:
@@ -48,7 +52,9 @@ def open_panel(window: MainWindow, key: str, module: str, cls: str, *args: Any) 
         title = panel.windowTitle() or key.capitalize()
         panel.setWindowTitle(f"{title} \u2014 {window.project_name()}")
         if key in PANEL_SIZES:
-            panel.resize(*fitting_size(window, *PANEL_SIZES[key]))
+            screen = window.screen()
+            area = screen.availableGeometry() if screen is not None else None
+            panel.resize(*panel_size(key, area))
         message = getattr(panel, "statusMessage", None)
         if message is not None:
             message.connect(window.show_message)
@@ -62,13 +68,17 @@ def open_panel(window: MainWindow, key: str, module: str, cls: str, *args: Any) 
     return panel
 
 
-def fitting_size(window: QWidget, width: int, height: int) -> tuple[int, int]:
-    """``width`` x ``height``, shrunk to 90% of the screen the window is on."""
-    screen = window.screen()
-    if screen is None:
+def panel_size(key: str, area: QRect | None) -> tuple[int, int]:
+    """The size panel ``key`` opens at on a screen whose free area is ``area`` (None:
+    unknown): its PANEL_SIZES entry within 90% of the screen, or, for a screen-filling
+    panel, 90% of the screen whatever its size."""
+    width, height = PANEL_SIZES[key]
+    if area is None:
         return width, height
-    room = screen.availableGeometry()
-    return min(width, int(room.width() * 0.9)), min(height, int(room.height() * 0.9))
+    room_w, room_h = int(area.width() * SCREEN_SHARE), int(area.height() * SCREEN_SHARE)
+    if key in SCREEN_FILLING:
+        return room_w, room_h
+    return min(width, room_w), min(height, room_h)
 
 
 def close_project_panels(window: MainWindow) -> None:

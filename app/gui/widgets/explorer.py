@@ -477,6 +477,8 @@ class ExplorerView(QWidget):
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
         splitter.setStretchFactor(2, 1)
+        self.splitter = splitter
+        self._shared = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
@@ -488,6 +490,20 @@ class ExplorerView(QWidget):
         assert typed is not None  # the category box is editable
         typed.editingFinished.connect(self._category_typed)
         self.rejections.toggled.connect(self.apply_filter)
+
+    DETAIL_SHARE = 0.45
+    """The details pane's share of the width beside the filters, set when the window
+    first shows at its real size (a 1920 px screen gives it ~770 px: the tree's longer
+    lines read without sideways scrolling), the grid the rest."""
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if not self._shared:
+            self._shared = True
+            sizes = self.splitter.sizes()
+            rest = sum(sizes) - sizes[0]
+            detail = int(rest * self.DETAIL_SHARE)
+            self.splitter.setSizes([sizes[0], rest - detail, detail])
 
     def _load_choices(self) -> None:
         choices = self.session.filter_choices()
