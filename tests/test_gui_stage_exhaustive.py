@@ -69,3 +69,16 @@ def test_each_answer_of_stage_5_lands_in_the_store(qtbot, work):
     ] == [SEGMENTATION]
     view.deactivate()
     session.close()
+
+
+def test_the_status_bar_counts_missing_instances_in_good_english(qtbot, work):
+    session = Session(work.project, "checker")
+    view = ExhaustiveView(session)
+    show_view(qtbot, view)
+    said: list[str] = []
+    view.statusMessage.connect(said.append)
+    w, h = view.items[0].image.width, view.items[0].image.height
+    click_image(view, w * 0.1, h * 0.1)
+    assert said[-1] == "1 missing instance marked; Enter submits"
+    click_image(view, w * 0.9, h * 0.9)
+    assert said[-1] == "2 missing instances marked; Enter submits"

@@ -100,7 +100,9 @@ class ExhaustiveView(ImageStageView[ExhaustiveItem]):
         self.missing.append((x, y))
         marker = self.scene.add_point(x, y, f"missing {len(self.missing)}", MISSING_COLOR)
         self._missing_items.append(marker)
-        self.statusMessage.emit(f"{len(self.missing)} missing instances marked; Enter submits")
+        count = len(self.missing)
+        marked = f"{count} missing instance{'s' if count != 1 else ''} marked"
+        self.statusMessage.emit(f"{marked}; Enter submits")
 
     def context_exclude(self) -> frozenset[int]:
         # the category's masks are the question, drawn brightly by show_item
