@@ -189,9 +189,10 @@ class TrainingPanel(QWidget):
 
         # -------------------------------------------------- progress
         self.progress_bar = QProgressBar()
-        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setRange(0, self.iterations.value())  # "0 / 2000", as Steps says
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("%v / %m steps")
+        self.iterations.valueChanged.connect(self._steps_changed)
         self.status = QLabel("No run yet.")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -262,6 +263,13 @@ class TrainingPanel(QWidget):
         if self.resume.isChecked():
             options.append("--resume")
         return options
+
+    def _steps_changed(self, steps: int) -> None:
+        """Before a run the bar reads "0 / <Steps>" (it read "0 / 1"); a run's own
+        progress, running or finished, stays shown."""
+        if not self.is_running() and self.progress_bar.value() <= 0:
+            self.progress_bar.setRange(0, steps)
+            self.progress_bar.setValue(0)
 
     def start(self) -> None:
         if self.is_running():
