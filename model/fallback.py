@@ -23,8 +23,10 @@ costs what one on a 640 x 480 photo does.
 **Clicks** ``(x, y, positive)`` edit that box-only mask one at a time, locally (see
 :func:`_edit_by_click`): each is sure of a disc as deep as it lies in the area it
 disputes, and may change a disc twice that, decided by a GrabCut on a window around
-it. A positive click outside the box grows the box. :func:`refine` edits a model's
-mask the same way.
+it; the edge it draws is smoothed and every earlier click keeps its seed. A positive
+click outside the box grows the box. Each click edits the mask the one before left,
+and the steps already worked are kept (:func:`_clicked`), so an added click costs one
+click's work. :func:`refine` edits a model's mask the same way.
 
 It never raises on odd input (empty, out-of-image or whole-image boxes, grey or RGBA
 images) and never returns an empty mask: the box itself is the last resort. The
