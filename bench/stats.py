@@ -378,6 +378,7 @@ def measure(project: Project, page: int = 48) -> dict:
         "category_present_common": ex.ImageFilter(category_id=common, category_state=ex.PRESENT),
         "category_present_rare": ex.ImageFilter(category_id=rare, category_state=ex.PRESENT),
         "category_absent": ex.ImageFilter(category_id=common, category_state=ex.ABSENT),
+        "present_any_category": ex.ImageFilter(category_state=ex.PRESENT),
         "category_not_exhaustive": ex.ImageFilter(
             category_id=common, category_state=ex.NOT_EXHAUSTIVE
         ),
