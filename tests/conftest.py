@@ -10,6 +10,11 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+# Registered here, before any test module imports a helper from it, so that pytest
+# rewrites its asserts (a module that lists it in its own pytest_plugins after importing
+# from it got "Module already imported so cannot be rewritten").
+pytest_plugins = ["gui_support"]
+
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"
 
