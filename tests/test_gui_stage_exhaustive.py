@@ -82,3 +82,5 @@ def test_the_status_bar_counts_missing_instances_in_good_english(qtbot, work):
     assert said[-1] == "1 missing instance marked; Enter submits"
     click_image(view, w * 0.9, h * 0.9)
     assert said[-1] == "2 missing instances marked; Enter submits"
+    view.deactivate()  # gives its item back and stops its workers, as the first test
+    session.close()
