@@ -105,6 +105,16 @@ def test_an_excluded_category_cannot_be_picked_and_the_picker_says_why(qtbot, pi
     assert "verified absent" in picker.message.text()
 
 
+def test_with_nothing_typed_the_pickable_categories_come_before_the_excluded(picker, lvis):
+    shown = names(picker)[:3]
+    picker.set_excluded({by_name(lvis, name).id: "rejected at marking" for name in shown})
+    after = names(picker)
+    assert not set(shown) & set(after[: len(after) - 3])  # the excluded ones moved down
+    assert picker.current() is not None and picker.current().name not in shown
+    QTest.keyClicks(picker.query, shown[0])  # typed, the best hit leads even when excluded
+    assert names(picker)[0] == shown[0]
+
+
 def test_escape_cancels_and_no_match_says_so(qtbot, picker):
     QTest.keyClicks(picker.query, "qqxqq")
     assert picker.model.hits == []

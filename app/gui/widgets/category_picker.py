@@ -5,7 +5,8 @@ Type-ahead over names, synonyms and definitions with the vocabulary's ranked sea
 this project come first. Each hit shows its definition and synonyms. Up / Down move,
 Enter picks; the last used categories are one key away (Alt+1 ... Alt+9, and an empty
 query lists them first). Categories excluded for the current image (rejected, verified
-absent, already spotted) stay visible, greyed, and picking one says why instead.
+absent, already spotted) stay visible, greyed, and picking one says why instead; with
+nothing typed, the categories that can be picked are listed before them.
 """
 
 from __future__ import annotations
@@ -495,9 +496,16 @@ class CategoryPicker(QWidget):
     def search(self, text: str) -> list[Category]:
         """Show the hits of ``text`` (best first) and select the first."""
         hits = self._ranked(text)
-        if not text.strip() and self.recent:
-            recent = [self._by_id[c] for c in self.recent if c in self._by_id]
-            hits = recent + [c for c in hits if c.id not in set(self.recent)]
+        if not text.strip():
+            if self.recent:
+                recent = [self._by_id[c] for c in self.recent if c in self._by_id]
+                hits = recent + [c for c in hits if c.id not in set(self.recent)]
+            # nothing typed: the categories that can be picked come first, the excluded
+            # ones (greyed, with their reason) after them; a typed query keeps its ranking
+            excluded = self.model.excluded
+            hits = [c for c in hits if _stored_id(c) not in excluded] + [
+                c for c in hits if _stored_id(c) in excluded
+            ]
             hits = hits[:RESULT_LIMIT]
         self.model.recent_ids = self.recent
         self.model.set_hits(hits)
