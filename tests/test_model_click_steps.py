@@ -4,6 +4,8 @@ nor loses an earlier click's seed."""
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 import pytest
@@ -27,12 +29,16 @@ CLICKS = [(120, 60, True), (100, 40, False), (60, 60, True), (135, 62, True)]
 
 @pytest.fixture
 def grabcuts(monkeypatch):
-    """How many GrabCuts the fallback runs (OpenCV's, counted, not replaced)."""
+    """How many GrabCuts the fallback runs on this test's thread (OpenCV's, counted, not
+    replaced). Calls from other threads are not this test's: a GUI test earlier in the
+    same process may leave a proposal worker finishing in the background."""
     calls = []
     real = cv2.grabCut
+    mine = threading.get_ident()
 
     def counted(*args, **kwargs):
-        calls.append(args[0].shape)
+        if threading.get_ident() == mine:
+            calls.append(args[0].shape)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(F.cv2, "grabCut", counted)
