@@ -33,7 +33,7 @@ def test_the_data_the_tests_name_is_in_the_repository(test_data: Path, tiny_coco
 
 
 def run_beside_our_conftest(tmp_path: Path, body: str) -> subprocess.CompletedProcess:
-    for name in ("conftest.py", "skips.py"):
+    for name in ("conftest.py", "skips.py", "gui_support.py"):  # conftest and its plugins
         shutil.copy(TESTS / name, tmp_path / name)
     (tmp_path / "test_case.py").write_text(body)
     return subprocess.run(
