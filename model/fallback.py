@@ -204,15 +204,15 @@ def _clicked(
     sequence costs one click's work, however many came before."""
     height, width = image.shape[:2]
     base = (tag, image.shape, tuple(float(v) for v in box), s)
-    done, step = len(clicks), None
-    while done >= 0 and step is None:
+    done, step, view = len(clicks), None, None
+    while done >= 0:
         step = _steps_get((base, tuple(clicks[:done])))
-        done -= step is None
-    view = None
-    if step is not None:
-        view = _View.around(image, pixel_box(step.grown, height, width), s)
-        if view.frame != step.frame or view.digest() != step.digest:
-            view, step = None, None  # other pixels under the same key: start again
+        if step is not None:
+            view = _View.around(image, pixel_box(step.grown, height, width), s)
+            if view.frame == step.frame and view.digest() == step.digest:
+                break  # this prefix was worked on these very pixels
+            step = None  # other pixels under the same key: a shorter prefix may still be ours
+        done -= 1
     if view is None or step is None:
         done, grown = 0, holding_clicks(box, (), height, width)
         view = _View.around(image, pixel_box(grown, height, width), s)

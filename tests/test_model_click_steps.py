@@ -75,6 +75,16 @@ def test_other_pixels_under_the_same_box_and_clicks_are_worked_anew():
     assert np.array_equal(warm, cold)
 
 
+def test_a_longer_sequence_worked_on_other_pixels_does_not_cost_a_replay(grabcuts):
+    box = (28, 28, 64, 64)
+    other, image = _scene(6), _scene(7)
+    F.box_to_mask(other, box, points=CLICKS[:2])  # the same key, other pixels
+    F.box_to_mask(image, box)
+    grabcuts.clear()
+    F.box_to_mask(image, box, points=CLICKS[:1])  # the box's answer on these pixels is kept
+    assert len(grabcuts) <= 1, grabcuts
+
+
 def _far_scene() -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """A 3000 x 4000 photo: a small red disc in its box, a large red plate far away."""
     rng = np.random.default_rng(0)
