@@ -252,8 +252,22 @@ def test_split_comes_from_the_option_the_file_name_or_the_project(
 # ---------------------------------------------------------------- mask forms
 
 
-def _holed_project(project: Project, tmp_path: Path) -> None:
-    """small_coco plus a square with a square hole and a brush-painted (RLE) mask."""
+def holed_square() -> Mask:
+    """A 18x7 square with a 6x3 square hole, on a 40x30 image."""
+    return Mask.from_polygons(
+        [
+            PolygonPart(
+                [(20, 2), (38, 2), (38, 9), (20, 9)], ([(24, 4), (30, 4), (30, 7), (24, 7)],)
+            )
+        ],
+        30,
+        40,
+    )
+
+
+def _holed_project(project: Project, tmp_path: Path) -> tuple[int, int]:
+    """small_coco plus a square with a square hole and a brush-painted (RLE) mask, both on
+    image a.png as "car"; returns (that image's id, car's id)."""
     import_coco(project, write_json(tmp_path / "set.json", small_coco(tmp_path)))
     with project.write() as conn:
         image_id = conn.execute(
@@ -262,20 +276,12 @@ def _holed_project(project: Project, tmp_path: Path) -> None:
         category = conn.execute(
             select(s.categories.c.id).where(s.categories.c.name == "car")
         ).scalar()
-        holed = Mask.from_polygons(
-            [
-                PolygonPart(
-                    [(20, 2), (38, 2), (38, 9), (20, 9)], ([(24, 4), (30, 4), (30, 7), (24, 7)],)
-                )
-            ],
-            30,
-            40,
-        )
         painted = np.zeros((30, 40), dtype=np.uint8)
         painted[12:18, 3:9] = 1
-        for mask in (holed, Mask.from_bitmap(painted)):
+        for mask in (holed_square(), Mask.from_bitmap(painted)):
             instance = insert_instance(conn, image_id, category, status=s.ACCEPTED)
             store_accepted_segment(conn, instance, mask, tool="brush", source=s.SOURCE_PIPELINE)
+    return image_id, category
 
 
 def test_auto_masks_write_holes_and_brush_masks_as_rle(empty_project: Project, tmp_path) -> None:

@@ -15,13 +15,13 @@ import pytest
 from sqlalchemy import select
 from stages_support import store_accepted_segment
 from team_support import fresh_database, needs_postgres
-from test_formats_util import small_coco, write_json
+from test_formats_coco import _holed_project, holed_square
 
 from pipeline.annotations import insert_instance
-from pipeline.formats import export_project, exporting, import_coco
+from pipeline.formats import export_project, exporting
 from pipeline.formats.exporting import _flat_polygons, _image_paths, _last_two_parts, _round6
 from pipeline.formats.jsonio import dump_json
-from pipeline.masks.geometry import Mask, PolygonPart
+from pipeline.masks.geometry import Mask
 from pipeline.masks.polygon_bytes import flat_parts_without_holes, pack
 from pipeline.store import schema as s
 from pipeline.store.database import Project
@@ -102,30 +102,12 @@ def _every_kind_of_row(project: Project, tmp_path: Path) -> None:
     """small_coco (two-part polygon, triangle, crowd RLE, uncompressed RLE) plus a holed
     polygon, a brush mask, an empty mask, an instance whose file id clashes with an
     imported one, and two box-only instances (one of them with a clashing id)."""
-    import_coco(project, write_json(tmp_path / "set.json", small_coco(tmp_path)))
+    image_id, category = _holed_project(project, tmp_path)  # a holed and a brush mask
     with project.write() as conn:
-        image_id = conn.execute(
-            select(s.images.c.id).where(s.images.c.file_name == "a.png")
-        ).scalar()
-        category = conn.execute(
-            select(s.categories.c.id).where(s.categories.c.name == "car")
-        ).scalar()
-        holed = Mask.from_polygons(
-            [
-                PolygonPart(
-                    [(20, 2), (38, 2), (38, 9), (20, 9)], ([(24, 4), (30, 4), (30, 7), (24, 7)],)
-                )
-            ],
-            30,
-            40,
-        )
-        painted = np.zeros((30, 40), dtype=np.uint8)
-        painted[12:18, 3:9] = 1
-        empty = np.zeros((30, 40), dtype=np.uint8)
-        masks = (holed, Mask.from_bitmap(painted), Mask.from_bitmap(empty), holed)
-        for k, mask in enumerate(masks):
+        empty = Mask.from_bitmap(np.zeros((30, 40), dtype=np.uint8))
+        for mask, source_id in ((empty, None), (holed_square(), 101)):
             instance = insert_instance(
-                conn, image_id, category, status=s.ACCEPTED, source_id=101 if k == 3 else None
+                conn, image_id, category, status=s.ACCEPTED, source_id=source_id
             )
             store_accepted_segment(conn, instance, mask, tool="brush", source=s.SOURCE_PIPELINE)
         for source_id in (None, 102):
