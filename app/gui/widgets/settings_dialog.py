@@ -8,7 +8,7 @@ read-only for others and says who may. A refused change is one line in the dialo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -26,6 +26,9 @@ from PySide6.QtWidgets import (
 from pipeline.errors import LongtailError
 from pipeline.store.settings import ProjectSettings
 
+if TYPE_CHECKING:
+    from app.gui.session import Session
+
 ROLES = ("annotator", "verifier", "admin")
 
 
@@ -36,7 +39,7 @@ class SettingsDialog(QDialog):
 
     def __init__(
         self,
-        session: Any,
+        session: Session,
         parent: QWidget | None = None,
         *,
         editable: bool = True,
