@@ -231,11 +231,14 @@ class Predictor:
         key = image_key(image) if key is None else key
         return self.cache.get_or_compute(key, lambda: self._compute(image, key, token))
 
-    def prefetch(self, images: Iterable[ImageInput | tuple[Hashable, ImageInput]]) -> PrefetchJob:
+    def prefetch(
+        self, images: Iterable[ImageInput | tuple[Hashable, ImageInput]]
+    ) -> PrefetchJob | None:
         """Compute the features of ``images`` ahead on a worker thread.
 
         A new call cancels the previous job. Items are images, or ``(key, image)`` pairs
-        to use your own cache keys. The returned job can be cancelled and waited on.
+        to use your own cache keys. The returned job can be cancelled and waited on;
+        None where there is nothing to compute ahead (the classical fallback).
         """
         if self._prefetcher is None:
             self._prefetcher = Prefetcher(self._prefetch_one)
@@ -535,7 +538,9 @@ class FallbackPredictor(Predictor):
     def features(self, *args: Any, **kwargs: Any) -> ImageFeatures:
         raise LongtailError("no network was built (no trained weights): no image features")
 
-    def prefetch(self, images: Iterable[Any]) -> PrefetchJob | None:  # type: ignore[override]
+    def prefetch(
+        self, images: Iterable[ImageInput | tuple[Hashable, ImageInput]]
+    ) -> PrefetchJob | None:
         return None  # the fallback works on pixels alone
 
     def propose(self, image: ImageInput, **kwargs: Any) -> list[Proposal]:
