@@ -48,6 +48,29 @@ def project(tmp_path):
     project.close()
 
 
+def test_the_state_column_is_whole_and_inside_the_dock_beside_a_1280_px_window(qtbot, project):
+    """At the dock's default width the state began past the dock's right edge behind the
+    name column, so "confirmed, not exhaustive" read "confirmed, exh" until one scrolled
+    sideways. Now the state is whole and in view; a long name elides (tooltip: whole)."""
+    dock = ImageDock()
+    qtbot.addWidget(dock)
+    dock.resize(260, 400)
+    dock.show()
+    qtbot.waitExposed(dock)
+    dock.show_summary(summary(project, image_ids(project)[0]))
+    QApplication.processEvents()
+    tree = dock.tree
+    header = tree.header()
+    metrics = tree.fontMetrics()
+    state_end = header.sectionPosition(1) + tree.columnWidth(1)
+    assert state_end <= tree.viewport().width()
+    for i in range(tree.topLevelItemCount()):
+        row = tree.topLevelItem(i)
+        assert metrics.horizontalAdvance(row.text(1)) <= tree.columnWidth(1)
+        assert row.toolTip(0) == row.text(0)
+    assert tree.horizontalScrollBar().maximum() == 0  # nothing to scroll to
+
+
 def test_the_state_column_is_as_wide_as_its_longest_state_with_the_full_text_in_a_tooltip(
     qtbot, project
 ):
@@ -62,7 +85,7 @@ def test_the_state_column_is_as_wide_as_its_longest_state_with_the_full_text_in_
     rows = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
     assert [r.text(1) for r in rows] == ["confirmed, not exhaustive", "spotted, exhaustive"]
     metrics = tree.fontMetrics()
-    for row in rows:
+    for row in rows:  # short names: nothing elided
         for column in (0, 1):
             assert metrics.horizontalAdvance(row.text(column)) <= tree.columnWidth(column)
     for row in rows:

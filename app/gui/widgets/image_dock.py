@@ -83,16 +83,20 @@ class ImageDock(QDockWidget):
         toggles.addStretch(1)
         layout.addLayout(toggles)
         self.tree = QTreeWidget(body)
-        self.tree.setHeaderLabels(["Category / object", "State"])
+        self.tree.setHeaderLabels(["Category", "State"])
         self.tree.setIconSize(QSize(12, 12))
-        # Both columns as wide as their texts ("confirmed, not exhaustive" was cut to
-        # "confirmed, no..."); placeholders sit in the first column, which then fits them
-        # (spanned, they were cut to both columns' width). A narrow dock scrolls sideways;
-        # every cell's tooltip holds its full text as well.
+        # The state is always shown whole ("confirmed, not exhaustive" was cut to
+        # "confirmed, no...", and at 1280 px wide the column began past the dock's edge
+        # behind a long category name): it is as wide as its longest text, and the name
+        # column takes what is left, eliding a long name (its tooltip holds it whole).
+        # Placeholders sit in the first column, which fits them. Only a dock narrower
+        # than a short name plus the state scrolls sideways.
         header = self.tree.header()
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setMinimumSectionSize(72)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.tree.setMinimumWidth(250)
         self.tree.itemClicked.connect(self._clicked)
         self.tree.itemChanged.connect(self._eye_changed)
