@@ -20,6 +20,8 @@ CASES = [
     b"[-9223372036854775809]",  # orjson: a float
     b"[0.12345678901234567890123]",
     b"[1e400]",  # orjson refuses
+    b"[1E400]",  # the same, with a capital exponent
+    b'["a\\nb", "c\\\\d"]',  # escapes but no \\u: the standard library may read it
     b"[-1e400]",
     b"[NaN]",
     b"[Infinity]",

@@ -58,7 +58,9 @@ def load_json(path: Path) -> Any:
 # Files at least this large (bytes) are read by the standard library where it reads
 # them as orjson does (load_json).
 LARGE = 32 * 2**20
-_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+# Digits read as "0" and an exponent's "E" as "e": one search finds a digit followed by
+# an exponent in either case (a search is a pass over the text: 0.25 s at 200 MiB).
+_DIGITS = bytes.maketrans(b"123456789E", b"000000000e")
 _SCAN = 1 << 24  # bytes scanned at a time
 
 
@@ -66,11 +68,13 @@ def _plain_json(data: bytes) -> bool:
     """No escaped character (``\\u``), no run of 19 digits (integers orjson reads as
     floats, long mantissas), no digit followed by an exponent (a float that may
     overflow): text both parsers read alike. A few passes at C speed."""
-    if b"\\u" in data or data.startswith(b"\xef\xbb\xbf") or sys.getrecursionlimit() > 1000:
+    if data.startswith(b"\xef\xbb\xbf") or sys.getrecursionlimit() > 1000:
+        return False
+    if b"\\" in data and b"\\u" in data:  # a lone byte is found by memchr, a pair is not
         return False
     for start in range(0, len(data), _SCAN):
         chunk = data[start : start + _SCAN + 32].translate(_DIGITS)
-        if b"0" * 19 in chunk or b"0e" in chunk or b"0E" in chunk:
+        if b"0" * 19 in chunk or b"0e" in chunk:
             return False
     return True
 
