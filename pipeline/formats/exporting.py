@@ -231,7 +231,7 @@ class Build:
         the images and the instances that have it (crowd regions left out)."""
         conn, fmt, summary, progress = self.conn, self.fmt, self.summary, self.progress
         exported = _exported_instances(self.split, lvis=fmt == LVIS)
-        total, annotation_ids = _annotation_ids(conn, exported)
+        total, annotation_ids = _annotation_ids(conn, self.split, lvis=fmt == LVIS)
         chunks = Chunks(
             {r.id: (r.height, r.width) for r in image_rows},
             ids,
@@ -541,13 +541,7 @@ def _exported_instances(split: str | None, *, lvis: bool) -> Any:
             )
         ),
     ]
-    if lvis:
-        conditions.append(i.c.is_crowd == false())
-    if split is not None:
-        # EXISTS, not IN: with IN, SQLite finds the instances through the image index and
-        # then sorts every mask of the split by instance in a temporary B-tree.
-        images = s.images
-        conditions.append(exists().where(images.c.id == i.c.image_id, images.c.split == split))
+    conditions += _instance_conditions(split, lvis=lvis)
     return (
         select(
             i.c.id,
@@ -569,12 +563,38 @@ def _exported_instances(split: str | None, *, lvis: bool) -> Any:
     )
 
 
-def _annotation_ids(conn: Connection, exported: Any) -> tuple[int, AnnotationIds]:
-    """How many annotations go out, and the ids they get (see the module docstring)."""
+def _instance_conditions(split: str | None, *, lvis: bool) -> list[Any]:
+    """The exported instances' own conditions: of the split; LVIS writes no crowd."""
+    i = s.instances
+    conditions = []
+    if lvis:
+        conditions.append(i.c.is_crowd == false())
+    if split is not None:
+        # EXISTS, not IN: with IN, SQLite finds the instances through the image index and
+        # then sorts every mask of the split by instance in a temporary B-tree.
+        images = s.images
+        conditions.append(exists().where(images.c.id == i.c.image_id, images.c.split == split))
+    return conditions
+
+
+def _annotation_ids(
+    conn: Connection, split: str | None, *, lvis: bool
+) -> tuple[int, AnnotationIds]:
+    """How many annotations go out, and the ids they get (see the module docstring).
+
+    Counted over the instances, not over :func:`_exported_instances`' rows: an accepted
+    instance goes out once (with its latest accepted segment) exactly when it has an
+    accepted segment, which the segments' (instance, status) index answers without
+    reading a segment (500k: 0.31 -> 0.18 s)."""
+    i, g = s.instances, s.segments
+    conditions = [
+        i.c.status == s.ACCEPTED,
+        exists().where(g.c.instance_id == i.c.id, g.c.status == s.SEGMENT_ACCEPTED),
+        *_instance_conditions(split, lvis=lvis),
+    ]
     total, largest = conn.execute(
-        select(
-            func.count(),
-            func.max(exported.c.source_id).filter(exported.c.source_id > 0),
+        select(func.count(), func.max(i.c.source_id).filter(i.c.source_id > 0)).where(
+            and_(*conditions)
         )
     ).one()
     return int(total), AnnotationIds(int(largest or 0))
