@@ -160,19 +160,28 @@ def _encode_shaped(
     starts = (ann_start * 16).tolist()
     lengths = (points_per * 16).tolist()
     at = 0  # index into the rasterised parts
+    headers = _ONE_PART_HEADERS
     for k in good_list:
         i = indices[k]
         count = counts[k]
-        header = simple_header(sizes[firsts[k] : firsts[k] + count])
         if count == 1:
             area = part_areas[at]
+            size = sizes[firsts[k]]
+            header = headers.get(size)
+            if header is None:
+                header = headers[size] = simple_header([size])
         else:
+            header = simple_header(sizes[firsts[k] : firsts[k] + count])
             area = int(mask_utils.area(mask_utils.merge(rles[at : at + count])))
         at += count
         start = starts[k]
         out.kinds[i] = POLYGON
         out.data[i] = header + raw[start : start + lengths[k]]
         out.areas[i] = area
+
+
+# The header of a one-part polygon of n points, by n (a few hundred distinct sizes).
+_ONE_PART_HEADERS: dict[int, bytes] = {}
 
 
 def _areas(rles: list[dict[str, Any]]) -> list[int]:
