@@ -171,16 +171,77 @@ def phase_import(file: Path, project_dir: Path, fmt: str = "lvis") -> dict:
     from pipeline.store.database import Project
 
     options = ImportOptions(kind=fmt, split="train", reference_only=fmt in ("coco", "lvis"))
-    with Project.create(project_dir) as project:
+    steps: dict[str, float] = {}
+    with Project.create(project_dir) as project, _timed_steps(steps):
         t0, c0 = time.perf_counter(), time.process_time()
         report = import_annotations(project, file, options)
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    steps["other"] = cpu - sum(v for k, v in steps.items() if k in _TOP_STEPS)
     return {
         "seconds": seconds,
         "cpu_s": cpu,
         "instances": report.instances,
         "problems": len(report.problems),
+        "steps": steps,
     }
+
+
+# CPU seconds of an import's steps (COCO and LVIS files), each summed over its calls:
+# the functions named are wrapped for the run (each is called a few times, or once per
+# image: the wrapping costs far less than the steps' noise). Sub-steps (inside another
+# step) are not added into "other".
+_STEPS = (
+    ("pipeline.formats.importing", None, "load_json", "json"),
+    ("pipeline.formats.importing", None, "read_document", "checks_and_paths"),
+    ("pipeline.formats.writer", "ImportWriter", "images", "image_rows"),
+    ("pipeline.formats.masks", None, "prepare_batch", "polygons"),
+    ("pycocotools.mask", None, "frPyObjects", "polygons.rasterise"),
+    ("pipeline.formats.masks", None, "_areas", "polygons.area"),
+    ("pycocotools.mask", None, "merge", "polygons.merge"),
+    ("pipeline.formats.masks", "Encoder", "_plain", "plain_rows"),
+    ("pipeline.formats.writer", "ImportWriter", "flush", "rows_inserted"),
+    ("pipeline.formats.writer", "ImportWriter", "_absent_negatives", "verified_negatives"),
+)
+_TOP_STEPS = {"json", "checks_and_paths", "image_rows", "polygons", "plain_rows",
+              "rows_inserted", "verified_negatives"}  # fmt: skip
+
+
+class _timed_steps:  # noqa: N801 (used as a context manager)
+    """Wrap the functions of _STEPS, adding each call's CPU seconds to ``steps``."""
+
+    def __init__(self, steps: dict[str, float]) -> None:
+        self.steps = steps
+        self.undo: list[tuple[object, str, object]] = []
+
+    def __enter__(self) -> None:
+        import importlib
+
+        for module_name, class_name, name, label in _STEPS:
+            owner = importlib.import_module(module_name)
+            if class_name is not None:
+                owner = getattr(owner, class_name)
+            original = owner.__dict__.get(name) if isinstance(owner, type) else None
+            function = getattr(owner, name, None)
+            if function is None:
+                continue  # renamed or gone: no row
+            self.undo.append((owner, name, original if original is not None else function))
+            setattr(owner, name, self._timed(function, label))
+
+    def _timed(self, function, label: str):  # noqa: ANN001, ANN202
+        steps = self.steps
+
+        def timed(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            start = time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                steps[label] = steps.get(label, 0.0) + time.process_time() - start
+
+        return timed
+
+    def __exit__(self, *exc: object) -> None:
+        for owner, name, original in reversed(self.undo):
+            setattr(owner, name, original)
 
 
 def phase_export(project_dir: Path, out: Path, fmt: str = "lvis") -> dict:
@@ -320,6 +381,8 @@ def main() -> None:
             "instances": imp["instances"],
             "problems": imp["problems"],
             "project_mib": round(db_mb),
+            # CPU s per step (sub-steps named step.part are inside their step)
+            "steps": {k: r2(v) for k, v in imp["steps"].items()},
         },
         "export": {
             "seconds": r2(exp["seconds"]),
