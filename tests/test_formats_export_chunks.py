@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from stages_support import store_accepted_segment
 from team_support import fresh_database, needs_postgres
 from test_formats_coco import _holed_project, holed_square
@@ -188,19 +188,23 @@ def test_a_streamed_export_from_postgresql_has_the_bytes_of_one_from_sqlite(
 
     with Project.create(tmp_path / "project") as project:
         _every_kind_of_row(project, tmp_path / "source")
+        _more_kinds_of_instances(project)
     monkeypatch.setattr(exporting, "STREAM_CHUNK", 3)
     with fresh_database() as url:
         migrate(tmp_path / "project", url)
-        for fmt in ("coco", "lvis"):
-            files = []
+        for fmt, split, box_only in (("coco", None, True), ("lvis", None, True),
+                                     ("coco", "train", False), ("lvis", "val", False)):  # fmt: skip
+            files, summaries = [], []
             for where, name in ((tmp_path / "project", "sqlite"), (url, "postgres")):
                 with Project.open(where) as project:
-                    export_project(
-                        project, fmt, tmp_path / f"{name}.json", include_unsegmented=True,
-                        keep_document=False,
+                    _, summary = export_project(
+                        project, fmt, tmp_path / f"{name}.json", split=split,
+                        include_unsegmented=box_only, keep_document=False,
                     )  # fmt: skip
                 files.append((tmp_path / f"{name}.json").read_bytes())
+                summaries.append(summary.summary().replace(name, "out"))
             assert files[0] == files[1]
+            assert summaries[0] == summaries[1]
 
 
 def test_exported_ids_from_rows_read_already_equal_those_read_afresh(
@@ -214,3 +218,89 @@ def test_exported_ids_from_rows_read_already_equal_those_read_afresh(
         given = exported_ids(conn, image_rows=rows)
         afresh = exported_ids(conn)
     assert given == afresh and set(given.images.values()) == {11, 12, 13}
+
+
+def _more_kinds_of_instances(project: Project) -> None:
+    """Beside every kind of row: a boxed instance whose only mask is pending, one waiting
+    for stage 3 again (redo) with an accepted mask, a crowd box without a mask (box-only:
+    the first only), an accepted crowd region, each with a file id larger than any other
+    (only the crowd region's goes out, in COCO), and another image with instances moved
+    to split 'val'."""
+    with project.write() as conn:
+        image_id, category = conn.execute(
+            select(s.instances.c.image_id, s.instances.c.category_id)
+            .order_by(s.instances.c.id)
+            .limit(1)
+        ).one()
+        box = (2.0, 3.0, 4.0, 5.0)
+        pending = insert_instance(
+            conn, image_id, category, status=s.ACCEPTED, box=box, source_id=400
+        )
+        segment = store_accepted_segment(conn, pending, holed_square())
+        conn.execute(s.segments.update().where(s.segments.c.id == segment).values(status=s.PENDING))
+        redo = insert_instance(conn, image_id, category, status=s.REDO, box=box, source_id=300)
+        store_accepted_segment(conn, redo, holed_square())
+        insert_instance(conn, image_id, category, status=s.ACCEPTED, box=box, is_crowd=True)
+        crowd = insert_instance(
+            conn, image_id, category, status=s.ACCEPTED, is_crowd=True, source_id=200
+        )
+        store_accepted_segment(conn, crowd, holed_square())
+        other = conn.execute(
+            select(func.max(s.instances.c.image_id)).where(s.instances.c.image_id != image_id)
+        ).scalar()
+        conn.execute(s.images.update().where(s.images.c.id == other).values(split="val"))
+
+
+def _expected(project: Project, fmt: str, split: str | None) -> tuple[list[int], int]:
+    """The annotation ids an export writes (in order) and its box-only count, worked out
+    in Python from every instance, segment and image row."""
+    with project.read() as conn:
+        segmented = set(
+            conn.execute(
+                select(s.segments.c.instance_id).where(s.segments.c.status == s.SEGMENT_ACCEPTED)
+            ).scalars()
+        )
+        splits = dict(conn.execute(select(s.images.c.id, s.images.c.split)).all())
+        rows = conn.execute(select(s.instances).order_by(s.instances.c.id)).all()
+    rows = [r for r in rows if split in (None, splits[r.image_id])]
+    box_only = [
+        r for r in rows
+        if r.box_w is not None and r.box_h is not None and not r.is_crowd
+        and r.id not in segmented
+    ]  # fmt: skip
+    out = [
+        r.source_id for r in rows
+        if r.status == s.ACCEPTED and r.id in segmented and not (fmt == "lvis" and r.is_crowd)
+    ]  # fmt: skip
+    fresh = max((i for i in out if i is not None and i > 0), default=0)
+    ids: list[int] = []
+    for source_id in out:
+        if source_id is None or source_id <= 0 or source_id in ids:
+            fresh += 1
+            source_id = fresh
+        ids.append(source_id)
+    return ids, len(box_only)
+
+
+@pytest.mark.parametrize("split", [None, "train", "val"])
+@pytest.mark.parametrize("fmt", ["coco", "lvis"])
+def test_the_counts_of_one_pass_over_the_instances_are_what_the_export_writes(
+    fmt: str, split: str | None, empty_project: Project, tmp_path: Path
+) -> None:
+    """The progress total, the first fresh annotation id and the box-only count come from
+    one query over the instances; they must agree with the rows the export writes."""
+    _every_kind_of_row(empty_project, tmp_path / "source")
+    _more_kinds_of_instances(empty_project)
+    ids, box_only = _expected(empty_project, fmt, split)
+    seen: list[tuple[int, int]] = []
+    without, summary = export_project(
+        empty_project, fmt, split=split, progress=lambda d, t: seen.append((d, t))
+    )
+    assert [a["id"] for a in without["annotations"]] == ids
+    assert seen[-1] == (len(ids), len(ids)) == (summary.annotations,) * 2
+    assert summary.unsegmented == box_only and not summary.unsegmented_written
+    with_box_only, box_summary = export_project(
+        empty_project, fmt, split=split, include_unsegmented=True
+    )
+    assert box_summary.unsegmented == box_only and box_summary.unsegmented_written
+    assert len(with_box_only["annotations"]) == len(ids) + box_only

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-from sqlalchemy import and_, exists, false, func, not_, select
+from sqlalchemy import and_, case, exists, false, func, not_, select
 from sqlalchemy.engine import Connection
 
 from .. import __version__
@@ -231,7 +231,7 @@ class Build:
         the images and the instances that have it (crowd regions left out)."""
         conn, fmt, summary, progress = self.conn, self.fmt, self.summary, self.progress
         exported = _exported_instances(self.split, lvis=fmt == LVIS)
-        total, annotation_ids = _annotation_ids(conn, self.split, lvis=fmt == LVIS)
+        total, annotation_ids, unsegmented = _annotation_ids(conn, self.split, lvis=fmt == LVIS)
         chunks = Chunks(
             {r.id: (r.height, r.width) for r in image_rows},
             ids,
@@ -268,6 +268,7 @@ class Build:
             done += len(partition)
             if progress is not None:
                 progress(done, total)
+        summary.unsegmented = unsegmented
         extra = _unsegmented(conn, fmt, self.split, summary, ids, used)
         annotations += extra
         if sink is not None:
@@ -477,9 +478,13 @@ def _unsegmented(
     ids: ExportedIds,
     used: set[int] | None,
 ) -> list[dict[str, Any]]:
-    """Count the instances that have a box and no accepted mask; with ``used`` (the
-    annotation ids written, --include-unsegmented), also the box-only annotations to
-    write. Their ids: the file's where free and not 0, else numbers after every id."""
+    """With ``used`` (the annotation ids written, --include-unsegmented), the box-only
+    annotations to write: the instances that have a box and no accepted mask (which
+    :func:`_annotation_ids` counts). Their ids: the file's where free and not 0, else
+    numbers after every id."""
+    summary.unsegmented_written = used is not None
+    if used is None:
+        return []
     i = s.instances
     accepted = exists().where(
         s.segments.c.instance_id == i.c.id, s.segments.c.status == s.SEGMENT_ACCEPTED
@@ -497,8 +502,7 @@ def _unsegmented(
         )
     rows = conn.execute(query).all()
     summary.unsegmented = len(rows)
-    summary.unsegmented_written = used is not None
-    if used is None or not rows:
+    if not rows:
         return []
     wanted = {r.source_id for r in rows if r.source_id is not None}
     fresh = max(used | wanted, default=0) + 1
@@ -579,25 +583,41 @@ def _instance_conditions(split: str | None, *, lvis: bool) -> list[Any]:
 
 def _annotation_ids(
     conn: Connection, split: str | None, *, lvis: bool
-) -> tuple[int, AnnotationIds]:
-    """How many annotations go out, and the ids they get (see the module docstring).
+) -> tuple[int, AnnotationIds, int]:
+    """How many annotations go out, the ids they get (see the module docstring), and how
+    many instances of the split have a box and no accepted mask (:func:`_unsegmented`).
 
-    Counted over the instances, not over :func:`_exported_instances`' rows: an accepted
+    One pass over the instances, not over :func:`_exported_instances`' rows: an accepted
     instance goes out once (with its latest accepted segment) exactly when it has an
     accepted segment, which the segments' (instance, status) index answers without
-    reading a segment (500k: 0.31 -> 0.18 s)."""
+    reading a segment. 500k instances: 0.52 s for the two counts before, 0.2 s now."""
     i, g = s.instances, s.segments
-    conditions = [
-        i.c.status == s.ACCEPTED,
-        exists().where(g.c.instance_id == i.c.id, g.c.status == s.SEGMENT_ACCEPTED),
-        *_instance_conditions(split, lvis=lvis),
-    ]
-    total, largest = conn.execute(
-        select(func.count(), func.max(i.c.source_id).filter(i.c.source_id > 0)).where(
-            and_(*conditions)
+    # EXISTS (SELECT id ...), not SELECT *: answered from the index alone.
+    segmented = (
+        select(g.c.id).where(g.c.instance_id == i.c.id, g.c.status == s.SEGMENT_ACCEPTED).exists()
+    )
+    goes_out = and_(i.c.status == s.ACCEPTED, *([i.c.is_crowd == false()] if lvis else []))
+    box_only = and_(i.c.is_crowd == false(), i.c.box_w.is_not(None), i.c.box_h.is_not(None))
+    kinds = (
+        select(
+            i.c.source_id,
+            case((segmented, case((goes_out, 1), else_=0)), (box_only, 2), else_=0).label("kind"),
+        )
+        .where(*_instance_conditions(split, lvis=False))
+        # OFFSET 0 keeps SQLite from flattening the subquery into the counts below,
+        # which would probe the segments once per count instead of once per instance.
+        .offset(0)
+        .subquery()
+    )
+    out = kinds.c.kind == 1
+    total, largest, unsegmented = conn.execute(
+        select(
+            func.count().filter(out),
+            func.max(kinds.c.source_id).filter(out, kinds.c.source_id > 0),
+            func.count().filter(kinds.c.kind == 2),
         )
     ).one()
-    return int(total), AnnotationIds(int(largest or 0))
+    return int(total), AnnotationIds(int(largest or 0)), int(unsegmented)
 
 
 class AnnotationIds:
