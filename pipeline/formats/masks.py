@@ -154,30 +154,34 @@ def _encode_shaped(
     rles = mask_utils.frPyObjects(views, height, width)
     part_areas = _areas(rles)
     raw = flat.astype("<f8", copy=False).tobytes()
-    counts = parts_per.tolist()
-    firsts = first_part.tolist()
+    # Per good annotation: its rasterised parts' first index, its header and its bytes.
+    good_counts = parts_per[good]
+    at = np.concatenate(([0], np.cumsum(good_counts)[:-1])).tolist()
     sizes = part_points.tolist()
-    starts = (ann_start * 16).tolist()
-    lengths = (points_per * 16).tolist()
-    at = 0  # index into the rasterised parts
+    firsts = first_part[good].tolist()
     headers = _ONE_PART_HEADERS
-    for k in good_list:
+    for size in {sizes[f] for f in firsts}.difference(headers):
+        headers[size] = simple_header([size])
+    heads = [
+        headers[sizes[f]] if n == 1 else simple_header(sizes[f : f + n])
+        for f, n in zip(firsts, good_counts.tolist(), strict=True)
+    ]
+    starts = (ann_start[good] * 16).tolist()
+    stops = ((ann_start + points_per)[good] * 16).tolist()
+    data: list[bytes | None] = [h + raw[a:b] for h, a, b in zip(heads, starts, stops, strict=True)]
+    areas = [part_areas[a] for a in at]
+    for j in np.flatnonzero(good_counts > 1).tolist():  # several parts: their union
+        n = int(good_counts[j])
+        areas[j] = int(mask_utils.area(mask_utils.merge(rles[at[j] : at[j] + n])))
+    if len(good_list) == out.count and indices == list(range(out.count)):
+        kinds: list[str | None] = [POLYGON] * out.count
+        out.kinds, out.data, out.areas = kinds, data, areas
+        return
+    for j, k in enumerate(good_list):
         i = indices[k]
-        count = counts[k]
-        if count == 1:
-            area = part_areas[at]
-            size = sizes[firsts[k]]
-            header = headers.get(size)
-            if header is None:
-                header = headers[size] = simple_header([size])
-        else:
-            header = simple_header(sizes[firsts[k] : firsts[k] + count])
-            area = int(mask_utils.area(mask_utils.merge(rles[at : at + count])))
-        at += count
-        start = starts[k]
         out.kinds[i] = POLYGON
-        out.data[i] = header + raw[start : start + lengths[k]]
-        out.areas[i] = area
+        out.data[i] = data[j]
+        out.areas[i] = areas[j]
 
 
 # The header of a one-part polygon of n points, by n (a few hundred distinct sizes).
