@@ -4,7 +4,10 @@ Derived from the answers (docs/pipeline.md, "Federated labels"), never stored tw
 
 - positive (P_c): the pair is ``confirmed`` and has at least one accepted instance
   (crowd regions never count) with an accepted segment;
-- negative (N_c): the pair is ``negative`` (verified absent in stage 6, or imported so);
+- negative (N_c): the pair is ``negative`` (verified absent in stage 6, or imported so):
+  a row of image_categories, or an implicit negative of an image an import made
+  exhaustive over its categories; both are read through the ``pair_labels`` view
+  (pipeline/store/schema.py), the one definition of a negative;
 - not exhaustive: a positive pair whose exhaustiveness was answered "some are missing"
   (``exhaustive`` False);
 - every other pair (spotted, confirmed but not yet accepted, rejected) and every
@@ -35,7 +38,8 @@ from sqlalchemy.sql import Select
 from .store import schema as s
 from .store.database import Project
 
-ic = s.image_categories
+ic = s.image_categories  # the explicit pairs: every state but the implicit negatives
+pl = s.pair_labels  # every pair label, the exhaustive images' implicit negatives too
 inst = s.instances
 seg = s.segments
 wi = s.work_items
@@ -151,11 +155,11 @@ def _read_pairs(
     """The states of the pairs that are not unverified, and the pairs with an accepted
     instance."""
     rows: dict[tuple[int, int], tuple[str, bool | None]] = {}
-    told = select(ic.c.image_id, ic.c.category_id, ic.c.state, ic.c.exhaustive).where(
-        (ic.c.state == s.NEGATIVE) | ic.c.exhaustive.is_not(None)
+    told = select(pl.c.image_id, pl.c.category_id, pl.c.state, pl.c.exhaustive).where(
+        (pl.c.state == s.NEGATIVE) | pl.c.exhaustive.is_not(None)
     )
     for image_id, category_id, state, exhaustive in conn.execute(
-        _only_images(told, ids, split)
+        _only_images(told, ids, split, pl.c.image_id)
     ).all():  # fetched at once: a COCO import's negatives are millions of rows
         rows[(image_id, category_id)] = (state, exhaustive)
     accepted: set[tuple[int, int]] = set()
@@ -276,10 +280,10 @@ def label_counts(conn: Connection) -> LabelCounts:
         ).all()
     )
     states: dict[str, int] = dict(
-        conn.execute(select(ic.c.state, func.count()).group_by(ic.c.state)).all()
+        conn.execute(select(pl.c.state, func.count()).group_by(pl.c.state)).all()
     )
     negative_categories = conn.execute(
-        select(func.count(func.distinct(ic.c.category_id))).where(ic.c.state == s.NEGATIVE)
+        select(func.count(func.distinct(pl.c.category_id))).where(pl.c.state == s.NEGATIVE)
     ).scalar_one()
     present = int(states.get(s.SPOTTED, 0)) + int(states.get(s.CONFIRMED, 0))
     return LabelCounts(
@@ -307,8 +311,8 @@ def check_invariants(conn: Connection) -> list[Violation]:
     add(
         "negative-and-positive",
         conn.execute(
-            select(ic.c.image_id, ic.c.category_id).where(
-                ic.c.state == s.NEGATIVE, _accepted_instance(ic.c.image_id, ic.c.category_id)
+            select(pl.c.image_id, pl.c.category_id).where(
+                pl.c.state == s.NEGATIVE, _accepted_instance(pl.c.image_id, pl.c.category_id)
             )
         ),
         "verified absent, yet it has an accepted instance",

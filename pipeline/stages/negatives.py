@@ -9,7 +9,8 @@ while LVIS spreads each category's negatives over the whole set. (Images that ne
 had a round, such as imported ones declared spotted, get theirs at any time.)
 A category is a candidate for an image when
 
-- the image has no (image, category) pair yet (not spotted, rejected or checked), and
+- the image has no (image, category) pair yet (not spotted, rejected or checked, nor
+  a negative of an import exhaustive over the category), and
 - the category still needs negatives: its verified negatives plus its pending
   candidates are fewer than ``negatives_per_category``.
 
@@ -51,6 +52,7 @@ from .views import StageItem
 
 STAGE = s.NEGATIVES
 ic = s.image_categories
+pl = s.pair_labels  # with the implicit negatives of imported exhaustive images
 wi = s.work_items
 
 
@@ -114,8 +116,8 @@ class CandidateSampler:
         self.quota = settings.negatives_per_category
         self.per_image = settings.negative_candidates_per_image
         category_ids = conn.execute(select(s.categories.c.id).order_by(s.categories.c.id))
-        negatives = self._count_pairs((s.NEGATIVE,))
-        present = self._count_pairs((s.SPOTTED, s.CONFIRMED))
+        negatives = self._count_pairs(pl, (s.NEGATIVE,))
+        present = self._count_pairs(ic, (s.SPOTTED, s.CONFIRMED))  # no implicit one is
         pending: dict[int, int] = dict(
             conn.execute(
                 select(wi.c.category_id, func.count())
@@ -134,18 +136,18 @@ class CandidateSampler:
         # Rarest first: buckets of equal known-present counts, in ascending order.
         self.buckets = [buckets[k] for k in sorted(buckets)]
 
-    def _count_pairs(self, states: tuple[str, ...]) -> dict[int, int]:
+    def _count_pairs(self, pairs: Any, states: tuple[str, ...]) -> dict[int, int]:
         return dict(
             self.conn.execute(
-                select(ic.c.category_id, func.count())
-                .where(ic.c.state.in_(states))
-                .group_by(ic.c.category_id)
+                select(pairs.c.category_id, func.count())
+                .where(pairs.c.state.in_(states))
+                .group_by(pairs.c.category_id)
             ).all()
         )
 
     def taken(self, image_id: int) -> set[int]:
         """Categories the image already has a pair or a pending candidate for."""
-        pairs = self.conn.execute(select(ic.c.category_id).where(ic.c.image_id == image_id))
+        pairs = self.conn.execute(select(pl.c.category_id).where(pl.c.image_id == image_id))
         items = self.conn.execute(
             select(wi.c.category_id).where(
                 wi.c.image_id == image_id, wi.c.stage == STAGE, wi.c.status.in_(PENDING_WORK)

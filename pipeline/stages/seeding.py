@@ -82,8 +82,9 @@ def seed(
 
     # -- images declared spotted: imported annotations, no visits
     if not spot_imported:
+        pl = s.pair_labels  # an image imported without annotations has implicit negatives
         imported = exists().where(
-            ic.c.image_id == s.images.c.id, ic.c.source == s.SOURCE_IMPORTED
+            pl.c.image_id == s.images.c.id, pl.c.source == s.SOURCE_IMPORTED
         ) | exists().where(inst.c.image_id == s.images.c.id, inst.c.source == s.SOURCE_IMPORTED)
         visited = exists().where(s.spot_visits.c.image_id == s.images.c.id)
         declared = conn.execute(

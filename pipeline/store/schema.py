@@ -12,6 +12,8 @@ Enumerated columns are plain strings whose values are the constants below.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -28,7 +30,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
 )
+from sqlalchemy.engine import Connection
 
 from .. import constants
 
@@ -219,6 +223,98 @@ image_categories = Table(
     ),
 )
 Index("ix_image_categories_category", image_categories.c.category_id, image_categories.c.state)
+
+# --- images exhaustive over a category set (schema version 7) -------------------------
+#
+# A COCO-format import annotates every instance of its categories, so on each of its
+# images every category it does not annotate is a verified negative (decision 0028).
+# Stored as one row per image naming the import's category set, not one negative row
+# per absent pair (3.6M rows for a 50k-image, 80-category file): decision 0080.
+
+category_sets = Table(
+    "category_sets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source", String(16), nullable=False, default=SOURCE_IMPORTED),
+    _created(),
+)
+
+category_set_members = Table(
+    "category_set_members",
+    metadata,
+    Column("set_id", ForeignKey("category_sets.id", ondelete="CASCADE"), primary_key=True),
+    Column("category_id", ForeignKey("categories.id"), primary_key=True),
+)
+
+# On this image every category of the set that has no image_categories row and no
+# instance is a verified negative (an explicit row always wins: it is the later answer).
+exhaustive_images = Table(
+    "exhaustive_images",
+    metadata,
+    Column("image_id", ForeignKey("images.id", ondelete="CASCADE"), primary_key=True),
+    Column("set_id", ForeignKey("category_sets.id"), nullable=False),
+    _created(),
+)
+Index("ix_exhaustive_images_set", exhaustive_images.c.set_id)
+
+# The pair labels every reader reads: the explicit rows of image_categories, and the
+# implicit negatives of the exhaustive images, with the same columns. A view (made by
+# :data:`PAIR_LABELS_DDL` after the tables, dropped before them), declared here for
+# queries on a MetaData of its own, so that ``metadata.create_all`` does not make it a
+# table. Writes go to image_categories. A query that only looks at states other than
+# 'negative' may read image_categories itself: the implicit part is negatives only.
+views = MetaData()
+pair_labels = Table(
+    "pair_labels",
+    views,
+    Column("image_id", Integer),
+    Column("category_id", Integer),
+    Column("state", String(16)),
+    Column("exhaustive", Boolean),
+    Column("source", String(16)),
+    Column("updated_at", Float),
+)
+
+IMPLICIT_NEGATIVES_SQL = (
+    f"SELECT e.image_id, m.category_id, '{NEGATIVE}', CAST(NULL AS BOOLEAN), "
+    "cs.source, e.created_at "
+    "FROM exhaustive_images e "
+    "JOIN category_sets cs ON cs.id = e.set_id "
+    "JOIN category_set_members m ON m.set_id = e.set_id "
+    "WHERE NOT EXISTS (SELECT 1 FROM image_categories p "
+    "WHERE p.image_id = e.image_id AND p.category_id = m.category_id) "
+    "AND NOT EXISTS (SELECT 1 FROM instances i "
+    "WHERE i.image_id = e.image_id AND i.category_id = m.category_id)"
+)
+"""The one definition of an implicit negative (the second half of ``pair_labels``)."""
+
+
+def pair_labels_ddl(dialect: str) -> list[str]:
+    """The statements that (re)make the ``pair_labels`` view. On PostgreSQL it runs with
+    the reader's rights (``security_invoker``, PostgreSQL 15), so row-level security and
+    grants on the tables apply to it as to them."""
+    options = " WITH (security_invoker = true)" if dialect == "postgresql" else ""
+    body = (
+        "SELECT image_id, category_id, state, exhaustive, source, updated_at "
+        f"FROM image_categories UNION ALL {IMPLICIT_NEGATIVES_SQL}"
+    )
+    return [*drop_pair_labels_ddl(), f"CREATE VIEW pair_labels{options} AS {body}"]
+
+
+def drop_pair_labels_ddl() -> list[str]:
+    return ["DROP VIEW IF EXISTS pair_labels"]
+
+
+@event.listens_for(metadata, "after_create")
+def _create_views(target: MetaData, connection: Connection, **kw: Any) -> None:
+    for statement in pair_labels_ddl(connection.dialect.name):
+        connection.exec_driver_sql(statement)
+
+
+@event.listens_for(metadata, "before_drop")
+def _drop_views(target: MetaData, connection: Connection, **kw: Any) -> None:
+    for statement in drop_pair_labels_ddl():
+        connection.exec_driver_sql(statement)
 
 # --- stage 2: exhaustive instance marking -----------------------------------------------
 
@@ -461,7 +557,18 @@ models = Table(
 # the project's owner (pipeline/store/database.py, migration 6); SQLite has none of this.
 
 # Tables members may only read: written by admins (and their SECURITY DEFINER functions).
-ADMIN_TABLES = ("meta", "settings", "images", "categories", "annotators", "models")
+ADMIN_TABLES = (
+    "meta",
+    "settings",
+    "images",
+    "categories",
+    "annotators",
+    "models",
+    # an import's exhaustive images (schema version 7): written by the import, an admin's
+    "category_sets",
+    "category_set_members",
+    "exhaustive_images",
+)
 # Answer tables naming their author: inserted as oneself, deleted (undo) only when one's own.
 AUTHORED_TABLES = (
     "spot_visits",
