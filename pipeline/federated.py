@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import String, and_, cast, exists, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
@@ -146,21 +146,37 @@ def pair_states(
     """:func:`pair_state` of every pair of the given images (or split) that is not
     unverified, by (image id, category id)."""
     ids = None if image_ids is None else sorted(set(image_ids))
-    return _read_pairs(conn, ids, split)[0]
+    states, _, negatives = _read_pairs(conn, ids, split)
+    negative = PairState.NEGATIVE
+    for image_id, category_ids in negatives.items():
+        for category_id in category_ids:
+            states[(image_id, category_id)] = negative
+    return states
 
 
 def _read_pairs(
     conn: Connection, ids: list[int] | None, split: str | None
-) -> tuple[dict[tuple[int, int], PairState], set[tuple[int, int]]]:
-    """The states of the pairs that are not unverified, and the pairs with an accepted
-    instance."""
+) -> tuple[dict[tuple[int, int], PairState], set[tuple[int, int]], dict[int, set[int]]]:
+    """The states of the pairs that are not unverified (the negatives aside), the pairs
+    with an accepted instance, and each image's verified negatives.
+
+    A negative pair is a negative whatever else is stored of it (:func:`pair_state`),
+    so the negatives come as one row per image, their category ids as one string:
+    a COCO import's are millions of pairs, and a row each cost 1.5 s of Python per
+    400k of them."""
+    listed = func.aggregate_strings(cast(pl.c.category_id, String), ",")
+    grouped = select(pl.c.image_id, listed).where(pl.c.state == s.NEGATIVE)
+    negatives: dict[int, set[int]] = {
+        image_id: set(map(int, category_ids.split(",")))
+        for image_id, category_ids in conn.execute(
+            _only_images(grouped, ids, split, pl.c.image_id).group_by(pl.c.image_id)
+        )
+    }
     rows: dict[tuple[int, int], tuple[str, bool | None]] = {}
-    told = select(pl.c.image_id, pl.c.category_id, pl.c.state, pl.c.exhaustive).where(
-        (pl.c.state == s.NEGATIVE) | pl.c.exhaustive.is_not(None)
+    told = select(ic.c.image_id, ic.c.category_id, ic.c.state, ic.c.exhaustive).where(
+        ic.c.exhaustive.is_not(None)  # only stored rows have the flag
     )
-    for image_id, category_id, state, exhaustive in conn.execute(
-        _only_images(told, ids, split, pl.c.image_id)
-    ).all():  # fetched at once: a COCO import's negatives are millions of rows
+    for image_id, category_id, state, exhaustive in conn.execute(_only_images(told, ids, split)):
         rows[(image_id, category_id)] = (state, exhaustive)
     accepted: set[tuple[int, int]] = set()
     for image_id, category_id, exhaustive in conn.execute(
@@ -187,7 +203,7 @@ def _read_pairs(
     known: dict[tuple[int, int], PairState] = {
         key: value for key, value in states.items() if value is not PairState.UNVERIFIED
     }
-    return known, accepted
+    return known, accepted, negatives
 
 
 def federated_labels(
@@ -196,7 +212,7 @@ def federated_labels(
     """The labels of the given images (every image when None; or one split's), by image
     id, as :func:`pair_state` reads each pair."""
     ids = None if image_ids is None else sorted(set(image_ids))
-    states, accepted = _read_pairs(conn, ids, split)
+    states, accepted, negatives = _read_pairs(conn, ids, split)
     sets: dict[int, dict[str, set[int]]] = {}
     negative, pending = PairState.NEGATIVE, PairState.PENDING
     not_exhaustive = {state for state in PairState if state.counts_not_exhaustive}
@@ -218,12 +234,13 @@ def federated_labels(
     image_query = _only_images(select(s.images.c.id), ids, split, s.images.c.id)
     empty: dict[str, set[int]] = {}
     out = {}
+    no_negatives: set[int] = set()
     for image_id in conn.execute(image_query.order_by(s.images.c.id)).scalars():
         kinds = sets.get(image_id, empty)
         out[image_id] = FederatedLabels(
             image_id,
             frozenset(kinds.get("pos", ())),
-            frozenset(kinds.get("neg", ())),
+            frozenset(negatives.get(image_id, no_negatives).union(kinds.get("neg", ()))),
             frozenset(kinds.get("nel", ())),
             frozenset(kinds.get("pen", ())),
         )
