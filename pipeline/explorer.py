@@ -26,7 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 from PIL import Image, ImageOps
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.engine import Connection
 
 from .annotations import Annotation, load_image_annotations
@@ -98,6 +98,13 @@ def category_image_ids(conn: Connection, category_id: int | None, state: str) ->
         query = select(pl.c.image_id)
     elif state == ABSENT:
         query = select(pl.c.image_id).where(pl.c.state == s.NEGATIVE)
+        if category_id is None:
+            # each image once, its first negative found (the EXISTS on the views' parts:
+            # SQLite takes a correlated condition into a join view, not a UNION ALL one)
+            stored = ic.c.image_id == s.images.c.id, ic.c.state == s.NEGATIVE
+            implicit = s.implicit_negatives.c.image_id == s.images.c.id
+            either = exists().where(*stored) | exists().where(implicit)
+            return _ids(conn, select(s.images.c.id).where(either))
     else:
         pairs = ic
         query = positive_pairs()

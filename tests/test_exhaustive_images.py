@@ -239,6 +239,7 @@ def test_a_version_6_project_gains_version_7_and_keeps_its_explicit_negatives(tm
     reference.close()
     db = sqlite3.connect(tmp_path / "p" / DB_NAME)
     db.execute("DROP VIEW pair_labels")
+    db.execute("DROP VIEW implicit_negatives")
     for table in ("exhaustive_images", "category_set_members", "category_sets"):
         db.execute(f"DROP TABLE {table}")
     db.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
@@ -308,6 +309,7 @@ def test_a_version_6_postgresql_project_gains_version_7_from_its_owner_only():
             add_logins(srv, project)
         with srv.connect() as owner:  # back to version 6
             owner.execute("DROP VIEW pair_labels")
+            owner.execute("DROP VIEW implicit_negatives")
             for table in ("exhaustive_images", "category_set_members", "category_sets"):
                 owner.execute(f"DROP TABLE {table}")
             owner.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")

@@ -53,6 +53,7 @@ from .views import StageItem
 STAGE = s.NEGATIVES
 ic = s.image_categories
 pl = s.pair_labels  # with the implicit negatives of imported exhaustive images
+implicit = s.implicit_negatives
 wi = s.work_items
 
 
@@ -116,8 +117,8 @@ class CandidateSampler:
         self.quota = settings.negatives_per_category
         self.per_image = settings.negative_candidates_per_image
         category_ids = conn.execute(select(s.categories.c.id).order_by(s.categories.c.id))
-        negatives = self._count_pairs(pl, (s.NEGATIVE,))
-        present = self._count_pairs(ic, (s.SPOTTED, s.CONFIRMED))  # no implicit one is
+        negatives = self._count_pairs(ic, (s.NEGATIVE,))  # the stored ones; implicit below
+        present = self._count_pairs(ic, (s.SPOTTED, s.CONFIRMED))
         pending: dict[int, int] = dict(
             conn.execute(
                 select(wi.c.category_id, func.count())
@@ -130,6 +131,8 @@ class CandidateSampler:
         buckets: dict[int, list[int]] = defaultdict(list)
         for (cid,) in category_ids:
             need = self.quota - negatives.get(cid, 0) - pending.get(cid, 0)
+            if need > 0:
+                need -= self._implicit_negatives(cid, need)
             if need > 0:
                 self.need[cid] = need
                 buckets[present.get(cid, 0)].append(cid)
@@ -144,6 +147,18 @@ class CandidateSampler:
                 .group_by(pairs.c.category_id)
             ).all()
         )
+
+    def _implicit_negatives(self, category_id: int, up_to: int) -> int:
+        """The category's implicit negatives (imported exhaustive images), counted up to
+        ``up_to``: only whether the quota is reached matters here, and a COCO import
+        has thousands per category (counting them all: 2 s at 50k images)."""
+        some = (
+            select(implicit.c.image_id)
+            .where(implicit.c.category_id == category_id)
+            .limit(up_to)
+            .subquery()
+        )
+        return int(self.conn.execute(select(func.count()).select_from(some)).scalar_one())
 
     def taken(self, image_id: int) -> set[int]:
         """Categories the image already has a pair or a pending candidate for."""

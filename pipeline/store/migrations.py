@@ -133,8 +133,9 @@ def _exhaustive_images_v7(conn: Connection) -> None:
             raise MigrationDeferred(reason)
     for table in (s.category_sets, s.category_set_members, s.exhaustive_images):
         table.create(conn, checkfirst=True)
-    for index in s.exhaustive_images.indexes:
-        index.create(conn, checkfirst=True)
+    for table in (s.category_set_members, s.exhaustive_images):
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
     if made or "pair_labels" not in inspect(conn).get_view_names():
         for statement in s.pair_labels_ddl(conn.dialect.name):
             conn.exec_driver_sql(statement)

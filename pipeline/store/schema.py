@@ -258,12 +258,21 @@ exhaustive_images = Table(
 Index("ix_exhaustive_images_set", exhaustive_images.c.set_id)
 
 # The pair labels every reader reads: the explicit rows of image_categories, and the
-# implicit negatives of the exhaustive images, with the same columns. A view (made by
-# :data:`PAIR_LABELS_DDL` after the tables, dropped before them), declared here for
-# queries on a MetaData of its own, so that ``metadata.create_all`` does not make it a
-# table. Writes go to image_categories. A query that only looks at states other than
-# 'negative' may read image_categories itself: the implicit part is negatives only.
+# implicit negatives of the exhaustive images, with the same columns. Two views (made by
+# :func:`pair_labels_ddl` after the tables, dropped before them), declared here for
+# queries on a MetaData of their own, so that ``metadata.create_all`` does not make them
+# tables. Writes go to image_categories. ``implicit_negatives`` is the one definition of
+# an implicit negative; ``pair_labels`` adds it to the rows. A query that only looks at
+# states other than 'negative' may read image_categories itself.
 views = MetaData()
+implicit_negatives = Table(
+    "implicit_negatives",
+    views,
+    Column("image_id", Integer),
+    Column("category_id", Integer),
+    Column("source", String(16)),
+    Column("created_at", Float),
+)
 pair_labels = Table(
     "pair_labels",
     views,
@@ -274,10 +283,12 @@ pair_labels = Table(
     Column("source", String(16)),
     Column("updated_at", Float),
 )
+# Sets by category: the implicit negatives of one category (stage 6's quota per category,
+# the explorer's "verified absent" filter) are found from its sets.
+Index("ix_category_set_members_category", category_set_members.c.category_id)
 
 IMPLICIT_NEGATIVES_SQL = (
-    f"SELECT e.image_id, m.category_id, '{NEGATIVE}', CAST(NULL AS BOOLEAN), "
-    "cs.source, e.created_at "
+    "SELECT e.image_id, m.category_id, cs.source, e.created_at "
     "FROM exhaustive_images e "
     "JOIN category_sets cs ON cs.id = e.set_id "
     "JOIN category_set_members m ON m.set_id = e.set_id "
@@ -286,23 +297,31 @@ IMPLICIT_NEGATIVES_SQL = (
     "AND NOT EXISTS (SELECT 1 FROM instances i "
     "WHERE i.image_id = e.image_id AND i.category_id = m.category_id)"
 )
-"""The one definition of an implicit negative (the second half of ``pair_labels``)."""
+"""On an exhaustive image, every category of its set that has no image_categories row and
+no instance (crowd regions included) is a verified negative: an explicit row always wins
+(it is the later answer), and an instance means the category is there."""
 
 
 def pair_labels_ddl(dialect: str) -> list[str]:
-    """The statements that (re)make the ``pair_labels`` view. On PostgreSQL it runs with
-    the reader's rights (``security_invoker``, PostgreSQL 15), so row-level security and
-    grants on the tables apply to it as to them."""
+    """The statements that (re)make the views. On PostgreSQL they run with the reader's
+    rights (``security_invoker``, PostgreSQL 15), so the grants and row-level security of
+    the tables apply through them as to the tables."""
     options = " WITH (security_invoker = true)" if dialect == "postgresql" else ""
-    body = (
+    labels = (
         "SELECT image_id, category_id, state, exhaustive, source, updated_at "
-        f"FROM image_categories UNION ALL {IMPLICIT_NEGATIVES_SQL}"
+        "FROM image_categories UNION ALL "
+        f"SELECT image_id, category_id, '{NEGATIVE}', CAST(NULL AS BOOLEAN), source, created_at "
+        "FROM implicit_negatives"
     )
-    return [*drop_pair_labels_ddl(), f"CREATE VIEW pair_labels{options} AS {body}"]
+    return [
+        *drop_pair_labels_ddl(),
+        f"CREATE VIEW implicit_negatives{options} AS {IMPLICIT_NEGATIVES_SQL}",
+        f"CREATE VIEW pair_labels{options} AS {labels}",
+    ]
 
 
 def drop_pair_labels_ddl() -> list[str]:
-    return ["DROP VIEW IF EXISTS pair_labels"]
+    return ["DROP VIEW IF EXISTS pair_labels", "DROP VIEW IF EXISTS implicit_negatives"]
 
 
 @event.listens_for(metadata, "after_create")
@@ -315,6 +334,7 @@ def _create_views(target: MetaData, connection: Connection, **kw: Any) -> None:
 def _drop_views(target: MetaData, connection: Connection, **kw: Any) -> None:
     for statement in drop_pair_labels_ddl():
         connection.exec_driver_sql(statement)
+
 
 # --- stage 2: exhaustive instance marking -----------------------------------------------
 
