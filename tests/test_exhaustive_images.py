@@ -230,6 +230,21 @@ def test_a_second_import_onto_an_exhaustive_image_keeps_its_negatives_and_refuse
                             lenient=True)  # fmt: skip
         assert any("as negative" in p.message for p in clash.problems)
         assert _ids(project, "car")[0] in _labels(project)[2]["neg_category_ids"]
+        # a file with one more category over the same images: its absent pairs are
+        # explicit rows (each image keeps its set), the others stay as they were
+        doc = small_coco(tmp_path)
+        doc["categories"].append({"id": 16, "name": "bird", "supercategory": "animal"})
+        doc["annotations"] = []
+        more = import_coco(project, write_json(tmp_path / "bird.json", doc), images_root=tmp_path)
+        assert more.ok and more.negative_pairs == 3
+        (bird,) = _ids(project, "bird")
+        stored = s.image_categories.c.state == s.NEGATIVE
+        assert _count(project, s.image_categories, stored) == 3
+        after = _labels(project)
+        for image_id, labels in before.items():
+            assert after[image_id]["neg_category_ids"] == sorted(
+                [*labels["neg_category_ids"], bird]
+            )
 
 
 def test_a_version_6_project_gains_version_7_and_keeps_its_explicit_negatives(tmp_path: Path):

@@ -213,7 +213,7 @@ _ProjectRows = tuple[
 
 
 def _rows(project: Project) -> _ProjectRows:
-    pl, inst, seg = s.pair_labels, s.instances, s.segments
+    ic, inst, seg = s.image_categories, s.instances, s.segments
     with project.read() as conn:
         settings = read_settings(conn)
         categories = conn.execute(
@@ -225,8 +225,9 @@ def _rows(project: Project) -> _ProjectRows:
         images = {r.id: r for r in conn.execute(select(*columns, *more))}
         finished = set(conn.execute(select(s.spotting_finished.c.image_id)).scalars())
         answered: dict[int, set[int]] = {}
-        # every answered pair: the implicit negatives of imported exhaustive images too
-        for image_id, category_id in conn.execute(select(pl.c.image_id, pl.c.category_id)):
+        # the stored pairs only: an implicit negative (pair_labels) is a negative, in
+        # the labels, so it is never among the unverified this is read for
+        for image_id, category_id in conn.execute(select(ic.c.image_id, ic.c.category_id)):
             answered.setdefault(image_id, set()).add(category_id)
         query = (
             select(inst.c.image_id, inst.c.category_id, seg.c.mask_kind, seg.c.mask)

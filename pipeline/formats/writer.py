@@ -499,7 +499,8 @@ class ImportWriter:
     def _explicit_negatives(self, already: dict[int, int], set_id: int) -> None:
         """Explicit negative rows for the images that were exhaustive over another set:
         the categories of this import's set that are not negatives there already."""
-        pl, images, members = s.pair_labels, s.images, s.category_set_members
+        pairs, implicit = s.image_categories, s.implicit_negatives
+        images, members = s.images, s.category_set_members
         columns = ["image_id", "category_id", "state", "exhaustive", "source", "updated_at"]
         chosen = sorted(already)
         for start in range(0, len(chosen), 500):
@@ -517,8 +518,15 @@ class ImportWriter:
                 .where(
                     images.c.id.in_(chunk),
                     members.c.set_id == set_id,
+                    # the parts of pair_labels, each: SQLite takes a correlated condition
+                    # into a join view, not into a UNION ALL one
                     ~exists().where(
-                        pl.c.image_id == images.c.id, pl.c.category_id == members.c.category_id
+                        pairs.c.image_id == images.c.id,
+                        pairs.c.category_id == members.c.category_id,
+                    ),
+                    ~exists().where(
+                        implicit.c.image_id == images.c.id,
+                        implicit.c.category_id == members.c.category_id,
                     ),
                     ~exists().where(
                         s.instances.c.image_id == images.c.id,
