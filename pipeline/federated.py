@@ -299,8 +299,14 @@ def label_counts(conn: Connection) -> LabelCounts:
     states: dict[str, int] = dict(
         conn.execute(select(pl.c.state, func.count()).group_by(pl.c.state)).all()
     )
+    # each category asked for its first negative: a stored row, or an implicit one (an
+    # EXISTS on each part of pair_labels: SQLite takes a correlated condition into a
+    # join view, not into a UNION ALL one; listing the negatives took 2.5 s at 3.6M)
+    category = s.categories.c.id
+    stored = exists().where(ic.c.category_id == category, ic.c.state == s.NEGATIVE)
+    implicit = exists().where(s.implicit_negatives.c.category_id == category)
     negative_categories = conn.execute(
-        select(func.count(func.distinct(pl.c.category_id))).where(pl.c.state == s.NEGATIVE)
+        select(func.count()).select_from(s.categories).where(stored | implicit)
     ).scalar_one()
     present = int(states.get(s.SPOTTED, 0)) + int(states.get(s.CONFIRMED, 0))
     return LabelCounts(
