@@ -13,13 +13,14 @@ from collections.abc import Iterable, Sequence
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Table, bindparam, exists, func, literal, null, select, text, true
+from sqlalchemy import Table, and_, bindparam, exists, func, literal, null, select, text, true
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from ..images import stored_path
 from ..store import schema as s
-from ..store.database import Project, now, read_meta_json, write_meta_json
+from ..store.database import Project, inserted_id, now, read_meta_json, write_meta_json
 from ..vocabulary import merge_categories, normalize
 from .report import ImportReport
 from .source import BOX_ONLY, Encoded, Key, SourceCategory, SourceImage
@@ -454,7 +455,7 @@ class ImportWriter:
         made = conn.execute(
             s.category_sets.insert().values(source=s.SOURCE_IMPORTED, created_at=self.created)
         )
-        set_id = int(made.inserted_primary_key[0])
+        set_id = inserted_id(made)
         conn.execute(
             s.category_set_members.insert(),
             [{"set_id": set_id, "category_id": c} for c in members],
@@ -471,30 +472,31 @@ class ImportWriter:
         rows = [{"image_id": i, "set_id": set_id, "created_at": self.created} for i in fresh]
         for start in range(0, len(rows), FLUSH_ROWS):
             conn.execute(s.exhaustive_images.insert(), rows[start : start + FLUSH_ROWS])
-        self.report.negative_pairs += self._implicit_negatives(fresh, members)
+        self.report.negative_pairs += self._implicit_negatives(set_id, len(fresh), len(members))
         if already:
             self._explicit_negatives(already, set_id)
 
-    def _implicit_negatives(self, images: list[int], members: list[int]) -> int:
-        """How many negatives the new exhaustive rows of ``images`` make: every member
-        pair, less those with a pair row or an instance (counted from those rows, which
-        are few, rather than by listing the many negatives)."""
+    def _implicit_negatives(self, set_id: int, images: int, members: int) -> int:
+        """How many negatives the ``images`` new exhaustive rows of set ``set_id`` make:
+        every member pair, less those with a pair row or an instance (counted from those
+        rows, which are few, rather than by listing the many negatives: one query)."""
         pairs, instances = s.image_categories, s.instances
-        taken = 0
-        for start in range(0, len(images), 500):
-            chunk = images[start : start + 500]
-            present = (
-                select(pairs.c.image_id, pairs.c.category_id)
-                .where(pairs.c.image_id.in_(chunk), pairs.c.category_id.in_(members))
-                .union(
-                    select(instances.c.image_id, instances.c.category_id).where(
-                        instances.c.image_id.in_(chunk), instances.c.category_id.in_(members)
-                    )
+        ex, mem = s.exhaustive_images, s.category_set_members
+
+        def on_set_images(table: Table) -> Select:
+            # joined, not two IN lists: SQLite would probe every (image, category) pair
+            return (
+                select(table.c.image_id, table.c.category_id)
+                .join(ex, ex.c.image_id == table.c.image_id)
+                .join(
+                    mem, and_(mem.c.set_id == ex.c.set_id, mem.c.category_id == table.c.category_id)
                 )
-                .subquery()
+                .where(ex.c.set_id == set_id)
             )
-            taken += int(self.conn.execute(select(func.count()).select_from(present)).scalar_one())
-        return len(images) * len(members) - taken
+
+        present = on_set_images(pairs).union(on_set_images(instances)).subquery()
+        taken = int(self.conn.execute(select(func.count()).select_from(present)).scalar_one())
+        return images * members - taken
 
     def _explicit_negatives(self, already: dict[int, int], set_id: int) -> None:
         """Explicit negative rows for the images that were exhaustive over another set:
