@@ -91,7 +91,7 @@ def _postgres_findings(conn: Connection, limit: int) -> list[Finding]:
 
 
 def metadata_findings(conn: Connection) -> list[Finding]:
-    from .store.database import REQUIRED_TABLES, _read_version
+    from .store.database import REQUIRED_TABLES, TABLE_SINCE, _read_version
 
     out: list[Finding] = []
     try:
@@ -101,7 +101,7 @@ def metadata_findings(conn: Connection) -> list[Finding]:
         version = None
     present = set(conn.dialect.get_table_names(conn))
     for name in REQUIRED_TABLES:
-        if name not in present:
+        if name not in present and (version or 1) >= TABLE_SINCE.get(name, 1):
             out.append(Finding("schema", f"table {name}", f"is missing (schema version {version})"))
     if "settings" in present:
         try:

@@ -26,7 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 from PIL import Image, ImageOps
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.engine import Connection
 
 from .annotations import Annotation, load_image_annotations
@@ -38,6 +38,7 @@ from .store import schema as s
 from .store.columns import integer_columns
 
 ic, wi, ev = s.image_categories, s.work_items, s.events
+pl = s.pair_labels  # the pair labels as every reader sees them (with implicit negatives)
 
 ANY_STATE, PRESENT, ABSENT, NOT_EXHAUSTIVE = "any", "present", "absent", "not_exhaustive"
 CATEGORY_STATES = (ANY_STATE, PRESENT, ABSENT, NOT_EXHAUSTIVE)
@@ -92,11 +93,20 @@ def all_image_ids(conn: Connection) -> np.ndarray:
 def category_image_ids(conn: Connection, category_id: int | None, state: str) -> np.ndarray:
     """Images where the category (None: at least one category) is present, verified
     absent, not exhaustive, or labelled at all (``any``)."""
+    pairs: Any = pl  # every label, the implicit negatives of exhaustive images too
     if state == ANY_STATE:
-        query = select(ic.c.image_id)
+        query = select(pl.c.image_id)
     elif state == ABSENT:
-        query = select(ic.c.image_id).where(ic.c.state == s.NEGATIVE)
+        query = select(pl.c.image_id).where(pl.c.state == s.NEGATIVE)
+        if category_id is None:
+            # each image once, its first negative found (the EXISTS on the views' parts:
+            # SQLite takes a correlated condition into a join view, not a UNION ALL one)
+            stored = ic.c.image_id == s.images.c.id, ic.c.state == s.NEGATIVE
+            implicit = s.implicit_negatives.c.image_id == s.images.c.id
+            either = exists().where(*stored) | exists().where(implicit)
+            return _ids(conn, select(s.images.c.id).where(either))
     else:
+        pairs = ic
         query = positive_pairs()
         if state == NOT_EXHAUSTIVE:
             query = query.where(ic.c.exhaustive.is_(False))
@@ -106,7 +116,7 @@ def category_image_ids(conn: Connection, category_id: int | None, state: str) ->
             first = query.with_only_columns(ic.c.image_id).where(ic.c.image_id == s.images.c.id)
             return _ids(conn, select(s.images.c.id).where(first.exists()))
     if category_id is not None:
-        query = query.where(ic.c.category_id == category_id)
+        query = query.where(pairs.c.category_id == category_id)
     elif state == ANY_STATE:
         return all_image_ids(conn)
     return _ids(conn, query)
@@ -273,7 +283,7 @@ def image_history(conn: Connection, image_id: int) -> ImageHistory:
             r.category_id in positives,
         )
         for r in conn.execute(
-            select(ic).where(ic.c.image_id == image_id).order_by(ic.c.category_id)
+            select(pl).where(pl.c.image_id == image_id).order_by(pl.c.category_id)
         )
     )
     annotations = load_image_annotations(conn, image_id)
@@ -406,7 +416,7 @@ def image_summary(conn: Connection, image_id: int) -> ImageSummary | None:
     pairs = {
         r.category_id: PairState(r.state, r.exhaustive)
         for r in conn.execute(
-            select(ic.c.category_id, ic.c.state, ic.c.exhaustive).where(ic.c.image_id == image_id)
+            select(pl.c.category_id, pl.c.state, pl.c.exhaustive).where(pl.c.image_id == image_id)
         )
     }
     annotations = tuple(load_image_annotations(conn, image_id))

@@ -4,7 +4,10 @@ Derived from the answers (docs/pipeline.md, "Federated labels"), never stored tw
 
 - positive (P_c): the pair is ``confirmed`` and has at least one accepted instance
   (crowd regions never count) with an accepted segment;
-- negative (N_c): the pair is ``negative`` (verified absent in stage 6, or imported so);
+- negative (N_c): the pair is ``negative`` (verified absent in stage 6, or imported so):
+  a row of image_categories, or an implicit negative of an image an import made
+  exhaustive over its categories; both are read through the ``pair_labels`` view
+  (pipeline/store/schema.py), the one definition of a negative;
 - not exhaustive: a positive pair whose exhaustiveness was answered "some are missing"
   (``exhaustive`` False);
 - every other pair (spotted, confirmed but not yet accepted, rejected) and every
@@ -28,14 +31,15 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import String, and_, cast, exists, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
 from .store import schema as s
 from .store.database import Project
 
-ic = s.image_categories
+ic = s.image_categories  # the explicit pairs: every state but the implicit negatives
+pl = s.pair_labels  # every pair label, the exhaustive images' implicit negatives too
 inst = s.instances
 seg = s.segments
 wi = s.work_items
@@ -142,21 +146,37 @@ def pair_states(
     """:func:`pair_state` of every pair of the given images (or split) that is not
     unverified, by (image id, category id)."""
     ids = None if image_ids is None else sorted(set(image_ids))
-    return _read_pairs(conn, ids, split)[0]
+    states, _, negatives = _read_pairs(conn, ids, split)
+    negative = PairState.NEGATIVE
+    for image_id, category_ids in negatives.items():
+        for category_id in category_ids:
+            states[(image_id, category_id)] = negative
+    return states
 
 
 def _read_pairs(
     conn: Connection, ids: list[int] | None, split: str | None
-) -> tuple[dict[tuple[int, int], PairState], set[tuple[int, int]]]:
-    """The states of the pairs that are not unverified, and the pairs with an accepted
-    instance."""
+) -> tuple[dict[tuple[int, int], PairState], set[tuple[int, int]], dict[int, set[int]]]:
+    """The states of the pairs that are not unverified (the negatives aside), the pairs
+    with an accepted instance, and each image's verified negatives.
+
+    A negative pair is a negative whatever else is stored of it (:func:`pair_state`),
+    so the negatives come as one row per image, their category ids as one string:
+    a COCO import's are millions of pairs, and a row each cost 1.5 s of Python per
+    400k of them."""
+    listed = func.aggregate_strings(cast(pl.c.category_id, String), ",")
+    grouped = select(pl.c.image_id, listed).where(pl.c.state == s.NEGATIVE)
+    negatives: dict[int, set[int]] = {
+        image_id: set(map(int, category_ids.split(",")))
+        for image_id, category_ids in conn.execute(
+            _only_images(grouped, ids, split, pl.c.image_id).group_by(pl.c.image_id)
+        )
+    }
     rows: dict[tuple[int, int], tuple[str, bool | None]] = {}
     told = select(ic.c.image_id, ic.c.category_id, ic.c.state, ic.c.exhaustive).where(
-        (ic.c.state == s.NEGATIVE) | ic.c.exhaustive.is_not(None)
+        ic.c.exhaustive.is_not(None)  # only stored rows have the flag
     )
-    for image_id, category_id, state, exhaustive in conn.execute(
-        _only_images(told, ids, split)
-    ).all():  # fetched at once: a COCO import's negatives are millions of rows
+    for image_id, category_id, state, exhaustive in conn.execute(_only_images(told, ids, split)):
         rows[(image_id, category_id)] = (state, exhaustive)
     accepted: set[tuple[int, int]] = set()
     for image_id, category_id, exhaustive in conn.execute(
@@ -183,7 +203,7 @@ def _read_pairs(
     known: dict[tuple[int, int], PairState] = {
         key: value for key, value in states.items() if value is not PairState.UNVERIFIED
     }
-    return known, accepted
+    return known, accepted, negatives
 
 
 def federated_labels(
@@ -192,7 +212,7 @@ def federated_labels(
     """The labels of the given images (every image when None; or one split's), by image
     id, as :func:`pair_state` reads each pair."""
     ids = None if image_ids is None else sorted(set(image_ids))
-    states, accepted = _read_pairs(conn, ids, split)
+    states, accepted, negatives = _read_pairs(conn, ids, split)
     sets: dict[int, dict[str, set[int]]] = {}
     negative, pending = PairState.NEGATIVE, PairState.PENDING
     not_exhaustive = {state for state in PairState if state.counts_not_exhaustive}
@@ -214,12 +234,13 @@ def federated_labels(
     image_query = _only_images(select(s.images.c.id), ids, split, s.images.c.id)
     empty: dict[str, set[int]] = {}
     out = {}
+    no_negatives: set[int] = set()
     for image_id in conn.execute(image_query.order_by(s.images.c.id)).scalars():
         kinds = sets.get(image_id, empty)
         out[image_id] = FederatedLabels(
             image_id,
             frozenset(kinds.get("pos", ())),
-            frozenset(kinds.get("neg", ())),
+            frozenset(negatives.get(image_id, no_negatives).union(kinds.get("neg", ()))),
             frozenset(kinds.get("nel", ())),
             frozenset(kinds.get("pen", ())),
         )
@@ -276,10 +297,16 @@ def label_counts(conn: Connection) -> LabelCounts:
         ).all()
     )
     states: dict[str, int] = dict(
-        conn.execute(select(ic.c.state, func.count()).group_by(ic.c.state)).all()
+        conn.execute(select(pl.c.state, func.count()).group_by(pl.c.state)).all()
     )
+    # each category asked for its first negative: a stored row, or an implicit one (an
+    # EXISTS on each part of pair_labels: SQLite takes a correlated condition into a
+    # join view, not into a UNION ALL one; listing the negatives took 2.5 s at 3.6M)
+    category = s.categories.c.id
+    stored = exists().where(ic.c.category_id == category, ic.c.state == s.NEGATIVE)
+    implicit = exists().where(s.implicit_negatives.c.category_id == category)
     negative_categories = conn.execute(
-        select(func.count(func.distinct(ic.c.category_id))).where(ic.c.state == s.NEGATIVE)
+        select(func.count()).select_from(s.categories).where(stored | implicit)
     ).scalar_one()
     present = int(states.get(s.SPOTTED, 0)) + int(states.get(s.CONFIRMED, 0))
     return LabelCounts(
@@ -307,8 +334,8 @@ def check_invariants(conn: Connection) -> list[Violation]:
     add(
         "negative-and-positive",
         conn.execute(
-            select(ic.c.image_id, ic.c.category_id).where(
-                ic.c.state == s.NEGATIVE, _accepted_instance(ic.c.image_id, ic.c.category_id)
+            select(pl.c.image_id, pl.c.category_id).where(
+                pl.c.state == s.NEGATIVE, _accepted_instance(pl.c.image_id, pl.c.category_id)
             )
         ),
         "verified absent, yet it has an accepted instance",

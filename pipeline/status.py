@@ -28,9 +28,7 @@ def project_status(project: Project, *, files: ImageCheck | None = None) -> dict
         queues = stage_counts(conn)
         pairs: dict[str, int] = dict(
             conn.execute(
-                select(s.image_categories.c.state, func.count()).group_by(
-                    s.image_categories.c.state
-                )
+                select(s.pair_labels.c.state, func.count()).group_by(s.pair_labels.c.state)
             ).all()
         )
         labels = label_counts(conn)

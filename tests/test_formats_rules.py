@@ -242,13 +242,13 @@ def test_lenient_lists_every_dropped_annotation_on_the_command_line(
 
 
 def _pairs(project: Project) -> dict[tuple[str, str], tuple[str, object]]:
+    pl = s.pair_labels  # the stored rows and the implicit negatives of exhaustive images
     with project.read() as conn:
         rows = conn.execute(
-            select(s.images.c.file_name, s.categories.c.name, s.image_categories.c.state,
-                   s.image_categories.c.exhaustive)
-            .join(s.images, s.images.c.id == s.image_categories.c.image_id)
-            .join(s.categories, s.categories.c.id == s.image_categories.c.category_id)
-        ).all()  # fmt: skip
+            select(s.images.c.file_name, s.categories.c.name, pl.c.state, pl.c.exhaustive)
+            .join(s.images, s.images.c.id == pl.c.image_id)
+            .join(s.categories, s.categories.c.id == pl.c.category_id)
+        ).all()
     return {(r[0], r[1]): (r[2], r[3]) for r in rows}
 
 
@@ -274,6 +274,11 @@ def test_a_coco_import_records_absent_categories_as_verified_negatives(
     }
     assert report.negative_pairs == 6
     assert "6 verified negatives" in report.summary() and "--federated" in report.summary()
+    # stored once per image (decision 0080): the positives' rows, one set, 3 image rows
+    with coco_project.read() as conn:
+        stored = conn.execute(select(s.image_categories.c.state)).scalars().all()
+        exhaustive = conn.execute(select(s.exhaustive_images.c.image_id)).scalars().all()
+    assert sorted(stored) == [s.CONFIRMED] * 3 and len(exhaustive) == 3
 
 
 def test_federated_keeps_absent_categories_unverified(

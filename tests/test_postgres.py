@@ -165,7 +165,7 @@ def test_a_version_4_project_on_postgresql_gains_the_event_tool_column(pg_url: s
                 )  # fmt: skip
             conn.execute(text("UPDATE meta SET value = '4' WHERE key = 'schema_version'"))
     with Project.open(pg_url) as project:
-        assert project.schema_version() == len(MIGRATIONS) == 6
+        assert project.schema_version() == len(MIGRATIONS) == 7
         with project.read() as conn:
             tools = conn.execute(text("SELECT action, tool FROM events ORDER BY id")).all()
             indexed = conn.execute(

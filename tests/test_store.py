@@ -233,7 +233,7 @@ def test_a_version_1_project_gains_the_drafts_table_and_annotator_roles(tmp_path
         db.execute("DROP INDEX ix_events_effort")
         db.execute("ALTER TABLE events DROP COLUMN tool")
     with Project.open(tmp_path / "p") as project:
-        assert project.schema_version() == len(MIGRATIONS) == 6
+        assert project.schema_version() == len(MIGRATIONS) == 7
         with project.read() as conn:
             roles = conn.exec_driver_sql("SELECT name, role FROM annotators").all()
             tables = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master")}
@@ -309,7 +309,7 @@ def test_a_version_4_project_gains_the_event_tool_column_and_the_wider_indexes(
         )
         db.execute("ANALYZE")
     with Project.open(tmp_path / "p") as project:
-        assert project.schema_version() == len(MIGRATIONS) == 6
+        assert project.schema_version() == len(MIGRATIONS) == 7
         with project.read() as conn:
             tools = conn.exec_driver_sql("SELECT action, stage, tool FROM events ORDER BY id").all()
             index = conn.exec_driver_sql("PRAGMA index_info(ix_events_effort)").all()

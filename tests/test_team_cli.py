@@ -131,7 +131,7 @@ def test_a_new_login_needs_a_password(server, capsys, monkeypatch):
 @needs_postgres
 def test_a_project_made_before_team_security_says_so_until_its_owner_upgrades(capsys, tmp_path):
     """The owner lacks CREATEROLE: the project stays at version 5 and works; once the
-    server's administrator grants it, ``team upgrade`` applies version 6."""
+    server's administrator grants it, ``team upgrade`` applies versions 6 and 7."""
     import psycopg
 
     name = f"old_{uuid.uuid4().hex[:8]}"
@@ -160,7 +160,7 @@ def test_a_project_made_before_team_security_says_so_until_its_owner_upgrades(ca
         assert main(["team", url, "upgrade"]) == 0
         assert f"you are {name} (admin)" in capsys.readouterr().out
         with Project.open(url) as project:
-            assert project.schema_version() == 6
+            assert project.schema_version() == 7
     finally:
         with psycopg.connect(
             f"postgresql://{name}:{password}@{HOST}/postgres", autocommit=True
@@ -204,7 +204,7 @@ def test_migrate_into_postgresql_makes_the_connecting_login_the_admin(tmp_path, 
         with Project.open(url) as project:
             me = roles.identity(project)
             team = {m.name: m.role for m in roles.team(project)}
-            assert project.schema_version() == 6
+            assert project.schema_version() == 7
         assert (me.login, me.role) == (login, roles.ADMIN)
         assert team == {login: roles.ADMIN, "ann": roles.ADMIN}  # ann: a row without a login
         with psycopg.connect(url) as conn:  # the copy has its own groups, of its own oid

@@ -109,6 +109,11 @@ ADMIN_WRITES = [
     ("images", "DELETE FROM images WHERE false"),
     ("models", "UPDATE models SET status = 'ready'"),
     ("models", "DELETE FROM models"),
+    # an import's exhaustive images (schema version 7): written by imports, an admin's
+    ("category_sets", "INSERT INTO category_sets (source, created_at) VALUES ('imported', 0)"),
+    ("category_set_members", "DELETE FROM category_set_members WHERE false"),
+    ("exhaustive_images", "INSERT INTO exhaustive_images SELECT id, 1, 0 FROM images WHERE false"),
+    ("exhaustive_images", "DELETE FROM exhaustive_images WHERE false"),
 ]
 
 

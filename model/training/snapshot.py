@@ -225,6 +225,8 @@ def _rows(project: Project) -> _ProjectRows:
         images = {r.id: r for r in conn.execute(select(*columns, *more))}
         finished = set(conn.execute(select(s.spotting_finished.c.image_id)).scalars())
         answered: dict[int, set[int]] = {}
+        # the stored pairs only: an implicit negative (pair_labels) is a negative, in
+        # the labels, so it is never among the unverified this is read for
         for image_id, category_id in conn.execute(select(ic.c.image_id, ic.c.category_id)):
             answered.setdefault(image_id, set()).add(category_id)
         query = (

@@ -13,13 +13,14 @@ from collections.abc import Iterable, Sequence
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Table, bindparam, exists, func, literal, null, select, text, true
+from sqlalchemy import Table, and_, bindparam, exists, func, literal, null, select, text, true
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from ..images import stored_path
 from ..store import schema as s
-from ..store.database import Project, now, read_meta_json, write_meta_json
+from ..store.database import Project, inserted_id, now, read_meta_json, write_meta_json
 from ..vocabulary import merge_categories, normalize
 from .report import ImportReport
 from .source import BOX_ONLY, Encoded, Key, SourceCategory, SourceImage
@@ -247,13 +248,11 @@ class ImportWriter:
         reused = sorted(self.reused)
         for start in range(0, len(reused), 500):
             chunk = reused[start : start + 500]
+            pairs = s.pair_labels  # an earlier import's implicit negatives too
             for r in self.conn.execute(
                 select(
-                    s.image_categories.c.image_id,
-                    s.image_categories.c.category_id,
-                    s.image_categories.c.state,
-                    s.image_categories.c.exhaustive,
-                ).where(s.image_categories.c.image_id.in_(chunk))
+                    pairs.c.image_id, pairs.c.category_id, pairs.c.state, pairs.c.exhaustive
+                ).where(pairs.c.image_id.in_(chunk))
             ):
                 self.existing_pairs[(r.image_id, r.category_id)] = (r.state, r.exhaustive)
             for row in self.conn.execute(
@@ -444,39 +443,100 @@ class ImportWriter:
     def _absent_negatives(self) -> None:
         """The input is exhaustive over ``exhaustive_over`` (COCO): on each image it
         annotated, those categories with no instance and no pair yet become verified
-        negatives. One INSERT ... SELECT per 500 images: millions of pairs for a COCO
-        file, so no Python row is built for them."""
+        negatives. Stored once per image (decision 0080): one category set for the
+        import, and one ``exhaustive_images`` row per image naming it; the
+        ``pair_labels`` view reads the negatives out of them. An image some earlier
+        import already made exhaustive keeps its set, and the categories this import
+        adds to it get explicit negative rows (rare: a file imported onto its images
+        again)."""
         if self.exhaustive_over is None or not self.exhaustive_images:
             return
-        pairs, images, categories, instances = (
-            s.image_categories,
-            s.images,
-            s.categories,
-            s.instances,
+        conn, members = self.conn, sorted(set(self.exhaustive_over))
+        made = conn.execute(
+            s.category_sets.insert().values(source=s.SOURCE_IMPORTED, created_at=self.created)
         )
-        columns = ["image_id", "category_id", "state", "exhaustive", "source", "updated_at"]
-        for start in range(0, len(self.exhaustive_images), 500):
-            chunk = self.exhaustive_images[start : start + 500]
-            absent = select(
-                images.c.id,
-                categories.c.id,
-                literal(s.NEGATIVE),
-                null(),
-                literal(s.SOURCE_IMPORTED),
-                literal(self.created),
-            ).select_from(images.join(categories, true()))  # every pair, on purpose
-            absent = absent.where(
-                images.c.id.in_(chunk),
-                categories.c.id.in_(self.exhaustive_over),
-                ~exists().where(
-                    pairs.c.image_id == images.c.id, pairs.c.category_id == categories.c.id
-                ),
-                ~exists().where(
-                    instances.c.image_id == images.c.id,
-                    instances.c.category_id == categories.c.id,
-                ),
+        set_id = inserted_id(made)
+        conn.execute(
+            s.category_set_members.insert(),
+            [{"set_id": set_id, "category_id": c} for c in members],
+        )
+        images = sorted(set(self.exhaustive_images))
+        already: dict[int, int] = {}
+        for start in range(0, len(images), 500):
+            chunk = [i for i in images[start : start + 500] if i in self.reused]
+            if chunk:
+                ex = s.exhaustive_images
+                query = select(ex.c.image_id, ex.c.set_id).where(ex.c.image_id.in_(chunk))
+                already.update({r.image_id: r.set_id for r in conn.execute(query)})
+        fresh = [i for i in images if i not in already]
+        rows = [{"image_id": i, "set_id": set_id, "created_at": self.created} for i in fresh]
+        for start in range(0, len(rows), FLUSH_ROWS):
+            conn.execute(s.exhaustive_images.insert(), rows[start : start + FLUSH_ROWS])
+        self.report.negative_pairs += self._implicit_negatives(set_id, len(fresh), len(members))
+        if already:
+            self._explicit_negatives(already, set_id)
+
+    def _implicit_negatives(self, set_id: int, images: int, members: int) -> int:
+        """How many negatives the ``images`` new exhaustive rows of set ``set_id`` make:
+        every member pair, less those with a pair row or an instance (counted from those
+        rows, which are few, rather than by listing the many negatives: one query)."""
+        pairs, instances = s.image_categories, s.instances
+        ex, mem = s.exhaustive_images, s.category_set_members
+
+        def on_set_images(table: Table) -> Select:
+            # joined, not two IN lists: SQLite would probe every (image, category) pair
+            return (
+                select(table.c.image_id, table.c.category_id)
+                .join(ex, ex.c.image_id == table.c.image_id)
+                .join(
+                    mem, and_(mem.c.set_id == ex.c.set_id, mem.c.category_id == table.c.category_id)
+                )
+                .where(ex.c.set_id == set_id)
             )
-            done = self.conn.execute(pairs.insert().from_select(columns, absent))
+
+        present = on_set_images(pairs).union(on_set_images(instances)).subquery()
+        taken = int(self.conn.execute(select(func.count()).select_from(present)).scalar_one())
+        return images * members - taken
+
+    def _explicit_negatives(self, already: dict[int, int], set_id: int) -> None:
+        """Explicit negative rows for the images that were exhaustive over another set:
+        the categories of this import's set that are not negatives there already."""
+        pairs, implicit = s.image_categories, s.implicit_negatives
+        images, members = s.images, s.category_set_members
+        columns = ["image_id", "category_id", "state", "exhaustive", "source", "updated_at"]
+        chosen = sorted(already)
+        for start in range(0, len(chosen), 500):
+            chunk = chosen[start : start + 500]
+            absent = (
+                select(
+                    images.c.id,
+                    members.c.category_id,
+                    literal(s.NEGATIVE),
+                    null(),
+                    literal(s.SOURCE_IMPORTED),
+                    literal(self.created),
+                )
+                .select_from(images.join(members, true()))
+                .where(
+                    images.c.id.in_(chunk),
+                    members.c.set_id == set_id,
+                    # the parts of pair_labels, each: SQLite takes a correlated condition
+                    # into a join view, not into a UNION ALL one
+                    ~exists().where(
+                        pairs.c.image_id == images.c.id,
+                        pairs.c.category_id == members.c.category_id,
+                    ),
+                    ~exists().where(
+                        implicit.c.image_id == images.c.id,
+                        implicit.c.category_id == members.c.category_id,
+                    ),
+                    ~exists().where(
+                        s.instances.c.image_id == images.c.id,
+                        s.instances.c.category_id == members.c.category_id,
+                    ),
+                )
+            )
+            done = self.conn.execute(s.image_categories.insert().from_select(columns, absent))
             self.report.negative_pairs += max(done.rowcount, 0)
 
     # ------------------------------------------------------------ helpers

@@ -102,15 +102,28 @@ def check_box(image: Any, box: Box) -> None:
 
 
 def pair_row(conn: Connection, image_id: int, category_id: int) -> Any:
+    """The pair's label (None: no label): its image_categories row, or the implicit
+    negative of an image an import made exhaustive (the ``pair_labels`` view)."""
+    pl = s.pair_labels
+    return conn.execute(
+        select(pl).where(pl.c.image_id == image_id, pl.c.category_id == category_id)
+    ).first()
+
+
+def stored_pair(conn: Connection, image_id: int, category_id: int) -> Any:
+    """The pair's image_categories row (None: none, perhaps an implicit negative)."""
     return conn.execute(
         select(ic).where(ic.c.image_id == image_id, ic.c.category_id == category_id)
     ).first()
 
 
 def set_pair(journal: Journal, image_id: int, category_id: int, **values: Any) -> None:
-    """Create or change the federated state of one (image, category) pair."""
+    """Create or change the federated state of one (image, category) pair. Decided on
+    the stored row: an answer on an implicit negative inserts a row, which wins over
+    it; undoing that answer deletes the row and the implicit negative is back, as the
+    import left it."""
     values["updated_at"] = now()
-    if pair_row(journal.conn, image_id, category_id) is None:
+    if stored_pair(journal.conn, image_id, category_id) is None:
         values.setdefault("exhaustive", None)
         values.setdefault("source", s.SOURCE_PIPELINE)
         journal.insert(ic, image_id=image_id, category_id=category_id, **values)

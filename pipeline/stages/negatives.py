@@ -9,7 +9,8 @@ while LVIS spreads each category's negatives over the whole set. (Images that ne
 had a round, such as imported ones declared spotted, get theirs at any time.)
 A category is a candidate for an image when
 
-- the image has no (image, category) pair yet (not spotted, rejected or checked), and
+- the image has no (image, category) pair yet (not spotted, rejected or checked, nor
+  a negative of an import exhaustive over the category), and
 - the category still needs negatives: its verified negatives plus its pending
   candidates are fewer than ``negatives_per_category``.
 
@@ -51,6 +52,8 @@ from .views import StageItem
 
 STAGE = s.NEGATIVES
 ic = s.image_categories
+pl = s.pair_labels  # with the implicit negatives of imported exhaustive images
+implicit = s.implicit_negatives
 wi = s.work_items
 
 
@@ -114,8 +117,8 @@ class CandidateSampler:
         self.quota = settings.negatives_per_category
         self.per_image = settings.negative_candidates_per_image
         category_ids = conn.execute(select(s.categories.c.id).order_by(s.categories.c.id))
-        negatives = self._count_pairs((s.NEGATIVE,))
-        present = self._count_pairs((s.SPOTTED, s.CONFIRMED))
+        negatives = self._count_pairs(ic, (s.NEGATIVE,))  # the stored ones; implicit below
+        present = self._count_pairs(ic, (s.SPOTTED, s.CONFIRMED))
         pending: dict[int, int] = dict(
             conn.execute(
                 select(wi.c.category_id, func.count())
@@ -129,23 +132,37 @@ class CandidateSampler:
         for (cid,) in category_ids:
             need = self.quota - negatives.get(cid, 0) - pending.get(cid, 0)
             if need > 0:
+                need -= self._implicit_negatives(cid, need)
+            if need > 0:
                 self.need[cid] = need
                 buckets[present.get(cid, 0)].append(cid)
         # Rarest first: buckets of equal known-present counts, in ascending order.
         self.buckets = [buckets[k] for k in sorted(buckets)]
 
-    def _count_pairs(self, states: tuple[str, ...]) -> dict[int, int]:
+    def _count_pairs(self, pairs: Any, states: tuple[str, ...]) -> dict[int, int]:
         return dict(
             self.conn.execute(
-                select(ic.c.category_id, func.count())
-                .where(ic.c.state.in_(states))
-                .group_by(ic.c.category_id)
+                select(pairs.c.category_id, func.count())
+                .where(pairs.c.state.in_(states))
+                .group_by(pairs.c.category_id)
             ).all()
         )
 
+    def _implicit_negatives(self, category_id: int, up_to: int) -> int:
+        """The category's implicit negatives (imported exhaustive images), counted up to
+        ``up_to``: only whether the quota is reached matters here, and a COCO import
+        has thousands per category (counting them all: 2 s at 50k images)."""
+        some = (
+            select(implicit.c.image_id)
+            .where(implicit.c.category_id == category_id)
+            .limit(up_to)
+            .subquery()
+        )
+        return int(self.conn.execute(select(func.count()).select_from(some)).scalar_one())
+
     def taken(self, image_id: int) -> set[int]:
         """Categories the image already has a pair or a pending candidate for."""
-        pairs = self.conn.execute(select(ic.c.category_id).where(ic.c.image_id == image_id))
+        pairs = self.conn.execute(select(pl.c.category_id).where(pl.c.image_id == image_id))
         items = self.conn.execute(
             select(wi.c.category_id).where(
                 wi.c.image_id == image_id, wi.c.stage == STAGE, wi.c.status.in_(PENDING_WORK)

@@ -82,9 +82,17 @@ def seed(
 
     # -- images declared spotted: imported annotations, no visits
     if not spot_imported:
-        imported = exists().where(
-            ic.c.image_id == s.images.c.id, ic.c.source == s.SOURCE_IMPORTED
-        ) | exists().where(inst.c.image_id == s.images.c.id, inst.c.source == s.SOURCE_IMPORTED)
+        # an image imported without annotations may have implicit negatives alone (an
+        # EXISTS on the simple view, not on pair_labels: SQLite takes a correlated
+        # condition into a join view, not into a UNION ALL one)
+        implicit = s.implicit_negatives
+        imported = (
+            exists().where(ic.c.image_id == s.images.c.id, ic.c.source == s.SOURCE_IMPORTED)
+            | exists().where(
+                implicit.c.image_id == s.images.c.id, implicit.c.source == s.SOURCE_IMPORTED
+            )
+            | exists().where(inst.c.image_id == s.images.c.id, inst.c.source == s.SOURCE_IMPORTED)
+        )
         visited = exists().where(s.spot_visits.c.image_id == s.images.c.id)
         declared = conn.execute(
             select(s.images.c.id).where(imported, ~visited, ~finished, *only(s.images.c.id))

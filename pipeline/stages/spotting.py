@@ -29,7 +29,7 @@ from .journal import Journal
 from .views import StageItem
 
 STAGE = s.SPOTTING
-ic = s.image_categories
+pl = s.pair_labels  # an imported exhaustive image's implicit negatives are excluded too
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,10 @@ class SpottingItem(StageItem):
 def known_categories(conn: Connection, image_id: int) -> tuple[list[KnownCategory], set[int]]:
     """The image's present categories with a point each, and the excluded ones."""
     pairs = conn.execute(
-        select(ic.c.category_id, ic.c.state, ic.c.source, s.categories.c.name)
-        .join(s.categories, s.categories.c.id == ic.c.category_id)
-        .where(ic.c.image_id == image_id)
-        .order_by(ic.c.updated_at, ic.c.category_id)
+        select(pl.c.category_id, pl.c.state, pl.c.source, s.categories.c.name)
+        .join(s.categories, s.categories.c.id == pl.c.category_id)
+        .where(pl.c.image_id == image_id)
+        .order_by(pl.c.updated_at, pl.c.category_id)
     ).all()
     points: dict[int, tuple[float, float]] = {}
     for row in conn.execute(

@@ -72,7 +72,7 @@ class CoverageInputs:
 
 
 def coverage_inputs(conn: Connection) -> CoverageInputs:
-    ic = s.image_categories
+    ic = s.pair_labels  # with the implicit negatives of imported exhaustive images
     negatives: dict[int, int] = dict(
         conn.execute(
             select(ic.c.category_id, func.count())

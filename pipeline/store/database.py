@@ -724,11 +724,19 @@ REQUIRED_TABLES = (
     "drafts",
     "events",
     "models",
+    "category_sets",
+    "category_set_members",
+    "exhaustive_images",
 )
 
 
 # The tables a later migration added: the schema version that has them first.
-TABLE_SINCE = {"drafts": 2}
+TABLE_SINCE = {
+    "drafts": 2,
+    "category_sets": 7,
+    "category_set_members": 7,
+    "exhaustive_images": 7,
+}
 
 # The JSON meta values every command may read (key -> what an absent one reads as).
 JSON_META: dict[str, Any] = {"images.roots": []}
@@ -768,11 +776,20 @@ def _migrate(conn: Connection, version: int, migrations: Sequence[Migration]) ->
     if version == len(migrations):
         return
     reached = version
+    deferred: MigrationDeferred | None = None
     for step in migrations[version:]:
         try:
             step(conn)
-        except MigrationDeferred:
+        except MigrationDeferred as exc:
+            deferred = exc
             break  # nothing of it was done: the project stays at the version reached
         reached += 1
     if reached != version:
         write_meta(conn, "schema_version", str(reached))
+    if deferred is not None and not conn.dialect.has_table(conn, "exhaustive_images"):
+        # Every reader reads the pair_labels view of version 7: without it this
+        # longtail cannot work as the older version did.
+        raise SchemaVersionError(
+            f"project {_named(conn, None)} is at schema version {reached} and this longtail "
+            f"needs version 7, which only its owner can apply: {deferred}"
+        )

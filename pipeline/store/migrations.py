@@ -118,6 +118,34 @@ def _team_security_v6(conn: Connection) -> None:
         raise MigrationDeferred(reason)
 
 
+def _exhaustive_images_v7(conn: Connection) -> None:
+    """The images an import is exhaustive over, one row each naming its category set,
+    and the ``pair_labels`` view that reads their implicit negatives with the explicit
+    pairs (pipeline/store/schema.py, decision 0080). Only adds: the explicit negatives a
+    COCO import stored before stay rows of image_categories, valid as they are. On a
+    secured PostgreSQL project only its owner may make tables; anyone else leaves the
+    project at version 6 (then this longtail refuses to open it: see _migrate)."""
+    made = not conn.dialect.has_table(conn, "exhaustive_images")
+    secured = conn.dialect.name == "postgresql" and teamdb.group_prefix(conn) is not None
+    if made and secured:
+        reason = teamdb.blocker(conn)
+        if reason is not None:
+            raise MigrationDeferred(reason)
+    for table in (s.category_sets, s.category_set_members, s.exhaustive_images):
+        table.create(conn, checkfirst=True)
+    for table in (s.category_set_members, s.exhaustive_images):
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+    if made or "pair_labels" not in inspect(conn).get_view_names():
+        for statement in s.pair_labels_ddl(conn.dialect.name):
+            conn.exec_driver_sql(statement)
+    if made and secured:
+        # the grants of the new tables and the view (members read, admins write)
+        reason = teamdb.apply_team_security(conn)
+        if reason is not None:
+            raise MigrationDeferred(reason)
+
+
 # Ordered migrations: entry i brings a project from version i to version i + 1.
 # Version 1 is the first schema (it creates the tables of the current schema, so later
 # steps must tolerate finding their change made); append, never edit, once shipped.
@@ -128,5 +156,6 @@ MIGRATIONS: list[Migration] = [
     _add_effort_index_v4,
     _statistics_columns_v5,
     _team_security_v6,
+    _exhaustive_images_v7,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,6 +12,8 @@ Enumerated columns are plain strings whose values are the constants below.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -28,7 +30,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
 )
+from sqlalchemy.engine import Connection
 
 from .. import constants
 
@@ -219,6 +223,118 @@ image_categories = Table(
     ),
 )
 Index("ix_image_categories_category", image_categories.c.category_id, image_categories.c.state)
+
+# --- images exhaustive over a category set (schema version 7) -------------------------
+#
+# A COCO-format import annotates every instance of its categories, so on each of its
+# images every category it does not annotate is a verified negative (decision 0028).
+# Stored as one row per image naming the import's category set, not one negative row
+# per absent pair (3.6M rows for a 50k-image, 80-category file): decision 0080.
+
+category_sets = Table(
+    "category_sets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source", String(16), nullable=False, default=SOURCE_IMPORTED),
+    _created(),
+)
+
+category_set_members = Table(
+    "category_set_members",
+    metadata,
+    Column("set_id", ForeignKey("category_sets.id", ondelete="CASCADE"), primary_key=True),
+    Column("category_id", ForeignKey("categories.id"), primary_key=True),
+)
+
+# On this image every category of the set that has no image_categories row and no
+# instance is a verified negative (an explicit row always wins: it is the later answer).
+exhaustive_images = Table(
+    "exhaustive_images",
+    metadata,
+    Column("image_id", ForeignKey("images.id", ondelete="CASCADE"), primary_key=True),
+    Column("set_id", ForeignKey("category_sets.id"), nullable=False),
+    _created(),
+)
+Index("ix_exhaustive_images_set", exhaustive_images.c.set_id)
+
+# The pair labels every reader reads: the explicit rows of image_categories, and the
+# implicit negatives of the exhaustive images, with the same columns. Two views (made by
+# :func:`pair_labels_ddl` after the tables, dropped before them), declared here for
+# queries on a MetaData of their own, so that ``metadata.create_all`` does not make them
+# tables. Writes go to image_categories. ``implicit_negatives`` is the one definition of
+# an implicit negative; ``pair_labels`` adds it to the rows. A query that only looks at
+# states other than 'negative' may read image_categories itself.
+views = MetaData()
+implicit_negatives = Table(
+    "implicit_negatives",
+    views,
+    Column("image_id", Integer),
+    Column("category_id", Integer),
+    Column("source", String(16)),
+    Column("created_at", Float),
+)
+pair_labels = Table(
+    "pair_labels",
+    views,
+    Column("image_id", Integer),
+    Column("category_id", Integer),
+    Column("state", String(16)),
+    Column("exhaustive", Boolean),
+    Column("source", String(16)),
+    Column("updated_at", Float),
+)
+# Sets by category: the implicit negatives of one category (stage 6's quota per category,
+# the explorer's "verified absent" filter) are found from its sets.
+Index("ix_category_set_members_category", category_set_members.c.category_id)
+
+IMPLICIT_NEGATIVES_SQL = (
+    "SELECT e.image_id, m.category_id, cs.source, e.created_at "
+    "FROM exhaustive_images e "
+    "JOIN category_sets cs ON cs.id = e.set_id "
+    "JOIN category_set_members m ON m.set_id = e.set_id "
+    "WHERE NOT EXISTS (SELECT 1 FROM image_categories p "
+    "WHERE p.image_id = e.image_id AND p.category_id = m.category_id) "
+    "AND NOT EXISTS (SELECT 1 FROM instances i "
+    "WHERE i.image_id = e.image_id AND i.category_id = m.category_id)"
+)
+"""On an exhaustive image, every category of its set that has no image_categories row and
+no instance (crowd regions included) is a verified negative: an explicit row always wins
+(it is the later answer), and an instance means the category is there."""
+
+
+def pair_labels_ddl(dialect: str) -> list[str]:
+    """The statements that (re)make the views. On PostgreSQL they run with the reader's
+    rights (``security_invoker``, PostgreSQL 15), so the grants and row-level security of
+    the tables apply through them as to the tables."""
+    options = " WITH (security_invoker = true)" if dialect == "postgresql" else ""
+    labels = (
+        "SELECT image_id, category_id, state, exhaustive, source, updated_at "
+        "FROM image_categories UNION ALL "
+        f"SELECT image_id, category_id, '{NEGATIVE}', CAST(NULL AS BOOLEAN), source, created_at "
+        "FROM implicit_negatives"
+    )
+    return [
+        *drop_pair_labels_ddl(),
+        f"CREATE VIEW implicit_negatives{options} AS {IMPLICIT_NEGATIVES_SQL}",
+        f"CREATE VIEW pair_labels{options} AS {labels}",
+    ]
+
+
+def drop_pair_labels_ddl() -> list[str]:
+    return ["DROP VIEW IF EXISTS pair_labels", "DROP VIEW IF EXISTS implicit_negatives"]
+
+
+@event.listens_for(metadata, "after_create")
+def _create_views(target: MetaData, connection: Connection, **kw: Any) -> None:
+    for statement in pair_labels_ddl(connection.dialect.name):
+        connection.exec_driver_sql(statement)
+
+
+@event.listens_for(metadata, "before_drop")
+def _drop_views(target: MetaData, connection: Connection, **kw: Any) -> None:
+    for statement in drop_pair_labels_ddl():
+        connection.exec_driver_sql(statement)
+
 
 # --- stage 2: exhaustive instance marking -----------------------------------------------
 
@@ -461,7 +577,18 @@ models = Table(
 # the project's owner (pipeline/store/database.py, migration 6); SQLite has none of this.
 
 # Tables members may only read: written by admins (and their SECURITY DEFINER functions).
-ADMIN_TABLES = ("meta", "settings", "images", "categories", "annotators", "models")
+ADMIN_TABLES = (
+    "meta",
+    "settings",
+    "images",
+    "categories",
+    "annotators",
+    "models",
+    # an import's exhaustive images (schema version 7): written by the import, an admin's
+    "category_sets",
+    "category_set_members",
+    "exhaustive_images",
+)
 # Answer tables naming their author: inserted as oneself, deleted (undo) only when one's own.
 AUTHORED_TABLES = (
     "spot_visits",
