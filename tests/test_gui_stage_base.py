@@ -30,7 +30,7 @@ def test_effort_is_the_time_shown_and_the_real_clicks_and_decision_keys(qtbot, v
         )
     QTest.keyClick(view.picker.query, Qt.Key.Key_Escape)  # not a decision
     QTest.keyClicks(canvas, "xyz")  # keys that decide nothing
-    qtbot.wait(300)
+    qtbot.wait(400)  # Qt's coarse timers may fire 5% early: >= 380 ms shown
     QTest.keyClick(canvas, Qt.Key.Key_N)
     (event,) = answer_events(work.project, SPOTTING)
     assert event.clicks == 4  # three presses and N
