@@ -281,6 +281,64 @@ class LabelCounts:
         return dict(self.__dict__)
 
 
+def negative_counts(conn: Connection) -> dict[int, int]:
+    """|N_c| of every category with a verified negative: its explicit rows plus its
+    implicit negatives, the latter counted without listing them. A category's implicit
+    negatives are the images of the sets it is in, less those of its (image, category)
+    pairs that have a row or an instance (``s.IMPLICIT_NEGATIVES_SQL``'s two NOT EXISTS).
+    That walks the rows and the instances once, not every pair of every exhaustive
+    image: 3.0 -> 0.4 s at 3.6M implicit negatives and 500k instances."""
+    counts: dict[int, int] = dict(
+        conn.execute(
+            select(ic.c.category_id, func.count())
+            .where(ic.c.state == s.NEGATIVE)
+            .group_by(ic.c.category_id)
+        ).all()
+    )
+    e, m = s.exhaustive_images, s.category_set_members
+    per_set = select(e.c.set_id, func.count().label("n")).group_by(e.c.set_id).subquery()
+    in_sets = conn.execute(
+        select(m.c.category_id, func.sum(per_set.c.n))
+        .join(per_set, per_set.c.set_id == m.c.set_id)
+        .group_by(m.c.category_id)
+    ).all()
+    if not in_sets:
+        return counts
+    taken_pairs = (
+        select(ic.c.image_id, ic.c.category_id)
+        .union(select(inst.c.image_id, inst.c.category_id))
+        .subquery()
+    )
+    taken: dict[int, int] = dict(
+        conn.execute(
+            select(taken_pairs.c.category_id, func.count())
+            .join(e, e.c.image_id == taken_pairs.c.image_id)
+            .join(m, and_(m.c.set_id == e.c.set_id, m.c.category_id == taken_pairs.c.category_id))
+            .group_by(taken_pairs.c.category_id)
+        ).all()
+    )
+    for category_id, total in in_sets:
+        implicit = int(total) - taken.get(category_id, 0)
+        if implicit:
+            counts[category_id] = counts.get(category_id, 0) + implicit
+    return counts
+
+
+def pair_state_counts(conn: Connection, negatives: dict[int, int] | None = None) -> dict[str, int]:
+    """How many pairs are in each state (``pair_labels``' states), the negatives those
+    of :func:`negative_counts` (``negatives``, where the caller has them)."""
+    states: dict[str, int] = {
+        state: int(n)
+        for state, n in conn.execute(select(ic.c.state, func.count()).group_by(ic.c.state))
+    }
+    negative = sum((negative_counts(conn) if negatives is None else negatives).values())
+    if negative:
+        states[s.NEGATIVE] = negative
+    else:
+        states.pop(s.NEGATIVE, None)
+    return states
+
+
 def label_counts(conn: Connection) -> LabelCounts:
     """How many pairs of each federated kind the project holds."""
     positive = positive_pairs().subquery()
@@ -296,18 +354,8 @@ def label_counts(conn: Connection) -> LabelCounts:
             select(positive.c.exhaustive, func.count()).group_by(positive.c.exhaustive)
         ).all()
     )
-    states: dict[str, int] = dict(
-        conn.execute(select(pl.c.state, func.count()).group_by(pl.c.state)).all()
-    )
-    # each category asked for its first negative: a stored row, or an implicit one (an
-    # EXISTS on each part of pair_labels: SQLite takes a correlated condition into a
-    # join view, not into a UNION ALL one; listing the negatives took 2.5 s at 3.6M)
-    category = s.categories.c.id
-    stored = exists().where(ic.c.category_id == category, ic.c.state == s.NEGATIVE)
-    implicit = exists().where(s.implicit_negatives.c.category_id == category)
-    negative_categories = conn.execute(
-        select(func.count()).select_from(s.categories).where(stored | implicit)
-    ).scalar_one()
+    negatives = negative_counts(conn)
+    states = pair_state_counts(conn, negatives)
     present = int(states.get(s.SPOTTED, 0)) + int(states.get(s.CONFIRMED, 0))
     return LabelCounts(
         positive_pairs=int(pos[0]),
@@ -318,7 +366,7 @@ def label_counts(conn: Connection) -> LabelCounts:
         rejected_pairs=int(states.get(s.REJECTED, 0)),
         positive_images=int(pos[1]),
         categories_with_positives=int(pos[2]),
-        categories_with_negatives=int(negative_categories),
+        categories_with_negatives=len(negatives),
     )
 
 
@@ -330,12 +378,13 @@ def check_invariants(conn: Connection) -> list[Violation]:
         for row in rows:
             found.append(Violation(rule, row[0], row[1] if len(row) > 1 else None, detail))
 
-    # negatives and positives are disjoint
+    # negatives and positives are disjoint (an implicit negative has no instance at all,
+    # by its definition: the explicit rows are the ones to check)
     add(
         "negative-and-positive",
         conn.execute(
-            select(pl.c.image_id, pl.c.category_id).where(
-                pl.c.state == s.NEGATIVE, _accepted_instance(pl.c.image_id, pl.c.category_id)
+            select(ic.c.image_id, ic.c.category_id).where(
+                ic.c.state == s.NEGATIVE, _accepted_instance(ic.c.image_id, ic.c.category_id)
             )
         ),
         "verified absent, yet it has an accepted instance",

@@ -16,7 +16,13 @@ from test_formats_util import small_coco, write_json
 
 from model.training.snapshot import take_snapshot
 from pipeline.errors import LongtailError
-from pipeline.federated import check_invariants, federated_labels, label_counts
+from pipeline.federated import (
+    check_invariants,
+    federated_labels,
+    label_counts,
+    negative_counts,
+    pair_state_counts,
+)
 from pipeline.formats import export_project, import_coco
 from pipeline.stages import NEGATIVES, SPOTTING, Pipeline, Spot, SpotAnswer
 from pipeline.stages.common import set_pair
@@ -174,6 +180,33 @@ def test_every_reader_sees_the_pairs_the_explicit_rows_gave(projects, tmp_path: 
             )
     assert queues[0] == queues[1] and queues[0]
     assert not {c for _, c in queues[0]} & {person, dog, car, airplane}
+
+
+def _listed(conn) -> tuple[dict[int, int], dict[str, int]]:
+    """The view's pairs, listed and counted: negatives by category, pairs by state."""
+    pl = s.pair_labels
+    negatives = conn.execute(
+        select(pl.c.category_id, func.count())
+        .where(pl.c.state == s.NEGATIVE)
+        .group_by(pl.c.category_id)
+    ).all()
+    states = conn.execute(select(pl.c.state, func.count()).group_by(pl.c.state)).all()
+    return dict(negatives), dict(states)
+
+
+def test_negative_counts_are_the_views_without_listing_its_pairs(projects):
+    new, reference = projects
+    person, car, airplane = _ids(new, "person", "car", "airplane")
+    with new.read() as a, reference.read() as b:
+        assert (negative_counts(a), pair_state_counts(a)) == _listed(a) == _listed(b)
+        assert negative_counts(b) == negative_counts(a)
+        # the crowd airplane of image 11 is no negative there; image 13 is empty
+        assert negative_counts(a)[airplane] == 2 and negative_counts(a)[car] == 3
+    with new.write() as conn:
+        set_pair(Journal(conn), 2, car, state=s.SPOTTED)  # a row over an implicit negative
+        set_pair(Journal(conn), 3, person, state=s.NEGATIVE)  # and one that repeats it
+        assert (negative_counts(conn), pair_state_counts(conn)) == _listed(conn)
+        assert negative_counts(conn)[car] == 2
 
 
 def test_spotting_an_implicit_negative_is_refused_as_an_explicit_one_is(projects):

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from ..federated import negative_counts
 from ..store import schema as s
 from ..store.database import read_settings
 from .shape import count_by, positive_pair_array
@@ -72,14 +73,7 @@ class CoverageInputs:
 
 
 def coverage_inputs(conn: Connection) -> CoverageInputs:
-    ic = s.pair_labels  # with the implicit negatives of imported exhaustive images
-    negatives: dict[int, int] = dict(
-        conn.execute(
-            select(ic.c.category_id, func.count())
-            .where(ic.c.state == s.NEGATIVE)
-            .group_by(ic.c.category_id)
-        ).all()
-    )
+    negatives = negative_counts(conn)  # with the implicit negatives of exhaustive images
     names = [tuple(r) for r in conn.execute(select(s.categories.c.id, s.categories.c.name))]
     return CoverageInputs(negatives, names, read_settings(conn).negatives_per_category)
 
