@@ -78,6 +78,28 @@ def test_an_rle_must_cover_its_image_exactly(case, counts, expected):
         Mask.from_rle({"size": [H, W], "counts": counts}, H, W)
 
 
+def test_many_rles_checked_at_once_keep_each_its_own_answer():
+    # An import checks an image's RLEs in one pass (Mask.from_rles): every bad case,
+    # each between good masks of different areas, gets its own refusal in its place.
+    goods = []
+    for k in range(len(BAD_RLE) + 1):
+        bitmap = np.zeros((H, W), np.uint8)
+        bitmap[10 : 20 + k, 30:40] = 1
+        goods.append(mask_utils.encode(np.asfortranarray(bitmap))["counts"].decode())
+    rles, expected = [], []
+    for k, (_, counts, words) in enumerate(BAD_RLE):
+        rles += [{"size": [H, W], "counts": goods[k]}, {"size": [H, W], "counts": counts}]
+        expected += [(10 + k) * 10, words]
+    rles.append({"size": [H, W], "counts": goods[-1]})
+    expected.append((10 + len(BAD_RLE)) * 10)
+    made = Mask.from_rles(rles, H, W)
+    for one, want in zip(made, expected, strict=True):
+        if isinstance(want, int):
+            assert isinstance(one, Mask) and one.area == want
+        else:
+            assert isinstance(one, GeometryError) and want in str(one)
+
+
 def _one_image_coco(tiny_coco: Path) -> dict:
     """tiny_coco's 000000397133.jpg (427x640) with its first two annotations."""
     doc = json.loads((tiny_coco / "annotations" / "instances_val2017.json").read_text())

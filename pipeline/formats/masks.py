@@ -412,6 +412,9 @@ def encode_annotations(
             checked += poly_anns
             poly_anns, boxes = [], np.zeros((0, 4))
 
+    rles = [a for a in checked if type(a.get("segmentation")) is dict]
+    made = Mask.from_rles([a["segmentation"] for a in rles], height, width)
+    rle_masks = dict(zip(map(id, rles), made, strict=True))
     for ann in checked:
         aid = ann["id"]
         where = {"file": file, "image_id": iid, "annotation_id": aid}
@@ -429,7 +432,10 @@ def encode_annotations(
                 report.problem(message, **where)
         elif type(seg) is dict:
             try:
-                kind, data, area, mask_box = encode_mask(Mask.from_rle(seg, height, width))
+                mask = rle_masks[id(ann)]
+                if isinstance(mask, GeometryError):
+                    raise mask
+                kind, data, area, mask_box = encode_mask(mask)
             except GeometryError as exc:
                 report.problem(str(exc), **where)
                 problems.append(str(exc))

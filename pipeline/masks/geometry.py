@@ -219,6 +219,35 @@ class Mask:
         cls, rle: dict[str, Any], height: int | None = None, width: int | None = None
     ) -> Mask:
         """A mask from a COCO RLE dict; its ``size`` must equal ``[height, width]`` when given."""
+        (made,) = cls.from_rles([rle], height, width)
+        if isinstance(made, GeometryError):
+            raise made
+        return made
+
+    @classmethod
+    def from_rles(
+        cls, rles: Sequence[Any], height: int | None = None, width: int | None = None
+    ) -> list[Mask | GeometryError]:
+        """:meth:`from_rle` of each dict, its error in its place: the compressed counts of
+        all are checked at once (:func:`rle_problems`; one by one, the check was 0.3 ms
+        of numpy calls per mask)."""
+        made: list[Mask | GeometryError] = []
+        for rle in rles:
+            try:
+                made.append(cls._unchecked_rle(rle, height, width))
+            except GeometryError as exc:
+                made.append(exc)
+        at = [k for k, m in enumerate(made) if isinstance(m, Mask)]
+        masks = [m for m in made if isinstance(m, Mask)]
+        problems = rle_problems_of(masks)
+        for k, problem in zip(at, problems, strict=True):
+            if problem is not None:
+                made[k] = GeometryError(problem)
+        return made
+
+    @classmethod
+    def _unchecked_rle(cls, rle: Any, height: int | None, width: int | None) -> Mask:
+        """The mask of an RLE dict whose size and form are right; its counts unchecked."""
         try:
             size = [int(v) for v in rle["size"]]
             counts = rle["counts"]
@@ -252,9 +281,7 @@ class Mask:
             raise GeometryError(
                 f"RLE counts must be a string or a list, got {type(counts).__name__}"
             )
-        mask = cls(h, w, counts=counts)
-        mask.check()
-        return mask
+        return cls(h, w, counts=counts)
 
     @classmethod
     def from_bitmap(cls, bitmap: np.ndarray) -> Mask:
@@ -440,24 +467,45 @@ def rle_problem(counts: bytes | str, height: int, width: int) -> str | None:
     """Why compressed RLE ``counts`` cannot be the mask of a ``width`` x ``height`` image,
     or None: the string must decode (pycocotools' characters, whole numbers, no count
     below zero) and its counts must cover exactly ``height * width`` pixels."""
+    return rle_problems([counts], [(height, width)])[0]
+
+
+def rle_problems_of(masks: Sequence[Mask]) -> list[str | None]:
+    """:func:`rle_problem` of each RLE mask's counts, checked at once."""
+    return rle_problems([m.counts or b"" for m in masks], [(m.height, m.width) for m in masks])
+
+
+def rle_problems(
+    counts: Sequence[bytes | str], sizes: Sequence[tuple[int, int]]
+) -> list[str | None]:
+    """:func:`rle_problem` of many counts strings, decoded in one pass; ``sizes``: each
+    string's image (height, width)."""
     # The one decoder of compressed counts (imported here: the evaluation package it
     # lives in costs a fifth of a second to import, and most callers never need it).
     from ..evaluation.rle import summarize_counts
 
-    if len(counts) == 0:
-        return f"the RLE counts are empty; they must cover the {width}x{height} image"
-    summary = summarize_counts([counts])
-    if not summary.well_formed[0]:
-        shown = counts.decode("ascii", "replace") if isinstance(counts, bytes) else counts
-        shown = shown if len(shown) <= 24 else shown[:24] + "..."
-        return f"the RLE counts {shown!r} cannot be decoded (malformed or negative counts)"
-    total = int(summary.total[0])
-    if total != height * width:
-        return (
-            f"the RLE counts cover {total} pixels, not the {width}x{height} image's "
-            f"{height * width}"
-        )
-    return None
+    if not counts:
+        return []
+    summary = summarize_counts(counts)
+    totals = summary.total.tolist()
+    well_formed = summary.well_formed.tolist()
+    out: list[str | None] = []
+    for k, string in enumerate(counts):
+        height, width = sizes[k]
+        if len(string) == 0:
+            out.append(f"the RLE counts are empty; they must cover the {width}x{height} image")
+        elif not well_formed[k]:
+            shown = string.decode("ascii", "replace") if isinstance(string, bytes) else string
+            shown = shown if len(shown) <= 24 else shown[:24] + "..."
+            out.append(f"the RLE counts {shown!r} cannot be decoded (malformed or negative counts)")
+        elif totals[k] != height * width:
+            out.append(
+                f"the RLE counts cover {totals[k]} pixels, not the {width}x{height} image's "
+                f"{height * width}"
+            )
+        else:
+            out.append(None)
+    return out
 
 
 def _flat(ring: np.ndarray) -> list[float]:
@@ -628,6 +676,7 @@ __all__ = [
     "prompt_point",
     "repair_part",
     "rle_problem",
+    "rle_problems",
     "self_intersection_problem",
     "validate_polygons",
 ]
