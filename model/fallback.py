@@ -517,18 +517,21 @@ def holding_clicks(box: Box, clicks: Sequence[Click], height: int, width: int) -
     clicks = _clean_clicks(clicks, height, width)
     x, y, w, h = (float(v) for v in box)
     x0, y0, x1, y1 = x, y, x + w, y + h
+    c0, r0, c1, r1 = pixel_box(box, height, width)
     room_x, room_y = max(2.0, 0.25 * w), max(2.0, 0.25 * h)
     for px, py, positive in clicks:
         if not positive:
             continue
-        if px < x:
-            x0 = min(x0, px - room_x)
-        elif px >= x + w:
-            x1 = max(x1, px + 1 + room_x)
-        if py < y:
-            y0 = min(y0, py - room_y)
-        elif py >= y + h:
-            y1 = max(y1, py + 1 + room_y)
+        # outside: on a pixel the box's own bitmap leaves out (its centre beyond the edge)
+        col, row = np.floor(px), np.floor(py)
+        if col < c0:
+            x0 = min(x0, col - room_x)
+        elif col >= c1:
+            x1 = max(x1, col + 1 + room_x)
+        if row < r0:
+            y0 = min(y0, row - room_y)
+        elif row >= r1:
+            y1 = max(y1, row + 1 + room_y)
     x0, y0 = max(x0, 0.0), max(y0, 0.0)
     x1, y1 = min(x1, float(width)), min(y1, float(height))
     return (x0, y0, x1 - x0, y1 - y0)
@@ -613,8 +616,11 @@ class _View:
         return ((x - X0) * self.scale, (y - Y0) * self.scale, w * self.scale, h * self.scale)
 
     def click(self, click: Click) -> Click:
+        """A click on the clicked pixel's centre in the view: an enlarged view draws a
+        pixel as a block, and a click on the block's corner seeds too little of it."""
         X0, Y0 = self.origin
-        return ((click[0] - X0) * self.scale, (click[1] - Y0) * self.scale, click[2])
+        x, y = np.floor(click[0]) + 0.5 - X0, np.floor(click[1]) + 0.5 - Y0
+        return (float(x * self.scale - 0.5), float(y * self.scale - 0.5), click[2])
 
     def crop_scaled(self, bitmap: np.ndarray) -> np.ndarray:
         """A full-image bitmap's crop at the view's resolution."""

@@ -111,3 +111,20 @@ def test_a_negative_click_on_the_only_object_never_comes_back_as_mask():
     bitmap = F.box_to_mask(image, (15, 25, 50, 50), points=[(x, y, False)]).bitmap
     assert bitmap.any()
     assert not bitmap[y, x]
+
+
+def test_a_click_on_a_small_object_always_flips_the_pixel_it_is_on():
+    # A small box's view is enlarged (each pixel a 4 x 4 block): a click mapped onto a
+    # block's corner seeded too little of it, and the mask came back unchanged.
+    rng = np.random.default_rng(1)
+    image = rng.integers(90, 140, (60, 80, 3)).astype(np.uint8)
+    image[24:32, 30:42] = (200, 70, 60)
+    box = (29.6, 23.4, 12.8, 9.3)
+    start = F.box_to_mask(image, box).bitmap
+    unchanged = []
+    for y in range(23, 34):
+        for x in range(29, 43):
+            click = (float(x), float(y), not start[y, x])
+            if F.box_to_mask(image, box, points=[click]).bitmap[y, x] != int(click[2]):
+                unchanged.append(click)
+    assert not unchanged
