@@ -318,6 +318,8 @@ def test_postgresql_stores_and_reads_them_alike_and_members_cannot_write_them(tm
     with _project(tmp_path / "solo") as solo:
         import_coco(solo, path, images_root=tmp_path)
         sqlite_labels = _labels(solo)
+        with solo.read() as conn:
+            sqlite_counts = negative_counts(conn), label_counts(conn)
     with team_server({"ann": "annotator"}) as srv:
         with Project.create(srv.owner_url, settings=SETTINGS) as project:
             add_categories(project, shipped_vocabulary("coco"))
@@ -335,6 +337,8 @@ def test_postgresql_stores_and_reads_them_alike_and_members_cannot_write_them(tm
             assert "security_invoker=true" in invoker
         with Project.open(srv.url("ann")) as member:  # a member reads them
             assert _labels(member) == sqlite_labels
+            with member.read() as conn:  # and counts them (names as the vocabulary's ids)
+                assert (negative_counts(conn), label_counts(conn)) == sqlite_counts
         with srv.connect("ann") as conn:
             for sql in (
                 "INSERT INTO category_sets (source, created_at) VALUES ('imported', 0)",
