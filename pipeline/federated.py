@@ -26,7 +26,7 @@ on confirmed pairs with exactly one accepted segment, and no work item twice in 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -36,10 +36,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
 from .store import schema as s
+from .store.columns import integer_columns
 from .store.database import Project
 
 ic = s.image_categories  # the explicit pairs: every state but the implicit negatives
-pl = s.pair_labels  # every pair label, the exhaustive images' implicit negatives too
 inst = s.instances
 seg = s.segments
 wi = s.work_items
@@ -156,22 +156,11 @@ def pair_states(
 
 def _read_pairs(
     conn: Connection, ids: list[int] | None, split: str | None
-) -> tuple[dict[tuple[int, int], PairState], set[tuple[int, int]], dict[int, set[int]]]:
+) -> tuple[dict[tuple[int, int], PairState], set[tuple[int, int]], dict[int, Set[int]]]:
     """The states of the pairs that are not unverified (the negatives aside), the pairs
-    with an accepted instance, and each image's verified negatives.
-
-    A negative pair is a negative whatever else is stored of it (:func:`pair_state`),
-    so the negatives come as one row per image, their category ids as one string:
-    a COCO import's are millions of pairs, and a row each cost 1.5 s of Python per
-    400k of them."""
-    listed = func.aggregate_strings(cast(pl.c.category_id, String), ",")
-    grouped = select(pl.c.image_id, listed).where(pl.c.state == s.NEGATIVE)
-    negatives: dict[int, set[int]] = {
-        image_id: set(map(int, category_ids.split(",")))
-        for image_id, category_ids in conn.execute(
-            _only_images(grouped, ids, split, pl.c.image_id).group_by(pl.c.image_id)
-        )
-    }
+    with an accepted instance, and each image's verified negatives (:func:`_negatives`;
+    a negative pair is a negative whatever else is stored of it, :func:`pair_state`)."""
+    negatives = _negatives(conn, ids, split)
     rows: dict[tuple[int, int], tuple[str, bool | None]] = {}
     told = select(ic.c.image_id, ic.c.category_id, ic.c.state, ic.c.exhaustive).where(
         ic.c.exhaustive.is_not(None)  # only stored rows have the flag
@@ -204,6 +193,59 @@ def _read_pairs(
         key: value for key, value in states.items() if value is not PairState.UNVERIFIED
     }
     return known, accepted, negatives
+
+
+def _negatives(conn: Connection, ids: list[int] | None, split: str | None) -> dict[int, Set[int]]:
+    """Each image's verified negatives: its explicit negative rows, and on an image an
+    import made exhaustive, the categories of its set with no row and no instance there
+    (``s.IMPLICIT_NEGATIVES_SQL``'s two NOT EXISTS, worked out here from each set's
+    members less the image's taken pairs). A COCO import's are millions of pairs: the
+    database listing them through the view took 3.2 s at 3.6M, and a row each cost
+    1.5 s of Python per 400k, so the explicit rows come as one string per image and the
+    implicit ones are never listed by the database."""
+    listed = func.aggregate_strings(cast(ic.c.category_id, String), ",")
+    grouped = select(ic.c.image_id, listed).where(ic.c.state == s.NEGATIVE)
+    negatives: dict[int, Set[int]] = {
+        image_id: set(map(int, category_ids.split(",")))
+        for image_id, category_ids in conn.execute(
+            _only_images(grouped, ids, split).group_by(ic.c.image_id)
+        )
+    }
+    e, m = s.exhaustive_images, s.category_set_members
+    listed = func.aggregate_strings(cast(m.c.category_id, String), ",")
+    members: dict[int, frozenset[int]] = {
+        set_id: frozenset(map(int, category_ids.split(",")))
+        for set_id, category_ids in conn.execute(select(m.c.set_id, listed).group_by(m.c.set_id))
+    }
+    if not members:
+        return negatives
+    images, sets = integer_columns(
+        conn, _only_images(select(e.c.image_id, e.c.set_id), ids, split, e.c.image_id)
+    )
+    # the (image, category) pairs of the exhaustive images with a row or an instance
+    pairs = (
+        select(ic.c.image_id, ic.c.category_id)
+        .union(select(inst.c.image_id, inst.c.category_id))
+        .subquery()
+    )
+    query = select(pairs.c.image_id, pairs.c.category_id).join(e, e.c.image_id == pairs.c.image_id)
+    taken_images, taken_categories = integer_columns(
+        conn, _only_images(query, ids, split, e.c.image_id)
+    )
+    taken: dict[int, set[int]] = {}
+    for image_id, category_id in zip(taken_images.tolist(), taken_categories.tolist(), strict=True):
+        found = taken.get(image_id)
+        if found is None:
+            taken[image_id] = {category_id}
+        else:
+            found.add(category_id)
+    nothing: set[int] = set()
+    for image_id, set_id in zip(images.tolist(), sets.tolist(), strict=True):
+        implicit = members[set_id] - taken.get(image_id, nothing)
+        if implicit:
+            explicit = negatives.get(image_id)
+            negatives[image_id] = implicit if explicit is None else implicit | explicit
+    return negatives
 
 
 def federated_labels(
@@ -240,7 +282,7 @@ def federated_labels(
         out[image_id] = FederatedLabels(
             image_id,
             frozenset(kinds.get("pos", ())),
-            frozenset(negatives.get(image_id, no_negatives).union(kinds.get("neg", ()))),
+            frozenset(negatives.get(image_id, no_negatives) | kinds.get("neg", no_negatives)),
             frozenset(kinds.get("nel", ())),
             frozenset(kinds.get("pen", ())),
         )
