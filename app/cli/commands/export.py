@@ -18,12 +18,17 @@ from ..progress import progress_bar
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
-        help="export a project as COCO or LVIS v1 JSON",
-        description="Write the project's accepted annotations as COCO or LVIS v1 JSON "
-        "(atomically; the same project always gives the same bytes).",
+        help="export a project as COCO, LVIS v1, YOLO, VOC, CVAT or Label Studio",
+        description="Write the project's accepted annotations as COCO or LVIS v1 JSON, a "
+        "YOLO or VOC folder, a CVAT XML or a Label Studio JSON file (atomically; the same "
+        "project always gives the same bytes).",
     )
     p.add_argument("project", help="project folder or database URL")
-    p.add_argument("out", metavar="OUT.json", help="file to write ('-': standard output)")
+    p.add_argument(
+        "out",
+        metavar="OUT",
+        help="file to write ('-': standard output), or the folder for yolo and voc",
+    )
     p.add_argument(
         "--format",
         required=True,

@@ -19,13 +19,15 @@ from ..progress import progress_bar
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "import",
-        help="import COCO, LVIS or labelme annotations into a project",
+        help="import COCO, LVIS, labelme, YOLO, VOC, CVAT or Label Studio annotations",
         description="Import annotations (and their images, by reference) into a project. "
         "Any problem refuses the whole import and lists every problem with its location; "
         "--lenient imports the good part and writes the report next to the project.",
     )
     p.add_argument("project", help="project folder or database URL")
-    p.add_argument("file", help="COCO/LVIS JSON file, or a labelme JSON file or folder")
+    p.add_argument(
+        "file", help="the annotation file, or the folder (labelme, yolo, voc): see --format"
+    )
     p.add_argument(
         "--format",
         required=True,
