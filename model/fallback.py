@@ -83,6 +83,7 @@ class FallbackSettings:
     click_iterations: int = 3
     click_reach: float = 2.0  # a click may change the disc this many times as deep
     click_smooth: float = 0.04  # the edge a click draws is smoothed: sigma this share of the side
+    bilateral: int = 5  # GrabCut sees its crop bilateral-filtered (this diameter, px; 0: not)
 
 
 @dataclass(frozen=True)
@@ -359,7 +360,7 @@ def _local_grabcut(
         with contextlib.suppress(cv2.error):
             # the stub wants a rect, which GC_INIT_WITH_MASK ignores (OpenCV takes None)
             cv2.grabCut(  # type: ignore[call-overload]
-                np.ascontiguousarray(crop[:, :, ::-1]), labels, None, *models,
+                _grabcut_pixels(crop, s), labels, None, *models,
                 s.click_iterations, cv2.GC_INIT_WITH_MASK,
             )  # fmt: skip
             decided = ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)).astype(np.uint8)
@@ -454,6 +455,15 @@ def _colour_posterior(image: np.ndarray, box: Box, s: FallbackSettings) -> np.nd
 GRABCUT_SEED = 12345
 
 
+def _grabcut_pixels(crop: np.ndarray, s: FallbackSettings) -> np.ndarray:
+    """The crop as GrabCut reads it: BGR, bilateral-filtered (texture and JPEG noise
+    smoothed, edges kept), so that its colour models and edges follow the objects."""
+    bgr = np.ascontiguousarray(crop[:, :, ::-1])
+    if s.bilateral > 0:
+        bgr = cv2.bilateralFilter(bgr, s.bilateral, 30, s.bilateral)
+    return bgr
+
+
 def _grabcut(
     image: np.ndarray, box: Box, start: np.ndarray, s: FallbackSettings
 ) -> np.ndarray | None:
@@ -473,7 +483,7 @@ def _grabcut(
     if not (labels == cv2.GC_PR_FGD).any() or not (labels != cv2.GC_PR_FGD).any():
         return None
     models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    bgr = np.ascontiguousarray(crop[:, :, ::-1])
+    bgr = _grabcut_pixels(crop, s)
     # GrabCut seeds its colour models with k-means++ from OpenCV's per-thread RNG;
     # a fixed seed makes the same box on the same image give the same mask every time
     cv2.setRNGSeed(GRABCUT_SEED)
