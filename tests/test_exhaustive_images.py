@@ -17,11 +17,13 @@ from test_formats_util import small_coco, write_json
 from model.training.snapshot import take_snapshot
 from pipeline.errors import LongtailError
 from pipeline.federated import (
+    PairState,
     check_invariants,
     federated_labels,
     label_counts,
     negative_counts,
     pair_state_counts,
+    pair_states,
 )
 from pipeline.formats import export_project, import_coco
 from pipeline.stages import NEGATIVES, SPOTTING, Pipeline, Spot, SpotAnswer
@@ -192,6 +194,21 @@ def _listed(conn) -> tuple[dict[int, int], dict[str, int]]:
     ).all()
     states = conn.execute(select(pl.c.state, func.count()).group_by(pl.c.state)).all()
     return dict(negatives), dict(states)
+
+
+def test_the_labels_of_some_images_are_theirs_alone(projects):
+    # federated_labels / pair_states of a few images (stage views, a split) read the
+    # implicit negatives of those images only, as the whole project's labels give them
+    new, _ = projects
+    every = _labels(new)
+    with new.read() as conn:
+        for chosen in ([1], [2, 3], [3]):
+            some = {k: v.as_dict() for k, v in federated_labels(conn, chosen).items()}
+            assert some == {i: every[i] for i in chosen}
+            states = pair_states(conn, chosen)
+            assert {image for image, _ in states} == set(chosen)
+            negatives = {key for key, state in states.items() if state is PairState.NEGATIVE}
+            assert negatives == {(i, c) for i in chosen for c in every[i]["neg_category_ids"]}
 
 
 def test_negative_counts_are_the_views_without_listing_its_pairs(projects):
