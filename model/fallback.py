@@ -10,8 +10,8 @@ For one box on an RGB image (every step is checked, and the last good one wins):
    (weighted by the current belief, inside the box) and the background's (a ring
    around the box). Two rounds of re-estimation, a little smoothing, the largest
    connected piece. It is kept when it covers a plausible share of the box.
-3. **grabcut**: OpenCV GrabCut on a crop around the box (at most ``work_side`` px),
-   started from step 2 (outside the box: definite background). Kept only when the
+3. **grabcut**: OpenCV GrabCut on a crop around the box (at most ``work_side`` px,
+   bilateral-filtered), started from step 2 (outside the box: definite background). Kept only when the
    segment fits the box: a tight box touches its object on all four sides, so the
    segment's own bounding box must cover ``min_fit`` of the prompt box, and the
    segment must fill a plausible share of it.
@@ -83,7 +83,7 @@ class FallbackSettings:
     click_iterations: int = 3
     click_reach: float = 2.0  # a click may change the disc this many times as deep
     click_smooth: float = 0.04  # the edge a click draws is smoothed: sigma this share of the side
-    bilateral: int = 5  # GrabCut sees its crop bilateral-filtered (this diameter, px; 0: not)
+    bilateral: int = 5  # the box's GrabCut reads its crop bilateral-filtered (diameter, px; 0: not)
 
 
 @dataclass(frozen=True)
@@ -360,7 +360,7 @@ def _local_grabcut(
         with contextlib.suppress(cv2.error):
             # the stub wants a rect, which GC_INIT_WITH_MASK ignores (OpenCV takes None)
             cv2.grabCut(  # type: ignore[call-overload]
-                _grabcut_pixels(crop, s), labels, None, *models,
+                np.ascontiguousarray(crop[:, :, ::-1]), labels, None, *models,
                 s.click_iterations, cv2.GC_INIT_WITH_MASK,
             )  # fmt: skip
             decided = ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)).astype(np.uint8)
@@ -456,8 +456,11 @@ GRABCUT_SEED = 12345
 
 
 def _grabcut_pixels(crop: np.ndarray, s: FallbackSettings) -> np.ndarray:
-    """The crop as GrabCut reads it: BGR, bilateral-filtered (texture and JPEG noise
-    smoothed, edges kept), so that its colour models and edges follow the objects."""
+    """The crop as the box's GrabCut reads it: BGR, bilateral-filtered (texture and JPEG
+    grain smoothed, edges kept), so that its colour models and edges follow the object.
+    A click's GrabCut reads the pixels as they are: on filtered pixels its window's
+    background model held a large flat object's colour more tightly, and far positive
+    clicks grew it less (decision 0079)."""
     bgr = np.ascontiguousarray(crop[:, :, ::-1])
     if s.bilateral > 0:
         bgr = cv2.bilateralFilter(bgr, s.bilateral, 30, s.bilateral)
