@@ -11,10 +11,10 @@ For one box on an RGB image (every step is checked, and the last good one wins):
    around the box). Two rounds of re-estimation, a little smoothing, the largest
    connected piece. It is kept when it covers a plausible share of the box.
 3. **grabcut**: OpenCV GrabCut on a crop around the box (at most ``work_side`` px,
-   bilateral-filtered), started from step 2 (outside the box: definite background). Kept only when the
-   segment fits the box: a tight box touches its object on all four sides, so the
-   segment's own bounding box must cover ``min_fit`` of the prompt box, and the
-   segment must fill a plausible share of it.
+   bilateral-filtered), started from step 2 (outside the box: definite background).
+   Kept only when the segment fits the box: a tight box touches its object on all
+   four sides, so the segment's own bounding box must cover ``min_fit`` of the prompt
+   box, and the segment must fill a plausible share of it.
 
 All of it runs on the box's surroundings scaled to at most ``view_side`` px a side
 (small ones scaled up), and the mask is scaled back: a box on an 8000 x 6000 photo
