@@ -222,12 +222,7 @@ def _negatives(conn: Connection, ids: list[int] | None, split: str | None) -> di
     images, sets = integer_columns(
         conn, _only_images(select(e.c.image_id, e.c.set_id), ids, split, e.c.image_id)
     )
-    # the (image, category) pairs of the exhaustive images with a row or an instance
-    pairs = (
-        select(ic.c.image_id, ic.c.category_id)
-        .union(select(inst.c.image_id, inst.c.category_id))
-        .subquery()
-    )
+    pairs = _taken_pairs()
     query = select(pairs.c.image_id, pairs.c.category_id).join(e, e.c.image_id == pairs.c.image_id)
     taken_images, taken_categories = integer_columns(
         conn, _only_images(query, ids, split, e.c.image_id)
@@ -246,6 +241,17 @@ def _negatives(conn: Connection, ids: list[int] | None, split: str | None) -> di
             explicit = negatives.get(image_id)
             negatives[image_id] = implicit if explicit is None else implicit | explicit
     return negatives
+
+
+def _taken_pairs() -> Any:
+    """The (image, category) pairs with a row or an instance, each once: on an exhaustive
+    image, the categories of its set that are no implicit negative
+    (``s.IMPLICIT_NEGATIVES_SQL``'s two NOT EXISTS, read from the other side)."""
+    return (
+        select(ic.c.image_id, ic.c.category_id)
+        .union(select(inst.c.image_id, inst.c.category_id))
+        .subquery()
+    )
 
 
 def federated_labels(
@@ -346,11 +352,7 @@ def negative_counts(conn: Connection) -> dict[int, int]:
     ).all()
     if not in_sets:
         return counts
-    taken_pairs = (
-        select(ic.c.image_id, ic.c.category_id)
-        .union(select(inst.c.image_id, inst.c.category_id))
-        .subquery()
-    )
+    taken_pairs = _taken_pairs()
     taken: dict[int, int] = dict(
         conn.execute(
             select(taken_pairs.c.category_id, func.count())
@@ -373,11 +375,10 @@ def pair_state_counts(conn: Connection, negatives: dict[int, int] | None = None)
         state: int(n)
         for state, n in conn.execute(select(ic.c.state, func.count()).group_by(ic.c.state))
     }
+    # the explicit negative rows are among negative_counts': the total replaces them
     negative = sum((negative_counts(conn) if negatives is None else negatives).values())
     if negative:
         states[s.NEGATIVE] = negative
-    else:
-        states.pop(s.NEGATIVE, None)
     return states
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from .federated import label_counts, pair_state_counts
+from .federated import label_counts
 from .images import ImageCheck
 from .store import schema as s
 from .store.database import Project
@@ -26,7 +26,11 @@ def project_status(project: Project, *, files: ImageCheck | None = None) -> dict
         )
         n_categories = conn.execute(select(func.count()).select_from(s.categories)).scalar_one()
         queues = stage_counts(conn)
-        pairs = pair_state_counts(conn)
+        # spotted and confirmed pairs are rows (only negatives are also implicit)
+        ic = s.image_categories
+        pairs: dict[str, int] = dict(
+            conn.execute(select(ic.c.state, func.count()).group_by(ic.c.state)).all()
+        )
         labels = label_counts(conn)
         spotted: dict[str, int] = dict(
             conn.execute(
