@@ -492,14 +492,10 @@ def _unsegmented(
                i.c.box_w, i.c.box_h)
         .where(i.c.is_crowd == false(), i.c.box_w.is_not(None), i.c.box_h.is_not(None),
                not_(accepted))
+        .where(*_instance_conditions(split, lvis=False))
         .order_by(i.c.id)
     )  # fmt: skip
-    if split is not None:
-        query = query.where(
-            i.c.image_id.in_(select(s.images.c.id).where(s.images.c.split == split))
-        )
-    rows = conn.execute(query).all()
-    summary.unsegmented = len(rows)
+    rows = conn.execute(query).all()  # summary.unsegmented counted them already
     if not rows:
         return []
     wanted = {r.source_id for r in rows if r.source_id is not None}

@@ -239,7 +239,9 @@ class Mask:
                 made.append(exc)
         at = [k for k, m in enumerate(made) if isinstance(m, Mask)]
         masks = [m for m in made if isinstance(m, Mask)]
-        problems = rle_problems_of(masks)
+        problems = rle_problems(
+            [m.counts or b"" for m in masks], [(m.height, m.width) for m in masks]
+        )
         for k, problem in zip(at, problems, strict=True):
             if problem is not None:
                 made[k] = GeometryError(problem)
@@ -468,11 +470,6 @@ def rle_problem(counts: bytes | str, height: int, width: int) -> str | None:
     or None: the string must decode (pycocotools' characters, whole numbers, no count
     below zero) and its counts must cover exactly ``height * width`` pixels."""
     return rle_problems([counts], [(height, width)])[0]
-
-
-def rle_problems_of(masks: Sequence[Mask]) -> list[str | None]:
-    """:func:`rle_problem` of each RLE mask's counts, checked at once."""
-    return rle_problems([m.counts or b"" for m in masks], [(m.height, m.width) for m in masks])
 
 
 def rle_problems(
